@@ -1,0 +1,132 @@
+// The Fastify app factory. It never listens: tests use `inject()`, `main` calls `listen()`.
+import { createHash } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { FleetRegistry } from '../robots/fleet-registry.ts';
+import type { LoadedSite } from '../sim/site-folder.ts';
+import { installAuth } from './auth/bearer.ts';
+import type { Config } from './config.ts';
+import { ApiError, type ErrorCode } from './errors.ts';
+import { MissionService } from './missions/service.ts';
+import { healthRoutes } from './routes/health.ts';
+import { missionRoutes } from './routes/missions.ts';
+import { planRoutes } from './routes/plans.ts';
+import { robotRoutes } from './routes/robots.ts';
+import { siteRoutes } from './routes/site.ts';
+import type { Store } from './store/index.ts';
+
+export interface AppDeps {
+  config: Pick<Config, 'PHYGATE_ADMIN_TOKEN' | 'PHYGATE_RATE_LIMIT' | 'PHYGATE_BODY_LIMIT' | 'PHYGATE_REQUEST_TIMEOUT_MS' | 'PHYGATE_LOG_LEVEL'>;
+  site: LoadedSite;
+  store: Store;
+  fleet: FleetRegistry;
+  /** The clock, injectable so tests can fix deadlines. */
+  now?: () => Date;
+}
+
+export type App = FastifyInstance;
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config } = deps;
+  const app = Fastify({
+    logger: { level: config.PHYGATE_LOG_LEVEL },
+    bodyLimit: config.PHYGATE_BODY_LIMIT,
+    requestTimeout: config.PHYGATE_REQUEST_TIMEOUT_MS,
+    // Node's default would answer a slow client only when the socket dies.
+    connectionTimeout: config.PHYGATE_REQUEST_TIMEOUT_MS,
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const e = toApiError(err);
+    if (e.status >= 500) req.log.error({ err }, 'request failed');
+    return reply.code(e.status).send(e.body());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new ApiError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`);
+    return reply.code(404).send(e.body());
+  });
+
+  await app.register(rateLimit, {
+    max: config.PHYGATE_RATE_LIMIT,
+    timeWindow: 60_000,
+    // Per token, so one busy agent cannot starve the operator; anonymous callers per address.
+    keyGenerator: (req) => {
+      const auth = req.headers.authorization;
+      return auth ? `t:${createHash('sha256').update(auth).digest('hex')}` : `ip:${req.ip}`;
+    },
+    errorResponseBuilder: (_req, ctx) => new ApiError('RATE_LIMITED', `more than ${ctx.max} requests in ${ctx.after}; retry later`),
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'phygate',
+        version: '1',
+        description: 'Check plans in simulation, approve what was checked, run missions on the shop floor, stop everything.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  // The API description is documentation, not data: readable without a token.
+  await app.register(swaggerUi, { routePrefix: '/docs', uiHooks: {}, staticCSP: true });
+  app.get('/openapi.json', { config: { role: 'public' }, schema: { hide: true } }, async () => app.swagger());
+
+  installAuth(app, deps.store.tokens, config.PHYGATE_ADMIN_TOKEN);
+  const missions = new MissionService({ site: deps.site, store: deps.store, fleet: deps.fleet, now: deps.now ?? (() => new Date()) });
+  await app.register(healthRoutes, { site: deps.site });
+  await app.register(siteRoutes, { site: deps.site });
+  await app.register(robotRoutes, { site: deps.site, fleet: deps.fleet });
+  await app.register(planRoutes, { missions });
+  await app.register(missionRoutes, { missions });
+  return app;
+}
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',
+};
+
+/** Every failure leaves as an ApiError: bad input is always a precise 4xx, never a 5xx. */
+function toApiError(err: FastifyError): ApiError {
+  if (err instanceof ApiError) return err;
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const where = err.validationContext === 'body' ? '' : `${err.validationContext === 'querystring' ? 'query' : err.validationContext}.`;
+    const problems = err.validation.flatMap((v) => {
+      const path = v.instancePath.split('/').filter(Boolean).join('.');
+      const keys = (v.params as { keys?: unknown }).keys;
+      if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
+        return keys.map((k) => ({ path: `${where}${path ? `${path}.` : ''}${String(k)}`, message: `unknown field '${String(k)}'` }));
+      }
+      return [{ path: `${where}${path}` || '(root)', message: v.message }];
+    });
+    return new ApiError('VALIDATION_FAILED', undefined, { problems });
+  }
+  const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
+  if (mapped) return new ApiError(mapped, err.message);
+  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) return new ApiError('INVALID_JSON', err.message);
+  if (err.statusCode === 408) return new ApiError('REQUEST_TIMEOUT');
+  if (err.statusCode === 413) return new ApiError('BODY_TOO_LARGE', err.message);
+  if (err.statusCode === 415) return new ApiError('UNSUPPORTED_MEDIA_TYPE', err.message);
+  if (err.statusCode === 429) return new ApiError('RATE_LIMITED', err.message);
+  if (err.statusCode === 404) return new ApiError('NOT_FOUND', err.message);
+  if (err.statusCode === 405) return new ApiError('METHOD_NOT_ALLOWED', err.message);
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return new ApiError('VALIDATION_FAILED', err.message);
+  return new ApiError('INTERNAL');
+}

@@ -1,0 +1,38 @@
+// Configuration comes from the environment, checked once at start so a typo fails loudly.
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
+
+export const ConfigSchema = z.object({
+  PHYGATE_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PHYGATE_HOST: z.string().min(1).default('127.0.0.1'),
+  PHYGATE_DATA_DIR: z.string().min(1).default('var'),
+  PHYGATE_SITE: z.string().min(1).default(resolve(REPO, 'launch/sites/demo')),
+  PHYGATE_ADMIN_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
+  PHYGATE_MQTT_URL: z.string().url().optional(),
+  PHYGATE_MQTT_PORT: z.coerce.number().int().min(0).max(65535).default(1883),
+  PHYGATE_VIRTUAL_FLEET: flag.default(true),
+  PHYGATE_RATE_LIMIT: z.coerce.number().int().positive().default(600).describe('requests per token per minute'),
+  PHYGATE_BODY_LIMIT: z.coerce.number().int().positive().default(256 * 1024),
+  PHYGATE_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  PHYGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const picked = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('PHYGATE_') && v !== ''));
+  const r = ConfigSchema.safeParse(picked);
+  if (!r.success) {
+    throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  return r.data;
+}

@@ -1,0 +1,46 @@
+// Every error the API returns, declared once: a stable code, its HTTP status and what it means.
+// Clients branch on `code`; the message is for people.
+export const ERRORS = {
+  VALIDATION_FAILED: { status: 400, message: 'the request does not have the required shape; see details for each path' },
+  INVALID_JSON: { status: 400, message: 'the body is not valid JSON' },
+  UNAUTHORIZED: { status: 401, message: 'a valid bearer token is required: Authorization: Bearer <token>' },
+  FORBIDDEN: { status: 403, message: "this token's role may not do this" },
+  NOT_FOUND: { status: 404, message: 'no such resource' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'this method is not allowed here' },
+  REQUEST_TIMEOUT: { status: 408, message: 'the request took too long to arrive' },
+  INVALID_TRANSITION: { status: 409, message: 'the mission is not in a state that allows this' },
+  PLAN_HASH_MISMATCH: { status: 409, message: 'the planHash does not match the plan that was checked' },
+  BODY_TOO_LARGE: { status: 413, message: 'the body is larger than the limit' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send JSON with Content-Type: application/json' },
+  PLAN_REJECTED: { status: 422, message: 'the plan failed its check; the report says why' },
+  IDEMPOTENCY_CONFLICT: { status: 422, message: 'this Idempotency-Key was already used with a different body' },
+  RATE_LIMITED: { status: 429, message: 'too many requests for this token; retry after the time in Retry-After' },
+  INTERNAL: { status: 500, message: 'an internal error; it has been logged' },
+  UNAVAILABLE: { status: 503, message: 'the gateway is shutting down or not ready' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  details?: unknown;
+}
+
+/** An error the API answers with as is: its code, status and optional details reach the client. */
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly details?: unknown,
+  ) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'ApiError';
+    this.status = ERRORS[code].status;
+  }
+
+  body(): ErrorBody {
+    return { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) };
+  }
+}

@@ -1,0 +1,120 @@
+// The mission use cases: check a plan, submit it as a mission, approve exactly what was checked,
+// cancel. The routes translate HTTP; this decides.
+import { assumeProblems, checkPlan } from '../../planners/check.ts';
+import type { Assume } from '../../planners/fleet.ts';
+import type { MissionStatus } from '../../planners/mission.ts';
+import { canonicalJson, sha256, type Plan } from '../../planners/plan.ts';
+import type { CheckReport } from '../../planners/report.ts';
+import type { FleetRegistry } from '../../robots/fleet-registry.ts';
+import type { LoadedSite } from '../../sim/site-folder.ts';
+import { ApiError } from '../errors.ts';
+import type { Store } from '../store/index.ts';
+import { IdempotencyConflictError, InvalidTransitionError, MissionNotFoundError, type Mission, type MissionQuery } from '../store/missions.ts';
+
+export interface MissionServiceDeps {
+  site: LoadedSite;
+  store: Store;
+  fleet: FleetRegistry;
+  now: () => Date;
+}
+
+export interface Submitted {
+  mission: Mission;
+  /** False when an Idempotency-Key replay returned the mission created before. */
+  created: boolean;
+}
+
+export class MissionService {
+  constructor(private readonly deps: MissionServiceDeps) {}
+
+  check(plan: Plan, assume?: Assume): CheckReport {
+    const problems = assumeProblems(this.deps.site.index, assume);
+    if (problems.length > 0) throw new ApiError('VALIDATION_FAILED', 'assume names things the site does not have', { problems });
+    const { site } = this.deps;
+    return checkPlan({
+      site: site.index,
+      graph: site.graph,
+      worldHash: site.worldHash,
+      plan,
+      fleet: this.deps.fleet.snapshot(),
+      ...(assume ? { assume } : {}),
+      now: this.deps.now(),
+    });
+  }
+
+  submit(plan: Plan, actor: string, idempotencyKey?: string): Submitted {
+    const requestHash = sha256(canonicalJson({ plan }));
+    const report = this.check(plan);
+    const status: MissionStatus =
+      report.verdict === 'fail'
+        ? 'rejected'
+        : this.deps.site.index.site.policies.approval === 'when-pass' && report.verdict === 'pass'
+          ? 'approved'
+          : 'awaiting_approval';
+    // The store decides replays inside its transaction: same key and body → the first mission.
+    try {
+      return this.deps.store.missions.create({
+        plan,
+        planHash: report.planHash,
+        worldHash: report.worldHash,
+        report,
+        status,
+        requestHash,
+        actor,
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+      });
+    } catch (err) {
+      if (err instanceof IdempotencyConflictError) throw idempotencyConflict(idempotencyKey!, err.missionId);
+      throw err;
+    }
+  }
+
+  get(id: string): Mission {
+    const m = this.deps.store.missions.get(id);
+    if (!m) throw new ApiError('NOT_FOUND', `no mission '${id}'`);
+    return m;
+  }
+
+  list(query: MissionQuery): Mission[] {
+    return this.deps.store.missions.list(query);
+  }
+
+  /**
+   * Approve exactly what was checked: the hash must match, and the plan is checked again against
+   * the fleet as it is now, so a plan that would fail today cannot be approved on yesterday's report.
+   */
+  approve(id: string, hash: string, actor: string): Mission {
+    const mission = this.get(id);
+    if (mission.status !== 'awaiting_approval') {
+      throw new ApiError('INVALID_TRANSITION', `mission ${id} is ${mission.status}; only a mission awaiting approval can be approved`, { status: mission.status });
+    }
+    if (hash !== mission.planHash) {
+      throw new ApiError('PLAN_HASH_MISMATCH', `planHash ${hash} is not the hash of this mission's checked plan`, { expected: mission.planHash });
+    }
+    const report = this.check(mission.plan);
+    if (report.verdict === 'fail') {
+      throw new ApiError('PLAN_REJECTED', 'the plan fails its check against the fleet as it is now; it cannot be approved', { report });
+    }
+    return this.transition(id, 'approved', actor, { planHash: hash, verdict: report.verdict, worldHash: report.worldHash });
+  }
+
+  cancel(id: string, actor: string, reason?: string): Mission {
+    return this.transition(id, 'cancelled', actor, reason ? { reason } : undefined);
+  }
+
+  private transition(id: string, to: MissionStatus, actor: string, data?: Record<string, unknown>): Mission {
+    try {
+      return this.deps.store.missions.transition(id, to, actor, data);
+    } catch (err) {
+      if (err instanceof MissionNotFoundError) throw new ApiError('NOT_FOUND', `no mission '${id}'`);
+      if (err instanceof InvalidTransitionError) {
+        throw new ApiError('INVALID_TRANSITION', `mission ${id} is ${err.from}; it cannot become ${err.to}`, { status: err.from });
+      }
+      throw err;
+    }
+  }
+}
+
+function idempotencyConflict(key: string, missionId: string): ApiError {
+  return new ApiError('IDEMPOTENCY_CONFLICT', `Idempotency-Key '${key}' was already used with a different body (mission ${missionId})`, { missionId });
+}

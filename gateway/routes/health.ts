@@ -1,0 +1,12 @@
+// Liveness for load balancers and scripts: the one route that needs no token.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { LoadedSite } from '../../sim/site-folder.ts';
+
+export const healthRoutes: FastifyPluginAsyncZod<{ site: LoadedSite }> = async (app, { site }) => {
+  const started = Date.now();
+  app.get('/healthz', { config: { role: 'public' }, schema: { tags: ['health'], summary: 'Is the gateway up?' } }, async () => ({
+    status: 'ok',
+    site: site.index.site.id,
+    uptimeS: Math.round((Date.now() - started) / 1000),
+  }));
+};

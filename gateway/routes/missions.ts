@@ -1,0 +1,136 @@
+// Missions: submit a plan, list and read missions, approve exactly what was checked, cancel.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { MISSION_STATUSES } from '../../planners/mission.ts';
+import { PlanSchema } from '../../planners/plan.ts';
+import type { CheckReport } from '../../planners/report.ts';
+import { ApiError } from '../errors.ts';
+import type { MissionService } from '../missions/service.ts';
+import type { Mission } from '../store/missions.ts';
+
+const MissionIdParams = z.object({ id: z.string().min(1).max(100) });
+
+const statusList = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(MISSION_STATUSES)).min(1));
+
+/** The full mission as an API client sees it. */
+function missionView(m: Mission) {
+  return {
+    id: m.id,
+    status: m.status,
+    name: m.name,
+    priority: m.priority,
+    planHash: m.planHash,
+    worldHash: m.worldHash,
+    createdAt: m.createdAt,
+    updatedAt: m.updatedAt,
+    createdBy: m.createdBy,
+    steps: m.steps,
+    report: m.report,
+    plan: m.plan,
+  };
+}
+
+/** One line per mission in a list: enough to pick one, without the plan and report. */
+function missionSummary(m: Mission) {
+  const report = m.report as CheckReport;
+  return {
+    id: m.id,
+    status: m.status,
+    name: m.name,
+    priority: m.priority,
+    planHash: m.planHash,
+    verdict: report.verdict,
+    makespanS: report.makespanS,
+    createdAt: m.createdAt,
+    updatedAt: m.updatedAt,
+    steps: m.steps,
+  };
+}
+
+export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService }> = async (app, { missions }) => {
+  app.post(
+    '/v1/missions',
+    {
+      config: { role: 'agent' },
+      schema: {
+        tags: ['missions'],
+        summary: 'Check a plan and store it as a mission',
+        description:
+          'A failing plan is stored as `rejected` and answered with 422 and its report. A passing one is `awaiting_approval` (or `approved`, by site policy), 201. Send an `Idempotency-Key` header to make retries safe: the same key and body return the same mission (200), the same key with another body is 422.',
+        body: z.strictObject({ plan: PlanSchema }),
+        headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
+      },
+    },
+    async (req, reply) => {
+      const { mission, created } = missions.submit(req.body.plan, req.principal!.name, req.headers['idempotency-key']);
+      reply.header('location', `/v1/missions/${mission.id}`);
+      if (!created) reply.header('idempotent-replayed', 'true');
+      if (mission.status === 'rejected') {
+        const e = new ApiError('PLAN_REJECTED', undefined, { mission: missionView(mission) });
+        return reply.code(422).send({ ...e.body(), mission: missionView(mission), report: mission.report });
+      }
+      return reply.code(created ? 201 : 200).send(missionView(mission));
+    },
+  );
+
+  app.get(
+    '/v1/missions',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['missions'],
+        summary: 'Missions, newest first',
+        querystring: z.strictObject({
+          status: statusList.optional().describe('comma-separated statuses, e.g. awaiting_approval,running'),
+          limit: z.coerce.number().int().min(1).max(500).default(50),
+          before: z.string().min(1).max(100).optional().describe('a mission id: the next page starts after it'),
+        }),
+      },
+    },
+    async (req) => {
+      const list = missions.list({ limit: req.query.limit, ...(req.query.status ? { status: req.query.status } : {}), ...(req.query.before ? { before: req.query.before } : {}) });
+      return {
+        missions: list.map(missionSummary),
+        next: list.length === req.query.limit ? list[list.length - 1]!.id : null,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/missions/:id',
+    { config: { role: 'viewer' }, schema: { tags: ['missions'], summary: 'One mission with its plan, report and steps', params: MissionIdParams } },
+    async (req) => missionView(missions.get(req.params.id)),
+  );
+
+  app.post(
+    '/v1/missions/:id/approve',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['missions'],
+        summary: 'Approve exactly the plan that was checked',
+        description: 'The planHash must be the one in the mission\'s report. The plan is checked again against the fleet as it is now; a plan that now fails is not approved (422 with the new report).',
+        params: MissionIdParams,
+        body: z.strictObject({ planHash: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest') }),
+      },
+    },
+    async (req) => missionView(missions.approve(req.params.id, req.body.planHash, req.principal!.name)),
+  );
+
+  app.post(
+    '/v1/missions/:id/cancel',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['missions'],
+        summary: 'Cancel a mission that has not finished',
+        params: MissionIdParams,
+        body: z.strictObject({ reason: z.string().max(500).optional() }).optional(),
+      },
+    },
+    async (req) => missionView(missions.cancel(req.params.id, req.principal!.name, req.body?.reason)),
+  );
+};

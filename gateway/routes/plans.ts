@@ -1,0 +1,27 @@
+// Checking a plan: nothing moves, the answer is a report an agent can act on.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AssumeSchema } from '../../planners/fleet.ts';
+import { PlanSchema } from '../../planners/plan.ts';
+import type { MissionService } from '../missions/service.ts';
+
+export const CheckRequestSchema = z.strictObject({
+  plan: PlanSchema,
+  assume: AssumeSchema.optional().describe('what-if overrides of the fleet state, per device'),
+});
+
+export const planRoutes: FastifyPluginAsyncZod<{ missions: MissionService }> = async (app, { missions }) => {
+  app.post(
+    '/v1/plans/check',
+    {
+      config: { role: 'agent' },
+      schema: {
+        tags: ['plans'],
+        summary: 'Check a plan in simulation; nothing moves',
+        description: 'A malformed plan gets 400 with `{path, message}` problems; a well-formed one always gets a report (200), verdict fail when any issue is an error.',
+        body: CheckRequestSchema,
+      },
+    },
+    async (req) => missions.check(req.body.plan, req.body.assume),
+  );
+};

@@ -1,0 +1,33 @@
+// The shop floor as agents and the tablet see it, and the plan format they write against.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { planJsonSchema } from '../../planners/plan.ts';
+import { ISSUE_CODES } from '../../planners/report.ts';
+import type { LoadedSite } from '../../sim/site-folder.ts';
+
+export const siteRoutes: FastifyPluginAsyncZod<{ site: LoadedSite }> = async (app, { site }) => {
+  const { index, worldHash } = site;
+  const s = index.site;
+  // The site never changes while the gateway runs: build the answers once.
+  const view = {
+    id: s.id,
+    name: s.name,
+    mapId: s.mapId,
+    worldHash,
+    stations: s.stations.map((st) => {
+      const node = index.node(st.node)!;
+      return { id: st.id, kind: st.kind, node: st.node, x: node.x, y: node.y, theta: st.theta };
+    }),
+    nodes: s.nodes,
+    edges: s.edges,
+    zones: s.zones,
+    devices: s.devices,
+    policies: s.policies,
+  };
+  const planSchema = planJsonSchema();
+
+  app.get('/v1/site', { config: { role: 'viewer' }, schema: { tags: ['site'], summary: 'Stations, nav graph, zones, devices and policies of the site' } }, async () => view);
+  app.get('/v1/schemas/plan.json', { config: { role: 'viewer' }, schema: { tags: ['site'], summary: 'JSON Schema of plan format v1' } }, async (_req, reply) =>
+    reply.type('application/schema+json').send(planSchema),
+  );
+  app.get('/v1/issue-codes', { config: { role: 'viewer' }, schema: { tags: ['site'], summary: 'The issue codes a check report may contain' } }, async () => ISSUE_CODES);
+};

@@ -1,0 +1,103 @@
+// The gateway's one SQLite file: connection settings and schema migrations.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Sqlite from 'better-sqlite3';
+
+export type Database = Sqlite.Database;
+
+export const DATABASE_FILE = 'phygate.db';
+
+/**
+ * Schema versions, applied in order; `PRAGMA user_version` records how many have run.
+ * Never edit a shipped entry: add a new one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE missions (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    name TEXT,
+    plan TEXT NOT NULL,
+    plan_hash TEXT NOT NULL,
+    world_hash TEXT NOT NULL,
+    report TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    idempotency_key TEXT UNIQUE,
+    request_hash TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX missions_status ON missions (status, id);
+
+  CREATE TABLE mission_steps (
+    mission_id TEXT NOT NULL REFERENCES missions (id),
+    ordinal INTEGER NOT NULL,
+    step_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    device TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    PRIMARY KEY (mission_id, ordinal),
+    UNIQUE (mission_id, step_id)
+  ) STRICT, WITHOUT ROWID;
+
+  -- The audit trail: seq gives one total order; rows are never changed or removed.
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    mission_id TEXT REFERENCES missions (id),
+    type TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    data TEXT
+  ) STRICT;
+  CREATE INDEX events_mission ON events (mission_id, seq);
+  CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+  CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+
+  -- Only the sha256 of a token is kept, so a copied database file grants no access.
+  CREATE TABLE tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('viewer', 'agent', 'operator', 'admin')),
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+  ) STRICT;
+  `,
+];
+
+function migrate(db: Database): void {
+  const version = () => db.pragma('user_version', { simple: true }) as number;
+  if (version() > MIGRATIONS.length) {
+    throw new Error(`database schema version ${version()} is newer than this phygate knows (${MIGRATIONS.length}); upgrade phygate`);
+  }
+  // The version is read again under the write lock: another process may have migrated meanwhile.
+  const applyNext = db.transaction((): boolean => {
+    const v = version();
+    if (v >= MIGRATIONS.length) return false;
+    db.exec(MIGRATIONS[v]!);
+    db.pragma(`user_version = ${v + 1}`);
+    return true;
+  });
+  let more = true;
+  while (more) more = applyNext.immediate();
+}
+
+export function openDatabase(dataDir: string): Database {
+  mkdirSync(dataDir, { recursive: true });
+  const db = new Sqlite(path.join(dataDir, DATABASE_FILE));
+  try {
+    db.pragma('busy_timeout = 5000');
+    db.pragma('journal_mode = WAL');
+    // FULL: fsync the WAL on every commit, so a 2xx from the API means the write is on disk.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}

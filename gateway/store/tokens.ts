@@ -1,0 +1,93 @@
+// Access tokens for the API. The plaintext is shown once at creation; only its sha256 is stored,
+// so the database file alone grants nothing.
+import { randomBytes } from 'node:crypto';
+import { isRole, type Role } from '../auth/roles.ts';
+import { sha256 } from '../../planners/plan.ts';
+import type { Database } from './database.ts';
+import { newId } from './ids.ts';
+
+export const TOKEN_PREFIX = 'pgt_';
+
+export interface TokenHolder {
+  id: string;
+  name: string;
+  role: Role;
+}
+
+export interface NewToken extends TokenHolder {
+  /** The secret itself; not recoverable later. */
+  token: string;
+}
+
+export interface TokenRecord extends TokenHolder {
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+interface TokenRow {
+  id: string;
+  name: string;
+  role: Role;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export class TokenStore {
+  readonly #insert;
+  readonly #byHash;
+  readonly #count;
+  readonly #list;
+  readonly #revoke;
+
+  constructor(db: Database) {
+    this.#insert = db.prepare<[string, string, Role, string, string]>(
+      'INSERT INTO tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.#byHash = db.prepare<[string], TokenHolder>(
+      'SELECT id, name, role FROM tokens WHERE token_hash = ? AND revoked_at IS NULL',
+    );
+    this.#count = db.prepare<[], number>('SELECT count(*) FROM tokens WHERE revoked_at IS NULL').pluck();
+    this.#list = db.prepare<[], TokenRow>(
+      'SELECT id, name, role, created_at, revoked_at FROM tokens ORDER BY id',
+    );
+    this.#revoke = db.prepare<[string, string]>(
+      'UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+    );
+  }
+
+  create(role: Role, name: string): NewToken {
+    if (!isRole(role)) throw new TypeError(`unknown role '${String(role)}'`);
+    const id = newId('tok_');
+    const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    this.#insert.run(id, name, role, sha256(token), new Date().toISOString());
+    return { id, name, role, token };
+  }
+
+  /** The holder of an unrevoked token, or undefined. */
+  verify(token: string): TokenHolder | undefined {
+    if (typeof token !== 'string' || !token.startsWith(TOKEN_PREFIX)) return undefined;
+    const row = this.#byHash.get(sha256(token));
+    return row && { id: row.id, name: row.name, role: row.role };
+  }
+
+  /** Unrevoked tokens. */
+  count(): number {
+    return this.#count.get() as number;
+  }
+
+  /** All tokens, revoked ones included, oldest first; never the hashes. */
+  list(): TokenRecord[] {
+    return this.#list.all().map((r) => ({
+      id: r.id,
+      name: r.name,
+      role: r.role,
+      createdAt: r.created_at,
+      revokedAt: r.revoked_at,
+    }));
+  }
+
+  /** True if the token was live and is now revoked; false if unknown or already revoked. */
+  revoke(id: string): boolean {
+    return this.#revoke.run(new Date().toISOString(), id).changes === 1;
+  }
+}

@@ -1,0 +1,271 @@
+// The plan check: everything that can be said about a plan before anything moves.
+// Given a site, the fleet's state and a plan, it returns the report of plan-format.md.
+import { allocateRoles } from './allocate.ts';
+import { analyseDependencies } from './dependencies.ts';
+import { estimateSchedule } from './estimate.ts';
+import { applyAssume, type Assume, type FleetState } from './fleet.ts';
+import { planHash, type Plan, type ShapeProblem, type Step } from './plan.ts';
+import { issue, verdictOf, type CheckReport, type Issue } from './report.ts';
+import type { NavGraph } from './route.ts';
+import type { Device, DeviceKind, SiteIndex } from './site.ts';
+import { hintFor } from './suggest.ts';
+
+export const ACTIONS_BY_KIND: Record<DeviceKind, readonly Step['action'][]> = {
+  amr: ['navigate', 'pick', 'drop', 'charge', 'wait'],
+  arm: ['arm.transfer', 'wait'],
+  cnc: ['machine.run', 'wait'],
+  printer: ['machine.run', 'wait'],
+  conveyor: ['convey', 'wait'],
+};
+
+export interface CheckInput {
+  site: SiteIndex;
+  graph: NavGraph;
+  worldHash: string;
+  plan: Plan;
+  fleet: FleetState;
+  assume?: Assume;
+  /** Wall-clock start of the plan, for the deadline. */
+  now: Date;
+}
+
+/** A step whose device and parameters resolved: the estimator may run it. */
+export interface ResolvedStep {
+  step: Step;
+  device: Device;
+  /** For arm.transfer onto an AMR: the AMR's id. */
+  targetAmr?: string;
+}
+
+/** `assume` is part of the request, not the plan: problems in it are request errors (HTTP 400). */
+export function assumeProblems(index: SiteIndex, assume: Assume | undefined): ShapeProblem[] {
+  const problems: ShapeProblem[] = [];
+  for (const [id, a] of Object.entries(assume ?? {})) {
+    if (!index.device(id)) problems.push({ path: `assume.${id}`, message: `no device '${id}' on this site` });
+    if (a.at !== undefined && !index.locate(a.at)) problems.push({ path: `assume.${id}.at`, message: `no station or node '${a.at}' on this site` });
+  }
+  return problems;
+}
+
+export function checkPlan(input: CheckInput): CheckReport {
+  const { site, plan, graph } = input;
+  const fleet = applyAssume(input.fleet, input.assume, (i) => site.locate(i)?.id);
+  const deps = analyseDependencies(plan.steps);
+  const allocation = allocateRoles(site, graph, plan, deps.order, fleet);
+  const issues: Issue[] = [...deps.issues, ...allocation.issues];
+
+  const resolved: ResolvedStep[] = [];
+  const firstUse = new Map<string, string>();
+  for (const step of deps.order) {
+    const r = resolveStep(step, input, allocation.assignments, issues);
+    if (!r) continue;
+    resolved.push(r);
+    for (const d of [r.device.id, r.targetAmr]) if (d && !firstUse.has(d)) firstUse.set(d, step.id);
+  }
+  for (const [deviceId, stepId] of firstUse) {
+    if (fleet.get(deviceId)?.online !== true) {
+      const assumed = input.assume?.[deviceId]?.online === false;
+      issues.push(
+        issue('DEVICE_OFFLINE', {
+          step: stepId,
+          device: deviceId,
+          message: assumed ? `'${deviceId}' is assumed offline` : `'${deviceId}' is offline now`,
+          hint: 'bring it online and check again, or give its steps to another device (a role picks an online one)',
+        }),
+      );
+    }
+  }
+
+  const valid = new Set(resolved.map((r) => r.step.id));
+  const estimate = estimateSchedule({ site, graph, fleet, steps: resolved, order: deps.order, after: deps.after, valid });
+  issues.push(...estimate.issues);
+  if (plan.deadline) {
+    const finish = input.now.getTime() + estimate.makespanS * 1000;
+    const deadline = Date.parse(plan.deadline);
+    if (finish > deadline) {
+      const last = [...estimate.steps].sort((a, b) => b.endS - a.endS)[0];
+      issues.push(
+        issue('DEADLINE_MISSED', {
+          ...(last ? { step: last.id } : {}),
+          message: `predicted finish ${new Date(finish).toISOString()} is ${Math.round((finish - deadline) / 1000)} s after the deadline ${plan.deadline}`,
+          hint: 'move the deadline, drop or shorten steps, or let independent steps run in parallel (fewer after links)',
+        }),
+      );
+    }
+  }
+
+  return {
+    verdict: verdictOf(issues),
+    planHash: planHash(plan),
+    worldHash: input.worldHash,
+    assignments: allocation.assignments,
+    makespanS: estimate.makespanS,
+    steps: estimate.steps,
+    devices: estimate.devices,
+    issues,
+  };
+}
+
+function resolveStep(step: Step, input: CheckInput, assignments: Record<string, string>, issues: Issue[]): ResolvedStep | undefined {
+  const { site, plan } = input;
+  const problemsBefore = issues.length;
+  let device: Device | undefined;
+  let kind: DeviceKind | undefined;
+  if (step.device.startsWith('$')) {
+    const role = step.device.slice(1);
+    const spec = plan.roles?.[role];
+    if (!spec) {
+      issues.push(
+        issue('UNKNOWN_ROLE', {
+          step: step.id,
+          message: `step '${step.id}' uses role '${role}', which the plan does not declare`,
+          hint: `declare it in roles, e.g. "roles": { "${role}": { "kind": "amr" } }${plan.roles ? `; declared roles: ${Object.keys(plan.roles).join(', ')}` : ''}`,
+        }),
+      );
+    } else {
+      kind = spec.kind;
+      const bound = assignments[role];
+      device = bound ? site.device(bound) : undefined;
+    }
+  } else {
+    device = site.device(step.device);
+    kind = device?.kind;
+    if (!device) {
+      issues.push(
+        issue('UNKNOWN_DEVICE', {
+          step: step.id,
+          device: step.device,
+          message: `device '${step.device}' does not exist on this site`,
+          hint: hintFor(step.device, site.site.devices.map((d) => d.id), 'devices'),
+        }),
+      );
+    }
+  }
+  if (kind && !ACTIONS_BY_KIND[kind].includes(step.action)) {
+    const able = site.site.devices.filter((d) => ACTIONS_BY_KIND[d.kind].includes(step.action)).map((d) => d.id);
+    issues.push(
+      issue('UNSUPPORTED_ACTION', {
+        step: step.id,
+        ...(device ? { device: device.id } : {}),
+        message: `${device ? `'${device.id}' is ${article(kind)}` : `role '${step.device.slice(1)}' is ${article(kind)}`} and cannot do '${step.action}'`,
+        hint: able.length > 0 ? `devices that can: ${able.join(', ')}` : `this site has no device that can do '${step.action}'`,
+      }),
+    );
+    return undefined;
+  }
+
+  const targetAmr = checkParams(step, device, input, issues, assignments);
+  if (!device || issues.length > problemsBefore) return undefined;
+  return { step, device, ...(targetAmr ? { targetAmr } : {}) };
+}
+
+/** Station, program and reach checks; returns the AMR an arm.transfer loads, if any. */
+function checkParams(step: Step, device: Device | undefined, input: CheckInput, issues: Issue[], assignments: Record<string, string>): string | undefined {
+  const { site } = input;
+  const stations = site.site.stations.map((s) => s.id);
+  const unknown = (field: string, value: string, what = 'stations') =>
+    issues.push(
+      issue('UNKNOWN_LOCATION', {
+        step: step.id,
+        message: `${field} '${value}' is not a ${what === 'stations' ? 'station' : 'station or node'} of this site`,
+        hint: hintFor(value, what === 'stations' ? stations : [...stations, ...site.site.nodes.map((n) => n.id).filter((n) => !site.station(n))], what),
+      }),
+    );
+  switch (step.action) {
+    case 'navigate':
+      if (!site.locate(step.params.to)) unknown('to', step.params.to, 'stations and nodes');
+      return undefined;
+    case 'pick':
+    case 'drop':
+      if (!site.station(step.params.at)) unknown('at', step.params.at);
+      return undefined;
+    case 'charge': {
+      const at = step.params.at;
+      if (at === undefined) return undefined;
+      const station = site.station(at);
+      if (!station) unknown('at', at);
+      else if (station.kind !== 'charger') {
+        const chargers = site.site.stations.filter((s) => s.kind === 'charger').map((s) => s.id);
+        issues.push(
+          issue('UNKNOWN_LOCATION', {
+            step: step.id,
+            message: `'${at}' is a ${station.kind}, not a charger`,
+            hint: `chargers: ${chargers.join(', ')}; or leave 'at' out to use the nearest free one`,
+          }),
+        );
+      }
+      return undefined;
+    }
+    case 'machine.run':
+      if (device && (device.kind === 'cnc' || device.kind === 'printer') && !(step.params.program in device.programs)) {
+        issues.push(
+          issue('UNKNOWN_PROGRAM', {
+            step: step.id,
+            device: device.id,
+            message: `'${device.id}' has no program '${step.params.program}'`,
+            hint: hintFor(step.params.program, Object.keys(device.programs), `programs of ${device.id}`),
+          }),
+        );
+      }
+      return undefined;
+    case 'arm.transfer':
+      return checkTransfer(step, device, input, issues, unknown, assignments);
+    default:
+      return undefined;
+  }
+}
+
+function checkTransfer(
+  step: Extract<Step, { action: 'arm.transfer' }>,
+  device: Device | undefined,
+  input: CheckInput,
+  issues: Issue[],
+  unknown: (field: string, value: string) => void,
+  assignments: Record<string, string>,
+): string | undefined {
+  const { site, plan } = input;
+  const reaches = device?.kind === 'arm' ? device.reaches : undefined;
+  const outOfReach = (field: string, station: string) =>
+    issues.push(
+      issue('OUT_OF_REACH', {
+        step: step.id,
+        ...(device ? { device: device.id } : {}),
+        message: `${field} '${station}' is out of reach of ${device?.id}`,
+        hint: `${device?.id} reaches: ${reaches?.join(', ')}`,
+      }),
+    );
+  if (!site.station(step.params.from)) unknown('from', step.params.from);
+  else if (reaches && !reaches.includes(step.params.from)) outOfReach('from', step.params.from);
+
+  const to = step.params.to;
+  if (site.station(to)) {
+    if (reaches && !reaches.includes(to)) outOfReach('to', to);
+    return undefined;
+  }
+  if (to.startsWith('$')) {
+    const role = to.slice(1);
+    const spec = plan.roles?.[role];
+    if (!spec) {
+      issues.push(
+        issue('UNKNOWN_ROLE', { step: step.id, message: `'to' names role '${role}', which the plan does not declare`, hint: `declare it in roles with kind amr` }),
+      );
+      return undefined;
+    }
+    if (spec.kind !== 'amr') {
+      issues.push(
+        issue('UNSUPPORTED_ACTION', { step: step.id, message: `arm.transfer can load an AMR, not ${article(spec.kind)} (role '${role}')`, hint: `give role '${role}' kind amr, or transfer to a station` }),
+      );
+      return undefined;
+    }
+    // An unbound role already has its ROLE_UNASSIGNABLE issue; the transfer then loads nothing.
+    return assignments[role];
+  }
+  const target = site.device(to);
+  if (target?.kind === 'amr') return target.id;
+  unknown('to', to);
+  return undefined;
+}
+
+function article(kind: string): string {
+  return `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
+}

@@ -1,0 +1,40 @@
+// Mission lifecycle: which status may follow which. The store applies a transition only
+// from the statuses listed here, so a late or repeated request cannot move a mission backwards.
+export const MISSION_STATUSES = [
+  'rejected',
+  'awaiting_approval',
+  'approved',
+  'running',
+  'paused',
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const;
+export type MissionStatus = (typeof MISSION_STATUSES)[number];
+
+export const STEP_STATUSES = ['pending', 'dispatched', 'running', 'blocked', 'succeeded', 'failed', 'cancelled'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
+const NEXT: Record<MissionStatus, readonly MissionStatus[]> = {
+  rejected: [],
+  awaiting_approval: ['approved', 'cancelled'],
+  approved: ['running', 'cancelled'],
+  running: ['paused', 'succeeded', 'failed', 'cancelled'],
+  paused: ['running', 'failed', 'cancelled'],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+};
+
+export function canTransition(from: MissionStatus, to: MissionStatus): boolean {
+  return NEXT[from].includes(to);
+}
+
+/** Statuses a mission may be in for `to` to be allowed. */
+export function statusesLeadingTo(to: MissionStatus): MissionStatus[] {
+  return MISSION_STATUSES.filter((s) => NEXT[s].includes(to));
+}
+
+export function isFinal(status: MissionStatus): boolean {
+  return NEXT[status].length === 0;
+}

@@ -1,0 +1,72 @@
+// The check report: what an agent reads to decide what to change, and what an operator approves.
+export const ISSUE_CODES = {
+  UNKNOWN_DEVICE: { severity: 'error', when: '`device` names no device of the site' },
+  UNKNOWN_ROLE: { severity: 'error', when: '`$role` is not declared in `roles`' },
+  ROLE_UNASSIGNABLE: { severity: 'error', when: 'no device of that kind can be bound' },
+  UNSUPPORTED_ACTION: { severity: 'error', when: "the device's kind cannot do the action" },
+  UNKNOWN_LOCATION: { severity: 'error', when: 'a station or node id that the site does not have' },
+  UNKNOWN_PROGRAM: { severity: 'error', when: "`program` is not in the machine's program table" },
+  DUPLICATE_STEP: { severity: 'error', when: 'two steps share an id' },
+  UNKNOWN_DEPENDENCY: { severity: 'error', when: '`after` names a missing step' },
+  DEPENDENCY_CYCLE: { severity: 'error', when: '`after` links form a cycle' },
+  UNREACHABLE: { severity: 'error', when: 'no nav-graph path to the target' },
+  KEEP_OUT: { severity: 'error', when: 'a target or route enters a keep-out zone' },
+  CARGO_FULL: { severity: 'error', when: 'pick (or a transfer onto an AMR) while it is loaded' },
+  CARGO_EMPTY: { severity: 'error', when: 'drop while empty' },
+  OUT_OF_REACH: { severity: 'error', when: 'arm.transfer `from`/`to` is a station the arm does not reach' },
+  NOT_AT_STATION: { severity: 'error', when: 'arm.transfer to an AMR that is not parked at a station the arm reaches then' },
+  ROBOT_CONFLICT: { severity: 'warning', when: "two robots' footprints would meet; resolved by a wait" },
+  DEADLOCK: { severity: 'error', when: 'robots would block each other with no resolution' },
+  BATTERY_LOW: { severity: 'error', when: "predicted state of charge falls below the site's reserve" },
+  DEADLINE_MISSED: { severity: 'warning', when: 'predicted finish after `deadline`' },
+  DEVICE_OFFLINE: { severity: 'error', when: 'the device is offline now, or `assume` says `online: false`' },
+  SPEED_LIMIT: { severity: 'warning', when: 'a route crosses a slow zone (the time includes it)' },
+} as const;
+
+export type IssueCode = keyof typeof ISSUE_CODES;
+export type Severity = 'error' | 'warning';
+
+export interface Issue {
+  code: IssueCode;
+  severity: Severity;
+  step?: string;
+  device?: string;
+  message: string;
+  hint: string;
+}
+
+export interface StepTiming {
+  id: string;
+  device?: string;
+  startS: number;
+  endS: number;
+  /** Nav-graph nodes the device drives through, for AMR steps that move. */
+  route?: string[];
+}
+
+export interface DeviceSummary {
+  id: string;
+  distanceM: number;
+  socStart?: number;
+  socEnd?: number;
+}
+
+export interface CheckReport {
+  verdict: 'pass' | 'warn' | 'fail';
+  planHash: string;
+  worldHash: string;
+  assignments: Record<string, string>;
+  makespanS: number;
+  steps: StepTiming[];
+  devices: DeviceSummary[];
+  issues: Issue[];
+}
+
+export function issue(code: IssueCode, fields: Omit<Issue, 'code' | 'severity'>): Issue {
+  return { code, severity: ISSUE_CODES[code].severity, ...fields };
+}
+
+export function verdictOf(issues: readonly Issue[]): CheckReport['verdict'] {
+  if (issues.some((i) => i.severity === 'error')) return 'fail';
+  return issues.length > 0 ? 'warn' : 'pass';
+}

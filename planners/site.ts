@@ -1,0 +1,211 @@
+// The site model: the nav graph, stations, zones, devices and policies of one shop floor.
+// `site.yaml` is parsed into this shape; everything else in the core reads a `Site`.
+import { z } from 'zod';
+
+const id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'ids are lower-case letters, digits, - and _');
+const metres = z.number().finite();
+const positive = z.number().finite().positive();
+
+export const PointSchema = z.tuple([metres, metres]);
+
+export const NodeSchema = z.strictObject({
+  id,
+  x: metres,
+  y: metres,
+});
+
+export const EdgeSchema = z.strictObject({
+  from: id,
+  to: id,
+  /** m/s; the lower of this and the device's own limit applies. */
+  maxSpeed: positive.optional(),
+  /** Edges are two-way unless marked otherwise. */
+  oneWay: z.boolean().default(false),
+});
+
+export const StationSchema = z.strictObject({
+  id,
+  node: id,
+  /** Heading a robot takes when parked here (radians). */
+  theta: z.number().finite().default(0),
+  kind: z.enum(['dock', 'machine', 'shelf', 'charger', 'conveyor', 'booth', 'other']).default('other'),
+});
+
+export const ZoneSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ id, kind: z.literal('keep-out'), polygon: z.array(PointSchema).min(3) }),
+  z.strictObject({ id, kind: z.literal('slow'), maxSpeed: positive, polygon: z.array(PointSchema).min(3) }),
+]);
+
+const FootprintSchema = z.strictObject({ length: positive, width: positive });
+
+const AmrSchema = z.strictObject({
+  id,
+  kind: z.literal('amr'),
+  home: id,
+  vda5050: z.strictObject({ manufacturer: z.string().min(1), serialNumber: z.string().min(1) }),
+  footprint: FootprintSchema,
+  massKg: positive,
+  payloadKg: positive,
+  limits: z.strictObject({
+    maxSpeed: positive,
+    maxAccel: positive,
+    maxDecel: positive,
+    /** rad/s for turning in place at corners. */
+    maxTurnRate: positive,
+  }),
+  battery: z.strictObject({
+    capacityWh: positive,
+    /** Charging power at the charger, W. */
+    chargePowerW: positive,
+    /** Power drawn while standing still with electronics on, W. */
+    idlePowerW: z.number().finite().nonnegative(),
+    /** Rolling resistance coefficient for the drive energy model. */
+    rollingFriction: z.number().finite().nonnegative(),
+    /** Fraction of mechanical energy recovered or lost: drivetrain efficiency 0..1. */
+    efficiency: z.number().finite().gt(0).max(1),
+  }),
+  transport: z.strictObject({ loadS: z.number().finite().nonnegative(), unloadS: z.number().finite().nonnegative() }),
+});
+
+const ArmSchema = z.strictObject({
+  id,
+  kind: z.literal('arm'),
+  pose: z.strictObject({ x: metres, y: metres }),
+  reachM: positive,
+  /** Stations the arm can reach; a transfer between any two of them takes `transferS`. */
+  reaches: z.array(id).min(1),
+  transferS: positive,
+});
+
+const MachineSchema = z.strictObject({
+  id,
+  kind: z.enum(['cnc', 'printer']),
+  station: id,
+  /** Program name → seconds per part. */
+  programs: z.record(z.string().min(1), positive),
+});
+
+const ConveyorSchema = z.strictObject({
+  id,
+  kind: z.literal('conveyor'),
+  from: id,
+  to: id,
+  /** Seconds for one part from the in-station to the out-station. */
+  transferS: positive,
+});
+
+export const DeviceSchema = z.discriminatedUnion('kind', [AmrSchema, ArmSchema, MachineSchema, ConveyorSchema]);
+
+export const PoliciesSchema = z.strictObject({
+  /** `always`: every passing plan waits for an operator; `when-pass`: only plans with warnings do. */
+  approval: z.enum(['always', 'when-pass']).default('always'),
+  /** Lowest state of charge (0..1) a plan may predict for any AMR. */
+  batteryReserve: z.number().min(0).max(1).default(0.2),
+  /** State of charge (0..1) a `charge` step charges to. */
+  chargeTarget: z.number().min(0).max(1).default(0.9),
+});
+
+export const SiteSchema = z.strictObject({
+  schema: z.literal('phygate.site/v1'),
+  id,
+  name: z.string().min(1),
+  world: z.string().min(1).default('world.sdf'),
+  mapId: z.string().min(1),
+  nodes: z.array(NodeSchema).min(1),
+  edges: z.array(EdgeSchema),
+  stations: z.array(StationSchema),
+  zones: z.array(ZoneSchema).default([]),
+  devices: z.array(DeviceSchema),
+  policies: PoliciesSchema.prefault({}),
+});
+
+export type Site = z.infer<typeof SiteSchema>;
+export type SiteNode = z.infer<typeof NodeSchema>;
+export type SiteEdge = z.infer<typeof EdgeSchema>;
+export type Station = z.infer<typeof StationSchema>;
+export type Zone = z.infer<typeof ZoneSchema>;
+export type Device = z.infer<typeof DeviceSchema>;
+export type DeviceKind = Device['kind'];
+export type Amr = z.infer<typeof AmrSchema>;
+export type Arm = z.infer<typeof ArmSchema>;
+export type Machine = z.infer<typeof MachineSchema>;
+export type Conveyor = z.infer<typeof ConveyorSchema>;
+
+export const DEVICE_KINDS = ['amr', 'arm', 'cnc', 'printer', 'conveyor'] as const satisfies readonly DeviceKind[];
+
+export interface SiteProblem {
+  path: string;
+  message: string;
+}
+
+/** Cross-reference checks the schema cannot express: ids resolve, nothing is defined twice. */
+export function crossCheckSite(site: Site): SiteProblem[] {
+  const problems: SiteProblem[] = [];
+  const nodeIds = new Set<string>();
+  site.nodes.forEach((n, i) => {
+    if (nodeIds.has(n.id)) problems.push({ path: `nodes.${i}.id`, message: `node '${n.id}' is defined twice` });
+    nodeIds.add(n.id);
+  });
+  site.edges.forEach((e, i) => {
+    for (const end of ['from', 'to'] as const) {
+      if (!nodeIds.has(e[end])) problems.push({ path: `edges.${i}.${end}`, message: `edge ends at unknown node '${e[end]}'` });
+    }
+    if (e.from === e.to) problems.push({ path: `edges.${i}`, message: `edge from '${e.from}' to itself` });
+  });
+  const stationIds = new Set<string>();
+  site.stations.forEach((s, i) => {
+    if (stationIds.has(s.id)) problems.push({ path: `stations.${i}.id`, message: `station '${s.id}' is defined twice` });
+    stationIds.add(s.id);
+    if (!nodeIds.has(s.node)) problems.push({ path: `stations.${i}.node`, message: `station '${s.id}' is on unknown node '${s.node}'` });
+  });
+  const zoneIds = new Set<string>();
+  site.zones.forEach((z, i) => {
+    if (zoneIds.has(z.id)) problems.push({ path: `zones.${i}.id`, message: `zone '${z.id}' is defined twice` });
+    zoneIds.add(z.id);
+  });
+  const deviceIds = new Set<string>();
+  site.devices.forEach((d, i) => {
+    const at = `devices.${i}`;
+    if (deviceIds.has(d.id)) problems.push({ path: `${at}.id`, message: `device '${d.id}' is defined twice` });
+    deviceIds.add(d.id);
+    const station = (path: string, sid: string) => {
+      if (!stationIds.has(sid)) problems.push({ path: `${at}.${path}`, message: `device '${d.id}' names unknown station '${sid}'` });
+    };
+    switch (d.kind) {
+      case 'amr': station('home', d.home); break;
+      case 'arm': d.reaches.forEach((s, j) => station(`reaches.${j}`, s)); break;
+      case 'cnc': case 'printer': station('station', d.station); break;
+      case 'conveyor': station('from', d.from); station('to', d.to); break;
+    }
+  });
+  return problems;
+}
+
+/** Read-only lookups built once per site. */
+export interface SiteIndex {
+  site: Site;
+  node(id: string): SiteNode | undefined;
+  station(id: string): Station | undefined;
+  device(id: string): Device | undefined;
+  /** A station id or a node id → the node it stands on. */
+  locate(id: string): SiteNode | undefined;
+  devicesOfKind<K extends DeviceKind>(kind: K): Extract<Device, { kind: K }>[];
+}
+
+export function indexSite(site: Site): SiteIndex {
+  const nodes = new Map(site.nodes.map((n) => [n.id, n]));
+  const stations = new Map(site.stations.map((s) => [s.id, s]));
+  const devices = new Map(site.devices.map((d) => [d.id, d]));
+  return {
+    site,
+    node: (i) => nodes.get(i),
+    station: (i) => stations.get(i),
+    device: (i) => devices.get(i),
+    locate: (i) => {
+      const s = stations.get(i);
+      return s ? nodes.get(s.node) : nodes.get(i);
+    },
+    devicesOfKind: <K extends DeviceKind>(kind: K) =>
+      site.devices.filter((d): d is Extract<Device, { kind: K }> => d.kind === kind),
+  };
+}

@@ -1,0 +1,42 @@
+// The fleet as the gateway knows it: one state per device of the site, updated by adapters.
+// Devices start offline and unseen; only what a device reports (or the virtual fleet) changes that.
+import type { DeviceState, FleetState } from '../planners/fleet.ts';
+import type { SiteIndex } from '../planners/site.ts';
+
+export type DeviceListener = (state: DeviceState) => void;
+
+export class FleetRegistry {
+  private readonly states = new Map<string, DeviceState>();
+  private readonly listeners = new Set<DeviceListener>();
+
+  constructor(readonly site: SiteIndex) {
+    for (const d of site.site.devices) this.states.set(d.id, { id: d.id, online: false, state: 'never connected' });
+  }
+
+  get(id: string): DeviceState | undefined {
+    return this.states.get(id);
+  }
+
+  list(): DeviceState[] {
+    return [...this.states.values()];
+  }
+
+  /** The state the plan check starts from. */
+  snapshot(): FleetState {
+    return new Map(this.states);
+  }
+
+  update(id: string, patch: Partial<Omit<DeviceState, 'id'>>): DeviceState {
+    const current = this.states.get(id);
+    if (!current) throw new Error(`unknown device '${id}'`);
+    const next = { ...current, ...patch };
+    this.states.set(id, next);
+    for (const l of this.listeners) l(next);
+    return next;
+  }
+
+  onChange(listener: DeviceListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
