@@ -69,8 +69,9 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService }> 
       reply.header('location', `/v1/missions/${mission.id}`);
       if (!created) reply.header('idempotent-replayed', 'true');
       if (mission.status === 'rejected') {
-        const e = new ApiError('PLAN_REJECTED', undefined, { mission: missionView(mission) });
-        return reply.code(422).send({ ...e.body(), mission: missionView(mission), report: mission.report });
+        // Stored as rejected, so the agent can refer to it; the report says what to change.
+        const e = new ApiError('PLAN_REJECTED', undefined, { report: mission.report, mission: missionView(mission) });
+        return reply.code(422).send(e.body());
       }
       return reply.code(created ? 201 : 200).send(missionView(mission));
     },

@@ -37,8 +37,8 @@ const MIGRATIONS: readonly string[] = [
     action TEXT NOT NULL,
     device TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending',
-    PRIMARY KEY (mission_id, ordinal),
-    UNIQUE (mission_id, step_id)
+    -- No uniqueness on step_id: a rejected plan is stored as written, duplicate ids included.
+    PRIMARY KEY (mission_id, ordinal)
   ) STRICT, WITHOUT ROWID;
 
   -- The audit trail: seq gives one total order; rows are never changed or removed.

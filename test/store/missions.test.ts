@@ -14,7 +14,7 @@ import {
   type NewMission,
 } from '../../gateway/store/missions.ts';
 import type { MissionStatus } from '../../planners/mission.ts';
-import { planHash } from '../../planners/plan.ts';
+import { PlanSchema, planHash } from '../../planners/plan.ts';
 import { dataDir } from './fixtures/data-dir.ts';
 import { makePlan } from './fixtures/plan.ts';
 
@@ -314,4 +314,24 @@ t.test('survives the process being killed', async (t) => {
     t.equal(types[0], 'mission.created', `${m.id} has its creation event`);
     t.equal(types.length, m.status === 'approved' ? 2 : 1, `${m.id}: events match its status`);
   }
+});
+
+t.test('a rejected plan is stored as written, even with duplicate step ids', async (t) => {
+  const store = open(t);
+  const plan = PlanSchema.parse({
+    schema: 'phygate.plan/v1',
+    steps: [
+      { id: 'same', action: 'wait', device: 'amr-1', params: { seconds: 1 } },
+      { id: 'same', action: 'wait', device: 'amr-2', params: { seconds: 2 } },
+    ],
+  });
+  const { mission } = store.missions.create({ ...request(), plan, planHash: planHash(plan), status: 'rejected' });
+  t.equal(mission.status, 'rejected');
+  t.same(
+    mission.steps.map((s) => [s.id, s.device]),
+    [
+      ['same', 'amr-1'],
+      ['same', 'amr-2'],
+    ],
+  );
 });
