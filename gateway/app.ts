@@ -82,6 +82,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     transform: jsonSchemaTransform,
   });
   // The API description is documentation, not data: readable without a token.
+  app.addHook('onRoute', (route) => {
+    if (route.url === '/docs' || route.url.startsWith('/docs/')) route.config = { ...route.config, role: 'public' };
+  });
   await app.register(swaggerUi, { routePrefix: '/docs', uiHooks: {}, staticCSP: true });
   app.get('/openapi.json', { config: { role: 'public' }, schema: { hide: true } }, async () => app.swagger());
 

@@ -4,7 +4,7 @@ import type { LoadedSite } from '../../sim/site-folder.ts';
 
 export const healthRoutes: FastifyPluginAsyncZod<{ site: LoadedSite }> = async (app, { site }) => {
   const started = Date.now();
-  app.get('/healthz', { config: { role: 'public' }, schema: { tags: ['health'], summary: 'Is the gateway up?' } }, async () => ({
+  app.get('/healthz', { config: { role: 'public' }, schema: { tags: ['health'], summary: 'Is the gateway up? (no token needed)', security: [] } }, async () => ({
     status: 'ok',
     site: site.index.site.id,
     uptimeS: Math.round((Date.now() - started) / 1000),
