@@ -78,6 +78,6 @@ function distanceTo(graph: NavGraph, device: Device, state: DeviceState | undefi
   if (device.kind !== 'amr' || !nearNode) return 0;
   const from = state?.at ?? index.locate(device.home)?.id;
   if (!from) return Infinity;
-  const r = findRoute(graph, from, nearNode, device.limits.maxSpeed);
+  const r = findRoute(graph, from, nearNode, device.limits);
   return r.ok ? r.route.distanceM : Infinity;
 }

@@ -1,5 +1,5 @@
 // A first schedule of the plan: each step starts when its dependencies are done and its device
-// is free; AMRs drive the fastest route at cruise speed and track cargo and charge.
+// is free; AMRs drive the fastest route (motion profiles, turns) and track cargo and charge.
 // The simulator (sim/) refines this with motion profiles and robot-robot conflicts.
 import type { ResolvedStep } from './check.ts';
 import type { DeviceState } from './fleet.ts';
@@ -31,6 +31,8 @@ export interface Estimate {
 interface AmrTrack {
   amr: Amr;
   node: string | undefined;
+  /** Heading (radians), when known: turning to set off costs time. */
+  heading: number | undefined;
   cargo: number;
   soc: number;
   socStart: number;
@@ -56,7 +58,9 @@ export function estimateSchedule(input: EstimateInput): Estimate {
     if (!t) {
       const state = fleet.get(amr.id);
       const soc = state?.soc ?? 1;
-      t = { amr, node: state?.at ?? site.locate(amr.home)?.id, cargo: state?.cargo ?? 0, soc, socStart: soc, distanceM: 0, energyClockS: 0, lowReported: false };
+      const node = state?.at ?? site.locate(amr.home)?.id;
+      const heading = state?.pose?.theta ?? (node ? site.station(node)?.theta : undefined);
+      t = { amr, node, heading, cargo: state?.cargo ?? 0, soc, socStart: soc, distanceM: 0, energyClockS: 0, lowReported: false };
       amrs.set(amr.id, t);
     }
     return t;
@@ -83,7 +87,11 @@ export function estimateSchedule(input: EstimateInput): Estimate {
   const drive = (t: AmrTrack, target: string, stepId: string): Route | undefined => {
     const targetNode = site.locate(target)?.id;
     if (!t.node || !targetNode) return undefined;
-    const r = findRoute(graph, t.node, targetNode, t.amr.limits.maxSpeed);
+    const endHeading = site.station(target)?.theta;
+    const r = findRoute(graph, t.node, targetNode, t.amr.limits, {
+      ...(t.heading !== undefined ? { start: t.heading } : {}),
+      ...(endHeading !== undefined ? { end: endHeading } : {}),
+    });
     if (!r.ok) {
       if (r.reason === 'target-in-keep-out' || r.reason === 'crosses-keep-out') {
         issues.push(
@@ -121,6 +129,7 @@ export function estimateSchedule(input: EstimateInput): Estimate {
       );
     }
     t.node = targetNode;
+    if (r.route.nodes.length > 1 || endHeading !== undefined) t.heading = r.route.endHeading;
     t.distanceM += r.route.distanceM;
     return r.route;
   };
@@ -236,7 +245,7 @@ function nearestCharger(site: SiteIndex, graph: NavGraph, t: AmrTrack): string |
   let best: { id: string; time: number } | undefined;
   for (const s of site.site.stations) {
     if (s.kind !== 'charger' || !t.node) continue;
-    const r = findRoute(graph, t.node, s.node, t.amr.limits.maxSpeed);
+    const r = findRoute(graph, t.node, s.node, t.amr.limits);
     if (r.ok && (!best || r.route.timeS < best.time)) best = { id: s.id, time: r.route.timeS };
   }
   return best?.id;

@@ -38,21 +38,29 @@ export function segmentsIntersect(p1: Point, p2: Point, q1: Point, q2: Point): b
 
 /** Length of the part of segment a→b that lies inside the polygon. */
 export function lengthInside(a: Point, b: Point, polygon: readonly Point[]): number {
+  return intervalsInside(a, b, polygon).reduce((sum, [t0, t1]) => sum + (t1 - t0), 0) * distance(a, b);
+}
+
+/** The parts of segment a→b inside the polygon, as merged parameter intervals [t0, t1] ⊂ [0, 1]. */
+export function intervalsInside(a: Point, b: Point, polygon: readonly Point[]): [number, number][] {
   const ts = [0, 1];
   for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
     const t = intersectionParameter(a, b, polygon[j]!, polygon[i]!);
     if (t !== undefined) ts.push(t);
   }
   ts.sort((x, y) => x - y);
-  let inside = 0;
+  const out: [number, number][] = [];
   for (let k = 0; k + 1 < ts.length; k++) {
     const t0 = ts[k]!;
     const t1 = ts[k + 1]!;
     if (t1 - t0 < 1e-12) continue;
     const mid = (t0 + t1) / 2;
-    if (pointInPolygon([a[0] + (b[0] - a[0]) * mid, a[1] + (b[1] - a[1]) * mid], polygon)) inside += t1 - t0;
+    if (!pointInPolygon([a[0] + (b[0] - a[0]) * mid, a[1] + (b[1] - a[1]) * mid], polygon)) continue;
+    const last = out[out.length - 1];
+    if (last && Math.abs(last[1] - t0) < 1e-12) last[1] = t1;
+    else out.push([t0, t1]);
   }
-  return inside * distance(a, b);
+  return out;
 }
 
 function intersectionParameter(a: Point, b: Point, c: Point, d: Point): number | undefined {

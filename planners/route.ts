@@ -1,6 +1,7 @@
 // Routes on the nav graph: the fastest path for a device, honouring edge speed limits,
 // slow zones and keep-out zones.
-import { distance, lengthInside, pointInPolygon, segmentsIntersect, type Point } from './geometry.ts';
+import { distance, intervalsInside, pointInPolygon, segmentsIntersect, type Point } from './geometry.ts';
+import { runTime, turnTime, type MotionLimits, type Piece } from './motion.ts';
 import type { Site, Zone } from './site.ts';
 
 interface Arc {
@@ -9,6 +10,8 @@ interface Arc {
   edgeMaxSpeed: number;
   /** Metres of this arc inside each slow zone it crosses. */
   slow: { zone: string; maxSpeed: number; lengthM: number }[];
+  /** The arc from start to end as stretches of one speed limit each (edge and zone limits). */
+  pieces: Piece[];
   /** Keep-out zones this arc enters. */
   keepOut: string[];
 }
@@ -22,8 +25,10 @@ export interface NavGraph {
 export interface Route {
   nodes: string[];
   distanceM: number;
-  /** Cruise time at the speeds allowed on each stretch (no acceleration). */
+  /** Driving time: turning in place at corners, trapezoidal speed profiles on straight runs. */
   timeS: number;
+  /** Heading (radians) on arrival: of the last stretch, or the requested end heading. */
+  endHeading: number;
   /** Slow zones the route crosses, with metres driven inside each. */
   slowZones: { zone: string; lengthM: number }[];
 }
@@ -42,19 +47,41 @@ export function buildNavGraph(site: Site): NavGraph {
     const a = points.get(e.from);
     const b = points.get(e.to);
     if (!a || !b) continue;
-    const arc = (to: string): Arc => ({
+    const lengthM = distance(a, b);
+    const edgeMaxSpeed = e.maxSpeed ?? Infinity;
+    const zones = slowZones.map((z) => ({ zone: z, intervals: intervalsInside(a, b, z.polygon) })).filter((z) => z.intervals.length > 0);
+    const pieces = splitBySpeed(lengthM, edgeMaxSpeed, zones.flatMap((z) => z.intervals.map(([t0, t1]) => ({ t0, t1, maxSpeed: z.zone.maxSpeed }))));
+    const arc = (to: string, forward: boolean): Arc => ({
       to,
-      lengthM: distance(a, b),
-      edgeMaxSpeed: e.maxSpeed ?? Infinity,
-      slow: slowZones
-        .map((z) => ({ zone: z.id, maxSpeed: z.maxSpeed, lengthM: lengthInside(a, b, z.polygon) }))
+      lengthM,
+      edgeMaxSpeed,
+      slow: zones
+        .map((z) => ({ zone: z.zone.id, maxSpeed: z.zone.maxSpeed, lengthM: z.intervals.reduce((sum, [t0, t1]) => sum + (t1 - t0), 0) * lengthM }))
         .filter((s) => s.lengthM > 1e-6),
+      pieces: forward ? pieces : [...pieces].reverse(),
       keepOut: keepOutZones.filter((z) => segmentCrossesPolygon(a, b, z.polygon)).map((z) => z.id),
     });
-    arcs.get(e.from)!.push(arc(e.to));
-    if (!e.oneWay) arcs.get(e.to)!.push(arc(e.from));
+    arcs.get(e.from)!.push(arc(e.to, true));
+    if (!e.oneWay) arcs.get(e.to)!.push(arc(e.from, false));
   }
   return { points, arcs, keepOutZones };
+}
+
+/** Cut an edge where slow zones begin and end; each stretch gets the lowest limit covering it. */
+function splitBySpeed(lengthM: number, edgeMaxSpeed: number, slow: { t0: number; t1: number; maxSpeed: number }[]): Piece[] {
+  const cuts = [...new Set([0, 1, ...slow.flatMap((s) => [s.t0, s.t1])])].sort((x, y) => x - y);
+  const pieces: Piece[] = [];
+  for (let k = 0; k + 1 < cuts.length; k++) {
+    const t0 = cuts[k]!;
+    const t1 = cuts[k + 1]!;
+    if (t1 - t0 < 1e-9) continue;
+    const mid = (t0 + t1) / 2;
+    const maxSpeed = Math.min(edgeMaxSpeed, ...slow.filter((s) => s.t0 <= mid && mid <= s.t1).map((s) => s.maxSpeed));
+    const last = pieces[pieces.length - 1];
+    if (last && last.maxSpeed === maxSpeed) last.lengthM += (t1 - t0) * lengthM;
+    else pieces.push({ lengthM: (t1 - t0) * lengthM, maxSpeed });
+  }
+  return pieces;
 }
 
 function segmentCrossesPolygon(a: Point, b: Point, polygon: readonly Point[]): boolean {
@@ -79,19 +106,64 @@ function arcTime(arc: Arc, maxSpeed: number): number {
   return t + Math.max(0, arc.lengthM - slowLength) / cruise;
 }
 
-/** Fastest route from `from` to `to` for a device whose top speed is `maxSpeed` (m/s). */
-export function findRoute(graph: NavGraph, from: string, to: string, maxSpeed: number): RouteResult {
+export interface Headings {
+  /** Where the robot faces before it sets off; no initial turn when unknown. */
+  start?: number;
+  /** Heading to take on arrival (a station's), if any. */
+  end?: number;
+}
+
+/**
+ * Fastest route from `from` to `to` for a device with these limits. The path is chosen by
+ * cruise time; its `timeS` is then the full motion profile, turns included.
+ */
+export function findRoute(graph: NavGraph, from: string, to: string, limits: MotionLimits, headings: Headings = {}): RouteResult {
   if (!graph.points.has(from) || !graph.points.has(to)) return { ok: false, reason: 'unknown-node' };
   const targetZone = keepOutAt(graph, to);
   if (targetZone) return { ok: false, reason: 'target-in-keep-out', zone: targetZone };
+  const maxSpeed = limits.maxSpeed;
   const clear = dijkstra(graph, from, to, maxSpeed, false);
-  if (clear) return { ok: true, route: clear };
+  if (clear) return { ok: true, route: withMotion(graph, clear, limits, headings) };
   const through = dijkstra(graph, from, to, maxSpeed, true);
   if (through) {
     const zone = routeKeepOut(graph, through.nodes);
     return { ok: false, reason: 'crosses-keep-out', zone: zone ?? graph.keepOutZones[0]!.id };
   }
   return { ok: false, reason: 'no-path' };
+}
+
+interface Path {
+  nodes: string[];
+  arcs: Arc[];
+  distanceM: number;
+  slowZones: { zone: string; lengthM: number }[];
+}
+
+/** Drive time along a path: straight runs at rest-to-rest trapezoids, turns in place between them. */
+function withMotion(graph: NavGraph, path: Path, limits: MotionLimits, headings: Headings): Route {
+  let timeS = 0;
+  let heading = headings.start;
+  let run: Piece[] = [];
+  for (let i = 0; i < path.arcs.length; i++) {
+    const a = graph.points.get(path.nodes[i]!)!;
+    const b = graph.points.get(path.nodes[i + 1]!)!;
+    const h = Math.atan2(b[1] - a[1], b[0] - a[0]);
+    if (heading !== undefined && Math.abs(turnTime(heading, h, limits)) > 1e-3 / limits.maxTurnRate) {
+      timeS += runTime(run, limits) + turnTime(heading, h, limits);
+      run = [];
+    }
+    heading = h;
+    run.push(...path.arcs[i]!.pieces);
+  }
+  timeS += runTime(run, limits);
+  if (headings.end !== undefined && heading !== undefined) timeS += turnTime(heading, headings.end, limits);
+  return {
+    nodes: path.nodes,
+    distanceM: path.distanceM,
+    timeS,
+    endHeading: headings.end ?? heading ?? 0,
+    slowZones: path.slowZones,
+  };
 }
 
 function routeKeepOut(graph: NavGraph, nodes: string[]): string | undefined {
@@ -102,7 +174,7 @@ function routeKeepOut(graph: NavGraph, nodes: string[]): string | undefined {
   return undefined;
 }
 
-function dijkstra(graph: NavGraph, from: string, to: string, maxSpeed: number, allowKeepOut: boolean): Route | undefined {
+function dijkstra(graph: NavGraph, from: string, to: string, maxSpeed: number, allowKeepOut: boolean): Path | undefined {
   const best = new Map<string, number>([[from, 0]]);
   const prev = new Map<string, { node: string; arc: Arc }>();
   const done = new Set<string>();
@@ -133,6 +205,7 @@ function dijkstra(graph: NavGraph, from: string, to: string, maxSpeed: number, a
   }
   if (!best.has(to)) return undefined;
   const nodes = [to];
+  const arcs: Arc[] = [];
   const slow = new Map<string, number>();
   let distanceM = 0;
   for (let n = to; n !== from; ) {
@@ -140,12 +213,13 @@ function dijkstra(graph: NavGraph, from: string, to: string, maxSpeed: number, a
     distanceM += p.arc.lengthM;
     for (const s of p.arc.slow) slow.set(s.zone, (slow.get(s.zone) ?? 0) + s.lengthM);
     nodes.unshift(p.node);
+    arcs.unshift(p.arc);
     n = p.node;
   }
   return {
     nodes,
+    arcs,
     distanceM,
-    timeS: best.get(to)!,
     slowZones: [...slow].sort(([a], [b]) => a.localeCompare(b)).map(([zone, lengthM]) => ({ zone, lengthM })),
   };
 }
