@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -44,12 +44,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // Node's default would answer a slow client only when the socket dies.
     connectionTimeout: config.PHYGATE_REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
+    // Router-level failures (a malformed %-escape, an over-long path parameter) bypass the error
+    // handler; answer them in the same {code, message} shape.
+    frameworkErrors: (err, _req, reply) => {
+      const e = toApiError(err);
+      void (reply as FastifyReply).code(e.status).send(e.body());
+    },
   }).withTypeProvider<ZodTypeProvider>();
+  // JSON only: Fastify's built-in text/plain parser would hand a string to the schema (400, not 415).
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const e = toApiError(err);
     if (e.status >= 500) req.log.error({ err }, 'request failed');
+    if (e.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="phygate"');
     return reply.code(e.status).send(e.body());
   });
   app.setNotFoundHandler((req, reply) => {

@@ -21,16 +21,16 @@ export interface Gateway {
 export async function startGateway(config: Config): Promise<Gateway> {
   const site = loadSiteFolder(config.PHYGATE_SITE);
   const store = openStore(resolve(config.PHYGATE_DATA_DIR));
-  let bootstrapToken: string | undefined;
+  let built: App | undefined;
   try {
-    if (!config.PHYGATE_ADMIN_TOKEN && store.tokens.count() === 0) {
-      bootstrapToken = store.tokens.create('admin', 'bootstrap-admin').token;
-    }
     const fleet = new FleetRegistry(site.index);
     // Until devices report over MQTT, the virtual fleet is the demo fleet parked at home.
     if (config.PHYGATE_VIRTUAL_FLEET) parkFleetAtHome(fleet, new Date());
-    const app = await buildApp({ config, site, store, fleet });
+    const app = (built = await buildApp({ config, site, store, fleet }));
     const address = await app.listen({ port: config.PHYGATE_PORT, host: config.PHYGATE_HOST });
+    // Only once listening: a start that fails must not leave an admin token nobody was shown.
+    const bootstrapToken =
+      !config.PHYGATE_ADMIN_TOKEN && store.tokens.count() === 0 ? store.tokens.create('admin', 'bootstrap-admin').token : undefined;
     let closing: Promise<void> | undefined;
     return {
       app,
@@ -45,6 +45,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
         })()),
     };
   } catch (err) {
+    await built?.close();
     store.close();
     throw err;
   }

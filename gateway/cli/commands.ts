@@ -40,6 +40,9 @@ export async function runCli(argv: string[], out: Out = (l) => process.stdout.wr
   } catch (e) {
     if (e instanceof ConfigError) err(`configuration error: ${e.message}`);
     else if (e instanceof SiteLoadError) err(`site error: ${e.message}`);
+    else if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE' || (e as NodeJS.ErrnoException).code === 'EACCES') {
+      err(`cannot listen: ${(e as Error).message}; set PHYGATE_PORT to a free port`);
+    }
     else if (e instanceof Error && /^unknown option|Unexpected argument|Option '.*' argument/i.test(e.message)) err(`${e.message}\n\n${USAGE}`);
     else throw e;
     return 2;

@@ -129,7 +129,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService }> 
         tags: ['missions'],
         summary: 'Cancel a mission that has not finished',
         params: MissionIdParams,
-        body: z.strictObject({ reason: z.string().max(500).optional() }).optional(),
+        body: z.strictObject({ reason: z.string().max(500).optional() }).nullish(),
       },
     },
     async (req) => missionView(missions.cancel(req.params.id, req.principal!.name, req.body?.reason)),

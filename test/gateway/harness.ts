@@ -1,0 +1,152 @@
+// Test harness for the HTTP gateway: an app built from the demo site, a throwaway store in its own
+// temp folder, the virtual fleet parked at home and one token per role. Nothing listens; use
+// `app.inject()`.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
+import { buildApp, type App } from '../../gateway/app.ts';
+import { ROLES, type Role } from '../../gateway/auth/roles.ts';
+import { readConfig, type Config } from '../../gateway/config.ts';
+import { openStore, type Store } from '../../gateway/store/index.ts';
+import type { PlanInput } from '../../planners/plan.ts';
+import { FleetRegistry } from '../../robots/fleet-registry.ts';
+import { parkFleetAtHome } from '../../sim/parked-fleet.ts';
+import { loadSiteFolder, type LoadedSite } from '../../sim/site-folder.ts';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const DEMO_SITE_DIR = join(REPO_ROOT, 'launch/sites/demo');
+
+/** A fixed clock, four hours before the canonical plan's deadline (2026-11-24T12:00:00Z). */
+export const FIXED_NOW = (): Date => new Date('2026-11-24T08:00:00Z');
+
+export interface TestAppOptions {
+  /** Config values laid over the defaults (`readConfig({})`) and the silent log level. */
+  config?: Partial<Config>;
+  /** A site folder other than the demo site. */
+  siteDir?: string;
+  /**
+   * The clock the mission service uses. Defaults to FIXED_NOW, before the canonical plan's
+   * deadline, so verdicts do not depend on the day the tests run.
+   */
+  now?: () => Date;
+  /** A data folder to use instead of a fresh temp folder (not removed by close()). */
+  dataDir?: string;
+}
+
+export interface TestApp {
+  app: App;
+  site: LoadedSite;
+  store: Store;
+  fleet: FleetRegistry;
+  dataDir: string;
+  /** One live token per role, named `<role>-test`. */
+  tokens: Record<Role, string>;
+  /** `{ authorization: 'Bearer …' }` for the role's token. */
+  auth(role: Role): { authorization: string };
+  close(): Promise<void>;
+}
+
+/** A fresh temp data folder, `phygate-XXXXXX` under the OS temp dir. */
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'phygate-'));
+}
+
+export async function testApp(opts: TestAppOptions = {}): Promise<TestApp> {
+  const ownDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? tempDir();
+  const config: Config = { ...readConfig({}), PHYGATE_LOG_LEVEL: 'silent', ...opts.config };
+  const site = loadSiteFolder(opts.siteDir ?? DEMO_SITE_DIR);
+  const store = openStore(dataDir);
+  const fleet = new FleetRegistry(site.index);
+  parkFleetAtHome(fleet, new Date());
+  const tokens = Object.fromEntries(ROLES.map((role) => [role, store.tokens.create(role, `${role}-test`).token])) as Record<Role, string>;
+  let app: App;
+  try {
+    app = await buildApp({ config, site, store, fleet, now: opts.now ?? FIXED_NOW });
+  } catch (err) {
+    store.close();
+    if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  let closed = false;
+  return {
+    app,
+    site,
+    store,
+    fleet,
+    dataDir,
+    tokens,
+    auth: (role) => ({ authorization: `Bearer ${tokens[role]}` }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      if (store.db.open) store.close();
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** testApp() whose app, store and temp folder are closed and removed when the test `t` ends. */
+export async function appFor(t: Test, opts: TestAppOptions = {}): Promise<TestApp> {
+  const h = await testApp(opts);
+  t.teardown(() => h.close());
+  return h;
+}
+
+/** A temp data folder removed when the test `t` ends. */
+export function tempDirFor(t: Test): string {
+  const dir = tempDir();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * A copy of the demo site folder (site.yaml and world.sdf) in a temp folder removed when `t`
+ * ends, with `edit` applied to the text of site.yaml. Throws if the edit changed nothing.
+ */
+export function demoSiteCopy(t: Test, edit: (yaml: string) => string): string {
+  const dir = tempDirFor(t);
+  cpSync(DEMO_SITE_DIR, dir, { recursive: true });
+  const file = join(dir, 'site.yaml');
+  const before = readFileSync(file, 'utf8');
+  const after = edit(before);
+  if (after === before) throw new Error('demoSiteCopy: the edit did not change site.yaml');
+  writeFileSync(file, after);
+  return dir;
+}
+
+/** The canonical plan of plan-format.md ("brackets-to-dock"), as an agent writes it. */
+export function canonicalPlan(): PlanInput {
+  return {
+    schema: 'phygate.plan/v1',
+    name: 'brackets-to-dock',
+    goal: 'Machine 4 brackets on cnc-1 and deliver them to dock-a',
+    requester: { agent: 'manager-1', model: 'any string' },
+    priority: 5,
+    deadline: '2026-11-24T12:00:00Z',
+    roles: { courier: { kind: 'amr' } },
+    steps: [
+      { id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'bracket-v2', count: 4 } },
+      { id: 'fetch', action: 'navigate', device: '$courier', params: { to: 'cnc-1' } },
+      { id: 'load', action: 'arm.transfer', device: 'arm-1', params: { from: 'cnc-1', to: '$courier' }, after: ['mill', 'fetch'] },
+      { id: 'carry', action: 'drop', device: '$courier', params: { at: 'dock-a' }, after: ['load'] },
+    ],
+  };
+}
+
+/** A well-formed plan that fails its check: an unknown station and an unknown program. */
+export function failingPlan(): PlanInput {
+  return {
+    schema: 'phygate.plan/v1',
+    name: 'bad-plan',
+    roles: { courier: { kind: 'amr' } },
+    steps: [
+      { id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'no-such-program' } },
+      { id: 'go', action: 'navigate', device: '$courier', params: { to: 'dock-z' } },
+    ],
+  };
+}
+

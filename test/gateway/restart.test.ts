@@ -1,0 +1,116 @@
+// A real `phygate serve` process, stopped and started again on the same data folder: what was
+// answered with a 2xx is still there afterwards, whether the stop was graceful or a SIGKILL.
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
+import t from 'tap';
+import { DATABASE_FILE } from '../../gateway/store/database.ts';
+import { openStore } from '../../gateway/store/index.ts';
+import { call, freePort, runGatewayExpectingExit, startGatewayProcess, waitHealthy } from './gateway-process.ts';
+import { canonicalPlan, tempDirFor } from './harness.ts';
+
+t.test('SIGTERM stops the gateway gracefully (exit 0); a restart keeps missions and tokens', async (t) => {
+  const dataDir = tempDirFor(t);
+
+  const port = await freePort();
+  const first = await startGatewayProcess(t, { dataDir, port });
+  t.equal(first.url, `http://127.0.0.1:${port}`, 'listens where PHYGATE_HOST/PHYGATE_PORT say');
+  const token = first.bootstrapToken;
+  t.match(token, /^pgt_[A-Za-z0-9_-]{43}$/, 'an empty data folder prints a bootstrap admin token');
+  if (!token) return;
+  t.equal(first.lines.filter((l) => l.includes(token)).length, 1, 'printed exactly once');
+  await waitHealthy(first.url);
+
+  const anonymous = await fetch(`${first.url}/v1/missions`);
+  t.equal(anonymous.status, 401, 'the API needs a token over real HTTP too');
+  const submitted = await call(first.url, token, 'POST', '/v1/missions', { plan: canonicalPlan() });
+  t.equal(submitted.status, 201, 'submitted: 201');
+  t.equal(submitted.headers.get('location'), `/v1/missions/${submitted.json.id}`, 'with its Location');
+  const { id, planHash } = submitted.json as { id: string; planHash: string };
+  const approved = await call(first.url, token, 'POST', `/v1/missions/${id}/approve`, { planHash });
+  t.equal(approved.status, 200, 'approve: 200');
+  t.equal(approved.json.status, 'approved', 'approved');
+
+  const exit = await first.stop('SIGTERM');
+  t.same(exit, { code: 0, signal: null }, 'exit code 0, not killed by the signal');
+  t.ok(first.lines.some((l) => /SIGTERM: shutting down/.test(l)), 'it says it is shutting down');
+  t.equal(first.stderr().trim(), '', 'nothing on stderr');
+  await t.rejects(fetch(`${first.url}/healthz`, { signal: AbortSignal.timeout(2000) }), 'the port is closed');
+
+  const second = await startGatewayProcess(t, { dataDir, port: await freePort() });
+  t.notOk(second.bootstrapToken, 'no new bootstrap token: one exists already');
+  t.notOk(second.lines.some((l) => /pgt_/.test(l)), 'no token of any kind is printed');
+  await waitHealthy(second.url);
+  const after = await call(second.url, token, 'GET', `/v1/missions/${id}`);
+  t.equal(after.status, 200, 'the old token still works');
+  t.equal(after.json.status, 'approved', 'the mission is still approved');
+  t.equal(after.json.planHash, planHash, 'with the same planHash');
+  const listed = await call(second.url, token, 'GET', '/v1/missions');
+  t.same(listed.json.missions.map((m: { id: string }) => m.id), [id], 'and it is the only one');
+  t.same(await second.stop('SIGTERM'), { code: 0, signal: null }, 'the second run stops gracefully too');
+});
+
+t.test('after a SIGKILL a restart has every mission that was answered 201, in an intact database', async (t) => {
+  const dataDir = tempDirFor(t);
+
+  const first = await startGatewayProcess(t, { dataDir, port: await freePort() });
+  const token = first.bootstrapToken!;
+  t.match(token, /^pgt_/, 'a bootstrap token');
+  await waitHealthy(first.url);
+  const submitted = await call(first.url, token, 'POST', '/v1/missions', { plan: canonicalPlan() });
+  t.equal(submitted.status, 201, 'submitted: 201');
+  const { id, planHash } = submitted.json as { id: string; planHash: string };
+
+  const exit = await first.stop('SIGKILL');
+  t.same(exit, { code: null, signal: 'SIGKILL' }, 'killed, no chance to clean up');
+
+  const second = await startGatewayProcess(t, { dataDir, port: await freePort() });
+  t.notOk(second.bootstrapToken, 'the bootstrap token survived the kill, so none is made');
+  await waitHealthy(second.url);
+  const after = await call(second.url, token, 'GET', `/v1/missions/${id}`);
+  t.equal(after.status, 200, 'the mission answered 201 before the kill is there');
+  t.equal(after.json.status, 'awaiting_approval', 'still awaiting approval');
+  t.equal(after.json.planHash, planHash, 'with the same planHash');
+  t.equal(after.json.steps.length, 4, 'with all its steps');
+  const approved = await call(second.url, token, 'POST', `/v1/missions/${id}/approve`, { planHash });
+  t.equal(approved.status, 200, 'and it can be approved after the restart');
+
+  const db = new Sqlite(join(dataDir, DATABASE_FILE), { fileMustExist: true });
+  try {
+    t.equal(db.pragma('integrity_check', { simple: true }), 'ok', 'PRAGMA integrity_check');
+    t.same(db.pragma('foreign_key_check'), [], 'no dangling references');
+    const types = db.prepare('SELECT type FROM events WHERE mission_id = ? ORDER BY seq').pluck().all(id);
+    t.same(types, ['mission.created', 'mission.approved'], 'the audit trail agrees');
+  } finally {
+    db.close();
+  }
+  t.same(await second.stop('SIGTERM'), { code: 0, signal: null }, 'graceful stop');
+});
+
+t.test('a first start that fails (port in use) does not use up the bootstrap token', async (t) => {
+  const dataDir = tempDirFor(t);
+  const blocker = createServer();
+  blocker.listen(0, '127.0.0.1');
+  await once(blocker, 'listening');
+  t.teardown(() => new Promise<void>((done) => blocker.close(() => done())));
+  const busy = (blocker.address() as { port: number }).port;
+
+  const failed = await runGatewayExpectingExit(t, { dataDir, port: busy });
+  t.not(failed.code, 0, `exits non-zero (code ${failed.code}, signal ${failed.signal})`);
+  t.notMatch(failed.stdout, /serving/, 'it never says it is serving');
+  t.match(failed.stderr, /EADDRINUSE/, 'says why');
+  t.notMatch(failed.stdout, /pgt_/, 'no token was shown');
+
+  const next = await startGatewayProcess(t, { dataDir, port: await freePort() });
+  t.match(next.bootstrapToken, /^pgt_/, 'the first successful start prints the bootstrap admin token');
+  if (next.bootstrapToken) {
+    await waitHealthy(next.url);
+    t.equal((await call(next.url, next.bootstrapToken, 'GET', '/v1/missions')).status, 200, 'and it works');
+  }
+  const store = openStore(dataDir);
+  const admins = store.tokens.list().filter((x) => x.role === 'admin' && x.revokedAt === null);
+  store.close();
+  t.equal(admins.length, 1, 'exactly one live admin token exists: the one that was shown');
+  t.same(await next.stop('SIGTERM'), { code: 0, signal: null }, 'graceful stop');
+});
