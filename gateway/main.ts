@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { FleetRegistry } from '../robots/fleet-registry.ts';
 import { parkFleetAtHome } from '../sim/parked-fleet.ts';
-import { loadSiteFolder } from '../sim/site-folder.ts';
+import { openSiteFolder } from '../sim/site-folder.ts';
 import { buildApp, type App } from './app.ts';
 import type { Config } from './config.ts';
 import { openStore, type Store } from './store/index.ts';
@@ -19,7 +19,7 @@ export interface Gateway {
 }
 
 export async function startGateway(config: Config): Promise<Gateway> {
-  const site = loadSiteFolder(config.PHYGATE_SITE);
+  const site = await openSiteFolder(config.PHYGATE_SITE);
   const store = openStore(resolve(config.PHYGATE_DATA_DIR));
   let built: App | undefined;
   try {

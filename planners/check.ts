@@ -2,10 +2,9 @@
 // Given a site, the fleet's state and a plan, it returns the report of plan-format.md.
 import { allocateRoles } from './allocate.ts';
 import { analyseDependencies } from './dependencies.ts';
-import { estimateSchedule } from './estimate.ts';
-import { applyAssume, type Assume, type FleetState } from './fleet.ts';
+import { applyAssume, type Assume, type DeviceState, type FleetState } from './fleet.ts';
 import { planHash, type Plan, type ShapeProblem, type Step } from './plan.ts';
-import { issue, verdictOf, type CheckReport, type Issue } from './report.ts';
+import { issue, verdictOf, type CheckReport, type DeviceSummary, type Issue, type StepTiming } from './report.ts';
 import type { NavGraph } from './route.ts';
 import type { Device, DeviceKind, SiteIndex } from './site.ts';
 import { hintFor } from './suggest.ts';
@@ -27,7 +26,31 @@ export interface CheckInput {
   assume?: Assume;
   /** Wall-clock start of the plan, for the deadline. */
   now: Date;
+  /** Runs the resolved steps in simulated time (sim/ provides it: planners/ stays pure). */
+  simulate: Simulate;
 }
+
+/** What the simulator is given: the steps that resolved, in dependency order. */
+export interface EstimateInput {
+  site: SiteIndex;
+  graph: NavGraph;
+  fleet: ReadonlyMap<string, DeviceState>;
+  steps: readonly ResolvedStep[];
+  order: readonly Step[];
+  after: ReadonlyMap<string, readonly string[]>;
+  /** Steps that resolved; the others are skipped but their dependents still wait on nothing. */
+  valid: ReadonlySet<string>;
+}
+
+/** What the simulator answers: timings, per-device figures and the dynamic issues. */
+export interface Estimate {
+  makespanS: number;
+  steps: StepTiming[];
+  devices: DeviceSummary[];
+  issues: Issue[];
+}
+
+export type Simulate = (input: EstimateInput) => Estimate;
 
 /** A step whose device and parameters resolved: the estimator may run it. */
 export interface ResolvedStep {
@@ -77,7 +100,7 @@ export function checkPlan(input: CheckInput): CheckReport {
   }
 
   const valid = new Set(resolved.map((r) => r.step.id));
-  const estimate = estimateSchedule({ site, graph, fleet, steps: resolved, order: deps.order, after: deps.after, valid });
+  const estimate = input.simulate({ site, graph, fleet, steps: resolved, order: deps.order, after: deps.after, valid });
   issues.push(...estimate.issues);
   if (plan.deadline) {
     const finish = input.now.getTime() + estimate.makespanS * 1000;

@@ -33,6 +33,14 @@ export interface Issue {
   device?: string;
   message: string;
   hint: string;
+  /** ROBOT_CONFLICT, DEADLOCK: the other robot. */
+  with?: string;
+  /** ROBOT_CONFLICT, DEADLOCK: the nav-graph node where `device` waits (or is stuck). */
+  at?: string;
+  /** ROBOT_CONFLICT, DEADLOCK: simulated time (s from the start) when the wait begins. */
+  atS?: number;
+  /** ROBOT_CONFLICT: how long `device` waits there, seconds. */
+  waitS?: number;
 }
 
 export interface StepTiming {
@@ -42,6 +50,8 @@ export interface StepTiming {
   endS: number;
   /** Nav-graph nodes the device drives through, for AMR steps that move. */
   route?: string[];
+  /** The step never finishes: its robot is deadlocked (see the DEADLOCK issue); `endS` is when it got stuck. */
+  blocked?: boolean;
 }
 
 export interface DeviceSummary {
@@ -49,6 +59,8 @@ export interface DeviceSummary {
   distanceM: number;
   socStart?: number;
   socEnd?: number;
+  /** Seconds the AMR spends waiting for other robots (ROBOT_CONFLICT). */
+  waitS?: number;
 }
 
 export interface CheckReport {

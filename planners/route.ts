@@ -1,7 +1,7 @@
 // Routes on the nav graph: the fastest path for a device, honouring edge speed limits,
 // slow zones and keep-out zones.
 import { distance, intervalsInside, pointInPolygon, segmentsIntersect, type Point } from './geometry.ts';
-import { runTime, turnTime, type MotionLimits, type Piece } from './motion.ts';
+import { runProfile, turnAngle, turnTime, type MotionLimits, type Piece } from './motion.ts';
 import type { Site, Zone } from './site.ts';
 
 interface Arc {
@@ -31,6 +31,12 @@ export interface Route {
   endHeading: number;
   /** Slow zones the route crosses, with metres driven inside each. */
   slowZones: { zone: string; lengthM: number }[];
+  /** Per node of `nodes`: when the robot gets there and when it leaves (after any turn in place), s from the start. */
+  times: { arriveS: number; departS: number }[];
+  /** Kinetic energy put in by accelerating, per kilogram of moving mass (J/kg); braking recovers none. */
+  speedUpJPerKg: number;
+  /** Total angle turned in place, radians. */
+  turnRad: number;
 }
 
 export type RouteResult =
@@ -106,6 +112,11 @@ function arcTime(arc: Arc, maxSpeed: number): number {
   return t + Math.max(0, arc.lengthM - slowLength) / cruise;
 }
 
+export interface RouteOptions {
+  /** Nodes the route must not pass through (other robots standing there); the target is never avoided. */
+  avoid?: ReadonlySet<string>;
+}
+
 export interface Headings {
   /** Where the robot faces before it sets off; no initial turn when unknown. */
   start?: number;
@@ -117,13 +128,15 @@ export interface Headings {
  * Fastest route from `from` to `to` for a device with these limits. The path is chosen by
  * cruise time; its `timeS` is then the full motion profile, turns included.
  */
-export function findRoute(graph: NavGraph, from: string, to: string, limits: MotionLimits, headings: Headings = {}): RouteResult {
+export function findRoute(graph: NavGraph, from: string, to: string, limits: MotionLimits, headings: Headings = {}, options: RouteOptions = {}): RouteResult {
   if (!graph.points.has(from) || !graph.points.has(to)) return { ok: false, reason: 'unknown-node' };
   const targetZone = keepOutAt(graph, to);
   if (targetZone) return { ok: false, reason: 'target-in-keep-out', zone: targetZone };
   const maxSpeed = limits.maxSpeed;
-  const clear = dijkstra(graph, from, to, maxSpeed, false);
+  const avoid = options.avoid;
+  const clear = dijkstra(graph, from, to, maxSpeed, false, avoid);
   if (clear) return { ok: true, route: withMotion(graph, clear, limits, headings) };
+  if (avoid && avoid.size > 0) return { ok: false, reason: 'no-path' };
   const through = dijkstra(graph, from, to, maxSpeed, true);
   if (through) {
     const zone = routeKeepOut(graph, through.nodes);
@@ -141,29 +154,74 @@ interface Path {
 
 /** Drive time along a path: straight runs at rest-to-rest trapezoids, turns in place between them. */
 function withMotion(graph: NavGraph, path: Path, limits: MotionLimits, headings: Headings): Route {
-  let timeS = 0;
+  const times = path.nodes.map(() => ({ arriveS: 0, departS: 0 }));
+  let clock = 0;
   let heading = headings.start;
+  let speedUpJPerKg = 0;
+  let turnRad = 0;
+  // The run being built: its pieces, and for each node it passes the index of the piece boundary there.
   let run: Piece[] = [];
+  let runNodes: { node: number; boundary: number }[] = [];
+  const closeRun = () => {
+    const profile = runProfile(run, limits);
+    for (const { node, boundary } of runNodes) times[node]!.arriveS = times[node]!.departS = clock + profile.boundaryS[boundary]!;
+    clock += profile.boundaryS[profile.boundaryS.length - 1]!;
+    speedUpJPerKg += profile.speedUpJPerKg;
+    run = [];
+    runNodes = [];
+  };
+  const turn = (node: number, to: number) => {
+    const angle = heading === undefined ? 0 : turnAngle(heading, to);
+    if (angle <= 1e-3) return false;
+    closeRun();
+    times[node]!.arriveS = clock;
+    clock += turnTime(heading!, to, limits);
+    times[node]!.departS = clock;
+    turnRad += angle;
+    return true;
+  };
   for (let i = 0; i < path.arcs.length; i++) {
     const a = graph.points.get(path.nodes[i]!)!;
     const b = graph.points.get(path.nodes[i + 1]!)!;
     const h = Math.atan2(b[1] - a[1], b[0] - a[0]);
-    if (heading !== undefined && Math.abs(turnTime(heading, h, limits)) > 1e-3 / limits.maxTurnRate) {
-      timeS += runTime(run, limits) + turnTime(heading, h, limits);
-      run = [];
-    }
+    turn(i, h);
     heading = h;
     run.push(...path.arcs[i]!.pieces);
+    runNodes.push({ node: i + 1, boundary: run.length });
   }
-  timeS += runTime(run, limits);
-  if (headings.end !== undefined && heading !== undefined) timeS += turnTime(heading, headings.end, limits);
+  closeRun();
+  const last = path.nodes.length - 1;
+  if (headings.end !== undefined && heading !== undefined) turn(last, headings.end);
   return {
     nodes: path.nodes,
     distanceM: path.distanceM,
-    timeS,
+    timeS: clock,
     endHeading: headings.end ?? heading ?? 0,
     slowZones: path.slowZones,
+    times,
+    speedUpJPerKg,
+    turnRad,
   };
+}
+
+/**
+ * The motion profile along a given node sequence (each consecutive pair joined by an edge),
+ * from rest: what the simulator uses when a robot sets off again after waiting mid-route.
+ * Returns undefined if two consecutive nodes are not joined by an arc.
+ */
+export function profileAlong(graph: NavGraph, nodes: readonly string[], limits: MotionLimits, headings: Headings = {}): Route | undefined {
+  const arcs: Arc[] = [];
+  const slow = new Map<string, number>();
+  let distanceM = 0;
+  for (let i = 0; i + 1 < nodes.length; i++) {
+    const arc = graph.arcs.get(nodes[i]!)?.find((a) => a.to === nodes[i + 1]);
+    if (!arc) return undefined;
+    arcs.push(arc);
+    distanceM += arc.lengthM;
+    for (const s of arc.slow) slow.set(s.zone, (slow.get(s.zone) ?? 0) + s.lengthM);
+  }
+  const slowZones = [...slow].sort(([a], [b]) => a.localeCompare(b)).map(([zone, lengthM]) => ({ zone, lengthM }));
+  return withMotion(graph, { nodes: [...nodes], arcs, distanceM, slowZones }, limits, headings);
 }
 
 function routeKeepOut(graph: NavGraph, nodes: string[]): string | undefined {
@@ -174,7 +232,7 @@ function routeKeepOut(graph: NavGraph, nodes: string[]): string | undefined {
   return undefined;
 }
 
-function dijkstra(graph: NavGraph, from: string, to: string, maxSpeed: number, allowKeepOut: boolean): Path | undefined {
+function dijkstra(graph: NavGraph, from: string, to: string, maxSpeed: number, allowKeepOut: boolean, avoid?: ReadonlySet<string>): Path | undefined {
   const best = new Map<string, number>([[from, 0]]);
   const prev = new Map<string, { node: string; arc: Arc }>();
   const done = new Set<string>();
@@ -195,6 +253,7 @@ function dijkstra(graph: NavGraph, from: string, to: string, maxSpeed: number, a
     done.add(current);
     for (const arc of graph.arcs.get(current) ?? []) {
       if (done.has(arc.to) || (!allowKeepOut && arc.keepOut.length > 0)) continue;
+      if (avoid?.has(arc.to) && arc.to !== to) continue;
       const t = currentTime + arcTime(arc, maxSpeed);
       if (t < (best.get(arc.to) ?? Infinity)) {
         best.set(arc.to, t);

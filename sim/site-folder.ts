@@ -5,6 +5,9 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { canonicalJson, sha256, shapeProblems, type ShapeProblem } from '../planners/plan.ts';
 import { buildNavGraph, type NavGraph } from '../planners/route.ts';
 import { crossCheckSite, indexSite, SiteSchema, type SiteIndex } from '../planners/site.ts';
+import { createCollisionWorld } from './world/collision.ts';
+import { parseWorld, WorldLoadError, type ParsedWorld } from './world/sdf.ts';
+import { checkSiteAgainstWorld } from './world/validate.ts';
 
 export interface LoadedSite {
   dir: string;
@@ -13,6 +16,8 @@ export interface LoadedSite {
   /** sha256 over the world file and the site's graph: a check is only valid for this exact floor. */
   worldHash: string;
   worldSdf: string;
+  /** The world's obstacles seen from above, and what of the world the checker did not read. */
+  world: ParsedWorld;
 }
 
 export class SiteLoadError extends Error {
@@ -47,11 +52,38 @@ export function loadSiteFolder(dir: string): LoadedSite {
   } catch (err) {
     throw new SiteLoadError(worldFile, [{ path: 'world', message: `cannot read the world file: ${(err as Error).message}` }]);
   }
+  let world: ParsedWorld;
+  try {
+    world = parseWorld(worldSdf, { baseDir: root, file: worldFile });
+  } catch (err) {
+    if (err instanceof WorldLoadError) throw new SiteLoadError(err.file ?? worldFile, [{ path: 'world', message: err.detail }]);
+    throw err;
+  }
   return {
     dir: root,
     index: indexSite(site),
     graph: buildNavGraph(site),
     worldHash: sha256(`${sha256(worldSdf)}\n${canonicalJson(site)}`),
     worldSdf,
+    world,
   };
+}
+
+/**
+ * Load a site folder and check its nav graph against its world with the collision engine: no
+ * node or edge may run through an obstacle for the site's AMRs. A broken site is a SiteLoadError
+ * listing every node and edge that collides.
+ */
+export async function openSiteFolder(dir: string): Promise<LoadedSite> {
+  const loaded = loadSiteFolder(dir);
+  const collisions = await createCollisionWorld(loaded.world.obstacles);
+  try {
+    const problems = checkSiteAgainstWorld(loaded.index.site, loaded.world.obstacles, collisions);
+    if (problems.length > 0) {
+      throw new SiteLoadError(join(loaded.dir, 'site.yaml'), problems.map((p) => ({ path: `${p.kind === 'node' ? 'nodes' : 'edges'}.${p.id}`, message: p.message })));
+    }
+  } finally {
+    collisions.free();
+  }
+  return loaded;
 }

@@ -1,11 +1,12 @@
 // The mission use cases: check a plan, submit it as a mission, approve exactly what was checked,
 // cancel. The routes translate HTTP; this decides.
-import { assumeProblems, checkPlan } from '../../planners/check.ts';
+import { assumeProblems } from '../../planners/check.ts';
 import type { Assume } from '../../planners/fleet.ts';
 import type { MissionStatus } from '../../planners/mission.ts';
 import { canonicalJson, sha256, type Plan } from '../../planners/plan.ts';
 import type { CheckReport } from '../../planners/report.ts';
 import type { FleetRegistry } from '../../robots/fleet-registry.ts';
+import { checkInSim } from '../../sim/checker.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
 import { ApiError } from '../errors.ts';
 import type { Store } from '../store/index.ts';
@@ -31,7 +32,7 @@ export class MissionService {
     const problems = assumeProblems(this.deps.site.index, assume);
     if (problems.length > 0) throw new ApiError('VALIDATION_FAILED', 'assume names things the site does not have', { problems });
     const { site } = this.deps;
-    return checkPlan({
+    return checkInSim({
       site: site.index,
       graph: site.graph,
       worldHash: site.worldHash,

@@ -123,7 +123,7 @@ export function canonicalPlan(): PlanInput {
   return {
     schema: 'phygate.plan/v1',
     name: 'brackets-to-dock',
-    goal: 'Machine 4 brackets on cnc-1 and deliver them to dock-a',
+    goal: 'Machine 4 brackets on cnc-1 and put them on shelf-2',
     requester: { agent: 'manager-1', model: 'any string' },
     priority: 5,
     deadline: '2026-11-24T12:00:00Z',
@@ -132,7 +132,7 @@ export function canonicalPlan(): PlanInput {
       { id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'bracket-v2', count: 4 } },
       { id: 'fetch', action: 'navigate', device: '$courier', params: { to: 'cnc-1' } },
       { id: 'load', action: 'arm.transfer', device: 'arm-1', params: { from: 'cnc-1', to: '$courier' }, after: ['mill', 'fetch'] },
-      { id: 'carry', action: 'drop', device: '$courier', params: { at: 'dock-a' }, after: ['load'] },
+      { id: 'carry', action: 'drop', device: '$courier', params: { at: 'shelf-2' }, after: ['load'] },
     ],
   };
 }

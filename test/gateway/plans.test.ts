@@ -26,7 +26,7 @@ interface Problem {
 /** One AMR step on amr-1 by name, so `assume` about amr-1 decides the verdict. */
 const amr1Plan = (): PlanInput => ({
   schema: 'phygate.plan/v1',
-  steps: [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'dock-b' } }],
+  steps: [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-1' } }],
 });
 
 t.test('the canonical plan passes: a report with verdict, planHash and a courier from the fleet', async (t) => {

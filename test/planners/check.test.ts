@@ -170,11 +170,11 @@ t.test('CARGO_FULL and CARGO_EMPTY', async (t) => {
     'CARGO_FULL',
     'p2',
   );
-  only(t, check([{ id: 'd', action: 'drop', device: 'amr-1', params: { at: 'dock-b' } }]), 'CARGO_EMPTY', 'd');
+  only(t, check([{ id: 'd', action: 'drop', device: 'amr-1', params: { at: 'shelf-2' } }]), 'CARGO_EMPTY', 'd');
   t.equal(
     check([
       { id: 'p', action: 'pick', device: 'amr-1', params: { at: 'shelf-1' } },
-      { id: 'd', action: 'drop', device: 'amr-1', params: { at: 'dock-b' }, after: ['p'] },
+      { id: 'd', action: 'drop', device: 'amr-1', params: { at: 'shelf-2' }, after: ['p'] },
     ]).verdict,
     'pass',
     'pick then drop is fine',

@@ -1,0 +1,586 @@
+// The plan run in simulated time, as a discrete-event simulation: a step starts when its
+// dependencies are done and it is next in line on its device (each device works through its
+// steps in plan order); AMRs drive their routes node by node with motion profiles and turns,
+// waiting where another robot's footprint would meet theirs; machines, the arm and the conveyor
+// take the times of the site's device tables. Cargo, parking and state of charge are tracked
+// for every AMR. Nothing here reads a clock: the same input gives the same result.
+import type { Estimate, EstimateInput, ResolvedStep } from '../planners/check.ts';
+import type { Step } from '../planners/plan.ts';
+import { issue, type DeviceSummary, type Issue, type StepTiming } from '../planners/report.ts';
+import { findRoute, profileAlong, type NavGraph, type Route } from '../planners/route.ts';
+import type { Amr, SiteIndex } from '../planners/site.ts';
+import { Traffic, TRAFFIC_CLEARANCE, type TrafficRobot } from './traffic.ts';
+
+const G = 9.81;
+
+interface Robot extends TrafficRobot {
+  amr: Amr;
+  node: string | undefined;
+  /** Heading (radians), when known: turning to set off costs time. */
+  heading: number | undefined;
+  cargo: number;
+  soc: number;
+  socStart: number;
+  distanceM: number;
+  waitS: number;
+  /** Time up to which idle power has been accounted. */
+  energyClockS: number;
+  lowReported: boolean;
+  drive?: Drive;
+  /** Set when the robot can never go on: it keeps standing where it is. */
+  stuck: boolean;
+}
+
+interface Drive {
+  stepId: string;
+  /** The nodes still to drive, starting at the node the robot is on. */
+  nodes: string[];
+  /** Profile of `nodes` from rest, started at `startS`. */
+  profile: Route;
+  startS: number;
+  /** Index into `nodes` of the node the robot is on. */
+  at: number;
+  /** The whole route of the step, for the report. */
+  route: string[];
+  target: string;
+  endHeading: number | undefined;
+  wait?: { since: number; blocker: string; node: string; why: 'way' | 'target' };
+  /** False until it leaves its first node: a robot does not set off towards a station another robot stands on. */
+  moving: boolean;
+  done: (t: number) => void;
+}
+
+type Event = { t: number; seq: number; run: () => void };
+
+/** A binary min-heap on (time, insertion order): simultaneous events run in the order they were made. */
+class Agenda {
+  private heap: Event[] = [];
+  private seq = 0;
+  now = 0;
+
+  at(t: number, run: () => void): void {
+    const e = { t, seq: this.seq++, run };
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!before(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  next(): Event | undefined {
+    const h = this.heap;
+    const top = h[0];
+    if (!top) return undefined;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    this.now = top.t;
+    return top;
+  }
+}
+
+function before(a: Event, b: Event): boolean {
+  return a.t < b.t || (a.t === b.t && a.seq < b.seq);
+}
+
+export function simulatePlan(input: EstimateInput): Estimate {
+  const { site, graph, fleet } = input;
+  const reserve = site.site.policies.batteryReserve;
+  const issues: Issue[] = [];
+  const agenda = new Agenda();
+  const traffic = new Traffic(graph);
+  const byId = new Map(input.steps.map((r) => [r.step.id, r]));
+  const endOf = new Map<string, number>();
+  const started = new Map<string, number>();
+  const timings = new Map<string, StepTiming>();
+  const used = new Set<string>();
+
+  // Every AMR of the site takes part in traffic where it stands, whether the plan uses it or not.
+  const robots = new Map<string, Robot>();
+  for (const d of site.site.devices) {
+    if (d.kind !== 'amr') continue;
+    const state = fleet.get(d.id);
+    const soc = state?.soc ?? 1;
+    const node = state?.at ?? site.locate(d.home)?.id;
+    const heading = state?.pose?.theta ?? (node ? site.station(node)?.theta : undefined);
+    const r: Robot = {
+      id: d.id,
+      radius: Math.hypot(d.footprint.length / 2, d.footprint.width / 2),
+      occupied: new Set(node ? [node] : []),
+      amr: d,
+      node,
+      heading,
+      cargo: state?.cargo ?? 0,
+      soc,
+      socStart: soc,
+      distanceM: 0,
+      waitS: 0,
+      energyClockS: 0,
+      lowReported: false,
+      stuck: false,
+    };
+    robots.set(d.id, r);
+    traffic.add(r);
+  }
+
+  // Each device works through its steps in plan order; an arm.transfer onto an AMR holds both.
+  const queues = new Map<string, string[]>();
+  const busy = new Set<string>();
+  const involved = (r: ResolvedStep) => [r.device.id, ...(r.targetAmr ? [r.targetAmr] : [])];
+  for (const step of input.order) {
+    const r = byId.get(step.id);
+    if (!r || !input.valid.has(step.id)) continue;
+    for (const d of involved(r)) queues.set(d, [...(queues.get(d) ?? []), step.id]);
+  }
+  const dependents = new Map<string, string[]>();
+  for (const step of input.order) for (const d of input.after.get(step.id) ?? []) dependents.set(d, [...(dependents.get(d) ?? []), step.id]);
+
+  // ---- energy ----------------------------------------------------------------------------
+  const spend = (t: Robot, untilS: number, driveJ: number, stepId: string) => {
+    const idleJ = t.amr.battery.idlePowerW * Math.max(0, untilS - t.energyClockS);
+    t.energyClockS = Math.max(t.energyClockS, untilS);
+    t.soc -= (idleJ + driveJ / t.amr.battery.efficiency) / (t.amr.battery.capacityWh * 3600);
+    if (t.soc < reserve && !t.lowReported && stepId) {
+      t.lowReported = true;
+      issues.push(
+        issue('BATTERY_LOW', {
+          step: stepId,
+          device: t.amr.id,
+          message: `${t.amr.id} is predicted at ${(Math.max(0, t.soc) * 100).toFixed(0)}% charge during step '${stepId}', below the site's reserve of ${(reserve * 100).toFixed(0)}%`,
+          hint: `add a charge step for ${t.amr.id} before '${stepId}', or give the work to a fuller AMR`,
+        }),
+      );
+    }
+  };
+  const movingMass = (t: Robot) => t.amr.massKg + t.cargo * t.amr.payloadKg;
+  /** Mechanical energy to set off on a profile: accelerating the mass, and the wheels scrubbing round in turns. */
+  const setOffJ = (t: Robot, p: Route) =>
+    movingMass(t) * p.speedUpJPerKg + movingMass(t) * G * t.amr.battery.rollingFriction * (t.amr.footprint.width / 2) * p.turnRad;
+  const rollJ = (t: Robot, metres: number) => movingMass(t) * G * t.amr.battery.rollingFriction * metres;
+
+  // ---- steps -----------------------------------------------------------------------------
+  const depsDone = (id: string) => (input.after.get(id) ?? []).every((d) => endOf.has(d));
+  const readyAt = (id: string) => Math.max(0, ...(input.after.get(id) ?? []).map((d) => endOf.get(d) ?? 0));
+
+  const tryStart = (id: string) => {
+    if (started.has(id) || endOf.has(id) || !depsDone(id)) return;
+    const r = byId.get(id);
+    if (!r || !input.valid.has(id)) {
+      // A step that did not resolve is skipped; its dependents wait on nothing.
+      finish(id, readyAt(id));
+      return;
+    }
+    for (const d of involved(r)) if (busy.has(d) || queues.get(d)?.[0] !== id) return;
+    start(r, agenda.now);
+  };
+
+  const finish = (id: string, t: number) => {
+    endOf.set(id, t);
+    const r = byId.get(id);
+    if (r && input.valid.has(id)) {
+      const timing = timings.get(id)!;
+      timing.endS = round(t);
+      for (const d of involved(r)) {
+        busy.delete(d);
+        queues.get(d)!.shift();
+        const next = queues.get(d)![0];
+        if (next) agenda.at(t, () => tryStart(next));
+      }
+    }
+    for (const dep of dependents.get(id) ?? []) agenda.at(t, () => tryStart(dep));
+  };
+
+  const start = (r: ResolvedStep, t: number) => {
+    const { step, device } = r;
+    started.set(step.id, t);
+    for (const d of involved(r)) {
+      busy.add(d);
+      used.add(d);
+    }
+    const timing: StepTiming = { id: step.id, device: device.id, startS: round(t), endS: round(t) };
+    timings.set(step.id, timing);
+    const done = (end: number) => agenda.at(end, () => finish(step.id, end));
+
+    if (device.kind === 'amr') {
+      const robot = robots.get(device.id)!;
+      const s = step as Extract<Step, { action: 'navigate' | 'pick' | 'drop' | 'charge' | 'wait' }>;
+      switch (s.action) {
+        case 'wait':
+          spend(robot, t + s.params.seconds, 0, step.id);
+          done(t + s.params.seconds);
+          return;
+        case 'navigate':
+          drive(robot, s.params.to, step.id, timing, t, done);
+          return;
+        case 'pick':
+        case 'drop': {
+          const hold = s.action === 'pick' ? device.transport.loadS : device.transport.unloadS;
+          drive(robot, s.params.at, step.id, timing, t, (arrived) => {
+            if (s.action === 'pick') {
+              if (robot.cargo >= 1) issues.push(issue('CARGO_FULL', { step: step.id, device: device.id, message: `${device.id} already carries a tote when it picks at '${s.params.at}'`, hint: `drop the tote it carries before this pick` }));
+              robot.cargo = 1;
+            } else {
+              if (robot.cargo < 1) issues.push(issue('CARGO_EMPTY', { step: step.id, device: device.id, message: `${device.id} carries nothing to drop at '${s.params.at}'`, hint: 'pick a tote (or have the arm load it) before this drop' }));
+              robot.cargo = 0;
+            }
+            spend(robot, arrived + hold, 0, step.id);
+            done(arrived + hold);
+          });
+          return;
+        }
+        case 'charge': {
+          const charger = s.params.at ?? nearestFreeCharger(site, graph, robot, traffic);
+          const afterDrive = (arrived: number) => {
+            const target = site.site.policies.chargeTarget;
+            const netW = device.battery.chargePowerW - device.battery.idlePowerW;
+            spend(robot, arrived, 0, step.id);
+            const chargeS = robot.soc < target && netW > 0 ? ((target - robot.soc) * device.battery.capacityWh * 3600) / netW : 0;
+            robot.soc = Math.max(robot.soc, target);
+            robot.energyClockS = arrived + chargeS;
+            done(arrived + chargeS);
+          };
+          if (charger) drive(robot, charger, step.id, timing, t, afterDrive);
+          else afterDrive(t);
+          return;
+        }
+      }
+    }
+
+    const duration = fixedDuration(r);
+    const target = r.targetAmr ? robots.get(r.targetAmr) : undefined;
+    if (target) {
+      const reachNodes = device.kind === 'arm' ? device.reaches.map((s) => site.locate(s)?.id) : [];
+      if (!target.node || !reachNodes.includes(target.node)) {
+        issues.push(
+          issue('NOT_AT_STATION', {
+            step: step.id,
+            device: target.id,
+            message: `${target.id} is at '${target.node ?? 'an unknown place'}' when ${device.id} would load it, not at a station ${device.id} reaches`,
+            hint: `first send ${target.id} to one of ${device.kind === 'arm' ? device.reaches.join(', ') : ''} and list that step in this step's after`,
+          }),
+        );
+      }
+      if (target.cargo >= 1) issues.push(issue('CARGO_FULL', { step: step.id, device: target.id, message: `${target.id} already carries a tote when ${device.id} loads it`, hint: `drop its tote before this transfer` }));
+      target.cargo = 1;
+      spend(target, t + duration, 0, step.id);
+    }
+    done(t + duration);
+  };
+
+  // ---- driving ---------------------------------------------------------------------------
+  /** Plan the route to `target` and drive it; `arrive` is called on arrival (also when there is no route). */
+  const drive = (robot: Robot, target: string, stepId: string, timing: StepTiming, t: number, arrive: (t: number) => void) => {
+    const targetNode = site.locate(target)?.id;
+    if (!robot.node || !targetNode) return arrive(t);
+    const endHeading = site.station(target)?.theta;
+    const r = findRoute(graph, robot.node, targetNode, robot.amr.limits, {
+      ...(robot.heading !== undefined ? { start: robot.heading } : {}),
+      ...(endHeading !== undefined ? { end: endHeading } : {}),
+    });
+    if (!r.ok) {
+      if (r.reason === 'target-in-keep-out' || r.reason === 'crosses-keep-out') {
+        issues.push(
+          issue('KEEP_OUT', {
+            step: stepId,
+            device: robot.id,
+            message:
+              r.reason === 'target-in-keep-out'
+                ? `'${target}' lies inside keep-out zone '${r.zone}'`
+                : `every route from '${robot.node}' to '${target}' enters keep-out zone '${r.zone}'`,
+            hint: `robots may not enter '${r.zone}': choose a target outside it, or have a person do this step`,
+          }),
+        );
+      } else {
+        issues.push(
+          issue('UNREACHABLE', {
+            step: stepId,
+            device: robot.id,
+            message: `no nav-graph path from '${robot.node}' to '${target}'`,
+            hint: `'${target}' is not connected to where ${robot.id} is; choose a connected station`,
+          }),
+        );
+      }
+      return arrive(t);
+    }
+    for (const s of r.route.slowZones) {
+      const zone = site.site.zones.find((z) => z.id === s.zone);
+      issues.push(
+        issue('SPEED_LIMIT', {
+          step: stepId,
+          device: robot.id,
+          message: `the route to '${target}' crosses slow zone '${s.zone}' for ${s.lengthM.toFixed(1)} m${zone?.kind === 'slow' ? ` at ≤ ${zone.maxSpeed} m/s` : ''}; the time includes it`,
+          hint: 'no change needed; expect the slower drive',
+        }),
+      );
+    }
+    timing.route = r.route.nodes;
+    if (r.route.nodes.length === 1 && endHeading === undefined) return arrive(t);
+    spend(robot, t, setOffJ(robot, r.route), stepId);
+    robot.drive = { stepId, nodes: r.route.nodes, profile: r.route, startS: t, at: 0, route: r.route.nodes, target: targetNode, endHeading, moving: false, done: arrive };
+    depart(robot);
+  };
+
+  /** The robot is at `drive.nodes[at]`: leave for the next node when the profile says, or arrive. */
+  const depart = (robot: Robot) => {
+    const d = robot.drive!;
+    const here = d.profile.times[d.at]!;
+    if (d.at === d.nodes.length - 1) {
+      const end = d.startS + here.departS;
+      robot.heading = d.profile.endHeading;
+      robot.drive = undefined;
+      agenda.at(end, () => {
+        spend(robot, end, 0, d.stepId);
+        d.done(end);
+      });
+      return;
+    }
+    agenda.at(d.startS + here.departS, () => tryAdvance(robot));
+  };
+
+  const tryAdvance = (robot: Robot) => {
+    const d = robot.drive!;
+    const from = d.nodes[d.at]!;
+    const to = d.nodes[d.at + 1]!;
+    const now = agenda.now;
+    const parkedAtTarget = d.moving ? undefined : standingAt(robot, d.target);
+    const blocker = parkedAtTarget ?? traffic.blocker(robot, from, to);
+    if (blocker) {
+      if (!d.wait) {
+        d.wait = { since: now, blocker, node: from, why: parkedAtTarget ? 'target' : 'way' };
+        waiting.add(robot.id);
+        if (blockedForGood(robot)) tryDetour(robot);
+      }
+      return;
+    }
+    if (d.wait) {
+      endWait(robot, now);
+      return;
+    }
+    d.moving = true;
+    robot.occupied.add(to);
+    const a = graph.points.get(from)!;
+    const b = graph.points.get(to)!;
+    const metres = Math.hypot(b[0] - a[0], b[1] - a[1]);
+    const arrival = d.startS + d.profile.times[d.at + 1]!.arriveS;
+    agenda.at(arrival, () => {
+      robot.occupied.delete(from);
+      robot.node = to;
+      robot.heading = Math.atan2(b[1] - a[1], b[0] - a[0]);
+      robot.distanceM += metres;
+      spend(robot, arrival, rollJ(robot, metres), d.stepId);
+      d.at += 1;
+      depart(robot);
+      wakeWaiters();
+    });
+  };
+
+  /** The way is clear after a wait: report it, and set off again from rest along the rest of the route. */
+  const endWait = (robot: Robot, now: number) => {
+    const d = robot.drive!;
+    const w = d.wait!;
+    d.wait = undefined;
+    waiting.delete(robot.id);
+    const waitS = now - w.since;
+    robot.waitS += waitS;
+    issues.push(
+      issue('ROBOT_CONFLICT', {
+        step: d.stepId,
+        device: robot.id,
+        with: w.blocker,
+        at: w.node,
+        atS: round(w.since),
+        waitS: round(waitS),
+        message: `${robot.id} waits ${waitS.toFixed(1)} s at '${w.node}' (t = ${w.since.toFixed(1)} s) for ${w.blocker} to clear the way`,
+        hint: `no change needed; to avoid the wait, order the two robots' steps with after, or route ${robot.id} another way`,
+      }),
+    );
+    restartFrom(robot, d.nodes.slice(d.at), now);
+  };
+
+  const restartFrom = (robot: Robot, nodes: string[], now: number) => {
+    const d = robot.drive!;
+    const profile = profileAlong(graph, nodes, robot.amr.limits, {
+      ...(robot.heading !== undefined ? { start: robot.heading } : {}),
+      ...(d.endHeading !== undefined ? { end: d.endHeading } : {}),
+    })!;
+    spend(robot, now, setOffJ(robot, profile), d.stepId);
+    Object.assign(d, { nodes, profile, startS: now, at: 0 });
+    depart(robot);
+  };
+
+  const waiting = new Set<string>();
+  const wakeWaiters = () => {
+    // Deterministic: longest-waiting first, then by id.
+    const order = [...waiting].map((id) => robots.get(id)!).sort((a, b) => a.drive!.wait!.since - b.drive!.wait!.since || a.id.localeCompare(b.id));
+    for (const r of order) {
+      if (!r.drive?.wait || r.stuck) continue;
+      tryAdvance(r);
+      if (r.drive?.wait && !r.stuck && blockedForGood(r)) tryDetour(r);
+    }
+  };
+
+  /** Will the robots `robot` waits for never move? (A wait cycle, or a robot parked with nothing left to do.) */
+  const blockedForGood = (robot: Robot): boolean => {
+    const seen = new Set<string>([robot.id]);
+    let id = robot.drive!.wait!.blocker;
+    for (;;) {
+      if (seen.has(id)) return true;
+      seen.add(id);
+      const other = robots.get(id)!;
+      if (other.stuck) return true;
+      if (other.drive?.wait) {
+        id = other.drive.wait.blocker;
+        continue;
+      }
+      if (other.drive) return false;
+      // Standing still: it moves again only if it still has steps to drive.
+      return !(queues.get(id) ?? []).some((s) => byId.get(s)!.device.id === id);
+    }
+  };
+
+  /** Another robot standing (not driving through) where its footprint would meet ours at `node`. */
+  const standingAt = (robot: Robot, node: string): string | undefined => {
+    const p = graph.points.get(node)!;
+    for (const other of [...robots.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+      if (other.id === robot.id || (other.drive && !other.drive.wait) || !other.node) continue;
+      const q = graph.points.get(other.node)!;
+      if (Math.hypot(p[0] - q[0], p[1] - q[1]) < robot.radius + other.radius + TRAFFIC_CLEARANCE) return other.id;
+    }
+    return undefined;
+  };
+
+  /** No wait will ever end: take a detour around the robots in the way, if there is one. */
+  const tryDetour = (robot: Robot): boolean => {
+    const d = robot.drive!;
+    const w = d.wait!;
+    if (w.why === 'target' || standingAt(robot, d.target)) return false;
+    const from = d.nodes[d.at]!;
+    const detour = findRoute(graph, from, d.target, robot.amr.limits, {
+      ...(robot.heading !== undefined ? { start: robot.heading } : {}),
+      ...(d.endHeading !== undefined ? { end: d.endHeading } : {}),
+    }, { avoid: traffic.nodesNear(robot) });
+    if (!detour.ok || detour.route.nodes.length < 2 || traffic.blocker(robot, from, detour.route.nodes[1]!)) return false;
+    d.wait = undefined;
+    waiting.delete(robot.id);
+    const waitS = agenda.now - w.since;
+    robot.waitS += waitS;
+    const longer = detour.route.timeS - (d.profile.times[d.nodes.length - 1]!.departS - d.profile.times[d.at]!.departS);
+    issues.push(
+      issue('ROBOT_CONFLICT', {
+        step: d.stepId,
+        device: robot.id,
+        with: w.blocker,
+        at: from,
+        atS: round(w.since),
+        waitS: round(waitS),
+        message: `${robot.id} finds ${w.blocker} in its way at '${from}' (t = ${w.since.toFixed(1)} s)${waitS > 0.05 ? `, waits ${waitS.toFixed(1)} s` : ''} and takes a detour${longer > 0.05 ? ` that is ${longer.toFixed(1)} s longer` : ''}`,
+        hint: `no change needed; to keep ${robot.id} on its shortest route, order the two robots' steps with after`,
+      }),
+    );
+    d.route = [...d.route.slice(0, d.route.length - d.nodes.length + d.at), ...detour.route.nodes];
+    timings.get(d.stepId)!.route = d.route;
+    spend(robot, agenda.now, setOffJ(robot, detour.route), d.stepId);
+    Object.assign(d, { nodes: detour.route.nodes, profile: detour.route, startS: agenda.now, at: 0 });
+    depart(robot);
+    return true;
+  };
+
+  const stuckFor = (robot: Robot, now: number) => {
+    const d = robot.drive!;
+    const w = d.wait!;
+    robot.stuck = true;
+    waiting.delete(robot.id);
+    const other = robots.get(w.blocker)!;
+    const next = d.nodes[d.at + 1]!;
+    const why = other.drive?.wait
+      ? `${w.blocker} is itself waiting${other.drive.wait.blocker === robot.id ? ` for ${robot.id}` : ''}, so neither can move`
+      : `${w.blocker} stands at '${other.node}' and no step moves it away first`;
+    const what = w.why === 'target' ? `cannot set off from '${w.node}' for '${d.target}'` : `cannot drive from '${w.node}' to '${next}'`;
+    issues.push(
+      issue('DEADLOCK', {
+        step: d.stepId,
+        device: robot.id,
+        with: w.blocker,
+        at: w.node,
+        atS: round(w.since),
+        message: `${robot.id} ${what} (t = ${w.since.toFixed(1)} s): ${why}; step '${d.stepId}' never finishes`,
+        hint:
+          other.drive?.wait
+            ? `order the two robots' steps with after so they do not meet head-on, or send one of them another way`
+            : `add a step that moves ${w.blocker} away (navigate to a free station) before '${d.stepId}' and list it in after, or use another station than '${d.target}'`,
+      }),
+    );
+    const timing = timings.get(d.stepId)!;
+    timing.endS = round(now);
+    timing.blocked = true;
+  };
+
+  // ---- run -------------------------------------------------------------------------------
+  for (const step of input.order) agenda.at(0, () => tryStart(step.id));
+  for (;;) {
+    for (let e = agenda.next(); e; e = agenda.next()) e.run();
+    // Nothing else will happen: robots still waiting would wait forever. Each takes a detour
+    // if there is one (and the simulation goes on), or is deadlocked.
+    const still = [...waiting].sort().map((id) => robots.get(id)!);
+    if (still.length === 0) break;
+    let detoured = false;
+    for (const r of still) if (r.drive?.wait && !r.stuck && tryDetour(r)) detoured = true;
+    if (detoured) continue;
+    for (const r of still) stuckFor(r, agenda.now);
+    break;
+  }
+
+  const makespanS = Math.max(0, ...endOf.values());
+  const devices: DeviceSummary[] = [...used].sort().map((id) => {
+    const t = robots.get(id);
+    if (!t) return { id, distanceM: 0 };
+    spend(t, makespanS, 0, '');
+    return { id, distanceM: round(t.distanceM), socStart: round(t.socStart, 3), socEnd: round(Math.max(0, t.soc), 3), ...(t.waitS > 0 ? { waitS: round(t.waitS) } : {}) };
+  });
+  const steps = input.order.flatMap((s) => timings.get(s.id) ?? []);
+  return { makespanS: round(makespanS), steps, devices, issues };
+}
+
+function fixedDuration(r: ResolvedStep): number {
+  const { step, device } = r;
+  switch (step.action) {
+    case 'wait': return step.params.seconds;
+    case 'machine.run': return device.kind === 'cnc' || device.kind === 'printer' ? (device.programs[step.params.program] ?? 0) * step.params.count : 0;
+    case 'convey': return device.kind === 'conveyor' ? device.transferS * step.params.count : 0;
+    case 'arm.transfer': return device.kind === 'arm' ? device.transferS : 0;
+    default: return 0;
+  }
+}
+
+/** The charger the robot reaches fastest among those no other robot stands on. */
+function nearestFreeCharger(site: SiteIndex, graph: NavGraph, t: Robot, traffic: Traffic): string | undefined {
+  let best: { id: string; time: number } | undefined;
+  const taken = traffic.occupiedNodes(t.id);
+  for (const s of site.site.stations) {
+    if (s.kind !== 'charger' || !t.node || taken.has(s.node)) continue;
+    const r = findRoute(graph, t.node, s.node, t.amr.limits);
+    if (r.ok && (!best || r.route.timeS < best.time)) best = { id: s.id, time: r.route.timeS };
+  }
+  return best?.id;
+}
+
+function round(x: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
