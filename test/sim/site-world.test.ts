@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { Site } from '../../planners/site.ts';
-import { loadSiteFolder } from '../../sim/site-folder.ts';
+import { loadSiteFolder, openSiteFolder, SiteLoadError } from '../../sim/site-folder.ts';
 import { createCollisionWorld } from '../../sim/world/collision.ts';
 import { parseWorld, type Obstacle } from '../../sim/world/sdf.ts';
 import { checkSiteAgainstWorld } from '../../sim/world/validate.ts';
@@ -87,4 +87,26 @@ t.test('messages describe what was hit: a model of several shapes, a model that 
   t.match(byId.get('booth-in')?.message, /overlaps paint_booth \(4 shapes\)$/);
   t.match(byId.get('sa-1')?.message, /overlaps cart \(cylinder r 0\.3 m at \(4, 4\), not static\)$/);
   t.same(byId.get('sa-1->dock-a')?.obstacles, ['cart']);
+});
+
+t.test('opening a site folder checks it against its world: a broken site is a clear error naming every collision', async (t) => {
+  const good = await openSiteFolder(demoSiteFolder(t));
+  t.ok(good.world.obstacles.length > 10, 'the world is loaded with the site');
+  const dir = demoSiteFolder(t);
+  const file = join(dir, 'site.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('{ id: sa-5, x: 17, y: 4 }', '{ id: sa-5, x: 17, y: 6.8 }'));
+  const err = await openSiteFolder(dir).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(err instanceof SiteLoadError, 'a SiteLoadError');
+  const problems = (err as SiteLoadError).problems;
+  t.same(problems.map((p) => p.path), ['nodes.sa-5', 'edges.sa-4->sa-5', 'edges.sa-5->sa-6', 'edges.sa-5->shelf-2']);
+  t.match((err as Error).message, /site\.yaml: nodes\.sa-5: node 'sa-5' at \(17, 6\.8\).*shelf_rack_2/);
+});
+
+t.test('a world the loader cannot read is a SiteLoadError naming the world file', async (t) => {
+  const dir = demoSiteFolder(t);
+  writeFileSync(join(dir, 'world.sdf'), '<sdf version="1.9"><world name="w"><model name="m">');
+  t.throws(() => loadSiteFolder(dir), { name: 'SiteLoadError', message: /world\.sdf/ });
 });
