@@ -22,6 +22,11 @@ export const siteRoutes: FastifyPluginAsyncZod<{ site: LoadedSite }> = async (ap
     zones: s.zones,
     devices: s.devices,
     policies: s.policies,
+    // The world seen from above, as the checker sees it, and what of it the checker did not read.
+    world: {
+      obstacles: site.world.obstacles.map((o) => ({ model: o.model, shape: o.shape, x: o.x, y: o.y, yaw: o.yaw, static: o.static })),
+      ignored: site.world.ignored,
+    },
   };
   const planSchema = planJsonSchema();
 

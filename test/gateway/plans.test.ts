@@ -208,6 +208,22 @@ t.test('the body limit comes from PHYGATE_BODY_LIMIT', async (t) => {
   t.equal(res.json().code, 'BODY_TOO_LARGE');
 });
 
+t.test('GET /v1/site: stations with coordinates, the graph, and the world as the checker sees it', async (t) => {
+  const h = await appFor(t);
+  const res = await h.app.inject({ method: 'GET', url: '/v1/site', headers: h.auth('viewer') });
+  t.equal(res.statusCode, 200);
+  const site = res.json();
+  t.match(site.stations.find((s: { id: string }) => s.id === 'dock-a'), { node: 'dock-a', x: Number, y: Number, theta: Number });
+  t.ok(site.world.obstacles.length > 10, 'the obstacles of world.sdf');
+  t.ok(site.world.obstacles.some((o: { model: string }) => /shelf_rack/.test(o.model)), 'shelves among them');
+  t.match(site.world.obstacles[0], { model: String, shape: { kind: /box|circle/ }, x: Number, y: Number, yaw: Number });
+  t.same(
+    site.world.ignored.map((i: { path: string }) => i.path).filter((p: string) => !/ground_plane/.test(p)),
+    [],
+    'the demo world has nothing unread but its ground plane',
+  );
+});
+
 t.test('GET /v1/schemas/plan.json is the JSON Schema of the plan', async (t) => {
   const h = await appFor(t);
   const res = await h.app.inject({ method: 'GET', url: '/v1/schemas/plan.json', headers: h.auth('viewer') });
