@@ -103,7 +103,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(siteRoutes, { site: deps.site });
   await app.register(robotRoutes, { site: deps.site, fleet: deps.fleet });
   await app.register(planRoutes, { missions });
-  await app.register(missionRoutes, { missions });
+  await app.register(missionRoutes, { missions, site: deps.site });
   return app;
 }
 

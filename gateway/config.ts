@@ -5,13 +5,16 @@ import { z } from 'zod';
 
 const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
+/** The site folder used when PHYGATE_SITE is not set: the demo hall in this repository. */
+export const DEFAULT_SITE_DIR = resolve(REPO, 'launch/sites/demo');
+
 const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
 
 export const ConfigSchema = z.object({
   PHYGATE_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   PHYGATE_HOST: z.string().min(1).default('127.0.0.1'),
   PHYGATE_DATA_DIR: z.string().min(1).default('var'),
-  PHYGATE_SITE: z.string().min(1).default(resolve(REPO, 'launch/sites/demo')),
+  PHYGATE_SITE: z.string().min(1).default(DEFAULT_SITE_DIR),
   PHYGATE_ADMIN_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   PHYGATE_MQTT_URL: z.string().url().optional(),
   PHYGATE_MQTT_PORT: z.coerce.number().int().min(0).max(65535).default(1883),

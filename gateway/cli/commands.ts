@@ -1,21 +1,40 @@
-// `phygate serve | token create | token list`: the command line of the gateway.
-import { resolve } from 'node:path';
+// `phygate serve | check | token create | token list`: the command line of the gateway.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { z } from 'zod';
+import { assumeProblems } from '../../planners/check.ts';
+import { AssumeSchema, type Assume } from '../../planners/fleet.ts';
+import { PlanSchema, shapeProblems, type Plan, type ShapeProblem } from '../../planners/plan.ts';
+import type { CheckReport } from '../../planners/report.ts';
+import { checkOnSite } from '../../sim/checker.ts';
+import { renderPlanSvg } from '../../sim/plan-svg.ts';
+import { openSiteFolder, SiteLoadError, type LoadedSite } from '../../sim/site-folder.ts';
 import { isRole, ROLES } from '../auth/roles.ts';
-import { ConfigError, readConfig } from '../config.ts';
+import { ConfigError, DEFAULT_SITE_DIR, readConfig } from '../config.ts';
 import { startGateway } from '../main.ts';
+import { CheckRequestSchema } from '../routes/plans.ts';
 import { openStore } from '../store/index.ts';
-import { SiteLoadError } from '../../sim/site-folder.ts';
 
 const USAGE = `phygate — control gateway for small shop floors
 
 Usage:
   phygate serve                              run the gateway (the default; configured by PHYGATE_* variables)
+  phygate check PLAN.json [--site DIR] [--assume FILE] [--json] [--svg FILE]
+                                             check a plan against a site folder; nothing moves
   phygate token create --role ROLE --name N  create an access token and print it once
   phygate token list                         list tokens (never their secrets)
 
 Roles: ${ROLES.join(', ')}
 Options: --data-dir DIR (default: $PHYGATE_DATA_DIR or ./var)
+
+check: PLAN.json is a plan, or {"plan": …, "assume"?: …} as sent to POST /v1/plans/check.
+  --site DIR     the site folder (default: $PHYGATE_SITE or the demo site)
+  --assume FILE  what-if fleet state, {"amr-1": {"soc": 0.3, "at": "dock-b", "online": true}},
+                 laid over the plan file's own assume, device by device
+  --json         print the report as JSON, nothing else
+  --svg FILE     also draw the plan on the floor plan, as SVG
+  Exit status: 0 pass or warn, 1 fail, 2 unreadable input or site.
 `;
 
 type Out = (line: string) => void;
@@ -26,6 +45,8 @@ export async function runCli(argv: string[], out: Out = (l) => process.stdout.wr
     switch (command) {
       case 'serve':
         return await serve(out);
+      case 'check':
+        return await check(rest, out, err);
       case 'token':
         return token(rest, out, err);
       case 'help':
@@ -109,4 +130,148 @@ function token(argv: string[], out: Out, err: Out): number {
   }
   err(`usage: phygate token create --role ROLE --name NAME | phygate token list`);
   return 2;
+}
+
+// ---- phygate check ------------------------------------------------------------------------------
+
+async function check(argv: string[], out: Out, err: Out): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { site: { type: 'string' }, assume: { type: 'string' }, json: { type: 'boolean', default: false }, svg: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length !== 1) {
+    err('usage: phygate check PLAN.json [--site DIR] [--assume FILE] [--json] [--svg FILE]');
+    return 2;
+  }
+  const planFile = positionals[0]!;
+  const request = readCheckRequest(planFile, err);
+  if (!request) return 2;
+  let assume = request.assume;
+  if (values.assume !== undefined) {
+    const more = readJsonFile(values.assume, err, (doc) => parseWith(AssumeSchema, doc, ['assume']));
+    if (!more) return 2;
+    assume = { ...assume, ...more };
+  }
+
+  const siteDir = resolve(values.site ?? (process.env.PHYGATE_SITE || DEFAULT_SITE_DIR));
+  const site = await openSiteFolder(siteDir);
+  const problems = assumeProblems(site.index, assume);
+  if (problems.length > 0) {
+    printProblems(err, `assume names things site '${site.index.site.id}' does not have:`, problems);
+    return 2;
+  }
+
+  const report = checkOnSite(site, request.plan, assume ? { assume } : {});
+  if (values.json) out(JSON.stringify(report, null, 2));
+  else printSummary(out, site, request.plan, report);
+  if (values.svg !== undefined) {
+    const file = resolve(values.svg);
+    const svg = renderPlanSvg({ site: site.index, obstacles: site.world.obstacles, report, title: request.plan.name ?? basename(planFile) });
+    try {
+      writeFileSync(file, svg);
+    } catch (e) {
+      err(`cannot write ${file}: ${(e as Error).message}`);
+      return 2;
+    }
+    // With --json, stdout is the report alone.
+    (values.json ? err : out)(`wrote the plan picture to ${file}`);
+  }
+  return report.verdict === 'fail' ? 1 : 0;
+}
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; problems: ShapeProblem[] };
+
+function parseWith<S extends z.ZodType>(schema: S, doc: unknown, prefix: string[] = []): Parsed<z.infer<S>> {
+  const r = schema.safeParse(doc);
+  return r.success ? { ok: true, value: r.data } : { ok: false, problems: shapeProblems(r.error, prefix) };
+}
+
+/** A JSON file parsed by `parse`; undefined (with the reasons printed) when it cannot be read. */
+function readJsonFile<T>(file: string, err: Out, parse: (doc: unknown) => Parsed<T>): T | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    err(`cannot read ${file}: ${(e as Error).message}`);
+    return undefined;
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    err(`${file} is not valid JSON: ${(e as Error).message}`);
+    return undefined;
+  }
+  const parsed = parse(doc);
+  if (!parsed.ok) {
+    printProblems(err, `${file} does not have the required shape:`, parsed.problems);
+    return undefined;
+  }
+  return parsed.value;
+}
+
+/** The plan file: a bare plan, or the body of POST /v1/plans/check (`{plan, assume?}`). */
+function readCheckRequest(file: string, err: Out): { plan: Plan; assume?: Assume } | undefined {
+  return readJsonFile(file, err, (doc) => {
+    const wrapped = typeof doc === 'object' && doc !== null && !Array.isArray(doc) && 'plan' in doc;
+    if (wrapped) return parseWith(CheckRequestSchema, doc);
+    const bare = parseWith(PlanSchema, doc);
+    return bare.ok ? { ok: true, value: { plan: bare.value } } : bare;
+  });
+}
+
+function printProblems(err: Out, head: string, problems: readonly ShapeProblem[]): void {
+  err(head);
+  for (const p of problems) err(`  ${p.path}: ${p.message}`);
+}
+
+function printSummary(out: Out, site: LoadedSite, plan: Plan, report: CheckReport): void {
+  const errors = report.issues.filter((i) => i.severity === 'error').length;
+  const warnings = report.issues.length - errors;
+  const counts = report.issues.length === 0 ? 'no issues' : [count(errors, 'error'), count(warnings, 'warning')].filter(Boolean).join(', ');
+  out(`verdict: ${report.verdict.toUpperCase()} (${counts})`);
+  out(`plan: ${plan.name ?? '(unnamed)'}, planHash ${report.planHash.slice(0, 12)}…, site ${site.index.site.id} (${site.dir})`);
+  out(`makespan: ${report.makespanS.toFixed(1)} s${report.makespanS >= 60 ? ` (${minutes(report.makespanS)})` : ''}`);
+  const roles = Object.entries(report.assignments);
+  out(`roles: ${roles.length === 0 ? 'none' : roles.map(([r, d]) => `$${r} → ${d}`).join(', ')}`);
+  out('steps:');
+  const idW = Math.max(...plan.steps.map((s) => s.id.length), 2);
+  const devW = Math.max(...report.steps.map((s) => (s.device ?? '-').length), 6);
+  for (const s of report.steps) {
+    const route = s.route && s.route.length > 1 ? `  route ${s.route.length} nodes, ${routeLength(site, s.route).toFixed(1)} m` : '';
+    out(`  ${s.id.padEnd(idW)}  ${(s.device ?? '-').padEnd(devW)}  ${s.startS.toFixed(1)}–${s.endS.toFixed(1)} s${route}`);
+  }
+  const scheduled = new Set(report.steps.map((s) => s.id));
+  for (const s of plan.steps) if (!scheduled.has(s.id)) out(`  ${s.id.padEnd(idW)}  ${'-'.padEnd(devW)}  not scheduled`);
+  if (report.issues.length === 0) {
+    out('issues: none');
+    return;
+  }
+  out(`issues (${report.issues.length}):`);
+  for (const i of report.issues) {
+    out(`${i.severity.toUpperCase()} ${i.code}${i.step ? ` ${i.step}` : ''}: ${i.message}`);
+    out(`  hint: ${i.hint}`);
+  }
+}
+
+function count(n: number, word: string): string {
+  return n === 0 ? '' : `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function minutes(s: number): string {
+  const total = Math.round(s);
+  return total >= 3600 ? `${Math.floor(total / 3600)} h ${Math.floor((total % 3600) / 60)} min` : `${Math.floor(total / 60)} min ${total % 60} s`;
+}
+
+/** Metres along the nav graph through the route's nodes. */
+function routeLength(site: LoadedSite, route: readonly string[]): number {
+  let m = 0;
+  for (let i = 1; i < route.length; i++) {
+    const a = site.index.locate(route[i - 1]!);
+    const b = site.index.locate(route[i]!);
+    if (a && b) m += Math.hypot(b.x - a.x, b.y - a.y);
+  }
+  return m;
 }

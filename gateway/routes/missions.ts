@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { MISSION_STATUSES } from '../../planners/mission.ts';
 import { PlanSchema } from '../../planners/plan.ts';
 import type { CheckReport } from '../../planners/report.ts';
+import { renderPlanSvg } from '../../sim/plan-svg.ts';
+import type { LoadedSite } from '../../sim/site-folder.ts';
 import { ApiError } from '../errors.ts';
 import type { MissionService } from '../missions/service.ts';
 import type { Mission } from '../store/missions.ts';
@@ -50,7 +52,7 @@ function missionSummary(m: Mission) {
   };
 }
 
-export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService }> = async (app, { missions }) => {
+export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; site: LoadedSite }> = async (app, { missions, site }) => {
   app.post(
     '/v1/missions',
     {
@@ -104,6 +106,31 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService }> 
     '/v1/missions/:id',
     { config: { role: 'viewer' }, schema: { tags: ['missions'], summary: 'One mission with its plan, report and steps', params: MissionIdParams } },
     async (req) => missionView(missions.get(req.params.id)),
+  );
+
+  app.get(
+    '/v1/missions/:id/plan.svg',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['missions'],
+        summary: "The mission's checked plan drawn on the floor plan (SVG)",
+        description:
+          'What an operator looks at before approving: obstacles, zones, the nav graph and stations, each robot\'s routes with the step ids, where robots would wait for each other (`ROBOT_CONFLICT`) or get stuck (`DEADLOCK`), and a legend with the verdict, makespan and planHash. Drawn from the stored report.',
+        params: MissionIdParams,
+        produces: ['image/svg+xml'],
+      },
+    },
+    async (req, reply) => {
+      const m = missions.get(req.params.id);
+      const svg = renderPlanSvg({
+        site: site.index,
+        obstacles: site.world.obstacles,
+        report: m.report as CheckReport,
+        title: `${m.name ?? m.id} · ${m.status.replaceAll('_', ' ')}`,
+      });
+      return reply.type('image/svg+xml; charset=utf-8').header('cache-control', 'no-store').send(svg);
+    },
   );
 
   app.post(

@@ -22,6 +22,7 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', url: '/v1/robots/amr-1', role: 'viewer' },
   { method: 'GET', url: '/v1/missions', role: 'viewer' },
   { method: 'GET', url: '/v1/missions/:id', role: 'viewer' },
+  { method: 'GET', url: '/v1/missions/:id/plan.svg', role: 'viewer' },
   { method: 'POST', url: '/v1/plans/check', role: 'agent', body: () => ({ plan: canonicalPlan() }) },
   { method: 'POST', url: '/v1/missions', role: 'agent', body: () => ({ plan: canonicalPlan() }) },
   { method: 'POST', url: '/v1/missions/:id/approve', role: 'operator', body: (planHash) => ({ planHash }) },

@@ -118,11 +118,11 @@ export function demoSiteCopy(t: Test, edit: (yaml: string) => string): string {
   return dir;
 }
 
-/** The canonical plan of plan-format.md ("brackets-to-dock"), as an agent writes it. */
+/** The canonical plan of plan-format.md ("brackets-to-shelf"), as an agent writes it. */
 export function canonicalPlan(): PlanInput {
   return {
     schema: 'phygate.plan/v1',
-    name: 'brackets-to-dock',
+    name: 'brackets-to-shelf',
     goal: 'Machine 4 brackets on cnc-1 and put them on shelf-2',
     requester: { agent: 'manager-1', model: 'any string' },
     priority: 5,

@@ -37,7 +37,7 @@ t.test('a passing plan becomes a mission awaiting approval: 201, Location, the p
   t.equal(m.planHash, checked.json().planHash, 'the hash the check reported');
   t.equal(m.worldHash, checked.json().worldHash);
   t.equal(m.createdBy, 'agent-test', 'the token that submitted it');
-  t.equal(m.name, 'brackets-to-dock');
+  t.equal(m.name, 'brackets-to-shelf');
   t.equal(m.priority, 5);
   t.notOk(res.headers['idempotent-replayed'], 'not a replay');
 
@@ -55,7 +55,7 @@ t.test('a passing plan becomes a mission awaiting approval: 201, Location, the p
     ],
     'its steps, in plan order, all pending',
   );
-  t.match(full.plan, { schema: 'phygate.plan/v1', name: 'brackets-to-dock', steps: Array }, 'and its plan');
+  t.match(full.plan, { schema: 'phygate.plan/v1', name: 'brackets-to-shelf', steps: Array }, 'and its plan');
   t.match(h.store.missions.events(m.id), [{ type: 'mission.created', actor: 'agent-test', data: { status: 'awaiting_approval', planHash: m.planHash } }]);
 });
 
