@@ -41,6 +41,8 @@ export interface Issue {
   atS?: number;
   /** ROBOT_CONFLICT: how long `device` waits there, seconds. */
   waitS?: number;
+  /** ROBOT_CONFLICT: `device` took a detour around the other robot (after waiting `waitS`). */
+  detour?: boolean;
 }
 
 export interface StepTiming {

@@ -512,8 +512,13 @@ function issueMarks(site: SiteIndex, issues: readonly Issue[], v: View): IssueMa
     const who = issue.device ?? issue.step ?? 'a robot';
     let label: string;
     if (issue.code === 'ROBOT_CONFLICT') {
-      const wait = issue.waitS === undefined ? 'waits' : `waits ${num1(issue.waitS)} s`;
-      label = `${who} ${wait}${issue.with ? ` for ${issue.with}` : ''}`;
+      if (issue.detour) {
+        const waited = issue.waitS ? `waits ${num1(issue.waitS)} s, ` : '';
+        label = `${who} ${waited}detours${issue.with ? ` around ${issue.with}` : ''}`;
+      } else {
+        const wait = issue.waitS === undefined ? 'waits' : `waits ${num1(issue.waitS)} s`;
+        label = `${who} ${wait}${issue.with ? ` for ${issue.with}` : ''}`;
+      }
     } else {
       label = `DEADLOCK: ${who}${issue.with ? ` ⇄ ${issue.with}` : ''}`;
     }

@@ -139,6 +139,8 @@ export function simulatePlan(input: EstimateInput): Estimate {
     traffic.add(r);
   }
 
+  const robotList = [...robots.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+
   // Each device works through its steps in plan order; an arm.transfer onto an AMR holds both.
   const queues = new Map<string, string[]>();
   const busy = new Set<string>();
@@ -457,7 +459,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
   /** Another robot standing (not driving through) where its footprint would meet ours at `node`. */
   const standingAt = (robot: Robot, node: string): string | undefined => {
     const p = graph.points.get(node)!;
-    for (const other of [...robots.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+    for (const other of robotList) {
       if (other.id === robot.id || (other.drive && !other.drive.wait) || !other.node) continue;
       const q = graph.points.get(other.node)!;
       if (Math.hypot(p[0] - q[0], p[1] - q[1]) < robot.radius + other.radius + TRAFFIC_CLEARANCE) return other.id;
@@ -489,6 +491,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
         at: from,
         atS: round(w.since),
         waitS: round(waitS),
+        detour: true,
         message: `${robot.id} finds ${w.blocker} in its way at '${from}' (t = ${w.since.toFixed(1)} s)${waitS > 0.05 ? `, waits ${waitS.toFixed(1)} s` : ''} and takes a detour${longer > 0.05 ? ` that is ${longer.toFixed(1)} s longer` : ''}`,
         hint: `no change needed; to keep ${robot.id} on its shortest route, order the two robots' steps with after`,
       }),

@@ -18,11 +18,14 @@ export interface TrafficRobot {
 
 export class Traffic {
   private readonly robots = new Map<string, TrafficRobot>();
+  /** The robots by id, for a fixed order of questions and answers. */
+  private ordered: TrafficRobot[] = [];
 
   constructor(private readonly graph: NavGraph) {}
 
   add(robot: TrafficRobot): void {
     this.robots.set(robot.id, robot);
+    this.ordered = [...this.robots.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /** Robots standing on or driving through a node, other than `except`. */
@@ -45,10 +48,9 @@ export class Traffic {
   blocker(robot: TrafficRobot, from: string, to: string): string | undefined {
     const a = this.graph.points.get(from)!;
     const b = this.graph.points.get(to)!;
-    const ids = [...this.robots.keys()].sort();
-    for (const id of ids) {
+    for (const other of this.ordered) {
+      const id = other.id;
       if (id === robot.id) continue;
-      const other = this.robots.get(id)!;
       const reach = robot.radius + other.radius + TRAFFIC_CLEARANCE;
       for (const node of other.occupied) {
         if (node === to) return id;

@@ -392,3 +392,15 @@ t.test('odd input: a route that turns back, a long word, a zone without area, a 
   t.ok(lines.every((l) => [...l].length <= 50), 'each short enough for the panel');
   t.ok(lines[1]!.endsWith('…'), 'and cut with an ellipsis');
 });
+
+t.test('a detour from the simulator is drawn as a detour, not as a wait of 0 s', async (t) => {
+  const { buildSite, checkSmall, CORRIDOR_WITH_BYPASS } = await import('./fixtures/small-site.ts');
+  const report = checkSmall(CORRIDOR_WITH_BYPASS, [
+    { id: 'a', action: 'navigate', device: 'amr-a', params: { to: 'e' } },
+    { id: 'b', action: 'navigate', device: 'amr-b', params: { to: 'w' } },
+  ]);
+  const svg = renderPlanSvg({ site: indexSite(buildSite(CORRIDOR_WITH_BYPASS)), obstacles: [], report });
+  const detour = report.issues.find((i) => i.detour)!;
+  t.match(svg, new RegExp(`${detour.device} (waits [\\d.]+ s, )?detours around ${detour.with}`));
+  t.notMatch(svg, /waits 0(\.0)? s/);
+});

@@ -80,8 +80,9 @@ t.test('the same head-on meeting with a bypass lane: one robot goes round (a war
   ]);
   t.equal(r.verdict, 'warn');
   t.notOk(codes(r).includes('DEADLOCK'));
-  const detour = r.issues.find((i) => /detour/.test(i.message));
+  const detour = r.issues.find((i) => i.detour);
   t.ok(detour, 'one robot takes a detour');
+  t.match(detour, { code: 'ROBOT_CONFLICT', severity: 'warning', message: /takes a detour/ });
   t.ok(r.steps.some((s) => s.route?.includes('b2')), 'its route in the report goes through the bypass');
   t.ok(r.steps.every((s) => !s.blocked));
 });
