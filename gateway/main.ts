@@ -2,13 +2,14 @@
 import { resolve } from 'node:path';
 import { FleetRegistry } from '../robots/fleet-registry.ts';
 import { parkFleetAtHome } from '../sim/parked-fleet.ts';
-import { openSiteFolder } from '../sim/site-folder.ts';
+import { openSiteFolder, type LoadedSite } from '../sim/site-folder.ts';
 import { buildApp, type App } from './app.ts';
 import type { Config } from './config.ts';
 import { openStore, type Store } from './store/index.ts';
 
 export interface Gateway {
   app: App;
+  site: LoadedSite;
   store: Store;
   fleet: FleetRegistry;
   /** Where it listens, e.g. http://127.0.0.1:8080 */
@@ -34,6 +35,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
     let closing: Promise<void> | undefined;
     return {
       app,
+      site,
       store,
       fleet,
       url: address,

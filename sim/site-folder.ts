@@ -87,3 +87,12 @@ export async function openSiteFolder(dir: string): Promise<LoadedSite> {
   }
   return loaded;
 }
+
+/** One line on what the checker read of the world, and one per element it did not read. */
+export function describeWorld(site: LoadedSite): string[] {
+  const { obstacles, ignored } = site.world;
+  return [
+    `world ${site.index.site.world}: ${obstacles.length} obstacle shapes read${ignored.length > 0 ? `; ${ignored.length} element(s) not read:` : ''}`,
+    ...ignored.map((i) => `  ${i.path}: ${i.reason}`),
+  ];
+}

@@ -28,11 +28,6 @@ export class Traffic {
     this.ordered = [...this.robots.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  /** Robots standing on or driving through a node, other than `except`. */
-  occupants(node: string, except?: string): string[] {
-    return [...this.robots.values()].filter((r) => r.id !== except && r.occupied.has(node)).map((r) => r.id).sort();
-  }
-
   /** Every node some robot other than `except` occupies. */
   occupiedNodes(except?: string): Set<string> {
     const out = new Set<string>();

@@ -9,7 +9,7 @@ import { PlanSchema, shapeProblems, type Plan, type ShapeProblem } from '../../p
 import type { CheckReport } from '../../planners/report.ts';
 import { checkOnSite } from '../../sim/checker.ts';
 import { renderPlanSvg } from '../../sim/plan-svg.ts';
-import { openSiteFolder, SiteLoadError, type LoadedSite } from '../../sim/site-folder.ts';
+import { describeWorld, openSiteFolder, SiteLoadError, type LoadedSite } from '../../sim/site-folder.ts';
 import { isRole, ROLES } from '../auth/roles.ts';
 import { ConfigError, DEFAULT_SITE_DIR, readConfig } from '../config.ts';
 import { startGateway } from '../main.ts';
@@ -80,6 +80,7 @@ async function serve(out: Out): Promise<number> {
     out("Keep it safe; create tokens for agents and operators with 'phygate token create'.");
     out('');
   }
+  for (const line of describeWorld(gateway.site)) out(line);
   out(`phygate serving site folder '${config.PHYGATE_SITE}' at ${gateway.url} (API docs: ${gateway.url}/docs)`);
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
@@ -241,10 +242,15 @@ function printSummary(out: Out, site: LoadedSite, plan: Plan, report: CheckRepor
   const devW = Math.max(...report.steps.map((s) => (s.device ?? '-').length), 6);
   for (const s of report.steps) {
     const route = s.route && s.route.length > 1 ? `  route ${s.route.length} nodes, ${routeLength(site, s.route).toFixed(1)} m` : '';
-    out(`  ${s.id.padEnd(idW)}  ${(s.device ?? '-').padEnd(devW)}  ${s.startS.toFixed(1)}–${s.endS.toFixed(1)} s${route}`);
+    const times = s.blocked ? `${s.startS.toFixed(1)} s – stuck at ${s.endS.toFixed(1)} s, never finishes` : `${s.startS.toFixed(1)}–${s.endS.toFixed(1)} s`;
+    out(`  ${s.id.padEnd(idW)}  ${(s.device ?? '-').padEnd(devW)}  ${times}${route}`);
   }
   const scheduled = new Set(report.steps.map((s) => s.id));
-  for (const s of plan.steps) if (!scheduled.has(s.id)) out(`  ${s.id.padEnd(idW)}  ${'-'.padEnd(devW)}  not scheduled`);
+  const broken = new Set(report.issues.filter((i) => i.severity === 'error' && i.step).map((i) => i.step));
+  for (const s of plan.steps) {
+    if (scheduled.has(s.id)) continue;
+    out(`  ${s.id.padEnd(idW)}  ${'-'.padEnd(devW)}  ${broken.has(s.id) ? 'not scheduled (see its issue)' : 'never starts (it waits on a step that never finishes)'}`);
+  }
   if (report.issues.length === 0) {
     out('issues: none');
     return;

@@ -66,7 +66,7 @@ t.test('a failing plan: exit 1, each issue with its severity, code, step and hin
   t.match(r.out, /^verdict: FAIL \(1 error\)$/m);
   t.match(r.out, /^ERROR UNKNOWN_LOCATION go: .*dock-z/m, 'SEVERITY CODE step: message');
   t.match(r.out, /^ {2}hint: .*dock-a/m, 'the hint names the stations that exist');
-  t.match(r.out, /^ {2}go\s+-\s+not scheduled$/m, 'a step that could not be scheduled says so');
+  t.match(r.out, /^ {2}go\s+-\s+not scheduled \(see its issue\)$/m, 'a step that could not be scheduled says so');
 });
 
 t.test('--json prints the report and nothing else', async (t) => {
@@ -185,4 +185,21 @@ t.test('usage errors are 2, and help lists the command', async (t) => {
   t.match(unknown.err, /Unknown option '--colour'/);
   const help = await cli(['help']);
   t.match(help.out, /phygate check PLAN\.json \[--site DIR\] \[--assume FILE\] \[--json\] \[--svg FILE\]/);
+});
+
+t.test('a deadlocked plan: the stuck step and the steps after it are marked, the DEADLOCK says who and what to do', async (t) => {
+  const plan = {
+    schema: 'phygate.plan/v1',
+    steps: [
+      { id: 'park', action: 'navigate', device: 'amr-3', params: { to: 'dock-a' } },
+      { id: 'after-park', action: 'wait', device: 'amr-3', params: { seconds: 5 }, after: ['park'] },
+    ],
+  };
+  const dir = files(t, { 'plan.json': plan });
+  const r = await cli(['check', join(dir, 'plan.json'), '--site', DEMO_SITE_DIR]);
+  t.equal(r.code, 1);
+  t.match(r.out, /^ {2}park\s+amr-3\s+0\.0 s – stuck at [\d.]+ s, never finishes/m);
+  t.match(r.out, /^ {2}after-park\s+-\s+never starts \(it waits on a step that never finishes\)$/m);
+  t.match(r.out, /^ERROR DEADLOCK park: amr-3 cannot set off from 'charger-1' for 'dock-a'.*amr-1 stands at 'dock-a'/m);
+  t.match(r.out, /^ {2}hint: add a step that moves amr-1 away/m);
 });
