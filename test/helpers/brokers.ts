@@ -1,0 +1,113 @@
+// Real MQTT brokers for tests: Mosquitto from Debian (/usr/sbin/mosquitto) on a free loopback
+// port with its own config in a temp folder, and the embedded aedes broker. Each is stopped
+// when the test ends; Mosquitto can be restarted on the same port to test reconnects.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import { startEmbeddedBroker } from '../../gateway/broker.ts';
+
+export const MOSQUITTO = process.env.PHYGATE_TEST_MOSQUITTO ?? '/usr/sbin/mosquitto';
+
+export interface TestBroker {
+  kind: 'mosquitto' | 'aedes';
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+  /** Stops and starts the broker again on the same port (clients must reconnect). */
+  restart(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function startMosquitto(t: Test): Promise<TestBroker> {
+  const dir = mkdtempSync(join(tmpdir(), 'phygate-mosquitto-'));
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest none', ''].join('\n'));
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    const c = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    c.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<never>((_, reject) => c.once('exit', (code) => reject(new Error(`mosquitto exited (${code}): ${stderr}`))));
+    exited.catch(() => {});
+    child = c;
+    await Promise.race([waitForPort(port), exited]);
+  };
+  const stop = async () => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const gone = new Promise((resolve) => c.once('exit', resolve));
+    c.kill('SIGTERM');
+    await gone;
+  };
+  await start();
+  t.teardown(async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    kind: 'mosquitto',
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    stop,
+    restart: async () => {
+      await stop();
+      await start();
+    },
+  };
+}
+
+export async function startAedes(t: Test): Promise<TestBroker> {
+  let broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0 });
+  const port = broker.port;
+  let stopped = false;
+  t.teardown(() => broker.close());
+  return {
+    kind: 'aedes',
+    url: broker.url,
+    port,
+    stop: async () => {
+      stopped = true;
+      await broker.close();
+    },
+    restart: async () => {
+      if (!stopped) await broker.close();
+      broker = await startEmbeddedBroker({ host: '127.0.0.1', port });
+      stopped = false;
+    },
+  };
+}
+
+/** Both real brokers, for tests that must hold on each. */
+export const BROKERS = [
+  ['mosquitto', startMosquitto],
+  ['aedes', startAedes],
+] as const;
