@@ -17,6 +17,8 @@ import { installAuth } from './auth/bearer.ts';
 import type { Config } from './config.ts';
 import { ApiError, type ErrorCode } from './errors.ts';
 import { MissionService } from './missions/service.ts';
+import { EventHub } from './events.ts';
+import { eventRoutes, streamFleet } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { missionRoutes } from './routes/missions.ts';
 import { planRoutes } from './routes/plans.ts';
@@ -31,6 +33,8 @@ export interface AppDeps {
   fleet: FleetRegistry;
   /** The clock, injectable so tests can fix deadlines. */
   now?: () => Date;
+  /** The live event stream; one is made if not given. */
+  hub?: EventHub;
 }
 
 export type App = FastifyInstance;
@@ -104,6 +108,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(robotRoutes, { site: deps.site, fleet: deps.fleet });
   await app.register(planRoutes, { missions });
   await app.register(missionRoutes, { missions, site: deps.site });
+  const hub = deps.hub ?? new EventHub();
+  const unstream = streamFleet(deps.site, deps.fleet, hub);
+  app.addHook('onClose', async () => {
+    unstream();
+    hub.close();
+  });
+  await app.register(eventRoutes, { site: deps.site, fleet: deps.fleet, hub });
   return app;
 }
 

@@ -18,6 +18,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Least role the route needs; `public` routes need no token. */
     role?: Role | 'public';
+    /** The token may also come as `?access_token=` (RFC 6750), for EventSource, which cannot send headers. */
+    queryToken?: boolean;
   }
 }
 
@@ -29,7 +31,9 @@ export function installAuth(app: FastifyInstance, tokens: TokenStore, adminToken
   app.addHook('onRequest', async (req: FastifyRequest) => {
     const need = req.routeOptions.config.role;
     if (need === 'public' || req.routeOptions.url === undefined) return;
-    const principal = authenticate(req.headers.authorization, tokens, adminDigest);
+    const fromQuery = req.routeOptions.config.queryToken ? (req.query as { access_token?: unknown }).access_token : undefined;
+    const header = req.headers.authorization ?? (typeof fromQuery === 'string' ? `Bearer ${fromQuery}` : undefined);
+    const principal = authenticate(header, tokens, adminDigest);
     if (!principal) throw new ApiError('UNAUTHORIZED');
     req.principal = principal;
     const required = need ?? 'admin';

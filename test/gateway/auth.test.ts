@@ -11,6 +11,8 @@ interface RouteCase {
   url: string;
   role: Role;
   body?: (planHash: string) => object;
+  /** A stream that never ends by itself (Server-Sent Events): read up to the headers, then closed. */
+  stream?: boolean;
 }
 
 /** The API surface and the least role each route needs. */
@@ -23,6 +25,7 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', url: '/v1/missions', role: 'viewer' },
   { method: 'GET', url: '/v1/missions/:id', role: 'viewer' },
   { method: 'GET', url: '/v1/missions/:id/plan.svg', role: 'viewer' },
+  { method: 'GET', url: '/v1/events', role: 'viewer', stream: true },
   { method: 'POST', url: '/v1/plans/check', role: 'agent', body: () => ({ plan: canonicalPlan() }) },
   { method: 'POST', url: '/v1/missions', role: 'agent', body: () => ({ plan: canonicalPlan() }) },
   { method: 'POST', url: '/v1/missions/:id/approve', role: 'operator', body: (planHash) => ({ planHash }) },
@@ -48,13 +51,19 @@ async function fixture(t: Test, opts: TestAppOptions = {}): Promise<Fixture> {
   return {
     h,
     missionId: mission.id,
-    send: (route, headers) =>
-      h.app.inject({
-        method: route.method,
-        url: route.url.replace(':id', mission.id),
-        headers,
-        ...(route.body ? { payload: route.body(mission.planHash) } : {}),
-      }),
+    send: async (route, headers) => {
+      const request = { method: route.method, url: route.url.replace(':id', mission.id), headers, ...(route.body ? { payload: route.body(mission.planHash) } : {}) };
+      if (!route.stream) return h.app.inject(request);
+      const res = await h.app.inject({ ...request, payloadAsStream: true });
+      const stream = res.stream();
+      if (res.statusCode === 200) {
+        stream.destroy();
+        return { ...res, body: '', json: () => ({}) } as unknown as LightMyRequestResponse;
+      }
+      let body = '';
+      for await (const chunk of stream) body += String(chunk);
+      return { ...res, body, json: () => JSON.parse(body) } as unknown as LightMyRequestResponse;
+    },
   };
 }
 

@@ -1,0 +1,131 @@
+// GET /v1/events over a real socket: a snapshot first, then device changes, throttled per
+// device with the latest state always delivered; the token by header or ?access_token=.
+import t from 'tap';
+import { EventHub } from '../../gateway/events.ts';
+import { appFor } from './harness.ts';
+
+interface Sse {
+  events: { id: string; event: string; data: unknown }[];
+  /** Resolves when at least `n` events have arrived. */
+  until(n: number, timeoutMs?: number): Promise<void>;
+  close(): void;
+}
+
+async function openStream(url: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string | null; sse: Sse }> {
+  const ac = new AbortController();
+  const res = await fetch(url, { headers, signal: ac.signal });
+  const events: Sse['events'] = [];
+  const waiters: { n: number; resolve: () => void }[] = [];
+  void (async () => {
+    if (!res.body || res.status !== 200) return;
+    const decoder = new TextDecoder();
+    let buf = '';
+    try {
+      for await (const chunk of res.body) {
+        buf += decoder.decode(chunk as Uint8Array, { stream: true });
+        let cut: number;
+        while ((cut = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          const fields = Object.fromEntries(block.split('\n').filter((l) => !l.startsWith(':') && l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
+          if (fields.event) events.push({ id: fields.id ?? '', event: fields.event, data: JSON.parse(fields.data ?? 'null') });
+          for (const w of waiters.filter((w) => events.length >= w.n)) w.resolve();
+        }
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  return {
+    status: res.status,
+    type: res.headers.get('content-type'),
+    sse: {
+      events,
+      until: (n, timeoutMs = 5000) =>
+        new Promise<void>((resolve, reject) => {
+          if (events.length >= n) return resolve();
+          const timer = setTimeout(() => reject(new Error(`only ${events.length} of ${n} events within ${timeoutMs} ms`)), timeoutMs);
+          waiters.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
+        }),
+      close: () => ac.abort(),
+    },
+  };
+}
+
+t.test('a snapshot of every device, then device events as states change, throttled per device', async (t) => {
+  const h = await appFor(t);
+  const url = await h.app.listen({ port: 0, host: '127.0.0.1' });
+  const { status, type, sse } = await openStream(`${url}/v1/events`, h.auth('viewer'));
+  t.teardown(() => sse.close());
+  t.equal(status, 200);
+  t.match(type, /^text\/event-stream/);
+  await sse.until(1);
+  t.equal(sse.events[0]!.event, 'snapshot');
+  const snapshot = sse.events[0]!.data as { devices: { id: string; kind: string; online: boolean }[] };
+  t.same(snapshot.devices.map((d) => d.id), h.site.index.site.devices.map((d) => d.id), 'every device of the site');
+  t.match(snapshot.devices[0], { id: 'amr-1', kind: 'amr', online: true });
+
+  // Ten quick updates of amr-1: the first goes out at once, the rest collapse into the latest.
+  for (let i = 1; i <= 10; i++) h.fleet.update('amr-1', { soc: 0.9 - i * 0.01 });
+  h.fleet.update('amr-2', { paused: true });
+  await sse.until(4);
+  await new Promise((r) => setTimeout(r, 400));
+  const devices = sse.events.slice(1).map((e) => e.data as { id: string; soc?: number; paused?: boolean });
+  const amr1 = devices.filter((d) => d.id === 'amr-1');
+  t.equal(amr1.length, 2, 'amr-1: the first change, then one coalesced event');
+  t.equal(amr1[0]!.soc, 0.89);
+  t.equal(amr1[1]!.soc, 0.8, 'the latest state arrives');
+  t.match(devices.find((d) => d.id === 'amr-2'), { paused: true, kind: 'amr' }, "another device's change is not held back by amr-1's throttle");
+  const ids = sse.events.slice(1).map((e) => Number(e.id));
+  t.same(ids, [...ids].sort((a, b) => a - b), 'event ids rise');
+});
+
+t.test('auth: 401 without a token, the token as ?access_token= for EventSource, 401 for a wrong one', async (t) => {
+  const h = await appFor(t);
+  const url = await h.app.listen({ port: 0, host: '127.0.0.1' });
+  const none = await fetch(`${url}/v1/events`);
+  t.equal(none.status, 401);
+  t.equal((await none.json()).code, 'UNAUTHORIZED');
+  const wrong = await fetch(`${url}/v1/events?access_token=pgt_nope`);
+  t.equal(wrong.status, 401);
+  await wrong.body?.cancel();
+  const { status, sse } = await openStream(`${url}/v1/events?access_token=${h.tokens.viewer}`);
+  t.teardown(() => sse.close());
+  t.equal(status, 200);
+  await sse.until(1);
+  t.equal(sse.events[0]!.event, 'snapshot');
+  const elsewhere = await h.app.inject({ method: 'GET', url: `/v1/robots?access_token=${h.tokens.viewer}` });
+  t.equal(elsewhere.statusCode, 401, 'other routes do not take the token from the URL');
+});
+
+t.test('closing the gateway ends open streams instead of hanging', async (t) => {
+  const h = await appFor(t);
+  const url = await h.app.listen({ port: 0, host: '127.0.0.1' });
+  const { sse } = await openStream(`${url}/v1/events`, h.auth('viewer'));
+  t.teardown(() => sse.close());
+  await sse.until(1);
+  const started = Date.now();
+  await h.close();
+  t.ok(Date.now() - started < 5000, 'closed promptly');
+});
+
+t.test('the hub: throttle per key, latest wins, unthrottled publish, close cancels what is pending', async (t) => {
+  let now = 0;
+  const hub = new EventHub(100, () => now);
+  const got: unknown[] = [];
+  const off = hub.subscribe((e) => got.push(e.data));
+  hub.publishThrottled('k', 'device', 1);
+  hub.publishThrottled('k', 'device', 2);
+  hub.publishThrottled('k', 'device', 3);
+  hub.publish('mission', 'now');
+  t.same(got, [1, 'now']);
+  now = 100;
+  await new Promise((r) => setTimeout(r, 150));
+  t.same(got, [1, 'now', 3]);
+  hub.publishThrottled('k', 'device', 4);
+  hub.close();
+  await new Promise((r) => setTimeout(r, 150));
+  t.same(got, [1, 'now', 3], 'nothing after close');
+  off();
+  t.equal(hub.subscribers, 0);
+});
