@@ -32,6 +32,21 @@ export interface DeviceState {
   state: string;
   errors?: string[];
   lastSeen?: string;
+  /** Machines: the job running, or the one that just ended (see robots/machine/PROTOCOL.md). */
+  job?: MachineJob;
+  /** Machines: share of the job's time done, 0..1. */
+  progress?: number;
+  /** Machines: parts of the job finished. */
+  partsProduced?: number;
+}
+
+export interface MachineJob {
+  commandId: string;
+  action: string;
+  program?: string;
+  count?: number;
+  from?: string;
+  to?: string;
 }
 
 export type FleetState = ReadonlyMap<string, DeviceState>;

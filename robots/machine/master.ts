@@ -1,0 +1,325 @@
+// phygate's side of the machine protocol (PROTOCOL.md): it keeps the fleet registry up to date
+// from the state and connection messages of every machine of the site, sends commands with a
+// fresh commandId and an expiry, and reports acknowledgements and job ends per commandId.
+// Nothing a device publishes can make it throw: bad messages are counted and logged.
+import { randomUUID } from 'node:crypto';
+import type { MqttClient } from 'mqtt';
+import type { DeviceState, MachineJob } from '../../planners/fleet.ts';
+import { shapeProblems } from '../../planners/plan.ts';
+import type { SiteIndex } from '../../planners/site.ts';
+import type { FleetRegistry } from '../fleet-registry.ts';
+import {
+  ConnectionSchema,
+  JOB_END_STATES,
+  MachineCommandSchema,
+  MachineStateSchema,
+  decodeMessage,
+  describeProblems,
+  type AckResult,
+  type Connection,
+  type Job,
+  type MachineCommand,
+  type MachineCommandRequest,
+  type MachineState,
+} from './schemas.ts';
+import { PUBLISH, machineSubscription, machineTopic, parseMachineTopic } from './topics.ts';
+
+export interface MachineLog {
+  warn(obj: object, msg: string): void;
+}
+
+export interface MachineMasterOptions {
+  client: MqttClient;
+  site: SiteIndex;
+  /** The site id, the `{site}` level of the topics. */
+  siteId: string;
+  fleet: FleetRegistry;
+  now?: () => Date;
+  log?: MachineLog;
+  /** A device that publishes nothing for this long is put offline; 0 turns the watchdog off. */
+  silentAfterMs?: number;
+}
+
+export interface AckEvent {
+  deviceId: string;
+  commandId: string;
+  result: AckResult;
+  reason?: string;
+}
+
+export interface JobEndEvent {
+  deviceId: string;
+  commandId: string;
+  outcome: 'done' | 'stopped' | 'fault';
+  job: Job;
+  partsProduced?: number;
+  errors: string[];
+}
+
+export interface MachineMasterStats {
+  states: number;
+  connections: number;
+  /** Not JSON, or not a valid message of the protocol. */
+  invalid: number;
+  /** From a device id that is not a machine of the site. */
+  unknownDevice: number;
+  /** Older than a state already taken (a redelivery). */
+  outOfOrder: number;
+  commandsSent: number;
+}
+
+type LinkState = 'unknown' | Connection['connectionState'];
+
+interface DeviceTrack {
+  link: LinkState;
+  lastSeq?: number;
+  lastHeardMs?: number;
+  /** Keys of acknowledgements and commandIds of job ends already reported (bounded). */
+  acksSeen: Set<string>;
+  jobsEnded: Set<string>;
+}
+
+const REMEMBER = 200;
+/** States the master writes itself, from the link rather than from the device. */
+const LINK_LABELS = ['never connected', 'connected', 'offline', 'connection broken', 'silent', 'broker unreachable'];
+export const DEFAULT_TTL_MS = 10_000;
+export const DEFAULT_SILENT_AFTER_MS = 30_000;
+
+export class MachineMaster {
+  private readonly client: MqttClient;
+  private readonly site: SiteIndex;
+  private readonly siteId: string;
+  private readonly fleet: FleetRegistry;
+  private readonly now: () => Date;
+  private readonly log: MachineLog | undefined;
+  private readonly silentAfterMs: number;
+  private readonly tracks = new Map<string, DeviceTrack>();
+  private readonly ackListeners = new Set<(e: AckEvent) => void>();
+  private readonly jobListeners = new Set<(e: JobEndEvent) => void>();
+  private readonly counts: MachineMasterStats = { states: 0, connections: 0, invalid: 0, unknownDevice: 0, outOfOrder: 0, commandsSent: 0 };
+  private watchdog: NodeJS.Timeout | undefined;
+  private started = false;
+  private readonly onMessage = (topic: string, payload: Buffer) => this.receive(topic, payload);
+  private readonly onClose = () => this.linkLost();
+
+  constructor(opts: MachineMasterOptions) {
+    this.client = opts.client;
+    this.site = opts.site;
+    this.siteId = opts.siteId;
+    this.fleet = opts.fleet;
+    this.now = opts.now ?? (() => new Date());
+    this.log = opts.log;
+    this.silentAfterMs = opts.silentAfterMs ?? DEFAULT_SILENT_AFTER_MS;
+    for (const d of this.site.site.devices) {
+      if (d.kind !== 'amr') this.tracks.set(d.id, { link: 'unknown', acksSeen: new Set(), jobsEnded: new Set() });
+    }
+  }
+
+  /** Subscribes to the state and connection of every machine of the site. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.client.on('message', this.onMessage);
+    this.client.on('close', this.onClose);
+    await this.client.subscribeAsync(
+      [machineSubscription(this.siteId, 'connection'), machineSubscription(this.siteId, 'state')],
+      { qos: 1 },
+    );
+    if (this.silentAfterMs > 0) {
+      this.watchdog = setInterval(() => this.checkSilence(), Math.min(1_000, this.silentAfterMs));
+      this.watchdog.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    clearInterval(this.watchdog);
+    this.client.off('message', this.onMessage);
+    this.client.off('close', this.onClose);
+    if (this.client.connected) {
+      await this.client
+        .unsubscribeAsync([machineSubscription(this.siteId, 'connection'), machineSubscription(this.siteId, 'state')])
+        .catch(() => undefined);
+    }
+  }
+
+  /**
+   * Sends a command with a fresh commandId that expires `ttlMs` from now; resolves with the
+   * commandId once the broker has it. Throws (a caller's mistake, or no link) when the device is
+   * not a machine of the site, the command is not valid, a job is sent to an offline device, or
+   * the broker is not connected.
+   */
+  async command(deviceId: string, request: MachineCommandRequest, opts: { ttlMs?: number } = {}): Promise<string> {
+    if (!this.tracks.has(deviceId)) throw new Error(`'${deviceId}' is not a machine of site '${this.siteId}'`);
+    const ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
+    if (!(ttlMs > 0)) throw new Error(`ttlMs must be positive, not ${ttlMs}`);
+    const issued = this.now();
+    const command = MachineCommandSchema.safeParse({
+      ...request,
+      commandId: randomUUID(),
+      issuedAt: issued.toISOString(),
+      expiresAt: new Date(issued.getTime() + ttlMs).toISOString(),
+    });
+    if (!command.success) throw new Error(`invalid ${request.action} command for ${deviceId}: ${describeProblems(shapeProblems(command.error))}`);
+    if (command.data.action !== 'stop' && command.data.action !== 'reset' && this.fleet.get(deviceId)?.online !== true) {
+      throw new Error(`${deviceId} is offline: it gets no new work`);
+    }
+    await this.publish(deviceId, command.data);
+    return command.data.commandId;
+  }
+
+  /** Publishes a command as it is (a retry keeps its commandId and expiresAt). */
+  async publish(deviceId: string, command: MachineCommand): Promise<void> {
+    if (!this.client.connected) throw new Error(`no connection to the MQTT broker: ${command.action} for ${deviceId} not sent`);
+    await this.client.publishAsync(machineTopic(this.siteId, deviceId, 'command'), JSON.stringify(command), PUBLISH.command);
+    this.counts.commandsSent++;
+  }
+
+  onAck(listener: (e: AckEvent) => void): () => void {
+    this.ackListeners.add(listener);
+    return () => this.ackListeners.delete(listener);
+  }
+
+  onJob(listener: (e: JobEndEvent) => void): () => void {
+    this.jobListeners.add(listener);
+    return () => this.jobListeners.delete(listener);
+  }
+
+  stats(): MachineMasterStats {
+    return { ...this.counts };
+  }
+
+  private receive(topic: string, payload: Buffer): void {
+    const t = parseMachineTopic(topic);
+    if (!t || t.siteId !== this.siteId || t.channel === 'command') return;
+    // An empty retained message clears the topic; it says nothing about the device.
+    if (payload.length === 0) return;
+    const track = this.tracks.get(t.deviceId);
+    if (!track) {
+      this.counts.unknownDevice++;
+      this.log?.warn({ topic, deviceId: t.deviceId }, `machine protocol: '${t.deviceId}' is not a machine of site '${this.siteId}'; message ignored`);
+      return;
+    }
+    if (t.channel === 'connection') {
+      const msg = decodeMessage(ConnectionSchema, payload);
+      if (!msg.ok) return this.invalid(topic, describeProblems(msg.problems));
+      this.counts.connections++;
+      this.connection(t.deviceId, track, msg.value);
+    } else {
+      const msg = decodeMessage(MachineStateSchema, payload);
+      if (!msg.ok) return this.invalid(topic, describeProblems(msg.problems));
+      this.counts.states++;
+      this.state(t.deviceId, track, msg.value);
+    }
+  }
+
+  private invalid(topic: string, problems: string): void {
+    this.counts.invalid++;
+    this.log?.warn({ topic, problems }, `machine protocol: invalid message on ${topic}: ${problems}`);
+  }
+
+  private connection(deviceId: string, track: DeviceTrack, msg: Connection): void {
+    track.link = msg.connectionState;
+    // The device may have restarted and counts its seq from 1 again.
+    track.lastSeq = undefined;
+    track.lastHeardMs = Date.now();
+    const lastSeen = this.now().toISOString();
+    if (msg.connectionState === 'ONLINE') {
+      // The device publishes its state right after this; until then say no more than what is known.
+      const stale = LINK_LABELS.includes(this.fleet.get(deviceId)?.state ?? '');
+      this.fleet.update(deviceId, { online: true, lastSeen, ...(stale ? { state: 'connected' } : {}) });
+    } else {
+      this.fleet.update(deviceId, { online: false, state: msg.connectionState === 'OFFLINE' ? 'offline' : 'connection broken' });
+    }
+  }
+
+  private state(deviceId: string, track: DeviceTrack, msg: MachineState): void {
+    if (track.lastSeq !== undefined && msg.seq <= track.lastSeq) {
+      this.counts.outOfOrder++;
+      return;
+    }
+    track.lastSeq = msg.seq;
+    track.lastHeardMs = Date.now();
+    const gone = track.link === 'CONNECTIONBROKEN' || track.link === 'OFFLINE';
+    const errors = msg.errors.map((e) => `${e.code}: ${e.message}`);
+    const patch: Partial<Omit<DeviceState, 'id'>> = {
+      online: !gone,
+      state: msg.state,
+      errors,
+      job: 'job' in msg && msg.job ? fleetJob(msg.job) : undefined,
+      progress: 'progress' in msg ? msg.progress : undefined,
+      partsProduced: 'partsProduced' in msg ? msg.partsProduced : undefined,
+    };
+    if (!gone) patch.lastSeen = this.now().toISOString();
+    this.fleet.update(deviceId, patch);
+
+    for (const ack of msg.acks) {
+      const key = `${ack.commandId}|${ack.result}|${ack.seq}`;
+      if (!remember(track.acksSeen, key)) continue;
+      const event: AckEvent = { deviceId, commandId: ack.commandId, result: ack.result, ...(ack.reason !== undefined ? { reason: ack.reason } : {}) };
+      for (const l of this.ackListeners) this.safely(() => l(event));
+    }
+    if ((JOB_END_STATES as readonly string[]).includes(msg.state) && 'job' in msg && msg.job && remember(track.jobsEnded, msg.job.commandId)) {
+      const event: JobEndEvent = {
+        deviceId,
+        commandId: msg.job.commandId,
+        outcome: msg.state as JobEndEvent['outcome'],
+        job: msg.job,
+        ...(msg.partsProduced !== undefined ? { partsProduced: msg.partsProduced } : {}),
+        errors,
+      };
+      for (const l of this.jobListeners) this.safely(() => l(event));
+    }
+  }
+
+  /**
+   * Without the broker nothing a machine says arrives and no command leaves: every machine is
+   * offline until the subscriptions come back with the retained connection and state.
+   */
+  private linkLost(): void {
+    for (const [deviceId, track] of this.tracks) {
+      track.link = 'unknown';
+      track.lastSeq = undefined;
+      if (this.fleet.get(deviceId)?.online === true) this.fleet.update(deviceId, { online: false, state: 'broker unreachable' });
+    }
+  }
+
+  private checkSilence(): void {
+    const limit = Date.now() - this.silentAfterMs;
+    for (const [deviceId, track] of this.tracks) {
+      if (track.lastHeardMs === undefined || track.lastHeardMs > limit) continue;
+      if (this.fleet.get(deviceId)?.online !== true) continue;
+      this.log?.warn({ deviceId }, `machine protocol: ${deviceId} sent nothing for ${this.silentAfterMs} ms; offline`);
+      this.fleet.update(deviceId, { online: false, state: 'silent' });
+    }
+  }
+
+  /** A listener's bug must not stop the other listeners or the message handling. */
+  private safely(f: () => void): void {
+    try {
+      f();
+    } catch (err) {
+      this.log?.warn({ err }, 'machine protocol: a listener threw');
+    }
+  }
+}
+
+function fleetJob(job: Job): MachineJob {
+  switch (job.action) {
+    case 'run':
+      return { commandId: job.commandId, action: job.action, program: job.program, count: job.count };
+    case 'convey':
+      return { commandId: job.commandId, action: job.action, count: job.count };
+    case 'transfer':
+      return { commandId: job.commandId, action: job.action, from: job.from, to: job.to };
+  }
+}
+
+/** Adds `key` to a bounded set; false when it was already there. */
+function remember(set: Set<string>, key: string): boolean {
+  if (set.has(key)) return false;
+  set.add(key);
+  if (set.size > REMEMBER) set.delete(set.values().next().value!);
+  return true;
+}
