@@ -1,10 +1,19 @@
-// The composition root: configuration, site, store, fleet and HTTP server wired into one gateway.
+// The composition root: configuration, site, store, MQTT (an external broker or the embedded
+// one), the device masters (VDA 5050, machine protocol), the virtual fleet and the HTTP server
+// wired into one gateway.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { MqttClient } from 'mqtt';
 import { FleetRegistry } from '../robots/fleet-registry.ts';
-import { parkFleetAtHome } from '../sim/parked-fleet.ts';
+import { MachineMaster } from '../robots/machine/master.ts';
+import { closeMqtt, connectMqtt, type MqttSettings } from '../robots/mqtt.ts';
+import { Vda5050Master } from '../robots/vda5050/master.ts';
 import { openSiteFolder, type LoadedSite } from '../sim/site-folder.ts';
+import { startVirtualFleet, type VirtualFleet } from '../sim/virtual-fleet.ts';
 import { buildApp, type App } from './app.ts';
-import type { Config } from './config.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker.ts';
+import { ConfigError, type Config } from './config.ts';
 import { openStore, type Store } from './store/index.ts';
 
 export interface Gateway {
@@ -12,22 +21,86 @@ export interface Gateway {
   site: LoadedSite;
   store: Store;
   fleet: FleetRegistry;
+  vda5050: Vda5050Master;
+  machines: MachineMaster;
   /** Where it listens, e.g. http://127.0.0.1:8080 */
   url: string;
+  /** The broker the gateway and the devices use, e.g. mqtt://127.0.0.1:1883 */
+  mqttUrl: string;
+  /** True when the gateway runs the broker itself (no PHYGATE_MQTT_URL). */
+  embeddedBroker: boolean;
+  /** Running in this process unless PHYGATE_VIRTUAL_FLEET=0. */
+  virtualFleet?: VirtualFleet;
   /** A token created because none existed; shown once, never stored in plaintext. */
   bootstrapToken?: string;
   close(): Promise<void>;
 }
 
+/** Broker settings from the configuration; TLS files are read here, so a wrong path fails at start. */
+export function mqttSettings(config: Config, url: string, clientId: string): MqttSettings {
+  const file = (name: keyof Config) => {
+    const path = config[name] as string | undefined;
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`${name}: cannot read '${path}': ${(err as Error).message}`);
+    }
+  };
+  const ca = file('PHYGATE_MQTT_CA_FILE');
+  const cert = file('PHYGATE_MQTT_CERT_FILE');
+  const key = file('PHYGATE_MQTT_KEY_FILE');
+  return {
+    url,
+    clientId,
+    ...(config.PHYGATE_MQTT_USERNAME !== undefined ? { username: config.PHYGATE_MQTT_USERNAME } : {}),
+    ...(config.PHYGATE_MQTT_PASSWORD !== undefined ? { password: config.PHYGATE_MQTT_PASSWORD } : {}),
+    ...(ca !== undefined ? { ca } : {}),
+    ...(cert !== undefined ? { cert } : {}),
+    ...(key !== undefined ? { key } : {}),
+    ...(config.PHYGATE_MQTT_TLS_INSECURE ? { rejectUnauthorized: false } : {}),
+  };
+}
+
 export async function startGateway(config: Config): Promise<Gateway> {
   const site = await openSiteFolder(config.PHYGATE_SITE);
   const store = openStore(resolve(config.PHYGATE_DATA_DIR));
-  let built: App | undefined;
+  // Everything started so far, closed in reverse order if a later part fails (or on close).
+  const started: (() => Promise<void> | void)[] = [() => store.close()];
+  const closeAll = async () => {
+    for (const stop of started.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch {
+        // keep closing the rest
+      }
+    }
+  };
   try {
     const fleet = new FleetRegistry(site.index);
-    // Until devices report over MQTT, the virtual fleet is the demo fleet parked at home.
-    if (config.PHYGATE_VIRTUAL_FLEET) parkFleetAtHome(fleet, new Date());
-    const app = (built = await buildApp({ config, site, store, fleet }));
+    let broker: EmbeddedBroker | undefined;
+    if (!config.PHYGATE_MQTT_URL) {
+      broker = await startEmbeddedBroker({ host: config.PHYGATE_MQTT_HOST, port: config.PHYGATE_MQTT_PORT });
+      const b = broker;
+      started.push(() => b.close());
+    }
+    const mqttUrl = config.PHYGATE_MQTT_URL ?? broker!.url;
+    const client: MqttClient = await connectMqtt(mqttSettings(config, mqttUrl, `phygate-gateway-${site.index.site.id}-${randomBytes(4).toString('hex')}`));
+    started.push(() => closeMqtt(client, true));
+    const vda5050 = new Vda5050Master({ client, site: site.index, fleet, graph: site.graph, interfaceName: config.PHYGATE_VDA_INTERFACE });
+    await vda5050.start();
+    started.push(() => vda5050.stop());
+    const machines = new MachineMaster({ client, site: site.index, siteId: site.index.site.id, fleet });
+    await machines.start();
+    started.push(() => machines.stop());
+    let virtualFleet: VirtualFleet | undefined;
+    if (config.PHYGATE_VIRTUAL_FLEET) {
+      const vf = await startVirtualFleet({ brokerUrl: mqttUrl, site, speed: config.PHYGATE_FLEET_SPEED, interfaceName: config.PHYGATE_VDA_INTERFACE });
+      virtualFleet = vf;
+      started.push(() => vf.close());
+    }
+    const app = await buildApp({ config, site, store, fleet });
+    started.push(() => app.close());
     const address = await app.listen({ port: config.PHYGATE_PORT, host: config.PHYGATE_HOST });
     // Only once listening: a start that fails must not leave an admin token nobody was shown.
     const bootstrapToken =
@@ -38,17 +111,17 @@ export async function startGateway(config: Config): Promise<Gateway> {
       site,
       store,
       fleet,
+      vda5050,
+      machines,
       url: address,
+      mqttUrl,
+      embeddedBroker: broker !== undefined,
+      ...(virtualFleet ? { virtualFleet } : {}),
       ...(bootstrapToken ? { bootstrapToken } : {}),
-      close: () =>
-        (closing ??= (async () => {
-          await app.close();
-          store.close();
-        })()),
+      close: () => (closing ??= closeAll()),
     };
   } catch (err) {
-    await built?.close();
-    store.close();
+    await closeAll();
     throw err;
   }
 }

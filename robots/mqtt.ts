@@ -43,6 +43,10 @@ export function mqttOptions(s: MqttSettings): IClientOptions {
   };
 }
 
+export class MqttConnectError extends Error {
+  override name = 'MqttConnectError';
+}
+
 /**
  * Connects and resolves once the first CONNACK arrives (or rejects after `timeoutMs`, closing
  * the client). Afterwards the client reconnects by itself with a doubling back-off.
@@ -61,7 +65,7 @@ export async function connectMqtt(s: MqttSettings, timeoutMs = 10_000): Promise<
     const timer = setTimeout(() => {
       cleanup();
       client.end(true);
-      reject(new Error(`no connection to MQTT broker ${s.url} within ${timeoutMs} ms`));
+      reject(new MqttConnectError(`no connection to MQTT broker ${s.url} within ${timeoutMs} ms`));
     }, timeoutMs);
     const onConnect = () => {
       cleanup();

@@ -11,6 +11,8 @@ import { checkOnSite } from '../../sim/checker.ts';
 import { renderPlanSvg } from '../../sim/plan-svg.ts';
 import { describeWorld, openSiteFolder, SiteLoadError, type LoadedSite } from '../../sim/site-folder.ts';
 import { isRole, ROLES } from '../auth/roles.ts';
+import { MqttConnectError } from '../../robots/mqtt.ts';
+import { startVirtualFleet } from '../../sim/virtual-fleet.ts';
 import { ConfigError, DEFAULT_SITE_DIR, readConfig } from '../config.ts';
 import { startGateway } from '../main.ts';
 import { CheckRequestSchema } from '../routes/plans.ts';
@@ -22,6 +24,8 @@ Usage:
   phygate serve                              run the gateway (the default; configured by PHYGATE_* variables)
   phygate check PLAN.json [--site DIR] [--assume FILE] [--json] [--svg FILE]
                                              check a plan against a site folder; nothing moves
+  phygate fleet [--mqtt URL] [--site DIR] [--speed N]
+                                             run the site's virtual fleet on its own, like real hardware
   phygate token create --role ROLE --name N  create an access token and print it once
   phygate token list                         list tokens (never their secrets)
 
@@ -35,6 +39,11 @@ check: PLAN.json is a plan, or {"plan": …, "assume"?: …} as sent to POST /v1
   --json         print the report as JSON, nothing else
   --svg FILE     also draw the plan on the floor plan, as SVG
   Exit status: 0 pass or warn, 1 fail, 2 unreadable input or site.
+
+fleet: every AMR of the site as a VDA 5050 vehicle, every machine as a machine-protocol device.
+  --mqtt URL     the broker (default: $PHYGATE_MQTT_URL, else mqtt://127.0.0.1:$PHYGATE_MQTT_PORT)
+  --site DIR     the site folder (default: $PHYGATE_SITE or the demo site)
+  --speed N      time scale: 10 runs everything ten times faster (default 1)
 `;
 
 type Out = (line: string) => void;
@@ -47,6 +56,8 @@ export async function runCli(argv: string[], out: Out = (l) => process.stdout.wr
         return await serve(out);
       case 'check':
         return await check(rest, out, err);
+      case 'fleet':
+        return await fleet(rest, out, err);
       case 'token':
         return token(rest, out, err);
       case 'help':
@@ -61,6 +72,7 @@ export async function runCli(argv: string[], out: Out = (l) => process.stdout.wr
   } catch (e) {
     if (e instanceof ConfigError) err(`configuration error: ${e.message}`);
     else if (e instanceof SiteLoadError) err(`site error: ${e.message}`);
+    else if (e instanceof MqttConnectError) err(`MQTT error: ${e.message}; check PHYGATE_MQTT_URL (or --mqtt) and that the broker runs`);
     else if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE' || (e as NodeJS.ErrnoException).code === 'EACCES') {
       err(`cannot listen: ${(e as Error).message}; set PHYGATE_PORT to a free port`);
     }
@@ -81,11 +93,46 @@ async function serve(out: Out): Promise<number> {
     out('');
   }
   for (const line of describeWorld(gateway.site)) out(line);
+  out(
+    gateway.embeddedBroker
+      ? `MQTT: embedded broker at ${gateway.mqttUrl} (devices connect here; set PHYGATE_MQTT_URL to use another broker)`
+      : `MQTT: connected to ${gateway.mqttUrl}`,
+  );
+  const vf = gateway.virtualFleet;
+  out(vf ? `virtual fleet: ${[...vf.amrs.keys(), ...vf.machines.keys()].join(', ')} (PHYGATE_VIRTUAL_FLEET=0 for real hardware only)` : 'virtual fleet: off');
   out(`phygate serving site folder '${config.PHYGATE_SITE}' at ${gateway.url} (API docs: ${gateway.url}/docs)`);
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
       out(`${signal}: shutting down`);
       gateway.close().then(done, done);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+async function fleet(argv: string[], out: Out, err: Out): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { mqtt: { type: 'string' }, site: { type: 'string' }, speed: { type: 'string' } }, strict: true });
+  const config = readConfig();
+  const speed = values.speed === undefined ? 1 : Number(values.speed);
+  if (!Number.isFinite(speed) || speed <= 0 || speed > 1000) {
+    err(`--speed must be a number above 0 and at most 1000, not '${values.speed}'`);
+    return 2;
+  }
+  const brokerUrl = values.mqtt ?? config.PHYGATE_MQTT_URL ?? `mqtt://127.0.0.1:${config.PHYGATE_MQTT_PORT}`;
+  const site = await openSiteFolder(resolve(values.site ?? config.PHYGATE_SITE));
+  let vf;
+  try {
+    vf = await startVirtualFleet({ brokerUrl, site, speed, interfaceName: config.PHYGATE_VDA_INTERFACE });
+  } catch (e) {
+    throw e instanceof MqttConnectError || /connect|ECONNREFUSED/i.test((e as Error).message) ? new MqttConnectError(`cannot reach ${brokerUrl}: ${(e as Error).message}`) : e;
+  }
+  out(`virtual fleet of site '${site.index.site.id}' connected to ${brokerUrl} at ${speed}x: ${[...vf.amrs.keys(), ...vf.machines.keys()].join(', ')}`);
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      out(`${signal}: the fleet goes offline`);
+      vf.close().then(done, done);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -59,6 +59,7 @@ export async function startGatewayProcess(t: Test, opts: { dataDir: string; port
       PHYGATE_HOST: '127.0.0.1',
       PHYGATE_DATA_DIR: opts.dataDir,
       PHYGATE_LOG_LEVEL: 'warn',
+      PHYGATE_MQTT_PORT: '0',
     }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -152,7 +153,7 @@ export async function runGatewayExpectingExit(
 ): Promise<Exit & { stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [BIN, 'serve'], {
     cwd: REPO_ROOT,
-    env: childEnv({ PHYGATE_PORT: String(opts.port), PHYGATE_HOST: '127.0.0.1', PHYGATE_DATA_DIR: opts.dataDir, PHYGATE_LOG_LEVEL: 'warn' }),
+    env: childEnv({ PHYGATE_PORT: String(opts.port), PHYGATE_HOST: '127.0.0.1', PHYGATE_DATA_DIR: opts.dataDir, PHYGATE_LOG_LEVEL: 'warn', PHYGATE_MQTT_PORT: '0' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));

@@ -1,0 +1,440 @@
+// The VDA 5050 master: the gateway's side of the AMRs. It reads every AMR's state, connection,
+// visualization and factsheet into the fleet registry, sends orders built from nav-graph routes
+// and instant actions, and reports how each order progresses.
+//
+// Nothing a vehicle (or anyone on the broker) sends can make it throw: a message that is not
+// JSON, not a valid VDA 5050 2.0 object, or from a vehicle the site does not know is counted and
+// logged, and dropped.
+import type { MqttClient } from 'mqtt';
+import type { DeviceState } from '../../planners/fleet.ts';
+import { buildNavGraph, type NavGraph } from '../../planners/route.ts';
+import type { Amr, SiteIndex } from '../../planners/site.ts';
+import type { FleetRegistry } from '../fleet-registry.ts';
+import { DeviceOfflineError, NoOrderError, OrderActiveError, RouteStartError, UnknownDeviceError } from './errors.ts';
+import { buildOrder, type EndAction } from './order.ts';
+import { describeError, evaluateProgress, hasActiveOrder, releasedActions, type OrderProgress, type TrackedOrder } from './progress.ts';
+import {
+  ConnectionSchema,
+  FactsheetSchema,
+  InstantActionsSchema,
+  OrderSchema,
+  StateSchema,
+  VDA5050_VERSION,
+  VisualizationSchema,
+  type Connection,
+  type Factsheet,
+  type InstantActions,
+  type Order,
+  type State,
+  type Visualization,
+} from './schemas.ts';
+import { DEFAULT_INTERFACE_NAME, parseTopic, topicFilter, vehicleTopic, type Vda5050Topic } from './topics.ts';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type MasterLog = (level: LogLevel, msg: string, data?: Record<string, unknown>) => void;
+
+export interface Vda5050MasterOptions {
+  /** A connected client (robots/mqtt.ts `connectMqtt`); the master does not close it. */
+  client: MqttClient;
+  site: SiteIndex;
+  fleet: FleetRegistry;
+  interfaceName?: string;
+  now?: () => Date;
+  log?: MasterLog;
+  /**
+   * A vehicle that has said nothing for this long is marked offline (it publishes its state at
+   * least every 30 s by the spec). Default 65 s.
+   */
+  silenceMs?: number;
+  /** The site's nav graph, if already built. */
+  graph?: NavGraph;
+}
+
+export interface OrderRequest {
+  /** Node ids, starting at the AMR's current node (for an update: where the current base ends). */
+  route: readonly string[];
+  actionsAtEnd?: readonly EndAction[];
+  orderId?: string;
+  /** Nodes in the base; the rest is sent as the unreleased horizon. Default: all. */
+  releasedNodes?: number;
+}
+
+export type InstantActionType = 'startPause' | 'stopPause' | 'cancelOrder' | 'stateRequest' | 'factsheetRequest' | 'stopCharging';
+
+export type { OrderProgress } from './progress.ts';
+export type OrderProgressListener = (progress: OrderProgress) => void;
+
+export interface MasterStats {
+  /** Messages on the subscribed VDA 5050 topics. */
+  received: number;
+  /** Not JSON, or not a valid VDA 5050 2.0 object. */
+  invalid: number;
+  /** From a manufacturer/serial number that is none of the site's AMRs. */
+  unknownDevice: number;
+}
+
+interface Vehicle {
+  id: string;
+  amr: Amr;
+  headerIds: { order: number; instantActions: number };
+  state?: State;
+  factsheet?: Factsheet;
+  lastHeardMs?: number;
+  order?: TrackedOrder;
+  progress?: OrderProgress;
+}
+
+/** One word for what the AMR is doing, for people and the plan check. */
+function activity(state: State): string {
+  if (state.errors.some((e) => e.errorLevel === 'FATAL')) return 'error';
+  if (state.batteryState.charging) return 'charging';
+  if (state.paused) return 'paused';
+  if (state.driving) return 'driving';
+  if (state.actionStates.some((a) => a.actionStatus === 'RUNNING' || a.actionStatus === 'INITIALIZING')) return 'working';
+  if (hasActiveOrder(state)) return 'waiting';
+  return 'idle';
+}
+
+export class Vda5050Master {
+  private readonly client: MqttClient;
+  private readonly site: SiteIndex;
+  private readonly fleet: FleetRegistry;
+  private readonly graph: NavGraph;
+  private readonly interfaceName: string;
+  private readonly now: () => Date;
+  private readonly log: MasterLog;
+  private readonly silenceMs: number;
+  private readonly vehicles = new Map<string, Vehicle>();
+  private readonly byAddress = new Map<string, Vehicle>();
+  private readonly listeners = new Set<OrderProgressListener>();
+  private readonly counts: MasterStats = { received: 0, invalid: 0, unknownDevice: 0 };
+  private started = false;
+  private silenceTimer: NodeJS.Timeout | undefined;
+  private sequence = 0;
+
+  constructor(opts: Vda5050MasterOptions) {
+    this.client = opts.client;
+    this.site = opts.site;
+    this.fleet = opts.fleet;
+    this.graph = opts.graph ?? buildNavGraph(opts.site.site);
+    this.interfaceName = opts.interfaceName ?? DEFAULT_INTERFACE_NAME;
+    this.now = opts.now ?? (() => new Date());
+    this.log = opts.log ?? (() => {});
+    this.silenceMs = opts.silenceMs ?? 65_000;
+    for (const amr of opts.site.devicesOfKind('amr')) {
+      const v: Vehicle = { id: amr.id, amr, headerIds: { order: 0, instantActions: 0 } };
+      this.vehicles.set(amr.id, v);
+      this.byAddress.set(`${amr.vda5050.manufacturer}/${amr.vda5050.serialNumber}`, v);
+    }
+  }
+
+  /** Subscribes to every AMR's topics (QoS 1 for connection, 0 for the rest, as the spec says) and asks each for its state. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.client.on('message', this.onMessage);
+    this.client.on('connect', this.onConnect);
+    const manufacturers = [...new Set([...this.vehicles.values()].map((v) => v.amr.vda5050.manufacturer))];
+    const subscriptions: Record<string, { qos: 0 | 1 }> = {};
+    for (const m of manufacturers) {
+      // Every serial number of the manufacturer: messages from vehicles the site does not know are noticed, not missed.
+      subscriptions[topicFilter(this.interfaceName, 'connection', m)] = { qos: 1 };
+      for (const topic of ['state', 'visualization', 'factsheet'] as const) subscriptions[topicFilter(this.interfaceName, topic, m)] = { qos: 0 };
+    }
+    if (manufacturers.length > 0) await this.client.subscribeAsync(subscriptions);
+    this.requestStates();
+    const every = Math.max(50, Math.min(5_000, this.silenceMs / 4));
+    this.silenceTimer = setInterval(() => this.markSilentOffline(), every);
+    this.silenceTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    this.client.off('message', this.onMessage);
+    this.client.off('connect', this.onConnect);
+    clearInterval(this.silenceTimer);
+    if (this.client.connected) {
+      const manufacturers = [...new Set([...this.vehicles.values()].map((v) => v.amr.vda5050.manufacturer))];
+      const topics = manufacturers.flatMap((m) => (['connection', 'state', 'visualization', 'factsheet'] as const).map((t) => topicFilter(this.interfaceName, t, m)));
+      await this.client.unsubscribeAsync(topics).catch(() => {});
+    }
+  }
+
+  stats(): MasterStats {
+    return { ...this.counts };
+  }
+
+  onOrderProgress(listener: OrderProgressListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The last progress reported for the AMR's current order. */
+  progress(deviceId: string): OrderProgress | undefined {
+    return this.vehicle(deviceId).progress;
+  }
+
+  /** The AMR's last valid state message. */
+  lastState(deviceId: string): State | undefined {
+    return this.vehicle(deviceId).state;
+  }
+
+  factsheet(deviceId: string): Factsheet | undefined {
+    return this.vehicle(deviceId).factsheet;
+  }
+
+  /**
+   * A new order along `route` from the AMR's current node, published at QoS 0 (the spec's rule:
+   * a late order is worse than a lost one; the state shows whether it arrived).
+   */
+  async sendOrder(deviceId: string, request: OrderRequest): Promise<Order> {
+    const v = this.vehicle(deviceId);
+    const fleetState = this.requireOnline(v);
+    if (v.state && hasActiveOrder(v.state)) throw new OrderActiveError(deviceId, v.state.orderId);
+    if (request.route[0] !== fleetState.at) throw new RouteStartError(deviceId, request.route[0], fleetState.at);
+    const orderId = request.orderId ?? `${deviceId}-${this.now().getTime().toString(36)}-${++this.sequence}`;
+    const order = this.build(v, request, orderId, 0, 0);
+    await this.publish(v, 'order', order);
+    v.order = { orderId, latest: order, actions: releasedActions(order), cancelled: false, terminal: false };
+    v.progress = undefined;
+    this.log('info', 'order sent', { deviceId, orderId, route: request.route });
+    return order;
+  }
+
+  /**
+   * The next update of the AMR's order (orderUpdateId + 1): `route` starts where the current base
+   * ends, or where the AMR stopped if it is done with the order.
+   */
+  async updateOrder(deviceId: string, request: Omit<OrderRequest, 'orderId'>): Promise<Order> {
+    const v = this.vehicle(deviceId);
+    this.requireOnline(v);
+    const tracked = v.order;
+    if (!tracked) throw new NoOrderError(deviceId);
+    const state = v.state;
+    let start: { nodeId: string; sequenceId: number };
+    if (state && state.orderId === tracked.orderId && !hasActiveOrder(state)) {
+      start = { nodeId: state.lastNodeId, sequenceId: state.lastNodeSequenceId };
+    } else {
+      const base = tracked.latest.nodes.filter((n) => n.released);
+      start = base[base.length - 1]!;
+    }
+    if (request.route[0] !== start.nodeId) throw new RouteStartError(deviceId, request.route[0], start.nodeId);
+    const order = this.build(v, request, tracked.orderId, tracked.latest.orderUpdateId + 1, start.sequenceId);
+    await this.publish(v, 'order', order);
+    tracked.latest = order;
+    for (const [id, type] of releasedActions(order)) tracked.actions.set(id, type);
+    tracked.terminal = false;
+    tracked.lastReport = undefined;
+    this.log('info', 'order updated', { deviceId, orderId: tracked.orderId, orderUpdateId: order.orderUpdateId, route: request.route });
+    return order;
+  }
+
+  /**
+   * Publishes one instant action and returns its actionId. Sent whether or not the AMR looks
+   * online: a pause must never be held back by what the master believes.
+   */
+  async instantAction(deviceId: string, actionType: InstantActionType): Promise<string> {
+    const v = this.vehicle(deviceId);
+    const actionId = `${deviceId}-${actionType}-${this.now().getTime().toString(36)}-${++this.sequence}`;
+    const message: InstantActions = {
+      ...this.header(v, 'instantActions'),
+      // NONE (2.1 says instant actions always are): vda-5050-lib holds every later instant action
+      // behind a pending HARD one, and a pause must not wait for a cancel to finish.
+      instantActions: [{ actionId, actionType, blockingType: 'NONE' }],
+    };
+    await this.publish(v, 'instantActions', InstantActionsSchema.parse(message));
+    if (actionType === 'cancelOrder' && v.order && !v.order.terminal) v.order.cancelActionId = actionId;
+    this.log(actionType === 'stateRequest' ? 'debug' : 'info', 'instant action sent', { deviceId, actionType, actionId });
+    return actionId;
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------
+
+  private readonly onMessage = (topic: string, payload: Buffer): void => {
+    const parsed = parseTopic(topic);
+    if (!parsed || parsed.interfaceName !== this.interfaceName) return;
+    if (parsed.topic === 'order' || parsed.topic === 'instantActions') return;
+    // An empty retained message only clears the topic.
+    if (payload.length === 0) return;
+    this.counts.received++;
+    const v = this.byAddress.get(`${parsed.manufacturer}/${parsed.serialNumber}`);
+    if (!v) {
+      this.counts.unknownDevice++;
+      this.log('warn', 'message from a vehicle the site does not know', { topic });
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString('utf8'));
+    } catch (err) {
+      this.counts.invalid++;
+      this.log('warn', 'message is not JSON', { topic, deviceId: v.id, error: (err as Error).message });
+      return;
+    }
+    const schema = { state: StateSchema, connection: ConnectionSchema, visualization: VisualizationSchema, factsheet: FactsheetSchema }[parsed.topic];
+    const result = schema.safeParse(json);
+    if (!result.success) {
+      this.counts.invalid++;
+      const problems = result.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
+      this.log('warn', `invalid VDA 5050 ${parsed.topic}`, { topic, deviceId: v.id, problems });
+      return;
+    }
+    const message = result.data;
+    if (message.manufacturer !== parsed.manufacturer || message.serialNumber !== parsed.serialNumber) {
+      this.counts.invalid++;
+      this.log('warn', 'message names another vehicle than its topic', { topic, deviceId: v.id, manufacturer: message.manufacturer, serialNumber: message.serialNumber });
+      return;
+    }
+    try {
+      switch (parsed.topic) {
+        case 'state':
+          this.onState(v, message as State);
+          break;
+        case 'connection':
+          this.onConnection(v, message as Connection);
+          break;
+        case 'visualization':
+          this.onVisualization(v, message as Visualization);
+          break;
+        case 'factsheet':
+          v.factsheet = message as Factsheet;
+          v.lastHeardMs = this.now().getTime();
+          break;
+      }
+    } catch (err) {
+      this.log('error', 'handling a vehicle message failed', { topic, deviceId: v.id, error: (err as Error).stack ?? String(err) });
+    }
+  };
+
+  /** After a (re)connect: the vehicles' states may have changed meanwhile and retained state is not kept. */
+  private readonly onConnect = (): void => {
+    this.requestStates();
+  };
+
+  private onState(v: Vehicle, state: State): void {
+    const now = this.now();
+    v.state = state;
+    v.lastHeardMs = now.getTime();
+    const p = state.agvPosition;
+    const patch: Partial<Omit<DeviceState, 'id'>> = {
+      online: true,
+      state: activity(state),
+      soc: Math.max(0, Math.min(1, state.batteryState.batteryCharge / 100)),
+      paused: state.paused ?? false,
+      errors: state.errors.map(describeError),
+      lastSeen: now.toISOString(),
+      ...(state.lastNodeId ? { at: state.lastNodeId } : {}),
+      ...(p ? { pose: { x: p.x, y: p.y, theta: p.theta } } : {}),
+      // Without `loads` the vehicle cannot tell what it carries: keep what was known.
+      ...(state.loads ? { cargo: state.loads.length } : {}),
+    };
+    this.fleet.update(v.id, patch);
+    this.reportProgress(v);
+  }
+
+  private onConnection(v: Vehicle, message: Connection): void {
+    const now = this.now();
+    v.lastHeardMs = now.getTime();
+    if (message.connectionState === 'ONLINE') {
+      this.fleet.update(v.id, { online: true, lastSeen: now.toISOString() });
+    } else {
+      this.fleet.update(v.id, { online: false, state: message.connectionState === 'OFFLINE' ? 'offline' : 'connection broken' });
+    }
+    this.log('info', `${v.id} ${message.connectionState}`, { deviceId: v.id });
+  }
+
+  private onVisualization(v: Vehicle, message: Visualization): void {
+    const now = this.now();
+    v.lastHeardMs = now.getTime();
+    const p = message.agvPosition;
+    // A vehicle that publishes is connected: this also ends a silence the master noticed.
+    this.fleet.update(v.id, { online: true, lastSeen: now.toISOString(), ...(p ? { pose: { x: p.x, y: p.y, theta: p.theta } } : {}) });
+  }
+
+  private markSilentOffline(): void {
+    const now = this.now().getTime();
+    for (const v of this.vehicles.values()) {
+      if (v.lastHeardMs === undefined || now - v.lastHeardMs <= this.silenceMs) continue;
+      if (this.fleet.get(v.id)?.online) {
+        this.fleet.update(v.id, { online: false, state: 'silent' });
+        this.log('warn', `${v.id} silent for ${Math.round((now - v.lastHeardMs) / 1000)} s: marked offline`, { deviceId: v.id });
+      }
+    }
+  }
+
+  private requestStates(): void {
+    for (const v of this.vehicles.values()) {
+      this.instantAction(v.id, 'stateRequest').catch((err: Error) => this.log('debug', 'state request not sent', { deviceId: v.id, error: err.message }));
+    }
+  }
+
+  // ---- order progress ----------------------------------------------------------------------
+
+  private reportProgress(v: Vehicle): void {
+    const tracked = v.order;
+    const state = v.state;
+    if (!tracked || !state || tracked.terminal) return;
+    const progress = evaluateProgress(v.id, tracked, state);
+    if (!progress) return;
+    const key = JSON.stringify(progress);
+    if (key === tracked.lastReport) return;
+    tracked.lastReport = key;
+    if (progress.finished || progress.cancelled || progress.failed !== undefined) tracked.terminal = true;
+    v.progress = progress;
+    for (const listener of this.listeners) {
+      try {
+        listener(progress);
+      } catch (err) {
+        this.log('error', 'an order progress listener threw', { deviceId: v.id, error: (err as Error).stack ?? String(err) });
+      }
+    }
+  }
+
+  // ---- sending -----------------------------------------------------------------------------
+
+  private vehicle(deviceId: string): Vehicle {
+    const v = this.vehicles.get(deviceId);
+    if (!v) throw new UnknownDeviceError(deviceId);
+    return v;
+  }
+
+  private requireOnline(v: Vehicle): DeviceState {
+    const s = this.fleet.get(v.id);
+    if (!s?.online) throw new DeviceOfflineError(v.id);
+    return s;
+  }
+
+  private header(v: Vehicle, topic: 'order' | 'instantActions') {
+    return {
+      headerId: v.headerIds[topic]++,
+      timestamp: this.now().toISOString(),
+      version: VDA5050_VERSION,
+      manufacturer: v.amr.vda5050.manufacturer,
+      serialNumber: v.amr.vda5050.serialNumber,
+    };
+  }
+
+  private build(v: Vehicle, request: Omit<OrderRequest, 'orderId'>, orderId: string, orderUpdateId: number, firstSequenceId: number): Order {
+    const { headerId, timestamp } = this.header(v, 'order');
+    const order = buildOrder({
+      site: this.site,
+      amr: v.amr,
+      graph: this.graph,
+      route: request.route,
+      orderId,
+      orderUpdateId,
+      firstSequenceId,
+      actionsAtEnd: request.actionsAtEnd ?? [],
+      ...(request.releasedNodes === undefined ? {} : { releasedNodes: request.releasedNodes }),
+      headerId,
+      timestamp,
+    });
+    // What we send must pass the checks a vehicle makes; failing here is a bug of ours.
+    return OrderSchema.parse(order);
+  }
+
+  private async publish(v: Vehicle, topic: Vda5050Topic, message: Order | InstantActions): Promise<void> {
+    await this.client.publishAsync(vehicleTopic(this.interfaceName, v.amr.vda5050, topic), JSON.stringify(message), { qos: 0 });
+  }
+}

@@ -1,0 +1,454 @@
+// The vehicle under a virtual AMR: vda-5050-lib's AgvController runs the VDA 5050 protocol and
+// hands the physical part to this adapter. It drives the order's edges on the site's nav graph
+// with the AMR's motion limits (the planners' motion profile, `speed` times faster than real
+// time), drains and charges its battery, picks and drops totes, pauses and resumes, and stops
+// when an order is cancelled.
+import {
+  ActionStatus,
+  AgvController,
+  EStop,
+  ErrorLevel,
+  OperatingMode,
+  type ActionContext,
+  type ActionStatusChangeInfo,
+  type AgvAdapter,
+  type AgvAdapterDebugger,
+  type AgvAdapterOptions,
+  type AttachContext,
+  type BatteryState,
+  type DetachContext,
+  type Edge,
+  type Error as VdaError,
+  type ErrorReference,
+  type Headerless,
+  type Load,
+  type Node,
+  type Order,
+  type RouteTraversableContext,
+  type State,
+  type StopTraverseContext,
+  type TraverseEdgeContext,
+} from 'vda-5050-lib';
+import type { NavGraph } from '../planners/route.ts';
+import type { Amr, SiteIndex } from '../planners/site.ts';
+import { wrapAngle } from '../robots/vda5050/order.ts';
+import { departsS, planRun, poseAt, reachedS, type MotionRun } from './amr-motion.ts';
+import { actionProblems, deviationProblems, factsheetOf, NODE_TOLERANCE_M, routeProblems, unsupported } from './virtual-amr-checks.ts';
+
+const G = 9.81;
+
+/** Lets the adapter read the order the controller is working on (stitched updates included). */
+export interface OrderSource {
+  activeOrder(): Order | undefined;
+}
+
+export interface VirtualAmrAdapterOptions extends AgvAdapterOptions {
+  site: SiteIndex;
+  graph: NavGraph;
+  amr: Amr;
+  /** Node the AMR starts on. */
+  startNode: string;
+  /** State of charge at start, 0..1. */
+  soc: number;
+  /** Simulated seconds per real second. */
+  speed: number;
+  /** Real milliseconds between simulation steps. */
+  tickMs: number;
+  /** Called with the adapter once the controller has created it. */
+  created?: (adapter: VirtualAmrAdapter) => void;
+}
+
+interface Job {
+  ctx: ActionContext;
+  remainingS: number;
+  finish: () => Partial<Headerless<State>>;
+  result: string;
+}
+
+interface ActiveRun {
+  motion: MotionRun;
+  /** The order's edges this run drives, in order. */
+  edges: Edge[];
+  /** Edge being driven (index into `edges`); node `index` is behind, `index + 1` ahead. */
+  index: number;
+  /** Simulated seconds since the run began. */
+  t: number;
+  /** The controller's go-ahead for edges[index]; a run without one ends at node `index`. */
+  traverse?: TraverseEdgeContext;
+  /** An order cancel that waits for the AMR to reach the next node. */
+  stop?: StopTraverseContext;
+  /** The order's nodes along the run (nodes[index + 1] is the one ahead). */
+  nodes: Node[];
+}
+
+export class VirtualAmrAdapter implements AgvAdapter {
+  readonly name = 'PhygateVirtualAmr';
+  readonly apiVersion = 2;
+  private readonly options: VirtualAmrAdapterOptions;
+  private readonly amr: Amr;
+  private pose: { x: number; y: number; theta: number };
+  private lastNode: { id: string; sequenceId: number };
+  private soc: number;
+  private charging = false;
+  private paused = false;
+  private driving = false;
+  private loads: Load[] = [];
+  private velocity = { vx: 0, vy: 0, omega: 0 };
+  private run: ActiveRun | undefined;
+  private jobs: Job[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private halted = false;
+  private lastTickMs = 0;
+  private loadCount = 0;
+  private emptyError: VdaError | undefined;
+  private attachedPromise: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly controller: AgvController,
+    adapterOptions: AgvAdapterOptions,
+    private readonly debug: AgvAdapterDebugger,
+  ) {
+    this.options = adapterOptions as VirtualAmrAdapterOptions;
+    this.amr = this.options.amr;
+    const node = this.options.site.node(this.options.startNode);
+    if (!node) throw new Error(`start node '${this.options.startNode}' is not a node of the site`);
+    const station = this.options.site.site.stations.find((s) => s.node === node.id);
+    this.pose = { x: node.x, y: node.y, theta: wrapAngle(station?.theta ?? 0) };
+    this.lastNode = { id: node.id, sequenceId: 0 };
+    this.soc = this.options.soc;
+    this.options.created?.(this);
+  }
+
+  /** Resolves once the controller has subscribed to orders and published the first state. */
+  get ready(): Promise<void> {
+    return this.attachedPromise;
+  }
+
+  /** Where the AMR is now (for tests and the live view). */
+  get position(): { x: number; y: number; theta: number } {
+    return { ...this.pose };
+  }
+
+  attach(context: AttachContext): void {
+    this.controller.updateFactsheet(factsheetOf(this.amr));
+    this.lastTickMs = performance.now();
+    this.timer = setInterval(() => this.tick(), this.options.tickMs);
+    // `attached` is declared void but is async: it subscribes to orders before the first state goes out.
+    const done: unknown = context.attached({
+      agvPosition: this.agvPosition(),
+      velocity: { vx: 0, vy: 0, omega: 0 },
+      lastNodeId: this.lastNode.id,
+      lastNodeSequenceId: 0,
+      batteryState: this.batteryState(),
+      driving: false,
+      paused: false,
+      loads: [],
+      errors: [],
+      operatingMode: OperatingMode.Automatic,
+      safetyState: { eStop: EStop.None, fieldViolation: false },
+    });
+    this.attachedPromise = Promise.resolve(done).then(() => undefined);
+  }
+
+  detach(context: DetachContext): void {
+    this.halt();
+    context.detached({ driving: false, velocity: { vx: 0, vy: 0, omega: 0 } });
+  }
+
+  /** Stops the simulation clock for good (the AMR is switched off or crashed). */
+  halt(): void {
+    this.halted = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  // ---- what the controller asks before it accepts work ---------------------------------------
+
+  isActionExecutable(context: ActionContext): ErrorReference[] {
+    return actionProblems(context.action, context.scope);
+  }
+
+  isNodeWithinDeviationRange(node: Node): ErrorReference[] {
+    return deviationProblems(node, this.pose, this.lastNode.id, this.options.site.site.mapId);
+  }
+
+  isRouteTraversable(context: RouteTraversableContext): ErrorReference[] {
+    return routeProblems(context, this.options.site, this.options.graph);
+  }
+
+  // ---- actions ------------------------------------------------------------------------------
+
+  executeAction(context: ActionContext): void {
+    const { action, scope } = context;
+    switch (action.actionType) {
+      case 'startPause':
+        // Stop at once; the controller hears about it right after.
+        this.paused = true;
+        this.setDriving(false);
+        for (const job of this.jobs) this.report(job.ctx, { actionStatus: ActionStatus.Paused });
+        this.report(context, { actionStatus: ActionStatus.Finished, resultDescription: 'paused', linkedState: { paused: true } });
+        return;
+      case 'stopPause':
+        this.report(context, { actionStatus: ActionStatus.Finished, resultDescription: 'resumed', linkedState: { paused: false } }, () => {
+          this.paused = false;
+          for (const job of this.jobs) this.report(job.ctx, { actionStatus: ActionStatus.Running });
+        });
+        return;
+      case 'pick':
+      case 'drop': {
+        const pick = action.actionType === 'pick';
+        if (pick && this.loads.length > 0) return this.fail(context, 'the AMR already carries a tote');
+        if (!pick && this.loads.length === 0) return this.fail(context, 'the AMR carries nothing to drop');
+        this.startJob(context, pick ? this.amr.transport.loadS : this.amr.transport.unloadS, pick ? 'tote picked' : 'tote dropped', () => {
+          this.loads = pick ? [{ loadId: `${this.amr.id}-tote-${++this.loadCount}`, loadType: 'tote' }] : [];
+          return { loads: this.loads };
+        });
+        return;
+      }
+      case 'startCharging': {
+        if (this.run) return this.fail(context, 'the AMR is driving');
+        if (!this.atCharger()) return this.fail(context, `the AMR is not on a charger (last node '${this.lastNode.id}')`);
+        this.charging = true;
+        this.report(context, { actionStatus: ActionStatus.Finished, resultDescription: 'charging', linkedState: { batteryState: this.batteryState() } });
+        return;
+      }
+      case 'stopCharging':
+        this.charging = false;
+        this.report(context, { actionStatus: ActionStatus.Finished, resultDescription: 'not charging', linkedState: { batteryState: this.batteryState() } });
+        return;
+      case 'initPosition': {
+        const p = Object.fromEntries((action.actionParameters ?? []).map((a) => [a.key, a.value]));
+        this.run = undefined;
+        this.pose = { x: p.x as number, y: p.y as number, theta: wrapAngle(p.theta as number) };
+        this.lastNode = { id: p.lastNodeId as string, sequenceId: typeof p.lastNodeSequenceId === 'number' ? p.lastNodeSequenceId : 0 };
+        this.report(context, {
+          actionStatus: ActionStatus.Finished,
+          resultDescription: 'position set',
+          linkedState: { agvPosition: this.agvPosition(), lastNodeId: this.lastNode.id, lastNodeSequenceId: this.lastNode.sequenceId },
+        });
+        return;
+      }
+      default:
+        this.fail(context, unsupported(action, scope));
+    }
+  }
+
+  cancelAction(context: ActionContext): void {
+    const job = this.jobs.find((j) => j.ctx.action.actionId === context.action.actionId);
+    if (!job) return;
+    this.jobs = this.jobs.filter((j) => j !== job);
+    // No error description: a cancelled action is not a fault of the AMR.
+    this.report(job.ctx, { actionStatus: ActionStatus.Failed, resultDescription: 'cancelled' });
+  }
+
+  finishEdgeAction(context: ActionContext): void {
+    // No edge actions are supported, so none can be running; answer anyway so the controller never waits.
+    this.report(context, { actionStatus: ActionStatus.Finished });
+  }
+
+  private startJob(ctx: ActionContext, seconds: number, result: string, finish: () => Partial<Headerless<State>>): void {
+    this.jobs.push({ ctx, remainingS: seconds, finish, result });
+    this.report(ctx, { actionStatus: this.paused ? ActionStatus.Paused : ActionStatus.Running });
+  }
+
+  private fail(ctx: ActionContext, why: string): void {
+    this.report(ctx, { actionStatus: ActionStatus.Failed, errorDescription: why });
+  }
+
+  /**
+   * Status changes go to the controller on the next turn of the event loop: the controller reacts
+   * to them by calling back into this adapter, and may be iterating its own lists right now.
+   */
+  private report(ctx: ActionContext, change: ActionStatusChangeInfo, before?: () => void): void {
+    setImmediate(() => {
+      // A stopped controller throws on every state update: once halted, the AMR reports nothing.
+      if (this.halted) return;
+      before?.();
+      ctx.updateActionStatus(change);
+    });
+  }
+
+  // ---- driving ------------------------------------------------------------------------------
+
+  traverseEdge(context: TraverseEdgeContext): void {
+    const r = this.run;
+    const expected = r?.edges[r.index];
+    if (r && !r.traverse && !r.stop && expected && expected.edgeId === context.edge.edgeId && expected.sequenceId === context.edge.sequenceId) {
+      r.traverse = context;
+      return;
+    }
+    this.startRun(context);
+  }
+
+  stopTraverse(context: StopTraverseContext): void {
+    const r = this.run;
+    const onNode = !r || r.t <= departsS(r.motion, r.index);
+    if (!r || onNode || this.paused) {
+      // On a node, or paused (a STOP): stay exactly here.
+      this.run = undefined;
+      this.setDriving(false);
+      setImmediate(() => this.halted || context.stopped());
+      return;
+    }
+    // Between nodes: finish the edge, then stop on its end node.
+    r.stop = context;
+    r.traverse = undefined;
+    context.drivingToNextNode(r.nodes[r.index + 1]!);
+  }
+
+  private startRun(context: TraverseEdgeContext): void {
+    const order = (this.controller as unknown as Partial<OrderSource>).activeOrder?.();
+    const edges: Edge[] = [context.edge];
+    const nodes: Node[] = [context.startNode, context.endNode];
+    let end = context.endNode;
+    // Drive on through nodes with nothing to do there, as far as the base goes: one smooth run.
+    while (order && end.released && end.actions.length === 0) {
+      const next = order.edges.find((e) => e.sequenceId === end.sequenceId + 1 && e.startNodeId === end.nodeId);
+      const after = next && order.nodes.find((n) => n.sequenceId === next.sequenceId + 1 && n.nodeId === next.endNodeId);
+      if (!next?.released || !after) break;
+      edges.push(next);
+      nodes.push(after);
+      end = after;
+    }
+    const ids = nodes.map((n) => n.nodeId);
+    const motion = planRun(this.options.graph, ids, this.amr.limits, this.pose.theta, end.nodePosition?.theta);
+    if (!motion) {
+      // isRouteTraversable let only nav-graph edges through, so this is a bug; say so rather than hang silently.
+      this.debug('no way along %o', ids);
+      this.controller.updateErrors({ errorType: 'noRouteError', errorLevel: ErrorLevel.Warning, errorDescription: `no way along ${ids.join(' → ')}`, errorReferences: [] }, 'add', true);
+      return;
+    }
+    // Setting off costs the energy of speeding up (braking recovers none) and of scrubbing the wheels round in turns.
+    const mass = this.movingMass();
+    this.spend((mass * motion.route.speedUpJPerKg + mass * G * this.amr.battery.rollingFriction * (this.amr.footprint.width / 2) * motion.route.turnRad) / this.amr.battery.efficiency);
+    this.run = { motion, edges, nodes, index: 0, t: 0, traverse: context };
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    const dt = ((now - this.lastTickMs) / 1000) * this.options.speed;
+    this.lastTickMs = now;
+    const b = this.amr.battery;
+    this.spend(b.idlePowerW * dt);
+    if (this.charging) {
+      this.soc = Math.min(1, this.soc + (b.chargePowerW * dt) / (b.capacityWh * 3600));
+      if (this.emptyError && this.soc > 0.05) {
+        this.controller.updateErrors(this.emptyError, 'remove', true);
+        this.emptyError = undefined;
+      }
+      if (this.soc >= 1) {
+        this.charging = false;
+        this.controller.updateBatteryState(this.batteryState(), true);
+      }
+    }
+    for (const job of [...this.jobs]) {
+      if (this.paused) break;
+      job.remainingS -= dt;
+      if (job.remainingS > 0) continue;
+      this.jobs = this.jobs.filter((j) => j !== job);
+      this.report(job.ctx, { actionStatus: ActionStatus.Finished, resultDescription: job.result, linkedState: job.finish() });
+    }
+    this.advance(dt);
+    this.controller.updateBatteryState(this.batteryState(), false);
+  }
+
+  private advance(dt: number): void {
+    if (this.paused || this.soc <= 0) return;
+    let left = dt;
+    let moved = false;
+    let r = this.run;
+    while (r && left > 0) {
+      if (!r.traverse && !r.stop) {
+        // Nobody let the AMR onto the next edge (the controller holds it at this node): the run ends here.
+        this.run = undefined;
+        break;
+      }
+      moved = true;
+      const arriveAt = reachedS(r.motion, r.index + 1);
+      if (r.t + left < arriveAt) {
+        this.moveTo(r, r.t + left);
+        left = 0;
+        break;
+      }
+      left -= arriveAt - r.t;
+      this.moveTo(r, arriveAt);
+      r = this.arrive(r);
+    }
+    this.setDriving(moved && this.run !== undefined);
+    if (moved) this.reportPose();
+  }
+
+  private moveTo(r: ActiveRun, t: number): void {
+    const before = this.pose;
+    const p = poseAt(r.motion, t);
+    r.t = t;
+    this.pose = { x: p.x, y: p.y, theta: wrapAngle(p.theta) };
+    this.spend((this.movingMass() * G * this.amr.battery.rollingFriction * Math.hypot(p.x - before.x, p.y - before.y)) / this.amr.battery.efficiency);
+    this.velocity = { vx: p.speed, vy: 0, omega: p.omega };
+  }
+
+  /** Node `index + 1` reached: tell the controller, or stop there for a cancel. Returns the run that goes on, if any. */
+  private arrive(r: ActiveRun): ActiveRun | undefined {
+    const node = r.nodes[r.index + 1]!;
+    this.lastNode = { id: node.nodeId, sequenceId: node.sequenceId };
+    r.index++;
+    const last = r.index === r.motion.nodes.length - 1;
+    if (r.stop) {
+      const stop = r.stop;
+      this.run = undefined;
+      this.setDriving(false);
+      this.controller.updatePartialState({ lastNodeId: node.nodeId, lastNodeSequenceId: node.sequenceId });
+      setImmediate(() => this.halted || stop.stopped());
+      return undefined;
+    }
+    const traverse = r.traverse!;
+    r.traverse = undefined;
+    if (last) this.run = undefined;
+    this.reportPose();
+    // The controller marks the node reached and, synchronously, lets the AMR onto the next edge.
+    traverse.edgeTraversed();
+    return this.run === r ? r : undefined;
+  }
+
+  private setDriving(driving: boolean): void {
+    if (driving === this.driving) return;
+    this.driving = driving;
+    if (!driving) this.velocity = { vx: 0, vy: 0, omega: 0 };
+    this.controller.updateAgvPositionVelocity(this.agvPosition(), this.velocity, false);
+    this.controller.updateDrivingState(driving, true);
+  }
+
+  private reportPose(): void {
+    this.controller.updateAgvPositionVelocity(this.agvPosition(), this.velocity, false);
+  }
+
+  // ---- battery ------------------------------------------------------------------------------
+
+  private movingMass(): number {
+    return this.amr.massKg + this.loads.length * this.amr.payloadKg;
+  }
+
+  private spend(joules: number): void {
+    if (joules <= 0 || this.soc <= 0) return;
+    this.soc = Math.max(0, this.soc - joules / (this.amr.battery.capacityWh * 3600));
+    if (this.soc === 0 && !this.emptyError) {
+      this.emptyError = { errorType: 'batteryEmpty', errorLevel: ErrorLevel.Fatal, errorDescription: 'the battery is empty: the AMR cannot move', errorReferences: [] };
+      this.setDriving(false);
+      this.controller.updateErrors(this.emptyError, 'add', true);
+    }
+  }
+
+  private batteryState(): BatteryState {
+    return { batteryCharge: Math.round(this.soc * 10_000) / 100, charging: this.charging };
+  }
+
+  private atCharger(): boolean {
+    const node = this.options.site.node(this.lastNode.id);
+    const station = this.options.site.site.stations.find((s) => s.node === this.lastNode.id);
+    return !!node && station?.kind === 'charger' && Math.hypot(node.x - this.pose.x, node.y - this.pose.y) <= NODE_TOLERANCE_M;
+  }
+
+  private agvPosition() {
+    return { x: this.pose.x, y: this.pose.y, theta: this.pose.theta, mapId: this.options.site.site.mapId, positionInitialized: true };
+  }
+}

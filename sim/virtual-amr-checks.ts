@@ -1,0 +1,103 @@
+// What a virtual AMR accepts before it starts work: the actions it knows, whether it stands where
+// a new order begins, whether an order's route is a path on the site's nav graph. Pure functions
+// of the AMR's situation, each answering with VDA 5050 error references (empty: fine).
+import {
+  AgvActionActionScope,
+  AgvClass,
+  AgvController,
+  AgvKinematic,
+  LocalizationType,
+  NavigationType,
+  type Action,
+  type ActionScope,
+  type ErrorReference,
+  type Factsheet,
+  type Headerless,
+  type Node,
+  type RouteTraversableContext,
+} from 'vda-5050-lib';
+import type { NavGraph } from '../planners/route.ts';
+import type { Amr, SiteIndex } from '../planners/site.ts';
+import { angleDiff } from './amr-motion.ts';
+
+/** How close (m) the AMR must be to a node to count as standing on it, when the order does not say. */
+export const NODE_TOLERANCE_M = 0.1;
+
+export const SUPPORTED_ACTIONS: Record<ActionScope, readonly string[]> = {
+  node: ['pick', 'drop', 'startCharging', 'stopCharging'],
+  edge: [],
+  instant: ['startPause', 'stopPause', 'startCharging', 'stopCharging', 'initPosition'],
+};
+
+/** Free text for the error the controller reports. */
+export function detail(text: string): ErrorReference {
+  return { referenceKey: AgvController.REF_KEY_ERROR_DESCRIPTION_DETAIL, referenceValue: text };
+}
+
+export function unsupported(action: Action, scope: ActionScope): string {
+  return `'${action.actionType}' is not supported ${scope === 'instant' ? 'as an instant action' : `on a ${scope}`}`;
+}
+
+export function actionProblems(action: Action, scope: ActionScope): ErrorReference[] {
+  if (!SUPPORTED_ACTIONS[scope].includes(action.actionType)) return [detail(unsupported(action, scope))];
+  if (action.actionType === 'initPosition') {
+    const p = Object.fromEntries((action.actionParameters ?? []).map((a) => [a.key, a.value]));
+    const bad = ['x', 'y', 'theta'].filter((k) => typeof p[k] !== 'number').concat(typeof p.lastNodeId === 'string' ? [] : ['lastNodeId']);
+    if (bad.length > 0) return [{ referenceKey: 'actionParameters', referenceValue: bad.join(',') }, detail('initPosition needs x, y, theta and lastNodeId')];
+  }
+  return [];
+}
+
+/** Whether the first node of a new order is where the AMR stands. */
+export function deviationProblems(node: Node, pose: { x: number; y: number; theta: number }, lastNodeId: string, mapId: string): ErrorReference[] {
+  // The 2.0 spelling; vda-5050-lib's types know only its own `allowedDeviationXy`.
+  const np = node.nodePosition as (Node['nodePosition'] & { allowedDeviationXY?: number }) | undefined;
+  if (!np) return node.nodeId === lastNodeId ? [] : [{ referenceKey: 'lastNodeId', referenceValue: lastNodeId }];
+  const refs: ErrorReference[] = [];
+  if (np.mapId !== mapId) refs.push({ referenceKey: 'nodePosition.mapId', referenceValue: mapId });
+  // 0 means "as exactly as the vehicle can", which is its normal tolerance.
+  const allowed = np.allowedDeviationXY || np.allowedDeviationXy || NODE_TOLERANCE_M;
+  const off = Math.hypot(np.x - pose.x, np.y - pose.y);
+  if (off > allowed) refs.push({ referenceKey: 'nodePosition.allowedDeviationXY', referenceValue: String(allowed) }, detail(`the AMR is ${off.toFixed(2)} m from the node`));
+  if (np.theta !== undefined && np.allowedDeviationTheta !== undefined && Math.abs(angleDiff(pose.theta, np.theta)) > np.allowedDeviationTheta) {
+    refs.push({ referenceKey: 'nodePosition.allowedDeviationTheta', referenceValue: String(np.allowedDeviationTheta) });
+  }
+  return refs;
+}
+
+/** A virtual AMR drives only the site's nav graph, on the site's map. */
+export function routeProblems(route: RouteTraversableContext, site: SiteIndex, graph: NavGraph): ErrorReference[] {
+  for (const n of route.nodes) {
+    if (!site.node(n.nodeId)) return [{ referenceKey: 'nodeId', referenceValue: n.nodeId }, detail('not a node of the site')];
+    if (!n.nodePosition) return [{ referenceKey: 'nodeId', referenceValue: n.nodeId }, detail('missing nodePosition')];
+    if (n.nodePosition.mapId !== site.site.mapId) return [{ referenceKey: 'nodePosition.mapId', referenceValue: n.nodePosition.mapId }, detail(`the AMR drives on map '${site.site.mapId}'`)];
+  }
+  for (const e of route.edges) {
+    if (!graph.arcs.get(e.startNodeId)?.some((a) => a.to === e.endNodeId)) {
+      return [{ referenceKey: 'edgeId', referenceValue: e.edgeId }, detail(`no way from '${e.startNodeId}' to '${e.endNodeId}' on the site's nav graph`)];
+    }
+  }
+  return [];
+}
+
+/** What the AMR tells about itself when asked (factsheetRequest). */
+export function factsheetOf(amr: Amr): Headerless<Factsheet> {
+  const scopes = (type: string) => [
+    ...(SUPPORTED_ACTIONS.node.includes(type) ? [AgvActionActionScope.Node] : []),
+    ...(SUPPORTED_ACTIONS.instant.includes(type) ? [AgvActionActionScope.Instant] : []),
+  ];
+  return {
+    typeSpecification: {
+      seriesName: `phygate virtual ${amr.id}`,
+      agvKinematic: AgvKinematic.Diff,
+      agvClass: AgvClass.Carrier,
+      maxLoadMass: amr.payloadKg,
+      localizationTypes: [LocalizationType.Natural],
+      navigationTypes: [NavigationType.Autonomous],
+    },
+    protocolFeatures: {
+      optionalParameters: [],
+      agvActions: [...new Set([...SUPPORTED_ACTIONS.node, ...SUPPORTED_ACTIONS.instant])].map((actionType) => ({ actionType, actionScopes: scopes(actionType) })),
+    },
+  };
+}

@@ -1,0 +1,136 @@
+// A virtual AMR on the broker, indistinguishable for the gateway from a real one: vda-5050-lib's
+// AgvController (the VDA 5050 vehicle side, with its own MQTT connection) driving our adapter.
+//
+// What the library does on the wire, and what we add:
+// * `connection` ONLINE (retained) when it starts, OFFLINE (retained) when it stops, and a
+//   retained last will CONNECTIONBROKEN; all three at QoS 0 (the spec asks QoS 1; the library
+//   hard-codes 0).
+// * After a reconnect the library publishes its state but not ONLINE again, so a retained
+//   CONNECTIONBROKEN from the drop would stay on the broker: we republish ONLINE.
+import { AgvController, ConnectionState, Topic, type ConnectionStateChangeCallback, type Order } from 'vda-5050-lib';
+import type { NavGraph } from '../planners/route.ts';
+import type { SiteIndex } from '../planners/site.ts';
+import { VDA5050_VERSION } from '../robots/vda5050/schemas.ts';
+import { DEFAULT_INTERFACE_NAME } from '../robots/vda5050/topics.ts';
+import { VirtualAmrAdapter, type OrderSource, type VirtualAmrAdapterOptions } from './virtual-amr-adapter.ts';
+
+export interface VirtualAmrSettings {
+  brokerUrl: string;
+  site: SiteIndex;
+  graph: NavGraph;
+  amrId: string;
+  interfaceName?: string;
+  /** Simulated seconds per real second (10: ten times faster). Default 1. */
+  speed?: number;
+  /** Station or node it starts on. Default: its home station. */
+  startNode?: string;
+  /** State of charge at start, 0..1. Default 0.9. */
+  soc?: number;
+  /** Real ms between state messages when nothing changes (the spec's upper bound is 30 s). Default 2000. */
+  stateIntervalMs?: number;
+  /** Real ms between visualization messages. Default 250. */
+  visualizationIntervalMs?: number;
+  /** Real ms between simulation steps. Default 50. */
+  tickMs?: number;
+}
+
+export interface VirtualAmr {
+  readonly amrId: string;
+  /** Where it is now. */
+  position(): { x: number; y: number; theta: number };
+  /** Switches it off cleanly: OFFLINE published, disconnected. */
+  close(): Promise<void>;
+  /** A crash or a cut cable: the socket is dropped without DISCONNECT, so the broker sends the last will. */
+  kill(): void;
+}
+
+class VirtualAmrController extends AgvController implements OrderSource {
+  activeOrder(): Order | undefined {
+    return this.currentOrder;
+  }
+
+  override registerConnectionStateChange(callback: ConnectionStateChangeCallback): void {
+    super.registerConnectionStateChange((current, previous) => {
+      if (current === 'online' && previous !== 'online' && this.isStarted) {
+        this.publish(Topic.Connection, { connectionState: ConnectionState.Online }, { retainMessage: true }).catch(() => {});
+      }
+      callback(current, previous);
+    });
+  }
+
+  /** Drops the connection as a crash would. Reaches into the library's client: it offers no such thing. */
+  crash(): void {
+    const internals = this as unknown as {
+      _mqtt?: { stream?: { destroy(): void }; end(force: boolean): void };
+      _publishStateTimerId?: ReturnType<typeof setTimeout>;
+      _publishVisualizationIntervalId?: ReturnType<typeof setInterval>;
+    };
+    internals._mqtt?.stream?.destroy();
+    internals._mqtt?.end(true);
+    clearTimeout(internals._publishStateTimerId);
+    clearInterval(internals._publishVisualizationIntervalId);
+  }
+}
+
+export async function startVirtualAmr(settings: VirtualAmrSettings): Promise<VirtualAmr> {
+  const { site, amrId } = settings;
+  const amr = site.device(amrId);
+  if (!amr || amr.kind !== 'amr') throw new Error(`'${amrId}' is not an AMR of site '${site.site.id}'`);
+  const startAt = settings.startNode ?? amr.home;
+  const startNode = site.locate(startAt);
+  if (!startNode) throw new Error(`'${startAt}' is neither a station nor a node of site '${site.site.id}'`);
+  const speed = settings.speed ?? 1;
+  if (!(speed > 0)) throw new Error(`speed must be positive, not ${speed}`);
+
+  let adapter: VirtualAmrAdapter | undefined;
+  const adapterOptions: VirtualAmrAdapterOptions = {
+    site,
+    graph: settings.graph,
+    amr,
+    startNode: startNode.id,
+    soc: settings.soc ?? 0.9,
+    speed,
+    tickMs: settings.tickMs ?? 50,
+    created: (a) => (adapter = a),
+  };
+  const controller = new VirtualAmrController(
+    { manufacturer: amr.vda5050.manufacturer, serialNumber: amr.vda5050.serialNumber },
+    {
+      interfaceName: settings.interfaceName ?? DEFAULT_INTERFACE_NAME,
+      transport: { brokerUrl: settings.brokerUrl, heartbeat: 10, reconnectPeriod: 500, connectTimeout: 5_000 },
+      vdaVersion: VDA5050_VERSION,
+    },
+    {
+      agvAdapterType: VirtualAmrAdapter,
+      publishStateInterval: settings.stateIntervalMs ?? 2_000,
+      publishVisualizationInterval: settings.visualizationIntervalMs ?? 250,
+    },
+    adapterOptions,
+  );
+  await controller.start();
+  await adapter!.ready;
+
+  let closed = false;
+  const shutDown = () => {
+    adapter!.halt();
+    controller.crash();
+  };
+  return {
+    amrId,
+    position: () => adapter!.position,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      // The library waits for the broker to take OFFLINE; a broker that is gone must not hold us up.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([controller.stop().catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, 3_000)))]);
+      clearTimeout(timer);
+      shutDown();
+    },
+    kill: () => {
+      if (closed) return;
+      closed = true;
+      shutDown();
+    },
+  };
+}

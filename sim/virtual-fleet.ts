@@ -1,0 +1,57 @@
+// The demo site's virtual fleet: every AMR of the site as a VDA 5050 vehicle and every machine,
+// conveyor and arm as a machine-protocol device, each with its own MQTT connection to the
+// broker, exactly as real hardware would connect. `npm start` runs it in the gateway process;
+// `phygate fleet` runs it as a process of its own.
+import type { LoadedSite } from './site-folder.ts';
+import { startVirtualAmr, type VirtualAmr } from './virtual-amr.ts';
+import { startVirtualMachine, type VirtualMachine } from './virtual-machine.ts';
+
+export interface VirtualFleetOptions {
+  brokerUrl: string;
+  site: LoadedSite;
+  /** Time scale (10: everything ten times faster). Default 1. */
+  speed?: number;
+  interfaceName?: string;
+  /** State of charge the AMRs start with. Default 0.9. */
+  soc?: number;
+}
+
+export interface VirtualFleet {
+  amrs: Map<string, VirtualAmr>;
+  machines: Map<string, VirtualMachine>;
+  /** Every device says OFFLINE and disconnects. */
+  close(): Promise<void>;
+}
+
+export async function startVirtualFleet(opts: VirtualFleetOptions): Promise<VirtualFleet> {
+  const { site } = opts;
+  const amrs = new Map<string, VirtualAmr>();
+  const machines = new Map<string, VirtualMachine>();
+  const close = async () => {
+    await Promise.allSettled([...[...amrs.values()].map((a) => a.close()), ...[...machines.values()].map((m) => m.close())]);
+  };
+  try {
+    for (const d of site.index.site.devices) {
+      if (d.kind === 'amr') {
+        amrs.set(
+          d.id,
+          await startVirtualAmr({
+            brokerUrl: opts.brokerUrl,
+            site: site.index,
+            graph: site.graph,
+            amrId: d.id,
+            ...(opts.interfaceName ? { interfaceName: opts.interfaceName } : {}),
+            speed: opts.speed ?? 1,
+            soc: opts.soc ?? 0.9,
+          }),
+        );
+      } else {
+        machines.set(d.id, await startVirtualMachine({ brokerUrl: opts.brokerUrl, site: site.index, siteId: site.index.site.id, deviceId: d.id, speed: opts.speed ?? 1 }));
+      }
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { amrs, machines, close };
+}

@@ -1,0 +1,293 @@
+// The VDA 5050 master against a virtual AMR (vda-5050-lib's vehicle side with our adapter) on
+// real brokers: the AMR comes online, takes an order built from a real route and finishes it,
+// pauses and resumes, cancels, survives a broker restart, and goes offline through its last
+// will when it dies. Junk on the wire is counted, never fatal.
+import t, { type Test } from 'tap';
+import { fileURLToPath } from 'node:url';
+import type { MqttClient } from 'mqtt';
+import type { DeviceState } from '../../planners/fleet.ts';
+import { findRoute } from '../../planners/route.ts';
+import type { Amr } from '../../planners/site.ts';
+import { FleetRegistry } from '../../robots/fleet-registry.ts';
+import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
+import { DeviceOfflineError, OrderActiveError, RouteStartError, UnknownDeviceError } from '../../robots/vda5050/errors.ts';
+import { Vda5050Master, type OrderProgress } from '../../robots/vda5050/master.ts';
+import type { State } from '../../robots/vda5050/schemas.ts';
+import { loadSiteFolder } from '../../sim/site-folder.ts';
+import { startVirtualAmr, type VirtualAmr } from '../../sim/virtual-amr.ts';
+import { BROKERS, type TestBroker } from '../helpers/brokers.ts';
+
+const demo = loadSiteFolder(fileURLToPath(new URL('../../launch/sites/demo', import.meta.url)));
+const amr1 = demo.index.device('amr-1') as Amr;
+const SPEED = 20;
+
+/** dock-a → shelf-1 as the planner routes it, from the dock's heading to the shelf's. */
+function dockToShelf(): string[] {
+  const found = findRoute(demo.graph, 'dock-a', 'shelf-1', amr1.limits, { start: demo.index.station('dock-a')!.theta, end: demo.index.station('shelf-1')!.theta });
+  if (!found.ok) throw new Error(`no route dock-a → shelf-1: ${found.reason}`);
+  return found.route.nodes;
+}
+
+async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Floor {
+  broker: TestBroker;
+  fleet: FleetRegistry;
+  master: Vda5050Master;
+  client: MqttClient;
+  amr: VirtualAmr;
+  logs: { level: string; msg: string }[];
+  progress: OrderProgress[];
+  amr1(): DeviceState;
+}
+
+/** A broker, a fleet registry for the demo site, a master on its own connection, and amr-1 parked at dock-a. */
+async function floor(t: Test, start: (t: Test) => Promise<TestBroker>, opts: { silenceMs?: number; startNode?: string; soc?: number } = {}): Promise<Floor> {
+  const broker = await start(t);
+  const fleet = new FleetRegistry(demo.index);
+  const client = await connectMqtt({ url: broker.url, clientId: `master-${process.pid}-${Math.random().toString(36).slice(2)}` });
+  t.teardown(() => closeMqtt(client, true));
+  const logs: Floor['logs'] = [];
+  const master = new Vda5050Master({ client, site: demo.index, fleet, graph: demo.graph, log: (level, msg) => logs.push({ level, msg }), ...(opts.silenceMs ? { silenceMs: opts.silenceMs } : {}) });
+  await master.start();
+  t.teardown(() => master.stop());
+  const progress: OrderProgress[] = [];
+  master.onOrderProgress((p) => progress.push(p));
+  const amr = await startVirtualAmr({
+    brokerUrl: broker.url,
+    site: demo.index,
+    graph: demo.graph,
+    amrId: 'amr-1',
+    startNode: opts.startNode ?? 'dock-a',
+    speed: SPEED,
+    visualizationIntervalMs: 100,
+    ...(opts.soc === undefined ? {} : { soc: opts.soc }),
+  });
+  t.teardown(() => amr.close());
+  await until('amr-1 is online with a pose', () => fleet.get('amr-1')!.online && fleet.get('amr-1')!.pose !== undefined);
+  return { broker, fleet, master, client, amr, logs, progress, amr1: () => fleet.get('amr-1')! };
+}
+
+const last = (f: Floor) => f.progress[f.progress.length - 1];
+const near = (p: { x: number; y: number } | undefined, node: string) => {
+  const n = demo.index.node(node)!;
+  return p !== undefined && Math.hypot(p.x - n.x, p.y - n.y) < 1e-6;
+};
+
+/** What a newcomer finds retained on amr-1's connection topic. */
+async function retainedConnection(t: Test, broker: TestBroker, tag: string): Promise<{ retained: boolean; connectionState: string; version: string } | undefined> {
+  const raw = await connectMqtt({ url: broker.url, clientId: `retained-${tag}-${process.pid}` });
+  t.teardown(() => closeMqtt(raw, true));
+  const got = new Promise<{ retained: boolean; connectionState: string; version: string } | undefined>((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), 2_000);
+    raw.on('message', (_topic, payload, packet) => {
+      clearTimeout(timer);
+      resolve({ retained: packet.retain, ...JSON.parse(payload.toString()) });
+    });
+  });
+  await raw.subscribeAsync('uagv/v2/phygate/amr-1/connection', { qos: 1 });
+  return got;
+}
+
+function validState(serialNumber: string): State {
+  return {
+    headerId: 1,
+    timestamp: new Date().toISOString(),
+    version: '2.0.0',
+    manufacturer: 'phygate',
+    serialNumber,
+    orderId: '',
+    orderUpdateId: 0,
+    lastNodeId: 'dock-b',
+    lastNodeSequenceId: 0,
+    nodeStates: [],
+    edgeStates: [],
+    agvPosition: { x: 8, y: 1.5, theta: -1.5708, mapId: 'demo-hall', positionInitialized: true },
+    driving: false,
+    operatingMode: 'AUTOMATIC',
+    batteryState: { batteryCharge: 64, charging: false },
+    errors: [],
+    actionStates: [],
+    safetyState: { eStop: 'NONE', fieldViolation: false },
+  };
+}
+
+for (const [name, start] of BROKERS) {
+  t.test(`${name}: amr-1 comes online at dock-a, takes an order along a planned route and finishes it`, async (t) => {
+    const f = await floor(t, start);
+    t.match(f.amr1(), { online: true, at: 'dock-a', soc: 0.9, cargo: 0, paused: false, state: 'idle', errors: [] });
+    t.ok(near(f.amr1().pose, 'dock-a'), 'its pose is the dock');
+    t.ok(Math.abs(f.amr1().pose!.theta - -1.5708) < 1e-6, "facing the dock's way");
+
+    const route = dockToShelf();
+    t.same(route, ['dock-a', 'sa-1', 'sa-2', 'sa-3', 'shelf-1']);
+    const order = await f.master.sendOrder('amr-1', { route, actionsAtEnd: ['pick'] });
+    t.match(order, { orderUpdateId: 0, version: '2.0.0', serialNumber: 'amr-1' });
+    const seen = new Set<string>();
+    f.fleet.onChange((s) => s.id === 'amr-1' && s.at && seen.add(s.at));
+    await until('the order is finished', () => last(f)?.finished === true, 15_000);
+    t.match(last(f), { orderId: order.orderId, lastNodeId: 'shelf-1', remainingNodes: [], finished: true, cancelled: false, failed: undefined });
+    t.match(last(f)!.actionStates, [{ actionType: 'pick', actionStatus: 'FINISHED' }]);
+    t.ok(f.progress.some((p) => p.remainingNodes.length > 0 && !p.finished), 'progress was reported on the way');
+    await until('the fleet shows the tote', () => f.amr1().cargo === 1);
+    t.match(f.amr1(), { online: true, at: 'shelf-1', cargo: 1, state: 'idle' });
+    t.ok(near(f.amr1().pose, 'shelf-1'), 'standing on the shelf node');
+    t.ok(Math.abs(f.amr1().pose!.theta - 1.5708) < 1e-3, "turned to the shelf's heading");
+    t.ok(f.amr1().soc! < 0.9, `the drive and the wait cost charge (${f.amr1().soc})`);
+    for (const n of ['sa-1', 'sa-2', 'sa-3']) t.ok(seen.has(n), `passed ${n}`);
+
+    await t.rejects(f.master.sendOrder('amr-1', { route: ['dock-a', 'sa-1'] }), RouteStartError, 'a route must start where the AMR is');
+    await t.rejects(f.master.sendOrder('amr-9', { route: ['dock-a'] }), UnknownDeviceError);
+    await t.rejects(f.master.sendOrder('amr-2', { route: ['dock-b'] }), DeviceOfflineError, 'amr-2 never connected');
+  });
+
+  t.test(`${name}: a base with a horizon stops where the base ends; the update releases the rest`, async (t) => {
+    const f = await floor(t, start);
+    const order = await f.master.sendOrder('amr-1', { route: dockToShelf(), actionsAtEnd: ['pick'], releasedNodes: 3 });
+    await until('amr-1 waits at sa-2, the end of the base', () => last(f)?.lastNodeId === 'sa-2' && f.amr1().state === 'waiting', 10_000);
+    t.match(last(f), { finished: false, remainingNodes: ['sa-3', 'shelf-1'] });
+    await t.rejects(f.master.sendOrder('amr-1', { route: ['sa-2', 'sa-3'] }), OrderActiveError, 'no second order on top of the first');
+    await t.rejects(f.master.updateOrder('amr-1', { route: ['sa-3', 'shelf-1'] }), RouteStartError, 'the update starts where the base ends');
+    const update = await f.master.updateOrder('amr-1', { route: ['sa-2', 'sa-3', 'shelf-1'], actionsAtEnd: ['pick'] });
+    t.match(update, { orderId: order.orderId, orderUpdateId: 1 });
+    t.same(update.nodes.map((n) => n.sequenceId), [4, 6, 8]);
+    await until('the order is finished', () => last(f)?.finished === true, 15_000);
+    t.match(last(f), { orderUpdateId: 1, lastNodeId: 'shelf-1' });
+    await until('the tote is on board', () => f.amr1().cargo === 1);
+  });
+
+  t.test(`${name}: startPause stops amr-1 mid-route, stopPause lets it finish`, async (t) => {
+    const f = await floor(t, start);
+    await f.master.sendOrder('amr-1', { route: dockToShelf(), actionsAtEnd: ['pick'] });
+    await until('amr-1 has left the dock', () => (f.amr1().pose?.y ?? 0) > 2);
+    await f.master.instantAction('amr-1', 'startPause');
+    await until('amr-1 reports paused', () => f.amr1().paused === true);
+    await sleep(300);
+    const held = f.amr1().pose!;
+    await sleep(700);
+    t.same(f.amr1().pose, held, 'the position does not change while paused');
+    t.match(f.amr1(), { paused: true, state: 'paused' });
+    t.notOk(near(held, 'dock-a') || near(held, 'shelf-1'), `stopped on the way (${held.x.toFixed(2)}, ${held.y.toFixed(2)})`);
+    t.equal(last(f)?.finished, false);
+    await f.master.instantAction('amr-1', 'stopPause');
+    await until('the order is finished', () => last(f)?.finished === true, 15_000);
+    t.match(f.amr1(), { paused: false, at: 'shelf-1' });
+    await until('the tote is on board', () => f.amr1().cargo === 1);
+  });
+
+  t.test(`${name}: cancelOrder stops amr-1 and the order does not finish`, async (t) => {
+    const f = await floor(t, start);
+    await f.master.sendOrder('amr-1', { route: dockToShelf(), actionsAtEnd: ['pick'] });
+    await until('amr-1 is on its way', () => (f.amr1().pose?.y ?? 0) > 2);
+    await f.master.instantAction('amr-1', 'cancelOrder');
+    await until('the cancel is done', () => last(f)?.cancelled === true, 10_000);
+    t.match(last(f), { finished: false, cancelled: true, failed: undefined, remainingNodes: [] });
+    t.match(last(f)!.actionStates, [{ actionType: 'pick', actionStatus: 'FAILED' }], 'the pick never happened');
+    await until('amr-1 stands still', () => f.amr1().state === 'idle');
+    const stopped = f.amr1().pose!;
+    await sleep(600);
+    t.same(f.amr1().pose, stopped, 'and stays where it stopped');
+    t.ok(demo.index.node(f.amr1().at!) !== undefined && near(stopped, f.amr1().at!), `on the node it reached (${f.amr1().at})`);
+    t.equal(f.amr1().cargo, 0);
+    t.notOk(f.progress.some((p) => p.finished), 'never reported finished');
+  });
+
+  t.test(`${name}: a vehicle that dies goes offline through its last will`, async (t) => {
+    const f = await floor(t, start);
+    t.match(await retainedConnection(t, f.broker, 'before'), { retained: true, connectionState: 'ONLINE', version: '2.0.0' }, 'ONLINE is retained on the broker');
+    f.amr.kill();
+    await until('amr-1 is offline', () => !f.amr1().online, 10_000);
+    t.match(f.amr1(), { online: false, state: 'connection broken' });
+    t.match(await retainedConnection(t, f.broker, 'after'), { retained: true, connectionState: 'CONNECTIONBROKEN' }, 'the last will replaced it, retained');
+    await t.rejects(f.master.sendOrder('amr-1', { route: ['dock-a', 'sa-1'] }), DeviceOfflineError, 'no new work for it');
+  });
+
+  t.test(`${name}: junk on the wire is counted and dropped; silence marks a vehicle offline`, async (t) => {
+    const f = await floor(t, start, { silenceMs: 1000 });
+    const raw = await connectMqtt({ url: f.broker.url, clientId: `raw-${name}` });
+    t.teardown(() => closeMqtt(raw, true));
+    const before = f.master.stats();
+    const poseBefore = f.amr1().pose;
+    await raw.publishAsync('uagv/v2/phygate/amr-1/state', '{"headerId": 1, oops', { qos: 1 });
+    const { batteryState: _b, ...noBattery } = validState('amr-1');
+    await raw.publishAsync('uagv/v2/phygate/amr-1/state', JSON.stringify(noBattery), { qos: 1 });
+    await raw.publishAsync('uagv/v2/phygate/amr-1/state', JSON.stringify(validState('amr-2')), { qos: 1 });
+    await raw.publishAsync('uagv/v2/phygate/amr-99/state', JSON.stringify(validState('amr-99')), { qos: 1 });
+    await until('the four messages are counted', () => f.master.stats().received >= before.received + 4);
+    const after = f.master.stats();
+    t.equal(after.invalid - before.invalid, 3, 'not JSON, no batteryState, and a state naming another vehicle than its topic');
+    t.equal(after.unknownDevice - before.unknownDevice, 1, 'amr-99 is no AMR of the site');
+    t.same(f.amr1().pose, poseBefore, 'none of it touched amr-1');
+    t.ok(f.logs.some((l) => l.level === 'warn' && /invalid VDA 5050 state/.test(l.msg)), 'and it was logged');
+
+    // A vehicle that reports and then says nothing more is marked offline.
+    await raw.publishAsync('uagv/v2/phygate/amr-2/state', JSON.stringify(validState('amr-2')), { qos: 1 });
+    await until('amr-2 is online', () => f.fleet.get('amr-2')!.online);
+    t.match(f.fleet.get('amr-2'), { at: 'dock-b', soc: 0.64, pose: { x: 8, y: 1.5 } });
+    await until('amr-2 is marked offline after its silence', () => !f.fleet.get('amr-2')!.online, 5_000);
+    t.equal(f.fleet.get('amr-2')!.state, 'silent');
+    t.ok(f.amr1().online, 'amr-1, which keeps talking, stays online');
+
+    // Still working after all that.
+    await f.master.sendOrder('amr-1', { route: ['dock-a', 'sa-1'] });
+    await until('the next order finishes', () => last(f)?.finished === true, 10_000);
+  });
+
+  t.test(`${name}: a broker restart mid-order is survived; the order completes`, async (t) => {
+    const f = await floor(t, start);
+    await f.master.sendOrder('amr-1', { route: dockToShelf(), actionsAtEnd: ['pick'] });
+    await until('amr-1 is on its way', () => (f.amr1().pose?.y ?? 0) > 2);
+    let reconnects = 0;
+    f.client.on('connect', () => reconnects++);
+    t.notOk(last(f)?.finished, 'the order is under way when the broker goes down');
+    await f.broker.restart();
+    await until('the order is finished', () => last(f)?.finished === true, 30_000);
+    t.ok(reconnects >= 1, 'the master reconnected');
+    await until('amr-1 is online at the shelf with the tote', () => f.amr1().online && f.amr1().at === 'shelf-1' && f.amr1().cargo === 1, 10_000);
+    t.pass('master and vehicle reconnected by themselves');
+    t.match(await retainedConnection(t, f.broker, `restart-${name}`), { retained: true, connectionState: 'ONLINE' }, 'the vehicle said ONLINE again after reconnecting');
+    // And the link works both ways again.
+    await f.master.sendOrder('amr-1', { route: ['shelf-1', 'sa-3'] });
+    await until('an order after the restart finishes', () => last(f)?.finished === true && last(f)?.lastNodeId === 'sa-3', 10_000);
+  });
+}
+
+t.test('aedes: charging at a charger, refusals while charging, work that cannot be done', async (t) => {
+  const f = await floor(t, BROKERS[1][1], { startNode: 'charger-1', soc: 0.3 });
+  t.match(f.amr1(), { at: 'charger-1', soc: 0.3 });
+  await f.master.sendOrder('amr-1', { route: ['charger-1'], actionsAtEnd: ['startCharging'] });
+  await until('the charging order is finished', () => last(f)?.finished === true);
+  await until('the fleet shows amr-1 charging', () => f.amr1().state === 'charging');
+  await until('the charge rises', () => f.amr1().soc! > 0.3 + 0.003, 10_000);
+
+  const refused = await f.master.sendOrder('amr-1', { route: ['charger-1', 'ma-1'] });
+  await until('the order is refused', () => last(f)?.orderId === refused.orderId && last(f)?.failed !== undefined);
+  t.match(last(f), { finished: false, failed: /not executable while charging/ }, 'a vehicle takes no order while it charges');
+
+  await f.master.instantAction('amr-1', 'stopCharging');
+  await until('charging stops', () => f.amr1().state === 'idle');
+  const drop = await f.master.sendOrder('amr-1', { route: ['charger-1', 'ma-1'], actionsAtEnd: ['drop'] });
+  await until('the drop fails', () => last(f)?.orderId === drop.orderId && last(f)?.failed !== undefined, 10_000);
+  t.match(last(f), { finished: false, lastNodeId: 'ma-1', failed: /drop .* failed: the AMR carries nothing to drop/ });
+
+  // Cancelled before it leaves the node: it stays on it.
+  await f.master.sendOrder('amr-1', { route: ['ma-1', 'ma-2', 'sa-2', 'dock-b'] });
+  await f.master.instantAction('amr-1', 'cancelOrder');
+  await until('the cancel is done', () => last(f)?.cancelled === true, 10_000);
+  await until('amr-1 stands still', () => f.amr1().state === 'idle');
+  t.ok(near(f.amr1().pose, f.amr1().at!), `on a node (${f.amr1().at})`);
+
+  t.equal(f.master.factsheet('amr-1'), undefined, 'no factsheet unless asked for');
+  await f.master.instantAction('amr-1', 'factsheetRequest');
+  await until('the factsheet arrives', () => f.master.factsheet('amr-1') !== undefined);
+  t.match(f.master.factsheet('amr-1'), { serialNumber: 'amr-1', typeSpecification: { agvKinematic: 'DIFF', maxLoadMass: 30 } });
+  await t.rejects(f.master.updateOrder('amr-2', { route: ['dock-b'] }), DeviceOfflineError);
+});

@@ -1,0 +1,218 @@
+// VDA 5050 without a broker: orders built from nav-graph routes (sequence ids, base and
+// horizon, positions, speed limits, actions), the schemas for what vehicles send, and topics.
+import t from 'tap';
+import { fileURLToPath } from 'node:url';
+import { buildNavGraph, findRoute } from '../../planners/route.ts';
+import type { Amr } from '../../planners/site.ts';
+import { InvalidRouteError } from '../../robots/vda5050/errors.ts';
+import { ANGLE_LIMIT, ConnectionSchema, InstantActionsSchema, OrderSchema, StateSchema, type Order, type State } from '../../robots/vda5050/schemas.ts';
+import { buildOrder, wrapAngle, type BuildOrderInput } from '../../robots/vda5050/order.ts';
+import { parseTopic, topicFilter, vehicleTopic } from '../../robots/vda5050/topics.ts';
+import { loadSiteFolder } from '../../sim/site-folder.ts';
+
+const demo = loadSiteFolder(fileURLToPath(new URL('../../launch/sites/demo', import.meta.url)));
+const site = demo.index;
+const amr1 = site.device('amr-1') as Amr;
+const TIMESTAMP = '2026-11-24T08:00:00.000Z';
+
+function order(input: Partial<BuildOrderInput> & Pick<BuildOrderInput, 'route'>): Order {
+  return buildOrder({ site, amr: amr1, graph: demo.graph, orderId: 'o-1', orderUpdateId: 0, actionsAtEnd: [], headerId: 7, timestamp: TIMESTAMP, ...input });
+}
+
+const DOCK_TO_SHELF = ['dock-a', 'sa-1', 'sa-2', 'sa-3', 'shelf-1'];
+
+t.test('a route becomes nodes with even and edges with odd sequenceIds, all released by default', async (t) => {
+  const o = order({ route: DOCK_TO_SHELF, actionsAtEnd: ['pick'] });
+  t.match(o, { headerId: 7, timestamp: TIMESTAMP, version: '2.0.0', manufacturer: 'phygate', serialNumber: 'amr-1', orderId: 'o-1', orderUpdateId: 0 });
+  t.same(o.nodes.map((n) => [n.nodeId, n.sequenceId, n.released]), [
+    ['dock-a', 0, true],
+    ['sa-1', 2, true],
+    ['sa-2', 4, true],
+    ['sa-3', 6, true],
+    ['shelf-1', 8, true],
+  ]);
+  t.same(o.edges.map((e) => [e.edgeId, e.sequenceId, e.startNodeId, e.endNodeId, e.released]), [
+    ['dock-a->sa-1', 1, 'dock-a', 'sa-1', true],
+    ['sa-1->sa-2', 3, 'sa-1', 'sa-2', true],
+    ['sa-2->sa-3', 5, 'sa-2', 'sa-3', true],
+    ['sa-3->shelf-1', 7, 'sa-3', 'shelf-1', true],
+  ]);
+  t.ok(OrderSchema.safeParse(o).success, 'it passes the checks a vehicle makes');
+});
+
+t.test('releasedNodes splits the order into the base and an unreleased horizon', async (t) => {
+  const o = order({ route: DOCK_TO_SHELF, releasedNodes: 2 });
+  t.same(o.nodes.map((n) => n.released), [true, true, false, false, false]);
+  t.same(o.edges.map((e) => e.released), [true, false, false, false], 'an edge is released exactly when its end node is');
+  t.ok(OrderSchema.safeParse(o).success);
+  t.same(order({ route: DOCK_TO_SHELF, releasedNodes: 1 }).edges.map((e) => e.released), [false, false, false, false]);
+  t.throws(() => order({ route: DOCK_TO_SHELF, releasedNodes: 0 }), InvalidRouteError);
+  t.throws(() => order({ route: DOCK_TO_SHELF, releasedNodes: 6 }), { message: /from 1 to 5/ });
+  t.throws(() => order({ route: DOCK_TO_SHELF, releasedNodes: 2.5 }), InvalidRouteError);
+});
+
+t.test('an update continues the sequence where the base it extends ends', async (t) => {
+  const o = order({ route: ['sa-2', 'sa-3', 'shelf-1'], orderUpdateId: 1, firstSequenceId: 4, actionsAtEnd: ['pick'] });
+  t.same(o.nodes.map((n) => n.sequenceId), [4, 6, 8]);
+  t.same(o.edges.map((e) => e.sequenceId), [5, 7]);
+  const first = order({ route: DOCK_TO_SHELF, actionsAtEnd: ['pick'], releasedNodes: 3 });
+  t.equal(o.nodes[2]!.actions[0]!.actionId, first.nodes[4]!.actions[0]!.actionId, 'the pick at shelf-1 keeps its id from the horizon into the update');
+  t.throws(() => order({ route: DOCK_TO_SHELF, firstSequenceId: 3 }), { message: /even/ });
+});
+
+t.test('node positions come from the site; the heading only where a station asks for one', async (t) => {
+  const o = order({ route: DOCK_TO_SHELF });
+  t.same(o.nodes[0]!.nodePosition, { x: 4, y: 1.5, allowedDeviationXY: 0.1, mapId: 'demo-hall' }, 'the start: position and map, no heading');
+  t.same(o.nodes[4]!.nodePosition, { x: 13, y: 5.3, theta: 1.5708, allowedDeviationXY: 0.1, mapId: 'demo-hall' }, "the shelf's heading at the end");
+  const toCharger = order({ route: ['ma-1', 'charger-1'], actionsAtEnd: ['startCharging'], allowedDeviationXY: 0.05 });
+  const theta = toCharger.nodes[1]!.nodePosition!.theta!;
+  t.ok(Math.abs(theta) <= ANGLE_LIMIT, `the charger's 3.1416 is brought into [-π, π] (${theta})`);
+  t.ok(Math.abs(Math.abs(theta) - 3.1416) < 1e-3, 'and still faces the same way');
+  t.equal(toCharger.nodes[1]!.nodePosition!.allowedDeviationXY, 0.05);
+  t.ok(OrderSchema.safeParse(toCharger).success);
+  t.ok(Math.abs(Math.abs(wrapAngle(3 * Math.PI)) - Math.PI) < 1e-12 && Math.abs(wrapAngle(3 * Math.PI)) <= ANGLE_LIMIT);
+  t.equal(wrapAngle(-Math.PI / 2), -Math.PI / 2);
+});
+
+t.test("edges carry the site's speed limits: the edge's own, or a slow zone it crosses", async (t) => {
+  const o = order({ route: DOCK_TO_SHELF });
+  t.same(o.edges.map((e) => e.maxSpeed), [0.5, undefined, undefined, 0.5], 'docking spurs are slow, the aisle is not limited by the site');
+  t.equal(o.edges[1]!.length, 4, 'with the length of each edge');
+  const walkway = order({ route: ['na-1', 'na-2'] });
+  t.equal(walkway.edges[0]!.maxSpeed, 0.5, 'the edge across the walkway (a slow zone) is slow as a whole');
+});
+
+t.test('actions at the end: HARD, ids unique within the order, the station named', async (t) => {
+  const o = order({ route: DOCK_TO_SHELF, actionsAtEnd: ['drop', 'pick'] });
+  const actions = o.nodes[4]!.actions;
+  t.same(actions.map((a) => [a.actionType, a.blockingType]), [
+    ['drop', 'HARD'],
+    ['pick', 'HARD'],
+  ]);
+  t.equal(new Set(actions.map((a) => a.actionId)).size, 2);
+  t.same(actions[0]!.actionParameters, [{ key: 'stationName', value: 'shelf-1' }]);
+  t.ok(o.nodes.slice(0, 4).every((n) => n.actions.length === 0), 'nothing to do on the way');
+  t.same(order({ route: ['sa-1', 'sa-2'], actionsAtEnd: ['pick'] }).nodes[1]!.actions[0]!.actionParameters, undefined, 'no station, no stationName');
+});
+
+t.test('a single node is an order without edges (work where the AMR stands)', async (t) => {
+  const o = order({ route: ['charger-1'], actionsAtEnd: ['startCharging'] });
+  t.equal(o.nodes.length, 1);
+  t.same(o.edges, []);
+  t.ok(OrderSchema.safeParse(o).success);
+});
+
+t.test('routes that are not paths on the nav graph are refused', async (t) => {
+  t.throws(() => order({ route: [] }), InvalidRouteError);
+  t.throws(() => order({ route: ['dock-a', 'nowhere'] }), { message: /'nowhere' is not a node/ });
+  t.throws(() => order({ route: ['dock-a', 'sa-2'] }), { message: /no edge .* from 'dock-a' to 'sa-2'/ });
+  t.throws(() => order({ route: ['sa-1', 'mezzanine'] }), { code: 'INVALID_ROUTE' });
+});
+
+t.test('a route from findRoute is a valid order as it is', async (t) => {
+  const found = findRoute(buildNavGraph(site.site), 'dock-b', 'cnc-1', amr1.limits);
+  if (!found.ok) throw new Error('no route');
+  const o = buildOrder({ site, amr: amr1, route: found.route.nodes, orderId: 'x', orderUpdateId: 0, actionsAtEnd: ['drop'], headerId: 0, timestamp: TIMESTAMP });
+  t.equal(o.nodes.length, found.route.nodes.length);
+  t.ok(OrderSchema.safeParse(o).success);
+});
+
+t.test('the order schema finds what would make a vehicle reject the order, with the path', async (t) => {
+  const good = order({ route: DOCK_TO_SHELF, actionsAtEnd: ['pick'] });
+  const problem = (o: unknown) => {
+    const r = OrderSchema.safeParse(o);
+    return r.success ? undefined : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  };
+  t.equal(problem(good), undefined);
+  const skipped = structuredClone(good);
+  skipped.nodes[2]!.sequenceId = 6;
+  t.match(problem(skipped), /nodes\.2\.sequenceId: expected sequenceId 4/);
+  const wrongEdge = structuredClone(good);
+  wrongEdge.edges[1]!.endNodeId = 'sa-3';
+  t.match(problem(wrongEdge), /edges\.1: the edge must join 'sa-1' to 'sa-2'/);
+  const horizonFirst = structuredClone(good);
+  horizonFirst.nodes[1]!.released = false;
+  t.match(problem(horizonFirst), /nodes\.2\.released: a released node after the horizon began/);
+  const badAction = structuredClone(good) as unknown as { nodes: { actions: { blockingType: string }[] }[] };
+  badAction.nodes[4]!.actions[0]!.blockingType = 'SOMETIMES';
+  t.match(problem(badAction), /nodes\.4\.actions\.0\.blockingType/);
+  t.match(problem({ ...good, version: '1.1.0' }), /version/);
+  t.match(problem({ ...good, nodes: [], edges: [] }), /nodes: an order has at least one node/);
+});
+
+/** A state as vda-5050-lib's AgvController publishes it mid-order. */
+function realState(): State {
+  return {
+    headerId: 12,
+    timestamp: '2026-11-24T08:00:05.120Z',
+    version: '2.0.0',
+    manufacturer: 'phygate',
+    serialNumber: 'amr-1',
+    orderId: 'o-1',
+    orderUpdateId: 0,
+    lastNodeId: 'sa-1',
+    lastNodeSequenceId: 2,
+    nodeStates: [
+      { nodeId: 'sa-2', sequenceId: 4, released: true, nodePosition: { x: 8, y: 4, allowedDeviationXY: 0.1, mapId: 'demo-hall' } },
+      { nodeId: 'sa-3', sequenceId: 6, released: false },
+    ],
+    edgeStates: [
+      { edgeId: 'sa-1->sa-2', sequenceId: 3, released: true },
+      { edgeId: 'sa-2->sa-3', sequenceId: 5, released: false },
+    ],
+    agvPosition: { x: 5.2, y: 4, theta: 0, mapId: 'demo-hall', positionInitialized: true },
+    velocity: { vx: 1, vy: 0, omega: 0 },
+    loads: [],
+    driving: true,
+    paused: false,
+    operatingMode: 'AUTOMATIC',
+    batteryState: { batteryCharge: 87.5, charging: false },
+    errors: [{ errorType: 'orderActionError', errorLevel: 'WARNING', errorDescription: 'x', errorReferences: [{ referenceKey: 'actionId', referenceValue: 'a' }] }],
+    information: [],
+    actionStates: [{ actionId: 'o-1-8-0-pick', actionType: 'pick', actionStatus: 'WAITING' }],
+    safetyState: { eStop: 'NONE', fieldViolation: false },
+  };
+}
+
+t.test('the state schema takes a real-shaped state and rejects broken ones with the path of the fault', async (t) => {
+  const ok = StateSchema.safeParse(realState());
+  t.ok(ok.success, ok.success ? 'valid' : JSON.stringify(ok.error.issues));
+  t.ok(StateSchema.safeParse({ ...realState(), somethingFrom21: { x: 1 } }).success, 'fields of later versions are ignored');
+  const paths = (s: unknown) => {
+    const r = StateSchema.safeParse(s);
+    return r.success ? [] : r.error.issues.map((i) => i.path.join('.'));
+  };
+  const { batteryState: _b, ...noBattery } = realState();
+  t.same(paths(noBattery), ['batteryState']);
+  t.same(paths({ ...realState(), batteryState: { batteryCharge: '87%', charging: false } }), ['batteryState.batteryCharge']);
+  t.same(paths({ ...realState(), batteryState: { batteryCharge: 180, charging: false } }), ['batteryState.batteryCharge'], 'percent, at most 100');
+  t.same(paths({ ...realState(), actionStates: [{ actionId: 'a', actionStatus: 'DONE' }] }), ['actionStates.0.actionStatus']);
+  t.same(paths({ ...realState(), operatingMode: 'AUTO' }), ['operatingMode']);
+  t.same(paths({ ...realState(), agvPosition: { x: 1, y: 2, theta: 0, mapId: 'm' } }), ['agvPosition.positionInitialized']);
+  t.same(paths({ ...realState(), timestamp: 'yesterday' }), ['timestamp']);
+  t.same(paths({ ...realState(), errors: [{ errorType: 'x', errorLevel: 'BAD' }] }), ['errors.0.errorLevel']);
+  t.same(paths([]), ['']);
+});
+
+t.test('connection and instant action messages', async (t) => {
+  const header = { headerId: 0, timestamp: TIMESTAMP, version: '2.0.0', manufacturer: 'phygate', serialNumber: 'amr-1' };
+  for (const state of ['ONLINE', 'OFFLINE', 'CONNECTIONBROKEN']) t.ok(ConnectionSchema.safeParse({ ...header, connectionState: state }).success, state);
+  t.notOk(ConnectionSchema.safeParse({ ...header, connectionState: 'GONE' }).success);
+  t.ok(InstantActionsSchema.safeParse({ ...header, instantActions: [{ actionId: 'a', actionType: 'startPause', blockingType: 'NONE' }] }).success);
+  t.notOk(InstantActionsSchema.safeParse({ ...header, actions: [{ actionId: 'a', actionType: 'startPause', blockingType: 'NONE' }] }).success, "the array is called 'instantActions', as vda-5050-lib has it");
+});
+
+t.test('topics: built per vehicle, parsed back, wildcards for subscriptions', async (t) => {
+  const vehicle = { manufacturer: 'phygate', serialNumber: 'amr-1' };
+  t.equal(vehicleTopic('uagv', vehicle, 'order'), 'uagv/v2/phygate/amr-1/order');
+  t.same(parseTopic('uagv/v2/phygate/amr-1/state'), { interfaceName: 'uagv', majorVersion: 'v2', manufacturer: 'phygate', serialNumber: 'amr-1', topic: 'state' });
+  t.equal(parseTopic('uagv/v2/phygate/amr-1/telemetry'), undefined, 'not a VDA 5050 topic');
+  t.equal(parseTopic('uagv/v2/phygate/state'), undefined);
+  t.equal(parseTopic('uagv/two/phygate/amr-1/state'), undefined);
+  t.equal(parseTopic('uagv/v2//amr-1/state'), undefined);
+  t.equal(topicFilter('uagv', 'connection', 'phygate'), 'uagv/v2/phygate/+/connection');
+  t.equal(topicFilter('uagv', 'state'), 'uagv/v2/+/+/state');
+  t.throws(() => vehicleTopic('uagv', { manufacturer: 'a/b', serialNumber: '1' }, 'state'), { message: /cannot be an MQTT topic level/ });
+  t.throws(() => vehicleTopic('uagv', { manufacturer: 'a', serialNumber: '+' }, 'state'));
+  t.throws(() => topicFilter('', 'state'));
+});
