@@ -3,6 +3,8 @@
 // simulated in ≤ 1 s (≥ 3,600× real time) — how the cost grows with the fleet, and, as a baseline
 // measured in the same run, what the static half of the check (planners/check.ts with a simulator
 // that does nothing) costs on the same plans. CI machines are noisy: read medians and ratios.
+// Section (e), test/bench/mqtt.ts, measures the VDA 5050 master on a real broker: state ingestion
+// from 100 and 1,000 vehicles at 10 Hz, and order dispatch.
 import os from 'node:os';
 import { checkPlan, type Simulate } from '../../planners/check.ts';
 import type { FleetState } from '../../planners/fleet.ts';
@@ -11,6 +13,8 @@ import type { CheckReport } from '../../planners/report.ts';
 import { checkInSim } from '../../sim/checker.ts';
 import { parkedFleetState } from '../../sim/parked-fleet.ts';
 import { demoSite, demoTwentyStepPlan, generateShift, generateShiftPlans, generateSite, hallLayout, prepareSite, type BenchSite } from './generate.ts';
+import { table } from './format.ts';
+import { benchMqtt } from './mqtt.ts';
 
 const NOW = new Date('2026-11-24T08:00:00Z');
 const TARGET_P50_MS = 20;
@@ -74,13 +78,6 @@ const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.
 const times = (x: number) => `${x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)}x`;
 const hours = (s: number) => `${(s / 3600).toFixed(2)} h`;
 
-function table(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `  ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}`;
-  console.log(line(header));
-  console.log(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}`);
-  for (const r of rows) console.log(line(r));
-}
 
 /** Verdict and issue codes with counts, e.g. `warn: ROBOT_CONFLICT×83, SPEED_LIMIT×2`. */
 function summary(r: CheckReport): string {
@@ -261,5 +258,9 @@ const siteFor = (robots: number) => {
     ratios.map((r) => [r.plan, String(r.steps), ms(r.static), ms(r.full), times(r.full / r.static), `${(((r.full - r.static) / r.full) * 100).toFixed(0)} %`]),
   );
 }
+
+// ---- (e) MQTT: state ingestion and order dispatch (test/bench/mqtt.ts) ----------------------
+console.log('');
+await benchMqtt();
 
 console.log(`\n  bench wall time ${((performance.now() - benchStart) / 1000).toFixed(1)} s`);

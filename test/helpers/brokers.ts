@@ -3,11 +3,13 @@
 // when the test ends; Mosquitto can be restarted on the same port to test reconnects.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { startEmbeddedBroker } from '../../gateway/broker.ts';
+import { freePort, waitForPort } from './net.ts';
+
+export { freePort } from './net.ts';
 
 export const MOSQUITTO = process.env.PHYGATE_TEST_MOSQUITTO ?? '/usr/sbin/mosquitto';
 
@@ -18,31 +20,6 @@ export interface TestBroker {
   stop(): Promise<void>;
   /** Stops and starts the broker again on the same port (clients must reconnect). */
   restart(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export async function startMosquitto(t: Test): Promise<TestBroker> {
