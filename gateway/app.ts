@@ -16,7 +16,7 @@ import type { LoadedSite } from '../sim/site-folder.ts';
 import { installAuth } from './auth/bearer.ts';
 import type { Config } from './config.ts';
 import { ApiError, type ErrorCode } from './errors.ts';
-import { MissionService } from './missions/service.ts';
+import { MissionService, type MissionRunner } from './missions/service.ts';
 import { EventHub } from './events.ts';
 import { eventRoutes, streamFleet } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -24,6 +24,8 @@ import { missionRoutes } from './routes/missions.ts';
 import { planRoutes } from './routes/plans.ts';
 import { robotRoutes } from './routes/robots.ts';
 import { siteRoutes } from './routes/site.ts';
+import { stopRoutes } from './routes/stop.ts';
+import { StopService } from './stop.ts';
 import type { Store } from './store/index.ts';
 
 export interface AppDeps {
@@ -35,6 +37,10 @@ export interface AppDeps {
   now?: () => Date;
   /** The live event stream; one is made if not given. */
   hub?: EventHub;
+  /** STOP, wired to the device masters (gateway/main.ts); without one, a STOP is stored and latched but reaches no device. */
+  stops?: StopService;
+  /** Runs approved missions; without one, missions are stored and approved but nothing moves. */
+  runner?: MissionRunner;
 }
 
 export type App = FastifyInstance;
@@ -102,7 +108,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.get('/openapi.json', { config: { role: 'public' }, schema: { hide: true } }, async () => app.swagger());
 
   installAuth(app, deps.store.tokens, config.PHYGATE_ADMIN_TOKEN);
-  const missions = new MissionService({ site: deps.site, store: deps.store, fleet: deps.fleet, now: deps.now ?? (() => new Date()) });
+  const missions = new MissionService({ site: deps.site, store: deps.store, fleet: deps.fleet, now: deps.now ?? (() => new Date()), ...(deps.runner ? { runner: deps.runner } : {}) });
   await app.register(healthRoutes, { site: deps.site });
   await app.register(siteRoutes, { site: deps.site });
   await app.register(robotRoutes, { site: deps.site, fleet: deps.fleet });
@@ -115,6 +121,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     hub.close();
   });
   await app.register(eventRoutes, { site: deps.site, fleet: deps.fleet, hub });
+  let stops = deps.stops;
+  if (!stops) {
+    const own = new StopService({ store: deps.store, site: deps.site, fleet: deps.fleet, hub, log: (level, msg, data) => app.log[level](data ?? {}, msg) });
+    app.addHook('onClose', async () => own.close());
+    stops = own;
+  }
+  await app.register(stopRoutes, { stops });
   return app;
 }
 

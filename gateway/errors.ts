@@ -9,6 +9,7 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: { status: 405, message: 'this method is not allowed here' },
   REQUEST_TIMEOUT: { status: 408, message: 'the request took too long to arrive' },
   INVALID_TRANSITION: { status: 409, message: 'the mission is not in a state that allows this' },
+  STOP_ACTIVE: { status: 409, message: 'a STOP covers devices of this mission; an operator releases it first (POST /v1/stop/release)' },
   PLAN_HASH_MISMATCH: { status: 409, message: 'the planHash does not match the plan that was checked' },
   BODY_TOO_LARGE: { status: 413, message: 'the body is larger than the limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send JSON with Content-Type: application/json' },

@@ -14,6 +14,9 @@ import { startVirtualFleet, type VirtualFleet } from '../sim/virtual-fleet.ts';
 import { buildApp, type App } from './app.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.ts';
 import { ConfigError, type Config } from './config.ts';
+import { EventHub } from './events.ts';
+import { Executor } from './executor.ts';
+import { StopService, type StopLog } from './stop.ts';
 import { openStore, type Store } from './store/index.ts';
 
 export interface Gateway {
@@ -23,6 +26,10 @@ export interface Gateway {
   fleet: FleetRegistry;
   vda5050: Vda5050Master;
   machines: MachineMaster;
+  /** STOP: press, latch, release (also `POST /v1/stop`). */
+  stops: StopService;
+  executor: Executor;
+  hub: EventHub;
   /** Where it listens, e.g. http://127.0.0.1:8080 */
   url: string;
   /** The broker the gateway and the devices use, e.g. mqtt://127.0.0.1:1883 */
@@ -93,18 +100,34 @@ export async function startGateway(config: Config): Promise<Gateway> {
     const machines = new MachineMaster({ client, site: site.index, siteId: site.index.site.id, fleet });
     await machines.start();
     started.push(() => machines.stop());
+    // STOP is wired before any device can connect, so one that comes online while a stop is
+    // latched is told at once; stops still active from before a restart go out again now.
+    const hub = new EventHub();
+    // Logged through the app's logger; what happens before the app exists waits for it.
+    let appLog: App['log'] | undefined;
+    const early: Parameters<StopLog>[] = [];
+    const stopLog: StopLog = (level, msg, data) => (appLog ? appLog[level](data ?? {}, msg) : early.push([level, msg, data]));
+    const stops = new StopService({ store, site, fleet, vda5050, machines, hub, log: stopLog });
+    started.push(() => stops.close());
+    await stops.resume();
     let virtualFleet: VirtualFleet | undefined;
     if (config.PHYGATE_VIRTUAL_FLEET) {
       const vf = await startVirtualFleet({ brokerUrl: mqttUrl, site, speed: config.PHYGATE_FLEET_SPEED, interfaceName: config.PHYGATE_VDA_INTERFACE });
       virtualFleet = vf;
       started.push(() => vf.close());
     }
-    const app = await buildApp({ config, site, store, fleet });
+    const executor = new Executor({ store, site, fleet, vda5050, machines, hub, stops, timeScale: config.PHYGATE_VIRTUAL_FLEET ? config.PHYGATE_FLEET_SPEED : 1 });
+    started.push(() => executor.close());
+    const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor });
+    appLog = app.log;
+    for (const [level, msg, data] of early.splice(0)) stopLog(level, msg, data);
     started.push(() => app.close());
     const address = await app.listen({ port: config.PHYGATE_PORT, host: config.PHYGATE_HOST });
     // Only once listening: a start that fails must not leave an admin token nobody was shown.
     const bootstrapToken =
       !config.PHYGATE_ADMIN_TOKEN && store.tokens.count() === 0 ? store.tokens.create('admin', 'bootstrap-admin').token : undefined;
+    // Missions the store says were running are paused; approved ones start.
+    executor.recover();
     let closing: Promise<void> | undefined;
     return {
       app,
@@ -113,6 +136,9 @@ export async function startGateway(config: Config): Promise<Gateway> {
       fleet,
       vda5050,
       machines,
+      stops,
+      executor,
+      hub,
       url: address,
       mqttUrl,
       embeddedBroker: broker !== undefined,

@@ -38,3 +38,27 @@ export function statusesLeadingTo(to: MissionStatus): MissionStatus[] {
 export function isFinal(status: MissionStatus): boolean {
   return NEXT[status].length === 0;
 }
+
+const STEP_NEXT: Record<StepStatus, readonly StepStatus[]> = {
+  pending: ['dispatched', 'cancelled'],
+  dispatched: ['running', 'blocked', 'succeeded', 'failed', 'cancelled'],
+  running: ['blocked', 'succeeded', 'failed', 'cancelled'],
+  // A step a STOP interrupted is dispatched again on resume (an AMR drives on from where it stands).
+  blocked: ['running', 'dispatched', 'failed', 'cancelled'],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+};
+
+export function canStepTransition(from: StepStatus, to: StepStatus): boolean {
+  return STEP_NEXT[from].includes(to);
+}
+
+/** Step statuses from which `to` may follow. */
+export function stepStatusesLeadingTo(to: StepStatus): StepStatus[] {
+  return STEP_STATUSES.filter((s) => STEP_NEXT[s].includes(to));
+}
+
+export function isStepFinal(status: StepStatus): boolean {
+  return STEP_NEXT[status].length === 0;
+}

@@ -55,6 +55,8 @@ export async function connectMqtt(s: MqttSettings, timeoutMs = 10_000): Promise<
   const client = mqtt.connect(s.url, mqttOptions(s));
   client.on('connect', () => {
     client.options.reconnectPeriod = RECONNECT_MIN_MS;
+    // Commands (a STOP above all) go out at once, not held back by Nagle's algorithm.
+    (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
   });
   client.on('close', () => {
     client.options.reconnectPeriod = Math.min(RECONNECT_MAX_MS, (client.options.reconnectPeriod ?? RECONNECT_MIN_MS) * 2);

@@ -124,6 +124,17 @@ export class VirtualAmrAdapter implements AgvAdapter {
     return this.attachedPromise;
   }
 
+  /**
+   * Something outside the AMR put a tote on it (the arm of an `arm.transfer` onto this AMR): the
+   * simulator's stand-in for a load sensor. False if it already carries one.
+   */
+  receiveLoad(): boolean {
+    if (this.loads.length > 0 || this.halted) return false;
+    this.loads = [{ loadId: `${this.amr.id}-tote-${++this.loadCount}`, loadType: 'tote' }];
+    this.controller.updatePartialState({ loads: this.loads }, true);
+    return true;
+  }
+
   /** Where the AMR is now (for tests and the live view). */
   get position(): { x: number; y: number; theta: number } {
     return { ...this.pose };

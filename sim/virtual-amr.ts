@@ -38,6 +38,8 @@ export interface VirtualAmr {
   readonly amrId: string;
   /** Where it is now. */
   position(): { x: number; y: number; theta: number };
+  /** A tote put on it from outside (the arm's transfer onto this AMR); false if it already had one. */
+  receiveLoad(): boolean;
   /** Switches it off cleanly: OFFLINE published, disconnected. */
   close(): Promise<void>;
   /** A crash or a cut cable: the socket is dropped without DISCONNECT, so the broker sends the last will. */
@@ -118,6 +120,7 @@ export async function startVirtualAmr(settings: VirtualAmrSettings): Promise<Vir
   return {
     amrId,
     position: () => adapter!.position,
+    receiveLoad: () => adapter!.receiveLoad(),
     close: async () => {
       if (closed) return;
       closed = true;

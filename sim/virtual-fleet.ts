@@ -46,7 +46,20 @@ export async function startVirtualFleet(opts: VirtualFleetOptions): Promise<Virt
           }),
         );
       } else {
-        machines.set(d.id, await startVirtualMachine({ brokerUrl: opts.brokerUrl, site: site.index, siteId: site.index.site.id, deviceId: d.id, speed: opts.speed ?? 1 }));
+        machines.set(
+          d.id,
+          await startVirtualMachine({
+            brokerUrl: opts.brokerUrl,
+            site: site.index,
+            siteId: site.index.site.id,
+            deviceId: d.id,
+            speed: opts.speed ?? 1,
+            // The simulated arm's transfer onto an AMR puts the tote on that virtual AMR.
+            onJobDone: (job) => {
+              if (job.action === 'transfer') amrs.get(job.to)?.receiveLoad();
+            },
+          }),
+        );
       }
     }
   } catch (err) {

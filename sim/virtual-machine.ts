@@ -35,6 +35,8 @@ export interface VirtualMachineOptions {
   /** State is published at least this often when no job runs (the protocol says 10 s). */
   heartbeatMs?: number;
   log?: { warn(obj: object, msg: string): void };
+  /** Called when a job ends `done`, before the state goes out: the simulator moves parts with it (the arm loads an AMR). */
+  onJobDone?: (job: Job) => void;
 }
 
 export interface VirtualMachine {
@@ -76,7 +78,7 @@ export async function startVirtualMachine(opts: VirtualMachineOptions): Promise<
     clientId: `phygate-vm-${opts.siteId}-${device.id}-${randomUUID().slice(0, 8)}`,
     will: { topic: topic('connection'), payload: connection('CONNECTIONBROKEN'), ...PUBLISH.connection },
   });
-  const vm = new VirtualDevice(device, new Set(opts.site.devicesOfKind('amr').map((a) => a.id)), client, topic('state'), speed, now, opts.heartbeatMs ?? 10_000, opts.log);
+  const vm = new VirtualDevice(device, new Set(opts.site.devicesOfKind('amr').map((a) => a.id)), client, topic('state'), speed, now, opts.heartbeatMs ?? 10_000, opts.log, opts.onJobDone);
 
   const announce = async () => {
     try {
@@ -139,6 +141,7 @@ class VirtualDevice {
     private readonly now: () => Date,
     private readonly heartbeatMs: number,
     private readonly log: VirtualMachineOptions['log'],
+    private readonly onJobDone: VirtualMachineOptions['onJobDone'],
   ) {
     this.startedAtMs = now().getTime();
     // ~1 Hz while running, and a heartbeat otherwise.
@@ -286,6 +289,7 @@ class VirtualDevice {
     this.phase = outcome;
     if (this.job) this.job = { ...this.job, endedAt: this.now().toISOString() };
     if (error) this.errors = [error];
+    if (outcome === 'done' && this.job) this.onJobDone?.(this.job);
     if (outcome === 'done') this.publishState();
   }
 

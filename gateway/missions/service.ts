@@ -12,11 +12,20 @@ import { ApiError } from '../errors.ts';
 import type { Store } from '../store/index.ts';
 import { IdempotencyConflictError, InvalidTransitionError, MissionNotFoundError, type Mission, type MissionQuery } from '../store/missions.ts';
 
+/** What the mission use cases need of the executor (gateway/executor.ts); absent, nothing runs. */
+export interface MissionRunner {
+  start(missionId: string): void;
+  pause(missionId: string, actor: string): Mission;
+  resume(missionId: string, actor: string): Mission;
+  cancelWork(missionId: string): void;
+}
+
 export interface MissionServiceDeps {
   site: LoadedSite;
   store: Store;
   fleet: FleetRegistry;
   now: () => Date;
+  runner?: MissionRunner;
 }
 
 export interface Submitted {
@@ -54,7 +63,7 @@ export class MissionService {
           : 'awaiting_approval';
     // The store decides replays inside its transaction: same key and body → the first mission.
     try {
-      return this.deps.store.missions.create({
+      const submitted = this.deps.store.missions.create({
         plan,
         planHash: report.planHash,
         worldHash: report.worldHash,
@@ -64,6 +73,12 @@ export class MissionService {
         actor,
         ...(idempotencyKey ? { idempotencyKey } : {}),
       });
+      // Site policy `when-pass`: a passing plan is approved at once, and runs.
+      if (submitted.created && submitted.mission.status === 'approved' && this.deps.runner) {
+        this.deps.runner.start(submitted.mission.id);
+        return { mission: this.get(submitted.mission.id), created: true };
+      }
+      return submitted;
     } catch (err) {
       if (err instanceof IdempotencyConflictError) throw idempotencyConflict(idempotencyKey!, err.missionId);
       throw err;
@@ -96,16 +111,43 @@ export class MissionService {
     if (report.verdict === 'fail') {
       throw new ApiError('PLAN_REJECTED', 'the plan fails its check against the fleet as it is now; it cannot be approved', { report });
     }
-    return this.transition(id, 'approved', actor, { planHash: hash, verdict: report.verdict, worldHash: report.worldHash });
+    this.transition(id, 'approved', actor, { planHash: hash, verdict: report.verdict, worldHash: report.worldHash });
+    this.deps.runner?.start(id);
+    return this.get(id);
   }
 
   cancel(id: string, actor: string, reason?: string): Mission {
+    const m = this.get(id);
+    if (m.status === 'running' || m.status === 'paused') this.deps.runner?.cancelWork(id);
     return this.transition(id, 'cancelled', actor, reason ? { reason } : undefined);
   }
 
+  /** Hold dispatching and pause the AMRs of a running mission. */
+  pause(id: string, actor: string): Mission {
+    return this.mapped(id, () => this.runnerOrThrow(id).pause(id, actor));
+  }
+
+  /** Go on with a paused mission (after a pause, a STOP, or a restart). */
+  resume(id: string, actor: string): Mission {
+    return this.mapped(id, () => this.runnerOrThrow(id).resume(id, actor));
+  }
+
+  private runnerOrThrow(id: string): MissionRunner {
+    if (!this.deps.runner) {
+      const m = this.get(id);
+      throw new ApiError('INVALID_TRANSITION', `mission ${id} is ${m.status}; nothing executes missions in this gateway`, { status: m.status });
+    }
+    return this.deps.runner;
+  }
+
   private transition(id: string, to: MissionStatus, actor: string, data?: Record<string, unknown>): Mission {
+    return this.mapped(id, () => this.deps.store.missions.transition(id, to, actor, data));
+  }
+
+  /** Store errors become API errors: an unknown mission is 404, a move its status forbids 409. */
+  private mapped<T>(id: string, f: () => T): T {
     try {
-      return this.deps.store.missions.transition(id, to, actor, data);
+      return f();
     } catch (err) {
       if (err instanceof MissionNotFoundError) throw new ApiError('NOT_FOUND', `no mission '${id}'`);
       if (err instanceof InvalidTransitionError) {

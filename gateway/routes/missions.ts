@@ -161,4 +161,33 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
     },
     async (req) => missionView(missions.cancel(req.params.id, req.principal!.name, req.body?.reason)),
   );
+
+  app.post(
+    '/v1/missions/:id/pause',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['missions'],
+        summary: 'Pause a running mission: no new steps start, its AMRs pause (VDA 5050 startPause)',
+        params: MissionIdParams,
+        body: z.strictObject({}).nullish(),
+      },
+    },
+    async (req) => missionView(missions.pause(req.params.id, req.principal!.name)),
+  );
+
+  app.post(
+    '/v1/missions/:id/resume',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['missions'],
+        summary: 'Resume a paused mission (after a pause, a STOP or a gateway restart)',
+        description: 'Its AMRs go on (stopPause) and steps start again. A step that was in flight when the gateway restarted has an unknown outcome: the mission then fails, saying which step.',
+        params: MissionIdParams,
+        body: z.strictObject({}).nullish(),
+      },
+    },
+    async (req) => missionView(missions.resume(req.params.id, req.principal!.name)),
+  );
 };

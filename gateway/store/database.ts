@@ -66,7 +66,27 @@ const MIGRATIONS: readonly string[] = [
     revoked_at TEXT
   ) STRICT;
   `,
+  `
+  -- STOP as pressed: latched until an operator releases it. devices (a JSON array) are the
+  -- devices in its scope when it was pressed, so a zone stop still knows them after a restart.
+  CREATE TABLE stops (
+    id TEXT PRIMARY KEY,
+    scope TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    devices TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    released_by TEXT,
+    released_at TEXT,
+    release_note TEXT,
+    CHECK ((released_by IS NULL) = (released_at IS NULL))
+  ) STRICT;
+  CREATE INDEX stops_active ON stops (id) WHERE released_at IS NULL;
+  `,
 ];
+
+/** The schema version a database has once every migration ran. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 function migrate(db: Database): void {
   const version = () => db.pragma('user_version', { simple: true }) as number;

@@ -1,11 +1,13 @@
 // The gateway's persistent state, opened once per process.
 import { openDatabase, type Database } from './database.ts';
 import { MissionStore } from './missions.ts';
+import { StopStore } from './stops.ts';
 import { TokenStore } from './tokens.ts';
 
 export interface Store {
   db: Database;
   missions: MissionStore;
+  stops: StopStore;
   tokens: TokenStore;
   close(): void;
 }
@@ -15,6 +17,7 @@ export function openStore(dataDir: string): Store {
   return {
     db,
     missions: new MissionStore(db),
+    stops: new StopStore(db),
     tokens: new TokenStore(db),
     close: () => db.close(),
   };

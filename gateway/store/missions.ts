@@ -1,7 +1,7 @@
 // Missions as stored: one row per mission, one per plan step, and an append-only event trail.
 // Every change is a single transaction that also writes its event, so the trail never disagrees
 // with the state.
-import { statusesLeadingTo, type MissionStatus, type StepStatus } from '../../planners/mission.ts';
+import { statusesLeadingTo, stepStatusesLeadingTo, type MissionStatus, type StepStatus } from '../../planners/mission.ts';
 import { canonicalJson, planHash, type Plan } from '../../planners/plan.ts';
 import type { Database } from './database.ts';
 import { newId } from './ids.ts';
@@ -76,6 +76,17 @@ export class MissionNotFoundError extends Error {
   override readonly name = 'MissionNotFoundError';
   constructor(readonly missionId: string) {
     super(`no mission ${missionId}`);
+  }
+}
+
+export class InvalidStepTransitionError extends Error {
+  override readonly name = 'InvalidStepTransitionError';
+  constructor(
+    readonly missionId: string,
+    readonly stepId: string,
+    readonly to: StepStatus,
+  ) {
+    super(`step '${stepId}' of mission ${missionId} cannot become ${to}`);
   }
 }
 
@@ -161,6 +172,8 @@ export class MissionStore {
   readonly #byId;
   readonly #byIdempotencyKey;
   readonly #stepsOf;
+  readonly #setStepStatus;
+  readonly #stepTx;
   readonly #stepsOfMany;
   readonly #list;
   readonly #setStatus;
@@ -207,6 +220,15 @@ export class MissionStore {
        WHERE seq > @afterSeq AND (@missionId IS NULL OR mission_id = @missionId)
        ORDER BY seq LIMIT @limit`,
     );
+    this.#setStepStatus = db.prepare<[StepStatus, string, string, string]>(
+      `UPDATE mission_steps SET status = ?
+       WHERE mission_id = ? AND step_id = ? AND status IN (SELECT value FROM json_each(?))`,
+    );
+    this.#stepTx = db.transaction((id: string, stepId: string, to: StepStatus, actor: string, data?: object) => {
+      const { changes } = this.#setStepStatus.run(to, id, stepId, JSON.stringify(stepStatusesLeadingTo(to)));
+      if (changes === 0) throw new InvalidStepTransitionError(id, stepId, to);
+      this.#appendEvent(new Date().toISOString(), id, `step.${to}`, actor, { step: stepId, ...data });
+    });
     this.#createTx = db.transaction((input: NewMission) => this.#insert(input));
     this.#transitionTx = db.transaction((id: string, to: MissionStatus, actor: string, data?: object) =>
       this.#move(id, to, actor, data),
@@ -249,6 +271,15 @@ export class MissionStore {
    */
   transition(id: string, to: MissionStatus, actor: string, data?: object): Mission {
     return this.#transitionTx.immediate(id, to, actor, data);
+  }
+
+  /**
+   * Moves one step to `to` if planners/mission.ts allows it from its current status, with the
+   * event `step.<to>` in the same transaction (so a step can never run twice: a second
+   * `dispatched` finds it no longer pending and throws InvalidStepTransitionError).
+   */
+  transitionStep(id: string, stepId: string, to: StepStatus, actor: string, data?: object): void {
+    this.#stepTx.immediate(id, stepId, to, actor, data);
   }
 
   /** Events in the order they happened, after `afterSeq`; of one mission or of all. */

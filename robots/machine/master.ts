@@ -150,14 +150,14 @@ export class MachineMaster {
    * not a machine of the site, the command is not valid, a job is sent to an offline device, or
    * the broker is not connected.
    */
-  async command(deviceId: string, request: MachineCommandRequest, opts: { ttlMs?: number } = {}): Promise<string> {
+  async command(deviceId: string, request: MachineCommandRequest, opts: { ttlMs?: number; commandId?: string } = {}): Promise<string> {
     if (!this.tracks.has(deviceId)) throw new Error(`'${deviceId}' is not a machine of site '${this.siteId}'`);
     const ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
     if (!(ttlMs > 0)) throw new Error(`ttlMs must be positive, not ${ttlMs}`);
     const issued = this.now();
     const command = MachineCommandSchema.safeParse({
       ...request,
-      commandId: randomUUID(),
+      commandId: opts.commandId ?? randomUUID(),
       issuedAt: issued.toISOString(),
       expiresAt: new Date(issued.getTime() + ttlMs).toISOString(),
     });

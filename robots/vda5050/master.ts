@@ -235,18 +235,46 @@ export class Vda5050Master {
    * online: a pause must never be held back by what the master believes.
    */
   async instantAction(deviceId: string, actionType: InstantActionType): Promise<string> {
-    const v = this.vehicle(deviceId);
-    const actionId = `${deviceId}-${actionType}-${this.now().getTime().toString(36)}-${++this.sequence}`;
+    const [actionId] = await this.sendInstantActions(this.vehicle(deviceId), [actionType], 0);
+    return actionId!;
+  }
+
+  /**
+   * STOP for one AMR: ONE instantActions message with `startPause` then `cancelOrder` (both
+   * blockingType NONE), at QoS 1 so the broker confirms it took it. The pause holds the vehicle
+   * where it is at once; the cancel drops its order, so releasing the pause later moves nothing.
+   * Sent even when the AMR is marked offline (the broker may still reach it) and never retained:
+   * a retained STOP would hit the vehicle again on every reconnect, long after a release.
+   * Resolves with the two actionIds once the broker has acknowledged the message.
+   */
+  async stopVehicle(deviceId: string): Promise<string[]> {
+    return this.sendInstantActions(this.vehicle(deviceId), ['startPause', 'cancelOrder'], 1);
+  }
+
+  private async sendInstantActions(v: Vehicle, actionTypes: readonly InstantActionType[], qos: 0 | 1): Promise<string[]> {
+    const stamp = this.now().getTime().toString(36);
+    const actions = actionTypes.map((actionType) => ({ actionId: `${v.id}-${actionType}-${stamp}-${++this.sequence}`, actionType }));
     const message: InstantActions = {
       ...this.header(v, 'instantActions'),
       // NONE (2.1 says instant actions always are): vda-5050-lib holds every later instant action
       // behind a pending HARD one, and a pause must not wait for a cancel to finish.
-      instantActions: [{ actionId, actionType, blockingType: 'NONE' }],
+      instantActions: actions.map(({ actionId, actionType }) => ({ actionId, actionType, blockingType: 'NONE' as const })),
     };
-    await this.publish(v, 'instantActions', InstantActionsSchema.parse(message));
-    if (actionType === 'cancelOrder' && v.order && !v.order.terminal) v.order.cancelActionId = actionId;
-    this.log(actionType === 'stateRequest' ? 'debug' : 'info', 'instant action sent', { deviceId, actionType, actionId });
-    return actionId;
+    const parsed = InstantActionsSchema.parse(message);
+    // Tracked before the message leaves: the vehicle's answer may arrive before publish resolves.
+    const cancel = actions.find((a) => a.actionType === 'cancelOrder');
+    const tracked = cancel && v.order && !v.order.terminal ? v.order : undefined;
+    if (tracked) tracked.cancelActionId = cancel!.actionId;
+    try {
+      await this.publish(v, 'instantActions', parsed, qos);
+    } catch (err) {
+      if (tracked && tracked.cancelActionId === cancel!.actionId) tracked.cancelActionId = undefined;
+      throw err;
+    }
+    for (const { actionType, actionId } of actions) {
+      this.log(actionType === 'stateRequest' ? 'debug' : 'info', 'instant action sent', { deviceId: v.id, actionType, actionId, qos });
+    }
+    return actions.map((a) => a.actionId);
   }
 
   // ---- receiving ---------------------------------------------------------------------------
@@ -434,7 +462,7 @@ export class Vda5050Master {
     return OrderSchema.parse(order);
   }
 
-  private async publish(v: Vehicle, topic: Vda5050Topic, message: Order | InstantActions): Promise<void> {
-    await this.client.publishAsync(vehicleTopic(this.interfaceName, v.amr.vda5050, topic), JSON.stringify(message), { qos: 0 });
+  private async publish(v: Vehicle, topic: Vda5050Topic, message: Order | InstantActions, qos: 0 | 1 = 0): Promise<void> {
+    await this.client.publishAsync(vehicleTopic(this.interfaceName, v.amr.vda5050, topic), JSON.stringify(message), { qos });
   }
 }

@@ -26,10 +26,15 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', url: '/v1/missions/:id', role: 'viewer' },
   { method: 'GET', url: '/v1/missions/:id/plan.svg', role: 'viewer' },
   { method: 'GET', url: '/v1/events', role: 'viewer', stream: true },
+  { method: 'GET', url: '/v1/stop', role: 'viewer' },
+  { method: 'POST', url: '/v1/stop', role: 'viewer', body: () => ({ scope: 'all', reason: 'auth test' }) },
+  { method: 'POST', url: '/v1/stop/release', role: 'operator', body: () => ({ ack: true }) },
   { method: 'POST', url: '/v1/plans/check', role: 'agent', body: () => ({ plan: canonicalPlan() }) },
   { method: 'POST', url: '/v1/missions', role: 'agent', body: () => ({ plan: canonicalPlan() }) },
   { method: 'POST', url: '/v1/missions/:id/approve', role: 'operator', body: (planHash) => ({ planHash }) },
   { method: 'POST', url: '/v1/missions/:id/cancel', role: 'operator', body: () => ({ reason: 'auth test' }) },
+  { method: 'POST', url: '/v1/missions/:id/pause', role: 'operator', body: () => ({}) },
+  { method: 'POST', url: '/v1/missions/:id/resume', role: 'operator', body: () => ({}) },
 ];
 
 const label = (r: RouteCase) => `${r.method} ${r.url}`;
@@ -89,6 +94,7 @@ t.test('without a token every route answers 401 UNAUTHORIZED and changes nothing
   }
   t.equal(h.store.missions.list().length, 1, 'no mission was created');
   t.equal(h.store.missions.get(missionId)!.status, 'awaiting_approval', 'the mission was neither approved nor cancelled');
+  t.same(h.store.stops.recent(), [], 'no stop was pressed');
 });
 
 t.test('a garbage token or another scheme is 401 on every route', async (t) => {

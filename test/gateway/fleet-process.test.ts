@@ -3,47 +3,22 @@
 // process dies the broker's last wills take them offline at once.
 import { spawn } from 'node:child_process';
 import t from 'tap';
-import { readConfig } from '../../gateway/config.ts';
-import { startGateway } from '../../gateway/main.ts';
 import { startMosquitto } from '../helpers/brokers.ts';
-import { BIN } from './gateway-process.ts';
+import { BIN, gatewayOnBroker, spawnFleet } from './gateway-process.ts';
 import { REPO_ROOT, tempDirFor } from './harness.ts';
+import { until } from '../helpers/wait.ts';
 
-async function until(what: string, probe: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 t.test('the fleet process on Mosquitto: online with the gateway, offline through last wills when killed', async (t) => {
   const broker = await startMosquitto(t);
-  const g = await startGateway(
-    readConfig({
-      PHYGATE_PORT: '0',
-      PHYGATE_MQTT_URL: broker.url,
-      PHYGATE_VIRTUAL_FLEET: '0',
-      PHYGATE_DATA_DIR: tempDirFor(t),
-      PHYGATE_LOG_LEVEL: 'silent',
-      PHYGATE_ADMIN_TOKEN: 'test-admin-token-0123456789',
-    }),
-  );
-  t.teardown(() => g.close());
+  const g = await gatewayOnBroker(t, broker.url, 'test-admin-token-0123456789', tempDirFor(t));
   t.notOk(g.embeddedBroker, 'PHYGATE_MQTT_URL set: no embedded broker');
   t.ok(g.fleet.list().every((d) => !d.online), 'nothing online before the fleet runs');
 
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PHYGATE_')));
-  const child = spawn(process.execPath, [BIN, 'fleet', '--mqtt', broker.url, '--speed', '10'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  await until('the fleet says it is connected', () => /virtual fleet of site 'demo' connected to mqtt:\/\/127\.0\.0\.1:\d+ at 10x/.test(stdout), 30_000).catch((e) => {
-    throw new Error(`${(e as Error).message}; stdout: ${stdout}; stderr: ${stderr}`);
+  const fleet = spawnFleet(t, broker.url, 10);
+  const child = fleet.child;
+  await until('the fleet says it is connected', () => /virtual fleet of site 'demo' connected to mqtt:\/\/127\.0\.0\.1:\d+ at 10x/.test(fleet.stdout()), 30_000).catch((e) => {
+    throw new Error(`${(e as Error).message}; stdout: ${fleet.stdout()}; stderr: ${fleet.stderr()}`);
   });
   await until('every device online', () => g.fleet.list().every((d) => d.online));
   t.pass('all seven devices online through the external broker');

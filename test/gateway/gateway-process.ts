@@ -6,6 +6,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Test } from 'tap';
+import { readConfig } from '../../gateway/config.ts';
+import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { REPO_ROOT } from './harness.ts';
 
 export const BIN = join(REPO_ROOT, 'gateway/cli/phygate.mjs');
@@ -169,4 +171,36 @@ export async function runGatewayExpectingExit(
   const exit = await exited;
   clearTimeout(timer);
   return { ...exit, stdout, stderr };
+}
+
+/**
+ * A gateway in this process with no virtual fleet of its own, on an external broker (closed when
+ * `t` ends): the devices are expected to come from elsewhere, e.g. `spawnFleet`.
+ */
+export async function gatewayOnBroker(t: Test, brokerUrl: string, adminToken: string, dataDir: string): Promise<Gateway> {
+  const g = await startGateway(
+    readConfig({
+      PHYGATE_PORT: '0',
+      PHYGATE_MQTT_URL: brokerUrl,
+      PHYGATE_VIRTUAL_FLEET: '0',
+      PHYGATE_DATA_DIR: dataDir,
+      PHYGATE_LOG_LEVEL: 'silent',
+      PHYGATE_ADMIN_TOKEN: adminToken,
+    }),
+  );
+  t.teardown(() => g.close());
+  return g;
+}
+
+/** `phygate fleet --mqtt URL --speed N` as a child process, killed when `t` ends; its output collected. */
+export function spawnFleet(t: Test, brokerUrl: string, speed: number): { child: ChildProcess; stdout: () => string; stderr: () => string } {
+  const child = spawn(process.execPath, [BIN, 'fleet', '--mqtt', brokerUrl, '--speed', String(speed)], { cwd: REPO_ROOT, env: childEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  return { child, stdout: () => out, stderr: () => err };
 }

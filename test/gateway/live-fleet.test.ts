@@ -5,16 +5,8 @@ import { readConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { findRoute } from '../../planners/route.ts';
 import { tempDirFor } from './harness.ts';
+import { until } from '../helpers/wait.ts';
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function gateway(t: Test, env: Record<string, string> = {}): Promise<Gateway> {
   const config = readConfig({

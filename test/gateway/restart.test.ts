@@ -30,7 +30,7 @@ t.test('SIGTERM stops the gateway gracefully (exit 0); a restart keeps missions 
   const { id, planHash } = submitted.json as { id: string; planHash: string };
   const approved = await call(first.url, token, 'POST', `/v1/missions/${id}/approve`, { planHash });
   t.equal(approved.status, 200, 'approve: 200');
-  t.equal(approved.json.status, 'approved', 'approved');
+  t.equal(approved.json.status, 'running', 'approved, and started at once on the virtual fleet');
 
   const exit = await first.stop('SIGTERM');
   t.same(exit, { code: 0, signal: null }, 'exit code 0, not killed by the signal');
@@ -44,7 +44,7 @@ t.test('SIGTERM stops the gateway gracefully (exit 0); a restart keeps missions 
   await waitHealthy(second.url);
   const after = await call(second.url, token, 'GET', `/v1/missions/${id}`);
   t.equal(after.status, 200, 'the old token still works');
-  t.equal(after.json.status, 'approved', 'the mission is still approved');
+  t.equal(after.json.status, 'paused', 'a mission running at shutdown is paused after the restart, not carried on blindly');
   t.equal(after.json.planHash, planHash, 'with the same planHash');
   const listed = await call(second.url, token, 'GET', '/v1/missions');
   t.same(listed.json.missions.map((m: { id: string }) => m.id), [id], 'and it is the only one');
@@ -81,7 +81,9 @@ t.test('after a SIGKILL a restart has every mission that was answered 201, in an
     t.equal(db.pragma('integrity_check', { simple: true }), 'ok', 'PRAGMA integrity_check');
     t.same(db.pragma('foreign_key_check'), [], 'no dangling references');
     const types = db.prepare('SELECT type FROM events WHERE mission_id = ? ORDER BY seq').pluck().all(id);
-    t.same(types, ['mission.created', 'mission.approved'], 'the audit trail agrees');
+    t.same(types.slice(0, 3), ['mission.created', 'mission.approved', 'mission.running'], 'the audit trail agrees');
+    const dispatched = db.prepare("SELECT json_extract(data, '$.step') FROM events WHERE mission_id = ? AND type = 'step.dispatched'").pluck().all(id) as string[];
+    t.same(dispatched, [...new Set(dispatched)], 'no step was dispatched twice');
   } finally {
     db.close();
   }

@@ -200,6 +200,56 @@ for (const [name, start] of BROKERS) {
     t.notOk(f.progress.some((p) => p.finished), 'never reported finished');
   });
 
+  t.test(`${name}: stopVehicle pauses amr-1 mid-route and cancels its order, in one QoS 1 message; stopPause then moves nothing`, async (t) => {
+    const f = await floor(t, start);
+    const watch = await connectMqtt({ url: f.broker.url, clientId: `watch-${name}-${process.pid}` });
+    t.teardown(() => closeMqtt(watch, true));
+    const seen: { qos: number; retain: boolean; body: { instantActions: { actionId: string; actionType: string; blockingType: string }[] } }[] = [];
+    watch.on('message', (_topic, payload, packet) => seen.push({ qos: packet.qos, retain: packet.retain, body: JSON.parse(payload.toString()) }));
+    await watch.subscribeAsync('uagv/v2/phygate/amr-1/instantActions', { qos: 1 });
+
+    const order = await f.master.sendOrder('amr-1', { route: dockToShelf(), actionsAtEnd: ['pick'] });
+    await until('amr-1 has left the dock', () => (f.amr1().pose?.y ?? 0) > 2);
+    const pressed = performance.now();
+    const ids = await f.master.stopVehicle('amr-1');
+    t.equal(ids.length, 2, 'two actionIds');
+    await until('amr-1 reports paused', () => f.amr1().paused === true);
+    t.comment(`stopVehicle → paused reported: ${(performance.now() - pressed).toFixed(0)} ms`);
+    await until('the order is cancelled', () => last(f)?.cancelled === true, 10_000);
+    t.match(last(f), { orderId: order.orderId, finished: false, cancelled: true, failed: undefined });
+    await until('the watcher saw the message', () => seen.length > 0);
+    t.equal(seen.length, 1, 'one message');
+    t.match(seen[0], { qos: 1, retain: false }, 'at QoS 1, not retained');
+    t.same(
+      seen[0]!.body.instantActions.map((a) => [a.actionId, a.actionType, a.blockingType]),
+      [
+        [ids[0], 'startPause', 'NONE'],
+        [ids[1], 'cancelOrder', 'NONE'],
+      ],
+      'startPause, then cancelOrder',
+    );
+    const held = f.amr1().pose!;
+    t.notOk(near(held, 'dock-a') || near(held, 'shelf-1'), `stopped on the way (${held.x.toFixed(2)}, ${held.y.toFixed(2)})`);
+    await sleep(500);
+    t.same(f.amr1().pose, held, 'it does not move while paused');
+    t.match(f.amr1(), { paused: true, state: 'paused' });
+
+    await f.master.instantAction('amr-1', 'stopPause');
+    await until('amr-1 is no longer paused', () => f.amr1().paused === false);
+    await sleep(500);
+    t.same(f.amr1().pose, held, 'released, it still stands where it stopped: the order is gone');
+    t.notOk(f.progress.some((p) => p.finished), 'the order never finished');
+
+    // Offline as far as the master knows: the stop is published all the same.
+    f.amr.kill();
+    await until('amr-1 is offline', () => !f.amr1().online, 10_000);
+    const before = seen.length;
+    await f.master.stopVehicle('amr-1');
+    await until('the watcher saw the second stop', () => seen.length > before);
+    t.match(seen.at(-1)!.body.instantActions.map((a) => a.actionType), ['startPause', 'cancelOrder'], 'sent to an offline vehicle too');
+    await t.rejects(f.master.stopVehicle('amr-9'), UnknownDeviceError);
+  });
+
   t.test(`${name}: a vehicle that dies goes offline through its last will`, async (t) => {
     const f = await floor(t, start);
     t.match(await retainedConnection(t, f.broker, 'before'), { retained: true, connectionState: 'ONLINE', version: '2.0.0' }, 'ONLINE is retained on the broker');

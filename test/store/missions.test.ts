@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Sqlite from 'better-sqlite3';
 import t, { type Test } from 'tap';
-import { openDatabase } from '../../gateway/store/database.ts';
+import { openDatabase, SCHEMA_VERSION } from '../../gateway/store/database.ts';
 import { newId } from '../../gateway/store/ids.ts';
 import { openStore, type Store } from '../../gateway/store/index.ts';
 import {
@@ -242,7 +242,7 @@ t.test('durable settings', async (t) => {
   t.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
   t.equal(store.db.pragma('synchronous', { simple: true }), 2, 'FULL');
   t.equal(store.db.pragma('busy_timeout', { simple: true }), 5000);
-  t.equal(store.db.pragma('user_version', { simple: true }), 1);
+  t.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
 });
 
 t.test('survives close and reopen', async (t) => {
@@ -263,7 +263,7 @@ t.test('survives close and reopen', async (t) => {
   t.same(second.missions.events(mission.id).map((e) => e.type), ['mission.created', 'mission.approved']);
   t.same(second.tokens.verify(token.token), { id: token.id, name: 'ana', role: 'operator' });
   t.equal(second.missions.create(request('a', { idempotencyKey: 'k' })).created, false, 'keys survive too');
-  t.equal(second.db.pragma('user_version', { simple: true }), 1, 'migrations ran once');
+  t.equal(second.db.pragma('user_version', { simple: true }), SCHEMA_VERSION, 'migrations ran once');
 });
 
 t.test('refuses a database from a newer phygate', async (t) => {

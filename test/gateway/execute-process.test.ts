@@ -1,0 +1,37 @@
+// End to end as on a real floor: the virtual fleet in its own process (`phygate fleet
+// --speed 20`) over a real Mosquitto, the gateway with no fleet of its own. The README's plan
+// runs to succeeded.
+import t from 'tap';
+import { startMosquitto } from '../helpers/brokers.ts';
+import { gatewayOnBroker, spawnFleet } from './gateway-process.ts';
+import { canonicalPlan, tempDirFor } from './harness.ts';
+import { until } from '../helpers/wait.ts';
+
+const ADMIN = 'test-admin-token-0123456789';
+
+
+t.test("the README's plan on the fleet process at --speed 20 over Mosquitto runs to succeeded", async (t) => {
+  const broker = await startMosquitto(t);
+  const g = await gatewayOnBroker(t, broker.url, ADMIN, tempDirFor(t));
+  spawnFleet(t, broker.url, 20);
+  await until('the fleet online', () => g.fleet.list().every((d) => d.online));
+
+  const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+  const sub = (await (await fetch(`${g.url}/v1/missions`, { method: 'POST', headers, body: JSON.stringify({ plan: canonicalPlan() }) })).json()) as { id: string; planHash: string };
+  const approved = await fetch(`${g.url}/v1/missions/${sub.id}/approve`, { method: 'POST', headers, body: JSON.stringify({ planHash: sub.planHash }) });
+  t.equal(approved.status, 200);
+  const started = Date.now();
+  const done = await until(
+    'succeeded',
+    async () => {
+      const m = (await (await fetch(`${g.url}/v1/missions/${sub.id}`, { headers })).json()) as { status: string; steps: { status: string }[] };
+      if (m.status === 'failed') throw new Error(`the mission failed: ${JSON.stringify(g.store.missions.events(sub.id).at(-1))}`);
+      return m.status === 'succeeded' ? m : undefined;
+    },
+    90_000,
+  );
+  const seconds = (Date.now() - started) / 1000;
+  t.same(done.steps.map((s) => s.status), ['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+  // The check predicts 430 s of floor time: at 20x that is about 21.5 s.
+  t.ok(seconds > 15 && seconds < 60, `it took ${seconds.toFixed(1)} s at 20x (the check says 430 s / 20 = 21.5 s)`);
+});

@@ -1,0 +1,154 @@
+// Missions run on the virtual fleet over real MQTT, in one process as `npm start` runs them:
+// the README's plan to succeeded, a failing step failing the mission with its reason, cancel,
+// pause and resume.
+import t, { type Test } from 'tap';
+import { readConfig } from '../../gateway/config.ts';
+import { startGateway, type Gateway } from '../../gateway/main.ts';
+import { canonicalPlan, tempDirFor } from './harness.ts';
+import { until } from '../helpers/wait.ts';
+
+const ADMIN = 'test-admin-token-0123456789';
+
+
+async function gateway(t: Test, speed = 50): Promise<Gateway> {
+  const g = await startGateway(
+    readConfig({
+      PHYGATE_PORT: '0',
+      PHYGATE_MQTT_PORT: '0',
+      PHYGATE_DATA_DIR: tempDirFor(t),
+      PHYGATE_LOG_LEVEL: 'silent',
+      PHYGATE_FLEET_SPEED: String(speed),
+      PHYGATE_ADMIN_TOKEN: ADMIN,
+    }),
+  );
+  t.teardown(() => g.close());
+  await until('the fleet online', () => g.fleet.list().every((d) => d.online));
+  return g;
+}
+
+interface MissionView {
+  id: string;
+  status: string;
+  planHash: string;
+  steps: { id: string; status: string }[];
+}
+
+async function api<T = MissionView>(g: Gateway, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
+  const res = await fetch(`${g.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, json: (await res.json()) as T };
+}
+
+async function submitAndApprove(g: Gateway, plan: unknown): Promise<MissionView> {
+  const sub = await api(g, 'POST', '/v1/missions', { plan });
+  if (sub.status !== 201) throw new Error(`submit: ${sub.status} ${JSON.stringify(sub.json)}`);
+  const ok = await api(g, 'POST', `/v1/missions/${sub.json.id}/approve`, { planHash: sub.json.planHash });
+  if (ok.status !== 200) throw new Error(`approve: ${ok.status} ${JSON.stringify(ok.json)}`);
+  return ok.json;
+}
+
+const missionIs = (g: Gateway, id: string, status: string) => async () => {
+  const m = (await api(g, 'GET', `/v1/missions/${id}`)).json;
+  return m.status === status ? m : undefined;
+};
+
+t.test("the README's plan runs to succeeded on the virtual fleet; every step succeeded, in order", async (t) => {
+  const g = await gateway(t);
+  const events: { type: string; data: { status?: string; step?: string } }[] = [];
+  const off = g.hub.subscribe((e) => events.push(e as never));
+  t.teardown(off);
+  const approved = await submitAndApprove(g, canonicalPlan());
+  t.equal(approved.status, 'running', 'approval starts it');
+  const done = await until('succeeded', missionIs(g, approved.id, 'succeeded'), 60_000);
+  t.same(done.steps.map((s) => s.status), ['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+  const courier = (await api<{ assignments: Record<string, string> }>(g, 'GET', `/v1/missions/${approved.id}`)).json as unknown as { report: { assignments: Record<string, string> } };
+  const amr = courier.report.assignments.courier!;
+  await until('the courier at shelf-2, empty', () => g.fleet.get(amr)?.at === 'shelf-2' && g.fleet.get(amr)?.cargo === 0);
+  t.pass(`${amr} dropped the brackets at shelf-2`);
+  t.match(g.fleet.get('cnc-1'), { partsProduced: 4 }, 'cnc-1 made four brackets');
+  const order = events.filter((e) => e.type === 'step' && e.data.status === 'succeeded').map((e) => e.data.step);
+  t.equal(order.indexOf('carry'), 3, 'carry succeeded last');
+  t.ok(order.indexOf('load') > order.indexOf('mill') && order.indexOf('load') > order.indexOf('fetch'), 'load after mill and fetch');
+  t.ok(events.some((e) => e.type === 'mission' && e.data.status === 'succeeded'), 'the event stream says so');
+  const history = g.store.missions.events(approved.id).map((e) => e.type);
+  t.equal(history.filter((x) => x === 'step.dispatched').length, 4, 'each step dispatched exactly once');
+});
+
+t.test('a step that fails fails the mission with a reason; steps not started are not started', async (t) => {
+  const g = await gateway(t);
+  const plan = {
+    schema: 'phygate.plan/v1',
+    name: 'housing-then-move',
+    steps: [
+      { id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'housing-a' } },
+      { id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-1' }, after: ['mill'] },
+    ],
+  };
+  const m = await submitAndApprove(g, plan);
+  await until('cnc-1 running', () => g.fleet.get('cnc-1')?.state === 'running');
+  g.virtualFleet!.machines.get('cnc-1')!.fault({ code: 'SPINDLE', message: 'spindle overload' });
+  const failed = await until('failed', missionIs(g, m.id, 'failed'));
+  t.same(failed.steps.map((s) => [s.id, s.status]), [['mill', 'failed'], ['go', 'cancelled']]);
+  const ev = g.store.missions.events(m.id).find((e) => e.type === 'mission.failed')!;
+  t.match(ev.data, { step: 'mill', reason: /cnc-1.*fault.*spindle overload/ }, 'the reason an operator can read');
+  t.equal(g.fleet.get('amr-1')?.at, 'dock-a', 'amr-1 never left');
+});
+
+t.test('cancel stops the AMR in flight; pause holds it and resume finishes', async (t) => {
+  const g = await gateway(t, 10);
+  const long = { schema: 'phygate.plan/v1', name: 'to-shelf-3', steps: [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-3' } }] };
+  const a = await submitAndApprove(g, long);
+  await until('amr-1 driving', () => g.fleet.get('amr-1')?.state === 'driving');
+  const cancelled = await api(g, 'POST', `/v1/missions/${a.id}/cancel`, { reason: 'changed my mind' });
+  t.equal(cancelled.status, 200);
+  t.equal(cancelled.json.status, 'cancelled');
+  t.same(cancelled.json.steps.map((s) => s.status), ['cancelled']);
+  await until('amr-1 stopped', () => g.fleet.get('amr-1')?.state !== 'driving');
+  t.not(g.fleet.get('amr-1')?.at, 'shelf-3', 'it did not arrive');
+
+  const back = { schema: 'phygate.plan/v1', name: 'home', steps: [{ id: 'home', action: 'navigate', device: 'amr-2', params: { to: 'shelf-1' } }] };
+  const b = await submitAndApprove(g, back);
+  await until('amr-2 driving', () => g.fleet.get('amr-2')?.state === 'driving');
+  const paused = await api(g, 'POST', `/v1/missions/${b.id}/pause`, {});
+  t.equal(paused.json.status, 'paused');
+  await until('amr-2 paused', () => g.fleet.get('amr-2')?.paused === true);
+  const at = g.fleet.get('amr-2')!.pose!;
+  await new Promise((r) => setTimeout(r, 600));
+  t.same(g.fleet.get('amr-2')!.pose, at, 'it holds still while paused');
+  const resumed = await api(g, 'POST', `/v1/missions/${b.id}/resume`, {});
+  t.equal(resumed.json.status, 'running');
+  await until('succeeded', missionIs(g, b.id, 'succeeded'));
+  t.equal(g.fleet.get('amr-2')?.at, 'shelf-1');
+  const again = await api<{ code: string }>(g, 'POST', `/v1/missions/${b.id}/pause`, {});
+  t.equal(again.status, 409, 'a finished mission cannot be paused');
+  t.equal(again.json.code, 'INVALID_TRANSITION');
+});
+
+t.test('STOP pauses the running mission and holds it; resume is refused until release, then it finishes', async (t) => {
+  const g = await gateway(t, 10);
+  const plan = { schema: 'phygate.plan/v1', name: 'to-shelf-3', steps: [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-3' } }] };
+  const m = await submitAndApprove(g, plan);
+  await until('amr-1 driving', () => g.fleet.get('amr-1')?.state === 'driving');
+  const stop = await api<{ id: string }>(g, 'POST', '/v1/stop', { scope: 'all', reason: 'person in aisle' });
+  t.equal(stop.status, 200);
+  const paused = await until('paused', missionIs(g, m.id, 'paused'));
+  t.same(paused.steps.map((s) => s.status), ['blocked'], 'the interrupted step is blocked, not failed');
+  await until('amr-1 not driving', () => g.fleet.get('amr-1')?.state !== 'driving');
+  const refused = await api<{ code: string }>(g, 'POST', `/v1/missions/${m.id}/resume`, {});
+  t.equal(refused.status, 409);
+  t.equal(refused.json.code, 'STOP_ACTIVE', 'no resume while the STOP is latched');
+  const released = await api<unknown>(g, 'POST', '/v1/stop/release', { ack: true });
+  t.equal(released.status, 200);
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal((await api(g, 'GET', `/v1/missions/${m.id}`)).json.status, 'paused', 'a release alone moves nothing');
+  const resumed = await api(g, 'POST', `/v1/missions/${m.id}/resume`, {});
+  t.equal(resumed.status, 200);
+  const done = await until('succeeded', missionIs(g, m.id, 'succeeded'), 60_000);
+  t.same(done.steps.map((s) => s.status), ['succeeded']);
+  t.equal(g.fleet.get('amr-1')?.at, 'shelf-3', 'it drove on from where it stopped');
+  const dispatched = g.store.missions.events(m.id).filter((e) => e.type === 'step.dispatched').length;
+  t.equal(dispatched, 2, 'dispatched once, and once more after the STOP, never in parallel');
+});

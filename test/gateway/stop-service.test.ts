@@ -1,0 +1,237 @@
+// StopService on its own: the real store, site and fleet registry, with masters that record what
+// they are asked to send and answer as a test needs (never, late, with an error). What the whole
+// gateway cannot show cheaply is shown here: no send waits for another, the record is written
+// before anything is sent, a store that fails still stops the devices, and the latch's rules.
+import t, { type Test } from 'tap';
+import { ApiError } from '../../gateway/errors.ts';
+import { EventHub, type GatewayEvent } from '../../gateway/events.ts';
+import { StopService, type StopServiceDeps } from '../../gateway/stop.ts';
+import { openStore, type Store } from '../../gateway/store/index.ts';
+import { FleetRegistry } from '../../robots/fleet-registry.ts';
+import { parkFleetAtHome } from '../../sim/parked-fleet.ts';
+import { loadSiteFolder } from '../../sim/site-folder.ts';
+import { DEMO_SITE_DIR, tempDirFor } from './harness.ts';
+
+const site = loadSiteFolder(DEMO_SITE_DIR);
+const ALL = site.index.site.devices.map((d) => d.id);
+
+interface Sent {
+  device: string;
+  what: 'stop' | 'stopPause' | 'machine-stop';
+  /** Was the stop in the store when this was sent? */
+  stored: boolean;
+}
+
+interface Rig {
+  store: Store;
+  fleet: FleetRegistry;
+  hub: EventHub;
+  events: GatewayEvent[];
+  sent: Sent[];
+  logs: { level: string; msg: string }[];
+  /** How a device answers: a promise to return, or a function that throws. */
+  answer: Map<string, () => Promise<unknown>>;
+  service(extra?: Partial<StopServiceDeps>): StopService;
+}
+
+function rig(t: Test, dataDir = tempDirFor(t)): Rig {
+  const store = openStore(dataDir);
+  t.teardown(() => store.db.open && store.close());
+  const fleet = new FleetRegistry(site.index);
+  parkFleetAtHome(fleet, new Date());
+  const hub = new EventHub();
+  const events: GatewayEvent[] = [];
+  hub.subscribe((e) => events.push(e));
+  const sent: Sent[] = [];
+  const logs: Rig['logs'] = [];
+  const answer = new Map<string, () => Promise<unknown>>();
+  const reply = (device: string, what: Sent['what']) => {
+    sent.push({ device, what, stored: store.db.open && store.stops.active().length > 0 });
+    return (answer.get(device) ?? (() => Promise.resolve('ok')))();
+  };
+  const r: Rig = {
+    store,
+    fleet,
+    hub,
+    events,
+    sent,
+    logs,
+    answer,
+    service: (extra = {}) => {
+      const s = new StopService({
+        store,
+        site,
+        fleet,
+        hub,
+        vda5050: {
+          stopVehicle: async (id) => (await reply(id, 'stop'), [`${id}-a`, `${id}-b`]),
+          instantAction: async (id) => (await reply(id, 'stopPause'), `${id}-c`),
+        },
+        machines: { command: (id) => reply(id, 'machine-stop') as Promise<string> },
+        log: (level, msg) => logs.push({ level, msg }),
+        confirmMs: 100,
+        resendMs: 50,
+        ...extra,
+      });
+      t.teardown(() => s.close());
+      return s;
+    },
+  };
+  return r;
+}
+
+const never = () => new Promise<never>(() => {});
+
+t.test('every device is told at once, none waiting for another; the record is stored first', async (t) => {
+  const r = rig(t);
+  const s = r.service();
+  r.answer.set('amr-1', never);
+  r.answer.set('printer-1', () => Promise.reject(new Error('broker said no')));
+  r.answer.set('conveyor-1', () => {
+    throw new Error('not connected');
+  });
+  const heard: string[] = [];
+  s.onStop(() => {
+    throw new Error('a listener with a bug');
+  });
+  s.onStop((stop) => heard.push(stop.scope));
+  const pressing = s.stop({ scope: 'all', reason: 'test', actor: 'viewer-1' });
+  // Synchronously, before stop() awaited anything: every device has been sent its message.
+  t.same(r.sent.map((x) => x.device), ALL, 'all sent before any answer');
+  t.ok(r.sent.every((x) => x.stored), 'each after the record was stored');
+  t.same(r.sent.map((x) => x.what), ALL.map((id) => (id.startsWith('amr') ? 'stop' : 'machine-stop')));
+  const { stop, told } = await pressing;
+  t.match(stop, { scope: 'all', reason: 'test', createdBy: 'viewer-1', devices: ALL, releasedAt: null });
+  const by = Object.fromEntries(told.map((d) => [d.device, d]));
+  t.match(by['amr-1'], { via: 'vda5050', result: 'unconfirmed' }, 'no confirmation within confirmMs');
+  t.match(by['amr-2'], { via: 'vda5050', result: 'sent' });
+  t.match(by['cnc-1'], { via: 'machine', result: 'sent' });
+  t.match(by['printer-1'], { result: 'failed', error: 'broker said no' });
+  t.match(by['conveyor-1'], { result: 'failed', error: 'not connected' });
+  t.ok(r.logs.some((l) => l.level === 'error' && /STOP not sent to printer-1/.test(l.msg)), 'failures are logged');
+  t.ok(r.logs.some((l) => /listener threw/.test(l.msg)), "a listener's bug is logged");
+  t.same(heard, ['all'], 'the other listener still heard it');
+  t.match(r.events, [{ type: 'stop', data: { id: stop.id, scope: 'all' } }], 'a stop event on the hub');
+  t.same(s.active(), [stop]);
+  t.same(r.store.stops.active(), [stop]);
+});
+
+t.test('unknown zones and devices are 400 on path scope; nothing is stored or sent', async (t) => {
+  const r = rig(t);
+  const s = r.service();
+  for (const scope of ['zone:nowhere', 'device:amr-9', 'everything']) {
+    const err = await s.stop({ scope, reason: 'r', actor: 'x' }).catch((e: unknown) => e);
+    t.ok(err instanceof ApiError, scope);
+    t.match(err, { code: 'VALIDATION_FAILED', status: 400, details: { problems: [{ path: 'scope' }] } }, scope);
+  }
+  t.same(r.sent, []);
+  t.same(r.store.stops.active(), []);
+});
+
+t.test('a store that cannot write still stops every device, and says it is not latched', async (t) => {
+  const r = rig(t);
+  const s = r.service();
+  r.store.close();
+  const err = await s.stop({ scope: 'device:cnc-1', reason: 'r', actor: 'x' }).catch((e: unknown) => e);
+  t.match(err, { code: 'INTERNAL', message: /sent to 1 device\(s\) but could not be stored, so it is not latched/, details: { told: [{ device: 'cnc-1', result: 'sent' }] } });
+  t.same(r.sent.map((x) => x.device), ['cnc-1'], 'cnc-1 was told');
+  t.same(s.active(), [], 'nothing latched');
+});
+
+t.test('latched: told again on coming online, and while it still moves (at most every resendMs); zones catch who enters', async (t) => {
+  const r = rig(t);
+  const s = r.service();
+  await s.stop({ scope: 'device:amr-2', reason: 'r', actor: 'x' });
+  await s.stop({ scope: 'device:cnc-1', reason: 'r', actor: 'x' });
+  await s.stop({ scope: 'zone:paint-booth', reason: 'r', actor: 'x' });
+  t.same(r.sent.map((x) => x.device), ['amr-2', 'cnc-1'], 'nothing stands in the paint booth');
+  r.sent.length = 0;
+
+  // amr-2 drops off and comes back: told at once, without waiting for resendMs.
+  r.fleet.update('amr-2', { online: false });
+  r.fleet.update('amr-2', { online: true });
+  t.same(r.sent.map((x) => x.device), ['amr-2'], 'told again on coming online');
+  // It reports it is not paused: within resendMs of the last send, not again; after it, again.
+  r.fleet.update('amr-2', { paused: false });
+  t.equal(r.sent.length, 1, 'not within resendMs');
+  await new Promise((res) => setTimeout(res, 60));
+  r.fleet.update('amr-2', { paused: false });
+  t.equal(r.sent.length, 2, 'again after resendMs');
+  r.fleet.update('amr-2', { paused: true });
+  await new Promise((res) => setTimeout(res, 60));
+  r.fleet.update('amr-2', { paused: true });
+  t.equal(r.sent.length, 2, 'paused: nothing more');
+
+  // A machine in scope that runs anyway is stopped again; one out of scope is left alone.
+  r.fleet.update('cnc-1', { state: 'running' });
+  r.fleet.update('printer-1', { state: 'running' });
+  t.same(r.sent.slice(2).map((x) => [x.device, x.what]), [['cnc-1', 'machine-stop']]);
+
+  // amr-1 drives into the stopped zone: told. amr-3, elsewhere and not paused: not.
+  r.fleet.update('amr-3', { paused: false, pose: { x: 5, y: 5, theta: 0 } });
+  r.fleet.update('amr-1', { paused: false, pose: { x: 27.5, y: 4, theta: 0 } });
+  t.same(r.sent.slice(3).map((x) => x.device), ['amr-1'], 'the AMR that entered the zone');
+  t.equal(s.stopFor('amr-1')?.scope, 'zone:paint-booth');
+  t.equal(s.stopFor('amr-3'), undefined);
+  t.equal(s.stopFor('amr-9'), undefined);
+  r.fleet.update('amr-3', { online: false });
+  r.fleet.update('amr-3', { online: true });
+  t.equal(r.sent.length, 4, 'amr-3 coming online is none of these stops’ business');
+});
+
+t.test('release needs ack, ends every stop, sends stopPause to the AMRs they covered, and the latch lets go', async (t) => {
+  const r = rig(t);
+  const s = r.service();
+  const released: string[][] = [];
+  s.onRelease((stops) => released.push(stops.map((x) => x.scope)));
+  t.same(await s.release({ actor: 'op', ack: true }), { released: [], resumed: [] }, 'nothing to release');
+  await s.stop({ scope: 'device:amr-3', reason: 'r', actor: 'x' });
+  await s.stop({ scope: 'device:cnc-1', reason: 'r', actor: 'x' });
+  await t.rejects(s.release({ actor: 'op', ack: false }), { code: 'VALIDATION_FAILED', details: { problems: [{ path: 'ack' }] } });
+  t.equal(s.active().length, 2, 'still active');
+  r.sent.length = 0;
+  r.events.length = 0;
+  const out = await s.release({ actor: 'op', ack: true, note: 'clear' });
+  t.same(out.released.map((x) => [x.scope, x.releasedBy, x.releaseNote]), [
+    ['device:amr-3', 'op', 'clear'],
+    ['device:cnc-1', 'op', 'clear'],
+  ]);
+  t.same(r.sent.map((x) => [x.device, x.what]), [['amr-3', 'stopPause']], 'stopPause to amr-3 only; machines get nothing');
+  t.same(out.resumed, [{ device: 'amr-3', via: 'vda5050', result: 'sent' }]);
+  t.same(released, [['device:amr-3', 'device:cnc-1']]);
+  t.match(r.events, [{ type: 'stop.released', data: { devices: ['amr-3'] } }]);
+  t.same(s.active(), []);
+  r.fleet.update('amr-3', { online: false });
+  r.fleet.update('amr-3', { online: true });
+  r.fleet.update('cnc-1', { state: 'running' });
+  t.equal(r.sent.length, 1, 'released: nothing is sent any more');
+});
+
+t.test('resume() at start sends every stop still in the store again', async (t) => {
+  const dir = tempDirFor(t);
+  const first = rig(t, dir);
+  t.same(await first.service().resume(), [], 'nothing active, nothing sent');
+  t.same(first.sent, []);
+  await first.service().stop({ scope: 'device:amr-1', reason: 'r', actor: 'x' });
+  first.store.close();
+
+  const second = rig(t, dir);
+  const s = second.service();
+  t.equal(s.active().length, 1, 'loaded from the store');
+  const told = await s.resume();
+  t.same(told, [{ device: 'amr-1', via: 'vda5050', result: 'sent' }]);
+  t.same(second.sent.map((x) => x.device), ['amr-1']);
+});
+
+t.test('without masters the stop is stored and latched, and every device is reported as not told', async (t) => {
+  const r = rig(t);
+  const s = new StopService({ store: r.store, site, fleet: r.fleet, hub: r.hub });
+  t.teardown(() => s.close());
+  const { told } = await s.stop({ scope: 'all', reason: 'r', actor: 'x' });
+  t.ok(told.every((d) => d.result === 'failed'));
+  t.match(told[0], { device: 'amr-1', error: /no VDA 5050 master/ });
+  t.equal(s.active().length, 1);
+  const { resumed } = await s.release({ actor: 'op', ack: true });
+  t.equal(resumed.length, 3, 'the three AMRs');
+  t.ok(resumed.every((d) => d.result === 'failed'));
+});
