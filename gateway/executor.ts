@@ -41,8 +41,12 @@ export interface ExecutorDeps {
   };
 }
 
-/** Steps whose action can be sent again after a STOP interrupted it: the AMR drives on from where it stands. */
-const RESUMABLE = new Set(['navigate', 'pick', 'drop', 'charge', 'wait']);
+/**
+ * Steps that can be sent again after a STOP interrupted them: an AMR drives on from where it
+ * stands; a machine or conveyor makes the parts still missing (the part in work when it stopped
+ * is lost). An arm stopped mid-transfer may hold the part: that is for a person to sort out.
+ */
+const RESUMABLE = new Set(['navigate', 'pick', 'drop', 'charge', 'wait', 'machine.run', 'convey']);
 
 interface Flight {
   missionId: string;
@@ -58,8 +62,10 @@ interface Flight {
 
 export class Executor {
   private readonly flights = new Map<string, Flight>();
-  /** Steps a STOP interrupted (mission/step keys): they may be dispatched again on resume. */
-  private readonly interrupted = new Set<string>();
+  /** Steps a STOP interrupted (mission/step keys → the device and command of the interrupted flight): dispatched again on resume. */
+  private readonly interrupted = new Map<string, { device: string; ref?: string }>();
+  /** Parts a machine step still has to make, after a STOP stopped it part way. */
+  private readonly remaining = new Map<string, number>();
   private readonly offs: (() => void)[] = [];
   private closed = false;
 
@@ -104,7 +110,7 @@ export class Executor {
       const main = this.flights.get(key(f.missionId, stepId)) ?? f;
       this.endFlight(main);
       this.setStep(f.missionId, stepId, 'blocked', { reason: `STOP: ${stop.reason}` });
-      this.interrupted.add(key(f.missionId, stepId));
+      this.interrupted.set(key(f.missionId, stepId), { device: main.device, ...(main.ref ? { ref: main.ref } : {}) });
       missions.add(f.missionId);
     }
     if (stop.scope === 'all') for (const m of this.deps.store.missions.list({ status: ['running'], limit: 500 })) missions.add(m.id);
@@ -206,10 +212,26 @@ export class Executor {
       const targetAmr = step.action === 'arm.transfer' && !this.deps.site.index.station(step.params.to) ? this.resolve(step.params.to, report) : undefined;
       const devices = [device, ...(targetAmr ? [targetAmr] : [])];
       if (devices.some((d) => this.busy(d) || this.deps.fleet.get(d)?.online !== true || this.deps.stops?.stopFor(d))) continue;
+      if (again && (step.action === 'machine.run' || step.action === 'convey')) {
+        // The stopped job's state says how many parts it finished.
+        const was = this.interrupted.get(key(m.id, step.id))!;
+        const state = this.deps.fleet.get(was.device);
+        const done = state?.job?.commandId === was.ref ? (state?.partsProduced ?? 0) : 0;
+        const left = (this.remaining.get(key(m.id, step.id)) ?? step.params.count) - done;
+        if (left <= 0) {
+          this.interrupted.delete(key(m.id, step.id));
+          this.setStep(m.id, step.id, 'running', { reason: 'every part was made before the STOP' });
+          this.setStep(m.id, step.id, 'succeeded', {});
+          status.set(step.id, 'succeeded');
+          continue;
+        }
+        this.remaining.set(key(m.id, step.id), left);
+      }
       this.interrupted.delete(key(m.id, step.id));
       this.dispatch(m, step, device, targetAmr);
       status.set(step.id, 'dispatched');
     }
+    if ([...status.values()].every((x) => x === 'succeeded')) this.moveMission(m.id, 'succeeded');
   }
 
   private dispatch(m: Mission, step: Step, device: string, targetAmr: string | undefined): void {
@@ -253,11 +275,12 @@ export class Executor {
       case 'machine.run':
       case 'convey':
       case 'arm.transfer': {
+        const count = this.remaining.get(key(m.id, step.id));
         const request =
           step.action === 'machine.run'
-            ? { action: 'run' as const, program: step.params.program, count: step.params.count }
+            ? { action: 'run' as const, program: step.params.program, count: count ?? step.params.count }
             : step.action === 'convey'
-              ? { action: 'convey' as const, count: step.params.count }
+              ? { action: 'convey' as const, count: count ?? step.params.count }
               : { action: 'transfer' as const, from: step.params.from, to: targetAmr ?? step.params.to };
         // The command id is chosen here, so an acknowledgement can never arrive before the flight knows it.
         flight.kind = 'command';

@@ -152,3 +152,20 @@ t.test('STOP pauses the running mission and holds it; resume is refused until re
   const dispatched = g.store.missions.events(m.id).filter((e) => e.type === 'step.dispatched').length;
   t.equal(dispatched, 2, 'dispatched once, and once more after the STOP, never in parallel');
 });
+
+t.test('a machine job a STOP interrupted makes only the parts still missing when the mission resumes', async (t) => {
+  const g = await gateway(t, 50);
+  const plan = { schema: 'phygate.plan/v1', name: 'three-brackets', steps: [{ id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'bracket-v2', count: 3 } }] };
+  const m = await submitAndApprove(g, plan);
+  await until('one part made', () => (g.fleet.get('cnc-1')?.partsProduced ?? 0) >= 1 && g.fleet.get('cnc-1')?.state === 'running');
+  await api(g, 'POST', '/v1/stop', { scope: 'device:cnc-1', reason: 'coolant leak' });
+  await until('paused', missionIs(g, m.id, 'paused'));
+  await until('cnc-1 stopped', () => g.fleet.get('cnc-1')?.state === 'stopped');
+  const made = g.fleet.get('cnc-1')!.partsProduced!;
+  t.ok(made >= 1 && made < 3, `${made} part(s) made before the STOP`);
+  await api(g, 'POST', '/v1/stop/release', { ack: true });
+  t.equal((await api(g, 'POST', `/v1/missions/${m.id}/resume`, {})).status, 200);
+  await until('succeeded', missionIs(g, m.id, 'succeeded'));
+  t.equal(g.fleet.get('cnc-1')!.job?.count, 3 - made, 'the second job makes only what was missing');
+  t.equal(g.fleet.get('cnc-1')!.partsProduced, 3 - made);
+});
