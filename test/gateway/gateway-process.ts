@@ -53,7 +53,7 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
  * Starts `phygate serve` and resolves once it printed its "serving" line. The child is killed
  * (SIGKILL) when `t` ends if it is still running.
  */
-export async function startGatewayProcess(t: Test, opts: { dataDir: string; port: number }): Promise<GatewayProcess> {
+export async function startGatewayProcess(t: Test, opts: { dataDir: string; port: number; env?: Record<string, string> }): Promise<GatewayProcess> {
   const child = spawn(process.execPath, [BIN, 'serve'], {
     cwd: REPO_ROOT,
     env: childEnv({
@@ -62,6 +62,7 @@ export async function startGatewayProcess(t: Test, opts: { dataDir: string; port
       PHYGATE_DATA_DIR: opts.dataDir,
       PHYGATE_LOG_LEVEL: 'warn',
       PHYGATE_MQTT_PORT: '0',
+      ...opts.env,
     }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

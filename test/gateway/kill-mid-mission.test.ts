@@ -1,0 +1,59 @@
+// kill -9 of the gateway while a mission runs on the (in-process) virtual fleet, then a restart
+// on the same SQLite file: the database is intact, the mission is there and paused (not carried
+// on blindly), no step was dispatched twice, and resuming ends it honestly, naming the step whose
+// outcome is unknown.
+import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
+import t from 'tap';
+import { DATABASE_FILE } from '../../gateway/store/database.ts';
+import { until } from '../helpers/wait.ts';
+import { call, freePort, startGatewayProcess, waitHealthy } from './gateway-process.ts';
+import { canonicalPlan, tempDirFor } from './harness.ts';
+
+t.test('SIGKILL mid-mission, restart: intact store, mission paused, no step twice, resume ends it honestly', async (t) => {
+  const dataDir = tempDirFor(t);
+  const env = { PHYGATE_FLEET_SPEED: '10' };
+  const first = await startGatewayProcess(t, { dataDir, port: await freePort(), env });
+  const token = first.bootstrapToken!;
+  await waitHealthy(first.url);
+  await until('the fleet online', async () => {
+    const r = await call(first.url, token, 'GET', '/v1/robots');
+    return (r.json.robots as { online: boolean }[]).every((d) => d.online);
+  });
+  const sub = await call(first.url, token, 'POST', '/v1/missions', { plan: canonicalPlan() });
+  const { id, planHash } = sub.json as { id: string; planHash: string };
+  const approved = await call(first.url, token, 'POST', `/v1/missions/${id}/approve`, { planHash });
+  t.equal(approved.json.status, 'running');
+  // The courier's fetch (about 32 s of floor time, 3 s at 10x) finishes; the mill (360 s) is still running.
+  await until('fetch succeeded', async () => {
+    const m = await call(first.url, token, 'GET', `/v1/missions/${id}`);
+    return (m.json.steps as { id: string; status: string }[]).find((s) => s.id === 'fetch')?.status === 'succeeded';
+  });
+  first.child.kill('SIGKILL');
+  t.same(await first.exited, { code: null, signal: 'SIGKILL' });
+
+  const db = new Sqlite(join(dataDir, DATABASE_FILE), { fileMustExist: true, readonly: true });
+  t.equal(db.pragma('integrity_check', { simple: true }), 'ok', 'PRAGMA integrity_check after kill -9');
+  db.close();
+
+  const second = await startGatewayProcess(t, { dataDir, port: await freePort(), env });
+  await waitHealthy(second.url);
+  const after = await call(second.url, token, 'GET', `/v1/missions/${id}`);
+  t.equal(after.json.status, 'paused', 'running at the kill: paused after the restart');
+  const steps = Object.fromEntries((after.json.steps as { id: string; status: string }[]).map((s) => [s.id, s.status]));
+  t.equal(steps.fetch, 'succeeded', 'what finished stays finished');
+  t.match(steps.mill, /^(dispatched|running)$/, 'the mill was in flight');
+  t.equal(steps.load, 'pending', 'nothing after it started');
+
+  const resumed = await call(second.url, token, 'POST', `/v1/missions/${id}/resume`, {});
+  t.equal(resumed.status, 200);
+  t.equal(resumed.json.status, 'failed', 'an in-flight step with an unknown outcome ends the mission');
+  await second.stop('SIGTERM');
+
+  const check = new Sqlite(join(dataDir, DATABASE_FILE), { fileMustExist: true, readonly: true });
+  t.teardown(() => check.close());
+  const failed = check.prepare("SELECT data FROM events WHERE mission_id = ? AND type = 'mission.failed'").pluck().get(id) as string;
+  t.match(JSON.parse(failed), { step: 'mill', reason: /mill.*in flight.*restarted.*unknown/ }, 'the reason names the step');
+  const dispatched = check.prepare("SELECT json_extract(data, '$.step') FROM events WHERE mission_id = ? AND type = 'step.dispatched'").pluck().all(id) as string[];
+  t.same(dispatched.sort(), ['fetch', 'mill'], 'each step dispatched at most once, across the kill');
+});
