@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -18,6 +18,7 @@ import type { Config } from './config.ts';
 import { ApiError, type ErrorCode } from './errors.ts';
 import { MissionService, type MissionRunner } from './missions/service.ts';
 import { EventHub } from './events.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { eventRoutes, streamFleet } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { missionRoutes } from './routes/missions.ts';
@@ -108,6 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.get('/openapi.json', { config: { role: 'public' }, schema: { hide: true } }, async () => app.swagger());
 
   installAuth(app, deps.store.tokens, config.PHYGATE_ADMIN_TOKEN);
+  installAuditLog(app, deps.store, deps.now ?? (() => new Date()));
   const missions = new MissionService({ site: deps.site, store: deps.store, fleet: deps.fleet, now: deps.now ?? (() => new Date()), ...(deps.runner ? { runner: deps.runner } : {}) });
   await app.register(healthRoutes, { site: deps.site });
   await app.register(siteRoutes, { site: deps.site });
@@ -128,7 +130,47 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     stops = own;
   }
   await app.register(stopRoutes, { stops });
+  await app.register(auditRoutes, { audit: deps.store.audit });
   return app;
+}
+
+/** Methods that only read: not audited. */
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * One audit row for every state-changing request, accepted or refused, written once the answer
+ * is sent. A row that cannot be written is logged; the request's answer is already out.
+ */
+function installAuditLog(app: App, store: Store, now: () => Date): void {
+  const codes = new WeakMap<FastifyRequest, string>();
+  const audited = (req: FastifyRequest) => !READ_METHODS.has(req.method) && req.url.split('?')[0] !== '/healthz';
+  // The error code is in the body, which onResponse no longer sees. Every error body is
+  // ApiError.body(), serialized with `code` first, so the code is read without parsing the body
+  // (a PLAN_REJECTED body carries the whole report).
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (reply.statusCode >= 400 && typeof payload === 'string' && audited(req)) {
+      const code = /^\{"code":"([A-Z_]+)"/.exec(payload)?.[1];
+      if (code) codes.set(req, code);
+    }
+    return payload;
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    if (!audited(req)) return;
+    try {
+      store.audit.append({
+        at: now(),
+        actor: req.principal?.name ?? 'anonymous',
+        role: req.principal?.role ?? null,
+        method: req.method,
+        path: req.url.split('?')[0]!.slice(0, 2048),
+        status: reply.statusCode,
+        code: reply.statusCode >= 400 ? (codes.get(req) ?? null) : null,
+        requestId: String(req.id),
+      });
+    } catch (err) {
+      req.log.error({ err, method: req.method, url: req.url, status: reply.statusCode }, 'could not write the audit row');
+    }
+  });
 }
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {

@@ -34,6 +34,8 @@ export interface ExecutorDeps {
   log?: (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void;
   /** Real-time divisor for the estimate-based timeouts (the virtual fleet's speed); default 1. */
   timeScale?: number;
+  /** How long a step waits for its device to come back online before it fails; default 60 s. */
+  offlineGraceMs?: number;
   /** The latched STOP (gateway/stop.ts): nothing is dispatched to a device it covers. */
   stops?: {
     stopFor(deviceId: string): StopRecord | undefined;
@@ -356,7 +358,8 @@ export class Executor {
       if (!online && !f.grace) {
         this.setStep(f.missionId, f.stepId, 'blocked', { reason: `${device} went offline` });
         this.deps.hub?.publish('alert', { missionId: f.missionId, step: f.stepId, device, message: `${device} went offline during step '${f.stepId}'` });
-        f.grace = setTimeout(() => this.stepEnded(f, 'failed', `${device} stayed offline for ${OFFLINE_GRACE_MS / 1000} s`), OFFLINE_GRACE_MS);
+        const grace = this.deps.offlineGraceMs ?? OFFLINE_GRACE_MS;
+        f.grace = setTimeout(() => this.stepEnded(f, 'failed', `${device} stayed offline for ${grace / 1000} s`), grace);
         f.grace.unref?.();
       } else if (online && f.grace) {
         clearTimeout(f.grace);

@@ -116,7 +116,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
       virtualFleet = vf;
       started.push(() => vf.close());
     }
-    const executor = new Executor({ store, site, fleet, vda5050, machines, hub, stops, timeScale: config.PHYGATE_VIRTUAL_FLEET ? config.PHYGATE_FLEET_SPEED : 1 });
+    const executor = new Executor({ store, site, fleet, vda5050, machines, hub, stops, timeScale: config.PHYGATE_VIRTUAL_FLEET ? config.PHYGATE_FLEET_SPEED : 1, offlineGraceMs: config.PHYGATE_OFFLINE_GRACE_S * 1000 });
     started.push(() => executor.close());
     const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor });
     appLog = app.log;

@@ -83,6 +83,28 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX stops_active ON stops (id) WHERE released_at IS NULL;
   `,
+  `
+  -- The request audit log: one row per state-changing request, accepted or rejected. Each row's
+  -- hash is sha256(prev_hash || canonical JSON of its other fields), the first prev_hash is 64
+  -- zeros (gateway/store/audit.ts), so a changed, removed or inserted row breaks the chain.
+  CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    role TEXT,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    code TEXT,
+    request_id TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  ) STRICT;
+  CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+  CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+  `,
 ];
 
 /** The schema version a database has once every migration ran. */

@@ -1,4 +1,5 @@
 // The gateway's persistent state, opened once per process.
+import { AuditStore } from './audit.ts';
 import { openDatabase, type Database } from './database.ts';
 import { MissionStore } from './missions.ts';
 import { StopStore } from './stops.ts';
@@ -6,6 +7,7 @@ import { TokenStore } from './tokens.ts';
 
 export interface Store {
   db: Database;
+  audit: AuditStore;
   missions: MissionStore;
   stops: StopStore;
   tokens: TokenStore;
@@ -16,6 +18,7 @@ export function openStore(dataDir: string): Store {
   const db = openDatabase(dataDir);
   return {
     db,
+    audit: new AuditStore(db),
     missions: new MissionStore(db),
     stops: new StopStore(db),
     tokens: new TokenStore(db),

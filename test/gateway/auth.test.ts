@@ -35,6 +35,7 @@ const ROUTES: RouteCase[] = [
   { method: 'POST', url: '/v1/missions/:id/cancel', role: 'operator', body: () => ({ reason: 'auth test' }) },
   { method: 'POST', url: '/v1/missions/:id/pause', role: 'operator', body: () => ({}) },
   { method: 'POST', url: '/v1/missions/:id/resume', role: 'operator', body: () => ({}) },
+  { method: 'GET', url: '/v1/audit', role: 'admin' },
 ];
 
 const label = (r: RouteCase) => `${r.method} ${r.url}`;

@@ -35,3 +35,28 @@ t.test("the README's plan on the fleet process at --speed 20 over Mosquitto runs
   // The check predicts 430 s of floor time: at 20x that is about 21.5 s.
   t.ok(seconds > 15 && seconds < 60, `it took ${seconds.toFixed(1)} s at 20x (the check says 430 s / 20 = 21.5 s)`);
 });
+
+t.test('Mosquitto restarted mid-mission: the mission still completes, no step dispatched twice', async (t) => {
+  const broker = await startMosquitto(t);
+  const g = await gatewayOnBroker(t, broker.url, ADMIN, tempDirFor(t));
+  spawnFleet(t, broker.url, 20);
+  await until('the fleet online', () => g.fleet.list().every((d) => d.online));
+  const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+  const sub = (await (await fetch(`${g.url}/v1/missions`, { method: 'POST', headers, body: JSON.stringify({ plan: canonicalPlan() }) })).json()) as { id: string; planHash: string };
+  await fetch(`${g.url}/v1/missions/${sub.id}/approve`, { method: 'POST', headers, body: JSON.stringify({ planHash: sub.planHash }) });
+  // Restart while the mill runs (about 18 s at 20x).
+  await until('the mill running', () => g.store.missions.get(sub.id)!.steps.find((s) => s.id === 'mill')!.status === 'running');
+  await broker.restart();
+  t.pass('the broker went down and came back');
+  const done = await until(
+    'the mission over',
+    () => {
+      const m = g.store.missions.get(sub.id)!;
+      return m.status === 'succeeded' || m.status === 'failed' ? m : undefined;
+    },
+    90_000,
+  );
+  t.equal(done.status, 'succeeded', JSON.stringify(g.store.missions.events(sub.id).filter((e) => /failed|blocked/.test(e.type))));
+  const dispatched = g.store.missions.events(sub.id).filter((e) => e.type === 'step.dispatched').map((e) => (e.data as { step: string }).step);
+  t.same(dispatched.sort(), ['carry', 'fetch', 'load', 'mill'], 'each step dispatched exactly once');
+});

@@ -10,7 +10,7 @@ import { until } from '../helpers/wait.ts';
 const ADMIN = 'test-admin-token-0123456789';
 
 
-async function gateway(t: Test, speed = 50): Promise<Gateway> {
+async function gateway(t: Test, speed = 50, env: Record<string, string> = {}): Promise<Gateway> {
   const g = await startGateway(
     readConfig({
       PHYGATE_PORT: '0',
@@ -19,6 +19,7 @@ async function gateway(t: Test, speed = 50): Promise<Gateway> {
       PHYGATE_LOG_LEVEL: 'silent',
       PHYGATE_FLEET_SPEED: String(speed),
       PHYGATE_ADMIN_TOKEN: ADMIN,
+      ...env,
     }),
   );
   t.teardown(() => g.close());
@@ -168,4 +169,24 @@ t.test('a machine job a STOP interrupted makes only the parts still missing when
   await until('succeeded', missionIs(g, m.id, 'succeeded'));
   t.equal(g.fleet.get('cnc-1')!.job?.count, 3 - made, 'the second job makes only what was missing');
   t.equal(g.fleet.get('cnc-1')!.partsProduced, 3 - made);
+});
+
+t.test('a vehicle killed mid-step: the step is blocked with an alert, then fails the mission after the grace period', async (t) => {
+  const g = await gateway(t, 10, { PHYGATE_OFFLINE_GRACE_S: '2' });
+  const alerts: unknown[] = [];
+  const off = g.hub.subscribe((e) => e.type === 'alert' && alerts.push(e.data));
+  t.teardown(off);
+  const plan = { schema: 'phygate.plan/v1', name: 'to-shelf-3', steps: [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-3' } }] };
+  const m = await submitAndApprove(g, plan);
+  await until('amr-1 driving', () => g.fleet.get('amr-1')?.state === 'driving');
+  g.virtualFleet!.amrs.get('amr-1')!.kill();
+  const blocked = await until('blocked', async () => {
+    const v = (await api(g, 'GET', `/v1/missions/${m.id}`)).json;
+    return v.steps[0]!.status === 'blocked' ? v : undefined;
+  }, 10_000);
+  t.equal(blocked.status, 'running', 'the mission waits for the device');
+  t.match(alerts, [{ missionId: m.id, step: 'go', device: 'amr-1', message: /amr-1 went offline/ }], 'the operator is alerted');
+  await until('failed', missionIs(g, m.id, 'failed'), 15_000);
+  const ev = g.store.missions.events(m.id).find((e) => e.type === 'mission.failed')!;
+  t.match(ev.data, { step: 'go', reason: /amr-1 stayed offline for 2 s/ });
 });
