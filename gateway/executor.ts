@@ -3,7 +3,7 @@
 // reports (VDA 5050 order progress, machine job ends), not timers, except for `wait` steps and
 // the timeout that fails a step a device never finishes. Every step transition is written to
 // the store (with its event) before anything is sent, so a step is never dispatched twice.
-import type { MissionStatus, StepStatus } from '../planners/mission.ts';
+import { isStepFinal, type MissionStatus, type StepStatus } from '../planners/mission.ts';
 import type { Step } from '../planners/plan.ts';
 import type { CheckReport } from '../planners/report.ts';
 import { findRoute } from '../planners/route.ts';
@@ -179,8 +179,12 @@ export class Executor {
       this.endFlight(f);
       this.setStep(missionId, f.stepId, 'cancelled', { reason: 'the mission was cancelled' });
     }
+    // Steps without a live flight too: not yet started, interrupted by a STOP, or in flight before a restart.
     const m = this.deps.store.missions.get(missionId);
-    for (const s of m?.steps ?? []) if (s.status === 'pending') this.setStep(missionId, s.id, 'cancelled', { reason: 'the mission was cancelled' });
+    for (const s of m?.steps ?? []) {
+      if (!isStepFinal(s.status)) this.setStep(missionId, s.id, 'cancelled', { reason: 'the mission was cancelled' });
+      this.interrupted.delete(key(missionId, s.id));
+    }
   }
 
   close(): void {
@@ -383,6 +387,7 @@ export class Executor {
     for (const [k, other] of this.flights) if (other.missionId === f.missionId && other.stepId.startsWith(`${f.stepId}#`)) this.flights.delete(k);
     // Anything waiting for this device may go now.
     queueMicrotask(() => {
+      if (this.closed) return;
       for (const m of this.deps.store.missions.list({ status: ['running'], limit: 500 })) if (m.id !== f.missionId) this.pump(m.id);
     });
   }
