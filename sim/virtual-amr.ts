@@ -124,6 +124,11 @@ export async function startVirtualAmr(settings: VirtualAmrSettings): Promise<Vir
     close: async () => {
       if (closed) return;
       closed = true;
+      // Once it is switching off it takes no more messages: the library throws ("Client is not
+      // started") from inside its message handler for an order or instant action that arrives
+      // while it stops, which would crash the process.
+      (controller as unknown as { _mqtt?: { removeAllListeners(event: string): void } })._mqtt?.removeAllListeners('message');
+      adapter!.halt();
       // The library waits for the broker to take OFFLINE; a broker that is gone must not hold us up.
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([controller.stop().catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, 3_000)))]);

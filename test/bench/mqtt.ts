@@ -33,9 +33,9 @@ import { DEFAULT_INTERFACE_NAME, topicFilter, vehicleTopic } from '../../robots/
 import { demoSite } from './generate.ts';
 import type { FromPublisher, PublisherCount, PublisherStart, ToPublisher } from './state-publisher.ts';
 
-const MOSQUITTO = process.env.PHYGATE_BENCH_MOSQUITTO ?? process.env.PHYGATE_TEST_MOSQUITTO ?? '/usr/sbin/mosquitto';
+export const MOSQUITTO = process.env.PHYGATE_BENCH_MOSQUITTO ?? process.env.PHYGATE_TEST_MOSQUITTO ?? '/usr/sbin/mosquitto';
 /** PHYGATE_BENCH_NODELAY=1: Mosquitto with `set_tcp_nodelay true`, to see what Nagle's algorithm adds to the lag. */
-const NODELAY = process.env.PHYGATE_BENCH_NODELAY === '1';
+export const NODELAY = process.env.PHYGATE_BENCH_NODELAY === '1';
 const FLEETS = [100, 1000];
 const HZ = 10;
 const CONNECTIONS = 20;
@@ -56,17 +56,17 @@ const CLOCK_TICKS_PER_S = 100;
 
 // ---- small helpers -------------------------------------------------------------------------
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function quantile(xs: readonly number[], q: number): number {
+export function quantile(xs: readonly number[], q: number): number {
   if (xs.length === 0) return NaN;
   const s = Float64Array.from(xs).sort();
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 }
 
 const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
-const ms = (x: number) => (!Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
-const times = (x: number) => (!Number.isFinite(x) ? '-' : `${x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)}x`);
+export const ms = (x: number) => (!Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+export const times = (x: number) => (!Number.isFinite(x) ? '-' : `${x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)}x`);
 const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
 const pct = (share: number | undefined) => (share === undefined || !Number.isFinite(share) ? '-' : `${(share * 100).toFixed(0)} %`);
 
@@ -102,7 +102,7 @@ function expect<T>(what: string, timeoutMs: number): { promise: Promise<T>; reso
   return { promise, resolve };
 }
 
-async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
+export async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!ok()) {
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
@@ -110,7 +110,7 @@ async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promi
   }
 }
 
-async function withTimeout<T>(what: string, p: Promise<T>, timeoutMs: number): Promise<T> {
+export async function withTimeout<T>(what: string, p: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs)))]);
@@ -120,7 +120,7 @@ async function withTimeout<T>(what: string, p: Promise<T>, timeoutMs: number): P
 }
 
 /** Waits for a child to exit; SIGKILL if it has not after `graceMs`. */
-async function ended(child: ChildProcess, graceMs = 3000): Promise<void> {
+export async function ended(child: ChildProcess, graceMs = 3000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -133,7 +133,7 @@ async function ended(child: ChildProcess, graceMs = 3000): Promise<void> {
  * process be interrupted or exit without getting there, child processes are killed and temp
  * folders removed synchronously.
  */
-class Resources {
+export class Resources {
   private readonly closers: { what: string; close: () => Promise<void> }[] = [];
   private readonly children = new Set<ChildProcess>();
   private readonly dirs = new Set<string>();
@@ -192,7 +192,7 @@ class Resources {
 
 // ---- the broker ----------------------------------------------------------------------------
 
-interface Broker {
+export interface Broker {
   kind: 'mosquitto' | 'aedes';
   description: string;
   url: string;
@@ -207,7 +207,7 @@ function exitRace(c: ChildProcess, what: string, stderr: () => string): Promise<
   return p;
 }
 
-async function startMosquitto(res: Resources): Promise<Broker> {
+export async function startMosquitto(res: Resources): Promise<Broker> {
   const dir = mkdtempSync(join(os.tmpdir(), 'phygate-bench-mosquitto-'));
   res.dir(dir);
   res.add('the mosquitto temp folder', () => rmSync(dir, { recursive: true, force: true }));
@@ -228,7 +228,7 @@ async function startMosquitto(res: Resources): Promise<Broker> {
 }
 
 /** gateway/broker.ts's aedes, in a child process of its own so that its CPU is not counted as the gateway's. */
-async function startAedes(res: Resources): Promise<Broker> {
+export async function startAedes(res: Resources): Promise<Broker> {
   const code = [
     'const { startEmbeddedBroker } = await import(process.argv[1]);',
     "const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0 });",
@@ -314,7 +314,7 @@ class Vehicles {
 // ---- (1) state ingestion -------------------------------------------------------------------
 
 /** The demo site with its AMRs replaced by `n` clones of amr-1 (amr-0001 …), validated and indexed. */
-function fleetSite(n: number): SiteIndex {
+export function fleetSite(n: number): SiteIndex {
   const demo = demoSite().index.site;
   const model = demo.devices.find((d): d is Amr => d.kind === 'amr' && d.id === 'amr-1');
   if (!model) throw new Error('the demo site has no amr-1');
@@ -561,7 +561,7 @@ interface DispatchResult {
 }
 
 /** A state of amr-1 standing at a node, as the stand-in reports it. */
-function standInState(headerId: number, at: { nodeId: string; sequenceId: number; x: number; y: number; theta: number }, order?: Order, loads = 0): State {
+export function standInState(headerId: number, at: { nodeId: string; sequenceId: number; x: number; y: number; theta: number }, order?: Order, loads = 0): State {
   const actions = order ? [...order.nodes.flatMap((n) => n.actions), ...order.edges.flatMap((e) => e.actions)] : [];
   return {
     headerId,

@@ -15,6 +15,7 @@ import { parkedFleetState } from '../../sim/parked-fleet.ts';
 import { demoSite, demoTwentyStepPlan, generateShift, generateShiftPlans, generateSite, hallLayout, prepareSite, type BenchSite } from './generate.ts';
 import { table } from './format.ts';
 import { benchMqtt } from './mqtt.ts';
+import { benchStop } from './stop.ts';
 
 const NOW = new Date('2026-11-24T08:00:00Z');
 const TARGET_P50_MS = 20;
@@ -262,5 +263,9 @@ const siteFor = (robots: number) => {
 // ---- (e) MQTT: state ingestion and order dispatch (test/bench/mqtt.ts) ----------------------
 console.log('');
 await benchMqtt();
+
+// ---- (f) STOP latency: HTTP → 100 devices over a real broker (test/bench/stop.ts) ------------
+console.log('');
+await benchStop();
 
 console.log(`\n  bench wall time ${((performance.now() - benchStart) / 1000).toFixed(1)} s`);

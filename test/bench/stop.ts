@@ -1,0 +1,428 @@
+// The STOP benchmark, section (f) of `npm run bench` (or alone: `node --import tsx test/bench/stop.ts`).
+//
+// The issue's goal: from the HTTP request to the last of 100 devices receiving its stop, over a
+// real broker, p99 ≤ 50 ms. The broker is Mosquitto on a free loopback port (the embedded aedes
+// broker in a child process when Mosquitto is not installed, and the output says so). The gateway
+// side runs in this process, wired as gateway/main.ts wires it: connectMqtt + FleetRegistry +
+// Vda5050Master + MachineMaster + StopService + buildApp (a store in a temp data dir, listening on
+// 127.0.0.1:0), on a site of 100 AMRs (clones of the demo's amr-1) plus the demo's machines.
+//
+// The 100 "devices" are STAND-INS, not VDA 5050 vehicles: plain mqtt.js clients in a child
+// process (this file, forked with --stand-ins), 10 connections × 10 vehicles, TCP_NODELAY on,
+// each subscribed at QoS 1 to its vehicle's instantActions topic. They announce themselves with a
+// connection ONLINE and one state each (so the master marks them online the ordinary way), then
+// note the wall-clock time (performance.timeOrigin + performance.now(), sub-ms, in both processes)
+// at which each vehicle's instantActions with `startPause` arrives, and report the first and last
+// arrival of each round over IPC.
+//
+// A round: POST /v1/stop {scope:'all'} with fetch, the start time taken on the same clock; wait
+// for all 100 arrivals; POST /v1/stop/release {ack:true}; 50 ms pause. Interleaved with it, the
+// baseline: this process publishes one instantActions-shaped message (startPause + cancelOrder)
+// per vehicle straight to the broker with client.publishAsync at QoS 1 on the gateway's own
+// connection — no HTTP, no store, no StopService — and waits for the same 100 arrivals.
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { MqttClient } from 'mqtt';
+import { buildApp } from '../../gateway/app.ts';
+import { EventHub } from '../../gateway/events.ts';
+import { StopService, type StopLog } from '../../gateway/stop.ts';
+import { openStore } from '../../gateway/store/index.ts';
+import { FleetRegistry } from '../../robots/fleet-registry.ts';
+import { MachineMaster } from '../../robots/machine/master.ts';
+import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
+import { Vda5050Master } from '../../robots/vda5050/master.ts';
+import type { Connection, InstantActions } from '../../robots/vda5050/schemas.ts';
+import { DEFAULT_INTERFACE_NAME, vehicleTopic } from '../../robots/vda5050/topics.ts';
+import type { LoadedSite } from '../../sim/site-folder.ts';
+import { table } from './format.ts';
+import { demoSite } from './generate.ts';
+import {
+  ended,
+  fleetSite,
+  MOSQUITTO,
+  ms,
+  NODELAY,
+  quantile,
+  Resources,
+  sleep,
+  standInState,
+  startAedes,
+  startMosquitto,
+  times,
+  until,
+  withTimeout,
+  type Broker,
+} from './mqtt.ts';
+
+const STAND_IN_FLAG = '--stand-ins';
+const AMRS = 100;
+const CONNECTIONS = 10;
+const WARMUP = 10;
+const ROUNDS = 100;
+const PAUSE_MS = 50;
+const GOAL_P99_MS = 50;
+const ROUND_TIMEOUT_MS = 5_000;
+
+/** Wall clock with sub-ms resolution, comparable between this process and the stand-ins'. */
+const wall = () => performance.timeOrigin + performance.now();
+
+// ---- the stand-ins' process (IPC protocol) --------------------------------------------------
+
+interface StandInStart {
+  type: 'start';
+  url: string;
+  interfaceName: string;
+  manufacturer: string;
+  serialNumbers: string[];
+  connections: number;
+  mapId: string;
+  node: string;
+  x: number;
+  y: number;
+}
+type ToStandIns = StandInStart | { type: 'arm'; round: number } | { type: 'clock'; parentMs: number };
+interface RoundReport {
+  type: 'round';
+  round: number;
+  /** Wall-clock ms (stand-ins' clock) of the first and the last startPause arrival. */
+  first: number;
+  last: number;
+  vehicles: number;
+}
+type FromStandIns =
+  | { type: 'ready'; vehicles: number; connections: number }
+  | { type: 'armed'; round: number }
+  | RoundReport
+  | { type: 'clock'; parentMs: number; childMs: number }
+  | { type: 'error'; message: string };
+
+/** Runs in the child: plain MQTT clients standing in for 100 vehicles. */
+async function runStandIns(): Promise<void> {
+  const send = (m: FromStandIns) => process.send!(m);
+  let clients: MqttClient[] = [];
+  let expected = 0;
+  let armed: { round: number; seen: Set<string>; first: number; last: number } | undefined;
+  const onMessage = (topic: string, payload: Buffer) => {
+    const t = wall();
+    if (!armed || !topic.endsWith('/instantActions')) return;
+    const msg = JSON.parse(payload.toString('utf8')) as InstantActions;
+    if (!msg.instantActions.some((a) => a.actionType === 'startPause')) return;
+    if (armed.seen.has(msg.serialNumber)) return;
+    armed.seen.add(msg.serialNumber);
+    if (armed.seen.size === 1) armed.first = t;
+    armed.last = t;
+    if (armed.seen.size === expected) {
+      send({ type: 'round', round: armed.round, first: armed.first, last: armed.last, vehicles: armed.seen.size });
+      armed = undefined;
+    }
+  };
+  const start = async (s: StandInStart) => {
+    const tag = `${process.pid}-${Date.now().toString(36)}`;
+    clients = await Promise.all(Array.from({ length: s.connections }, (_, k) => connectMqtt({ url: s.url, clientId: `bench-stop-standins-${tag}-${k}` })));
+    for (const c of clients) {
+      // Many vehicles share a connection here where each real one has its own: no Nagle on it.
+      const noDelay = () => (c.stream as unknown as Socket).setNoDelay?.(true);
+      noDelay();
+      c.on('connect', noDelay);
+      c.on('message', onMessage);
+    }
+    expected = s.serialNumbers.length;
+    const home = { nodeId: s.node, sequenceId: 0, x: s.x, y: s.y, theta: 0 };
+    await Promise.all(
+      s.serialNumbers.map(async (serialNumber, i) => {
+        const c = clients[i % clients.length]!;
+        const address = { manufacturer: s.manufacturer, serialNumber };
+        await c.subscribeAsync(vehicleTopic(s.interfaceName, address, 'instantActions'), { qos: 1 });
+        const header = { headerId: 1, timestamp: new Date().toISOString(), version: '2.0.0', ...address };
+        const connection: Connection = { ...header, connectionState: 'ONLINE' };
+        await c.publishAsync(vehicleTopic(s.interfaceName, address, 'connection'), JSON.stringify(connection), { qos: 1 });
+        const state = { ...standInState(1, home), ...address, agvPosition: { x: s.x, y: s.y, theta: 0, mapId: s.mapId, positionInitialized: true } };
+        await c.publishAsync(vehicleTopic(s.interfaceName, address, 'state'), JSON.stringify(state), { qos: 0 });
+      }),
+    );
+    send({ type: 'ready', vehicles: s.serialNumbers.length, connections: clients.length });
+  };
+  const close = async () => {
+    const cs = clients;
+    clients = [];
+    await Promise.all(cs.map((c) => closeMqtt(c, true)));
+  };
+  process.on('message', (m: ToStandIns) => {
+    switch (m.type) {
+      case 'start':
+        start(m).catch((err: Error) => send({ type: 'error', message: err.stack ?? String(err) }));
+        break;
+      case 'arm':
+        armed = { round: m.round, seen: new Set(), first: NaN, last: NaN };
+        send({ type: 'armed', round: m.round });
+        break;
+      case 'clock':
+        send({ type: 'clock', parentMs: m.parentMs, childMs: wall() });
+        break;
+    }
+  });
+  // The bench is gone (finished, or crashed): close everything and leave.
+  process.on('disconnect', () => {
+    void close().finally(() => process.exit(0));
+  });
+}
+
+/** The parent's handle on the stand-ins' process. */
+class StandIns {
+  private readonly waiting: { accept: (m: FromStandIns) => boolean; resolve: (m: FromStandIns) => void; reject: (e: Error) => void }[] = [];
+  private failure: Error | undefined;
+
+  private constructor(readonly child: ChildProcess) {
+    child.on('message', (m: FromStandIns) => {
+      if (m.type === 'error') return this.fail(new Error(`the stand-ins' process: ${m.message}`));
+      const i = this.waiting.findIndex((w) => w.accept(m));
+      if (i >= 0) this.waiting.splice(i, 1)[0]!.resolve(m);
+    });
+    child.once('exit', (code, signal) => this.fail(new Error(`the stand-ins' process exited (${code ?? signal})`)));
+  }
+
+  static start(res: Resources): StandIns {
+    const file = fileURLToPath(import.meta.url);
+    const child = fork(file, [STAND_IN_FLAG], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    res.child(child);
+    const s = new StandIns(child);
+    res.add("the stand-ins' process", async () => {
+      if (child.connected) child.disconnect();
+      await ended(child);
+    });
+    return s;
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const w of this.waiting.splice(0)) w.reject(err);
+  }
+
+  /** The next message `accept` takes; registered before `message` is sent. */
+  wait<T extends FromStandIns>(what: string, accept: (m: FromStandIns) => boolean, message?: ToStandIns, timeoutMs = ROUND_TIMEOUT_MS): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    const answer = new Promise<FromStandIns>((resolve, reject) => this.waiting.push({ accept, resolve, reject }));
+    answer.catch(() => {});
+    if (message) this.child.send(message);
+    return withTimeout(what, answer, timeoutMs) as Promise<T>;
+  }
+}
+
+// ---- the measurement -----------------------------------------------------------------------
+
+interface Samples {
+  /** Last arrival − start, ms. */
+  last: number[];
+  first: number[];
+  /** Until the HTTP response (body read) / every publishAsync resolved, ms. */
+  returned: number[];
+}
+
+interface StopResult {
+  stop: Samples;
+  raw: Samples;
+  offsetMs: number;
+  offsetRttMs: number;
+  notSent: Map<string, number>;
+  stopLogErrors: string[];
+  onlineBefore: number;
+  onlineAfter: number;
+  bodyBytes: number;
+  rawBytes: number;
+}
+
+/** The stand-ins' clock minus this one's, from the IPC ping with the shortest round trip. */
+async function clockOffset(standIns: StandIns): Promise<{ offsetMs: number; rttMs: number }> {
+  let best = { offsetMs: NaN, rttMs: Infinity };
+  for (let i = 0; i < 20; i++) {
+    const p0 = wall();
+    const m = await standIns.wait<{ type: 'clock'; parentMs: number; childMs: number }>('a clock reply', (x) => x.type === 'clock' && x.parentMs === p0, { type: 'clock', parentMs: p0 });
+    const p1 = wall();
+    if (p1 - p0 < best.rttMs) best = { offsetMs: m.childMs - (p0 + p1) / 2, rttMs: p1 - p0 };
+  }
+  return best;
+}
+
+async function measure(broker: Broker, res: Resources): Promise<StopResult> {
+  const demo = demoSite();
+  const site: LoadedSite = { ...demo, index: fleetSite(AMRS) };
+  const amrs = site.index.devicesOfKind('amr');
+  const manufacturer = amrs[0]!.vda5050.manufacturer;
+  const home = site.index.node(amrs[0]!.home)!;
+  const tag = `${process.pid}-stop`;
+
+  // The gateway side, as gateway/main.ts wires it.
+  const dataDir = mkdtempSync(join(os.tmpdir(), 'phygate-bench-stop-'));
+  res.dir(dataDir);
+  res.add('the temp data dir', () => rmSync(dataDir, { recursive: true, force: true }));
+  const store = openStore(dataDir);
+  res.add('the store', () => store.close());
+  const client = await connectMqtt({ url: broker.url, clientId: `bench-gateway-${tag}` });
+  res.add('the gateway connection', () => closeMqtt(client, true));
+  const fleet = new FleetRegistry(site.index);
+  const vda5050 = new Vda5050Master({ client, site: site.index, fleet, graph: site.graph });
+  res.add('the VDA 5050 master', () => vda5050.stop());
+  await vda5050.start();
+  const machines = new MachineMaster({ client, site: site.index, siteId: site.index.site.id, fleet });
+  res.add('the machine master', () => machines.stop());
+  await machines.start();
+  const hub = new EventHub();
+  const stopLogErrors: string[] = [];
+  const stopLog: StopLog = (level, msg, data) => {
+    if (level === 'error') stopLogErrors.push(`${msg}${data?.error ? `: ${String(data.error)}` : ''}`);
+  };
+  const stops = new StopService({ store, site, fleet, vda5050, machines, hub, log: stopLog });
+  res.add('the stop service', () => stops.close());
+  const token = randomBytes(24).toString('hex');
+  const app = await buildApp({
+    config: { PHYGATE_ADMIN_TOKEN: token, PHYGATE_RATE_LIMIT: 1_000_000, PHYGATE_BODY_LIMIT: 256 * 1024, PHYGATE_REQUEST_TIMEOUT_MS: 30_000, PHYGATE_LOG_LEVEL: 'error' },
+    site,
+    store,
+    fleet,
+    hub,
+    stops,
+  });
+  res.add('the app', () => app.close());
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const post = async (path: string, body: unknown) => {
+    const r = await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await r.text();
+    if (r.status !== 200) throw new Error(`POST ${path}: ${r.status} ${text.slice(0, 300)}`);
+    return text;
+  };
+
+  // The stand-ins: connect, subscribe, announce themselves; the master marks them online.
+  const standIns = StandIns.start(res);
+  const serialNumbers = amrs.map((a) => a.vda5050.serialNumber);
+  await standIns.wait('the stand-ins to be ready', (m) => m.type === 'ready', { type: 'start', url: broker.url, interfaceName: DEFAULT_INTERFACE_NAME, manufacturer, serialNumbers, connections: CONNECTIONS, mapId: site.index.site.mapId, node: home.id, x: home.x, y: home.y }, 20_000);
+  const onlineCount = () => amrs.filter((a) => fleet.get(a.id)?.online).length;
+  await until(`all ${AMRS} AMRs online`, () => onlineCount() === AMRS, 10_000);
+  const onlineBefore = onlineCount();
+  const { offsetMs, rttMs } = await clockOffset(standIns);
+
+  const out: StopResult = { stop: { last: [], first: [], returned: [] }, raw: { last: [], first: [], returned: [] }, offsetMs, offsetRttMs: rttMs, notSent: new Map(), stopLogErrors, onlineBefore, onlineAfter: 0, bodyBytes: 0, rawBytes: 0 };
+  const arm = (round: number) => standIns.wait('the stand-ins to arm', (m) => m.type === 'armed' && m.round === round, { type: 'arm', round });
+  const arrivals = (round: number, what: string) => standIns.wait<RoundReport>(`${what}: all ${AMRS} startPause arrivals of round ${round}`, (m) => m.type === 'round' && m.round === round);
+  const rawTopics = serialNumbers.map((serialNumber) => ({ serialNumber, topic: vehicleTopic(DEFAULT_INTERFACE_NAME, { manufacturer, serialNumber }, 'instantActions') }));
+  let rawHeader = 0;
+  let round = 0;
+  for (let i = 0; i < WARMUP + ROUNDS; i++) {
+    const keep = i >= WARMUP;
+
+    // STOP over HTTP.
+    const r1 = ++round;
+    await arm(r1);
+    const got = arrivals(r1, 'POST /v1/stop');
+    const t0 = wall();
+    const body = await post('/v1/stop', { scope: 'all', reason: `bench round ${i}` });
+    const tHttp = wall();
+    const rep = await got;
+    const told = (JSON.parse(body) as { told: { device: string; result: string }[] }).told;
+    for (const d of told) if (d.result !== 'sent') out.notSent.set(`${d.result}`, (out.notSent.get(d.result) ?? 0) + 1);
+    if (keep) {
+      out.stop.last.push(rep.last - t0);
+      out.stop.first.push(rep.first - t0);
+      out.stop.returned.push(tHttp - t0);
+      out.bodyBytes = Math.max(out.bodyBytes, Buffer.byteLength(body));
+    }
+    await post('/v1/stop/release', { ack: true });
+    await sleep(PAUSE_MS);
+
+    // Baseline: the same 100 messages, published raw.
+    const r2 = ++round;
+    await arm(r2);
+    const rawGot = arrivals(r2, 'the raw baseline');
+    const b0 = wall();
+    const stamp = new Date().toISOString();
+    rawHeader++;
+    const sends = rawTopics.map(({ serialNumber, topic }) => {
+      const message: InstantActions = {
+        headerId: rawHeader,
+        timestamp: stamp,
+        version: '2.0.0',
+        manufacturer,
+        serialNumber,
+        instantActions: [
+          { actionId: `raw-${serialNumber}-pause-${rawHeader}`, actionType: 'startPause', blockingType: 'NONE' },
+          { actionId: `raw-${serialNumber}-cancel-${rawHeader}`, actionType: 'cancelOrder', blockingType: 'NONE' },
+        ],
+      };
+      const payload = JSON.stringify(message);
+      out.rawBytes = Math.max(out.rawBytes, Buffer.byteLength(payload));
+      return client.publishAsync(topic, payload, { qos: 1 });
+    });
+    await Promise.all(sends);
+    const bPub = wall();
+    const rawRep = await rawGot;
+    if (keep) {
+      out.raw.last.push(rawRep.last - b0);
+      out.raw.first.push(rawRep.first - b0);
+      out.raw.returned.push(bPub - b0);
+    }
+    await sleep(PAUSE_MS);
+  }
+  out.onlineAfter = onlineCount();
+  return out;
+}
+
+function print(r: StopResult, broker: Broker): void {
+  console.log(`  broker: ${broker.description} at ${broker.url}`);
+  console.log(`  gateway (this process): connectMqtt + FleetRegistry + Vda5050Master + MachineMaster + StopService + buildApp, store in a temp`);
+  console.log(`  data dir, HTTP on 127.0.0.1:0 (fetch, keep-alive); site = the demo's machines + ${AMRS} AMRs, so scope 'all' is ${AMRS} AMRs + the machines`);
+  console.log(`  devices: ${AMRS} STAND-INS (plain mqtt.js clients, not VDA 5050 vehicles) in a child process, ${CONNECTIONS} connections × ${AMRS / CONNECTIONS},`);
+  console.log(`  TCP_NODELAY, subscribed at QoS 1 to their instantActions; marked online by publishing connection ONLINE + one state each`);
+  console.log(`  (${r.onlineBefore}/${AMRS} online before the rounds, ${r.onlineAfter}/${AMRS} after)`);
+  console.log(`  ${ROUNDS} rounds after ${WARMUP} warm-up: POST /v1/stop {scope:'all'} → all ${AMRS} startPause arrivals → POST /v1/stop/release, ${PAUSE_MS} ms pause;`);
+  console.log(`  interleaved baseline: ${AMRS} × client.publishAsync(instantActions-shaped JSON, QoS 1) on the gateway's connection, no HTTP/store`);
+  console.log(`  times: wall clock (performance.timeOrigin + now()) in both processes; stand-ins − this process ≈ ${r.offsetMs.toFixed(3)} ms (IPC ping, rtt ${r.offsetRttMs.toFixed(3)} ms), not corrected`);
+  const row = (label: string, s: Samples, bytes: number) => [label, String(s.last.length), String(bytes), ms(quantile(s.last, 0.5)), ms(quantile(s.last, 0.99)), ms(quantile(s.last, 1)), ms(quantile(s.first, 0.5)), ms(quantile(s.returned, 0.5))];
+  table(
+    ['path', 'rounds', 'bytes', 'last p50 ms', 'last p99 ms', 'last max ms', 'first p50 ms', 'returns p50 ms'],
+    [row('POST /v1/stop → last of 100 stand-ins', r.stop, r.bodyBytes), row(`baseline: ${AMRS} × publishAsync → last`, r.raw, r.rawBytes)],
+  );
+  console.log(`  bytes = HTTP response body (stop) / one message (baseline); returns = HTTP response read (stop) / all publishAsync resolved (baseline)`);
+  console.log(`  stop/baseline, last arrival: p50 ${times(quantile(r.stop.last, 0.5) / quantile(r.raw.last, 0.5))}, p99 ${times(quantile(r.stop.last, 0.99) / quantile(r.raw.last, 0.99))}`);
+  const notSent = [...r.notSent].map(([k, n]) => `${n} ${k}`).join(', ');
+  if (notSent) console.log(`  !! deliveries not 'sent' in the stop responses (all rounds, all devices): ${notSent}`);
+  if (r.stopLogErrors.length) console.log(`  !! StopService logged ${r.stopLogErrors.length} errors, first: ${r.stopLogErrors[0]}`);
+  const p99 = quantile(r.stop.last, 0.99);
+  console.log(`  goal: HTTP request → last of ${AMRS} devices, p99 ≤ ${GOAL_P99_MS} ms: ${p99 <= GOAL_P99_MS ? 'PASS' : 'MISS'} (p99 ${ms(p99)} ms, max ${ms(quantile(r.stop.last, 1))} ms)`);
+  if (broker.kind !== 'mosquitto') console.log('  !! measured on aedes, not Mosquitto');
+}
+
+// ---- the section ---------------------------------------------------------------------------
+
+export async function benchStop(): Promise<void> {
+  const began = performance.now();
+  console.log(`(f) STOP latency: HTTP request → last of ${AMRS} devices over a real broker`);
+  const res = new Resources();
+  try {
+    const broker = existsSync(MOSQUITTO) ? await startMosquitto(res) : await startAedes(res);
+    if (broker.kind === 'aedes') console.log(`  !! ${MOSQUITTO} not found: falling back to aedes`);
+    if (NODELAY) console.log('  (PHYGATE_BENCH_NODELAY=1: Mosquitto runs with set_tcp_nodelay true)');
+    const r = await measure(broker, res);
+    print(r, broker);
+  } catch (err) {
+    console.log(`  !! the STOP benchmark failed: ${(err as Error).stack ?? String(err)}`);
+    process.exitCode = 1;
+  } finally {
+    await res.closeAll();
+  }
+  console.log(`  section wall time ${((performance.now() - began) / 1000).toFixed(1)} s`);
+}
+
+if (process.argv.includes(STAND_IN_FLAG)) {
+  if (process.send) await runStandIns();
+  else {
+    console.error(`test/bench/stop.ts ${STAND_IN_FLAG} is started by benchStop (child_process.fork), not on its own`);
+    process.exitCode = 2;
+  }
+} else {
+  const main = process.argv[1] ? pathToFileURL(realpathSync(process.argv[1])).href : '';
+  if (import.meta.url === main) await benchStop();
+}
