@@ -42,14 +42,34 @@ export interface AppDeps {
   stops?: StopService;
   /** Runs approved missions; without one, missions are stored and approved but nothing moves. */
   runner?: MissionRunner;
+  /** Where the request log goes (default stdout); tests read it. */
+  logStream?: NodeJS.WritableStream;
 }
 
 export type App = FastifyInstance;
 
+/** The URL with any `access_token` query value replaced, for logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]access_token=)[^&#]*/gi, '$1REDACTED');
+}
+
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
   const app = Fastify({
-    logger: { level: config.PHYGATE_LOG_LEVEL },
+    logger: {
+      level: config.PHYGATE_LOG_LEVEL,
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
+      // A token passed as ?access_token= (EventSource) must never reach the logs.
+      serializers: {
+        req: (req: { method: string; url: string; host?: string; ip?: string; socket?: { remotePort?: number } }) => ({
+          method: req.method,
+          url: redactUrl(req.url),
+          host: req.host,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort,
+        }),
+      },
+    },
     bodyLimit: config.PHYGATE_BODY_LIMIT,
     requestTimeout: config.PHYGATE_REQUEST_TIMEOUT_MS,
     // Node's default would answer a slow client only when the socket dies.

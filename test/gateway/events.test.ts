@@ -129,3 +129,27 @@ t.test('the hub: throttle per key, latest wins, unthrottled publish, close cance
   off();
   t.equal(hub.subscribers, 0);
 });
+
+t.test('a token passed as ?access_token= never reaches the request log', async (t) => {
+  const { PassThrough } = await import('node:stream');
+  const { buildApp, redactUrl } = await import('../../gateway/app.ts');
+  const { readConfig } = await import('../../gateway/config.ts');
+  t.equal(redactUrl('/v1/events?access_token=pgt_secret&x=1'), '/v1/events?access_token=REDACTED&x=1');
+  t.equal(redactUrl('/v1/events?x=1&ACCESS_TOKEN=pgt_secret'), '/v1/events?x=1&ACCESS_TOKEN=REDACTED');
+  const h = await appFor(t);
+  const log = new PassThrough();
+  let text = '';
+  log.on('data', (d: Buffer) => (text += d.toString()));
+  const app = await buildApp({ config: { ...readConfig({}), PHYGATE_LOG_LEVEL: 'info' }, site: h.site, store: h.store, fleet: h.fleet, logStream: log });
+  t.teardown(() => app.close());
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const ac = new AbortController();
+  const res = await fetch(`${url}/v1/events?access_token=${h.tokens.viewer}`, { signal: ac.signal });
+  t.equal(res.status, 200);
+  ac.abort();
+  await app.inject({ method: 'GET', url: `/v1/robots?access_token=${h.tokens.admin}` });
+  await new Promise((r) => setTimeout(r, 100));
+  t.match(text, /access_token=REDACTED/, 'the request is logged, its token redacted');
+  t.notMatch(text, new RegExp(h.tokens.viewer), 'the viewer token is not in the log');
+  t.notMatch(text, new RegExp(h.tokens.admin), 'the admin token is not in the log');
+});
