@@ -271,8 +271,7 @@ export class Executor {
         if (!route) return fail(new Error(`no route from where ${device} is to '${target ?? 'a charger'}'`));
         const actionsAtEnd = step.action === 'pick' ? (['pick'] as const) : step.action === 'drop' ? (['drop'] as const) : step.action === 'charge' ? (['startCharging'] as const) : [];
         // A new orderId per dispatch: a step dispatched again after a STOP must not look like the cancelled order.
-        const attempt = this.deps.store.missions.events(m.id).filter((e) => e.type === 'step.dispatched' && (e.data as { step?: string } | null)?.step === step.id).length;
-        const orderId = `${m.id}.${step.id}.${attempt}`;
+        const orderId = `${m.id}.${step.id}.${this.attempt(m.id, step.id)}`;
         flight.kind = 'order';
         flight.ref = orderId;
         this.deps.vda5050.sendOrder(device, { route, actionsAtEnd: [...actionsAtEnd], orderId }).catch(fail);
@@ -290,7 +289,7 @@ export class Executor {
               : { action: 'transfer' as const, from: step.params.from, to: targetAmr ?? step.params.to };
         // The command id is chosen here, so an acknowledgement can never arrive before the flight knows it.
         flight.kind = 'command';
-        flight.ref = `${m.id}-s${m.plan.steps.indexOf(step)}-${this.deps.store.missions.events(m.id).filter((e) => e.type === 'step.dispatched' && (e.data as { step?: string } | null)?.step === step.id).length}`;
+        flight.ref = `${m.id}-s${m.plan.steps.indexOf(step)}-${this.attempt(m.id, step.id)}`;
         this.deps.machines.command(device, request, { commandId: flight.ref }).catch(fail);
         return;
       }
@@ -390,6 +389,11 @@ export class Executor {
       if (this.closed) return;
       for (const m of this.deps.store.missions.list({ status: ['running'], limit: 500 })) if (m.id !== f.missionId) this.pump(m.id);
     });
+  }
+
+  /** How many times the step was dispatched (from the store's events): ids stay unique when a STOP makes it go again. */
+  private attempt(missionId: string, stepId: string): number {
+    return this.deps.store.missions.events(missionId).filter((e) => e.type === 'step.dispatched' && (e.data as { step?: string } | null)?.step === stepId).length;
   }
 
   private flightBy(kind: Flight['kind'], ref: string): Flight | undefined {

@@ -1,23 +1,27 @@
 // End to end as on a real floor: the virtual fleet in its own process (`phygate fleet
 // --speed 20`) over a real Mosquitto, the gateway with no fleet of its own. The README's plan
 // runs to succeeded.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startMosquitto } from '../helpers/brokers.ts';
 import { gatewayOnBroker, spawnFleet } from './gateway-process.ts';
 import { canonicalPlan, tempDirFor } from './harness.ts';
 import { until } from '../helpers/wait.ts';
 
 const ADMIN = 'test-admin-token-0123456789';
+const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
 
-
-t.test("the README's plan on the fleet process at --speed 20 over Mosquitto runs to succeeded", async (t) => {
+/** Mosquitto, a gateway on it and the fleet process at 20x, all online; then the README's plan submitted. */
+async function floorWithSubmittedPlan(t: Test) {
   const broker = await startMosquitto(t);
   const g = await gatewayOnBroker(t, broker.url, ADMIN, tempDirFor(t));
   spawnFleet(t, broker.url, 20);
   await until('the fleet online', () => g.fleet.list().every((d) => d.online));
-
-  const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
   const sub = (await (await fetch(`${g.url}/v1/missions`, { method: 'POST', headers, body: JSON.stringify({ plan: canonicalPlan() }) })).json()) as { id: string; planHash: string };
+  return { broker, g, sub };
+}
+
+t.test("the README's plan on the fleet process at --speed 20 over Mosquitto runs to succeeded", async (t) => {
+  const { g, sub } = await floorWithSubmittedPlan(t);
   const approved = await fetch(`${g.url}/v1/missions/${sub.id}/approve`, { method: 'POST', headers, body: JSON.stringify({ planHash: sub.planHash }) });
   t.equal(approved.status, 200);
   const started = Date.now();
@@ -37,12 +41,7 @@ t.test("the README's plan on the fleet process at --speed 20 over Mosquitto runs
 });
 
 t.test('Mosquitto restarted mid-mission: the mission still completes, no step dispatched twice', async (t) => {
-  const broker = await startMosquitto(t);
-  const g = await gatewayOnBroker(t, broker.url, ADMIN, tempDirFor(t));
-  spawnFleet(t, broker.url, 20);
-  await until('the fleet online', () => g.fleet.list().every((d) => d.online));
-  const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
-  const sub = (await (await fetch(`${g.url}/v1/missions`, { method: 'POST', headers, body: JSON.stringify({ plan: canonicalPlan() }) })).json()) as { id: string; planHash: string };
+  const { broker, g, sub } = await floorWithSubmittedPlan(t);
   await fetch(`${g.url}/v1/missions/${sub.id}/approve`, { method: 'POST', headers, body: JSON.stringify({ planHash: sub.planHash }) });
   // Restart while the mill runs (about 18 s at 20x).
   await until('the mill running', () => g.store.missions.get(sub.id)!.steps.find((s) => s.id === 'mill')!.status === 'running');
