@@ -28,6 +28,7 @@ export const ConfigSchema = z.object({
   PHYGATE_VDA_INTERFACE: z.string().regex(/^[A-Za-z0-9_-]+$/).default('uagv'),
   PHYGATE_VIRTUAL_FLEET: flag.default(true),
   PHYGATE_OFFLINE_GRACE_S: z.coerce.number().positive().max(3600).default(60).describe('how long a step waits for its device to come back'),
+  PHYGATE_COMMAND_TTL_S: z.coerce.number().positive().max(3600).default(10).describe('how long an order or machine command may take to reach its device; after that it is never sent'),
   PHYGATE_FLEET_SPEED: z.coerce.number().positive().max(1000).default(1).describe('time scale of the virtual fleet'),
   PHYGATE_RATE_LIMIT: z.coerce.number().int().positive().default(600).describe('requests per token per minute'),
   PHYGATE_BODY_LIMIT: z.coerce.number().int().positive().default(256 * 1024),

@@ -3,19 +3,30 @@
 // reports (VDA 5050 order progress, machine job ends), not timers, except for `wait` steps and
 // the timeout that fails a step a device never finishes. Every step transition is written to
 // the store (with its event) before anything is sent, so a step is never dispatched twice.
+//
+// Every order and machine command goes through the outbox (gateway/store/outbox.ts): stored with
+// its expiry in the transaction that dispatches the step, then published, and published again
+// until the device shows it has it or the command expires — delivery is retried, work never is
+// (a step that fails is not run again). A restarted gateway takes over what is still open and
+// asks the devices what became of it: an order a vehicle already runs is followed, not sent again;
+// a machine command is sent again only if the machine never started it (its commandId makes that
+// safe); a command past its expiry is never sent and its step fails, saying so.
 import { isStepFinal, type MissionStatus, type StepStatus } from '../planners/mission.ts';
 import type { Step } from '../planners/plan.ts';
 import type { CheckReport } from '../planners/report.ts';
 import { findRoute } from '../planners/route.ts';
 import type { FleetRegistry } from '../robots/fleet-registry.ts';
 import type { MachineMaster } from '../robots/machine/master.ts';
+import { JOB_END_STATES, MACHINE_STATES, type MachineCommand } from '../robots/machine/schemas.ts';
 import type { Vda5050Master } from '../robots/vda5050/master.ts';
+import type { Order } from '../robots/vda5050/schemas.ts';
 import type { LoadedSite } from '../sim/site-folder.ts';
 import { ApiError } from './errors.ts';
 import type { EventHub } from './events.ts';
 import type { StopRecord } from './store/stops.ts';
 import type { Store } from './store/index.ts';
 import { InvalidStepTransitionError, type Mission } from './store/missions.ts';
+import type { OutboxEntry, OutboxOutcome } from './store/outbox.ts';
 
 const ACTOR = 'executor';
 /** A step's timeout when the plan gives none: the check's estimate × 3 + 60 s. */
@@ -23,6 +34,10 @@ export const TIMEOUT_FACTOR = 3;
 export const TIMEOUT_MARGIN_S = 60;
 /** How long a step waits for its device to come back online before it fails. */
 export const OFFLINE_GRACE_MS = 60_000;
+/** How long an order or command may take to reach its device; after that it is never sent. */
+export const COMMAND_TTL_MS = 10_000;
+/** How long to wait for a device to show it has a command before publishing it again. */
+export const RESEND_MS = 2_000;
 
 export interface ExecutorDeps {
   store: Store;
@@ -36,6 +51,11 @@ export interface ExecutorDeps {
   timeScale?: number;
   /** How long a step waits for its device to come back online before it fails; default 60 s. */
   offlineGraceMs?: number;
+  /** Lifetime of an order or command (COMMAND_TTL_MS). */
+  commandTtlMs?: number;
+  /** Delivery retry interval (RESEND_MS). */
+  resendMs?: number;
+  now?: () => Date;
   /** The latched STOP (gateway/stop.ts): nothing is dispatched to a device it covers. */
   stops?: {
     stopFor(deviceId: string): StopRecord | undefined;
@@ -57,9 +77,16 @@ interface Flight {
   kind: 'order' | 'command' | 'timer';
   /** VDA 5050 orderId or machine commandId. */
   ref?: string;
+  /** The outbox entry of its order or command. */
+  entry?: Pick<OutboxEntry, 'id' | 'channel' | 'message' | 'expiresAt'>;
+  /** The device showed it has the order or answered the command: no more sends. */
+  acked?: boolean;
+  /** Taken over from the outbox at start: waiting for the device's state to tell what became of it. */
+  adopted?: boolean;
   timer?: NodeJS.Timeout;
   timeout?: NodeJS.Timeout;
   grace?: NodeJS.Timeout;
+  resend?: NodeJS.Timeout;
 }
 
 export class Executor {
@@ -76,6 +103,7 @@ export class Executor {
       deps.vda5050.onOrderProgress((p) => {
         const f = this.flightBy('order', p.orderId);
         if (!f) return;
+        f.acked = true;
         if (p.finished) this.stepEnded(f, 'succeeded');
         else if (p.cancelled) this.stepEnded(f, 'cancelled', 'the order was cancelled');
         else if (p.failed) this.stepEnded(f, 'failed', `${f.device}: ${p.failed}`);
@@ -84,8 +112,12 @@ export class Executor {
       deps.machines.onAck((a) => {
         const f = this.flightBy('command', a.commandId);
         if (!f) return;
+        f.acked = true;
         if (a.result === 'accepted') this.stepRunning(f);
-        else if (a.result !== 'duplicate') this.stepEnded(f, 'failed', `${f.device} ${a.result} the command${a.reason ? `: ${a.reason}` : ''}`);
+        else if (a.result === 'duplicate') {
+          // A command sent again that the machine had: fine if the job is ours, else its outcome is unknown.
+          if (this.deps.fleet.get(f.device)?.job?.commandId !== f.ref) this.stepEnded(f, 'failed', `${f.device} had the command already but reports no job of it: its outcome is unknown`);
+        } else this.stepEnded(f, 'failed', `${f.device} ${a.result} the command${a.reason ? `: ${a.reason}` : ''}`, a.result === 'expired' ? 'expired' : 'failed');
       }),
       deps.machines.onJob((j) => {
         const f = this.flightBy('command', j.commandId);
@@ -93,7 +125,10 @@ export class Executor {
         if (j.outcome === 'done') this.stepEnded(f, 'succeeded');
         else this.stepEnded(f, j.outcome === 'stopped' ? 'cancelled' : 'failed', `${f.device} ended the job ${j.outcome}${j.errors.length ? `: ${j.errors.join('; ')}` : ''}`);
       }),
-      deps.fleet.onChange((state) => this.deviceChanged(state.id, state.online)),
+      deps.fleet.onChange((state) => {
+        for (const f of [...this.flights.values()]) if (f.adopted && f.device === state.id) this.reconcile(f);
+        this.deviceChanged(state.id, state.online);
+      }),
     );
     if (deps.stops) this.offs.push(deps.stops.onStop((stop) => this.stopped(stop)));
   }
@@ -111,7 +146,7 @@ export class Executor {
       const stepId = f.stepId.split('#')[0]!;
       const main = this.flights.get(key(f.missionId, stepId)) ?? f;
       this.endFlight(main);
-      this.setStep(f.missionId, stepId, 'blocked', { reason: `STOP: ${stop.reason}` });
+      this.setStep(f.missionId, stepId, 'blocked', { reason: `STOP: ${stop.reason}` }, main.entry && { id: main.entry.id, outcome: 'stopped' });
       this.interrupted.set(key(f.missionId, stepId), { device: main.device, ...(main.ref ? { ref: main.ref } : {}) });
       missions.add(f.missionId);
     }
@@ -123,16 +158,102 @@ export class Executor {
   }
 
   /**
-   * At start: missions the store says were running when the gateway stopped are paused, not
-   * carried on blindly — what the devices did meanwhile is unknown to this process. An operator
-   * resumes them (steps in flight then count as failed and the mission ends honestly).
+   * At start, after the device masters are listening: every order or command still open in the
+   * outbox is taken over and reconciled with what its device reports (see the top of this file);
+   * steps a STOP interrupted are known again from their settled entries, so resume works as
+   * before the restart; `wait` steps wait for the time they had left. Missions that were running
+   * go on. A step in flight with nothing in the outbox (a database from before the outbox) has an
+   * unknown outcome: its mission is paused, and resuming it ends it honestly.
    */
   recover(): void {
-    for (const m of this.deps.store.missions.list({ status: ['running'], limit: 500 })) {
-      this.deps.store.missions.transition(m.id, 'paused', ACTOR, { reason: 'the gateway restarted while the mission ran; resume it to go on' });
-      this.emitMission(m.id, 'paused', 'the gateway restarted while the mission ran');
+    const { missions, outbox } = this.deps.store;
+    for (const entry of outbox.open()) {
+      const m = missions.get(entry.missionId);
+      const step = m?.steps.find((s) => s.id === entry.stepId);
+      if (m && (m.status === 'running' || m.status === 'paused') && step && inFlight(step.status)) this.adopt(m, entry);
+      else outbox.settle(entry.id, 'abandoned', this.now());
     }
-    for (const m of this.deps.store.missions.list({ status: ['approved'], limit: 500 })) this.start(m.id);
+    for (const m of missions.list({ status: ['running', 'paused'], limit: 500 })) {
+      let unknown: string | undefined;
+      for (const s of m.steps) {
+        if (!inFlight(s.status) || this.flights.has(key(m.id, s.id))) continue;
+        const last = outbox.ofStep(m.id, s.id).at(-1);
+        const def = m.plan.steps.find((x) => x.id === s.id);
+        if (s.status === 'blocked' && last?.outcome === 'stopped') {
+          this.interrupted.set(key(m.id, s.id), { device: last.device, ref: last.id });
+          const count = (last.message as { count?: unknown }).count;
+          if (typeof count === 'number') this.remaining.set(key(m.id, s.id), count);
+        } else if (def?.action === 'wait' && s.status !== 'blocked') {
+          const since = this.deps.store.missions.events(m.id).filter((e) => e.type === 'step.dispatched' && (e.data as { step?: string } | null)?.step === s.id).at(-1);
+          const elapsed = since ? this.now().getTime() - Date.parse(since.at) : 0;
+          const flight: Flight = { missionId: m.id, stepId: s.id, device: this.resolve(def.device, m.report as CheckReport), kind: 'timer' };
+          this.flights.set(key(m.id, s.id), flight);
+          this.armTimeout(flight, m, def);
+          this.startWait(flight, def.params.seconds, elapsed);
+        } else unknown ??= s.id;
+      }
+      if (unknown && m.status === 'running') {
+        this.deps.store.missions.transition(m.id, 'paused', ACTOR, { reason: `the gateway restarted while step '${unknown}' was in flight and has no record of its command; resume it to go on` });
+        this.emitMission(m.id, 'paused', 'the gateway restarted while the mission ran');
+      }
+    }
+    for (const m of missions.list({ status: ['approved'], limit: 500 })) this.start(m.id);
+    for (const m of missions.list({ status: ['running'], limit: 500 })) this.pump(m.id);
+  }
+
+  /** Takes over an open outbox entry of a step in flight (recover). */
+  private adopt(m: Mission, entry: OutboxEntry): void {
+    const def = m.plan.steps.find((x) => x.id === entry.stepId)!;
+    const flight: Flight = {
+      missionId: m.id,
+      stepId: entry.stepId,
+      device: entry.device,
+      kind: entry.channel === 'vda5050.order' ? 'order' : 'command',
+      ref: entry.id,
+      entry,
+      adopted: true,
+    };
+    this.flights.set(key(m.id, entry.stepId), flight);
+    const to = (entry.message as { action?: string; to?: string }).action === 'transfer' ? (entry.message as { to: string }).to : undefined;
+    if (to && this.deps.site.index.device(to)) this.hold(m.id, entry.stepId, to);
+    this.armTimeout(flight, m, def);
+    this.log('info', `taking over ${entry.channel} ${entry.id} of step '${entry.stepId}' on ${entry.device}`, { missionId: m.id });
+    if (flight.kind === 'order') this.deps.vda5050.adoptOrder(entry.device, entry.message as Order);
+    if (m.status === 'paused' && flight.kind === 'order') void this.deps.vda5050.instantAction(entry.device, 'startPause').catch(() => {});
+    this.reconcile(flight);
+    // A device that has not reported shortly after the start is treated as gone offline mid-step.
+    const check = setTimeout(() => {
+      if (flight.adopted && this.flights.get(key(m.id, entry.stepId)) === flight && this.deps.fleet.get(entry.device)?.online !== true) this.deviceChanged(entry.device, false);
+    }, this.resendMs);
+    check.unref?.();
+  }
+
+  /**
+   * What became of a taken-over order or command, once its device has reported since the start:
+   * the vehicle runs (or ran) the order, or the machine's job is (or was) this command, and its
+   * outcome follows as usual; otherwise the device never got it, and it is sent again unless it
+   * expired.
+   */
+  private reconcile(f: Flight): void {
+    if (!f.adopted || !this.flights.has(key(f.missionId, f.stepId))) return;
+    const state = this.deps.fleet.get(f.device);
+    if (f.kind === 'order') {
+      const vehicle = this.deps.vda5050.lastState(f.device);
+      if (!vehicle || !state?.online) return;
+      f.adopted = false;
+      if (vehicle.orderId === f.ref) f.acked = true; // its progress arrives from the master as usual
+      else this.deliver(f);
+      return;
+    }
+    if (!state?.online || !(MACHINE_STATES as readonly string[]).includes(state.state)) return;
+    f.adopted = false;
+    if (state.job?.commandId !== f.ref) return this.deliver(f);
+    f.acked = true;
+    if (state.state === 'running') this.stepRunning(f);
+    else if (state.state === 'done') this.stepEnded(f, 'succeeded');
+    else if ((JOB_END_STATES as readonly string[]).includes(state.state)) {
+      this.stepEnded(f, state.state === 'stopped' ? 'cancelled' : 'failed', `${f.device} ended the job ${state.state}${state.errors?.length ? `: ${state.errors.join('; ')}` : ''}`);
+    }
   }
 
   /** An approved mission starts running. */
@@ -177,7 +298,7 @@ export class Executor {
     for (const f of this.flightsOf(missionId)) {
       this.abort(f);
       this.endFlight(f);
-      this.setStep(missionId, f.stepId, 'cancelled', { reason: 'the mission was cancelled' });
+      this.setStep(missionId, f.stepId, 'cancelled', { reason: 'the mission was cancelled' }, f.entry && { id: f.entry.id, outcome: 'cancelled' });
     }
     // Steps without a live flight too: not yet started, interrupted by a STOP, or in flight before a restart.
     const m = this.deps.store.missions.get(missionId);
@@ -242,40 +363,56 @@ export class Executor {
 
   private dispatch(m: Mission, step: Step, device: string, targetAmr: string | undefined): void {
     const flight: Flight = { missionId: m.id, stepId: step.id, device, kind: 'timer' };
+    let sending: Flight['entry'];
+    let problem: Error | undefined;
     try {
-      this.deps.store.missions.transitionStep(m.id, step.id, 'dispatched', ACTOR, { device, ...(targetAmr ? { amr: targetAmr } : {}) });
+      sending = this.prepare(m, step, device, targetAmr);
+    } catch (err) {
+      problem = err as Error;
+    }
+    try {
+      // The step is dispatched and its command stored in one transaction: a crash leaves both or neither.
+      this.deps.store.db.transaction(() => {
+        this.deps.store.missions.transitionStep(m.id, step.id, 'dispatched', ACTOR, { device, ...(targetAmr ? { amr: targetAmr } : {}) });
+        if (sending) this.deps.store.outbox.add({ ...sending, missionId: m.id, stepId: step.id, device, at: this.now() });
+      })();
     } catch (err) {
       if (err instanceof InvalidStepTransitionError) return; // already dispatched: never twice
       throw err;
     }
     this.deps.hub?.publish('step', { missionId: m.id, step: step.id, status: 'dispatched', device });
     this.flights.set(key(m.id, step.id), flight);
-    if (targetAmr) this.flights.set(key(m.id, `${step.id}#${targetAmr}`), { missionId: m.id, stepId: `${step.id}#${targetAmr}`, device: targetAmr, kind: 'timer', ref: 'holds' });
-    const estimate = (m.report as CheckReport).steps.find((s) => s.id === step.id);
-    const budgetS = step.timeoutS ?? ((estimate ? estimate.endS - estimate.startS : 0) * TIMEOUT_FACTOR) / (this.deps.timeScale ?? 1) + TIMEOUT_MARGIN_S;
-    flight.timeout = setTimeout(() => this.stepEnded(flight, 'failed', `step '${step.id}' did not finish within ${budgetS.toFixed(0)} s`), budgetS * 1000);
-    flight.timeout.unref?.();
+    if (targetAmr) this.hold(m.id, step.id, targetAmr);
+    this.armTimeout(flight, m, step);
+    if (problem) return this.stepEnded(flight, 'failed', `${device}: ${problem.message}`);
+    if (step.action === 'wait') {
+      this.startWait(flight, step.params.seconds, 0);
+      return;
+    }
+    flight.kind = sending!.channel === 'vda5050.order' ? 'order' : 'command';
+    flight.ref = sending!.id;
+    flight.entry = sending;
+    this.deliver(flight);
+  }
 
-    const fail = (err: unknown) => this.stepEnded(flight, 'failed', `${device}: ${(err as Error).message}`);
+  /** The order or command a step sends, built and checked (not sent); none for `wait`. */
+  private prepare(m: Mission, step: Step, device: string, targetAmr: string | undefined): Flight['entry'] {
+    const ttlMs = this.deps.commandTtlMs ?? COMMAND_TTL_MS;
     switch (step.action) {
       case 'wait':
-        flight.timer = setTimeout(() => this.stepEnded(flight, 'succeeded'), (step.params.seconds * 1000) / (this.deps.timeScale ?? 1));
-        this.stepRunning(flight);
-        return;
+        return undefined;
       case 'navigate':
       case 'pick':
       case 'drop':
       case 'charge': {
         const target = step.action === 'navigate' ? step.params.to : step.params.at;
         const route = target === undefined ? undefined : this.route(device, target);
-        if (!route) return fail(new Error(`no route from where ${device} is to '${target ?? 'a charger'}'`));
+        if (!route) throw new Error(`no route from where ${device} is to '${target ?? 'a charger'}'`);
         const actionsAtEnd = step.action === 'pick' ? (['pick'] as const) : step.action === 'drop' ? (['drop'] as const) : step.action === 'charge' ? (['startCharging'] as const) : [];
         // A new orderId per dispatch: a step dispatched again after a STOP must not look like the cancelled order.
         const orderId = `${m.id}.${step.id}.${this.attempt(m.id, step.id)}`;
-        flight.kind = 'order';
-        flight.ref = orderId;
-        this.deps.vda5050.sendOrder(device, { route, actionsAtEnd: [...actionsAtEnd], orderId }).catch(fail);
-        return;
+        const order = this.deps.vda5050.prepareOrder(device, { route, actionsAtEnd: [...actionsAtEnd], orderId });
+        return { id: orderId, channel: 'vda5050.order', message: order as unknown as Record<string, unknown>, expiresAt: new Date(this.now().getTime() + ttlMs).toISOString() };
       }
       case 'machine.run':
       case 'convey':
@@ -287,13 +424,59 @@ export class Executor {
             : step.action === 'convey'
               ? { action: 'convey' as const, count: count ?? step.params.count }
               : { action: 'transfer' as const, from: step.params.from, to: targetAmr ?? step.params.to };
-        // The command id is chosen here, so an acknowledgement can never arrive before the flight knows it.
-        flight.kind = 'command';
-        flight.ref = `${m.id}-s${m.plan.steps.indexOf(step)}-${this.attempt(m.id, step.id)}`;
-        this.deps.machines.command(device, request, { commandId: flight.ref }).catch(fail);
-        return;
+        const commandId = `${m.id}-s${m.plan.steps.indexOf(step)}-${this.attempt(m.id, step.id)}`;
+        const command = this.deps.machines.prepareCommand(device, request, { commandId, ttlMs });
+        return { id: commandId, channel: 'machine.command', message: command as unknown as Record<string, unknown>, expiresAt: command.expiresAt };
       }
     }
+  }
+
+  /**
+   * Publishes the flight's order or command, and again every `resendMs` until the device shows it
+   * has it (QoS 0 orders can be lost; a vehicle discards an order it already has, a machine a
+   * commandId it saw). Past its expiry it is never sent: the step fails.
+   */
+  private deliver(f: Flight): void {
+    const entry = f.entry!;
+    if (this.closed || f.acked || this.flights.get(key(f.missionId, f.stepId)) !== f) return;
+    if (this.now().getTime() >= Date.parse(entry.expiresAt)) {
+      const what = entry.channel === 'vda5050.order' ? 'order' : 'command';
+      this.stepEnded(f, 'failed', `${f.device} did not take the ${what} for step '${f.stepId}' before it expired at ${entry.expiresAt}; it is not sent again`, 'expired');
+      return;
+    }
+    if (this.deps.store.missions.get(f.missionId)?.status !== 'running') {
+      // Paused: nothing goes out until it is resumed (its expiry still runs).
+      clearTimeout(f.resend);
+      f.resend = setTimeout(() => this.deliver(f), this.resendMs);
+      f.resend.unref?.();
+      return;
+    }
+    const sent = entry.channel === 'vda5050.order' ? this.deps.vda5050.publishOrder(f.device, entry.message as unknown as Order) : this.deps.machines.publish(f.device, entry.message as unknown as MachineCommand);
+    sent.then(
+      () => this.deps.store.outbox.published(entry.id, this.now()),
+      (err: Error) => this.log('warn', `${entry.channel} ${entry.id} to ${f.device} not published (sent again in ${this.resendMs} ms): ${err.message}`),
+    );
+    clearTimeout(f.resend);
+    f.resend = setTimeout(() => this.deliver(f), this.resendMs);
+    f.resend.unref?.();
+  }
+
+  private armTimeout(flight: Flight, m: Mission, step: Step): void {
+    const estimate = (m.report as CheckReport).steps.find((s) => s.id === step.id);
+    const budgetS = step.timeoutS ?? ((estimate ? estimate.endS - estimate.startS : 0) * TIMEOUT_FACTOR) / (this.deps.timeScale ?? 1) + TIMEOUT_MARGIN_S;
+    flight.timeout = setTimeout(() => this.stepEnded(flight, 'failed', `step '${step.id}' did not finish within ${budgetS.toFixed(0)} s`), budgetS * 1000);
+    flight.timeout.unref?.();
+  }
+
+  private startWait(flight: Flight, seconds: number, elapsedMs: number): void {
+    const ms = Math.max(0, (seconds * 1000) / (this.deps.timeScale ?? 1) - elapsedMs);
+    flight.timer = setTimeout(() => this.stepEnded(flight, 'succeeded'), ms);
+    this.stepRunning(flight);
+  }
+
+  /** The AMR an arm loads is busy until the transfer ends. */
+  private hold(missionId: string, stepId: string, amr: string): void {
+    this.flights.set(key(missionId, `${stepId}#${amr}`), { missionId, stepId: `${stepId}#${amr}`, device: amr, kind: 'timer', ref: 'holds' });
   }
 
   /** Node ids from where the AMR stands to `target` (a station or node). */
@@ -326,10 +509,10 @@ export class Executor {
     }
   }
 
-  private stepEnded(f: Flight, outcome: 'succeeded' | 'failed' | 'cancelled', reason?: string): void {
-    if (!this.flights.has(key(f.missionId, f.stepId))) return;
+  private stepEnded(f: Flight, outcome: 'succeeded' | 'failed' | 'cancelled', reason?: string, settleAs: OutboxOutcome = outcome): void {
+    if (this.flights.get(key(f.missionId, f.stepId)) !== f) return;
     this.endFlight(f);
-    this.setStep(f.missionId, f.stepId, outcome, reason ? { reason } : {});
+    this.setStep(f.missionId, f.stepId, outcome, reason ? { reason } : {}, f.entry && { id: f.entry.id, outcome: settleAs });
     if (outcome === 'succeeded') {
       this.pump(f.missionId);
       return;
@@ -346,7 +529,7 @@ export class Executor {
     for (const other of this.flightsOf(missionId)) {
       this.abort(other);
       this.endFlight(other);
-      this.setStep(missionId, other.stepId, 'cancelled', { reason: `step '${stepId}' failed` });
+      this.setStep(missionId, other.stepId, 'cancelled', { reason: `step '${stepId}' failed` }, other.entry && { id: other.entry.id, outcome: 'cancelled' });
     }
     const m = this.deps.store.missions.get(missionId);
     for (const s of m?.steps ?? []) {
@@ -382,6 +565,7 @@ export class Executor {
     clearTimeout(f.timer);
     clearTimeout(f.timeout);
     clearTimeout(f.grace);
+    clearTimeout(f.resend);
     this.flights.delete(key(f.missionId, f.stepId));
     for (const [k, other] of this.flights) if (other.missionId === f.missionId && other.stepId.startsWith(`${f.stepId}#`)) this.flights.delete(k);
     // Anything waiting for this device may go now.
@@ -405,13 +589,31 @@ export class Executor {
     return [...this.flights.values()].filter((f) => f.missionId === missionId && !f.stepId.includes('#'));
   }
 
-  private setStep(missionId: string, stepId: string, to: StepStatus, data: Record<string, unknown>): void {
+  /** A step transition, and the outbox entry it settles in the same transaction. */
+  private setStep(missionId: string, stepId: string, to: StepStatus, data: Record<string, unknown>, settle?: { id: string; outcome: OutboxOutcome }): void {
+    const { store } = this.deps;
     try {
-      this.deps.store.missions.transitionStep(missionId, stepId, to, ACTOR, data);
+      store.db.transaction(() => {
+        if (settle) store.outbox.settle(settle.id, settle.outcome, this.now());
+        store.missions.transitionStep(missionId, stepId, to, ACTOR, data);
+      })();
       this.deps.hub?.publish('step', { missionId, step: stepId, status: to, ...data });
     } catch (err) {
       if (!(err instanceof InvalidStepTransitionError)) throw err;
+      if (settle) store.outbox.settle(settle.id, settle.outcome, this.now());
     }
+  }
+
+  private now(): Date {
+    return this.deps.now?.() ?? new Date();
+  }
+
+  private get resendMs(): number {
+    return this.deps.resendMs ?? RESEND_MS;
+  }
+
+  private log(level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>): void {
+    this.deps.log?.(level, msg, data);
   }
 
   private moveMission(missionId: string, to: MissionStatus, data?: Record<string, unknown>, actor = ACTOR): Mission {
@@ -423,6 +625,11 @@ export class Executor {
   private emitMission(missionId: string, status: MissionStatus, reason?: string): void {
     this.deps.hub?.publish('mission', { id: missionId, status, ...(reason ? { reason } : {}) });
   }
+}
+
+/** Sent and not yet ended (a blocked step waits for its device or a resume). */
+function inFlight(status: StepStatus): boolean {
+  return status === 'dispatched' || status === 'running' || status === 'blocked';
 }
 
 function key(missionId: string, stepId: string): string {

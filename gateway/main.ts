@@ -116,7 +116,19 @@ export async function startGateway(config: Config): Promise<Gateway> {
       virtualFleet = vf;
       started.push(() => vf.close());
     }
-    const executor = new Executor({ store, site, fleet, vda5050, machines, hub, stops, timeScale: config.PHYGATE_VIRTUAL_FLEET ? config.PHYGATE_FLEET_SPEED : 1, offlineGraceMs: config.PHYGATE_OFFLINE_GRACE_S * 1000 });
+    const executor = new Executor({
+      store,
+      site,
+      fleet,
+      vda5050,
+      machines,
+      hub,
+      stops,
+      timeScale: config.PHYGATE_VIRTUAL_FLEET ? config.PHYGATE_FLEET_SPEED : 1,
+      offlineGraceMs: config.PHYGATE_OFFLINE_GRACE_S * 1000,
+      commandTtlMs: config.PHYGATE_COMMAND_TTL_S * 1000,
+      log: stopLog,
+    });
     started.push(() => executor.close());
     const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor });
     appLog = app.log;
@@ -126,7 +138,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
     // Only once listening: a start that fails must not leave an admin token nobody was shown.
     const bootstrapToken =
       !config.PHYGATE_ADMIN_TOKEN && store.tokens.count() === 0 ? store.tokens.create('admin', 'bootstrap-admin').token : undefined;
-    // Missions the store says were running are paused; approved ones start.
+    // Open outbox entries are reconciled with the devices; running missions go on, approved ones start.
     executor.recover();
     let closing: Promise<void> | undefined;
     return {

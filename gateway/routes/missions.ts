@@ -183,7 +183,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
       schema: {
         tags: ['missions'],
         summary: 'Resume a paused mission (after a pause, a STOP or a gateway restart)',
-        description: 'Its AMRs go on (stopPause) and steps start again. A step that was in flight when the gateway restarted has an unknown outcome: the mission then fails, saying which step.',
+        description: 'Its AMRs go on (stopPause), held orders and commands go out, and steps start again. Refused with STOP_ACTIVE while a STOP covers one of its devices.',
         params: MissionIdParams,
         body: z.strictObject({}).nullish(),
       },

@@ -105,6 +105,29 @@ const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
   `,
+  `
+  -- The command outbox: every order or machine command is written here, with the exact message
+  -- and its expiry, in the same transaction that marks its step dispatched, before it is
+  -- published. An entry is open until the step's outcome settles it; a restarted gateway
+  -- reconciles the open ones with what the devices report (gateway/executor.ts).
+  CREATE TABLE outbox (
+    id TEXT PRIMARY KEY,
+    mission_id TEXT NOT NULL REFERENCES missions (id),
+    step_id TEXT NOT NULL,
+    device TEXT NOT NULL,
+    channel TEXT NOT NULL CHECK (channel IN ('vda5050.order', 'machine.command')),
+    message TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    published_at TEXT,
+    sends INTEGER NOT NULL DEFAULT 0,
+    settled_at TEXT,
+    outcome TEXT CHECK (outcome IN ('succeeded', 'failed', 'cancelled', 'stopped', 'expired', 'abandoned')),
+    CHECK ((settled_at IS NULL) = (outcome IS NULL))
+  ) STRICT;
+  CREATE INDEX outbox_open ON outbox (created_at) WHERE settled_at IS NULL;
+  CREATE INDEX outbox_step ON outbox (mission_id, step_id, created_at);
+  `,
 ];
 
 /** The schema version a database has once every migration ran. */

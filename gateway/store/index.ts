@@ -2,6 +2,7 @@
 import { AuditStore } from './audit.ts';
 import { openDatabase, type Database } from './database.ts';
 import { MissionStore } from './missions.ts';
+import { OutboxStore } from './outbox.ts';
 import { StopStore } from './stops.ts';
 import { TokenStore } from './tokens.ts';
 
@@ -9,6 +10,7 @@ export interface Store {
   db: Database;
   audit: AuditStore;
   missions: MissionStore;
+  outbox: OutboxStore;
   stops: StopStore;
   tokens: TokenStore;
   close(): void;
@@ -20,6 +22,7 @@ export function openStore(dataDir: string): Store {
     db,
     audit: new AuditStore(db),
     missions: new MissionStore(db),
+    outbox: new OutboxStore(db),
     stops: new StopStore(db),
     tokens: new TokenStore(db),
     close: () => db.close(),

@@ -151,6 +151,13 @@ export class MachineMaster {
    * the broker is not connected.
    */
   async command(deviceId: string, request: MachineCommandRequest, opts: { ttlMs?: number; commandId?: string } = {}): Promise<string> {
+    const command = this.prepareCommand(deviceId, request, opts);
+    await this.publish(deviceId, command);
+    return command.commandId;
+  }
+
+  /** The command `command` would publish, checked but not sent (for a caller that stores it first). */
+  prepareCommand(deviceId: string, request: MachineCommandRequest, opts: { ttlMs?: number; commandId?: string } = {}): MachineCommand {
     if (!this.tracks.has(deviceId)) throw new Error(`'${deviceId}' is not a machine of site '${this.siteId}'`);
     const ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
     if (!(ttlMs > 0)) throw new Error(`ttlMs must be positive, not ${ttlMs}`);
@@ -165,8 +172,7 @@ export class MachineMaster {
     if (command.data.action !== 'stop' && command.data.action !== 'reset' && this.fleet.get(deviceId)?.online !== true) {
       throw new Error(`${deviceId} is offline: it gets no new work`);
     }
-    await this.publish(deviceId, command.data);
-    return command.data.commandId;
+    return command.data;
   }
 
   /** Publishes a command as it is (a retry keeps its commandId and expiresAt). */

@@ -189,17 +189,48 @@ export class Vda5050Master {
    * a late order is worse than a lost one; the state shows whether it arrived).
    */
   async sendOrder(deviceId: string, request: OrderRequest): Promise<Order> {
+    const order = this.prepareOrder(deviceId, request);
+    await this.publishOrder(deviceId, order);
+    return order;
+  }
+
+  /**
+   * The order `sendOrder` would publish, built and checked but not sent: a caller that keeps an
+   * outbox stores it first, then hands it to `publishOrder`.
+   */
+  prepareOrder(deviceId: string, request: OrderRequest): Order {
     const v = this.vehicle(deviceId);
     const fleetState = this.requireOnline(v);
     if (v.state && hasActiveOrder(v.state)) throw new OrderActiveError(deviceId, v.state.orderId);
     if (request.route[0] !== fleetState.at) throw new RouteStartError(deviceId, request.route[0], fleetState.at);
     const orderId = request.orderId ?? `${deviceId}-${this.now().getTime().toString(36)}-${++this.sequence}`;
-    const order = this.build(v, request, orderId, 0, 0);
+    return this.build(v, request, orderId, 0, 0);
+  }
+
+  /**
+   * Publishes a prepared order (again, if it may have been lost: a vehicle discards an order whose
+   * orderId and orderUpdateId it already has) and follows its progress.
+   */
+  async publishOrder(deviceId: string, order: Order): Promise<void> {
+    const v = this.vehicle(deviceId);
     await this.publish(v, 'order', order);
-    v.order = { orderId, latest: order, actions: releasedActions(order), cancelled: false, terminal: false };
+    if (v.order?.orderId !== order.orderId || v.order.latest.orderUpdateId !== order.orderUpdateId) this.track(v, order);
+    this.log('info', 'order sent', { deviceId, orderId: order.orderId, route: order.nodes.map((n) => n.nodeId) });
+  }
+
+  /**
+   * Follows the progress of an order this process did not send (a restarted gateway taking over
+   * what it sent before): reported at once if the vehicle's last state already tells.
+   */
+  adoptOrder(deviceId: string, order: Order): void {
+    const v = this.vehicle(deviceId);
+    this.track(v, order);
+    this.reportProgress(v);
+  }
+
+  private track(v: Vehicle, order: Order): void {
+    v.order = { orderId: order.orderId, latest: order, actions: releasedActions(order), cancelled: false, terminal: false };
     v.progress = undefined;
-    this.log('info', 'order sent', { deviceId, orderId, route: request.route });
-    return order;
   }
 
   /**

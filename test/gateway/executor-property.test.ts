@@ -1,6 +1,7 @@
 // Property-based test of mission execution (fast-check): random sequences of API calls (approve,
-// pause, resume, cancel, STOP, release) and device events (order progress, acknowledgements, job
-// ends, devices going offline and back) against the real executor, mission service and SQLite
+// pause, resume, cancel, STOP, release), gateway restarts (a new executor taking over from the
+// outbox) and device events (order progress, acknowledgements, job ends, devices going offline
+// and back) against the real executor, mission service and SQLite
 // store. The devices are stand-ins (recording objects with the masters' interface), so every
 // event can be delivered in any order. Whatever happens: no illegal status is reached, a final
 // status never changes, nothing is sent to a device under a STOP or for a mission that is not
@@ -15,11 +16,10 @@ import type { StopRecord } from '../../gateway/store/stops.ts';
 import { isFinal, isStepFinal, type MissionStatus, type StepStatus } from '../../planners/mission.ts';
 import { PlanSchema } from '../../planners/plan.ts';
 import { FleetRegistry } from '../../robots/fleet-registry.ts';
-import type { MachineMaster } from '../../robots/machine/master.ts';
-import type { Vda5050Master } from '../../robots/vda5050/master.ts';
 import { parkFleetAtHome } from '../../sim/parked-fleet.ts';
 import { loadSiteFolder } from '../../sim/site-folder.ts';
 import { canonicalPlan, DEMO_SITE_DIR, tempDir } from './harness.ts';
+import { StandInMasters } from './stand-in-masters.ts';
 
 const site = loadSiteFolder(DEMO_SITE_DIR);
 const plan = PlanSchema.parse(canonicalPlan());
@@ -34,44 +34,18 @@ interface Send {
   ended: boolean;
 }
 
-/** Stand-in for the VDA 5050 and machine masters: records what the executor sends, lets the test deliver any event. */
-class StandInDevices {
-  sends: Send[] = [];
-  progress = new Set<(p: never) => void>();
-  acks = new Set<(a: never) => void>();
-  jobs = new Set<(j: never) => void>();
-  violations: string[] = [];
-
-  constructor(
-    private readonly missionStatus: () => MissionStatus | undefined,
-    private readonly stopFor: (device: string) => StopRecord | undefined,
-  ) {}
-
-  private record(kind: Send['kind'], device: string, ref: string, step: string) {
-    if (this.missionStatus() !== 'running') this.violations.push(`${kind} ${ref} sent while the mission is ${this.missionStatus()}`);
-    if (this.stopFor(device)) this.violations.push(`${kind} ${ref} sent to ${device} under a STOP`);
-    this.sends.push({ kind, device, ref, step, ended: false });
-  }
-
-  vda = {
-    onOrderProgress: (l: (p: never) => void) => (this.progress.add(l), () => this.progress.delete(l)),
-    sendOrder: async (device: string, req: { orderId: string }) => {
-      this.record('order', device, req.orderId, req.orderId.split('.')[1]!);
-      return {};
-    },
-    instantAction: async () => 'action',
+/** What the executor sent, as the property checks see it. */
+function recordSends(devices: StandInMasters, missionStatus: () => MissionStatus | undefined, stopFor: (device: string) => StopRecord | undefined) {
+  const sends: Send[] = [];
+  const violations: string[] = [];
+  devices.onPublish = ({ kind, device, ref }) => {
+    if (missionStatus() !== 'running') violations.push(`${kind} ${ref} sent while the mission is ${missionStatus()}`);
+    if (stopFor(device)) violations.push(`${kind} ${ref} sent to ${device} under a STOP`);
+    // A command published again (delivery retry) is the same command: counted once.
+    const step = kind === 'order' ? ref.split('.')[1]! : plan.steps[Number(/-s(\d+)-/.exec(ref)![1])]!.id;
+    if (!sends.some((x) => x.ref === ref)) sends.push({ kind, device, ref, step, ended: false });
   };
-
-  machines = {
-    onAck: (l: (a: never) => void) => (this.acks.add(l), () => this.acks.delete(l)),
-    onJob: (l: (j: never) => void) => (this.jobs.add(l), () => this.jobs.delete(l)),
-    command: async (device: string, request: { action: string }, opts: { commandId?: string } = {}) => {
-      if (request.action === 'stop') return 'stop';
-      const ref = opts.commandId!;
-      this.record('command', device, ref, plan.steps[Number(/-s(\d+)-/.exec(ref)![1])]!.id);
-      return ref;
-    },
-  };
+  return { sends, violations };
 }
 
 class StandInStops {
@@ -87,7 +61,7 @@ class StandInStops {
 }
 
 type Command =
-  | { op: 'approve' | 'pause' | 'resume' | 'cancel' | 'release' }
+  | { op: 'approve' | 'pause' | 'resume' | 'cancel' | 'release' | 'restart' }
   | { op: 'stop'; device: number | null }
   | { op: 'order'; pick: number; outcome: 'finished' | 'failed' | 'cancelled' | 'progress' }
   | { op: 'ack'; pick: number; result: 'accepted' | 'rejected' | 'expired' | 'duplicate' }
@@ -95,7 +69,7 @@ type Command =
   | { op: 'online'; device: number; online: boolean };
 
 const command: fc.Arbitrary<Command> = fc.oneof(
-  fc.constantFrom<Command>({ op: 'approve' }, { op: 'pause' }, { op: 'resume' }, { op: 'cancel' }, { op: 'release' }),
+  fc.constantFrom<Command>({ op: 'approve' }, { op: 'pause' }, { op: 'resume' }, { op: 'cancel' }, { op: 'release' }, { op: 'restart' }),
   fc.record({ op: fc.constant('stop' as const), device: fc.option(fc.nat(DEVICES.length - 1), { nil: null }) }),
   fc.record({ op: fc.constant('order' as const), pick: fc.nat(5), outcome: fc.constantFrom('finished' as const, 'failed' as const, 'cancelled' as const, 'progress' as const) }),
   fc.record({ op: fc.constant('ack' as const), pick: fc.nat(5), result: fc.constantFrom('accepted' as const, 'rejected' as const, 'expired' as const, 'duplicate' as const) }),
@@ -112,23 +86,21 @@ async function run(commands: Command[]): Promise<string[]> {
   parkFleetAtHome(fleet, new Date());
   const stops = new StandInStops();
   let missionId = '';
-  const devices = new StandInDevices(() => store.missions.get(missionId)?.status, stops.stopFor);
-  const executor = new Executor({
-    store,
-    site,
-    fleet,
-    vda5050: devices.vda as unknown as Vda5050Master,
-    machines: devices.machines as unknown as MachineMaster,
-    stops,
-  });
-  const service = new MissionService({ site, store, fleet, now: () => new Date('2026-11-24T08:00:00Z'), runner: executor });
+  const devices = new StandInMasters();
+  const { sends, violations } = recordSends(devices, () => store.missions.get(missionId)?.status, stops.stopFor);
+  // A gateway start: a new executor (and service) on the same store, taking over from the outbox.
+  const boot = () => {
+    const executor = new Executor({ store, site, fleet, vda5050: devices.vda5050, machines: devices.machineMaster, stops });
+    return { executor, service: new MissionService({ site, store, fleet, now: () => new Date('2026-11-24T08:00:00Z'), runner: executor }) };
+  };
+  let { executor, service } = boot();
   const problems: string[] = [];
   try {
     const { mission } = service.submit(plan, 'agent');
     missionId = mission.id;
     let before = store.missions.get(missionId)!;
     for (const c of commands) {
-      const live = devices.sends.filter((s) => !s.ended);
+      const live = sends.filter((s) => !s.ended);
       try {
         switch (c.op) {
           case 'approve':
@@ -141,6 +113,11 @@ async function run(commands: Command[]): Promise<string[]> {
             break;
           case 'stop':
             stops.press(c.device === null ? 'all' : `device:${DEVICES[c.device]}`, c.device === null ? DEVICES : [DEVICES[c.device]!]);
+            break;
+          case 'restart':
+            executor.close();
+            ({ executor, service } = boot());
+            executor.recover();
             break;
           case 'release':
             stops.active = [];
@@ -189,11 +166,11 @@ async function run(commands: Command[]): Promise<string[]> {
     }
     const events = store.missions.events(missionId);
     for (const step of plan.steps) {
-      const sent = devices.sends.filter((s) => s.step === step.id).length;
+      const sent = sends.filter((s) => s.step === step.id).length;
       const stopped = events.filter((e) => e.type === 'step.blocked' && (e.data as { step?: string; reason?: string }).step === step.id && /^STOP/.test((e.data as { reason?: string }).reason ?? '')).length;
       if (sent > 1 + stopped) problems.push(`step ${step.id} sent ${sent} times with ${stopped} STOP interruption(s)`);
     }
-    return [...problems, ...devices.violations];
+    return [...problems, ...violations];
   } finally {
     executor.close();
     store.close();

@@ -1,7 +1,8 @@
 // kill -9 of the gateway while a mission runs on the (in-process) virtual fleet, then a restart
-// on the same SQLite file: the database is intact, the mission is there and paused (not carried
-// on blindly), no step was dispatched twice, and resuming ends it honestly, naming the step whose
-// outcome is unknown.
+// on the same SQLite file: the database is intact, the mission is there, no step was dispatched
+// twice, and it ends honestly: the fleet died with the gateway, so cnc-1 lost its job, and the
+// mill's command, sent again from the outbox, is refused by the restarted machine as issued
+// before it started. (With the fleet in its own process the mission carries on: fault-kill.test.ts.)
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import t from 'tap';
@@ -10,7 +11,7 @@ import { until } from '../helpers/wait.ts';
 import { call, freePort, startGatewayProcess, waitHealthy } from './gateway-process.ts';
 import { canonicalPlan, tempDirFor } from './harness.ts';
 
-t.test('SIGKILL mid-mission, restart: intact store, mission paused, no step twice, resume ends it honestly', async (t) => {
+t.test('SIGKILL mid-mission with the fleet in the same process: intact store, no step twice, the lost job ends the mission honestly', async (t) => {
   const dataDir = tempDirFor(t);
   const env = { PHYGATE_FLEET_SPEED: '10' };
   const first = await startGatewayProcess(t, { dataDir, port: await freePort(), env });
@@ -38,22 +39,23 @@ t.test('SIGKILL mid-mission, restart: intact store, mission paused, no step twic
 
   const second = await startGatewayProcess(t, { dataDir, port: await freePort(), env });
   await waitHealthy(second.url);
-  const after = await call(second.url, token, 'GET', `/v1/missions/${id}`);
-  t.equal(after.json.status, 'paused', 'running at the kill: paused after the restart');
-  const steps = Object.fromEntries((after.json.steps as { id: string; status: string }[]).map((s) => [s.id, s.status]));
+  const after = await until('the mission over', async () => {
+    const m = await call(second.url, token, 'GET', `/v1/missions/${id}`);
+    return m.json.status === 'failed' || m.json.status === 'succeeded' ? m.json : undefined;
+  });
+  t.equal(after.status, 'failed', 'the job died with the fleet: the mission fails');
+  const steps = Object.fromEntries((after.steps as { id: string; status: string }[]).map((s) => [s.id, s.status]));
   t.equal(steps.fetch, 'succeeded', 'what finished stays finished');
-  t.match(steps.mill, /^(dispatched|running)$/, 'the mill was in flight');
-  t.equal(steps.load, 'pending', 'nothing after it started');
-
-  const resumed = await call(second.url, token, 'POST', `/v1/missions/${id}/resume`, {});
-  t.equal(resumed.status, 200);
-  t.equal(resumed.json.status, 'failed', 'an in-flight step with an unknown outcome ends the mission');
+  t.equal(steps.mill, 'failed', 'the mill was in flight and is failed');
+  t.equal(steps.load, 'cancelled', 'nothing after it started');
   await second.stop('SIGTERM');
 
   const check = new Sqlite(join(dataDir, DATABASE_FILE), { fileMustExist: true, readonly: true });
   t.teardown(() => check.close());
   const failed = check.prepare("SELECT data FROM events WHERE mission_id = ? AND type = 'mission.failed'").pluck().get(id) as string;
-  t.match(JSON.parse(failed), { step: 'mill', reason: /mill.*in flight.*restarted.*unknown/ }, 'the reason names the step');
+  t.match(JSON.parse(failed), { step: 'mill', reason: /cnc-1.*expired/ }, 'the reason names the device and why');
+  const entry = check.prepare("SELECT outcome FROM outbox WHERE mission_id = ? AND step_id = 'mill'").pluck().get(id);
+  t.match(entry, /^(failed|expired)$/, 'its outbox entry is settled');
   const dispatched = check.prepare("SELECT json_extract(data, '$.step') FROM events WHERE mission_id = ? AND type = 'step.dispatched'").pluck().all(id) as string[];
   t.same(dispatched.sort(), ['fetch', 'mill'], 'each step dispatched at most once, across the kill');
 });

@@ -9,6 +9,7 @@ import { DATABASE_FILE } from '../../gateway/store/database.ts';
 import { openStore } from '../../gateway/store/index.ts';
 import { call, freePort, runGatewayExpectingExit, startGatewayProcess, waitHealthy } from './gateway-process.ts';
 import { canonicalPlan, tempDirFor } from './harness.ts';
+import { until } from '../helpers/wait.ts';
 
 t.test('SIGTERM stops the gateway gracefully (exit 0); a restart keeps missions and tokens', async (t) => {
   const dataDir = tempDirFor(t);
@@ -44,8 +45,16 @@ t.test('SIGTERM stops the gateway gracefully (exit 0); a restart keeps missions 
   await waitHealthy(second.url);
   const after = await call(second.url, token, 'GET', `/v1/missions/${id}`);
   t.equal(after.status, 200, 'the old token still works');
-  t.equal(after.json.status, 'paused', 'a mission running at shutdown is paused after the restart, not carried on blindly');
   t.equal(after.json.planHash, planHash, 'with the same planHash');
+  // The virtual fleet ran inside the first process and restarted with the second: cnc-1 lost the
+  // job it was running. Its command is sent again (same commandId) and the machine answers that it
+  // was issued before it started, so the mission ends honestly instead of pretending.
+  const ended = await until('the mission over', async () => {
+    const m = await call(second.url, token, 'GET', `/v1/missions/${id}`);
+    return m.json.status === 'failed' || m.json.status === 'succeeded' ? m.json : undefined;
+  });
+  t.equal(ended.status, 'failed', 'the machine restarted with the gateway: its job is lost');
+  t.match(ended.steps.find((s: { id: string }) => s.id === 'mill'), { status: 'failed' }, 'the mill failed');
   const listed = await call(second.url, token, 'GET', '/v1/missions');
   t.same(listed.json.missions.map((m: { id: string }) => m.id), [id], 'and it is the only one');
   t.same(await second.stop('SIGTERM'), { code: 0, signal: null }, 'the second run stops gracefully too');

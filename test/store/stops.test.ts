@@ -71,10 +71,10 @@ t.test('a released stop cannot lose its releaser', async (t) => {
 t.test('the migration adds stops to a database made before it', async (t) => {
   const dir = dataDir(t);
   openStore(dir).close();
-  // As a phygate from before STOP left it: no stops table (nor the later audit table), only the
-  // first migration run.
+  // As a phygate from before STOP left it: no stops table (nor the later audit and outbox tables),
+  // only the first migration run.
   const raw = new Sqlite(path.join(dir, 'phygate.db'));
-  raw.exec('DROP TABLE audit; DROP TABLE stops');
+  raw.exec('DROP TABLE outbox; DROP TABLE audit; DROP TABLE stops');
   raw.pragma('user_version = 1');
   raw.close();
   const store = open(t, dir);
