@@ -575,9 +575,9 @@ export class Executor {
     });
   }
 
-  /** How many times the step was dispatched (from the store's events): ids stay unique when a STOP makes it go again. */
+  /** How many commands the step has sent before (from the outbox): ids stay unique when a STOP makes it go again. */
   private attempt(missionId: string, stepId: string): number {
-    return this.deps.store.missions.events(missionId).filter((e) => e.type === 'step.dispatched' && (e.data as { step?: string } | null)?.step === stepId).length;
+    return this.deps.store.outbox.countOfStep(missionId, stepId);
   }
 
   private flightBy(kind: Flight['kind'], ref: string): Flight | undefined {

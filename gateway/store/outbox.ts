@@ -72,6 +72,7 @@ export class OutboxStore {
   readonly #get;
   readonly #open;
   readonly #ofStep;
+  readonly #countOfStep;
 
   constructor(db: Database) {
     this.#insert = db.prepare<[Pick<OutboxRow, 'id' | 'mission_id' | 'step_id' | 'device' | 'channel' | 'message' | 'created_at' | 'expires_at'>]>(
@@ -83,6 +84,7 @@ export class OutboxStore {
     this.#get = db.prepare<[string], OutboxRow>(`SELECT ${COLUMNS} FROM outbox WHERE id = ?`);
     this.#open = db.prepare<[], OutboxRow>(`SELECT ${COLUMNS} FROM outbox WHERE settled_at IS NULL ORDER BY created_at, id`);
     this.#ofStep = db.prepare<[string, string], OutboxRow>(`SELECT ${COLUMNS} FROM outbox WHERE mission_id = ? AND step_id = ? ORDER BY created_at, rowid`);
+    this.#countOfStep = db.prepare<[string, string], number>('SELECT count(*) FROM outbox WHERE mission_id = ? AND step_id = ?').pluck();
   }
 
   /** Call inside the transaction that dispatches the step. */
@@ -117,6 +119,11 @@ export class OutboxStore {
   /** Entries not yet settled, oldest first. */
   open(): OutboxEntry[] {
     return this.#open.all().map(toEntry);
+  }
+
+  /** How many entries the step has. */
+  countOfStep(missionId: string, stepId: string): number {
+    return this.#countOfStep.get(missionId, stepId)!;
   }
 
   /** Every entry of one step, oldest first (a step a STOP interrupted has more than one). */

@@ -63,6 +63,8 @@ t.test('ofStep lists a step\'s entries oldest first; open() survives a reopen', 
   store.outbox.settle('o.fetch.0', 'stopped', at);
   store.outbox.add({ id: 'o.fetch.1', missionId, stepId: 'fetch', device: 'amr-1', channel: 'vda5050.order', message: { orderId: 'o.fetch.1' }, expiresAt: '2026-11-24T09:01:10.000Z', at: new Date('2026-11-24T09:01:00.000Z') });
   t.same(store.outbox.ofStep(missionId, 'fetch').map((e) => [e.id, e.outcome]), [['o.fetch.0', 'stopped'], ['o.fetch.1', null]]);
+  t.equal(store.outbox.countOfStep(missionId, 'fetch'), 2);
+  t.equal(store.outbox.countOfStep(missionId, 'mill'), 0);
   store.close();
   const again = openStore(dir);
   t.teardown(() => again.close());
