@@ -19,7 +19,6 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { MqttClient } from 'mqtt';
 import { findRoute } from '../../planners/route.ts';
 import { crossCheckSite, indexSite, SiteSchema, type Amr, type SiteIndex } from '../../planners/site.ts';
 import { FleetRegistry } from '../../robots/fleet-registry.ts';
@@ -133,6 +132,20 @@ export async function ended(child: ChildProcess, graceMs = 3000): Promise<void> 
  * process be interrupted or exit without getting there, child processes are killed and temp
  * folders removed synchronously.
  */
+/**
+ * A child process of the bench, driven over IPC and ended when `res` is released. Its own
+ * execArgv: a --cpu-prof given to the bench must not profile the child too.
+ */
+export function forkChild(res: Resources, file: string, args: string[], label: string): ChildProcess {
+  const child = fork(file, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  res.child(child);
+  res.add(label, async () => {
+    if (child.connected) child.disconnect();
+    await ended(child);
+  });
+  return child;
+}
+
 export class Resources {
   private readonly closers: { what: string; close: () => Promise<void> }[] = [];
   private readonly children = new Set<ChildProcess>();
@@ -274,16 +287,7 @@ class Vehicles {
   }
 
   static start(res: Resources): Vehicles {
-    const file = fileURLToPath(new URL('./state-publisher.ts', import.meta.url));
-    // Its own execArgv: a --cpu-prof given to the bench must not profile the vehicles too.
-    const child = fork(file, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    res.child(child);
-    const v = new Vehicles(child);
-    res.add("the vehicles' process", async () => {
-      if (child.connected) child.disconnect();
-      await ended(child);
-    });
-    return v;
+    return new Vehicles(forkChild(res, fileURLToPath(new URL('./state-publisher.ts', import.meta.url)), [], "the vehicles' process"));
   }
 
   private fail(err: Error): void {

@@ -20,7 +20,7 @@
 // baseline: this process publishes one instantActions-shaped message (startPause + cancelOrder)
 // per vehicle straight to the broker with client.publishAsync at QoS 1 on the gateway's own
 // connection — no HTTP, no store, no StopService — and waits for the same 100 arrivals.
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -42,8 +42,8 @@ import type { LoadedSite } from '../../sim/site-folder.ts';
 import { table } from './format.ts';
 import { demoSite } from './generate.ts';
 import {
-  ended,
   fleetSite,
+  forkChild,
   MOSQUITTO,
   ms,
   NODELAY,
@@ -187,15 +187,7 @@ class StandIns {
   }
 
   static start(res: Resources): StandIns {
-    const file = fileURLToPath(import.meta.url);
-    const child = fork(file, [STAND_IN_FLAG], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    res.child(child);
-    const s = new StandIns(child);
-    res.add("the stand-ins' process", async () => {
-      if (child.connected) child.disconnect();
-      await ended(child);
-    });
-    return s;
+    return new StandIns(forkChild(res, fileURLToPath(import.meta.url), [STAND_IN_FLAG], "the stand-ins' process"));
   }
 
   private fail(err: Error): void {
