@@ -25,17 +25,10 @@ export interface AuditEntry {
   hash: string;
 }
 
-export interface NewAuditEntry {
-  actor: string;
-  role: string | null;
-  method: string;
-  path: string;
-  status: number;
-  code: string | null;
-  requestId: string;
+export type NewAuditEntry = Pick<AuditEntry, 'actor' | 'role' | 'method' | 'path' | 'status' | 'code' | 'requestId'> & {
   /** When it happened; default now. */
   at?: Date;
-}
+};
 
 export type ChainCheck = { ok: true; rows: number } | { ok: false; seq: number; reason: string };
 
