@@ -26,8 +26,11 @@ import { planRoutes } from './routes/plans.ts';
 import { robotRoutes } from './routes/robots.ts';
 import { siteRoutes } from './routes/site.ts';
 import { stopRoutes } from './routes/stop.ts';
+import { tabletRoutes } from './routes/tablet.ts';
+import { whoamiRoutes } from './routes/whoami.ts';
 import { StopService } from './stop.ts';
 import type { Store } from './store/index.ts';
+import { tabletAssets, type TabletAssets } from './tablet-assets.ts';
 
 export interface AppDeps {
   config: Pick<Config, 'PHYGATE_ADMIN_TOKEN' | 'PHYGATE_RATE_LIMIT' | 'PHYGATE_BODY_LIMIT' | 'PHYGATE_REQUEST_TIMEOUT_MS' | 'PHYGATE_LOG_LEVEL'>;
@@ -44,6 +47,8 @@ export interface AppDeps {
   runner?: MissionRunner;
   /** Where the request log goes (default stdout); tests read it. */
   logStream?: NodeJS.WritableStream;
+  /** What the tablet serves; by default gateway/tablet/dist, bundled at start if missing or out of date. */
+  tablet?: TabletAssets;
 }
 
 export type App = FastifyInstance;
@@ -130,13 +135,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   installAuth(app, deps.store.tokens, config.PHYGATE_ADMIN_TOKEN);
   installAuditLog(app, deps.store, deps.now ?? (() => new Date()));
-  const missions = new MissionService({ site: deps.site, store: deps.store, fleet: deps.fleet, now: deps.now ?? (() => new Date()), ...(deps.runner ? { runner: deps.runner } : {}) });
+  const hub = deps.hub ?? new EventHub();
+  const missions = new MissionService({ site: deps.site, store: deps.store, fleet: deps.fleet, hub, now: deps.now ?? (() => new Date()), ...(deps.runner ? { runner: deps.runner } : {}) });
   await app.register(healthRoutes, { site: deps.site });
+  await app.register(whoamiRoutes);
   await app.register(siteRoutes, { site: deps.site });
   await app.register(robotRoutes, { site: deps.site, fleet: deps.fleet });
   await app.register(planRoutes, { missions });
   await app.register(missionRoutes, { missions, site: deps.site });
-  const hub = deps.hub ?? new EventHub();
   const unstream = streamFleet(deps.site, deps.fleet, hub);
   app.addHook('onClose', async () => {
     unstream();
@@ -151,6 +157,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }
   await app.register(stopRoutes, { stops });
   await app.register(auditRoutes, { audit: deps.store.audit });
+  await app.register(tabletRoutes, { assets: deps.tablet ?? (await tabletAssets((level, msg) => app.log[level](msg))) });
   return app;
 }
 

@@ -133,3 +133,11 @@ for (const rule of RULES) {
     t.same(violations(rule, files), []);
   });
 }
+
+t.test('gateway/tablet/ is browser code: it imports only its own files, no package, nothing of Node', async (t) => {
+  const dir = join(ROOT, 'gateway', 'tablet');
+  const files = readdirSync(dir).filter((n) => n.endsWith('.ts')).map((n) => join(dir, n));
+  t.ok(files.length > 5, 'the tablet has sources');
+  const outside = files.flatMap((f) => importsOf(readFileSync(f, 'utf8')).filter((spec) => !/^\.\/[\w-]+\.ts$/.test(spec)).map((spec) => `${relative(ROOT, f)} imports '${spec}'`));
+  t.same(outside, []);
+});

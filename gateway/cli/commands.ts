@@ -100,7 +100,7 @@ async function serve(out: Out): Promise<number> {
   );
   const vf = gateway.virtualFleet;
   out(vf ? `virtual fleet: ${[...vf.amrs.keys(), ...vf.machines.keys()].join(', ')} (PHYGATE_VIRTUAL_FLEET=0 for real hardware only)` : 'virtual fleet: off');
-  out(`phygate serving site folder '${config.PHYGATE_SITE}' at ${gateway.url} (API docs: ${gateway.url}/docs)`);
+  out(`phygate serving site folder '${config.PHYGATE_SITE}' at ${gateway.url} (tablet: ${gateway.url}/, API docs: ${gateway.url}/docs)`);
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
       out(`${signal}: shutting down`);

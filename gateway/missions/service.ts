@@ -9,6 +9,7 @@ import type { FleetRegistry } from '../../robots/fleet-registry.ts';
 import { checkInSim } from '../../sim/checker.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
 import { ApiError } from '../errors.ts';
+import type { EventHub } from '../events.ts';
 import type { Store } from '../store/index.ts';
 import { IdempotencyConflictError, InvalidTransitionError, MissionNotFoundError, type Mission, type MissionQuery } from '../store/missions.ts';
 
@@ -26,6 +27,8 @@ export interface MissionServiceDeps {
   fleet: FleetRegistry;
   now: () => Date;
   runner?: MissionRunner;
+  /** Where `mission` events go when a mission is submitted, approved or cancelled (the executor sends the rest). */
+  hub?: EventHub;
 }
 
 export interface Submitted {
@@ -73,6 +76,7 @@ export class MissionService {
         actor,
         ...(idempotencyKey ? { idempotencyKey } : {}),
       });
+      if (submitted.created) this.announce(submitted.mission);
       // Site policy `when-pass`: a passing plan is approved at once, and runs.
       if (submitted.created && submitted.mission.status === 'approved' && this.deps.runner) {
         this.deps.runner.start(submitted.mission.id);
@@ -111,7 +115,7 @@ export class MissionService {
     if (report.verdict === 'fail') {
       throw new ApiError('PLAN_REJECTED', 'the plan fails its check against the fleet as it is now; it cannot be approved', { report });
     }
-    this.transition(id, 'approved', actor, { planHash: hash, verdict: report.verdict, worldHash: report.worldHash });
+    this.announce(this.transition(id, 'approved', actor, { planHash: hash, verdict: report.verdict, worldHash: report.worldHash }));
     this.deps.runner?.start(id);
     return this.get(id);
   }
@@ -119,7 +123,7 @@ export class MissionService {
   cancel(id: string, actor: string, reason?: string): Mission {
     const m = this.get(id);
     if (m.status === 'running' || m.status === 'paused') this.deps.runner?.cancelWork(id);
-    return this.transition(id, 'cancelled', actor, reason ? { reason } : undefined);
+    return this.announce(this.transition(id, 'cancelled', actor, reason ? { reason } : undefined));
   }
 
   /** Hold dispatching and pause the AMRs of a running mission. */
@@ -138,6 +142,12 @@ export class MissionService {
       throw new ApiError('INVALID_TRANSITION', `mission ${id} is ${m.status}; nothing executes missions in this gateway`, { status: m.status });
     }
     return this.deps.runner;
+  }
+
+  /** A `mission` event, as the executor sends for what it changes: the tablet learns of new and decided missions at once. */
+  private announce(m: Mission): Mission {
+    this.deps.hub?.publish('mission', { id: m.id, status: m.status });
+    return m;
   }
 
   private transition(id: string, to: MissionStatus, actor: string, data?: Record<string, unknown>): Mission {

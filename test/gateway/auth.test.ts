@@ -17,6 +17,7 @@ interface RouteCase {
 
 /** The API surface and the least role each route needs. */
 const ROUTES: RouteCase[] = [
+  { method: 'GET', url: '/v1/whoami', role: 'viewer' },
   { method: 'GET', url: '/v1/site', role: 'viewer' },
   { method: 'GET', url: '/v1/schemas/plan.json', role: 'viewer' },
   { method: 'GET', url: '/v1/issue-codes', role: 'viewer' },
@@ -86,6 +87,42 @@ t.test('the route table covers every route the API describes', async (t) => {
   t.same(tabled, described, 'a route added without a row in this table fails here');
 });
 
+/**
+ * Every route the app serves, as `METHOD /path`, read from Fastify's route tree (HEAD, which
+ * Fastify adds to every GET, left out).
+ */
+function servedRoutes(tree: string): string[] {
+  const out: string[] = [];
+  const stack: string[] = [];
+  for (const line of tree.split('\n')) {
+    const m = /^([\s│├└─]*?)([^\s│├└─].*?) \(([A-Z, ]+)\)\s*$/.exec(line);
+    if (!m) continue;
+    const depth = m[1]!.length / 4;
+    stack.length = depth;
+    const path = (stack[depth - 1] ?? '') + m[2]!;
+    stack[depth] = path;
+    for (const method of m[3]!.split(', ')) if (method !== 'HEAD') out.push(`${method} ${path}`);
+  }
+  return out.sort();
+}
+
+/** Routes outside the API, which hold no data: the liveness probe, the API's description, the tablet's page and assets. */
+const PUBLIC_PAGES = [/^GET \/$/, /^GET \/healthz$/, /^GET \/openapi\.json$/, /^GET \/docs(\/.*)?$/, /^GET \/tablet\/:file$/];
+
+t.test('every route the app serves is in the table, or is a public page outside /v1/', async (t) => {
+  const h = await appFor(t);
+  const served = servedRoutes(h.app.printRoutes({ commonPrefix: false }));
+  t.ok(served.includes('POST /v1/missions/:id/approve') && served.includes('GET /'), 'the route tree is read');
+  const tabled = new Set(ROUTES.map((r) => `${r.method} ${r.url.replace('/amr-1', '/:id')}`));
+  t.same(served.filter((r) => r.includes(' /v1/') && !tabled.has(r)), [], 'every /v1/ route is in the table');
+  const pages = served.filter((r) => !r.includes(' /v1/'));
+  t.same(pages.filter((r) => !PUBLIC_PAGES.some((p) => p.test(r))), [], 'nothing else outside /v1/');
+  for (const page of pages.filter((r) => !r.includes('*') && !r.includes(':'))) {
+    const res = await h.app.inject({ method: 'GET', url: page.slice(4) });
+    t.not(res.statusCode, 401, `${page} needs no token`);
+  }
+});
+
 t.test('without a token every route answers 401 UNAUTHORIZED and changes nothing', async (t) => {
   const { h, missionId, send } = await fixture(t);
   for (const route of ROUTES) {
@@ -150,7 +187,16 @@ t.test('the scheme name is case-insensitive, as RFC 7235 says', async (t) => {
   }
 });
 
-t.test('/healthz, /openapi.json and /docs need no token', async (t) => {
+t.test('GET /v1/whoami names the token and its role', async (t) => {
+  const h = await appFor(t);
+  for (const role of ROLES) {
+    const res = await h.app.inject({ method: 'GET', url: '/v1/whoami', headers: h.auth(role) });
+    t.equal(res.statusCode, 200, role);
+    t.same(res.json(), { name: `${role}-test`, role });
+  }
+});
+
+t.test('/healthz, /openapi.json, /docs and the tablet page need no token', async (t) => {
   const h = await appFor(t);
   const health = await h.app.inject({ method: 'GET', url: '/healthz' });
   t.equal(health.statusCode, 200);
@@ -161,6 +207,9 @@ t.test('/healthz, /openapi.json and /docs need no token', async (t) => {
   const docs = await h.app.inject({ method: 'GET', url: '/docs' });
   t.equal(docs.statusCode, 200);
   t.match(docs.headers['content-type'], /text\/html/);
+  const tablet = await h.app.inject({ method: 'GET', url: '/' });
+  t.equal(tablet.statusCode, 200);
+  t.match(tablet.headers['content-type'], /text\/html/);
 });
 
 t.test('PHYGATE_ADMIN_TOKEN from the config is accepted as admin', async (t) => {

@@ -2,7 +2,7 @@
 // device with the latest state always delivered; the token by header or ?access_token=.
 import t from 'tap';
 import { EventHub } from '../../gateway/events.ts';
-import { appFor } from './harness.ts';
+import { appFor, canonicalPlan } from './harness.ts';
 
 interface Sse {
   events: { id: string; event: string; data: unknown }[];
@@ -78,6 +78,31 @@ t.test('a snapshot of every device, then device events as states change, throttl
   t.match(devices.find((d) => d.id === 'amr-2'), { paused: true, kind: 'amr' }, "another device's change is not held back by amr-1's throttle");
   const ids = sse.events.slice(1).map((e) => Number(e.id));
   t.same(ids, [...ids].sort((a, b) => a - b), 'event ids rise');
+});
+
+t.test('a mission submitted, approved or cancelled is a mission event at once, so the tablet learns of it', async (t) => {
+  const h = await appFor(t);
+  const url = await h.app.listen({ port: 0, host: '127.0.0.1' });
+  const { sse } = await openStream(`${url}/v1/events`, h.auth('viewer'));
+  t.teardown(() => sse.close());
+  await sse.until(1);
+  const missions = () => sse.events.filter((e) => e.event === 'mission').map((e) => e.data);
+  const submit = async () => (await h.app.inject({ method: 'POST', url: '/v1/missions', headers: h.auth('agent'), payload: { plan: canonicalPlan() } })).json() as { id: string; planHash: string };
+  const a = await submit();
+  const b = await submit();
+  await h.app.inject({ method: 'POST', url: `/v1/missions/${a.id}/approve`, headers: h.auth('operator'), payload: { planHash: a.planHash } });
+  await h.app.inject({ method: 'POST', url: `/v1/missions/${b.id}/cancel`, headers: h.auth('operator'), payload: {} });
+  const replay = await h.app.inject({ method: 'POST', url: '/v1/missions', headers: { ...h.auth('agent'), 'idempotency-key': 'k1' }, payload: { plan: canonicalPlan() } });
+  await h.app.inject({ method: 'POST', url: '/v1/missions', headers: { ...h.auth('agent'), 'idempotency-key': 'k1' }, payload: { plan: canonicalPlan() } });
+  await sse.until(6);
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(missions(), [
+    { id: a.id, status: 'awaiting_approval' },
+    { id: b.id, status: 'awaiting_approval' },
+    { id: a.id, status: 'approved' },
+    { id: b.id, status: 'cancelled' },
+    { id: replay.json().id, status: 'awaiting_approval' },
+  ], 'one event each; an idempotent replay adds none');
 });
 
 t.test('auth: 401 without a token, the token as ?access_token= for EventSource, 401 for a wrong one', async (t) => {

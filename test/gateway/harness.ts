@@ -10,6 +10,7 @@ import { buildApp, type App } from '../../gateway/app.ts';
 import { ROLES, type Role } from '../../gateway/auth/roles.ts';
 import { readConfig, type Config } from '../../gateway/config.ts';
 import { openStore, type Store } from '../../gateway/store/index.ts';
+import type { TabletAssets } from '../../gateway/tablet-assets.ts';
 import type { PlanInput } from '../../planners/plan.ts';
 import { FleetRegistry } from '../../robots/fleet-registry.ts';
 import { parkFleetAtHome } from '../../sim/parked-fleet.ts';
@@ -33,6 +34,8 @@ export interface TestAppOptions {
   now?: () => Date;
   /** A data folder to use instead of a fresh temp folder (not removed by close()). */
   dataDir?: string;
+  /** What the tablet serves, instead of gateway/tablet/dist. */
+  tablet?: TabletAssets;
 }
 
 export interface TestApp {
@@ -64,7 +67,7 @@ export async function testApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const tokens = Object.fromEntries(ROLES.map((role) => [role, store.tokens.create(role, `${role}-test`).token])) as Record<Role, string>;
   let app: App;
   try {
-    app = await buildApp({ config, site, store, fleet, now: opts.now ?? FIXED_NOW });
+    app = await buildApp({ config, site, store, fleet, now: opts.now ?? FIXED_NOW, ...(opts.tablet ? { tablet: opts.tablet } : {}) });
   } catch (err) {
     store.close();
     if (ownDir) rmSync(dataDir, { recursive: true, force: true });

@@ -1,0 +1,171 @@
+// The gateway's API as the tablet uses it: the shapes it reads, and one call that sends the token
+// and turns an error answer into an ApiError carrying the gateway's code.
+export type Role = 'viewer' | 'agent' | 'operator' | 'admin';
+const ROLES: Role[] = ['viewer', 'agent', 'operator', 'admin'];
+
+export function roleAllows(have: Role, need: Role): boolean {
+  return ROLES.indexOf(have) >= ROLES.indexOf(need);
+}
+
+export interface Whoami {
+  name: string;
+  role: Role;
+}
+
+export interface Pose {
+  x: number;
+  y: number;
+  theta: number;
+}
+
+export interface DeviceState {
+  id: string;
+  kind?: string;
+  online: boolean;
+  state: string;
+  at?: string;
+  pose?: Pose;
+  soc?: number;
+  cargo?: number;
+  paused?: boolean;
+  errors?: string[];
+  lastSeen?: string;
+  job?: { action: string; program?: string; count?: number };
+  progress?: number;
+  partsProduced?: number;
+}
+
+export interface SiteDevice {
+  id: string;
+  kind: string;
+  home?: string;
+  station?: string;
+  from?: string;
+  to?: string;
+  pose?: { x: number; y: number };
+}
+
+export interface Zone {
+  id: string;
+  kind: 'keep-out' | 'slow';
+  polygon: [number, number][];
+  maxSpeed?: number;
+}
+
+export interface Obstacle {
+  model: string;
+  shape: { kind: 'box'; hx: number; hy: number } | { kind: 'circle'; r: number };
+  x: number;
+  y: number;
+  yaw: number;
+}
+
+export interface SiteView {
+  id: string;
+  name: string;
+  stations: { id: string; kind: string; node: string; x: number; y: number; theta: number }[];
+  nodes: { id: string; x: number; y: number }[];
+  edges: { from: string; to: string }[];
+  zones: Zone[];
+  devices: SiteDevice[];
+  world: { obstacles: Obstacle[] };
+}
+
+export interface Issue {
+  code: string;
+  severity: 'error' | 'warning';
+  step?: string;
+  device?: string;
+  message: string;
+  hint: string;
+}
+
+export interface Report {
+  verdict: 'pass' | 'warn' | 'fail';
+  planHash: string;
+  makespanS: number;
+  assignments: Record<string, string>;
+  steps: { id: string; device?: string; startS: number; endS: number }[];
+  issues: Issue[];
+}
+
+export type MissionStatus = 'rejected' | 'awaiting_approval' | 'approved' | 'running' | 'paused' | 'succeeded' | 'failed' | 'cancelled';
+export type StepStatus = 'pending' | 'dispatched' | 'running' | 'blocked' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface MissionStep {
+  id: string;
+  action: string;
+  device: string;
+  status: StepStatus;
+}
+
+export interface MissionSummary {
+  id: string;
+  status: MissionStatus;
+  name: string | null;
+  planHash: string;
+  verdict: Report['verdict'];
+  makespanS: number;
+  createdAt: string;
+  updatedAt: string;
+  steps: MissionStep[];
+}
+
+export interface Mission extends MissionSummary {
+  createdBy: string;
+  report: Report;
+  plan: { name?: string; goal?: string };
+}
+
+export interface StopRecord {
+  id: string;
+  scope: string;
+  reason: string;
+  devices: string[];
+  createdBy: string;
+  createdAt: string;
+}
+
+/** An answer other than 2xx: `code` is the gateway's error code (README, "Error codes"), or NETWORK. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class Api {
+  constructor(private readonly token: string) {}
+
+  async json<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const res = await this.send(method, path, body);
+    return (await res.json()) as T;
+  }
+
+  /** The answer as a blob (a picture), e.g. a mission's plan.svg. */
+  async blob(path: string): Promise<Blob> {
+    return (await this.send('GET', path)).blob();
+  }
+
+  private async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(path, {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        cache: 'no-store',
+      });
+    } catch {
+      throw new ApiError(0, 'NETWORK', 'the gateway cannot be reached');
+    }
+    if (!res.ok) {
+      const err = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
+      throw new ApiError(res.status, err.code ?? `HTTP_${res.status}`, err.message ?? `the gateway answered ${res.status}`);
+    }
+    return res;
+  }
+}

@@ -1,0 +1,74 @@
+// Devices: one row each with what someone walking up to the tablet asks first: online or not,
+// what it does, battery, paused, cargo, errors; machines with their job and progress.
+import type { DeviceState } from './api.ts';
+import { h, keyedList } from './dom.ts';
+import { clock, deviceStateWords, deviceTone, percent, TONE_WORDS } from './words.ts';
+
+export class DevicesView {
+  private readonly states = new Map<string, DeviceState>();
+  private readonly list: HTMLElement;
+  private stale = false;
+  private pending = false;
+
+  constructor(
+    readonly root: HTMLElement,
+    /** The site's order, which is the order the devices are listed in. */
+    private readonly order: string[],
+  ) {
+    this.list = h('ul', { class: 'devices', 'aria-label': 'Devices' });
+    root.append(this.list);
+  }
+
+  update(d: DeviceState): void {
+    this.states.set(d.id, d);
+    // At most one redraw per frame however many states arrive.
+    if (this.pending) return;
+    this.pending = true;
+    window.requestAnimationFrame(() => {
+      this.pending = false;
+      this.render();
+    });
+  }
+
+  setStale(stale: boolean): void {
+    this.stale = stale;
+    this.render();
+  }
+
+  get(id: string): DeviceState | undefined {
+    return this.states.get(id);
+  }
+
+  private render(): void {
+    const items = this.order.map((id) => this.states.get(id)).filter((d): d is DeviceState => !!d);
+    // Rounded as shown, so a battery falling by 0.01 % does not redraw the row.
+    const signature = (d: DeviceState) =>
+      JSON.stringify([this.stale, d.online, d.state, d.paused, d.cargo, d.errors, d.at, d.soc === undefined ? null : Math.round(d.soc * 100), d.progress === undefined ? null : Math.round(d.progress * 100), d.partsProduced, d.job?.program]);
+    keyedList(this.list, items, (d) => d.id, signature, (d) => this.row(d));
+  }
+
+  private row(d: DeviceState): HTMLElement {
+    const tone = deviceTone(d);
+    const facts: (HTMLElement | null)[] = [];
+    if (d.soc !== undefined) {
+      facts.push(h('span', { class: `fact battery${d.soc < 0.2 ? ' low' : ''}` }, h('meter', { min: 0, max: 1, low: 0.2, optimum: 1, value: d.soc, 'aria-label': `battery of ${d.id}` }), ` ${percent(d.soc)}`));
+    }
+    if (d.cargo !== undefined) facts.push(h('span', { class: 'fact' }, d.cargo === 0 ? 'no cargo' : `${d.cargo} tote${d.cargo === 1 ? '' : 's'}`));
+    if (d.at) facts.push(h('span', { class: 'fact' }, `at ${d.at}`));
+    if (d.job && (d.state === 'running' || d.state === 'done' || d.state === 'stopped')) {
+      const what = d.job.program ? `${d.job.program}${d.job.count ? ` × ${d.job.count}` : ''}` : d.job.action;
+      facts.push(h('span', { class: 'fact' }, `${what}${d.progress !== undefined ? ` · ${percent(d.progress)}` : ''}${d.partsProduced !== undefined && d.job.count ? ` · ${d.partsProduced} of ${d.job.count} made` : ''}`));
+    }
+    if (!d.online && d.lastSeen) facts.push(h('span', { class: 'fact' }, `last seen ${clock(d.lastSeen)}`));
+    return h(
+      'li',
+      { class: `device tone-${tone}${this.stale ? ' stale' : ''}`, 'data-device': d.id },
+      h('span', { class: 'dot', 'aria-hidden': 'true' }),
+      h('span', { class: 'name' }, d.id),
+      h('span', { class: 'kind' }, d.kind ?? ''),
+      h('span', { class: `chip tone-${tone}`, title: TONE_WORDS[tone] }, this.stale ? `${deviceStateWords(d)} (old)` : deviceStateWords(d)),
+      h('span', { class: 'facts' }, ...facts),
+      d.errors && d.errors.length > 0 ? h('span', { class: 'errors', role: 'note' }, d.errors.join('; ')) : null,
+    );
+  }
+}

@@ -1,0 +1,86 @@
+// What the tablet says, in the shop floor's words: durations, times, device and mission states,
+// and the colour class that goes with each state (style.css holds the colours).
+import type { DeviceState, MissionStatus, Report, StepStatus } from './api.ts';
+
+export function duration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return s % 60 === 0 ? `${m} min` : `${m} min ${s % 60} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+export function clock(at: Date | string): string {
+  const d = typeof at === 'string' ? new Date(at) : at;
+  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+export function hhmm(at: Date): string {
+  return at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+export function percent(share: number): string {
+  return `${Math.round(share * 100)} %`;
+}
+
+/** The colour class of a device: what someone looking at the floor needs to know first. */
+export type Tone = 'busy' | 'idle' | 'paused' | 'fault' | 'offline' | 'charging';
+
+export function deviceTone(d: DeviceState): Tone {
+  if (!d.online) return 'offline';
+  // A device says when it is in fault; the errors it lists may be warnings (shown in its row).
+  if (d.state === 'error' || d.state === 'fault') return 'fault';
+  if (d.paused || d.state === 'paused' || d.state === 'stopped') return 'paused';
+  if (d.state === 'charging') return 'charging';
+  if (d.state === 'driving' || d.state === 'working' || d.state === 'running') return 'busy';
+  return 'idle';
+}
+
+export function deviceStateWords(d: DeviceState): string {
+  if (!d.online) return d.state === 'never connected' || d.state === 'offline' ? d.state : `offline (${d.state})`;
+  if (d.paused && d.state !== 'paused') return `paused (${d.state})`;
+  return d.state;
+}
+
+export const TONE_WORDS: Record<Tone, string> = {
+  busy: 'moving / working',
+  idle: 'idle',
+  paused: 'paused',
+  fault: 'fault',
+  offline: 'offline',
+  charging: 'charging',
+};
+
+export const MISSION_WORDS: Record<MissionStatus, string> = {
+  rejected: 'rejected by the check',
+  awaiting_approval: 'waiting for approval',
+  approved: 'approved',
+  running: 'running',
+  paused: 'paused',
+  succeeded: 'done',
+  failed: 'failed',
+  cancelled: 'cancelled',
+};
+
+export const STEP_WORDS: Record<StepStatus, string> = {
+  pending: 'waiting',
+  dispatched: 'sent',
+  running: 'running',
+  blocked: 'blocked',
+  succeeded: 'done',
+  failed: 'failed',
+  cancelled: 'cancelled',
+};
+
+export const VERDICT_WORDS: Record<Report['verdict'], string> = {
+  pass: 'Check passed',
+  warn: 'Passed with warnings',
+  fail: 'Check failed',
+};
+
+/** The devices a plan uses, with the roles they were given: ["amr-2 (courier)", "arm-1", "cnc-1"]. */
+export function devicesUsed(report: Report): string[] {
+  const roleOf = new Map(Object.entries(report.assignments).map(([role, device]) => [device, role]));
+  const ids = [...new Set(report.steps.map((s) => s.device).filter((d): d is string => !!d))].sort();
+  return ids.map((id) => (roleOf.has(id) ? `${id} (${roleOf.get(id)})` : id));
+}

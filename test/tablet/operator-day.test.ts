@@ -1,0 +1,238 @@
+// An operator's day on the tablet, in Chromium against a real gateway and its virtual fleet:
+// sign in, see the fleet on the map, get a plan to approve with its report and picture, approve
+// it and watch the robots move, press STOP, release it and resume, and lose the server.
+// Each screen is saved under .tap/screenshots/ (landscape 1280x800, the main screen also portrait).
+import t from 'tap';
+import { call } from '../gateway/gateway-process.ts';
+import { until } from '../helpers/wait.ts';
+import { browserFor, checkScreen, LANDSCAPE, pageFor, PORTRAIT, robotsOnMap, screenshot, signIn, tabletGateway, tabletPlan } from './browser.ts';
+
+interface Robot {
+  id: string;
+  kind: string;
+  paused?: boolean;
+  pose?: { x: number; y: number };
+}
+
+t.test("an operator's day", async (t) => {
+  const running = await tabletGateway(t, 20);
+  const { gateway, url, tokens } = running;
+  const context = await browserFor(t);
+  // The wrong token's 401, and the stream cut when the server goes, are expected.
+  const page = await pageFor(t, context, [/status of 401/]);
+  const robots = async () => ((await call(url, tokens.viewer, 'GET', '/v1/robots')).json as { robots: Robot[] }).robots;
+  const mission = async (id: string) => (await call(url, tokens.viewer, 'GET', `/v1/missions/${id}`)).json as { status: string; planHash: string };
+  let missionId = '';
+
+  await t.test('sign in: a wrong token is refused, an operator token shows who is signed in', async (t) => {
+    await page.goto(`${url}/`);
+    await t.resolves(page.getByLabel('Access token').waitFor(), 'the sign-in screen');
+    t.notOk(await page.locator('#stop').isVisible(), 'no STOP before signing in: it needs a token');
+    await page.getByLabel('Access token').fill('pgt_not-a-real-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('This token is not accepted').waitFor();
+    await screenshot(page, '01-sign-in-refused');
+    await checkScreen(t, page, 'sign-in');
+
+    await signIn(page, url, tokens.operator);
+    t.equal(await page.locator('#who').textContent(), 'tablet-1 · operator');
+    t.equal(await page.locator('#site-name').textContent(), 'Demo machining hall');
+    t.ok(await page.locator('#stop').isVisible(), 'STOP is on screen');
+    t.equal(await page.evaluate(() => sessionStorage.getItem('phygate.token')), tokens.operator, 'the token is kept for this tab only');
+  });
+
+  await t.test('the demo fleet appears on the map where the robots are', async (t) => {
+    const server = await robots();
+    const amrs = server.filter((r) => r.kind === 'amr');
+    t.equal(amrs.length, 3);
+    const drawn = await until('three robots on the map', async () => {
+      const r = await robotsOnMap(page);
+      return Object.keys(r).length === 3 ? r : undefined;
+    });
+    for (const amr of amrs) {
+      t.ok(Math.abs(drawn[amr.id]!.x - amr.pose!.x) < 0.05 && Math.abs(drawn[amr.id]!.y - amr.pose!.y) < 0.05, `${amr.id} drawn at (${amr.pose!.x}, ${amr.pose!.y})`);
+      t.equal(drawn[amr.id]!.tone, 'idle', `${amr.id} is drawn idle`);
+    }
+    for (const id of ['arm-1', 'cnc-1', 'printer-1', 'conveyor-1']) t.equal(await page.locator(`g.machine[data-id="${id}"]`).getAttribute('data-tone'), 'idle', `${id} is on the map, idle`);
+    t.ok(await page.locator('polygon.zone.keep-out[data-zone="paint-booth"]').count(), 'the keep-out zone is drawn');
+    t.ok(await page.locator('polygon.zone.slow[data-zone="walkway"]').count(), 'the slow zone is drawn');
+    t.match(await page.locator('g.zone-label.keep-out').textContent(), /KEEP OUT/);
+    t.match(await page.locator('g.zone-label.slow').textContent(), /SLOW 0\.5 m\/s/);
+    for (const station of ['dock-a', 'shelf-2', 'charger-1', 'booth-in']) t.ok(await page.locator('g.station text', { hasText: station }).count(), `station ${station} is named`);
+    t.ok((await page.locator('g.obstacles > *').count()) > 10, 'walls and obstacles are drawn');
+    await screenshot(page, '02-fleet-landscape');
+    await checkScreen(t, page, 'fleet, landscape');
+    await page.setViewportSize(PORTRAIT);
+    await screenshot(page, '02-fleet-portrait');
+    await checkScreen(t, page, 'fleet, portrait');
+    await page.setViewportSize(LANDSCAPE);
+  });
+
+  await t.test('a submitted plan shows up for approval with its report and picture', async (t) => {
+    const submitted = await call(url, tokens.agent, 'POST', '/v1/missions', { plan: tabletPlan() });
+    t.equal(submitted.status, 201);
+    missionId = submitted.json.id;
+    const report = submitted.json.report as { verdict: string; issues: { message: string }[] };
+    t.equal(report.verdict, 'warn', 'the plan passes with warnings');
+    const card = page.locator(`#missions-awaiting [data-mission="${missionId}"]`);
+    await card.waitFor({ timeout: 5000 });
+    t.match(await card.locator('.chip').textContent(), /Passed with warnings/);
+    const text = (await card.textContent())!;
+    t.match(text, /brackets-and-clips/);
+    t.match(text, /Takes\s*about \d+ min/, 'how long it takes');
+    t.match(text, /amr-2 \(courier\)/, 'which robot got the role');
+    t.ok(report.issues.length > 0, 'the report has issues');
+    for (const issue of report.issues) t.ok(text.includes(issue.message), `issue in plain words: ${issue.message}`);
+    const img = card.locator('img');
+    await img.waitFor();
+    t.ok(await until('the route picture to load', () => img.evaluate((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0)), 'the route picture is shown');
+    t.match(await img.getAttribute('alt'), /Route picture of brackets-and-clips/);
+    t.equal(await page.locator('#badge-missions').textContent(), '1', 'the Missions tab counts it');
+    t.ok(await card.getByRole('button', { name: 'Approve' }).isVisible(), 'Approve');
+    t.ok(await card.getByRole('button', { name: 'Reject' }).isVisible(), 'Reject');
+    await screenshot(page, '03-approval');
+    await checkScreen(t, page, 'approval, landscape');
+
+    await card.getByRole('button', { name: /Enlarge the route picture/ }).click();
+    await page.locator('#picture-dialog[open]').waitFor();
+    await screenshot(page, '03-approval-picture');
+    await page.getByRole('button', { name: 'Close' }).click();
+    await page.locator('#picture-dialog[open]').waitFor({ state: 'detached' });
+
+    await page.setViewportSize(PORTRAIT);
+    await screenshot(page, '03-approval-portrait');
+    await checkScreen(t, page, 'approval, portrait');
+    await page.setViewportSize(LANDSCAPE);
+  });
+
+  await t.test('approving it sends the checked planHash and makes robots move on the map', async (t) => {
+    const before = await robotsOnMap(page);
+    await page.locator(`[data-mission="${missionId}"]`).getByRole('button', { name: 'Approve' }).click();
+    await page.locator(`#missions-running [data-mission="${missionId}"]`).waitFor({ timeout: 5000 });
+    const approved = gateway.store.missions.events(missionId).find((e) => e.type === 'mission.approved');
+    t.equal(approved?.actor, 'tablet-1', 'approved by the operator signed in');
+    t.equal((approved?.data as { planHash?: string }).planHash, (await mission(missionId)).planHash, 'with the hash of the checked plan');
+    const moved = await until(
+      'a robot to move on the map',
+      async () => {
+        const now = await robotsOnMap(page);
+        const ids = Object.keys(now).filter((id) => Math.hypot(now[id]!.x - before[id]!.x, now[id]!.y - before[id]!.y) > 1);
+        return ids.length > 0 ? ids : undefined;
+      },
+      10_000,
+    );
+    t.ok(moved.every((id) => id === 'amr-2' || id === 'amr-3'), `the robots of the plan move: ${moved.join(', ')}`);
+    t.equal(await page.locator('#panel-missions .missions-section').first().locator('[data-mission]').count(), 0, 'nothing waits for approval any more');
+    await screenshot(page, '04-running');
+    await checkScreen(t, page, 'running');
+  });
+
+  await t.test('STOP pauses every robot within a second and the banner appears', async (t) => {
+    // Pressed while cnc-1 mills and the AMRs wait at their stations, so resuming has the rest of
+    // the mission to go on with. (STOP on robots between two nodes: viewer.test.ts.)
+    const steps = async () => Object.fromEntries(((await call(url, tokens.viewer, 'GET', `/v1/missions/${missionId}`)).json as { steps: { id: string; status: string }[] }).steps.map((s) => [s.id, s.status]));
+    await until('the AMRs to reach their stations', async () => {
+      const now = await steps();
+      return now.fetch === 'succeeded' && now.clips === 'succeeded';
+    }, 15_000);
+    t.equal((await steps()).mill, 'running', 'cnc-1 still mills');
+    t.equal((await mission(missionId)).status, 'running', 'the mission is still running when STOP is pressed');
+    const pressed = Date.now();
+    await page.locator('#stop').click();
+    await until('every AMR to report paused', async () => (await robots()).filter((r) => r.kind === 'amr').every((r) => r.paused === true), 5000, 20);
+    const took = Date.now() - pressed;
+    t.ok(took <= 1000, `every AMR reports paused ${took} ms after the press`);
+    const banner = page.locator('#stop-banner');
+    await banner.waitFor({ state: 'visible', timeout: 2000 });
+    t.match(await banner.textContent(), /STOP ACTIVE.*Pressed by tablet-1/);
+    t.ok(await banner.getByRole('button', { name: 'Release STOP…' }).isVisible(), 'operators get Release');
+    await until('the mission to pause', async () => (await mission(missionId)).status === 'paused', 5000);
+    await page.locator(`#missions-running [data-mission="${missionId}"] .chip`, { hasText: 'paused' }).waitFor({ timeout: 5000 });
+    await until('the robots to be drawn paused', async () => Object.values(await robotsOnMap(page)).every((r) => r.tone === 'paused'), 5000);
+    t.equal(await page.locator('#badge-alerts').textContent(), '1', 'the STOP is an alert until acknowledged');
+    await screenshot(page, '05-stop-active');
+    await checkScreen(t, page, 'STOP active, landscape');
+    await page.setViewportSize(PORTRAIT);
+    await screenshot(page, '05-stop-active-portrait');
+    await checkScreen(t, page, 'STOP active, portrait');
+    await page.setViewportSize(LANDSCAPE);
+  });
+
+  await t.test('release asks first; then resume, and the mission goes on to the end', async (t) => {
+    const banner = page.locator('#stop-banner');
+    await banner.getByRole('button', { name: 'Release STOP…' }).click();
+    await banner.getByText('Is the floor safe?').waitFor();
+    t.equal((await call(url, tokens.viewer, 'GET', '/v1/stop')).json.active, true, 'nothing is released before confirming');
+    await screenshot(page, '06-release-confirm');
+    await checkScreen(t, page, 'release confirmation');
+    await banner.getByRole('button', { name: 'Yes, release STOP' }).click();
+    await banner.waitFor({ state: 'hidden', timeout: 5000 });
+    t.equal((await call(url, tokens.viewer, 'GET', '/v1/stop')).json.active, false, 'released');
+    t.equal((await mission(missionId)).status, 'paused', 'missions stay paused until resumed');
+
+    const card = page.locator(`#missions-running [data-mission="${missionId}"]`);
+    await card.getByRole('button', { name: 'Resume' }).click();
+    await until('the mission to run again', async () => (await mission(missionId)).status !== 'paused', 5000);
+    await page.locator(`#missions-running [data-mission="${missionId}"] .chip`, { hasText: 'running' }).waitFor({ timeout: 5000 });
+    await screenshot(page, '07-resumed');
+    await until('the mission to succeed', async () => (await mission(missionId)).status === 'succeeded', 40_000, 200);
+    const finished = page.locator(`#missions-finished [data-mission="${missionId}"]`);
+    await finished.waitFor({ timeout: 5000 });
+    t.match(await finished.textContent(), /done.*5 of 5 steps done/);
+    await screenshot(page, '08-finished');
+  });
+
+  await t.test('a machine fault fails its step: alerts until acknowledged, the machine drawn in fault, the outcome with its reason', async (t) => {
+    const plan = { schema: 'phygate.plan/v1', name: 'clips', steps: [{ id: 'print', action: 'machine.run', device: 'printer-1', params: { program: 'clip-x' } }] };
+    const submitted = await call(url, tokens.agent, 'POST', '/v1/missions', { plan });
+    t.equal((await call(url, tokens.operator, 'POST', `/v1/missions/${submitted.json.id}/approve`, { planHash: submitted.json.planHash })).status, 200);
+    await until('printer-1 to print', async () => (await page.locator('g.machine[data-id="printer-1"]').getAttribute('data-tone')) === 'busy', 5000);
+    gateway.virtualFleet!.machines.get('printer-1')!.fault({ code: 'NOZZLE_CLOGGED', message: 'the nozzle is clogged' });
+    await until('printer-1 to be drawn in fault', async () => (await page.locator('g.machine[data-id="printer-1"]').getAttribute('data-tone')) === 'fault', 5000);
+    const finished = page.locator(`#missions-finished [data-mission="${submitted.json.id}"]`);
+    await finished.waitFor({ timeout: 5000 });
+    t.match(await finished.textContent(), /failed.*failed: print/);
+    await page.getByRole('tab', { name: /Alerts/ }).click();
+    const alerts = page.locator('#panel-alerts li.alert');
+    await until('the step and mission alerts', async () => (await alerts.count()) === 3);
+    const texts = await alerts.allTextContents();
+    t.ok(texts.slice(0, 2).some((x) => /Failed.*Mission clips failed: printer-1 ended the job fault: NOZZLE_CLOGGED/.test(x)), 'the mission failed, and why');
+    t.ok(texts.slice(0, 2).some((x) => /Failed.*Step print of clips failed/.test(x)), 'its step failed');
+    t.match(texts[2], /STOP.*STOP pressed by tablet-1/, 'the older STOP alert stays until acknowledged');
+    await screenshot(page, '09-step-failed');
+    await checkScreen(t, page, 'alerts');
+    await page.getByRole('button', { name: 'Acknowledge all 3' }).click();
+    await until('no alert left', async () => (await alerts.count()) === 0);
+    t.ok(await page.locator('#badge-alerts').isHidden(), 'no badge');
+    await page.getByRole('tab', { name: /Missions/ }).click();
+  });
+
+  await t.test('losing the server: the screen says so and greys the robots; it reconnects by itself', async (t) => {
+    await gateway.close();
+    const banner = page.locator('#live-banner');
+    await banner.waitFor({ state: 'visible', timeout: 5000 });
+    t.match(await banner.textContent(), /NO CONNECTION.*reconnecting/);
+    t.equal(await page.locator('#live-status').textContent(), '✗ Disconnected');
+    t.ok(await page.locator('svg.map.stale').count(), 'the map is marked stale');
+    const fills = await page.$$eval('svg.map g.robot .hull', (hulls) => hulls.map((h) => getComputedStyle(h).fill));
+    t.same(fills, fills.map(() => 'rgb(163, 168, 174)'), 'every robot is drawn grey, not in a live colour');
+    t.same(await page.$$eval('svg.map g.robot text.state', (els) => els.map((e) => e.textContent)), ['last known', 'last known', 'last known']);
+    await page.getByRole('tab', { name: 'Devices' }).click();
+    t.equal(await page.locator('li.device.stale').count(), 7, 'every device row is greyed');
+    await page.getByRole('tab', { name: /Missions/ }).click();
+    await screenshot(page, '09-disconnected');
+    await checkScreen(t, page, 'disconnected, landscape');
+    await page.setViewportSize(PORTRAIT);
+    await screenshot(page, '09-disconnected-portrait');
+    await checkScreen(t, page, 'disconnected, portrait');
+    await page.setViewportSize(LANDSCAPE);
+
+    await running.restart();
+    await page.locator('#live-status', { hasText: 'Live' }).waitFor({ timeout: 15_000 });
+    await banner.waitFor({ state: 'hidden' });
+    t.equal(await page.locator('svg.map.stale').count(), 0, 'the map is current again');
+    t.same(new Set(Object.values(await robotsOnMap(page)).map((r) => r.tone)), new Set(['idle']), 'robots in their live colours');
+    t.equal(await page.locator(`#missions-finished [data-mission="${missionId}"]`).count(), 1, 'missions read again');
+    await screenshot(page, '09-reconnected');
+  });
+});
