@@ -7,6 +7,8 @@ import { resolve } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { FleetRegistry } from '../robots/fleet-registry.ts';
 import { MachineMaster } from '../robots/machine/master.ts';
+import { Ros2Adapter } from '../robots/ros2/adapter.ts';
+import { Ros2UnavailableError } from '../robots/ros2/errors.ts';
 import { closeMqtt, connectMqtt, type MqttSettings } from '../robots/mqtt.ts';
 import { Vda5050Master } from '../robots/vda5050/master.ts';
 import { openSiteFolder, type LoadedSite } from '../sim/site-folder.ts';
@@ -36,6 +38,8 @@ export interface Gateway {
   mqttUrl: string;
   /** True when the gateway runs the broker itself (no PHYGATE_MQTT_URL). */
   embeddedBroker: boolean;
+  /** The devices with a `ros2` block, over ROS 2; only with PHYGATE_ROS2=on. */
+  ros2?: Ros2Adapter;
   /** Running in this process unless PHYGATE_VIRTUAL_FLEET=0. */
   virtualFleet?: VirtualFleet;
   /** A token created because none existed; shown once, never stored in plaintext. */
@@ -107,7 +111,17 @@ export async function startGateway(config: Config): Promise<Gateway> {
     let appLog: App['log'] | undefined;
     const early: Parameters<StopLog>[] = [];
     const stopLog: StopLog = (level, msg, data) => (appLog ? appLog[level](data ?? {}, msg) : early.push([level, msg, data]));
-    const stops = new StopService({ store, site, fleet, vda5050, machines, hub, log: stopLog });
+    // ROS 2 only when asked for; without a usable ROS 2 the gateway does not start, and says why.
+    let ros2: Ros2Adapter | undefined;
+    if (config.PHYGATE_ROS2 === 'on') {
+      const adapter = new Ros2Adapter({ site: site.index, fleet, log: stopLog });
+      started.push(() => adapter.close());
+      await adapter.start().catch((err: unknown) => {
+        throw err instanceof Ros2UnavailableError ? new ConfigError(`PHYGATE_ROS2=on, but ${err.message}`) : err;
+      });
+      ros2 = adapter;
+    }
+    const stops = new StopService({ store, site, fleet, vda5050, machines, ros2, hub, log: stopLog });
     started.push(() => stops.close());
     await stops.resume();
     let virtualFleet: VirtualFleet | undefined;
@@ -154,6 +168,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
       url: address,
       mqttUrl,
       embeddedBroker: broker !== undefined,
+      ...(ros2 ? { ros2 } : {}),
       ...(virtualFleet ? { virtualFleet } : {}),
       ...(bootstrapToken ? { bootstrapToken } : {}),
       close: () => (closing ??= closeAll()),

@@ -4,8 +4,9 @@
 // Pressing it writes the record first (so it is latched even if no message gets out), then tells
 // every device in its scope at once, all in parallel: AMRs get one VDA 5050 instantActions
 // message `startPause` + `cancelOrder` at QoS 1, machines, arms and conveyors the machine
-// protocol's `stop`. Failures are logged and reported, never thrown: one dead link must not hold
-// back the others.
+// protocol's `stop`, and devices with a `ros2` block (and only they, over nothing else) have
+// every goal on their action servers cancelled. Failures are logged and reported, never thrown:
+// one dead link must not hold back the others.
 //
 // Latched means: while a stop is active, a device in its scope that comes online is told again at
 // once, and one that shows it is moving anyway (an AMR reporting `paused: false`, a machine
@@ -15,9 +16,10 @@
 // missions are resumed explicitly.
 import type { DeviceState } from '../planners/fleet.ts';
 import { pointInPolygon, type Point } from '../planners/geometry.ts';
-import type { Device, Zone } from '../planners/site.ts';
+import { protocolOf, type Device, type Zone } from '../planners/site.ts';
 import type { FleetRegistry } from '../robots/fleet-registry.ts';
 import type { MachineMaster } from '../robots/machine/master.ts';
+import type { Ros2Adapter } from '../robots/ros2/adapter.ts';
 import type { Vda5050Master } from '../robots/vda5050/master.ts';
 import type { LoadedSite } from '../sim/site-folder.ts';
 import { ApiError } from './errors.ts';
@@ -44,6 +46,8 @@ export interface StopServiceDeps {
   /** Absent (tests of the API alone): AMRs cannot be told, and the stop says so. */
   vda5050?: Pick<Vda5050Master, 'stopVehicle' | 'instantAction'>;
   machines?: Pick<MachineMaster, 'command'>;
+  /** Absent (PHYGATE_ROS2=off): devices with a `ros2` block cannot be told, and the stop says so. */
+  ros2?: Pick<Ros2Adapter, 'stopAll'>;
   hub: Pick<EventHub, 'publish'>;
   now?: () => Date;
   log?: StopLog;
@@ -54,7 +58,7 @@ export interface StopServiceDeps {
 /** What became of the message to one device. */
 export interface Delivery {
   device: string;
-  via: 'vda5050' | 'machine';
+  via: 'vda5050' | 'machine' | 'ros2';
   /** `sent`: the broker confirmed it; `unconfirmed`: no confirmation yet (it may still go out); `failed`: not sent. */
   result: 'sent' | 'unconfirmed' | 'failed';
   error?: string;
@@ -159,7 +163,8 @@ export class StopService {
     this.latched = [];
     this.lastSent.clear();
     if (released.length === 0) return { released, resumed: [] };
-    const amrs = this.deps.site.index.devicesOfKind('amr').filter((d) => released.some((s) => this.covers(s, d)));
+    // ROS 2 AMRs have nothing to resume: their goals were cancelled.
+    const amrs = this.deps.site.index.devicesOfKind('amr').filter((d) => protocolOf(d) === 'vda5050' && released.some((s) => this.covers(s, d)));
     const sending = this.send(amrs.map((d) => d.id), 'release');
     this.log('warn', `STOP released by ${input.actor}`, { stops: released.map((s) => s.id), note: input.note });
     this.deps.hub.publish('stop.released', { released, devices: amrs.map((d) => d.id) });
@@ -206,7 +211,7 @@ export class StopService {
     const device = this.deps.site.index.device(s.id);
     if (!device) return;
     const cameOnline = !was;
-    const moving = device.kind === 'amr' ? s.paused === false : s.state === 'running';
+    const moving = protocolOf(device) === 'ros2' ? s.state === 'driving' || s.state === 'running' : device.kind === 'amr' ? s.paused === false : s.state === 'running';
     if (!cameOnline && !moving) return;
     if (!cameOnline && Date.now() - (this.lastSent.get(s.id) ?? -Infinity) < this.resendMs) return;
     const stop = this.latched.find((r) => this.covers(r, device));
@@ -282,12 +287,24 @@ export class StopService {
   /** Starts every message now, none waiting for another; failures are logged when they happen. */
   private send(deviceIds: readonly string[], what: 'stop' | 'release'): Sending[] {
     const out: Sending[] = [];
-    const { vda5050, machines } = this.deps;
+    const { vda5050, machines, ros2 } = this.deps;
     for (const id of deviceIds) {
       const device = this.deps.site.index.device(id);
       if (!device) continue;
       let sending: Sending;
-      if (device.kind === 'amr') {
+      if (protocolOf(device) === 'ros2') {
+        if (what === 'release') continue;
+        sending = {
+          device: id,
+          via: 'ros2',
+          promise: attempt(async () => {
+            if (!ros2) throw new Error('this gateway has no ROS 2 adapter (PHYGATE_ROS2=off)');
+            const [r] = await ros2.stopAll([id]);
+            if (r?.result === 'failed') throw new Error(r.error);
+            return r?.result === 'unconfirmed' ? UNCONFIRMED : r;
+          }),
+        };
+      } else if (device.kind === 'amr') {
         sending = {
           device: id,
           via: 'vda5050',

@@ -38,6 +38,35 @@ export const ZoneSchema = z.discriminatedUnion('kind', [
 
 const FootprintSchema = z.strictObject({ length: positive, width: positive });
 
+// ROS 2 names as rcl accepts them: a relative name (`odom`, `arm/follow_joint_trajectory`) is
+// resolved under the device's namespace, an absolute one (`/odom`) is used as written.
+const rosName = z.string().regex(/^\/?[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/, 'a ROS 2 name: letters, digits and _ in /-separated parts');
+const rosNamespace = z
+  .string()
+  .regex(/^(\/|(\/[A-Za-z_][A-Za-z0-9_]*)+)$/, "a ROS 2 namespace: '/' or absolute, like '/amr_1'")
+  .describe("the robot's namespace; relative action and topic names are resolved under it");
+
+export const Ros2AmrSchema = z
+  .strictObject({
+    namespace: rosNamespace,
+    frame: rosName.default('map').describe("frame of the goals' poses; the site's x/y/theta are metres and radians in it"),
+    navigateAction: rosName.default('navigate_to_pose').describe('Nav2 nav2_msgs/action/NavigateToPose'),
+    navigateThroughAction: rosName.default('navigate_through_poses').describe('Nav2 nav2_msgs/action/NavigateThroughPoses'),
+    odomTopic: rosName.default('odom').describe('nav_msgs/msg/Odometry the fleet pose is read from; it should be in `frame`'),
+    batteryTopic: rosName.default('battery_state').describe('sensor_msgs/msg/BatteryState; `percentage` 0..1'),
+    behaviorTree: z.string().default('').describe("Nav2 behavior tree file for goals; '' is the navigator's default"),
+  })
+  .describe('drive this AMR over ROS 2 (Nav2) instead of VDA 5050; its `vda5050` block is then not used');
+
+export const Ros2ArmSchema = z
+  .strictObject({
+    namespace: rosNamespace,
+    trajectoryAction: rosName.default('follow_joint_trajectory').describe('control_msgs/action/FollowJointTrajectory, e.g. joint_trajectory_controller/follow_joint_trajectory'),
+    joints: z.array(z.string().min(1)).min(1).describe('joint names, in the order trajectory points give positions'),
+    jointStatesTopic: rosName.default('joint_states').describe('sensor_msgs/msg/JointState: the arm is online while it arrives'),
+  })
+  .describe('drive this arm over ROS 2 (FollowJointTrajectory) instead of the machine protocol');
+
 const AmrSchema = z.strictObject({
   id,
   kind: z.literal('amr'),
@@ -65,6 +94,7 @@ const AmrSchema = z.strictObject({
     efficiency: z.number().finite().gt(0).max(1),
   }),
   transport: z.strictObject({ loadS: z.number().finite().nonnegative(), unloadS: z.number().finite().nonnegative() }),
+  ros2: Ros2AmrSchema.optional(),
 });
 
 const ArmSchema = z.strictObject({
@@ -75,6 +105,7 @@ const ArmSchema = z.strictObject({
   /** Stations the arm can reach; a transfer between any two of them takes `transferS`. */
   reaches: z.array(id).min(1),
   transferS: positive,
+  ros2: Ros2ArmSchema.optional(),
 });
 
 const MachineSchema = z.strictObject({
@@ -131,6 +162,20 @@ export type Arm = z.infer<typeof ArmSchema>;
 export type Machine = z.infer<typeof MachineSchema>;
 export type Conveyor = z.infer<typeof ConveyorSchema>;
 
+export type Ros2Amr = z.infer<typeof Ros2AmrSchema>;
+export type Ros2Arm = z.infer<typeof Ros2ArmSchema>;
+
+/**
+ * How the gateway talks to a device: one with a `ros2` block over ROS 2; otherwise AMRs over
+ * VDA 5050 and every other device over the machine protocol.
+ */
+export type DeviceProtocol = 'vda5050' | 'machine' | 'ros2';
+
+export function protocolOf(device: Device): DeviceProtocol {
+  if ((device.kind === 'amr' || device.kind === 'arm') && device.ros2) return 'ros2';
+  return device.kind === 'amr' ? 'vda5050' : 'machine';
+}
+
 export const DEVICE_KINDS = ['amr', 'arm', 'cnc', 'printer', 'conveyor'] as const satisfies readonly DeviceKind[];
 
 export interface SiteProblem {
@@ -164,10 +209,16 @@ export function crossCheckSite(site: Site): SiteProblem[] {
     zoneIds.add(z.id);
   });
   const deviceIds = new Set<string>();
+  const namespaces = new Map<string, string>();
   site.devices.forEach((d, i) => {
     const at = `devices.${i}`;
     if (deviceIds.has(d.id)) problems.push({ path: `${at}.id`, message: `device '${d.id}' is defined twice` });
     deviceIds.add(d.id);
+    if ((d.kind === 'amr' || d.kind === 'arm') && d.ros2) {
+      const other = namespaces.get(d.ros2.namespace);
+      if (other) problems.push({ path: `${at}.ros2.namespace`, message: `device '${d.id}' has the ROS 2 namespace '${d.ros2.namespace}' of '${other}'` });
+      namespaces.set(d.ros2.namespace, d.id);
+    }
     const station = (path: string, sid: string) => {
       if (!stationIds.has(sid)) problems.push({ path: `${at}.${path}`, message: `device '${d.id}' names unknown station '${sid}'` });
     };

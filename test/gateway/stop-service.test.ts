@@ -8,9 +8,14 @@ import { EventHub, type GatewayEvent } from '../../gateway/events.ts';
 import { StopService, type StopServiceDeps } from '../../gateway/stop.ts';
 import { openStore, type Store } from '../../gateway/store/index.ts';
 import { FleetRegistry } from '../../robots/fleet-registry.ts';
+import { Ros2Adapter } from '../../robots/ros2/adapter.ts';
+import { GOAL_STATUS } from '../../robots/ros2/messages.ts';
 import { parkFleetAtHome } from '../../sim/parked-fleet.ts';
 import { loadSiteFolder } from '../../sim/site-folder.ts';
 import { DEMO_SITE_DIR, tempDirFor } from './harness.ts';
+import { until } from '../helpers/wait.ts';
+import { StandInRcl } from '../robots/ros2/rclnodejs-stand-in.ts';
+import { ros2Site } from '../robots/ros2/ros2-site.ts';
 
 const site = loadSiteFolder(DEMO_SITE_DIR);
 const ALL = site.index.site.devices.map((d) => d.id);
@@ -234,4 +239,104 @@ t.test('without masters the stop is stored and latched, and every device is repo
   const { resumed } = await s.release({ actor: 'op', ack: true });
   t.equal(resumed.length, 3, 'the three AMRs');
   t.ok(resumed.every((d) => d.result === 'failed'));
+});
+
+// ---- devices driven over ROS 2 (amr-3 and arm-1 of ros2Site), with the rclnodejs stand-in (NOT ROS 2) ----
+
+const R2 = ros2Site();
+const NAV = '/amr_3/navigate_to_pose';
+const ARM = '/arm_1/joint_trajectory_controller/follow_joint_trajectory';
+
+async function ros2Rig(t: Test, opts: { ros2?: boolean; cancelTimeoutMs?: number } = {}) {
+  const store = openStore(tempDirFor(t));
+  t.teardown(() => store.db.open && store.close());
+  const fleet = new FleetRegistry(R2.index);
+  parkFleetAtHome(fleet, new Date());
+  const rcl = new StandInRcl();
+  for (const name of [NAV, '/amr_3/navigate_through_poses', ARM]) rcl.server(name);
+  const adapter = new Ros2Adapter({ site: R2.index, fleet, loadBinding: async () => rcl, serverTimeoutMs: 200, cancelTimeoutMs: opts.cancelTimeoutMs ?? 100 });
+  t.teardown(() => adapter.close());
+  await adapter.start();
+  const sent: { device: string; what: string }[] = [];
+  const stopAlls: string[][] = [];
+  const service = new StopService({
+    store,
+    site: R2,
+    fleet,
+    hub: new EventHub(),
+    vda5050: {
+      stopVehicle: async (id) => (sent.push({ device: id, what: 'stop' }), []),
+      instantAction: async (id, action) => (sent.push({ device: id, what: action }), 'x'),
+    },
+    machines: { command: async (id) => (sent.push({ device: id, what: 'machine-stop' }), 'x') },
+    ...(opts.ros2 === false ? {} : { ros2: { stopAll: (ids) => (stopAlls.push([...(ids ?? [])]), adapter.stopAll(ids)) } }),
+    confirmMs: 300,
+    resendMs: 50,
+  });
+  t.teardown(() => service.close());
+  return { rcl, adapter, fleet, sent, stopAlls, service };
+}
+
+t.test('ROS 2 devices: their goals are cancelled over ROS 2, alongside the others, and they get no VDA 5050 or machine message', async (t) => {
+  const r = await ros2Rig(t);
+  const goal = r.adapter.navigate('amr-3', { x: 4, y: 4, theta: 0 }, { goalId: 'step-1' });
+  await until('accepted', () => r.rcl.server(NAV).last);
+  const pressing = r.service.stop({ scope: 'all', reason: 'test', actor: 'viewer-1' });
+  // Synchronously, before stop() awaited anything: every device, ROS 2 or not, has been told.
+  t.same(r.stopAlls, [['amr-3'], ['arm-1']], 'one stopAll per ROS 2 device, at once');
+  t.same(r.sent.map((x) => x.device), ['amr-1', 'amr-2', 'cnc-1', 'printer-1', 'conveyor-1'], 'VDA 5050 and machine messages to the others only');
+  const { told } = await pressing;
+  const by = Object.fromEntries(told.map((d) => [d.device, d]));
+  t.same(by['amr-3'], { device: 'amr-3', via: 'ros2', result: 'sent' });
+  t.same(by['arm-1'], { device: 'arm-1', via: 'ros2', result: 'sent' });
+  t.same(by['amr-1'], { device: 'amr-1', via: 'vda5050', result: 'sent' });
+  t.same(await goal.outcome, { status: 'cancelled', reason: 'STOP' });
+
+  r.sent.length = 0;
+  const { resumed } = await r.service.release({ actor: 'op', ack: true });
+  t.same(resumed.map((d) => d.device), ['amr-1', 'amr-2'], 'stopPause to the VDA 5050 AMRs; amr-3 has nothing to resume');
+  t.same(r.sent, [
+    { device: 'amr-1', what: 'stopPause' },
+    { device: 'amr-2', what: 'stopPause' },
+  ]);
+});
+
+t.test('a ROS 2 server that does not answer does not hold back the STOP; nor does a missing one', async (t) => {
+  const r = await ros2Rig(t, { cancelTimeoutMs: 5_000 });
+  r.rcl.server(NAV).onCancel = 'ignore';
+  r.rcl.server('/amr_3/navigate_through_poses').onCancel = 'ignore';
+  r.rcl.server(ARM).available = false;
+  const started = Date.now();
+  const { told } = await r.service.stop({ scope: 'all', reason: 'test', actor: 'x' });
+  t.ok(Date.now() - started < 2_000, 'answered after confirmMs, not after the adapter gave up');
+  const by = Object.fromEntries(told.map((d) => [d.device, d]));
+  t.same(by['amr-3'], { device: 'amr-3', via: 'ros2', result: 'unconfirmed' });
+  t.match(by['arm-1'], { via: 'ros2', result: 'failed', error: /no action server of arm-1 is running/ });
+  t.same(by['cnc-1'], { device: 'cnc-1', via: 'machine', result: 'sent' });
+});
+
+t.test('the adapter saying unconfirmed is unconfirmed; without an adapter ROS 2 devices are reported, not sent anything else', async (t) => {
+  const r = await ros2Rig(t);
+  r.rcl.server(ARM).onCancel = 'ignore';
+  const { told } = await r.service.stop({ scope: 'device:arm-1', reason: 'test', actor: 'x' });
+  t.same(told, [{ device: 'arm-1', via: 'ros2', result: 'unconfirmed' }], 'the adapter gave up within confirmMs');
+
+  const off = await ros2Rig(t, { ros2: false });
+  const { told: offTold } = await off.service.stop({ scope: 'device:amr-3', reason: 'test', actor: 'x' });
+  t.same(offTold, [{ device: 'amr-3', via: 'ros2', result: 'failed', error: 'this gateway has no ROS 2 adapter (PHYGATE_ROS2=off)' }]);
+  t.same(off.sent, [], 'not sent VDA 5050 instead');
+});
+
+t.test('latched: a ROS 2 device that drives or runs under an active STOP is stopped again', async (t) => {
+  const r = await ros2Rig(t);
+  await r.service.stop({ scope: 'device:arm-1', reason: 'test', actor: 'x' });
+  t.same(r.stopAlls, [['arm-1']]);
+  r.fleet.update('amr-3', { state: 'driving' });
+  t.same(r.stopAlls, [['arm-1']], 'amr-3 is not covered');
+  // Someone starts a trajectory on the stopped arm anyway.
+  const foreign = r.rcl.server(ARM).foreignGoal();
+  await new Promise((res) => setTimeout(res, 60));
+  r.fleet.update('arm-1', { state: 'running' });
+  t.same(r.stopAlls, [['arm-1'], ['arm-1']], 'arm-1 runs anyway: told again');
+  await until('that goal cancelled', () => foreign.status === GOAL_STATUS.CANCELED, 2_000);
 });

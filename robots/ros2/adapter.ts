@@ -1,0 +1,313 @@
+// The gateway's side of the devices driven over ROS 2 (design.md, Protocols → ROS 2): Nav2
+// NavigateToPose / NavigateThroughPoses for AMRs, FollowJointTrajectory for arms, odometry and
+// battery into the fleet registry, and cancel on STOP. The only module that touches rclnodejs,
+// through the binding it is given (the real one is imported lazily by `loadRclnodejs`).
+//
+// A goal is started with an id of the caller's (the executor's step or command id) and returns
+// at once a handle whose `outcome` settles exactly once: `succeeded`, `failed` with a reason, or
+// `cancelled`. A device takes one goal at a time.
+//
+// STOP (`stopAll`) does not rely on what this process knows: besides its own goals it asks every
+// action server of each device to cancel ALL its goals (action_msgs/srv/CancelGoal with a zero
+// goal id and stamp, the protocol's "cancel everything"), so a goal sent before a restart, or by
+// someone else, is cancelled too. It never throws and reports each device.
+import type { Pose } from '../../planners/fleet.ts';
+import type { SiteIndex } from '../../planners/site.ts';
+import type { FleetRegistry } from '../fleet-registry.ts';
+import { loadRclnodejs, type RclActionClient, type RclBinding, type RclNode, type RclServiceClient } from './binding.ts';
+import { cancelAllGoals, TIMEOUT, within } from './cancel-all.ts';
+import { BATTERY_STATE, CANCEL_GOAL, JOINT_STATE, ros2Devices, type Ros2Action, type Ros2Device } from './devices.ts';
+import { GoalActiveError, InvalidGoalError, NotRos2DeviceError, Ros2NotStartedError } from './errors.ts';
+import { FleetFeed, type Ros2Log } from './fleet-feed.ts';
+import { ActionGoal, type GoalCancel, type GoalOutcome, type GoalProgress } from './goal.ts';
+import { followJointTrajectoryGoal, navigateThroughPosesGoal, navigateToPoseGoal, checkPose, trajectoryDuration, type TrajectoryPoint } from './messages.ts';
+
+export type { GoalCancel, GoalOutcome, GoalProgress } from './goal.ts';
+export type { Ros2Log } from './fleet-feed.ts';
+export type { TrajectoryPoint } from './messages.ts';
+
+export interface Ros2AdapterOptions {
+  site: SiteIndex;
+  fleet: FleetRegistry;
+  /** Default: rclnodejs, imported when `start()` runs. */
+  loadBinding?: () => Promise<RclBinding>;
+  /** Decides the NavigateThroughPoses goal's shape; default: ROS_DISTRO. */
+  rosDistro?: string;
+  nodeName?: string;
+  log?: Ros2Log;
+  /** How long an action server may take to appear and to answer a goal request. Default 5 s. */
+  serverTimeoutMs?: number;
+  /** How long a STOP or cancel waits for the servers' answers before it reports `unconfirmed`. Default 1 s. */
+  cancelTimeoutMs?: number;
+  /** A device silent this long is marked offline. Default 5 s. */
+  silenceMs?: number;
+  /** Least time between two routine fleet updates of one device. Default 200 ms. */
+  updateMs?: number;
+  nodeToleranceM?: number;
+  now?: () => number;
+}
+
+export interface GoalOptions {
+  /** The caller's id for the goal (a step or command id); default: one made up here. */
+  goalId?: string;
+  onProgress?: (progress: GoalProgress) => void;
+}
+
+/** A goal under way. */
+export interface Ros2Goal {
+  goalId: string;
+  device: string;
+  /** Settles once, never rejects. */
+  outcome: Promise<GoalOutcome>;
+  cancel(): Promise<GoalCancel>;
+}
+
+/** What a STOP did for one device. */
+export interface Ros2StopResult {
+  device: string;
+  /**
+   * `cancelled`: goals were running and their cancel was accepted; `idle`: the servers answered
+   * and nothing was running; `unconfirmed`: not every server answered within cancelTimeoutMs;
+   * `failed`: nothing could be told (no server, not started) or a server refused.
+   */
+  result: 'cancelled' | 'idle' | 'unconfirmed' | 'failed';
+  /** The adapter's own goals of the device that were under way. */
+  goals: string[];
+  error?: string;
+}
+
+interface Endpoint {
+  action: Ros2Action;
+  client: RclActionClient;
+  cancelService: RclServiceClient;
+}
+
+interface Live {
+  rcl: RclBinding;
+  node: RclNode;
+  endpoints: Map<string, Endpoint>;
+}
+
+export class Ros2Adapter {
+  private readonly devices: Map<string, Ros2Device>;
+  private readonly goals = new Map<string, ActionGoal>();
+  private readonly feed: FleetFeed;
+  private readonly log: Ros2Log;
+  private readonly serverTimeoutMs: number;
+  private readonly cancelTimeoutMs: number;
+  private live: Live | undefined;
+  private starting: Promise<void> | undefined;
+  private closed = false;
+  private sequence = 0;
+
+  constructor(private readonly opts: Ros2AdapterOptions) {
+    this.devices = new Map(ros2Devices(opts.site).map((d) => [d.id, d]));
+    this.log = opts.log ?? (() => {});
+    this.serverTimeoutMs = opts.serverTimeoutMs ?? 5_000;
+    this.cancelTimeoutMs = opts.cancelTimeoutMs ?? 1_000;
+    this.feed = new FleetFeed(
+      {
+        site: opts.site,
+        fleet: opts.fleet,
+        log: this.log,
+        now: opts.now ?? Date.now,
+        silenceMs: opts.silenceMs ?? 5_000,
+        updateMs: opts.updateMs ?? 200,
+        nodeToleranceM: opts.nodeToleranceM ?? 0.5,
+      },
+      [...this.devices.values()],
+    );
+  }
+
+  /** The site's devices driven over ROS 2. */
+  deviceIds(): string[] {
+    return [...this.devices.keys()];
+  }
+
+  /**
+   * Loads rclnodejs, creates the node, an action client per action and the subscriptions, and
+   * spins. Throws Ros2UnavailableError when ROS 2 cannot be used here.
+   */
+  start(): Promise<void> {
+    if (this.closed) return Promise.reject(new Ros2NotStartedError('closed'));
+    this.starting ??= this.open().catch((err: unknown) => {
+      this.starting = undefined;
+      throw err;
+    });
+    return this.starting;
+  }
+
+  /** Drives an AMR to a pose (site coordinates in its `frame`) with NavigateToPose. */
+  navigate(deviceId: string, pose: Pose, opts: GoalOptions = {}): Ros2Goal {
+    const device = this.device(deviceId, 'amr');
+    checkPose(pose);
+    return this.send(device, device.navigate, navigateToPoseGoal(pose, device.frame, device.behaviorTree), opts);
+  }
+
+  /** Drives an AMR through poses in order (a nav-graph route: poses.ts `routePoses`) with NavigateThroughPoses. */
+  navigateThrough(deviceId: string, poses: readonly Pose[], opts: GoalOptions = {}): Ros2Goal {
+    const device = this.device(deviceId, 'amr');
+    if (poses.length === 0) throw new InvalidGoalError('navigateThrough needs at least one pose');
+    poses.forEach(checkPose);
+    const goal = navigateThroughPosesGoal(poses, device.frame, device.behaviorTree, this.opts.rosDistro ?? process.env.ROS_DISTRO);
+    return this.send(device, device.navigateThrough, goal, opts);
+  }
+
+  /** Moves an arm along joint-space points (one position per configured joint) with FollowJointTrajectory. */
+  followTrajectory(deviceId: string, points: readonly TrajectoryPoint[], opts: GoalOptions = {}): Ros2Goal {
+    const device = this.device(deviceId, 'arm');
+    const durationS = trajectoryDuration(deviceId, device.joints, points);
+    return this.send(device, device.trajectory, followJointTrajectoryGoal(device.joints, points), opts, durationS);
+  }
+
+  /** The adapter's goals under way, per device (what the fleet shows as driving or running). */
+  activeGoals(deviceId?: string): { goalId: string; device: string }[] {
+    return [...this.goals.values()].filter((g) => g.active && (deviceId === undefined || g.device === deviceId)).map((g) => ({ goalId: g.goalId, device: g.device }));
+  }
+
+  /** Cancels the adapter's goals of one device (a mission cancelled). Unanswered within cancelTimeoutMs: `unconfirmed`. */
+  async cancel(deviceId: string, reason = 'cancelled by phygate'): Promise<{ goalId: string; result: GoalCancel | 'unconfirmed' | 'failed'; error?: string }[]> {
+    this.device(deviceId);
+    const mine = [...this.goals.values()].filter((g) => g.device === deviceId && g.active);
+    return Promise.all(
+      mine.map(async (g) => {
+        try {
+          const r = await within(g.cancel(reason), this.cancelTimeoutMs);
+          return { goalId: g.goalId, result: r === TIMEOUT ? ('unconfirmed' as const) : r };
+        } catch (err) {
+          return { goalId: g.goalId, result: 'failed' as const, error: (err as Error).message };
+        }
+      }),
+    );
+  }
+
+  /** STOP: cancels every goal on every action server of the devices (default: all ROS 2 devices), in parallel. Never throws. */
+  async stopAll(deviceIds?: readonly string[]): Promise<Ros2StopResult[]> {
+    return Promise.all((deviceIds ?? [...this.devices.keys()]).map((id) => this.stopDevice(id)));
+  }
+
+  /** Ends every goal here as failed, destroys the node and shuts rclnodejs down. Robots are not told; idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.starting?.catch(() => {});
+    this.feed.stop();
+    for (const g of this.goals.values()) g.abandon('the ROS 2 adapter closed before the goal ended');
+    this.goals.clear();
+    const live = this.live;
+    this.live = undefined;
+    if (!live) return;
+    try {
+      live.node.destroy();
+    } catch (err) {
+      this.log('warn', 'destroying the ROS 2 node failed', { error: (err as Error).message });
+    }
+    try {
+      live.rcl.shutdown();
+    } catch (err) {
+      this.log('warn', 'rclnodejs shutdown failed', { error: (err as Error).message });
+    }
+    this.log('info', 'ROS 2 adapter closed');
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  private async open(): Promise<void> {
+    const rcl = await (this.opts.loadBinding ?? (() => loadRclnodejs()))();
+    await rcl.init();
+    let node: RclNode | undefined;
+    try {
+      node = rcl.createNode(this.opts.nodeName ?? `phygate_${this.opts.site.site.id.replace(/[^A-Za-z0-9_]/g, '_')}`);
+      const endpoints = new Map<string, Endpoint>();
+      for (const d of this.devices.values()) {
+        for (const action of d.actions) {
+          endpoints.set(action.name, {
+            action,
+            client: new rcl.ActionClient(node, action.type, action.name),
+            cancelService: node.createClient(CANCEL_GOAL, `${action.name}/_action/cancel_goal`),
+          });
+        }
+        // Sensor-data QoS (best effort) also matches publishers that are reliable.
+        for (const topic of d.topics) {
+          const on = topic.type === BATTERY_STATE ? this.feed.onBattery : topic.type === JOINT_STATE ? this.feed.onJointStates : this.feed.onOdometry;
+          node.createSubscription(topic.type, topic.name, { qos: 'qos_profile_sensor_data' }, (m: unknown) => this.safely(() => on.call(this.feed, d.id, m)));
+        }
+      }
+      node.spin();
+      if (this.closed) throw new Ros2NotStartedError('closed');
+      this.live = { rcl, node, endpoints };
+    } catch (err) {
+      try {
+        node?.destroy();
+        rcl.shutdown();
+      } catch {
+        // the first error is the one to report
+      }
+      throw err;
+    }
+    this.feed.start();
+    this.log('info', `ROS 2 adapter started: ${this.devices.size} device(s)`, { devices: [...this.devices.keys()] });
+  }
+
+  private device<K extends Ros2Device['kind']>(id: string, kind?: K): Extract<Ros2Device, { kind: K }> {
+    const d = this.devices.get(id);
+    if (!d || (kind && d.kind !== kind)) throw new NotRos2DeviceError(id, kind);
+    return d as Extract<Ros2Device, { kind: K }>;
+  }
+
+  private send(device: Ros2Device, action: Ros2Action, message: object, opts: GoalOptions, durationS?: number): Ros2Goal {
+    if (!this.live) throw new Ros2NotStartedError(this.closed ? 'closed' : 'not started');
+    const busy = [...this.goals.values()].find((g) => g.active && (g.device === device.id || g.goalId === opts.goalId));
+    if (busy) throw new GoalActiveError(busy.device, busy.goalId);
+    const goalId = opts.goalId ?? `${device.id}-${Date.now().toString(36)}-${++this.sequence}`;
+    const onProgress = opts.onProgress;
+    const goal = new ActionGoal({
+      goalId,
+      device: device.id,
+      action,
+      client: this.live.endpoints.get(action.name)!.client,
+      message,
+      serverTimeoutMs: this.serverTimeoutMs,
+      ...(durationS === undefined ? {} : { durationS }),
+      onProgress: (p) => onProgress && this.safely(() => onProgress(p)),
+    });
+    this.goals.set(goalId, goal);
+    this.feed.goalsChanged(device.id, this.activeGoals(device.id).length);
+    void goal.outcome.then((outcome) => {
+      if (this.goals.get(goalId) === goal) this.goals.delete(goalId);
+      this.feed.goalsChanged(device.id, this.activeGoals(device.id).length);
+      this.log(outcome.status === 'succeeded' ? 'info' : 'warn', `${device.id} goal ${goalId} ${outcome.status}${outcome.status === 'succeeded' ? '' : `: ${outcome.reason}`}`, { deviceId: device.id, goalId });
+    });
+    this.log('info', `${device.id} goal ${goalId} to ${action.name}`, { deviceId: device.id, goalId, action: action.name });
+    goal.start();
+    return { goalId, device: device.id, outcome: goal.outcome, cancel: () => goal.cancel('cancelled by phygate') };
+  }
+
+  private async stopDevice(id: string): Promise<Ros2StopResult> {
+    const device = this.devices.get(id);
+    if (!device) return { device: id, result: 'failed', goals: [], error: `'${id}' is not a device of this site driven over ROS 2` };
+    const mine = [...this.goals.values()].filter((g) => g.device === id && g.active);
+    // Ours first: one not sent yet never leaves, one on its way is cancelled when it is accepted.
+    for (const g of mine) void g.cancel('STOP').catch(() => {});
+    const goals = mine.map((g) => g.goalId);
+    const live = this.live;
+    if (!live) return { device: id, result: 'failed', goals, error: `the ROS 2 adapter is ${this.closed ? 'closed' : 'not started'}: nothing was sent` };
+    const answers = await Promise.all(device.actions.map((a) => cancelAllGoals(a, live.endpoints.get(a.name)!.cancelService, this.cancelTimeoutMs)));
+    const problem = answers.find((a) => a.kind === 'error' || a.kind === 'refused');
+    if (problem) return { device: id, result: 'failed', goals, error: problem.message };
+    if (answers.every((a) => a.kind === 'no-server')) {
+      return { device: id, result: 'failed', goals, error: `no action server of ${id} is running (${device.actions.map((a) => a.name).join(', ')}): nothing could be told` };
+    }
+    if (answers.some((a) => a.kind === 'timeout')) return { device: id, result: 'unconfirmed', goals, error: `no answer within ${this.cancelTimeoutMs} ms` };
+    const running = answers.some((a) => a.kind === 'cancelling') || mine.length > 0;
+    return { device: id, result: running ? 'cancelled' : 'idle', goals };
+  }
+
+  private safely(f: () => void): void {
+    try {
+      f();
+    } catch (err) {
+      this.log('error', 'handling a ROS 2 message failed', { error: (err as Error).stack ?? String(err) });
+    }
+  }
+}

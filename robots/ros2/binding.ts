@@ -1,0 +1,109 @@
+// The part of rclnodejs the adapter uses, typed here so that the real module and the stand-in the
+// tests use both satisfy it, and the loader that imports rclnodejs lazily. rclnodejs is an
+// optional dependency: it only installs (and only loads) with ROS 2 sourced, so nothing else in
+// phygate imports it, and without it the adapter says exactly what is missing.
+//
+// Shapes follow rclnodejs (lib/node.js, lib/action/client.js, lib/client.js); messages are plain
+// objects with ROS field names, which rclnodejs accepts wherever it takes a message.
+import { Ros2UnavailableError } from './errors.ts';
+
+/** rclnodejs's module: `init()`, `createNode()`, the `ActionClient` class, `shutdown()`. */
+export interface RclBinding {
+  init(): Promise<void>;
+  createNode(nodeName: string, namespace?: string): RclNode;
+  ActionClient: new (node: RclNode, typeClass: string, actionName: string) => RclActionClient;
+  shutdown(): void;
+}
+
+/** `rclnodejs.Node` */
+export interface RclNode {
+  /** `options` as rclnodejs takes it, e.g. `{ qos: 'qos_profile_sensor_data' }`. */
+  createSubscription(typeClass: string, topic: string, options: { qos?: string }, callback: (message: any) => void): unknown;
+  createClient(typeClass: string, serviceName: string): RclServiceClient;
+  /** Starts handling incoming messages on Node's event loop (rclnodejs ≥ 0.18). */
+  spin(timeoutMs?: number): void;
+  /** Destroys the node and everything created on it (subscriptions, clients, action clients). */
+  destroy(): void;
+}
+
+/** `rclnodejs.ActionClient` */
+export interface RclActionClient {
+  /** Resolves true once a server is there, false after `timeoutMs`. */
+  waitForServer(timeoutMs?: number): Promise<boolean>;
+  isActionServerAvailable(): boolean;
+  /**
+   * Resolves once the server accepted or rejected the goal. rclnodejs ≥ 0.20 calls back with the
+   * action's Feedback message; older versions with the FeedbackMessage `{ goal_id, feedback }`.
+   */
+  sendGoal(goal: object, feedbackCallback?: (feedback: any) => void): Promise<RclClientGoalHandle>;
+}
+
+/** `rclnodejs.ClientGoalHandle` */
+export interface RclClientGoalHandle {
+  readonly accepted: boolean;
+  /** action_msgs/msg/GoalStatus code, as far as the client knows it. */
+  readonly status: number;
+  /**
+   * Newer rclnodejs resolves with the Result message and sets `status`; older versions resolve
+   * with the whole GetResult response `{ status, result }`.
+   */
+  getResult(): Promise<unknown>;
+  cancelGoal(): Promise<CancelGoalResponse>;
+}
+
+/** `rclnodejs.Client` (a service client); one request in flight at a time in older versions. */
+export interface RclServiceClient {
+  isServiceServerAvailable(): boolean;
+  sendRequest(request: object, callback: (response: any) => void): void;
+}
+
+/** action_msgs/srv/CancelGoal response. */
+export interface CancelGoalResponse {
+  return_code: number;
+  goals_canceling?: readonly unknown[];
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** How to import a module by name; tests pass one that fails or returns a stand-in. */
+  importModule?: (specifier: string) => Promise<unknown>;
+}
+
+// A variable, not a literal: tsc must not look for a module that is normally not installed.
+const RCLNODEJS = 'rclnodejs';
+const MEMBERS = ['init', 'createNode', 'ActionClient', 'shutdown'] as const;
+
+/**
+ * Imports rclnodejs and checks it is usable. Throws Ros2UnavailableError naming everything that
+ * is missing: the package, a sourced ROS 2 (`ROS_DISTRO`), or its native part.
+ */
+export async function loadRclnodejs(opts: LoadOptions = {}): Promise<RclBinding> {
+  const env = opts.env ?? process.env;
+  const importModule = opts.importModule ?? ((specifier: string) => import(specifier));
+  const missing: string[] = [];
+  const sourced = Boolean(env.ROS_DISTRO);
+  let loaded: unknown;
+  try {
+    loaded = await importModule(RCLNODEJS);
+  } catch (err) {
+    // By the message, not the code: not every loader sets one, and a missing native file of an
+    // installed rclnodejs has the same code.
+    const message = (err as Error).message;
+    missing.push(
+      /Cannot find (package|module) ['"]rclnodejs['"]/.test(message)
+        ? 'rclnodejs is not installed (an optional dependency; install it with ROS 2 sourced: npm install rclnodejs)'
+        : `rclnodejs is installed but does not load: ${message}`,
+    );
+  }
+  if (!sourced) missing.push('ROS 2 is not sourced (ROS_DISTRO is unset; run: source /opt/ros/<distro>/setup.bash)');
+  if (missing.length > 0) {
+    throw new Ros2UnavailableError(missing);
+  }
+  // rclnodejs is CommonJS: its exports arrive as the default export.
+  const mod = (loaded as { default?: unknown }).default ?? loaded;
+  const lacking = MEMBERS.filter((m) => typeof (mod as Record<string, unknown>)[m] !== 'function');
+  if (lacking.length > 0) {
+    throw new Ros2UnavailableError([`the rclnodejs that loaded has no ${lacking.join(', ')} (a version this adapter does not know)`]);
+  }
+  return mod as RclBinding;
+}

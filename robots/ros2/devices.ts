@@ -1,0 +1,93 @@
+// Which devices of a site are driven over ROS 2, and the full names of their actions and topics:
+// a device's `ros2` block (planners/site.ts) with relative names resolved under its namespace.
+import type { SiteIndex } from '../../planners/site.ts';
+
+export const NAVIGATE_TO_POSE = 'nav2_msgs/action/NavigateToPose';
+export const NAVIGATE_THROUGH_POSES = 'nav2_msgs/action/NavigateThroughPoses';
+export const FOLLOW_JOINT_TRAJECTORY = 'control_msgs/action/FollowJointTrajectory';
+export const ODOMETRY = 'nav_msgs/msg/Odometry';
+export const BATTERY_STATE = 'sensor_msgs/msg/BatteryState';
+export const JOINT_STATE = 'sensor_msgs/msg/JointState';
+/** The service behind every action's cancel: `<action>/_action/cancel_goal`. */
+export const CANCEL_GOAL = 'action_msgs/srv/CancelGoal';
+
+export interface Ros2Action {
+  type: typeof NAVIGATE_TO_POSE | typeof NAVIGATE_THROUGH_POSES | typeof FOLLOW_JOINT_TRAJECTORY;
+  /** Fully qualified, e.g. /amr_1/navigate_to_pose */
+  name: string;
+}
+
+export interface Ros2Topic {
+  type: typeof ODOMETRY | typeof BATTERY_STATE | typeof JOINT_STATE;
+  name: string;
+}
+
+interface Common {
+  id: string;
+  namespace: string;
+  /** Every action of the device: a STOP cancels the goals on each. */
+  actions: Ros2Action[];
+  topics: Ros2Topic[];
+}
+
+export interface Ros2AmrDevice extends Common {
+  kind: 'amr';
+  frame: string;
+  navigate: Ros2Action;
+  navigateThrough: Ros2Action;
+  behaviorTree: string;
+}
+
+export interface Ros2ArmDevice extends Common {
+  kind: 'arm';
+  trajectory: Ros2Action;
+  joints: string[];
+}
+
+export type Ros2Device = Ros2AmrDevice | Ros2ArmDevice;
+
+/** A name as rcl resolves it for a node in `namespace`: absolute names stay as they are. */
+export function resolveName(namespace: string, name: string): string {
+  if (name.startsWith('/')) return name;
+  return namespace === '/' ? `/${name}` : `${namespace}/${name}`;
+}
+
+/** The site's ROS 2 devices, in site order. */
+export function ros2Devices(site: SiteIndex): Ros2Device[] {
+  const out: Ros2Device[] = [];
+  for (const d of site.site.devices) {
+    if (d.kind === 'amr' && d.ros2) {
+      const r = d.ros2;
+      const at = (name: string) => resolveName(r.namespace, name);
+      const navigate = { type: NAVIGATE_TO_POSE, name: at(r.navigateAction) } as const;
+      const navigateThrough = { type: NAVIGATE_THROUGH_POSES, name: at(r.navigateThroughAction) } as const;
+      out.push({
+        id: d.id,
+        kind: 'amr',
+        namespace: r.namespace,
+        frame: r.frame,
+        behaviorTree: r.behaviorTree,
+        navigate,
+        navigateThrough,
+        actions: [navigate, navigateThrough],
+        topics: [
+          { type: ODOMETRY, name: at(r.odomTopic) },
+          { type: BATTERY_STATE, name: at(r.batteryTopic) },
+        ],
+      });
+    } else if (d.kind === 'arm' && d.ros2) {
+      const r = d.ros2;
+      const trajectory = { type: FOLLOW_JOINT_TRAJECTORY, name: resolveName(r.namespace, r.trajectoryAction) } as const;
+      out.push({
+        id: d.id,
+        kind: 'arm',
+        namespace: r.namespace,
+        trajectory,
+        joints: [...r.joints],
+        actions: [trajectory],
+        topics: [{ type: JOINT_STATE, name: resolveName(r.namespace, r.jointStatesTopic) }],
+      });
+    }
+  }
+  return out;
+}
