@@ -19,6 +19,7 @@ import type { FleetRegistry } from '../robots/fleet-registry.ts';
 import type { MachineMaster } from '../robots/machine/master.ts';
 import { JOB_END_STATES, MACHINE_STATES, type MachineCommand } from '../robots/machine/schemas.ts';
 import type { Vda5050Master } from '../robots/vda5050/master.ts';
+import { DEFAULT_DEVIATION_XY } from '../robots/vda5050/order.ts';
 import type { Order } from '../robots/vda5050/schemas.ts';
 import type { LoadedSite } from '../sim/site-folder.ts';
 import { ApiError } from './errors.ts';
@@ -354,19 +355,21 @@ export class Executor {
         }
         this.remaining.set(key(m.id, step.id), left);
       }
+      const was = this.interrupted.get(key(m.id, step.id));
       this.interrupted.delete(key(m.id, step.id));
-      this.dispatch(m, step, device, targetAmr);
+      this.dispatch(m, step, device, targetAmr, was?.ref);
       status.set(step.id, 'dispatched');
     }
     if ([...status.values()].every((x) => x === 'succeeded')) this.moveMission(m.id, 'succeeded');
   }
 
-  private dispatch(m: Mission, step: Step, device: string, targetAmr: string | undefined): void {
+  /** `interrupted`: the order or command a STOP interrupted, when the step goes again. */
+  private dispatch(m: Mission, step: Step, device: string, targetAmr: string | undefined, interrupted?: string): void {
     const flight: Flight = { missionId: m.id, stepId: step.id, device, kind: 'timer' };
     let sending: Flight['entry'];
     let problem: Error | undefined;
     try {
-      sending = this.prepare(m, step, device, targetAmr);
+      sending = this.prepare(m, step, device, targetAmr, interrupted);
     } catch (err) {
       problem = err as Error;
     }
@@ -396,7 +399,7 @@ export class Executor {
   }
 
   /** The order or command a step sends, built and checked (not sent); none for `wait`. */
-  private prepare(m: Mission, step: Step, device: string, targetAmr: string | undefined): Flight['entry'] {
+  private prepare(m: Mission, step: Step, device: string, targetAmr: string | undefined, interrupted?: string): Flight['entry'] {
     const ttlMs = this.deps.commandTtlMs ?? COMMAND_TTL_MS;
     switch (step.action) {
       case 'wait':
@@ -406,12 +409,12 @@ export class Executor {
       case 'drop':
       case 'charge': {
         const target = step.action === 'navigate' ? step.params.to : step.params.at;
-        const route = target === undefined ? undefined : this.route(device, target);
+        const route = target === undefined ? undefined : this.route(device, target, interrupted);
         if (!route) throw new Error(`no route from where ${device} is to '${target ?? 'a charger'}'`);
         const actionsAtEnd = step.action === 'pick' ? (['pick'] as const) : step.action === 'drop' ? (['drop'] as const) : step.action === 'charge' ? (['startCharging'] as const) : [];
         // A new orderId per dispatch: a step dispatched again after a STOP must not look like the cancelled order.
         const orderId = `${m.id}.${step.id}.${this.attempt(m.id, step.id)}`;
-        const order = this.deps.vda5050.prepareOrder(device, { route, actionsAtEnd: [...actionsAtEnd], orderId });
+        const order = this.deps.vda5050.prepareOrder(device, { route: route.nodes, actionsAtEnd: [...actionsAtEnd], orderId, ...(route.startDeviationXY ? { startDeviationXY: route.startDeviationXY } : {}) });
         return { id: orderId, channel: 'vda5050.order', message: order as unknown as Record<string, unknown>, expiresAt: new Date(this.now().getTime() + ttlMs).toISOString() };
       }
       case 'machine.run':
@@ -479,15 +482,29 @@ export class Executor {
     this.flights.set(key(missionId, `${stepId}#${amr}`), { missionId, stepId: `${stepId}#${amr}`, device: amr, kind: 'timer', ref: 'holds' });
   }
 
-  /** Node ids from where the AMR stands to `target` (a station or node). */
-  private route(device: string, target: string): string[] | undefined {
+  /**
+   * Node ids from where the AMR stands to `target` (a station or node). An AMR a STOP halted
+   * between two nodes (`interrupted`: the order it was driving) goes on along the edge it is on,
+   * to that order's next node, and on from there: its order starts at its last node with a
+   * deviation that covers where it stands, so it never cuts across the floor off the graph.
+   */
+  private route(device: string, target: string, interrupted?: string): { nodes: string[]; startDeviationXY?: number } | undefined {
     const { site, fleet } = this.deps;
     const amr = site.index.device(device);
-    const at = fleet.get(device)?.at;
+    const state = fleet.get(device);
+    const at = state?.at;
     const to = site.index.locate(target)?.id;
     if (amr?.kind !== 'amr' || !at || !to) return undefined;
+    const node = site.index.node(at);
+    const off = node && state.pose ? Math.hypot(state.pose.x - node.x, state.pose.y - node.y) : 0;
+    const was = interrupted ? (this.deps.store.outbox.get(interrupted)?.message as { nodes?: { nodeId: string }[] } | undefined)?.nodes?.map((n) => n.nodeId) : undefined;
+    const next = was?.[was.indexOf(at) + 1];
+    if (off > DEFAULT_DEVIATION_XY && was?.includes(at) && next) {
+      const rest = next === to ? { ok: true as const, route: { nodes: [to] } } : findRoute(site.graph, next, to, amr.limits);
+      return rest.ok ? { nodes: [at, ...rest.route.nodes], startDeviationXY: off + DEFAULT_DEVIATION_XY } : undefined;
+    }
     const r = findRoute(site.graph, at, to, amr.limits);
-    return r.ok ? r.route.nodes : undefined;
+    return r.ok ? { nodes: r.route.nodes } : undefined;
   }
 
   private resolve(ref: string, report: CheckReport): string {

@@ -57,6 +57,8 @@ export interface OrderRequest {
   orderId?: string;
   /** Nodes in the base; the rest is sent as the unreleased horizon. Default: all. */
   releasedNodes?: number;
+  /** The first node's allowed deviation, for an AMR stopped between nodes (see buildOrder). */
+  startDeviationXY?: number;
 }
 
 export type InstantActionType = 'startPause' | 'stopPause' | 'cancelOrder' | 'stateRequest' | 'factsheetRequest' | 'stopCharging';
@@ -486,6 +488,7 @@ export class Vda5050Master {
       firstSequenceId,
       actionsAtEnd: request.actionsAtEnd ?? [],
       ...(request.releasedNodes === undefined ? {} : { releasedNodes: request.releasedNodes }),
+      ...(request.startDeviationXY === undefined ? {} : { startDeviationXY: request.startDeviationXY }),
       headerId,
       timestamp,
     });

@@ -28,6 +28,11 @@ export interface BuildOrderInput {
   /** The site's nav graph, if already built (it carries edge and slow-zone speed limits). */
   graph?: NavGraph;
   allowedDeviationXY?: number;
+  /**
+   * The first node's allowed deviation, when the AMR does not stand on it: stopped between two
+   * nodes, it takes the order from where it is (never less than `allowedDeviationXY`).
+   */
+  startDeviationXY?: number;
 }
 
 /** An angle in [-π, π], the range VDA 5050 allows. */
@@ -77,7 +82,7 @@ export function buildOrder(input: BuildOrderInput): Order {
         x: n.x,
         y: n.y,
         ...(i === last && endStation ? { theta: wrapAngle(endStation.theta) } : {}),
-        allowedDeviationXY: deviation,
+        allowedDeviationXY: i === 0 && input.startDeviationXY !== undefined ? Math.max(deviation, input.startDeviationXY) : deviation,
         mapId: site.site.mapId,
       },
       actions,

@@ -51,6 +51,13 @@ async function submitAndApprove(g: Gateway, plan: unknown): Promise<MissionView>
   return ok.json;
 }
 
+/** How far the AMR stands from the node it reports as its last. */
+function offNode(g: Gateway, id: string): number {
+  const s = g.fleet.get(id);
+  const node = s?.at ? g.site.index.node(s.at) : undefined;
+  return s?.pose && node ? Math.hypot(s.pose.x - node.x, s.pose.y - node.y) : 0;
+}
+
 const missionIs = (g: Gateway, id: string, status: string) => async () => {
   const m = (await api(g, 'GET', `/v1/missions/${id}`)).json;
   return m.status === status ? m : undefined;
@@ -128,16 +135,18 @@ t.test('cancel stops the AMR in flight; pause holds it and resume finishes', asy
   t.equal(again.json.code, 'INVALID_TRANSITION');
 });
 
-t.test('STOP pauses the running mission and holds it; resume is refused until release, then it finishes', async (t) => {
+t.test('STOP between two nodes pauses the mission and holds it; resume is refused until release, then the AMR drives on from where it stopped', async (t) => {
   const g = await gateway(t, 10);
   const plan = { schema: 'phygate.plan/v1', name: 'to-shelf-3', steps: [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-3' } }] };
   const m = await submitAndApprove(g, plan);
-  await until('amr-1 driving', () => g.fleet.get('amr-1')?.state === 'driving');
+  // Pressed while amr-1 is between two nodes: it stops there, off its last node.
+  await until('amr-1 half a metre past a node', () => offNode(g, 'amr-1') > 0.5, 30_000);
   const stop = await api<{ id: string }>(g, 'POST', '/v1/stop', { scope: 'all', reason: 'person in aisle' });
   t.equal(stop.status, 200);
   const paused = await until('paused', missionIs(g, m.id, 'paused'));
   t.same(paused.steps.map((s) => s.status), ['blocked'], 'the interrupted step is blocked, not failed');
   await until('amr-1 not driving', () => g.fleet.get('amr-1')?.state !== 'driving');
+  t.ok(offNode(g, 'amr-1') > 0.3, `amr-1 stopped between nodes, ${offNode(g, 'amr-1').toFixed(2)} m from '${g.fleet.get('amr-1')?.at}'`);
   const refused = await api<{ code: string }>(g, 'POST', `/v1/missions/${m.id}/resume`, {});
   t.equal(refused.status, 409);
   t.equal(refused.json.code, 'STOP_ACTIVE', 'no resume while the STOP is latched');

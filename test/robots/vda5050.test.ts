@@ -74,6 +74,14 @@ t.test('node positions come from the site; the heading only where a station asks
   t.equal(wrapAngle(-Math.PI / 2), -Math.PI / 2);
 });
 
+t.test('an AMR stopped between nodes: only the first node allows the deviation that covers where it stands', async (t) => {
+  const o = order({ route: DOCK_TO_SHELF, startDeviationXY: 1.3 });
+  t.equal(o.nodes[0]!.nodePosition!.allowedDeviationXY, 1.3, 'the start');
+  t.same(o.nodes.slice(1).map((n) => n.nodePosition!.allowedDeviationXY), [0.1, 0.1, 0.1, 0.1], 'every other node as usual');
+  t.equal(order({ route: DOCK_TO_SHELF, startDeviationXY: 0.02 }).nodes[0]!.nodePosition!.allowedDeviationXY, 0.1, 'never tighter than the usual');
+  t.ok(OrderSchema.safeParse(o).success);
+});
+
 t.test("edges carry the site's speed limits: the edge's own, or a slow zone it crosses", async (t) => {
   const o = order({ route: DOCK_TO_SHELF });
   t.same(o.edges.map((e) => e.maxSpeed), [0.5, undefined, undefined, 0.5], 'docking spurs are slow, the aisle is not limited by the site');
