@@ -15,9 +15,12 @@ import { isStepFinal, type MissionStatus, type StepStatus } from '../planners/mi
 import type { Step } from '../planners/plan.ts';
 import type { CheckReport } from '../planners/report.ts';
 import { findRoute } from '../planners/route.ts';
+import { protocolOf } from '../planners/site.ts';
 import type { FleetRegistry } from '../robots/fleet-registry.ts';
 import type { MachineMaster } from '../robots/machine/master.ts';
 import { JOB_END_STATES, MACHINE_STATES, type MachineCommand } from '../robots/machine/schemas.ts';
+import type { Ros2Adapter } from '../robots/ros2/adapter.ts';
+import { routePoses } from '../robots/ros2/poses.ts';
 import type { Vda5050Master } from '../robots/vda5050/master.ts';
 import { DEFAULT_DEVIATION_XY } from '../robots/vda5050/order.ts';
 import type { Order } from '../robots/vda5050/schemas.ts';
@@ -57,6 +60,8 @@ export interface ExecutorDeps {
   /** Delivery retry interval (RESEND_MS). */
   resendMs?: number;
   now?: () => Date;
+  /** Devices with a `ros2` block (PHYGATE_ROS2=on): their AMR steps become Nav2 goals. */
+  ros2?: Pick<Ros2Adapter, 'navigateThrough' | 'cancel'>;
   /** The latched STOP (gateway/stop.ts): nothing is dispatched to a device it covers. */
   stops?: {
     stopFor(deviceId: string): StopRecord | undefined;
@@ -75,8 +80,8 @@ interface Flight {
   missionId: string;
   stepId: string;
   device: string;
-  kind: 'order' | 'command' | 'timer';
-  /** VDA 5050 orderId or machine commandId. */
+  kind: 'order' | 'command' | 'goal' | 'timer';
+  /** VDA 5050 orderId, machine commandId or ROS 2 goal id. */
   ref?: string;
   /** The outbox entry of its order or command. */
   entry?: Pick<OutboxEntry, 'id' | 'channel' | 'message' | 'expiresAt'>;
@@ -267,7 +272,16 @@ export class Executor {
 
   pause(missionId: string, actor: string): Mission {
     const m = this.moveMission(missionId, 'paused', undefined, actor);
-    for (const f of this.flightsOf(missionId)) if (f.kind === 'order') void this.deps.vda5050.instantAction(f.device, 'startPause').catch(() => {});
+    for (const f of this.flightsOf(missionId)) {
+      if (f.kind === 'order') void this.deps.vda5050.instantAction(f.device, 'startPause').catch(() => {});
+      if (f.kind === 'goal') {
+        // Nav2 cannot pause a goal: it is cancelled, and sent again from where the robot stands on resume.
+        this.endFlight(f);
+        this.setStep(missionId, f.stepId, 'blocked', { reason: 'paused: the Nav2 goal was cancelled; resume sends it again' });
+        this.interrupted.set(key(missionId, f.stepId), { device: f.device, ref: f.ref! });
+        void this.deps.ros2?.cancel(f.device, 'the mission was paused').catch(() => {});
+      }
+    }
     return m;
   }
 
@@ -368,8 +382,9 @@ export class Executor {
     const flight: Flight = { missionId: m.id, stepId: step.id, device, kind: 'timer' };
     let sending: Flight['entry'];
     let problem: Error | undefined;
+    const overRos2 = this.overRos2(device);
     try {
-      sending = this.prepare(m, step, device, targetAmr, interrupted);
+      if (!overRos2) sending = this.prepare(m, step, device, targetAmr, interrupted);
     } catch (err) {
       problem = err as Error;
     }
@@ -392,10 +407,49 @@ export class Executor {
       this.startWait(flight, step.params.seconds, 0);
       return;
     }
+    if (overRos2) return this.sendGoal(flight, m, step);
     flight.kind = sending!.channel === 'vda5050.order' ? 'order' : 'command';
     flight.ref = sending!.id;
     flight.entry = sending;
     this.deliver(flight);
+  }
+
+  private overRos2(device: string): boolean {
+    const d = this.deps.site.index.device(device);
+    return d !== undefined && protocolOf(d) === 'ros2';
+  }
+
+  /**
+   * A step of a device driven over ROS 2: an AMR's step is a Nav2 NavigateThroughPoses goal along
+   * the route the check planned (pick, drop and charge are the drive to their station: ROS 2 has
+   * no standard action for the load itself). Its outcome ends the step. ROS 2 goals are not in the
+   * outbox: after a gateway restart such a step's outcome is unknown and its mission ends.
+   */
+  private sendGoal(flight: Flight, m: Mission, step: Step): void {
+    const { device } = flight;
+    const ros2 = this.deps.ros2;
+    if (!ros2) return this.stepEnded(flight, 'failed', `${device} is driven over ROS 2, and this gateway runs without it (PHYGATE_ROS2=off)`);
+    if (step.action !== 'navigate' && step.action !== 'pick' && step.action !== 'drop' && step.action !== 'charge') {
+      return this.stepEnded(flight, 'failed', `${device}: '${step.action}' over ROS 2 needs a trajectory for each station, which a site cannot describe yet`);
+    }
+    const target = step.action === 'navigate' ? step.params.to : step.params.at;
+    const route = target === undefined ? undefined : this.route(device, target);
+    if (!route || target === undefined) return this.stepEnded(flight, 'failed', `${device}: no route from where it is to '${target ?? 'a charger'}'`);
+    flight.kind = 'goal';
+    flight.ref = `${m.id}.${step.id}.${Date.now().toString(36)}`;
+    let goal: ReturnType<typeof ros2.navigateThrough>;
+    try {
+      goal = ros2.navigateThrough(device, routePoses(this.deps.site.index, route.nodes, this.deps.site.index.station(target)?.theta), {
+        goalId: flight.ref,
+        onProgress: () => this.stepRunning(flight),
+      });
+    } catch (err) {
+      return this.stepEnded(flight, 'failed', `${device}: ${(err as Error).message}`);
+    }
+    void goal.outcome.then((o) => {
+      if (o.status === 'succeeded') this.stepEnded(flight, 'succeeded');
+      else this.stepEnded(flight, o.status, `${device}: ${o.reason}`);
+    });
   }
 
   /** The order or command a step sends, built and checked (not sent); none for `wait`. */
@@ -576,6 +630,7 @@ export class Executor {
   private abort(f: Flight): void {
     if (f.kind === 'order') void this.deps.vda5050.instantAction(f.device, 'cancelOrder').catch(() => {});
     if (f.kind === 'command') void this.deps.machines.command(f.device, { action: 'stop' }).catch(() => {});
+    if (f.kind === 'goal') void this.deps.ros2?.cancel(f.device, 'the mission was cancelled or failed').catch(() => {});
   }
 
   private endFlight(f: Flight): void {

@@ -138,6 +138,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
       machines,
       hub,
       stops,
+      ...(ros2 ? { ros2 } : {}),
       timeScale: config.PHYGATE_VIRTUAL_FLEET ? config.PHYGATE_FLEET_SPEED : 1,
       offlineGraceMs: config.PHYGATE_OFFLINE_GRACE_S * 1000,
       commandTtlMs: config.PHYGATE_COMMAND_TTL_S * 1000,

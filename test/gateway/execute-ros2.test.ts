@@ -1,0 +1,105 @@
+// Missions on a device driven over ROS 2: the real executor, mission service, SQLite store and
+// ROS 2 adapter, with the rclnodejs stand-in (NOT ROS 2; see test/robots/ros2/rclnodejs-stand-in.ts)
+// playing Nav2's action servers. amr-3 has a ros2 block (test/robots/ros2/ros2-site.ts): its
+// steps become NavigateThroughPoses goals along the checked route, their results end the steps;
+// pause cancels the goal and resume sends a new one; cancel cancels it.
+import { rmSync } from 'node:fs';
+import t, { type Test } from 'tap';
+import { Executor } from '../../gateway/executor.ts';
+import { MissionService } from '../../gateway/missions/service.ts';
+import { openStore, type Store } from '../../gateway/store/index.ts';
+import { PlanSchema } from '../../planners/plan.ts';
+import { FleetRegistry } from '../../robots/fleet-registry.ts';
+import { Ros2Adapter } from '../../robots/ros2/adapter.ts';
+import { GOAL_STATUS } from '../../robots/ros2/messages.ts';
+import { parkFleetAtHome } from '../../sim/parked-fleet.ts';
+import { until } from '../helpers/wait.ts';
+import { StandInRcl } from '../robots/ros2/rclnodejs-stand-in.ts';
+import { ros2Site } from '../robots/ros2/ros2-site.ts';
+import { tempDir } from './harness.ts';
+import { StandInMasters } from './stand-in-masters.ts';
+
+const THROUGH = '/amr_3/navigate_through_poses';
+
+async function floor(t: Test, withRos2 = true) {
+  const site = ros2Site();
+  const dir = tempDir();
+  const store = openStore(dir);
+  const fleet = new FleetRegistry(site.index);
+  parkFleetAtHome(fleet, new Date());
+  const rcl = new StandInRcl();
+  rcl.server(THROUGH);
+  // A long silence limit: the parked fleet stands in for odometry here.
+  const ros2 = new Ros2Adapter({ site: site.index, fleet, loadBinding: async () => rcl, serverTimeoutMs: 200, cancelTimeoutMs: 200, rosDistro: 'jazzy', silenceMs: 60_000 });
+  await ros2.start();
+  const masters = new StandInMasters();
+  const executor = new Executor({ store, site, fleet, vda5050: masters.vda5050, machines: masters.machineMaster, ...(withRos2 ? { ros2 } : {}) });
+  const service = new MissionService({ site, store, fleet, now: () => new Date(), runner: executor });
+  t.teardown(async () => {
+    executor.close();
+    await ros2.close();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const start = (steps: unknown[]) => {
+    const { mission } = service.submit(PlanSchema.parse({ schema: 'phygate.plan/v1', name: 'ros2-drive', steps }), 'agent');
+    service.approve(mission.id, mission.planHash, 'operator');
+    return mission.id;
+  };
+  return { site, store, fleet, rcl, masters, service, start, server: rcl.server(THROUGH) };
+}
+
+const status = (store: Store, id: string) => store.missions.get(id)!;
+
+t.test('a navigate step of a ROS 2 AMR is a NavigateThroughPoses goal along the checked route; its result ends the step', async (t) => {
+  const f = await floor(t);
+  const id = f.start([{ id: 'go', action: 'navigate', device: 'amr-3', params: { to: 'shelf-3' } }]);
+  const g = await until('the goal reached the server', () => f.server.last);
+  const report = status(f.store, id).report as { steps: { id: string }[] };
+  t.ok(report.steps.some((s) => s.id === 'go'), 'the step was checked');
+  const shelf = f.site.index.locate('shelf-3')!;
+  const last = g.goal.poses.at(-1).pose.position;
+  t.same([last.x, last.y], [shelf.x, shelf.y], 'the last pose is the shelf');
+  t.ok(g.goal.poses.length >= 2, `through the route's nodes (${g.goal.poses.length} poses)`);
+  t.same(f.masters.published, [], 'no VDA 5050 order for it');
+  g.feedback({ distance_remaining: 5, number_of_poses_remaining: 2 });
+  await until('running', () => status(f.store, id).steps[0]!.status === 'running');
+  g.finish(GOAL_STATUS.SUCCEEDED);
+  await until('succeeded', () => status(f.store, id).status === 'succeeded');
+  t.pass('the mission succeeded when Nav2 said so');
+});
+
+t.test('an aborted goal fails the step and the mission, with the reason', async (t) => {
+  const f = await floor(t);
+  const id = f.start([{ id: 'go', action: 'navigate', device: 'amr-3', params: { to: 'shelf-3' } }]);
+  const g = await until('the goal reached the server', () => f.server.last);
+  g.finish(GOAL_STATUS.ABORTED, { error_code: 103, error_msg: 'no valid path' });
+  await until('failed', () => status(f.store, id).status === 'failed');
+  const failed = f.store.missions.events(id).find((e) => e.type === 'mission.failed')!.data as { step: string; reason: string };
+  t.equal(failed.step, 'go');
+  t.match(failed.reason, /^amr-3: .*abort/i, `the reason says what Nav2 did: ${failed.reason}`);
+});
+
+t.test('pause cancels the goal (Nav2 cannot pause); resume sends a new one; cancel cancels it', async (t) => {
+  const f = await floor(t);
+  const id = f.start([{ id: 'go', action: 'navigate', device: 'amr-3', params: { to: 'shelf-3' } }]);
+  const first = await until('the goal reached the server', () => f.server.last);
+  f.service.pause(id, 'operator');
+  await until('the first goal cancelled', () => !first.active);
+  t.equal(status(f.store, id).steps[0]!.status, 'blocked');
+  f.service.resume(id, 'operator');
+  const second = await until('a second goal', () => (f.server.goals.length === 2 ? f.server.last : undefined));
+  t.ok(second.active, 'the step goes again');
+  f.service.cancel(id, 'operator');
+  await until('the second goal cancelled', () => !second.active);
+  t.equal(status(f.store, id).status, 'cancelled');
+});
+
+t.test('without the ROS 2 adapter a ROS 2 device gets nothing, and the step says why', async (t) => {
+  const f = await floor(t, false);
+  const id = f.start([{ id: 'go', action: 'navigate', device: 'amr-3', params: { to: 'shelf-3' } }]);
+  await until('failed', () => status(f.store, id).status === 'failed');
+  t.match(f.store.missions.events(id).find((e) => e.type === 'mission.failed')!.data, { reason: /amr-3 is driven over ROS 2, and this gateway runs without it/ });
+  t.same(f.server.goals, [], 'no goal');
+  t.same(f.masters.published, [], 'and no VDA 5050 order instead');
+});
