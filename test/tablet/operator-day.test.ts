@@ -90,6 +90,8 @@ t.test("an operator's day", async (t) => {
     t.equal(await page.locator('#badge-missions').textContent(), '1', 'the Missions tab counts it');
     t.ok(await card.getByRole('button', { name: 'Approve' }).isVisible(), 'Approve');
     t.ok(await card.getByRole('button', { name: 'Reject' }).isVisible(), 'Reject');
+    const approve = await card.getByRole('button', { name: 'Approve' }).boundingBox();
+    t.ok(approve && approve.y >= 0 && approve.y + approve.height <= LANDSCAPE.height, `Approve is on screen without scrolling, under the report (top at ${approve?.y.toFixed(0)} px of ${LANDSCAPE.height})`);
     await screenshot(page, '03-approval');
     await checkScreen(t, page, 'approval, landscape');
 
