@@ -336,8 +336,13 @@ t.test('aedes: charging at a charger, refusals while charging, work that cannot 
   t.ok(near(f.amr1().pose, f.amr1().at!), `on a node (${f.amr1().at})`);
 
   t.equal(f.master.factsheet('amr-1'), undefined, 'no factsheet unless asked for');
-  await f.master.instantAction('amr-1', 'factsheetRequest');
-  await until('the factsheet arrives', () => f.master.factsheet('amr-1') !== undefined);
+  // Instant actions go at QoS 0, as the spec has them: a request can be lost (once in CI, with four
+  // test files at a time on two cores, the factsheet never came), so the test asks again, as a
+  // master would, up to five times.
+  for (let i = 0; i < 5 && f.master.factsheet('amr-1') === undefined; i++) {
+    await f.master.instantAction('amr-1', 'factsheetRequest');
+    await until('the factsheet arrives', () => f.master.factsheet('amr-1') !== undefined, 2_000).catch(() => {});
+  }
   t.match(f.master.factsheet('amr-1'), { serialNumber: 'amr-1', typeSpecification: { agvKinematic: 'DIFF', maxLoadMass: 30 } });
   await t.rejects(f.master.updateOrder('amr-2', { route: ['dock-b'] }), DeviceOfflineError);
 });
