@@ -150,10 +150,7 @@ export class Executor {
     for (const f of [...this.flights.values()]) {
       if (!inScope(f.device)) continue;
       const stepId = f.stepId.split('#')[0]!;
-      const main = this.flights.get(key(f.missionId, stepId)) ?? f;
-      this.endFlight(main);
-      this.setStep(f.missionId, stepId, 'blocked', { reason: `STOP: ${stop.reason}` }, main.entry && { id: main.entry.id, outcome: 'stopped' });
-      this.interrupted.set(key(f.missionId, stepId), { device: main.device, ...(main.ref ? { ref: main.ref } : {}) });
+      this.interrupt(this.flights.get(key(f.missionId, stepId)) ?? f, stepId, `STOP: ${stop.reason}`);
       missions.add(f.missionId);
     }
     if (stop.scope === 'all') for (const m of this.deps.store.missions.list({ status: ['running'], limit: 500 })) missions.add(m.id);
@@ -161,6 +158,13 @@ export class Executor {
       if (this.deps.store.missions.get(id)?.status !== 'running') continue;
       this.moveMission(id, 'paused', { reason: `STOP (${stop.scope}): ${stop.reason}` }, `stop:${stop.createdBy}`);
     }
+  }
+
+  /** The step's flight ends without an outcome: the step is `blocked` and goes again on resume (RESUMABLE). */
+  private interrupt(f: Flight, stepId: string, reason: string): void {
+    this.endFlight(f);
+    this.setStep(f.missionId, stepId, 'blocked', { reason }, f.entry && { id: f.entry.id, outcome: 'stopped' });
+    this.interrupted.set(key(f.missionId, stepId), { device: f.device, ...(f.ref ? { ref: f.ref } : {}) });
   }
 
   /**
@@ -276,9 +280,7 @@ export class Executor {
       if (f.kind === 'order') void this.deps.vda5050.instantAction(f.device, 'startPause').catch(() => {});
       if (f.kind === 'goal') {
         // Nav2 cannot pause a goal: it is cancelled, and sent again from where the robot stands on resume.
-        this.endFlight(f);
-        this.setStep(missionId, f.stepId, 'blocked', { reason: 'paused: the Nav2 goal was cancelled; resume sends it again' });
-        this.interrupted.set(key(missionId, f.stepId), { device: f.device, ref: f.ref! });
+        this.interrupt(f, f.stepId, 'paused: the Nav2 goal was cancelled; resume sends it again');
         void this.deps.ros2?.cancel(f.device, 'the mission was paused').catch(() => {});
       }
     }
@@ -501,21 +503,16 @@ export class Executor {
       this.stepEnded(f, 'failed', `${f.device} did not take the ${what} for step '${f.stepId}' before it expired at ${entry.expiresAt}; it is not sent again`, 'expired');
       return;
     }
-    if (this.deps.store.missions.get(f.missionId)?.status !== 'running') {
-      // Paused: nothing goes out until it is resumed (its expiry still runs).
-      clearTimeout(f.resend);
-      f.resend = setTimeout(() => this.deliver(f), this.resendMs);
-      f.resend.unref?.();
-      return;
-    }
+    clearTimeout(f.resend);
+    f.resend = setTimeout(() => this.deliver(f), this.resendMs);
+    f.resend.unref?.();
+    // Paused: nothing goes out until it is resumed (its expiry still runs).
+    if (this.deps.store.missions.get(f.missionId)?.status !== 'running') return;
     const sent = entry.channel === 'vda5050.order' ? this.deps.vda5050.publishOrder(f.device, entry.message as unknown as Order) : this.deps.machines.publish(f.device, entry.message as unknown as MachineCommand);
     sent.then(
       () => this.deps.store.outbox.published(entry.id, this.now()),
       (err: Error) => this.log('warn', `${entry.channel} ${entry.id} to ${f.device} not published (sent again in ${this.resendMs} ms): ${err.message}`),
     );
-    clearTimeout(f.resend);
-    f.resend = setTimeout(() => this.deliver(f), this.resendMs);
-    f.resend.unref?.();
   }
 
   private armTimeout(flight: Flight, m: Mission, step: Step): void {
@@ -554,7 +551,7 @@ export class Executor {
     const was = interrupted ? (this.deps.store.outbox.get(interrupted)?.message as { nodes?: { nodeId: string }[] } | undefined)?.nodes?.map((n) => n.nodeId) : undefined;
     const next = was?.[was.indexOf(at) + 1];
     if (off > DEFAULT_DEVIATION_XY && was?.includes(at) && next) {
-      const rest = next === to ? { ok: true as const, route: { nodes: [to] } } : findRoute(site.graph, next, to, amr.limits);
+      const rest = findRoute(site.graph, next, to, amr.limits);
       return rest.ok ? { nodes: [at, ...rest.route.nodes], startDeviationXY: off + DEFAULT_DEVIATION_XY } : undefined;
     }
     const r = findRoute(site.graph, at, to, amr.limits);

@@ -40,6 +40,7 @@ import type { Connection, InstantActions } from '../../robots/vda5050/schemas.ts
 import { DEFAULT_INTERFACE_NAME, vehicleTopic } from '../../robots/vda5050/topics.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
 import { table } from './format.ts';
+import type { PublisherStart } from './state-publisher.ts';
 import { demoSite } from './generate.ts';
 import {
   fleetSite,
@@ -73,18 +74,8 @@ const wall = () => performance.timeOrigin + performance.now();
 
 // ---- the stand-ins' process (IPC protocol) --------------------------------------------------
 
-interface StandInStart {
-  type: 'start';
-  url: string;
-  interfaceName: string;
-  manufacturer: string;
-  serialNumbers: string[];
-  connections: number;
-  mapId: string;
-  node: string;
-  x: number;
-  y: number;
-}
+/** The stand-ins connect as the MQTT bench's vehicles do, without publishing states of their own. */
+type StandInStart = Omit<PublisherStart, 'hz' | 'slots'>;
 type ToStandIns = StandInStart | { type: 'arm'; round: number } | { type: 'clock'; parentMs: number };
 interface RoundReport {
   type: 'round';
