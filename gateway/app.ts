@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -18,6 +18,9 @@ import type { Config } from './config.ts';
 import { ApiError, type ErrorCode } from './errors.ts';
 import { MissionService, type MissionRunner } from './missions/service.ts';
 import { EventHub } from './events.ts';
+import { createLogger, type Logger } from './log.ts';
+
+export { redactUrl } from './log.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { eventRoutes, streamFleet } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -45,7 +48,9 @@ export interface AppDeps {
   stops?: StopService;
   /** Runs approved missions; without one, missions are stored and approved but nothing moves. */
   runner?: MissionRunner;
-  /** Where the request log goes (default stdout); tests read it. */
+  /** The gateway's logger (gateway/log.ts); one is made if not given. */
+  log?: Logger;
+  /** Where the request log goes when no logger is given (default stdout); tests read it. */
   logStream?: NodeJS.WritableStream;
   /** What the tablet serves; by default gateway/tablet/dist, bundled at start if missing or out of date. */
   tablet?: TabletAssets;
@@ -53,28 +58,11 @@ export interface AppDeps {
 
 export type App = FastifyInstance;
 
-/** The URL with any `access_token` query value replaced, for logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/([?&]access_token=)[^&#]*/gi, '$1REDACTED');
-}
-
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
   const app = Fastify({
-    logger: {
-      level: config.PHYGATE_LOG_LEVEL,
-      ...(deps.logStream ? { stream: deps.logStream } : {}),
-      // A token passed as ?access_token= (EventSource) must never reach the logs.
-      serializers: {
-        req: (req: { method: string; url: string; host?: string; ip?: string; socket?: { remotePort?: number } }) => ({
-          method: req.method,
-          url: redactUrl(req.url),
-          host: req.host,
-          remoteAddress: req.ip,
-          remotePort: req.socket?.remotePort,
-        }),
-      },
-    },
+    // Typed as Fastify's base logger so the app keeps its plain FastifyInstance type.
+    loggerInstance: (deps.log ?? createLogger(config.PHYGATE_LOG_LEVEL, deps.logStream)) as FastifyBaseLogger,
     bodyLimit: config.PHYGATE_BODY_LIMIT,
     requestTimeout: config.PHYGATE_REQUEST_TIMEOUT_MS,
     // Node's default would answer a slow client only when the socket dies.
@@ -151,7 +139,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(eventRoutes, { site: deps.site, fleet: deps.fleet, hub });
   let stops = deps.stops;
   if (!stops) {
-    const own = new StopService({ store: deps.store, site: deps.site, fleet: deps.fleet, hub, log: (level, msg, data) => app.log[level](data ?? {}, msg) });
+    const own = new StopService({ store: deps.store, site: deps.site, fleet: deps.fleet, hub, log: app.log });
     app.addHook('onClose', async () => own.close());
     stops = own;
   }

@@ -1,16 +1,20 @@
-// The composition root: configuration, site, store, MQTT (an external broker or the embedded
-// one), the device masters (VDA 5050, machine protocol), the virtual fleet and the HTTP server
-// wired into one gateway.
+// The composition root: configuration, the logger, site, store, MQTT (an external broker or the
+// embedded one), the device masters (VDA 5050, machine protocol, ROS 2) and their device ports,
+// STOP, the executor, the virtual fleet and the HTTP server wired into one gateway.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { MqttClient } from 'mqtt';
+import { DevicePorts } from '../robots/device-port.ts';
 import { FleetRegistry } from '../robots/fleet-registry.ts';
 import { MachineMaster } from '../robots/machine/master.ts';
+import { MachinePort } from '../robots/machine/port.ts';
 import { Ros2Adapter } from '../robots/ros2/adapter.ts';
 import { Ros2UnavailableError } from '../robots/ros2/errors.ts';
+import { Ros2Port } from '../robots/ros2/port.ts';
 import { closeMqtt, connectMqtt, type MqttSettings } from '../robots/mqtt.ts';
 import { Vda5050Master } from '../robots/vda5050/master.ts';
+import { Vda5050Port } from '../robots/vda5050/port.ts';
 import { openSiteFolder, type LoadedSite } from '../sim/site-folder.ts';
 import { startVirtualFleet, type VirtualFleet } from '../sim/virtual-fleet.ts';
 import { buildApp, type App } from './app.ts';
@@ -18,7 +22,8 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './broker.ts';
 import { ConfigError, type Config } from './config.ts';
 import { EventHub } from './events.ts';
 import { Executor } from './executor.ts';
-import { StopService, type StopLog } from './stop.ts';
+import { createLogger, type Logger } from './log.ts';
+import { StopService } from './stop.ts';
 import { openStore, type Store } from './store/index.ts';
 
 export interface Gateway {
@@ -31,7 +36,10 @@ export interface Gateway {
   /** STOP: press, latch, release (also `POST /v1/stop`). */
   stops: StopService;
   executor: Executor;
+  /** How each device is driven (robots/device-port.ts). */
+  ports: DevicePorts;
   hub: EventHub;
+  log: Logger;
   /** Where it listens, e.g. http://127.0.0.1:8080 */
   url: string;
   /** The broker the gateway and the devices use, e.g. mqtt://127.0.0.1:1883 */
@@ -73,7 +81,7 @@ export function mqttSettings(config: Config, url: string, clientId: string): Mqt
   };
 }
 
-export async function startGateway(config: Config): Promise<Gateway> {
+export async function startGateway(config: Config, log: Logger = createLogger(config.PHYGATE_LOG_LEVEL)): Promise<Gateway> {
   const site = await openSiteFolder(config.PHYGATE_SITE);
   const store = openStore(resolve(config.PHYGATE_DATA_DIR));
   // Everything started so far, closed in reverse order if a later part fails (or on close).
@@ -88,7 +96,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
     }
   };
   try {
-    const fleet = new FleetRegistry(site.index);
+    const fleet = new FleetRegistry(site.index, log);
     let broker: EmbeddedBroker | undefined;
     if (!config.PHYGATE_MQTT_URL) {
       broker = await startEmbeddedBroker({ host: config.PHYGATE_MQTT_HOST, port: config.PHYGATE_MQTT_PORT });
@@ -98,30 +106,30 @@ export async function startGateway(config: Config): Promise<Gateway> {
     const mqttUrl = config.PHYGATE_MQTT_URL ?? broker!.url;
     const client: MqttClient = await connectMqtt(mqttSettings(config, mqttUrl, `phygate-gateway-${site.index.site.id}-${randomBytes(4).toString('hex')}`));
     started.push(() => closeMqtt(client, true));
-    const vda5050 = new Vda5050Master({ client, site: site.index, fleet, graph: site.graph, interfaceName: config.PHYGATE_VDA_INTERFACE });
+    const vda5050 = new Vda5050Master({ client, site: site.index, fleet, graph: site.graph, interfaceName: config.PHYGATE_VDA_INTERFACE, log });
     await vda5050.start();
     started.push(() => vda5050.stop());
-    const machines = new MachineMaster({ client, site: site.index, siteId: site.index.site.id, fleet });
+    const machines = new MachineMaster({ client, site: site.index, siteId: site.index.site.id, fleet, log });
     await machines.start();
     started.push(() => machines.stop());
-    // STOP is wired before any device can connect, so one that comes online while a stop is
-    // latched is told at once; stops still active from before a restart go out again now.
-    const hub = new EventHub();
-    // Logged through the app's logger; what happens before the app exists waits for it.
-    let appLog: App['log'] | undefined;
-    const early: Parameters<StopLog>[] = [];
-    const stopLog: StopLog = (level, msg, data) => (appLog ? appLog[level](data ?? {}, msg) : early.push([level, msg, data]));
     // ROS 2 only when asked for; without a usable ROS 2 the gateway does not start, and says why.
     let ros2: Ros2Adapter | undefined;
     if (config.PHYGATE_ROS2 === 'on') {
-      const adapter = new Ros2Adapter({ site: site.index, fleet, log: stopLog });
+      const adapter = new Ros2Adapter({ site: site.index, fleet, log });
       started.push(() => adapter.close());
       await adapter.start().catch((err: unknown) => {
         throw err instanceof Ros2UnavailableError ? new ConfigError(`PHYGATE_ROS2=on, but ${err.message}`) : err;
       });
       ros2 = adapter;
     }
-    const stops = new StopService({ store, site, fleet, vda5050, machines, ros2, hub, log: stopLog });
+    const vdaPort = new Vda5050Port(vda5050, fleet, log);
+    const machinePort = new MachinePort(machines, fleet, site.index, log);
+    started.push(() => vdaPort.close(), () => machinePort.close());
+    const ports = new DevicePorts(site.index, { vda5050: vdaPort, machine: machinePort, ...(ros2 ? { ros2: new Ros2Port(ros2, site.index, log) } : {}) });
+    // STOP is wired before any device can connect, so one that comes online while a stop is
+    // latched is told at once; stops still active from before a restart go out again now.
+    const hub = new EventHub();
+    const stops = new StopService({ store, site, fleet, ports, hub, log });
     started.push(() => stops.close());
     await stops.resume();
     let virtualFleet: VirtualFleet | undefined;
@@ -134,20 +142,16 @@ export async function startGateway(config: Config): Promise<Gateway> {
       store,
       site,
       fleet,
-      vda5050,
-      machines,
+      ports,
       hub,
       stops,
-      ...(ros2 ? { ros2 } : {}),
+      log,
       timeScale: config.PHYGATE_VIRTUAL_FLEET ? config.PHYGATE_FLEET_SPEED : 1,
       offlineGraceMs: config.PHYGATE_OFFLINE_GRACE_S * 1000,
       commandTtlMs: config.PHYGATE_COMMAND_TTL_S * 1000,
-      log: stopLog,
     });
     started.push(() => executor.close());
-    const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor });
-    appLog = app.log;
-    for (const [level, msg, data] of early.splice(0)) stopLog(level, msg, data);
+    const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor, log });
     started.push(() => app.close());
     const address = await app.listen({ port: config.PHYGATE_PORT, host: config.PHYGATE_HOST });
     // Only once listening: a start that fails must not leave an admin token nobody was shown.
@@ -165,7 +169,9 @@ export async function startGateway(config: Config): Promise<Gateway> {
       machines,
       stops,
       executor,
+      ports,
       hub,
+      log,
       url: address,
       mqttUrl,
       embeddedBroker: broker !== undefined,

@@ -1,26 +1,25 @@
-// STOP, as design.md's safety model has it: accepted from any role, never queued behind other
-// work, latched until an operator releases it.
+// STOP, as the safety model has it (docs/architecture.md): accepted from any role, never queued
+// behind other work, latched until an operator releases it.
 //
 // Pressing it writes the record first (so it is latched even if no message gets out), then tells
-// every device in its scope at once, all in parallel: AMRs get one VDA 5050 instantActions
-// message `startPause` + `cancelOrder` at QoS 1, machines, arms and conveyors the machine
-// protocol's `stop`, and devices with a `ros2` block (and only they, over nothing else) have
-// every goal on their action servers cancelled. Failures are logged and reported, never thrown:
-// one dead link must not hold back the others.
+// every device in its scope at once, all in parallel, through its device port
+// (robots/device-port.ts): AMRs over VDA 5050 get one instantActions message `startPause` +
+// `cancelOrder` at QoS 1, machines, arms and conveyors the machine protocol's `stop`, and devices
+// driven over ROS 2 have every goal on their action servers cancelled. Failures are logged and
+// reported, never thrown: one dead link must not hold back the others.
 //
 // Latched means: while a stop is active, a device in its scope that comes online is told again at
 // once, and one that shows it is moving anyway (an AMR reporting `paused: false`, a machine
 // `running`) is told again, at most every `resendMs`. At gateway start, `resume()` sends every
 // stop still active in the store again. Releasing (operator, `ack: true`) clears every active
-// stop and sends `stopPause` to the AMRs; their orders were cancelled, so nothing moves until
-// missions are resumed explicitly.
+// stop and tells the devices that need it (VDA 5050 AMRs get `stopPause`); their orders were
+// cancelled, so nothing moves until missions are resumed explicitly.
 import type { DeviceState } from '../planners/fleet.ts';
 import { pointInPolygon, type Point } from '../planners/geometry.ts';
-import { protocolOf, type Device, type Zone } from '../planners/site.ts';
+import type { Device, Zone } from '../planners/site.ts';
+import { DevicePorts, type StopAnswer } from '../robots/device-port.ts';
 import type { FleetRegistry } from '../robots/fleet-registry.ts';
-import type { MachineMaster } from '../robots/machine/master.ts';
-import type { Ros2Adapter } from '../robots/ros2/adapter.ts';
-import type { Vda5050Master } from '../robots/vda5050/master.ts';
+import { errorText, silentLog, type Log } from '../robots/log.ts';
 import type { LoadedSite } from '../sim/site-folder.ts';
 import { ApiError } from './errors.ts';
 import type { EventHub } from './events.ts';
@@ -37,20 +36,15 @@ export const CONFIRM_MS = 1_000;
 /** Least time between two sends of an active stop to one device that still moves. */
 export const RESEND_MS = 500;
 
-export type StopLog = (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void;
-
 export interface StopServiceDeps {
   store: Pick<Store, 'stops'>;
   site: LoadedSite;
   fleet: FleetRegistry;
-  /** Absent (tests of the API alone): AMRs cannot be told, and the stop says so. */
-  vda5050?: Pick<Vda5050Master, 'stopVehicle' | 'instantAction'>;
-  machines?: Pick<MachineMaster, 'command'>;
-  /** Absent (PHYGATE_ROS2=off): devices with a `ros2` block cannot be told, and the stop says so. */
-  ros2?: Pick<Ros2Adapter, 'stopAll'>;
+  /** How each device is told. Absent (tests of the API alone): no device can be told, and the stop says so. */
+  ports?: Pick<DevicePorts, 'for'>;
   hub: Pick<EventHub, 'publish'>;
   now?: () => Date;
-  log?: StopLog;
+  log?: Log;
   confirmMs?: number;
   resendMs?: number;
 }
@@ -58,7 +52,8 @@ export interface StopServiceDeps {
 /** What became of the message to one device. */
 export interface Delivery {
   device: string;
-  via: 'vda5050' | 'machine' | 'ros2';
+  /** The device port that told it: `vda5050`, `machine`, `ros2`. */
+  via: string;
   /** `sent`: the broker confirmed it; `unconfirmed`: no confirmation yet (it may still go out); `failed`: not sent. */
   result: 'sent' | 'unconfirmed' | 'failed';
   error?: string;
@@ -73,7 +68,7 @@ export interface StopOutcome {
 export interface ReleaseOutcome {
   /** The stops this release ended (empty: none was active). */
   released: StopRecord[];
-  /** The AMRs sent `stopPause`. */
+  /** The devices told the stop is over (VDA 5050 AMRs: `stopPause`). */
   resumed: Delivery[];
 }
 
@@ -90,7 +85,8 @@ const UNCONFIRMED = Symbol('unconfirmed');
 export class StopService {
   private readonly deps: StopServiceDeps;
   private readonly now: () => Date;
-  private readonly log: StopLog;
+  private readonly log: Log;
+  private readonly ports: Pick<DevicePorts, 'for'>;
   private readonly confirmMs: number;
   private readonly resendMs: number;
   /** The active stops, oldest first; the store is the truth, this is its copy for the fleet watch. */
@@ -104,7 +100,8 @@ export class StopService {
   constructor(deps: StopServiceDeps) {
     this.deps = deps;
     this.now = deps.now ?? (() => new Date());
-    this.log = deps.log ?? (() => {});
+    this.log = deps.log ?? silentLog;
+    this.ports = deps.ports ?? new DevicePorts(deps.site.index, {});
     this.confirmMs = deps.confirmMs ?? CONFIRM_MS;
     this.resendMs = deps.resendMs ?? RESEND_MS;
     this.latched = deps.store.stops.active();
@@ -126,12 +123,12 @@ export class StopService {
     } catch (err) {
       // Not latched, but the devices stop all the same; the caller must know it was not stored.
       const told = await this.settle(this.send(devices, 'stop'));
-      this.log('error', 'STOP could not be stored: sent, but not latched', { scope: input.scope, error: (err as Error).message });
+      this.log.error({ scope: input.scope, err: (err as Error).message }, 'STOP could not be stored: sent, but not latched');
       throw new ApiError('INTERNAL', `STOP was sent to ${devices.length} device(s) but could not be stored, so it is not latched: ${(err as Error).message}`, { told });
     }
     const sending = this.send(devices, 'stop');
     this.latched.push(record);
-    this.log('warn', `STOP ${record.scope} by ${record.createdBy}: ${record.reason}`, { stop: record.id, devices });
+    this.log.warn({ stop: record.id, devices }, `STOP ${record.scope} by ${record.createdBy}: ${record.reason}`);
     this.deps.hub.publish('stop', record);
     for (const l of this.stopListeners) this.safely(() => l(record));
     return { stop: record, told: await this.settle(sending) };
@@ -149,9 +146,9 @@ export class StopService {
   }
 
   /**
-   * Releases every active stop at once (only with `ack: true`) and sends `stopPause` to the AMRs
-   * they covered. Their orders were cancelled when the stop was pressed: nothing moves until a
-   * mission is resumed.
+   * Releases every active stop at once (only with `ack: true`) and tells the devices they covered
+   * that need it (VDA 5050 AMRs: `stopPause`). Their orders were cancelled when the stop was
+   * pressed: nothing moves until a mission is resumed.
    */
   async release(input: { actor: string; ack: boolean; note?: string }): Promise<ReleaseOutcome> {
     if (input.ack !== true) {
@@ -163,11 +160,10 @@ export class StopService {
     this.latched = [];
     this.lastSent.clear();
     if (released.length === 0) return { released, resumed: [] };
-    // ROS 2 AMRs have nothing to resume: their goals were cancelled.
-    const amrs = this.deps.site.index.devicesOfKind('amr').filter((d) => protocolOf(d) === 'vda5050' && released.some((s) => this.covers(s, d)));
-    const sending = this.send(amrs.map((d) => d.id), 'release');
-    this.log('warn', `STOP released by ${input.actor}`, { stops: released.map((s) => s.id), note: input.note });
-    this.deps.hub.publish('stop.released', { released, devices: amrs.map((d) => d.id) });
+    const covered = this.deps.site.index.site.devices.filter((d) => released.some((s) => this.covers(s, d))).map((d) => d.id);
+    const sending = this.send(covered, 'release');
+    this.log.warn({ stops: released.map((s) => s.id), note: input.note }, `STOP released by ${input.actor}`);
+    this.deps.hub.publish('stop.released', { released, devices: sending.map((s) => s.device) });
     for (const l of this.releaseListeners) this.safely(() => l(released));
     return { released, resumed: await this.settle(sending) };
   }
@@ -180,7 +176,7 @@ export class StopService {
     this.latched = this.deps.store.stops.active();
     if (this.latched.length === 0) return [];
     const devices = this.deps.site.index.site.devices.filter((d) => this.latched.some((s) => this.covers(s, d))).map((d) => d.id);
-    this.log('warn', `STOP still active from before the restart: sent again`, { stops: this.latched.map((s) => s.id), devices });
+    this.log.warn({ stops: this.latched.map((s) => s.id), devices }, 'STOP still active from before the restart: sent again');
     return this.settle(this.send(devices, 'stop'));
   }
 
@@ -211,12 +207,12 @@ export class StopService {
     const device = this.deps.site.index.device(s.id);
     if (!device) return;
     const cameOnline = !was;
-    const moving = protocolOf(device) === 'ros2' ? s.state === 'driving' || s.state === 'running' : device.kind === 'amr' ? s.paused === false : s.state === 'running';
+    const moving = this.ports.for(s.id).moving(s);
     if (!cameOnline && !moving) return;
     if (!cameOnline && Date.now() - (this.lastSent.get(s.id) ?? -Infinity) < this.resendMs) return;
     const stop = this.latched.find((r) => this.covers(r, device));
     if (!stop) return;
-    this.log('warn', `${s.id} ${cameOnline ? 'came online' : device.kind === 'amr' ? 'is not paused' : 'is running'} while STOP ${stop.scope} is active: told again`, { stop: stop.id, device: s.id });
+    this.log.warn({ stop: stop.id, device: s.id }, `${s.id} ${cameOnline ? 'came online' : 'moves'} while STOP ${stop.scope} is active: told again`);
     void this.send([s.id], 'stop');
   };
 
@@ -287,47 +283,15 @@ export class StopService {
   /** Starts every message now, none waiting for another; failures are logged when they happen. */
   private send(deviceIds: readonly string[], what: 'stop' | 'release'): Sending[] {
     const out: Sending[] = [];
-    const { vda5050, machines, ros2 } = this.deps;
     for (const id of deviceIds) {
-      const device = this.deps.site.index.device(id);
-      if (!device) continue;
-      let sending: Sending;
-      if (protocolOf(device) === 'ros2') {
-        if (what === 'release') continue;
-        sending = {
-          device: id,
-          via: 'ros2',
-          promise: attempt(async () => {
-            if (!ros2) throw new Error('this gateway has no ROS 2 adapter (PHYGATE_ROS2=off)');
-            const [r] = await ros2.stopAll([id]);
-            if (r?.result === 'failed') throw new Error(r.error);
-            return r?.result === 'unconfirmed' ? UNCONFIRMED : r;
-          }),
-        };
-      } else if (device.kind === 'amr') {
-        sending = {
-          device: id,
-          via: 'vda5050',
-          promise: attempt(() => {
-            if (!vda5050) throw new Error('this gateway has no VDA 5050 master');
-            return what === 'stop' ? vda5050.stopVehicle(id) : vda5050.instantAction(id, 'stopPause');
-          }),
-        };
-      } else if (what === 'stop') {
-        sending = {
-          device: id,
-          via: 'machine',
-          promise: attempt(() => {
-            if (!machines) throw new Error('this gateway has no machine master');
-            return machines.command(id, { action: 'stop' });
-          }),
-        };
-      } else {
-        continue;
-      }
+      if (!this.deps.site.index.device(id)) continue;
+      const port = this.ports.for(id);
+      const answer = what === 'stop' ? attempt(() => port.stop(id)) : port.release(id);
+      if (!answer) continue;
+      const promise = answer.then((a: StopAnswer) => (a === 'unconfirmed' ? UNCONFIRMED : a));
       if (what === 'stop') this.lastSent.set(id, Date.now());
-      sending.promise.catch((err: Error) => this.log('error', `${what === 'stop' ? 'STOP' : 'stopPause'} not sent to ${id}`, { device: id, error: err.message }));
-      out.push(sending);
+      promise.catch((err: Error) => this.log.error({ device: id, err: err.message }, `${what === 'stop' ? 'STOP' : 'release'} not sent to ${id}`));
+      out.push({ device: id, via: port.via, promise });
     }
     return out;
   }
@@ -357,13 +321,13 @@ export class StopService {
     try {
       f();
     } catch (err) {
-      this.log('error', 'a STOP listener threw', { error: (err as Error).stack ?? String(err) });
+      this.log.error({ err: errorText(err) }, 'a STOP listener threw');
     }
   }
 }
 
 /** Calls `f` now; a synchronous throw becomes a rejection. */
-function attempt(f: () => Promise<unknown>): Promise<unknown> {
+function attempt<T>(f: () => Promise<T>): Promise<T> {
   try {
     return f();
   } catch (err) {

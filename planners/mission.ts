@@ -62,3 +62,8 @@ export function stepStatusesLeadingTo(to: StepStatus): StepStatus[] {
 export function isStepFinal(status: StepStatus): boolean {
   return STEP_NEXT[status].length === 0;
 }
+
+/** Sent and not yet ended (a blocked step waits for its device or a resume). */
+export function isStepInFlight(status: StepStatus): boolean {
+  return status === 'dispatched' || status === 'running' || status === 'blocked';
+}

@@ -16,6 +16,9 @@ interface Arc {
   keepOut: string[];
 }
 
+/** How close (m) an AMR must pass a node for it to count as reached (VDA 5050's allowedDeviationXY). */
+export const NODE_TOLERANCE_M = 0.1;
+
 export interface NavGraph {
   points: ReadonlyMap<string, Point>;
   arcs: ReadonlyMap<string, Arc[]>;

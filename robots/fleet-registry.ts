@@ -2,6 +2,7 @@
 // Devices start offline and unseen; only what a device reports (or the virtual fleet) changes that.
 import type { DeviceState, FleetState } from '../planners/fleet.ts';
 import type { SiteIndex } from '../planners/site.ts';
+import { errorText, silentLog, type Log } from './log.ts';
 
 export type DeviceListener = (state: DeviceState) => void;
 
@@ -9,7 +10,10 @@ export class FleetRegistry {
   private readonly states = new Map<string, DeviceState>();
   private readonly listeners = new Set<DeviceListener>();
 
-  constructor(readonly site: SiteIndex) {
+  constructor(
+    readonly site: SiteIndex,
+    private readonly log: Log = silentLog,
+  ) {
     for (const d of site.site.devices) this.states.set(d.id, { id: d.id, online: false, state: 'never connected' });
   }
 
@@ -31,7 +35,14 @@ export class FleetRegistry {
     if (!current) throw new Error(`unknown device '${id}'`);
     const next = { ...current, ...patch };
     this.states.set(id, next);
-    for (const l of this.listeners) l(next);
+    // One listener's bug must not keep the others from hearing the update.
+    for (const l of this.listeners) {
+      try {
+        l(next);
+      } catch (err) {
+        this.log.error({ device: id, err: errorText(err) }, 'a fleet listener threw');
+      }
+    }
     return next;
   }
 

@@ -2,7 +2,7 @@
 // cancel. The routes translate HTTP; this decides.
 import { assumeProblems } from '../../planners/check.ts';
 import type { Assume } from '../../planners/fleet.ts';
-import type { MissionStatus } from '../../planners/mission.ts';
+import { isFinal, isStepFinal, type MissionStatus } from '../../planners/mission.ts';
 import { canonicalJson, sha256, type Plan } from '../../planners/plan.ts';
 import type { CheckReport } from '../../planners/report.ts';
 import type { FleetRegistry } from '../../robots/fleet-registry.ts';
@@ -122,8 +122,16 @@ export class MissionService {
 
   cancel(id: string, actor: string, reason?: string): Mission {
     const m = this.get(id);
-    if (m.status === 'running' || m.status === 'paused') this.deps.runner?.cancelWork(id);
-    return this.announce(this.transition(id, 'cancelled', actor, reason ? { reason } : undefined));
+    if (isFinal(m.status)) return this.transition(id, 'cancelled', actor);
+    if (this.deps.runner && (m.status === 'running' || m.status === 'paused')) this.deps.runner.cancelWork(id);
+    // Steps that never ran are cancelled with their mission, so a cancelled mission has no step left to do.
+    const { store } = this.deps;
+    const why = reason ?? `cancelled by ${actor}`;
+    const cancelled = store.db.transaction(() => {
+      for (const s of store.missions.get(id)!.steps) if (!isStepFinal(s.status)) store.missions.transitionStep(id, s.id, 'cancelled', actor, { reason: why });
+      return this.transition(id, 'cancelled', actor, reason ? { reason } : undefined);
+    })();
+    return this.announce(cancelled);
   }
 
   /** Hold dispatching and pause the AMRs of a running mission. */

@@ -128,6 +128,30 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX outbox_open ON outbox (created_at) WHERE settled_at IS NULL;
   CREATE INDEX outbox_step ON outbox (mission_id, step_id, created_at);
   `,
+  `
+  -- ROS 2 goals go through the outbox too (every device port's work does): the channel's CHECK
+  -- gains 'ros2.goal'. SQLite cannot alter a CHECK, so the table is built anew and filled.
+  CREATE TABLE outbox_v5 (
+    id TEXT PRIMARY KEY,
+    mission_id TEXT NOT NULL REFERENCES missions (id),
+    step_id TEXT NOT NULL,
+    device TEXT NOT NULL,
+    channel TEXT NOT NULL CHECK (channel IN ('vda5050.order', 'machine.command', 'ros2.goal')),
+    message TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    published_at TEXT,
+    sends INTEGER NOT NULL DEFAULT 0,
+    settled_at TEXT,
+    outcome TEXT CHECK (outcome IN ('succeeded', 'failed', 'cancelled', 'stopped', 'expired', 'abandoned')),
+    CHECK ((settled_at IS NULL) = (outcome IS NULL))
+  ) STRICT;
+  INSERT INTO outbox_v5 SELECT id, mission_id, step_id, device, channel, message, created_at, expires_at, published_at, sends, settled_at, outcome FROM outbox ORDER BY rowid;
+  DROP TABLE outbox;
+  ALTER TABLE outbox_v5 RENAME TO outbox;
+  CREATE INDEX outbox_open ON outbox (created_at) WHERE settled_at IS NULL;
+  CREATE INDEX outbox_step ON outbox (mission_id, step_id, created_at);
+  `,
 ];
 
 /** The schema version a database has once every migration ran. */

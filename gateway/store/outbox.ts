@@ -1,11 +1,13 @@
-// The command outbox: each VDA 5050 order and machine command a step sends, stored with the exact
+// The command outbox: each work a step sends (a VDA 5050 order, a machine command, a ROS 2 goal), stored with the exact
 // message and its expiry before it is published (in the transaction that marks the step
 // dispatched), and settled with the step's outcome. What is still open after a crash is what a
 // restarted gateway must reconcile with the devices: nothing is sent twice by accident, nothing
 // past its expiry is sent at all.
+import type { WorkChannel } from '../../robots/device-port.ts';
 import type { Database } from './database.ts';
 
-export type OutboxChannel = 'vda5050.order' | 'machine.command';
+/** The channel of a device port's work (robots/device-port.ts). */
+export type OutboxChannel = WorkChannel;
 /** How an entry ended: its step's outcome, interrupted by a STOP, expired unsent, or left behind by a mission that ended. */
 export type OutboxOutcome = 'succeeded' | 'failed' | 'cancelled' | 'stopped' | 'expired' | 'abandoned';
 

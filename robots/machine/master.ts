@@ -8,6 +8,7 @@ import type { DeviceState, MachineJob } from '../../planners/fleet.ts';
 import { shapeProblems } from '../../planners/plan.ts';
 import type { SiteIndex } from '../../planners/site.ts';
 import type { FleetRegistry } from '../fleet-registry.ts';
+import { errorText, silentLog, type Log } from '../log.ts';
 import {
   ConnectionSchema,
   JOB_END_STATES,
@@ -24,10 +25,6 @@ import {
 } from './schemas.ts';
 import { PUBLISH, machineSubscription, machineTopic, parseMachineTopic } from './topics.ts';
 
-export interface MachineLog {
-  warn(obj: object, msg: string): void;
-}
-
 export interface MachineMasterOptions {
   client: MqttClient;
   site: SiteIndex;
@@ -35,7 +32,7 @@ export interface MachineMasterOptions {
   siteId: string;
   fleet: FleetRegistry;
   now?: () => Date;
-  log?: MachineLog;
+  log?: Log;
   /** A device that publishes nothing for this long is put offline; 0 turns the watchdog off. */
   silentAfterMs?: number;
 }
@@ -91,7 +88,7 @@ export class MachineMaster {
   private readonly siteId: string;
   private readonly fleet: FleetRegistry;
   private readonly now: () => Date;
-  private readonly log: MachineLog | undefined;
+  private readonly log: Log;
   private readonly silentAfterMs: number;
   private readonly tracks = new Map<string, DeviceTrack>();
   private readonly ackListeners = new Set<(e: AckEvent) => void>();
@@ -108,7 +105,7 @@ export class MachineMaster {
     this.siteId = opts.siteId;
     this.fleet = opts.fleet;
     this.now = opts.now ?? (() => new Date());
-    this.log = opts.log;
+    this.log = opts.log ?? silentLog;
     this.silentAfterMs = opts.silentAfterMs ?? DEFAULT_SILENT_AFTER_MS;
     for (const d of this.site.site.devices) {
       if (d.kind !== 'amr') this.tracks.set(d.id, { link: 'unknown', acksSeen: new Set(), jobsEnded: new Set() });
@@ -204,7 +201,7 @@ export class MachineMaster {
     const track = this.tracks.get(t.deviceId);
     if (!track) {
       this.counts.unknownDevice++;
-      this.log?.warn({ topic, deviceId: t.deviceId }, `machine protocol: '${t.deviceId}' is not a machine of site '${this.siteId}'; message ignored`);
+      this.log.warn({ topic, deviceId: t.deviceId }, `machine protocol: '${t.deviceId}' is not a machine of site '${this.siteId}'; message ignored`);
       return;
     }
     if (t.channel === 'connection') {
@@ -222,7 +219,7 @@ export class MachineMaster {
 
   private invalid(topic: string, problems: string): void {
     this.counts.invalid++;
-    this.log?.warn({ topic, problems }, `machine protocol: invalid message on ${topic}: ${problems}`);
+    this.log.warn({ topic, problems }, `machine protocol: invalid message on ${topic}: ${problems}`);
   }
 
   private connection(deviceId: string, track: DeviceTrack, msg: Connection): void {
@@ -296,7 +293,7 @@ export class MachineMaster {
     for (const [deviceId, track] of this.tracks) {
       if (track.lastHeardMs === undefined || track.lastHeardMs > limit) continue;
       if (this.fleet.get(deviceId)?.online !== true) continue;
-      this.log?.warn({ deviceId }, `machine protocol: ${deviceId} sent nothing for ${this.silentAfterMs} ms; offline`);
+      this.log.warn({ deviceId }, `machine protocol: ${deviceId} sent nothing for ${this.silentAfterMs} ms; offline`);
       this.fleet.update(deviceId, { online: false, state: 'silent' });
     }
   }
@@ -306,7 +303,7 @@ export class MachineMaster {
     try {
       f();
     } catch (err) {
-      this.log?.warn({ err }, 'machine protocol: a listener threw');
+      this.log.error({ err: errorText(err) }, 'machine protocol: a listener threw');
     }
   }
 }

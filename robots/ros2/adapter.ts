@@ -14,6 +14,7 @@
 import type { Pose } from '../../planners/fleet.ts';
 import type { SiteIndex } from '../../planners/site.ts';
 import type { FleetRegistry } from '../fleet-registry.ts';
+import { silentLog } from '../log.ts';
 import { loadRclnodejs, type RclActionClient, type RclBinding, type RclNode, type RclServiceClient } from './binding.ts';
 import { cancelAllGoals, TIMEOUT, within } from './cancel-all.ts';
 import { BATTERY_STATE, CANCEL_GOAL, JOINT_STATE, ros2Devices, type Ros2Action, type Ros2Device } from './devices.ts';
@@ -102,7 +103,7 @@ export class Ros2Adapter {
 
   constructor(private readonly opts: Ros2AdapterOptions) {
     this.devices = new Map(ros2Devices(opts.site).map((d) => [d.id, d]));
-    this.log = opts.log ?? (() => {});
+    this.log = opts.log ?? silentLog;
     this.serverTimeoutMs = opts.serverTimeoutMs ?? 5_000;
     this.cancelTimeoutMs = opts.cancelTimeoutMs ?? 1_000;
     this.feed = new FleetFeed(
@@ -200,14 +201,14 @@ export class Ros2Adapter {
     try {
       live.node.destroy();
     } catch (err) {
-      this.log('warn', 'destroying the ROS 2 node failed', { error: (err as Error).message });
+      this.log.warn({ error: (err as Error).message }, 'destroying the ROS 2 node failed');
     }
     try {
       live.rcl.shutdown();
     } catch (err) {
-      this.log('warn', 'rclnodejs shutdown failed', { error: (err as Error).message });
+      this.log.warn({ error: (err as Error).message }, 'rclnodejs shutdown failed');
     }
-    this.log('info', 'ROS 2 adapter closed');
+    this.log.info({}, 'ROS 2 adapter closed');
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -246,7 +247,7 @@ export class Ros2Adapter {
       throw err;
     }
     this.feed.start();
-    this.log('info', `ROS 2 adapter started: ${this.devices.size} device(s)`, { devices: [...this.devices.keys()] });
+    this.log.info({ devices: [...this.devices.keys()] }, `ROS 2 adapter started: ${this.devices.size} device(s)`);
   }
 
   private device<K extends Ros2Device['kind']>(id: string, kind?: K): Extract<Ros2Device, { kind: K }> {
@@ -276,9 +277,9 @@ export class Ros2Adapter {
     void goal.outcome.then((outcome) => {
       if (this.goals.get(goalId) === goal) this.goals.delete(goalId);
       this.feed.goalsChanged(device.id, this.activeGoals(device.id).length);
-      this.log(outcome.status === 'succeeded' ? 'info' : 'warn', `${device.id} goal ${goalId} ${outcome.status}${outcome.status === 'succeeded' ? '' : `: ${outcome.reason}`}`, { deviceId: device.id, goalId });
+      this.log[outcome.status === 'succeeded' ? 'info' : 'warn']({ deviceId: device.id, goalId }, `${device.id} goal ${goalId} ${outcome.status}${outcome.status === 'succeeded' ? '' : `: ${outcome.reason}`}`);
     });
-    this.log('info', `${device.id} goal ${goalId} to ${action.name}`, { deviceId: device.id, goalId, action: action.name });
+    this.log.info({ deviceId: device.id, goalId, action: action.name }, `${device.id} goal ${goalId} to ${action.name}`);
     goal.start();
     return { goalId, device: device.id, outcome: goal.outcome, cancel: () => goal.cancel('cancelled by phygate') };
   }
@@ -307,7 +308,7 @@ export class Ros2Adapter {
     try {
       f();
     } catch (err) {
-      this.log('error', 'handling a ROS 2 message failed', { error: (err as Error).stack ?? String(err) });
+      this.log.error({ error: (err as Error).stack ?? String(err) }, 'handling a ROS 2 message failed');
     }
   }
 }

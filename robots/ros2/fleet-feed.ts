@@ -9,8 +9,10 @@ import type { SiteIndex } from '../../planners/site.ts';
 import type { FleetRegistry } from '../fleet-registry.ts';
 import type { Ros2Device } from './devices.ts';
 import { readBattery, readOdometry } from './messages.ts';
+import type { Log } from '../log.ts';
 
-export type Ros2Log = (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void;
+/** The ROS 2 adapter's logger: the gateway's. */
+export type Ros2Log = Log;
 
 export interface FleetFeedOptions {
   site: SiteIndex;
@@ -66,7 +68,7 @@ export class FleetFeed {
     if (!read) return this.heard(t, {});
     if (t.device.kind === 'amr' && read.frame !== undefined && read.frame !== t.device.frame && !t.warnedFrame) {
       t.warnedFrame = true;
-      this.opts.log('warn', `${id}: odometry is in frame '${read.frame}', not '${t.device.frame}': the fleet pose (zone STOPs, route starts) may drift from the map`, { deviceId: id });
+      this.opts.log.warn({ deviceId: id }, `${id}: odometry is in frame '${read.frame}', not '${t.device.frame}': the fleet pose (zone STOPs, route starts) may drift from the map`);
     }
     t.moving = read.speed !== undefined && read.speed > (this.opts.movingMps ?? 0.05);
     const at = this.nodeAt(read.pose.x, read.pose.y);
@@ -138,7 +140,7 @@ export class FleetFeed {
       t.pending = {};
       t.lastUpdateMs = now;
       this.opts.fleet.update(t.device.id, { online: false, state: 'silent' });
-      this.opts.log('warn', `${t.device.id} silent for ${Math.round((now - t.lastHeardMs) / 1000)} s over ROS 2: marked offline`, { deviceId: t.device.id });
+      this.opts.log.warn({ deviceId: t.device.id }, `${t.device.id} silent for ${Math.round((now - t.lastHeardMs) / 1000)} s over ROS 2: marked offline`);
     }
   }
 

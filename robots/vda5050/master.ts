@@ -10,6 +10,7 @@ import type { DeviceState } from '../../planners/fleet.ts';
 import { buildNavGraph, type NavGraph } from '../../planners/route.ts';
 import type { Amr, SiteIndex } from '../../planners/site.ts';
 import type { FleetRegistry } from '../fleet-registry.ts';
+import { silentLog, type Log } from '../log.ts';
 import { DeviceOfflineError, NoOrderError, OrderActiveError, RouteStartError, UnknownDeviceError } from './errors.ts';
 import { buildOrder, type EndAction } from './order.ts';
 import { describeError, evaluateProgress, hasActiveOrder, releasedActions, type OrderProgress, type TrackedOrder } from './progress.ts';
@@ -30,8 +31,6 @@ import {
 } from './schemas.ts';
 import { DEFAULT_INTERFACE_NAME, parseTopic, topicFilter, vehicleTopic, type Vda5050Topic } from './topics.ts';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type MasterLog = (level: LogLevel, msg: string, data?: Record<string, unknown>) => void;
 
 export interface Vda5050MasterOptions {
   /** A connected client (robots/mqtt.ts `connectMqtt`); the master does not close it. */
@@ -40,7 +39,7 @@ export interface Vda5050MasterOptions {
   fleet: FleetRegistry;
   interfaceName?: string;
   now?: () => Date;
-  log?: MasterLog;
+  log?: Log;
   /**
    * A vehicle that has said nothing for this long is marked offline (it publishes its state at
    * least every 30 s by the spec). Default 65 s.
@@ -104,7 +103,7 @@ export class Vda5050Master {
   private readonly graph: NavGraph;
   private readonly interfaceName: string;
   private readonly now: () => Date;
-  private readonly log: MasterLog;
+  private readonly log: Log;
   private readonly silenceMs: number;
   private readonly vehicles = new Map<string, Vehicle>();
   private readonly byAddress = new Map<string, Vehicle>();
@@ -121,7 +120,7 @@ export class Vda5050Master {
     this.graph = opts.graph ?? buildNavGraph(opts.site.site);
     this.interfaceName = opts.interfaceName ?? DEFAULT_INTERFACE_NAME;
     this.now = opts.now ?? (() => new Date());
-    this.log = opts.log ?? (() => {});
+    this.log = opts.log ?? silentLog;
     this.silenceMs = opts.silenceMs ?? 65_000;
     for (const amr of opts.site.devicesOfKind('amr')) {
       const v: Vehicle = { id: amr.id, amr, headerIds: { order: 0, instantActions: 0 } };
@@ -217,7 +216,7 @@ export class Vda5050Master {
     const v = this.vehicle(deviceId);
     await this.publish(v, 'order', order);
     if (v.order?.orderId !== order.orderId || v.order.latest.orderUpdateId !== order.orderUpdateId) this.track(v, order);
-    this.log('info', 'order sent', { deviceId, orderId: order.orderId, route: order.nodes.map((n) => n.nodeId) });
+    this.log.info({ deviceId, orderId: order.orderId, route: order.nodes.map((n) => n.nodeId) }, 'order sent');
   }
 
   /**
@@ -259,7 +258,7 @@ export class Vda5050Master {
     for (const [id, type] of releasedActions(order)) tracked.actions.set(id, type);
     tracked.terminal = false;
     tracked.lastReport = undefined;
-    this.log('info', 'order updated', { deviceId, orderId: tracked.orderId, orderUpdateId: order.orderUpdateId, route: request.route });
+    this.log.info({ deviceId, orderId: tracked.orderId, orderUpdateId: order.orderUpdateId, route: request.route }, 'order updated');
     return order;
   }
 
@@ -305,7 +304,7 @@ export class Vda5050Master {
       throw err;
     }
     for (const { actionType, actionId } of actions) {
-      this.log(actionType === 'stateRequest' ? 'debug' : 'info', 'instant action sent', { deviceId: v.id, actionType, actionId, qos });
+      this.log[actionType === 'stateRequest' ? 'debug' : 'info']({ deviceId: v.id, actionType, actionId, qos }, 'instant action sent');
     }
     return actions.map((a) => a.actionId);
   }
@@ -322,7 +321,7 @@ export class Vda5050Master {
     const v = this.byAddress.get(`${parsed.manufacturer}/${parsed.serialNumber}`);
     if (!v) {
       this.counts.unknownDevice++;
-      this.log('warn', 'message from a vehicle the site does not know', { topic });
+      this.log.warn({ topic }, 'message from a vehicle the site does not know');
       return;
     }
     let json: unknown;
@@ -330,7 +329,7 @@ export class Vda5050Master {
       json = JSON.parse(payload.toString('utf8'));
     } catch (err) {
       this.counts.invalid++;
-      this.log('warn', 'message is not JSON', { topic, deviceId: v.id, error: (err as Error).message });
+      this.log.warn({ topic, deviceId: v.id, error: (err as Error).message }, 'message is not JSON');
       return;
     }
     const schema = { state: StateSchema, connection: ConnectionSchema, visualization: VisualizationSchema, factsheet: FactsheetSchema }[parsed.topic];
@@ -338,13 +337,13 @@ export class Vda5050Master {
     if (!result.success) {
       this.counts.invalid++;
       const problems = result.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
-      this.log('warn', `invalid VDA 5050 ${parsed.topic}`, { topic, deviceId: v.id, problems });
+      this.log.warn({ topic, deviceId: v.id, problems }, `invalid VDA 5050 ${parsed.topic}`);
       return;
     }
     const message = result.data;
     if (message.manufacturer !== parsed.manufacturer || message.serialNumber !== parsed.serialNumber) {
       this.counts.invalid++;
-      this.log('warn', 'message names another vehicle than its topic', { topic, deviceId: v.id, manufacturer: message.manufacturer, serialNumber: message.serialNumber });
+      this.log.warn({ topic, deviceId: v.id, manufacturer: message.manufacturer, serialNumber: message.serialNumber }, 'message names another vehicle than its topic');
       return;
     }
     try {
@@ -364,7 +363,7 @@ export class Vda5050Master {
           break;
       }
     } catch (err) {
-      this.log('error', 'handling a vehicle message failed', { topic, deviceId: v.id, error: (err as Error).stack ?? String(err) });
+      this.log.error({ topic, deviceId: v.id, error: (err as Error).stack ?? String(err) }, 'handling a vehicle message failed');
     }
   };
 
@@ -402,7 +401,7 @@ export class Vda5050Master {
     } else {
       this.fleet.update(v.id, { online: false, state: message.connectionState === 'OFFLINE' ? 'offline' : 'connection broken' });
     }
-    this.log('info', `${v.id} ${message.connectionState}`, { deviceId: v.id });
+    this.log.info({ deviceId: v.id }, `${v.id} ${message.connectionState}`);
   }
 
   private onVisualization(v: Vehicle, message: Visualization): void {
@@ -419,14 +418,14 @@ export class Vda5050Master {
       if (v.lastHeardMs === undefined || now - v.lastHeardMs <= this.silenceMs) continue;
       if (this.fleet.get(v.id)?.online) {
         this.fleet.update(v.id, { online: false, state: 'silent' });
-        this.log('warn', `${v.id} silent for ${Math.round((now - v.lastHeardMs) / 1000)} s: marked offline`, { deviceId: v.id });
+        this.log.warn({ deviceId: v.id }, `${v.id} silent for ${Math.round((now - v.lastHeardMs) / 1000)} s: marked offline`);
       }
     }
   }
 
   private requestStates(): void {
     for (const v of this.vehicles.values()) {
-      this.instantAction(v.id, 'stateRequest').catch((err: Error) => this.log('debug', 'state request not sent', { deviceId: v.id, error: err.message }));
+      this.instantAction(v.id, 'stateRequest').catch((err: Error) => this.log.debug({ deviceId: v.id, error: err.message }, 'state request not sent'));
     }
   }
 
@@ -447,7 +446,7 @@ export class Vda5050Master {
       try {
         listener(progress);
       } catch (err) {
-        this.log('error', 'an order progress listener threw', { deviceId: v.id, error: (err as Error).stack ?? String(err) });
+        this.log.error({ deviceId: v.id, error: (err as Error).stack ?? String(err) }, 'an order progress listener threw');
       }
     }
   }

@@ -1,6 +1,6 @@
 // A route on the nav graph → a VDA 5050 order: nodes with even sequenceIds and the site's
 // coordinates, edges with odd ones carrying the site's speed limits, the work to do at the end.
-import { buildNavGraph, type NavGraph } from '../../planners/route.ts';
+import { buildNavGraph, NODE_TOLERANCE_M, type NavGraph } from '../../planners/route.ts';
 import type { Amr, SiteIndex } from '../../planners/site.ts';
 import { InvalidRouteError } from './errors.ts';
 import { VDA5050_VERSION, type Action, type Order, type OrderEdge, type OrderNode } from './schemas.ts';
@@ -9,7 +9,7 @@ export const END_ACTIONS = ['pick', 'drop', 'startCharging'] as const;
 export type EndAction = (typeof END_ACTIONS)[number];
 
 /** How close (m) an AMR must pass a node for it to count as reached. */
-export const DEFAULT_DEVIATION_XY = 0.1;
+export const DEFAULT_DEVIATION_XY = NODE_TOLERANCE_M;
 
 export interface BuildOrderInput {
   site: SiteIndex;

@@ -30,12 +30,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { MqttClient } from 'mqtt';
 import { buildApp } from '../../gateway/app.ts';
 import { EventHub } from '../../gateway/events.ts';
-import { StopService, type StopLog } from '../../gateway/stop.ts';
+import { StopService } from '../../gateway/stop.ts';
 import { openStore } from '../../gateway/store/index.ts';
+import { DevicePorts } from '../../robots/device-port.ts';
 import { FleetRegistry } from '../../robots/fleet-registry.ts';
+import { silentLog } from '../../robots/log.ts';
+import { MachinePort } from '../../robots/machine/port.ts';
 import { MachineMaster } from '../../robots/machine/master.ts';
 import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
 import { Vda5050Master } from '../../robots/vda5050/master.ts';
+import { Vda5050Port } from '../../robots/vda5050/port.ts';
 import type { Connection, InstantActions } from '../../robots/vda5050/schemas.ts';
 import { DEFAULT_INTERFACE_NAME, vehicleTopic } from '../../robots/vda5050/topics.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
@@ -256,10 +260,12 @@ async function measure(broker: Broker, res: Resources): Promise<StopResult> {
   await machines.start();
   const hub = new EventHub();
   const stopLogErrors: string[] = [];
-  const stopLog: StopLog = (level, msg, data) => {
-    if (level === 'error') stopLogErrors.push(`${msg}${data?.error ? `: ${String(data.error)}` : ''}`);
-  };
-  const stops = new StopService({ store, site, fleet, vda5050, machines, hub, log: stopLog });
+  const stopLog = { ...silentLog, error: (data: { err?: unknown }, msg: string) => void stopLogErrors.push(`${msg}${data.err ? `: ${String(data.err)}` : ''}`) };
+  const vdaPort = new Vda5050Port(vda5050, fleet);
+  const machinePort = new MachinePort(machines, fleet, site.index);
+  res.add('the device ports', () => (vdaPort.close(), machinePort.close()));
+  const ports = new DevicePorts(site.index, { vda5050: vdaPort, machine: machinePort });
+  const stops = new StopService({ store, site, fleet, ports, hub, log: stopLog });
   res.add('the stop service', () => stops.close());
   const token = randomBytes(24).toString('hex');
   const app = await buildApp({

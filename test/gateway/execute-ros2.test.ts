@@ -10,14 +10,16 @@ import { MissionService } from '../../gateway/missions/service.ts';
 import { openStore, type Store } from '../../gateway/store/index.ts';
 import { PlanSchema } from '../../planners/plan.ts';
 import { FleetRegistry } from '../../robots/fleet-registry.ts';
+import { DevicePorts } from '../../robots/device-port.ts';
 import { Ros2Adapter } from '../../robots/ros2/adapter.ts';
+import { Ros2Port } from '../../robots/ros2/port.ts';
 import { GOAL_STATUS } from '../../robots/ros2/messages.ts';
 import { parkFleetAtHome } from '../../sim/parked-fleet.ts';
 import { until } from '../helpers/wait.ts';
 import { StandInRcl } from '../robots/ros2/rclnodejs-stand-in.ts';
 import { ros2Site } from '../robots/ros2/ros2-site.ts';
 import { tempDir } from './harness.ts';
-import { StandInMasters } from './stand-in-masters.ts';
+import { StandInPort } from './stand-in-ports.ts';
 
 const THROUGH = '/amr_3/navigate_through_poses';
 
@@ -32,8 +34,9 @@ async function floor(t: Test, withRos2 = true) {
   // A long silence limit: the parked fleet stands in for odometry here.
   const ros2 = new Ros2Adapter({ site: site.index, fleet, loadBinding: async () => rcl, serverTimeoutMs: 200, cancelTimeoutMs: 200, rosDistro: 'jazzy', silenceMs: 60_000 });
   await ros2.start();
-  const masters = new StandInMasters();
-  const executor = new Executor({ store, site, fleet, vda5050: masters.vda5050, machines: masters.machineMaster, ...(withRos2 ? { ros2 } : {}) });
+  const vda5050 = new StandInPort('vda5050');
+  const ports = new DevicePorts(site.index, { vda5050, machine: new StandInPort('machine'), ...(withRos2 ? { ros2: new Ros2Port(ros2, site.index) } : {}) });
+  const executor = new Executor({ store, site, fleet, ports });
   const service = new MissionService({ site, store, fleet, now: () => new Date(), runner: executor });
   t.teardown(async () => {
     executor.close();
@@ -46,7 +49,7 @@ async function floor(t: Test, withRos2 = true) {
     service.approve(mission.id, mission.planHash, 'operator');
     return mission.id;
   };
-  return { site, store, fleet, rcl, masters, service, start, server: rcl.server(THROUGH) };
+  return { site, store, fleet, rcl, vda5050, service, start, server: rcl.server(THROUGH) };
 }
 
 const status = (store: Store, id: string) => store.missions.get(id)!;
@@ -61,7 +64,7 @@ t.test('a navigate step of a ROS 2 AMR is a NavigateThroughPoses goal along the 
   const last = g.goal.poses.at(-1).pose.position;
   t.same([last.x, last.y], [shelf.x, shelf.y], 'the last pose is the shelf');
   t.ok(g.goal.poses.length >= 2, `through the route's nodes (${g.goal.poses.length} poses)`);
-  t.same(f.masters.published, [], 'no VDA 5050 order for it');
+  t.same(f.vda5050.sent, [], 'no VDA 5050 order for it');
   g.feedback({ distance_remaining: 5, number_of_poses_remaining: 2 });
   await until('running', () => status(f.store, id).steps[0]!.status === 'running');
   g.finish(GOAL_STATUS.SUCCEEDED);
@@ -99,7 +102,7 @@ t.test('without the ROS 2 adapter a ROS 2 device gets nothing, and the step says
   const f = await floor(t, false);
   const id = f.start([{ id: 'go', action: 'navigate', device: 'amr-3', params: { to: 'shelf-3' } }]);
   await until('failed', () => status(f.store, id).status === 'failed');
-  t.match(f.store.missions.events(id).find((e) => e.type === 'mission.failed')!.data, { reason: /amr-3 is driven over ROS 2, and this gateway runs without it/ });
+  t.match(f.store.missions.events(id).find((e) => e.type === 'mission.failed')!.data, { reason: /amr-3 is driven over ros2, and this gateway runs without ROS 2 \(PHYGATE_ROS2=off\)/ });
   t.same(f.server.goals, [], 'no goal');
-  t.same(f.masters.published, [], 'and no VDA 5050 order instead');
+  t.same(f.vda5050.sent, [], 'and no VDA 5050 order instead');
 });

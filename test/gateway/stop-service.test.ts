@@ -8,12 +8,16 @@ import { EventHub, type GatewayEvent } from '../../gateway/events.ts';
 import { StopService, type StopServiceDeps } from '../../gateway/stop.ts';
 import { openStore, type Store } from '../../gateway/store/index.ts';
 import { FleetRegistry } from '../../robots/fleet-registry.ts';
+import { DevicePorts, type StopAnswer } from '../../robots/device-port.ts';
 import { Ros2Adapter } from '../../robots/ros2/adapter.ts';
+import { Ros2Port } from '../../robots/ros2/port.ts';
 import { GOAL_STATUS } from '../../robots/ros2/messages.ts';
 import { parkFleetAtHome } from '../../sim/parked-fleet.ts';
 import { loadSiteFolder } from '../../sim/site-folder.ts';
 import { DEMO_SITE_DIR, tempDirFor } from './harness.ts';
+import { recordingLog, type LogLine } from '../helpers/log.ts';
 import { until } from '../helpers/wait.ts';
+import { standInPorts } from './stand-in-ports.ts';
 import { StandInRcl } from '../robots/ros2/rclnodejs-stand-in.ts';
 import { ros2Site } from '../robots/ros2/ros2-site.ts';
 
@@ -33,7 +37,7 @@ interface Rig {
   hub: EventHub;
   events: GatewayEvent[];
   sent: Sent[];
-  logs: { level: string; msg: string }[];
+  logs: LogLine[];
   /** How a device answers: a promise to return, or a function that throws. */
   answer: Map<string, () => Promise<unknown>>;
   service(extra?: Partial<StopServiceDeps>): StopService;
@@ -50,10 +54,13 @@ function rig(t: Test, dataDir = tempDirFor(t)): Rig {
   const sent: Sent[] = [];
   const logs: Rig['logs'] = [];
   const answer = new Map<string, () => Promise<unknown>>();
-  const reply = (device: string, what: Sent['what']) => {
-    sent.push({ device, what, stored: store.db.open && store.stops.active().length > 0 });
-    return (answer.get(device) ?? (() => Promise.resolve('ok')))();
-  };
+  const { vda5050, machine, ports } = standInPorts(site);
+  for (const port of [vda5050, machine]) {
+    port.stopAnswer = (device, what) => {
+      sent.push({ device, what: port.via === 'machine' ? 'machine-stop' : what === 'stop' ? 'stop' : 'stopPause', stored: store.db.open && store.stops.active().length > 0 });
+      return (answer.get(device) ?? (() => Promise.resolve('ok')))() as Promise<StopAnswer>;
+    };
+  }
   const r: Rig = {
     store,
     fleet,
@@ -68,12 +75,8 @@ function rig(t: Test, dataDir = tempDirFor(t)): Rig {
         site,
         fleet,
         hub,
-        vda5050: {
-          stopVehicle: async (id) => (await reply(id, 'stop'), [`${id}-a`, `${id}-b`]),
-          instantAction: async (id) => (await reply(id, 'stopPause'), `${id}-c`),
-        },
-        machines: { command: (id) => reply(id, 'machine-stop') as Promise<string> },
-        log: (level, msg) => logs.push({ level, msg }),
+        ports,
+        log: recordingLog(logs),
         confirmMs: 100,
         resendMs: 50,
         ...extra,
@@ -259,17 +262,17 @@ async function ros2Rig(t: Test, opts: { ros2?: boolean; cancelTimeoutMs?: number
   await adapter.start();
   const sent: { device: string; what: string }[] = [];
   const stopAlls: string[][] = [];
+  const { vda5050, machine } = standInPorts(R2);
+  for (const port of [vda5050, machine]) {
+    port.stopAnswer = async (device, what) => (sent.push({ device, what: port.via === 'machine' ? 'machine-stop' : what === 'stop' ? 'stop' : 'stopPause' }), 'sent');
+  }
+  const ros2 = new Ros2Port({ navigateThrough: (...a) => adapter.navigateThrough(...a), stopAll: (ids) => (stopAlls.push([...(ids ?? [])]), adapter.stopAll(ids)) }, R2.index);
   const service = new StopService({
     store,
     site: R2,
     fleet,
     hub: new EventHub(),
-    vda5050: {
-      stopVehicle: async (id) => (sent.push({ device: id, what: 'stop' }), []),
-      instantAction: async (id, action) => (sent.push({ device: id, what: action }), 'x'),
-    },
-    machines: { command: async (id) => (sent.push({ device: id, what: 'machine-stop' }), 'x') },
-    ...(opts.ros2 === false ? {} : { ros2: { stopAll: (ids) => (stopAlls.push([...(ids ?? [])]), adapter.stopAll(ids)) } }),
+    ports: new DevicePorts(R2.index, { vda5050, machine, ...(opts.ros2 === false ? {} : { ros2 }) }),
     confirmMs: 300,
     resendMs: 50,
   });
@@ -323,7 +326,7 @@ t.test('the adapter saying unconfirmed is unconfirmed; without an adapter ROS 2 
 
   const off = await ros2Rig(t, { ros2: false });
   const { told: offTold } = await off.service.stop({ scope: 'device:amr-3', reason: 'test', actor: 'x' });
-  t.same(offTold, [{ device: 'amr-3', via: 'ros2', result: 'failed', error: 'this gateway has no ROS 2 adapter (PHYGATE_ROS2=off)' }]);
+  t.same(offTold, [{ device: 'amr-3', via: 'ros2', result: 'failed', error: 'this gateway runs without ROS 2 (PHYGATE_ROS2=off)' }]);
   t.same(off.sent, [], 'not sent VDA 5050 instead');
 });
 

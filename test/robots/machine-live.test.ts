@@ -16,6 +16,7 @@ import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
 import { loadSiteFolder } from '../../sim/site-folder.ts';
 import { startVirtualMachine, type VirtualMachine } from '../../sim/virtual-machine.ts';
 import { BROKERS, type TestBroker } from '../helpers/brokers.ts';
+import { recordingLog } from '../helpers/log.ts';
 
 const site = loadSiteFolder(fileURLToPath(new URL('../../launch/sites/demo', import.meta.url))).index;
 const SITE = site.site.id;
@@ -58,7 +59,7 @@ async function rig(t: Test, start: (t: Test) => Promise<TestBroker>, devices: st
   const client = await connectMqtt({ url: broker.url, clientId: `gateway-${randomUUID().slice(0, 8)}` });
   const raw = await connectMqtt({ url: broker.url, clientId: `test-${randomUUID().slice(0, 8)}` });
   const warnings: string[] = [];
-  const master = new MachineMaster({ client, site, siteId: SITE, fleet, log: { warn: (_o, msg) => warnings.push(msg) }, ...opts });
+  const master = new MachineMaster({ client, site, siteId: SITE, fleet, log: { ...recordingLog(), warn: (_o: object, msg: string) => void warnings.push(msg), error: (_o: object, msg: string) => void warnings.push(msg) }, ...opts });
   const acks: AckEvent[] = [];
   const jobs: JobEndEvent[] = [];
   master.onAck((a) => acks.push(a));

@@ -11,6 +11,7 @@ import { yawToQuaternion } from '../../../robots/ros2/poses.ts';
 import { until } from '../../helpers/wait.ts';
 import { StandInRcl } from './rclnodejs-stand-in.ts';
 import { ARM_JOINTS, ros2SiteIndex } from './ros2-site.ts';
+import { recordingLog, type LogLine } from '../../helpers/log.ts';
 
 const NAV = '/amr_3/navigate_to_pose';
 const THROUGH = '/amr_3/navigate_through_poses';
@@ -20,7 +21,7 @@ interface Rig {
   rcl: StandInRcl;
   fleet: FleetRegistry;
   adapter: Ros2Adapter;
-  logs: { level: string; msg: string }[];
+  logs: LogLine[];
 }
 
 async function rig(t: Test, opts: Partial<Ros2AdapterOptions> = {}, start = true): Promise<Rig> {
@@ -33,7 +34,7 @@ async function rig(t: Test, opts: Partial<Ros2AdapterOptions> = {}, start = true
     site,
     fleet,
     loadBinding: async () => rcl,
-    log: (level, msg) => logs.push({ level, msg }),
+    log: recordingLog(logs),
     serverTimeoutMs: 100,
     cancelTimeoutMs: 100,
     rosDistro: 'jazzy',

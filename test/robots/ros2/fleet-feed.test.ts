@@ -9,6 +9,7 @@ import { yawToQuaternion } from '../../../robots/ros2/poses.ts';
 import { until } from '../../helpers/wait.ts';
 import { StandInRcl } from './rclnodejs-stand-in.ts';
 import { ros2SiteIndex } from './ros2-site.ts';
+import { recordingLog, type LogLine } from '../../helpers/log.ts';
 
 async function rig(t: Test, opts: Partial<Ros2AdapterOptions> = {}) {
   const site = ros2SiteIndex();
@@ -16,9 +17,9 @@ async function rig(t: Test, opts: Partial<Ros2AdapterOptions> = {}) {
   const fleet = new FleetRegistry(site);
   const updates: DeviceState[] = [];
   fleet.onChange((s) => updates.push(s));
-  const logs: { level: string; msg: string }[] = [];
+  const logs: LogLine[] = [];
   let now = 1_000_000;
-  const adapter = new Ros2Adapter({ site, fleet, loadBinding: async () => rcl, log: (level, msg) => logs.push({ level, msg }), now: () => now, updateMs: 200, ...opts });
+  const adapter = new Ros2Adapter({ site, fleet, loadBinding: async () => rcl, log: recordingLog(logs), now: () => now, updateMs: 200, ...opts });
   t.teardown(() => adapter.close());
   await adapter.start();
   return { rcl, fleet, updates, logs, adapter, advance: (ms: number) => (now += ms) };

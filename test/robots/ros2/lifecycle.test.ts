@@ -9,6 +9,7 @@ import { GOAL_STATUS } from '../../../robots/ros2/messages.ts';
 import { until } from '../../helpers/wait.ts';
 import { StandInRcl } from './rclnodejs-stand-in.ts';
 import { ros2SiteIndex } from './ros2-site.ts';
+import { recordingLog } from '../../helpers/log.ts';
 
 const NAV = '/amr_3/navigate_to_pose';
 
@@ -18,7 +19,7 @@ function adapterWith(rcl: StandInRcl | (() => Promise<never>), logs: string[] = 
     site,
     fleet: new FleetRegistry(site),
     loadBinding: typeof rcl === 'function' ? rcl : async () => rcl,
-    log: (_level, msg) => logs.push(msg),
+    log: { ...recordingLog(), error: (_o: object, msg: string) => void logs.push(msg), warn: (_o: object, msg: string) => void logs.push(msg), info: (_o: object, msg: string) => void logs.push(msg) },
     nodeName: 'phygate_test',
   });
 }
