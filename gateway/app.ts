@@ -58,6 +58,13 @@ export interface AppDeps {
 
 export type App = FastifyInstance;
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route reads any body or none: its OpenAPI request body is not marked required. */
+    bodyOptional?: boolean;
+  }
+}
+
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
   const app = Fastify({
@@ -101,6 +108,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     errorResponseBuilder: (_req, ctx) => new ApiError('RATE_LIMITED', `more than ${ctx.max} requests in ${ctx.after}; retry later`),
   });
 
+  // @fastify/swagger marks every described request body required (Fastify's validation needs one);
+  // the routes that read any body or none are collected as they are added and unmarked here.
+  const optionalBodies = new Set<string>();
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -113,10 +123,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
+    transformObject: (doc) => {
+      if (!('openapiObject' in doc)) return doc.swaggerObject;
+      for (const key of optionalBodies) {
+        const [method, route] = key.split(' ') as [string, string];
+        const url = route.replace(/:(\w+)/g, '{$1}');
+        const body = (doc.openapiObject.paths?.[url] as Record<string, { requestBody?: { required?: boolean } }> | undefined)?.[method]?.requestBody;
+        if (body) body.required = false;
+      }
+      return doc.openapiObject;
+    },
   });
   // The API description is documentation, not data: readable without a token.
   app.addHook('onRoute', (route) => {
     if (route.url === '/docs' || route.url.startsWith('/docs/')) route.config = { ...route.config, role: 'public' };
+    if (route.config?.bodyOptional) for (const m of [route.method].flat()) optionalBodies.add(`${m.toLowerCase()} ${route.url}`);
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiHooks: {}, staticCSP: true });
   app.get('/openapi.json', { config: { role: 'public' }, schema: { hide: true } }, async () => app.swagger());

@@ -25,11 +25,9 @@ import { ApiError } from './errors.ts';
 import type { EventHub } from './events.ts';
 import type { Store } from './store/index.ts';
 import type { StopRecord } from './store/stops.ts';
+import { resolveScope, type Scope } from './stop-request.ts';
 
 export type { StopRecord } from './store/stops.ts';
-
-/** `all`, `zone:<id>` or `device:<id>`, with ids as the site writes them. */
-export const SCOPE_PATTERN = /^(all|zone:[a-z0-9][a-z0-9_-]*|device:[a-z0-9][a-z0-9_-]*)$/;
 
 /** How long `stop()` waits for the broker to confirm the messages before it answers. */
 export const CONFIRM_MS = 1_000;
@@ -63,6 +61,8 @@ export interface StopOutcome {
   stop: StopRecord;
   /** Every device in the scope and what became of its message. */
   told: Delivery[];
+  /** What was made of the scope as sent (`'ALL' read as 'all'`, `scope missing: 'all' used`). */
+  notes: string[];
 }
 
 export interface ReleaseOutcome {
@@ -71,8 +71,6 @@ export interface ReleaseOutcome {
   /** The devices told the stop is over (VDA 5050 AMRs: `stopPause`). */
   resumed: Delivery[];
 }
-
-type Scope = { kind: 'all' } | { kind: 'zone'; zone: Zone } | { kind: 'device'; device: Device };
 
 interface Sending {
   device: string;
@@ -111,19 +109,19 @@ export class StopService {
 
   /**
    * Presses STOP: stored first, then sent to every device in the scope at once. Resolves once the
-   * broker confirmed each message or `confirmMs` passed. Throws 400 VALIDATION_FAILED (path
-   * `scope`) for a zone or device the site does not have.
+   * broker confirmed each message or `confirmMs` passed. `scope` is read leniently (absent: `all`,
+   * see resolveScope); one that names nothing on the site throws 404 NOT_FOUND, nothing stopped.
    */
-  async stop(input: { scope: string; reason: string; actor: string }): Promise<StopOutcome> {
-    const scope = this.parseScope(input.scope);
+  async stop(input: { scope?: unknown; reason: string; actor: string }): Promise<StopOutcome> {
+    const { scope, name, notes } = resolveScope(this.deps.site.index, input.scope);
     const devices = this.devicesIn(scope);
     let record: StopRecord;
     try {
-      record = this.deps.store.stops.create({ scope: input.scope, reason: input.reason, devices, actor: input.actor, at: this.now() });
+      record = this.deps.store.stops.create({ scope: name, reason: input.reason, devices, actor: input.actor, at: this.now() });
     } catch (err) {
       // Not latched, but the devices stop all the same; the caller must know it was not stored.
       const told = await this.settle(this.send(devices, 'stop'));
-      this.log.error({ scope: input.scope, err: (err as Error).message }, 'STOP could not be stored: sent, but not latched');
+      this.log.error({ scope: name, err: (err as Error).message }, 'STOP could not be stored: sent, but not latched');
       throw new ApiError('INTERNAL', `STOP was sent to ${devices.length} device(s) but could not be stored, so it is not latched: ${(err as Error).message}`, { told });
     }
     const sending = this.send(devices, 'stop');
@@ -131,7 +129,7 @@ export class StopService {
     this.log.warn({ stop: record.id, devices }, `STOP ${record.scope} by ${record.createdBy}: ${record.reason}`);
     this.deps.hub.publish('stop', record);
     for (const l of this.stopListeners) this.safely(() => l(record));
-    return { stop: record, told: await this.settle(sending) };
+    return { stop: record, told: await this.settle(sending), notes };
   }
 
   /** The stops not released yet, oldest first. */
@@ -225,24 +223,6 @@ export class StopService {
   }
 
   // ---- scope -------------------------------------------------------------------------------
-
-  private parseScope(scope: string): Scope {
-    const { site } = this.deps.site.index;
-    const bad = (message: string) => new ApiError('VALIDATION_FAILED', message, { problems: [{ path: 'scope', message }] });
-    if (scope === 'all') return { kind: 'all' };
-    const m = /^(zone|device):(.+)$/.exec(scope);
-    if (m?.[1] === 'zone') {
-      const zone = site.zones.find((z) => z.id === m[2]);
-      if (!zone) throw bad(`'${m[2]}' is not a zone of this site; zones: ${site.zones.map((z) => z.id).join(', ') || 'none'}`);
-      return { kind: 'zone', zone };
-    }
-    if (m?.[1] === 'device') {
-      const device = this.deps.site.index.device(m[2]!);
-      if (!device) throw bad(`'${m[2]}' is not a device of this site; devices: ${site.devices.map((d) => d.id).join(', ')}`);
-      return { kind: 'device', device };
-    }
-    throw bad(`scope is 'all', 'zone:<id>' or 'device:<id>', not '${scope}'`);
-  }
 
   private devicesIn(scope: Scope): string[] {
     const devices = this.deps.site.index.site.devices;

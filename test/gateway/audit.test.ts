@@ -47,11 +47,11 @@ t.test('each state-changing request, accepted or refused, is one row; reads are 
 
   // A request refused before any route (no such route, bad JSON) is a row too.
   t.equal((await post(h, '/v1/nowhere', {}, h.auth('agent'))).statusCode, 404);
-  const bad = await h.app.inject({ method: 'POST', url: '/v1/stop', headers: { ...h.auth('viewer'), 'content-type': 'application/json' }, payload: '{' });
+  const bad = await h.app.inject({ method: 'POST', url: '/v1/stop/release', headers: { ...h.auth('operator'), 'content-type': 'application/json' }, payload: '{' });
   t.equal(bad.statusCode, 400);
   t.match(h.store.audit.list({ afterSeq: 4 }), [
     { seq: 5, actor: 'anonymous', path: '/v1/nowhere', status: 404, code: 'NOT_FOUND' },
-    { seq: 6, actor: 'viewer-test', path: '/v1/stop', status: 400, code: 'INVALID_JSON' },
+    { seq: 6, actor: 'operator-test', path: '/v1/stop/release', status: 400, code: 'INVALID_JSON' },
   ]);
 });
 

@@ -124,16 +124,23 @@ t.test('every device is told at once, none waiting for another; the record is st
   t.same(r.store.stops.active(), [stop]);
 });
 
-t.test('unknown zones and devices are 400 on path scope; nothing is stored or sent', async (t) => {
+t.test('a scope that names nothing on the site is 404, nothing stored or sent; an absent one is all', async (t) => {
   const r = rig(t);
   const s = r.service();
-  for (const scope of ['zone:nowhere', 'device:amr-9', 'everything']) {
+  for (const scope of ['zone:nowhere', 'device:amr-9', 'everything', 42]) {
     const err = await s.stop({ scope, reason: 'r', actor: 'x' }).catch((e: unknown) => e);
-    t.ok(err instanceof ApiError, scope);
-    t.match(err, { code: 'VALIDATION_FAILED', status: 400, details: { problems: [{ path: 'scope' }] } }, scope);
+    t.ok(err instanceof ApiError, String(scope));
+    t.match(err, { code: 'NOT_FOUND', status: 404, message: /^Nothing was stopped: /, details: { stopped: false, scope } }, String(scope));
   }
   t.same(r.sent, []);
   t.same(r.store.stops.active(), []);
+
+  const { stop, notes } = await s.stop({ reason: 'r', actor: 'x' });
+  t.match(stop, { scope: 'all', devices: ALL });
+  t.same(notes, ["scope missing: 'all' used"]);
+  const bare = await s.stop({ scope: 'CNC-1', reason: 'r', actor: 'x' });
+  t.match(bare.stop, { scope: 'device:cnc-1', devices: ['cnc-1'] }, 'stored by its canonical name');
+  t.same(bare.notes, ["scope 'CNC-1' read as 'device:cnc-1'"]);
 });
 
 t.test('a store that cannot write still stops every device, and says it is not latched', async (t) => {
