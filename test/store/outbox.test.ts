@@ -8,6 +8,7 @@ import { DATABASE_FILE, SCHEMA_VERSION } from '../../gateway/store/database.ts';
 import { openStore, type Store } from '../../gateway/store/index.ts';
 import { planHash } from '../../planners/plan.ts';
 import { dataDir } from './fixtures/data-dir.ts';
+import { databaseAt } from './fixtures/old-database.ts';
 import { makePlan } from './fixtures/plan.ts';
 
 function open(t: Test, dir = dataDir(t)): { store: Store; missionId: string; dir: string } {
@@ -97,11 +98,12 @@ t.test('the table refuses what it must not hold', async (t) => {
 });
 
 t.test('the migration adds the outbox to a database made before it', async (t) => {
-  const { store, dir } = open(t);
-  store.close();
-  const raw = new Sqlite(path.join(dir, DATABASE_FILE));
-  raw.exec('DROP TABLE outbox');
-  raw.pragma('user_version = 3');
+  const dir = dataDir(t);
+  const raw = databaseAt(dir, 3);
+  raw.prepare(
+    `INSERT INTO missions (id, status, plan, plan_hash, world_hash, report, priority, created_at, updated_at, created_by, request_hash)
+     VALUES ('m_1', 'awaiting_approval', '{}', 'h', 'w', '{}', 5, '2026-11-24T08:00:00Z', '2026-11-24T08:00:00Z', 'agent:test', 'r')`,
+  ).run();
   raw.close();
   const again = openStore(dir);
   t.teardown(() => again.close());
