@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -53,6 +53,24 @@ export interface AppDeps {
 
 export type App = FastifyInstance;
 
+/**
+ * Fastify's access lines ("incoming request", "request completed") at debug: at info the log
+ * says what happened to missions and the floor, not every poll of a tablet. A request that
+ * errored stays at error.
+ */
+class AccessLinesAtDebug extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    if (this.isLogDisabled(request)) return;
+    request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return;
+    if (error) reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    else reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
+}
+
 /** The URL with any `access_token` query value replaced, for logs. */
 export function redactUrl(url: string): string {
   return url.replace(/([?&]access_token=)[^&#]*/gi, '$1REDACTED');
@@ -75,6 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         }),
       },
     },
+    logController: new AccessLinesAtDebug(),
     bodyLimit: config.PHYGATE_BODY_LIMIT,
     requestTimeout: config.PHYGATE_REQUEST_TIMEOUT_MS,
     // Node's default would answer a slow client only when the socket dies.
@@ -136,7 +155,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   installAuth(app, deps.store.tokens, config.PHYGATE_ADMIN_TOKEN);
   installAuditLog(app, deps.store, deps.now ?? (() => new Date()));
   const hub = deps.hub ?? new EventHub();
-  const missions = new MissionService({ site: deps.site, store: deps.store, fleet: deps.fleet, hub, now: deps.now ?? (() => new Date()), ...(deps.runner ? { runner: deps.runner } : {}) });
+  const missions = new MissionService({
+    site: deps.site,
+    store: deps.store,
+    fleet: deps.fleet,
+    hub,
+    log: app.log,
+    now: deps.now ?? (() => new Date()),
+    ...(deps.runner ? { runner: deps.runner } : {}),
+  });
   await app.register(healthRoutes, { site: deps.site });
   await app.register(whoamiRoutes);
   await app.register(siteRoutes, { site: deps.site });
@@ -144,8 +171,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(planRoutes, { missions });
   await app.register(missionRoutes, { missions, site: deps.site });
   const unstream = streamFleet(deps.site, deps.fleet, hub);
+  const unlog = logOutcomes(hub, app.log);
   app.addHook('onClose', async () => {
     unstream();
+    unlog();
     hub.close();
   });
   await app.register(eventRoutes, { site: deps.site, fleet: deps.fleet, hub });
@@ -159,6 +188,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(auditRoutes, { audit: deps.store.audit });
   await app.register(tabletRoutes, { assets: deps.tablet ?? (await tabletAssets((level, msg) => app.log[level](msg))) });
   return app;
+}
+
+/**
+ * How missions end, in the log: the executor reports it on the hub (approvals, cancels, pauses
+ * and resumes are logged by the mission service).
+ */
+function logOutcomes(hub: EventHub, log: App['log']): () => void {
+  return hub.subscribe((e) => {
+    if (e.type !== 'mission') return;
+    const { id, status, reason } = e.data as { id: string; status: string; reason?: string };
+    if (status === 'failed') log.warn({ missionId: id, reason }, `mission failed: ${reason ?? 'no reason given'}`);
+    else if (status === 'succeeded') log.info({ missionId: id }, 'mission succeeded');
+  });
 }
 
 /** Methods that only read: not audited. */
