@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -65,11 +65,30 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Fastify's access lines ("incoming request", "request completed") at debug: at info the log
+ * says what happened to missions and the floor, not every poll of a tablet. A request that
+ * errored stays at error.
+ */
+class AccessLinesAtDebug extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    if (this.isLogDisabled(request)) return;
+    request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return;
+    if (error) reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    else reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
+}
+
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
   const app = Fastify({
     // Typed as Fastify's base logger so the app keeps its plain FastifyInstance type.
     loggerInstance: (deps.log ?? createLogger(config.PHYGATE_LOG_LEVEL, deps.logStream)) as FastifyBaseLogger,
+    logController: new AccessLinesAtDebug(),
     bodyLimit: config.PHYGATE_BODY_LIMIT,
     requestTimeout: config.PHYGATE_REQUEST_TIMEOUT_MS,
     // Node's default would answer a slow client only when the socket dies.
@@ -145,7 +164,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   installAuth(app, deps.store.tokens, config.PHYGATE_ADMIN_TOKEN);
   installAuditLog(app, deps.store, deps.now ?? (() => new Date()));
   const hub = deps.hub ?? new EventHub();
-  const missions = new MissionService({ site: deps.site, store: deps.store, fleet: deps.fleet, hub, now: deps.now ?? (() => new Date()), ...(deps.runner ? { runner: deps.runner } : {}) });
+  const missions = new MissionService({
+    site: deps.site,
+    store: deps.store,
+    fleet: deps.fleet,
+    hub,
+    log: app.log,
+    now: deps.now ?? (() => new Date()),
+    ...(deps.runner ? { runner: deps.runner } : {}),
+  });
   await app.register(healthRoutes, { site: deps.site });
   await app.register(whoamiRoutes);
   await app.register(siteRoutes, { site: deps.site });

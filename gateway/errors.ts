@@ -1,5 +1,7 @@
 // Every error the API returns, declared once: a stable code, its HTTP status and what it means.
 // Clients branch on `code`; the message is for people.
+import { z } from 'zod';
+
 export const ERRORS = {
   VALIDATION_FAILED: { status: 400, message: 'the request does not have the required shape; see details for each path' },
   INVALID_JSON: { status: 400, message: 'the body is not valid JSON' },
@@ -27,6 +29,13 @@ export interface ErrorBody {
   message: string;
   details?: unknown;
 }
+
+/** An error answer, for routes that declare one; `code` stays first (the audit log reads it there). */
+export const ErrorBodySchema = z.object({
+  code: z.enum(Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]]),
+  message: z.string(),
+  details: z.unknown().optional(),
+});
 
 /** An error the API answers with as is: its code, status and optional details reach the client. */
 export class ApiError extends Error {

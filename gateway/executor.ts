@@ -247,7 +247,10 @@ export class Executor {
       if (this.dispatch(m, step, index, device, onto, flight) === 'succeeded') status.set(step.id, 'succeeded');
     });
     const now = this.deps.store.missions.get(m.id);
-    if (now?.status === 'running' && now.steps.every((s) => s.status === 'succeeded')) this.write.mission(m.id, 'succeeded');
+    if (now?.status === 'running' && now.steps.every((s) => s.status === 'succeeded')) {
+      this.write.mission(m.id, 'succeeded');
+      this.log.info({ missionId: m.id }, `mission ${m.id} succeeded`);
+    }
   }
 
   /** Whether the devices may take work now; if not, the mission is woken when they may. */

@@ -1,5 +1,6 @@
 // The mission use cases: check a plan, submit it as a mission, approve exactly what was checked,
-// cancel. The routes translate HTTP; this decides.
+// cancel, pause, resume, read its event log. The routes translate HTTP; this decides, and logs
+// what it decided.
 import { assumeProblems } from '../../planners/check.ts';
 import type { Assume } from '../../planners/fleet.ts';
 import { isFinal, isStepFinal, type MissionStatus } from '../../planners/mission.ts';
@@ -11,7 +12,15 @@ import type { LoadedSite } from '../../sim/site-folder.ts';
 import { ApiError } from '../errors.ts';
 import type { EventHub } from '../events.ts';
 import type { Store } from '../store/index.ts';
-import { IdempotencyConflictError, InvalidTransitionError, MissionNotFoundError, type Mission, type MissionQuery } from '../store/missions.ts';
+import {
+  IdempotencyConflictError,
+  InvalidTransitionError,
+  MissionNotFoundError,
+  POLICY_APPROVER,
+  type Mission,
+  type MissionEvent,
+  type MissionQuery,
+} from '../store/missions.ts';
 
 /** What the mission use cases need of the executor (gateway/executor.ts); absent, nothing runs. */
 export interface MissionRunner {
@@ -19,6 +28,14 @@ export interface MissionRunner {
   pause(missionId: string, actor: string): Mission;
   resume(missionId: string, actor: string): Mission;
   cancelWork(missionId: string): void;
+}
+
+/** Where the service logs: pino's shape (`app.log` fits), a mission's id in every line. */
+export interface MissionLog {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
 }
 
 export interface MissionServiceDeps {
@@ -29,6 +46,8 @@ export interface MissionServiceDeps {
   runner?: MissionRunner;
   /** Where `mission` events go when a mission is submitted, approved or cancelled (the executor sends the rest). */
   hub?: EventHub;
+  /** Approvals, cancels, pauses and resumes are logged at info; without a log, nowhere. */
+  log?: MissionLog;
 }
 
 export interface Submitted {
@@ -74,9 +93,13 @@ export class MissionService {
         status,
         requestHash,
         actor,
+        ...(status === 'approved' ? { approvedBy: POLICY_APPROVER } : {}),
         ...(idempotencyKey ? { idempotencyKey } : {}),
       });
-      if (submitted.created) this.announce(submitted.mission);
+      if (submitted.created) {
+        this.deps.log?.info({ missionId: submitted.mission.id, actor, status, verdict: report.verdict }, `mission submitted: ${status.replaceAll('_', ' ')}`);
+        this.announce(submitted.mission);
+      }
       // Site policy `when-pass`: a passing plan is approved at once, and runs.
       if (submitted.created && submitted.mission.status === 'approved' && this.deps.runner) {
         this.deps.runner.start(submitted.mission.id);
@@ -99,6 +122,12 @@ export class MissionService {
     return this.deps.store.missions.list(query);
   }
 
+  /** The mission's event log after `afterSeq`, oldest first; NOT_FOUND for an unknown mission. */
+  events(id: string, afterSeq: number, limit: number): MissionEvent[] {
+    this.get(id);
+    return this.deps.store.missions.events(id, afterSeq, limit);
+  }
+
   /**
    * Approve exactly what was checked: the hash must match, and the plan is checked again against
    * the fleet as it is now, so a plan that would fail today cannot be approved on yesterday's report.
@@ -116,6 +145,7 @@ export class MissionService {
       throw new ApiError('PLAN_REJECTED', 'the plan fails its check against the fleet as it is now; it cannot be approved', { report });
     }
     this.announce(this.transition(id, 'approved', actor, { planHash: hash, verdict: report.verdict, worldHash: report.worldHash }));
+    this.deps.log?.info({ missionId: id, actor, planHash: hash, verdict: report.verdict }, 'mission approved');
     this.deps.runner?.start(id);
     return this.get(id);
   }
@@ -131,17 +161,24 @@ export class MissionService {
       for (const s of store.missions.get(id)!.steps) if (!isStepFinal(s.status)) store.missions.transitionStep(id, s.id, 'cancelled', actor, { reason: why });
       return this.transition(id, 'cancelled', actor, reason ? { reason } : undefined);
     })();
-    return this.announce(cancelled);
+    this.announce(cancelled);
+    this.deps.log?.info({ missionId: id, actor, was: m.status, reason: cancelled.reason }, 'mission cancelled');
+    return cancelled;
   }
 
   /** Hold dispatching and pause the AMRs of a running mission. */
   pause(id: string, actor: string): Mission {
-    return this.mapped(id, () => this.runnerOrThrow(id).pause(id, actor));
+    const m = this.mapped(id, () => this.runnerOrThrow(id).pause(id, actor));
+    this.deps.log?.info({ missionId: id, actor }, 'mission paused');
+    return m;
   }
 
   /** Go on with a paused mission (after a pause, a STOP, or a restart). */
   resume(id: string, actor: string): Mission {
-    return this.mapped(id, () => this.runnerOrThrow(id).resume(id, actor));
+    const m = this.mapped(id, () => this.runnerOrThrow(id).resume(id, actor));
+    // Resuming may end it: a step in flight across a restart has an unknown outcome.
+    this.deps.log?.info({ missionId: id, actor, status: m.status, ...(m.reason ? { reason: m.reason } : {}) }, 'mission resumed');
+    return m;
   }
 
   private runnerOrThrow(id: string): MissionRunner {

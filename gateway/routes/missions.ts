@@ -1,4 +1,5 @@
-// Missions: submit a plan, list and read missions, approve exactly what was checked, cancel.
+// Missions: submit a plan, list and read missions and their event log, approve exactly what was
+// checked, cancel, pause and resume.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { MISSION_STATUSES } from '../../planners/mission.ts';
@@ -6,9 +7,10 @@ import { PlanSchema } from '../../planners/plan.ts';
 import type { CheckReport } from '../../planners/report.ts';
 import { renderPlanSvg } from '../../sim/plan-svg.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, ErrorBodySchema } from '../errors.ts';
 import type { MissionService } from '../missions/service.ts';
-import type { Mission } from '../store/missions.ts';
+import { missionEventView, MissionEventViewSchema, missionSummary, MissionSummarySchema, missionView, MissionViewSchema } from '../missions/view.ts';
+import { EVENTS_LIMIT_MAX, EVENTS_PAGE } from '../store/missions.ts';
 
 const MissionIdParams = z.object({ id: z.string().min(1).max(100) });
 
@@ -17,40 +19,8 @@ const statusList = z
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
   .pipe(z.array(z.enum(MISSION_STATUSES)).min(1));
 
-/** The full mission as an API client sees it. */
-function missionView(m: Mission) {
-  return {
-    id: m.id,
-    status: m.status,
-    name: m.name,
-    priority: m.priority,
-    planHash: m.planHash,
-    worldHash: m.worldHash,
-    createdAt: m.createdAt,
-    updatedAt: m.updatedAt,
-    createdBy: m.createdBy,
-    steps: m.steps,
-    report: m.report,
-    plan: m.plan,
-  };
-}
-
-/** One line per mission in a list: enough to pick one, without the plan and report. */
-function missionSummary(m: Mission) {
-  const report = m.report as CheckReport;
-  return {
-    id: m.id,
-    status: m.status,
-    name: m.name,
-    priority: m.priority,
-    planHash: m.planHash,
-    verdict: report.verdict,
-    makespanS: report.makespanS,
-    createdAt: m.createdAt,
-    updatedAt: m.updatedAt,
-    steps: m.steps,
-  };
-}
+/** The answer of every route that returns one mission. */
+const oneMission = { 200: MissionViewSchema };
 
 export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; site: LoadedSite }> = async (app, { missions, site }) => {
   app.post(
@@ -64,6 +34,11 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
           'A failing plan is stored as `rejected` and answered with 422 and its report. A passing one is `awaiting_approval` (or `approved`, by site policy), 201. Send an `Idempotency-Key` header to make retries safe: the same key and body return the same mission (200), the same key with another body is 422.',
         body: z.strictObject({ plan: PlanSchema }),
         headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
+        response: {
+          200: MissionViewSchema,
+          201: MissionViewSchema,
+          422: ErrorBodySchema.describe('PLAN_REJECTED with `details.report` and `details.mission`, or IDEMPOTENCY_CONFLICT'),
+        },
       },
     },
     async (req, reply) => {
@@ -91,6 +66,12 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
           limit: z.coerce.number().int().min(1).max(500).default(50),
           before: z.string().min(1).max(100).optional().describe('a mission id: the next page starts after it'),
         }),
+        response: {
+          200: z.object({
+            missions: z.array(MissionSummarySchema),
+            next: z.string().nullable().describe('`before` for the next page; null on the last'),
+          }),
+        },
       },
     },
     async (req) => {
@@ -104,8 +85,46 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
 
   app.get(
     '/v1/missions/:id',
-    { config: { role: 'viewer' }, schema: { tags: ['missions'], summary: 'One mission with its plan, report and steps', params: MissionIdParams } },
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['missions'],
+        summary: 'One mission with its plan, report and steps',
+        description:
+          "Where the mission and each step are, and why: each step's device, start, end and the reason it failed, was cancelled or is blocked; who approved the mission, when it ended and the reason it failed, was cancelled or is paused.",
+        params: MissionIdParams,
+        response: oneMission,
+      },
+    },
     async (req) => missionView(missions.get(req.params.id)),
+  );
+
+  app.get(
+    '/v1/missions/:id/events',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['missions'],
+        summary: "The mission's event log, oldest first",
+        description:
+          'Every change of the mission and its steps as it was recorded, in the same transaction as the change: `mission.<status>` and `step.<status>` events with who did it and what came with it (a step\'s device, the reason it failed). Page with `afterSeq` (the last `seq` seen; `next` when the page was full).',
+        params: MissionIdParams,
+        querystring: z.strictObject({
+          afterSeq: z.coerce.number().int().min(0).default(0).describe('the page starts after this seq'),
+          limit: z.coerce.number().int().min(1).max(EVENTS_LIMIT_MAX).default(EVENTS_PAGE),
+        }),
+        response: {
+          200: z.object({
+            events: z.array(MissionEventViewSchema),
+            next: z.number().int().nullable().describe('`afterSeq` for the next page when this one was full; null otherwise'),
+          }),
+        },
+      },
+    },
+    async (req) => {
+      const events = missions.events(req.params.id, req.query.afterSeq, req.query.limit);
+      return { events: events.map(missionEventView), next: events.length === req.query.limit ? events.at(-1)!.seq : null };
+    },
   );
 
   app.get(
@@ -143,6 +162,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         description: 'The planHash must be the one in the mission\'s report. The plan is checked again against the fleet as it is now; a plan that now fails is not approved (422 with the new report).',
         params: MissionIdParams,
         body: z.strictObject({ planHash: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest') }),
+        response: oneMission,
       },
     },
     async (req) => missionView(missions.approve(req.params.id, req.body.planHash, req.principal!.name)),
@@ -155,8 +175,10 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
       schema: {
         tags: ['missions'],
         summary: 'Cancel a mission that has not finished',
+        description: "The `reason` becomes the mission's `reason`; without one it is `cancelled by <token name>`.",
         params: MissionIdParams,
         body: z.strictObject({ reason: z.string().max(500).optional() }).nullish(),
+        response: oneMission,
       },
     },
     async (req) => missionView(missions.cancel(req.params.id, req.principal!.name, req.body?.reason)),
@@ -171,6 +193,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         summary: 'Pause a running mission: no new steps start, its AMRs pause (VDA 5050 startPause)',
         params: MissionIdParams,
         body: z.strictObject({}).nullish(),
+        response: oneMission,
       },
     },
     async (req) => missionView(missions.pause(req.params.id, req.principal!.name)),
@@ -186,6 +209,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         description: 'Its AMRs go on (stopPause), held orders and commands go out, and steps start again. Refused with STOP_ACTIVE while a STOP covers one of its devices.',
         params: MissionIdParams,
         body: z.strictObject({}).nullish(),
+        response: oneMission,
       },
     },
     async (req) => missionView(missions.resume(req.params.id, req.principal!.name)),

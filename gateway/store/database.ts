@@ -9,9 +9,10 @@ export const DATABASE_FILE = 'phygate.db';
 
 /**
  * Schema versions, applied in order; `PRAGMA user_version` records how many have run.
- * Never edit a shipped entry: add a new one.
+ * Never edit a shipped entry: add a new one. Exported so tests can make a database of an
+ * earlier version.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE missions (
     id TEXT PRIMARY KEY,
@@ -129,9 +130,63 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX outbox_step ON outbox (mission_id, step_id, created_at);
   `,
   `
+  -- Why a mission and each of its steps are where they are, readable without replaying the event
+  -- trail: written in the transaction of each transition (gateway/store/missions.ts), and filled
+  -- in here from the trail for what happened before this migration.
+  ALTER TABLE missions ADD COLUMN approved_by TEXT;
+  ALTER TABLE missions ADD COLUMN approved_at TEXT;
+  ALTER TABLE missions ADD COLUMN reason TEXT;
+  ALTER TABLE missions ADD COLUMN reason_step TEXT;
+  ALTER TABLE missions ADD COLUMN ended_at TEXT;
+  ALTER TABLE mission_steps ADD COLUMN dispatched_to TEXT;
+  ALTER TABLE mission_steps ADD COLUMN started_at TEXT;
+  ALTER TABLE mission_steps ADD COLUMN ended_at TEXT;
+  ALTER TABLE mission_steps ADD COLUMN reason TEXT;
+
+  -- A mission stored as approved was approved by the site's policy (POLICY_APPROVER in missions.ts).
+  UPDATE missions SET
+    approved_by = COALESCE(
+      (SELECT actor FROM events e WHERE e.mission_id = missions.id AND e.type = 'mission.approved' ORDER BY e.seq DESC LIMIT 1),
+      (SELECT 'policy:when-pass' FROM events e WHERE e.mission_id = missions.id AND e.type = 'mission.created'
+         AND json_extract(e.data, '$.status') = 'approved')),
+    approved_at = COALESCE(
+      (SELECT at FROM events e WHERE e.mission_id = missions.id AND e.type = 'mission.approved' ORDER BY e.seq DESC LIMIT 1),
+      (SELECT at FROM events e WHERE e.mission_id = missions.id AND e.type = 'mission.created'
+         AND json_extract(e.data, '$.status') = 'approved')),
+    reason = CASE WHEN status IN ('failed', 'cancelled', 'paused') THEN
+      (SELECT COALESCE(json_extract(e.data, '$.reason'), missions.status || ' by ' || e.actor) FROM events e
+       WHERE e.mission_id = missions.id AND e.type = 'mission.' || missions.status ORDER BY e.seq DESC LIMIT 1) END,
+    reason_step = CASE WHEN status IN ('failed', 'cancelled', 'paused') THEN
+      (SELECT json_extract(e.data, '$.step') FROM events e
+       WHERE e.mission_id = missions.id AND e.type = 'mission.' || missions.status ORDER BY e.seq DESC LIMIT 1) END,
+    ended_at = CASE
+      WHEN status = 'rejected' THEN created_at
+      WHEN status IN ('succeeded', 'failed', 'cancelled') THEN
+        (SELECT at FROM events e WHERE e.mission_id = missions.id AND e.type = 'mission.' || missions.status ORDER BY e.seq DESC LIMIT 1)
+      END;
+
+  -- Pending steps have no events. Step events name their step in data.step.
+  UPDATE mission_steps SET
+    dispatched_to = (SELECT json_extract(e.data, '$.device') FROM events e
+      WHERE e.mission_id = mission_steps.mission_id AND e.type = 'step.dispatched'
+        AND json_extract(e.data, '$.step') = mission_steps.step_id ORDER BY e.seq DESC LIMIT 1),
+    started_at = (SELECT at FROM events e
+      WHERE e.mission_id = mission_steps.mission_id AND e.type = 'step.dispatched'
+        AND json_extract(e.data, '$.step') = mission_steps.step_id ORDER BY e.seq LIMIT 1),
+    ended_at = CASE WHEN status IN ('succeeded', 'failed', 'cancelled') THEN
+      (SELECT at FROM events e
+       WHERE e.mission_id = mission_steps.mission_id AND e.type = 'step.' || mission_steps.status
+         AND json_extract(e.data, '$.step') = mission_steps.step_id ORDER BY e.seq DESC LIMIT 1) END,
+    reason = CASE WHEN status IN ('failed', 'cancelled', 'blocked') THEN
+      (SELECT json_extract(e.data, '$.reason') FROM events e
+       WHERE e.mission_id = mission_steps.mission_id AND e.type = 'step.' || mission_steps.status
+         AND json_extract(e.data, '$.step') = mission_steps.step_id ORDER BY e.seq DESC LIMIT 1) END
+  WHERE status <> 'pending';
+  `,
+  `
   -- ROS 2 goals go through the outbox too (every device port's work does): the channel's CHECK
   -- gains 'ros2.goal'. SQLite cannot alter a CHECK, so the table is built anew and filled.
-  CREATE TABLE outbox_v5 (
+  CREATE TABLE outbox_v6 (
     id TEXT PRIMARY KEY,
     mission_id TEXT NOT NULL REFERENCES missions (id),
     step_id TEXT NOT NULL,
@@ -146,9 +201,9 @@ const MIGRATIONS: readonly string[] = [
     outcome TEXT CHECK (outcome IN ('succeeded', 'failed', 'cancelled', 'stopped', 'expired', 'abandoned')),
     CHECK ((settled_at IS NULL) = (outcome IS NULL))
   ) STRICT;
-  INSERT INTO outbox_v5 SELECT id, mission_id, step_id, device, channel, message, created_at, expires_at, published_at, sends, settled_at, outcome FROM outbox ORDER BY rowid;
+  INSERT INTO outbox_v6 SELECT id, mission_id, step_id, device, channel, message, created_at, expires_at, published_at, sends, settled_at, outcome FROM outbox ORDER BY rowid;
   DROP TABLE outbox;
-  ALTER TABLE outbox_v5 RENAME TO outbox;
+  ALTER TABLE outbox_v6 RENAME TO outbox;
   CREATE INDEX outbox_open ON outbox (created_at) WHERE settled_at IS NULL;
   CREATE INDEX outbox_step ON outbox (mission_id, step_id, created_at);
   `,

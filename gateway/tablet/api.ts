@@ -95,8 +95,13 @@ export type StepStatus = 'pending' | 'dispatched' | 'running' | 'blocked' | 'suc
 export interface MissionStep {
   id: string;
   action: string;
-  device: string;
+  /** The device it was dispatched to, else the one the check assigned; null when none has its role. */
+  device: string | null;
   status: StepStatus;
+  startedAt: string | null;
+  endedAt: string | null;
+  /** Why it failed, was cancelled or is blocked. */
+  reason: string | null;
 }
 
 export interface MissionSummary {
@@ -108,6 +113,12 @@ export interface MissionSummary {
   makespanS: number;
   createdAt: string;
   updatedAt: string;
+  approvedBy: string | null;
+  approvedAt: string | null;
+  /** Why it failed, was cancelled or is paused. */
+  reason: string | null;
+  reasonStep: string | null;
+  endedAt: string | null;
   steps: MissionStep[];
 }
 

@@ -1,7 +1,8 @@
 // Missions: those waiting for approval with their check report (verdict, how long, issues, the
 // route picture the simulator drew) and Approve / Reject; running ones with their steps; the
-// latest finished ones with their outcome. Approve sends the planHash of the report shown, so
-// what is approved is exactly what the operator looked at.
+// latest finished ones with their outcome and why. Approve sends the planHash of the report shown,
+// so what is approved is exactly what the operator looked at. Why a mission or a step is where it
+// is comes from the gateway's answers (so a reload shows it too); step events update it live.
 import { ApiError, type Api, type Mission, type MissionSummary } from './api.ts';
 import { h, keyedList } from './dom.ts';
 import { clock, devicesUsed, duration, hhmm, MISSION_WORDS, STEP_WORDS, VERDICT_WORDS } from './words.ts';
@@ -49,7 +50,6 @@ export class MissionsView {
   private finished: MissionSummary[] = [];
   private readonly details = new Map<string, Mission>();
   private readonly pictures = new Map<string, string>();
-  private readonly reasons = new Map<string, string>();
   private readonly errors = new Map<string, string>();
   private readonly busy = new Set<string>();
   /** `<missionId>:<action>` whose confirmation is showing. */
@@ -97,18 +97,19 @@ export class MissionsView {
   }
 
   /** A step event: shown at once, without waiting for the next read. */
-  step(e: { missionId: string; step: string; status: string; reason?: string }): void {
+  step(e: { missionId: string; step: string; status: string; reason?: string; device?: string }): void {
     const m = this.active.find((x) => x.id === e.missionId);
     const step = m?.steps.find((s) => s.id === e.step);
-    if (e.reason) this.reasons.set(`${e.missionId}/${e.step}`, e.reason);
     if (!m || !step) return this.refreshSoon();
     step.status = e.status as typeof step.status;
+    // As the gateway keeps it: a reason only while failed, cancelled or blocked.
+    step.reason = step.status === 'failed' || step.status === 'cancelled' || step.status === 'blocked' ? (e.reason ?? null) : null;
+    if (e.status === 'dispatched' && e.device) step.device = e.device;
     this.render();
   }
 
-  /** A mission event: why it failed or was cancelled is kept for the finished card. */
-  mission(e: { id: string; status: string; reason?: string }): void {
-    if (e.reason && (e.status === 'failed' || e.status === 'cancelled')) this.reasons.set(e.id, e.reason);
+  /** A mission event: the lists are read again, with the mission's reason. */
+  mission(_e: { id: string; status: string; reason?: string }): void {
     this.refreshSoon();
   }
 
@@ -142,10 +143,10 @@ export class MissionsView {
     const awaiting = this.active.filter((m) => m.status === 'awaiting_approval');
     const running = this.active.filter((m) => m.status !== 'awaiting_approval');
     const state = (m: MissionSummary) =>
-      JSON.stringify([m.status, m.updatedAt, m.steps.map((s) => s.status), this.details.has(m.id), this.pictures.has(m.id), this.errors.get(m.id), this.busy.has(m.id), this.confirming?.startsWith(`${m.id}:`) ? this.confirming : '']);
+      JSON.stringify([m.status, m.updatedAt, m.reason, m.steps.map((s) => [s.status, s.device, s.reason]), this.details.has(m.id), this.pictures.has(m.id), this.errors.get(m.id), this.busy.has(m.id), this.confirming?.startsWith(`${m.id}:`) ? this.confirming : '']);
     keyedList(this.lists.awaiting, awaiting, (m) => m.id, state, (m) => this.awaitingCard(m));
     keyedList(this.lists.running, running, (m) => m.id, state, (m) => this.runningCard(m));
-    keyedList(this.lists.finished, this.finished, (m) => m.id, (m) => JSON.stringify([m.status, m.updatedAt, this.reasons.get(m.id)]), (m) => this.finishedCard(m));
+    keyedList(this.lists.finished, this.finished, (m) => m.id, (m) => JSON.stringify([m.status, m.updatedAt, m.reason]), (m) => this.finishedCard(m));
     this.o.onAwaiting(awaiting.length);
   }
 
@@ -203,8 +204,6 @@ export class MissionsView {
   }
 
   private runningCard(m: MissionSummary): HTMLElement {
-    const detail = this.details.get(m.id);
-    const assigned = detail?.report.assignments ?? {};
     const name = m.name ?? m.id;
     const done = m.steps.filter((s) => s.status === 'succeeded').length;
     return h(
@@ -212,22 +211,20 @@ export class MissionsView {
       { class: `card mission status-${m.status}`, 'data-mission': m.id, 'aria-label': `Mission ${name}, ${MISSION_WORDS[m.status]}` },
       h('header', null, h('span', { class: `chip status-${m.status}` }, MISSION_WORDS[m.status]), h('h3', null, name)),
       h('div', { class: 'progress-line' }, h('progress', { max: m.steps.length, value: done, 'aria-label': `${done} of ${m.steps.length} steps done` }), h('span', null, `${done} of ${m.steps.length} steps done`)),
-      m.status === 'paused' ? h('p', { class: 'note' }, 'Paused: nothing new starts until it is resumed.') : null,
+      m.status === 'paused' ? h('p', { class: 'note' }, m.reason ? `Paused: ${m.reason}. Nothing new starts until it is resumed.` : 'Paused: nothing new starts until it is resumed.') : null,
       h(
         'ol',
         { class: 'steps' },
-        ...m.steps.map((s) => {
-          const device = s.device.startsWith('$') ? (assigned[s.device.slice(1)] ?? s.device) : s.device;
-          const reason = this.reasons.get(`${m.id}/${s.id}`);
-          return h(
+        ...m.steps.map((s) =>
+          h(
             'li',
             { class: `step step-${s.status}`, 'data-step': s.id },
             h('span', { class: 'icon', 'aria-hidden': 'true' }, STEP_ICONS[s.status] ?? '·'),
-            h('span', { class: 'what' }, h('b', null, s.id), ` ${s.action} · ${device}`),
+            h('span', { class: 'what' }, h('b', null, s.id), ` ${s.action} · ${s.device ?? 'no device'}`),
             h('span', { class: 'status' }, STEP_WORDS[s.status]),
-            reason && (s.status === 'failed' || s.status === 'blocked') ? h('span', { class: 'reason' }, reason) : null,
-          );
-        }),
+            s.reason && (s.status === 'failed' || s.status === 'blocked') ? h('span', { class: 'reason' }, s.reason) : null,
+          ),
+        ),
       ),
       this.o.canOperate
         ? this.actions(m, [
@@ -251,7 +248,6 @@ export class MissionsView {
   private finishedCard(m: MissionSummary): HTMLElement {
     const name = m.name ?? m.id;
     const failed = m.steps.filter((s) => s.status === 'failed');
-    const reason = this.reasons.get(m.id);
     const done = m.steps.filter((s) => s.status === 'succeeded').length;
     return h(
       'article',
@@ -260,10 +256,10 @@ export class MissionsView {
       h(
         'p',
         { class: 'outcome' },
-        `${clock(m.updatedAt)} · ${done} of ${m.steps.length} steps done`,
+        `${clock(m.endedAt ?? m.updatedAt)} · ${done} of ${m.steps.length} steps done`,
         failed.length > 0 ? ` · failed: ${failed.map((s) => s.id).join(', ')}` : '',
-        reason ? ` · ${reason}` : '',
       ),
+      m.reason ? h('p', { class: 'outcome-reason' }, `${MISSION_WORDS[m.status]}: ${m.reason}`) : null,
     );
   }
 

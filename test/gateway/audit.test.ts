@@ -6,6 +6,7 @@ import t, { type Test } from 'tap';
 import { auditHash, GENESIS_HASH, type AuditEntry } from '../../gateway/store/audit.ts';
 import { DATABASE_FILE, SCHEMA_VERSION } from '../../gateway/store/database.ts';
 import { openStore } from '../../gateway/store/index.ts';
+import { databaseAt } from '../store/fixtures/old-database.ts';
 import { appFor, canonicalPlan, tempDirFor, type TestApp } from './harness.ts';
 
 const post = (h: TestApp, url: string, payload: object, headers: Record<string, string> = {}) => h.app.inject({ method: 'POST', url, headers, payload });
@@ -140,12 +141,8 @@ t.test('a failed audit write is logged, the request still succeeds', async (t) =
 
 t.test('the migration adds the audit table to a database made before it', async (t) => {
   const dir = tempDirFor(t);
-  openStore(dir).close();
-  const raw = new Sqlite(path.join(dir, DATABASE_FILE));
-  // The audit table came with the third migration: a database from before it has neither it nor what came later.
-  raw.exec('DROP TABLE outbox; DROP TABLE audit');
-  raw.pragma('user_version = 2');
-  raw.close();
+  // The audit table came with the third migration.
+  databaseAt(dir, 2).close();
   const store = openStore(dir);
   t.teardown(() => store.close());
   t.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);

@@ -26,6 +26,7 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', url: '/v1/missions', role: 'viewer' },
   { method: 'GET', url: '/v1/missions/:id', role: 'viewer' },
   { method: 'GET', url: '/v1/missions/:id/plan.svg', role: 'viewer' },
+  { method: 'GET', url: '/v1/missions/:id/events', role: 'viewer' },
   { method: 'GET', url: '/v1/events', role: 'viewer', stream: true },
   { method: 'GET', url: '/v1/stop', role: 'viewer' },
   { method: 'POST', url: '/v1/stop', role: 'viewer', body: () => ({ scope: 'all', reason: 'auth test' }) },

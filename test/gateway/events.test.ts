@@ -2,6 +2,7 @@
 // device with the latest state always delivered; the token by header or ?access_token=.
 import t from 'tap';
 import { EventHub } from '../../gateway/events.ts';
+import { until } from '../helpers/wait.ts';
 import { appFor, canonicalPlan } from './harness.ts';
 
 interface Sse {
@@ -165,7 +166,8 @@ t.test('a token passed as ?access_token= never reaches the request log', async (
   const log = new PassThrough();
   let text = '';
   log.on('data', (d: Buffer) => (text += d.toString()));
-  const app = await buildApp({ config: { ...readConfig({}), PHYGATE_LOG_LEVEL: 'info' }, site: h.site, store: h.store, fleet: h.fleet, logStream: log });
+  // Access lines are at debug (gateway/app.ts): the level that shows them.
+  const app = await buildApp({ config: { ...readConfig({}), PHYGATE_LOG_LEVEL: 'debug' }, site: h.site, store: h.store, fleet: h.fleet, logStream: log });
   t.teardown(() => app.close());
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   const ac = new AbortController();
@@ -173,8 +175,13 @@ t.test('a token passed as ?access_token= never reaches the request log', async (
   t.equal(res.status, 200);
   ac.abort();
   await app.inject({ method: 'GET', url: `/v1/robots?access_token=${h.tokens.admin}` });
-  await new Promise((r) => setTimeout(r, 100));
+  const lines = () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string; req?: { url: string } });
+  await until('both requests logged', () => lines().filter((l) => l.msg === 'incoming request').length >= 2, 5000);
   t.match(text, /access_token=REDACTED/, 'the request is logged, its token redacted');
   t.notMatch(text, new RegExp(h.tokens.viewer), 'the viewer token is not in the log');
   t.notMatch(text, new RegExp(h.tokens.admin), 'the admin token is not in the log');
+  const access = lines().filter((l) => l.msg === 'incoming request' || l.msg === 'request completed');
+  t.ok(access.some((l) => l.msg === 'request completed'), 'the completed line is there too');
+  t.same([...new Set(access.map((l) => l.level))], [20], 'every access line is at debug (20)');
+  t.same(lines().filter((l) => l.msg === 'incoming request').map((l) => l.req?.url).sort(), ['/v1/events?access_token=REDACTED', '/v1/robots?access_token=REDACTED']);
 });

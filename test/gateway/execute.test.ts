@@ -102,6 +102,11 @@ t.test('a step that fails fails the mission with a reason; steps not started are
   t.same(failed.steps.map((s) => [s.id, s.status]), [['mill', 'failed'], ['go', 'cancelled']]);
   const ev = g.store.missions.events(m.id).find((e) => e.type === 'mission.failed')!;
   t.match(ev.data, { step: 'mill', reason: /cnc-1.*fault.*spindle overload/ }, 'the reason an operator can read');
+  t.match(failed, { reason: /cnc-1.*fault.*spindle overload/, reasonStep: 'mill', endedAt: String }, 'and the API says it');
+  t.match(failed.steps, [
+    { device: 'cnc-1', reason: /spindle overload/, startedAt: String, endedAt: String },
+    { device: 'amr-1', reason: "not started: step 'mill' failed", startedAt: null, endedAt: String },
+  ]);
   t.equal(g.fleet.get('amr-1')?.at, 'dock-a', 'amr-1 never left');
 });
 

@@ -3,6 +3,7 @@
 // exact timing. The real ports over a real broker run in execute.test.ts and the fault tests.
 import t from 'tap';
 import type { Work } from '../../robots/device-port.ts';
+import { recordingLog } from '../helpers/log.ts';
 import { canonicalPlan } from './harness.ts';
 import { drivePlan, fakeFloor, site } from './fake-floor.ts';
 
@@ -270,4 +271,15 @@ t.test('ROS 2 pause: the goal is dropped, and resume sends the step again as a n
   vda5050.signal('done', again[1]!.id, 'amr-1');
   t.equal(f.status(id), 'succeeded');
   t.same(ros2.sent, [], 'the registry sent nothing over the ROS 2 stand-in: amr-1 is a VDA 5050 AMR');
+});
+
+t.test('how missions end is logged with the mission id: failures at warn with the step and reason, successes at info', async (t) => {
+  const log = recordingLog();
+  const f = fakeFloor(t, { log });
+  const failing = f.approve(drivePlan('amr-1', 'shelf-3', 5));
+  f.clock.advance(5_000);
+  t.match(log.lines.find((l) => l.level === 'warn' && l.msg.startsWith(`mission ${failing} failed`)), { data: { missionId: failing, step: 'go', reason: "step 'go' did not finish within 5 s" } });
+  const ok = f.approve({ schema: 'phygate.plan/v1', name: 'ok', steps: [{ id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'bracket-v2' } }] });
+  f.gw.machine.signal('done', f.work(f.gw.machine, 'mill').id, 'cnc-1');
+  t.match(log.lines.find((l) => l.level === 'info' && l.msg === `mission ${ok} succeeded`), { data: { missionId: ok } });
 });

@@ -9,6 +9,8 @@ import type { Test } from 'tap';
 import { buildApp, type App } from '../../gateway/app.ts';
 import { ROLES, type Role } from '../../gateway/auth/roles.ts';
 import { readConfig, type Config } from '../../gateway/config.ts';
+import type { EventHub } from '../../gateway/events.ts';
+import type { MissionRunner } from '../../gateway/missions/service.ts';
 import { openStore, type Store } from '../../gateway/store/index.ts';
 import type { TabletAssets } from '../../gateway/tablet-assets.ts';
 import type { PlanInput } from '../../planners/plan.ts';
@@ -36,6 +38,12 @@ export interface TestAppOptions {
   dataDir?: string;
   /** What the tablet serves, instead of gateway/tablet/dist. */
   tablet?: TabletAssets;
+  /** Where the log goes (with `config.PHYGATE_LOG_LEVEL`; silent by default). */
+  logStream?: NodeJS.WritableStream;
+  /** What runs approved missions; none by default, so nothing moves. */
+  runner?: (store: Store) => MissionRunner;
+  /** The live event stream, to publish what an executor would. */
+  hub?: EventHub;
 }
 
 export interface TestApp {
@@ -67,7 +75,17 @@ export async function testApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const tokens = Object.fromEntries(ROLES.map((role) => [role, store.tokens.create(role, `${role}-test`).token])) as Record<Role, string>;
   let app: App;
   try {
-    app = await buildApp({ config, site, store, fleet, now: opts.now ?? FIXED_NOW, ...(opts.tablet ? { tablet: opts.tablet } : {}) });
+    app = await buildApp({
+      config,
+      site,
+      store,
+      fleet,
+      now: opts.now ?? FIXED_NOW,
+      ...(opts.tablet ? { tablet: opts.tablet } : {}),
+      ...(opts.logStream ? { logStream: opts.logStream } : {}),
+      ...(opts.runner ? { runner: opts.runner(store) } : {}),
+      ...(opts.hub ? { hub: opts.hub } : {}),
+    });
   } catch (err) {
     store.close();
     if (ownDir) rmSync(dataDir, { recursive: true, force: true });

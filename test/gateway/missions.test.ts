@@ -1,7 +1,13 @@
-// Missions: submit a plan (checked and stored), read and list them, approve exactly what was
-// checked, cancel; idempotent retries; site approval policy; per-token rate limiting.
+// Missions: submit a plan (checked and stored), read and list them with why they are where they
+// are, their event log, approve exactly what was checked, cancel; idempotent retries; site
+// approval policy; per-token rate limiting; what the log says.
+import { Writable } from 'node:stream';
 import t from 'tap';
+import { EventHub } from '../../gateway/events.ts';
+import type { MissionRunner } from '../../gateway/missions/service.ts';
+import type { Store } from '../../gateway/store/index.ts';
 import type { PlanInput } from '../../planners/plan.ts';
+import { until } from '../helpers/wait.ts';
 import { appFor, canonicalPlan, demoSiteCopy, failingPlan, type TestApp } from './harness.ts';
 
 const submit = (h: TestApp, plan: PlanInput, headers: Record<string, string> = {}) =>
@@ -329,4 +335,192 @@ t.test('rate limiting: past PHYGATE_RATE_LIMIT requests a minute one token gets 
   const operator = await h.app.inject({ method: 'GET', url: '/v1/missions', headers: h.auth('operator') });
   t.equal(operator.statusCode, 200, 'another token still gets through');
   t.equal((await h.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'and so does an anonymous health check');
+});
+
+t.test("GET /v1/missions/{id}: each step's device, times and reason; the mission's approver and why it failed", async (t) => {
+  const h = await appFor(t);
+  const m = await submitted(h);
+  t.equal((await approve(h, m.id, m.planHash)).statusCode, 200);
+  const approved = (await getMission(h, m.id)).json();
+  const courier = approved.report.assignments.courier as string;
+  t.match(approved, { status: 'approved', approvedBy: 'operator-test', approvedAt: h.store.missions.events(m.id).at(-1)!.at, reason: null, reasonStep: null, endedAt: null });
+  const notStarted = { status: 'pending', startedAt: null, endedAt: null, reason: null };
+  t.same(
+    approved.steps,
+    [
+      { id: 'mill', action: 'machine.run', device: 'cnc-1', ...notStarted },
+      { id: 'fetch', action: 'navigate', device: courier, ...notStarted },
+      { id: 'load', action: 'arm.transfer', device: 'arm-1', ...notStarted },
+      { id: 'carry', action: 'drop', device: courier, ...notStarted },
+    ],
+    'before dispatch: the device the check assigned, not $courier',
+  );
+
+  // What the executor writes as the mission runs and a step times out.
+  const { missions } = h.store;
+  const other = ['amr-1', 'amr-2', 'amr-3'].find((d) => d !== courier)!;
+  const timeout = "step 'mill' did not finish within 5 s";
+  missions.transition(m.id, 'running', 'executor');
+  missions.transitionStep(m.id, 'mill', 'dispatched', 'executor', { device: 'cnc-1' });
+  missions.transitionStep(m.id, 'fetch', 'dispatched', 'executor', { device: other });
+  missions.transitionStep(m.id, 'mill', 'running', 'executor', { device: 'cnc-1' });
+  missions.transitionStep(m.id, 'fetch', 'succeeded', 'executor', {});
+  missions.transitionStep(m.id, 'mill', 'failed', 'executor', { reason: timeout });
+  missions.transitionStep(m.id, 'load', 'cancelled', 'executor', { reason: "not started: step 'mill' failed" });
+  missions.transitionStep(m.id, 'carry', 'cancelled', 'executor', { reason: "not started: step 'mill' failed" });
+  missions.transition(m.id, 'failed', 'executor', { step: 'mill', reason: timeout });
+
+  const res = await getMission(h, m.id);
+  t.equal(res.statusCode, 200);
+  const failed = res.json();
+  const at = (type: string, step?: string) => h.store.missions.events(m.id).filter((e) => e.type === type && (step === undefined || (e.data as { step: string }).step === step)).at(-1)!.at;
+  t.match(failed, { status: 'failed', reason: timeout, reasonStep: 'mill', endedAt: at('mission.failed'), approvedBy: 'operator-test' }, 'why it failed, and when');
+  t.same(failed.steps, [
+    { id: 'mill', action: 'machine.run', device: 'cnc-1', status: 'failed', startedAt: at('step.dispatched', 'mill'), endedAt: at('step.failed', 'mill'), reason: timeout },
+    { id: 'fetch', action: 'navigate', device: other, status: 'succeeded', startedAt: at('step.dispatched', 'fetch'), endedAt: at('step.succeeded', 'fetch'), reason: null },
+    { id: 'load', action: 'arm.transfer', device: 'arm-1', status: 'cancelled', startedAt: null, endedAt: at('step.cancelled', 'load'), reason: "not started: step 'mill' failed" },
+    { id: 'carry', action: 'drop', device: courier, status: 'cancelled', startedAt: null, endedAt: at('step.cancelled', 'carry'), reason: "not started: step 'mill' failed" },
+  ], 'a dispatched step shows the device it went to, even one the check did not pick');
+
+  const listed = (await list(h, '?status=failed')).json().missions;
+  t.equal(listed.length, 1);
+  t.match(listed[0], { id: m.id, reason: timeout, reasonStep: 'mill', endedAt: failed.endedAt, approvedBy: 'operator-test' }, 'the list says why too (the tablet reads it)');
+  t.same(listed[0].steps, failed.steps);
+  t.notOk('plan' in listed[0] || 'report' in listed[0], 'a list stays short');
+});
+
+t.test('the reason of a cancel is the one given, else who cancelled; a rejected plan ended when it was stored', async (t) => {
+  const h = await appFor(t);
+  const cancel = (id: string, payload?: object) =>
+    h.app.inject({ method: 'POST', url: `/v1/missions/${id}/cancel`, headers: h.auth('operator'), ...(payload ? { payload } : {}) });
+  const given = await cancel((await submitted(h)).id, { reason: 'changed my mind' });
+  t.match(given.json(), { status: 'cancelled', reason: 'changed my mind', reasonStep: null, endedAt: String, approvedBy: null });
+  const none = await cancel((await submitted(h)).id);
+  t.match(none.json(), { status: 'cancelled', reason: 'cancelled by operator-test' });
+
+  const rejected = (await submit(h, failingPlan())).json().details.mission;
+  t.match(rejected, { status: 'rejected', endedAt: rejected.createdAt, approvedBy: null, reason: null });
+  t.equal((await getMission(h, rejected.id)).json().endedAt, rejected.createdAt);
+});
+
+t.test('a mission the site policy approved says so', async (t) => {
+  const siteDir = demoSiteCopy(t, (yaml) => yaml.replace(/approval: always/, 'approval: when-pass'));
+  const h = await appFor(t, { siteDir });
+  const res = await submit(h, canonicalPlan());
+  t.match(res.json(), { status: 'approved', approvedBy: 'policy:when-pass', approvedAt: res.json().createdAt });
+});
+
+t.test("GET /v1/missions/{id}/events pages the mission's event log", async (t) => {
+  const h = await appFor(t);
+  const m = await submitted(h);
+  const before = await submitted(h);
+  t.equal((await approve(h, m.id, m.planHash)).statusCode, 200);
+  await h.app.inject({ method: 'POST', url: `/v1/missions/${before.id}/cancel`, headers: h.auth('operator'), payload: {} });
+  await h.app.inject({ method: 'POST', url: `/v1/missions/${m.id}/cancel`, headers: h.auth('operator'), payload: { reason: 'changed my mind' } });
+  const events = (query = '') => h.app.inject({ method: 'GET', url: `/v1/missions/${m.id}/events${query}`, headers: h.auth('viewer') });
+
+  const all = await events();
+  t.equal(all.statusCode, 200);
+  const body = all.json();
+  t.same(
+    body.events.map((e: { type: string; actor: string; data: unknown }) => [e.type, e.actor, e.data]),
+    [
+      ['mission.created', 'agent-test', { status: 'awaiting_approval', planHash: m.planHash }],
+      ['mission.approved', 'operator-test', { planHash: m.planHash, verdict: 'pass', worldHash: h.store.missions.get(m.id)!.worldHash }],
+      ...['mill', 'fetch', 'load', 'carry'].map((step) => ['step.cancelled', 'operator-test', { step, reason: 'changed my mind' }]),
+      ['mission.cancelled', 'operator-test', { reason: 'changed my mind' }],
+    ],
+    "this mission's events only, oldest first, with who and what",
+  );
+  t.same(body.events.map((e: object) => Object.keys(e)), body.events.map(() => ['seq', 'at', 'type', 'actor', 'data']));
+  t.same(body.events, h.store.missions.events(m.id).map(({ missionId: _, ...e }) => e), 'as the store has them');
+  t.equal(body.next, null, 'the page was not full');
+
+  const first = (await events('?limit=2')).json();
+  t.equal(first.events.length, 2);
+  t.equal(first.next, first.events[1].seq, 'a full page: next is its last seq');
+  const rest = (await events(`?afterSeq=${first.next}&limit=10`)).json();
+  t.same(rest.events.map((e: { type: string }) => e.type), ['step.cancelled', 'step.cancelled', 'step.cancelled', 'step.cancelled', 'mission.cancelled']);
+  t.equal(rest.next, null);
+  t.same((await events(`?afterSeq=${rest.events.at(-1).seq}`)).json(), { events: [], next: null }, 'nothing after the last');
+
+  const unknown = await h.app.inject({ method: 'GET', url: '/v1/missions/m_01ZZZZZZZZZZZZZZZZZZZZZZZZ/events', headers: h.auth('viewer') });
+  t.equal(unknown.statusCode, 404);
+  t.match(unknown.json(), { code: 'NOT_FOUND', message: /m_01ZZZZZZZZZZZZZZZZZZZZZZZZ/ });
+
+  const bad = {
+    '?afterSeq=-1': 'query.afterSeq',
+    '?afterSeq=abc': 'query.afterSeq',
+    '?afterSeq=1.5': 'query.afterSeq',
+    '?limit=0': 'query.limit',
+    '?limit=501': 'query.limit',
+    '?limit=many': 'query.limit',
+    '?after=3': 'query.after',
+  };
+  for (const [query, path] of Object.entries(bad)) {
+    const res = await events(query);
+    t.equal(res.statusCode, 400, `${query}: 400`);
+    t.match(res.json(), { code: 'VALIDATION_FAILED', details: { problems: [{ path }] } }, `${query}: names ${path}`);
+  }
+});
+
+t.test('the OpenAPI description has the event log and the new fields', async (t) => {
+  const h = await appFor(t);
+  const doc = (await h.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  const events = doc.paths['/v1/missions/{id}/events']?.get;
+  t.ok(events, 'GET /v1/missions/{id}/events');
+  t.same(events.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name).sort(), ['afterSeq', 'limit']);
+  const page = events.responses['200'].content['application/json'].schema;
+  t.same(Object.keys(page.properties).sort(), ['events', 'next']);
+  t.same(Object.keys(page.properties.events.items.properties), ['seq', 'at', 'type', 'actor', 'data']);
+  const mission = doc.paths['/v1/missions/{id}'].get.responses['200'].content['application/json'].schema;
+  for (const field of ['approvedBy', 'approvedAt', 'reason', 'reasonStep', 'endedAt']) t.ok(mission.properties[field], `the mission's ${field}`);
+  const step = mission.properties.steps.items;
+  t.same(Object.keys(step.properties), ['id', 'action', 'device', 'status', 'startedAt', 'endedAt', 'reason']);
+  t.match(step.properties.reason.description, /failed, was cancelled or is blocked/);
+  const summary = doc.paths['/v1/missions'].get.responses['200'].content['application/json'].schema.properties.missions.items;
+  t.ok(summary.properties.reason, 'the list has the reason too');
+});
+
+/** A log stream whose lines a test reads back, parsed. */
+function logLines(): { stream: Writable; lines: () => { level: number; msg: string; [k: string]: unknown }[] } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  return { stream, lines: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
+}
+
+/** Stands in for the executor: moves the mission as it would, and nothing else. */
+const runner = (store: Store): MissionRunner => ({
+  start: (id) => void store.missions.transition(id, 'running', 'executor'),
+  pause: (id, actor) => store.missions.transition(id, 'paused', actor),
+  resume: (id, actor) => store.missions.transition(id, 'running', actor),
+  cancelWork: () => {},
+});
+
+t.test('approvals, pauses, resumes and cancels are logged at info with the mission id; requests are not', async (t) => {
+  const log = logLines();
+  const hub = new EventHub();
+  const h = await appFor(t, { config: { PHYGATE_LOG_LEVEL: 'info' }, logStream: log.stream, runner, hub });
+  const m = await submitted(h);
+  const op = (action: string, payload: object = {}) => h.app.inject({ method: 'POST', url: `/v1/missions/${m.id}/${action}`, headers: h.auth('operator'), payload });
+  t.equal((await approve(h, m.id, m.planHash)).statusCode, 200);
+  t.equal((await op('pause')).statusCode, 200);
+  t.equal((await op('resume')).statusCode, 200);
+  t.equal((await op('cancel', { reason: 'changed my mind' })).statusCode, 200);
+  await getMission(h, m.id);
+
+  const said = (msg: string) => log.lines().find((l) => l.msg === msg);
+  await until('the cancel logged', () => said('mission cancelled'), 5000);
+  t.match(said('mission submitted: awaiting approval'), { level: 30, missionId: m.id, actor: 'agent-test', verdict: 'pass' });
+  t.match(said('mission approved'), { level: 30, missionId: m.id, actor: 'operator-test', planHash: m.planHash });
+  t.match(said('mission paused'), { level: 30, missionId: m.id, actor: 'operator-test' });
+  t.match(said('mission resumed'), { level: 30, missionId: m.id, actor: 'operator-test', status: 'running' });
+  t.match(said('mission cancelled'), { level: 30, missionId: m.id, actor: 'operator-test', was: 'running', reason: 'changed my mind' });
+  t.same(log.lines().filter((l) => l.msg === 'incoming request' || l.msg === 'request completed'), [], 'no access lines at info');
+
 });

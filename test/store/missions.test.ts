@@ -8,13 +8,16 @@ import { newId } from '../../gateway/store/ids.ts';
 import { openStore, type Store } from '../../gateway/store/index.ts';
 import {
   IdempotencyConflictError,
+  InvalidStepTransitionError,
   InvalidTransitionError,
   MissionNotFoundError,
+  POLICY_APPROVER,
   type NewMission,
 } from '../../gateway/store/missions.ts';
 import type { MissionStatus } from '../../planners/mission.ts';
 import { PlanSchema, planHash } from '../../planners/plan.ts';
 import { dataDir } from './fixtures/data-dir.ts';
+import { databaseAt } from './fixtures/old-database.ts';
 import { makePlan } from './fixtures/plan.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -34,8 +37,8 @@ function request(program = 'bracket-v2', extra: Partial<NewMission> = {}): NewMi
   };
 }
 
-function open(t: Test): Store {
-  const store = openStore(dataDir(t));
+function open(t: Test, dir = dataDir(t)): Store {
+  const store = openStore(dir);
   t.teardown(() => {
     if (store.db.open) store.close();
   });
@@ -69,10 +72,12 @@ t.test('create and get', async (t) => {
   t.notOk('idempotencyKey' in mission, 'no key given, none shown');
   t.equal(mission.createdAt, mission.updatedAt);
   t.equal(new Date(mission.createdAt).toISOString(), mission.createdAt, 'ISO-8601');
+  const unstarted = { dispatchedTo: null, startedAt: null, endedAt: null, reason: null };
   t.same(mission.steps, [
-    { id: 'mill', action: 'machine.run', device: 'cnc-1', status: 'pending' },
-    { id: 'fetch', action: 'pick', device: '$carrier', status: 'pending' },
+    { id: 'mill', action: 'machine.run', device: 'cnc-1', status: 'pending', ...unstarted },
+    { id: 'fetch', action: 'pick', device: '$carrier', status: 'pending', ...unstarted },
   ]);
+  t.match(mission, { approvedBy: null, approvedAt: null, reason: null, reasonStep: null, endedAt: null }, 'not approved, nothing to explain, not ended');
   t.equal(store.missions.get('m_NOPE'), undefined);
   t.same(store.missions.events(mission.id).map((e) => [e.type, e.actor, e.data]), [
     ['mission.created', 'agent:test', { status: 'awaiting_approval', planHash: input.planHash }],
@@ -293,4 +298,207 @@ t.test('a rejected plan is stored as written, even with duplicate step ids', asy
       ['same', 'amr-2'],
     ],
   );
+});
+
+/** A mission that is running, for step transitions. */
+function running(store: Store): string {
+  const { mission } = store.missions.create(request());
+  store.missions.transition(mission.id, 'approved', 'operator:ana', { planHash: mission.planHash });
+  store.missions.transition(mission.id, 'running', 'executor');
+  return mission.id;
+}
+
+const stepOf = (store: Store, id: string, stepId: string) => store.missions.get(id)!.steps.find((s) => s.id === stepId)!;
+const eventAt = (store: Store, id: string, type: string, stepId?: string) =>
+  store.missions.events(id).filter((e) => e.type === type && (stepId === undefined || (e.data as { step?: string }).step === stepId)).map((e) => e.at);
+
+t.test("a step's device, times and reason are written with its transition", async (t) => {
+  const store = open(t);
+  const id = running(store);
+  const mill = () => stepOf(store, id, 'mill');
+
+  store.missions.transitionStep(id, 'mill', 'dispatched', 'executor', { device: 'cnc-1' });
+  const [firstDispatch] = eventAt(store, id, 'step.dispatched', 'mill');
+  t.match(mill(), { status: 'dispatched', device: 'cnc-1', dispatchedTo: 'cnc-1', startedAt: firstDispatch, endedAt: null, reason: null }, 'dispatched: its device and start');
+  store.missions.transitionStep(id, 'mill', 'running', 'executor', { device: 'cnc-1' });
+  store.missions.transitionStep(id, 'mill', 'blocked', 'executor', { reason: 'STOP: someone walked into aisle 2' });
+  t.match(mill(), { status: 'blocked', reason: 'STOP: someone walked into aisle 2', endedAt: null }, 'blocked: why');
+  store.missions.transitionStep(id, 'mill', 'dispatched', 'executor', { device: 'cnc-1' });
+  t.match(mill(), { status: 'dispatched', reason: null, startedAt: firstDispatch }, 'dispatched again: the reason is gone, the start is the first dispatch');
+  store.missions.transitionStep(id, 'mill', 'blocked', 'executor', { reason: 'cnc-1 went offline' });
+  store.missions.transitionStep(id, 'mill', 'running', 'executor', { reason: 'a reason on running is not kept' });
+  t.match(mill(), { status: 'running', reason: null }, 'running again: the reason is gone');
+  store.missions.transitionStep(id, 'mill', 'failed', 'executor', { reason: "step 'mill' did not finish within 5 s" });
+  t.same(mill(), {
+    id: 'mill',
+    action: 'machine.run',
+    device: 'cnc-1',
+    status: 'failed',
+    dispatchedTo: 'cnc-1',
+    startedAt: firstDispatch,
+    endedAt: eventAt(store, id, 'step.failed', 'mill')[0],
+    reason: "step 'mill' did not finish within 5 s",
+  });
+  t.ok(mill().endedAt! >= mill().startedAt!, 'it ended after it started');
+
+  store.missions.transitionStep(id, 'fetch', 'cancelled', 'executor', { reason: "not started: step 'mill' failed" });
+  t.same(stepOf(store, id, 'fetch'), {
+    id: 'fetch',
+    action: 'pick',
+    device: '$carrier',
+    status: 'cancelled',
+    dispatchedTo: null,
+    startedAt: null,
+    endedAt: eventAt(store, id, 'step.cancelled', 'fetch')[0],
+    reason: "not started: step 'mill' failed",
+  }, 'never dispatched: no device, no start');
+
+  const types = store.missions.events(id).map((e) => e.type);
+  t.same(types.slice(3), ['step.dispatched', 'step.running', 'step.blocked', 'step.dispatched', 'step.blocked', 'step.running', 'step.failed', 'step.cancelled'], 'the event trail is as before');
+  t.same(store.missions.events(id).at(-2)!.data, { step: 'mill', reason: "step 'mill' did not finish within 5 s" });
+});
+
+t.test('a step that succeeds has its end and no reason; a refused step transition writes nothing', async (t) => {
+  const store = open(t);
+  const id = running(store);
+  store.missions.transitionStep(id, 'fetch', 'dispatched', 'executor', { device: 'amr-2', amr: 'amr-2' });
+  store.missions.transitionStep(id, 'fetch', 'succeeded', 'executor', {});
+  t.match(stepOf(store, id, 'fetch'), { status: 'succeeded', device: '$carrier', dispatchedTo: 'amr-2', reason: null, endedAt: eventAt(store, id, 'step.succeeded', 'fetch')[0] });
+  const before = stepOf(store, id, 'fetch');
+  t.throws(() => store.missions.transitionStep(id, 'fetch', 'failed', 'executor', { reason: 'too late' }), InvalidStepTransitionError);
+  t.same(stepOf(store, id, 'fetch'), before, 'unchanged');
+  store.missions.transitionStep(id, 'mill', 'dispatched', 'executor', { device: 42 } as never);
+  t.equal(stepOf(store, id, 'mill').dispatchedTo, null, 'a device that is not text is not taken');
+});
+
+t.test("a mission's approver, reason and end are written with its transition", async (t) => {
+  const store = open(t);
+  const { mission } = store.missions.create(request());
+  const m = () => store.missions.get(mission.id)!;
+  const at = (type: string) => eventAt(store, mission.id, type).at(-1);
+
+  store.missions.transition(mission.id, 'approved', 'operator:ana', { planHash: mission.planHash, verdict: 'pass' });
+  t.match(m(), { status: 'approved', approvedBy: 'operator:ana', approvedAt: at('mission.approved'), reason: null, endedAt: null });
+  store.missions.transition(mission.id, 'running', 'executor');
+  store.missions.transition(mission.id, 'paused', 'stop:ana', { reason: 'STOP (all): someone walked into aisle 2' });
+  t.match(m(), { status: 'paused', reason: 'STOP (all): someone walked into aisle 2', reasonStep: null, endedAt: null });
+  store.missions.transition(mission.id, 'running', 'operator:ana');
+  t.match(m(), { status: 'running', reason: null, approvedBy: 'operator:ana' }, 'resumed: no reason; the approver stays');
+  store.missions.transition(mission.id, 'paused', 'operator:bo');
+  t.equal(m().reason, 'paused by operator:bo', 'no reason given: who did it');
+  store.missions.transition(mission.id, 'failed', 'executor', { step: 'mill', reason: "step 'mill' did not finish within 5 s" });
+  t.match(m(), {
+    status: 'failed',
+    reason: "step 'mill' did not finish within 5 s",
+    reasonStep: 'mill',
+    endedAt: at('mission.failed'),
+    updatedAt: at('mission.failed'),
+    approvedBy: 'operator:ana',
+    approvedAt: at('mission.approved'),
+  });
+  t.throws(() => store.missions.transition(mission.id, 'cancelled', 'operator:ana', { reason: 'too late' }), InvalidTransitionError);
+  t.equal(m().reason, "step 'mill' did not finish within 5 s", 'a refused transition changes nothing');
+  t.same(store.missions.events(mission.id).at(-1)!.data, { step: 'mill', reason: "step 'mill' did not finish within 5 s" }, 'the event has the data as given');
+
+  const other = store.missions.create(request('b')).mission;
+  store.missions.transition(other.id, 'cancelled', 'operator:ana');
+  t.match(store.missions.get(other.id), { status: 'cancelled', reason: 'cancelled by operator:ana', approvedBy: null, endedAt: eventAt(store, other.id, 'mission.cancelled')[0] });
+  const third = store.missions.create(request('c')).mission;
+  store.missions.transition(third.id, 'cancelled', 'operator:ana', { reason: 'rejected on the tablet by ana' });
+  t.equal(store.missions.get(third.id)!.reason, 'rejected on the tablet by ana');
+});
+
+t.test('a mission stored as approved or rejected says so from the start', async (t) => {
+  const store = open(t);
+  const byPolicy = store.missions.create(request('a', { status: 'approved' })).mission;
+  t.match(byPolicy, { approvedBy: POLICY_APPROVER, approvedAt: byPolicy.createdAt, endedAt: null });
+  const named = store.missions.create(request('b', { status: 'approved', approvedBy: 'policy:test' })).mission;
+  t.equal(named.approvedBy, 'policy:test');
+  const rejected = store.missions.create(request('c', { status: 'rejected' })).mission;
+  t.match(rejected, { approvedBy: null, approvedAt: null, endedAt: rejected.createdAt, reason: null });
+});
+
+t.test('a database from the previous version gets the new columns, filled in from its event trail', async (t) => {
+  const dir = dataDir(t);
+  const raw = databaseAt(dir, 4);
+  const plan = makePlan();
+  const insertMission = raw.prepare<[string, string, string, string]>(
+    `INSERT INTO missions (id, status, name, plan, plan_hash, world_hash, report, priority, created_at, updated_at, created_by, request_hash)
+     VALUES (?, ?, 'mill', ?, ?, 'w', '{"assignments":{"carrier":"amr-2"}}', 5,
+             '2026-11-24T08:00:00.000Z', '2026-11-24T09:00:00.000Z', 'agent:test', 'r')`,
+  );
+  const insertStep = raw.prepare<[string, number, string, string, string, string]>(
+    'INSERT INTO mission_steps (mission_id, ordinal, step_id, action, device, status) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  let minute = 0;
+  const event = raw.prepare<[string, string, string, string, string | null]>('INSERT INTO events (at, mission_id, type, actor, data) VALUES (?, ?, ?, ?, ?)');
+  const trail = (missionId: string, ...rows: [type: string, actor: string, data?: object][]) => {
+    for (const [type, actor, data] of rows) event.run(`2026-11-24T08:${String(++minute).padStart(2, '0')}:00.000Z`, missionId, type, actor, data ? JSON.stringify(data) : null);
+  };
+  const steps = (missionId: string, mill: string, fetch: string) => {
+    insertStep.run(missionId, 0, 'mill', 'machine.run', 'cnc-1', mill);
+    insertStep.run(missionId, 1, 'fetch', 'pick', '$carrier', fetch);
+  };
+  const timeout = "step 'mill' did not finish within 5 s";
+
+  insertMission.run('m_failed', 'failed', JSON.stringify(plan), planHash(plan));
+  steps('m_failed', 'failed', 'cancelled');
+  trail(
+    'm_failed',
+    ['mission.created', 'agent:test', { status: 'awaiting_approval', planHash: 'h' }],
+    ['mission.approved', 'operator:ana', { planHash: 'h' }],
+    ['mission.running', 'executor'],
+    ['step.dispatched', 'executor', { step: 'mill', device: 'cnc-1' }],
+    ['step.blocked', 'executor', { step: 'mill', reason: 'STOP: aisle 2' }],
+    ['step.dispatched', 'executor', { step: 'mill', device: 'cnc-1' }],
+    ['step.running', 'executor', { step: 'mill', device: 'cnc-1' }],
+    ['step.failed', 'executor', { step: 'mill', reason: timeout }],
+    ['step.cancelled', 'executor', { step: 'fetch', reason: "not started: step 'mill' failed" }],
+    ['mission.failed', 'executor', { step: 'mill', reason: timeout }],
+  );
+  insertMission.run('m_paused', 'paused', JSON.stringify(plan), planHash(plan));
+  steps('m_paused', 'succeeded', 'blocked');
+  trail(
+    'm_paused',
+    ['mission.created', 'agent:test', { status: 'approved', planHash: 'h' }],
+    ['mission.running', 'executor'],
+    ['step.dispatched', 'executor', { step: 'mill', device: 'cnc-1' }],
+    ['step.succeeded', 'executor', { step: 'mill' }],
+    ['step.dispatched', 'executor', { step: 'fetch', device: 'amr-2' }],
+    ['step.blocked', 'executor', { step: 'fetch', reason: 'STOP: aisle 2' }],
+    ['mission.paused', 'stop:ana', { reason: 'STOP (all): aisle 2' }],
+  );
+  insertMission.run('m_cancelled', 'cancelled', JSON.stringify(plan), planHash(plan));
+  steps('m_cancelled', 'pending', 'pending');
+  trail('m_cancelled', ['mission.created', 'agent:test', { status: 'awaiting_approval', planHash: 'h' }], ['mission.cancelled', 'operator:bo']);
+  insertMission.run('m_rejected', 'rejected', JSON.stringify(plan), planHash(plan));
+  steps('m_rejected', 'pending', 'pending');
+  trail('m_rejected', ['mission.created', 'agent:test', { status: 'rejected', planHash: 'h' }]);
+  raw.close();
+
+  const store = open(t, dir);
+  t.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  const at = (id: string, type: string, stepId?: string) => eventAt(store, id, type, stepId);
+
+  const failed = store.missions.get('m_failed')!;
+  t.match(failed, { approvedBy: 'operator:ana', approvedAt: at('m_failed', 'mission.approved')[0], reason: timeout, reasonStep: 'mill', endedAt: at('m_failed', 'mission.failed')[0] });
+  t.same(failed.steps.map((s) => [s.id, s.dispatchedTo, s.startedAt, s.endedAt, s.reason]), [
+    ['mill', 'cnc-1', at('m_failed', 'step.dispatched', 'mill')[0], at('m_failed', 'step.failed', 'mill')[0], timeout],
+    ['fetch', null, null, at('m_failed', 'step.cancelled', 'fetch')[0], "not started: step 'mill' failed"],
+  ]);
+  const paused = store.missions.get('m_paused')!;
+  t.match(paused, { approvedBy: POLICY_APPROVER, approvedAt: at('m_paused', 'mission.created')[0], reason: 'STOP (all): aisle 2', reasonStep: null, endedAt: null });
+  t.same(paused.steps.map((s) => [s.id, s.dispatchedTo, s.endedAt, s.reason]), [
+    ['mill', 'cnc-1', at('m_paused', 'step.succeeded', 'mill')[0], null],
+    ['fetch', 'amr-2', null, 'STOP: aisle 2'],
+  ]);
+  t.match(store.missions.get('m_cancelled'), { approvedBy: null, reason: 'cancelled by operator:bo', endedAt: at('m_cancelled', 'mission.cancelled')[0] });
+  t.match(store.missions.get('m_rejected'), { reason: null, endedAt: '2026-11-24T08:00:00.000Z' });
+  t.same(store.missions.get('m_rejected')!.steps.map((s) => [s.dispatchedTo, s.startedAt, s.endedAt, s.reason]), [[null, null, null, null], [null, null, null, null]]);
+  t.equal(store.missions.events().length, 20, 'the event trail is kept as it was');
+
+  // And the migrated database goes on like a new one.
+  store.missions.transition('m_paused', 'running', 'operator:ana');
+  store.missions.transitionStep('m_paused', 'fetch', 'dispatched', 'executor', { device: 'amr-2' });
+  t.match(store.missions.get('m_paused'), { status: 'running', reason: null, steps: [{}, { status: 'dispatched', reason: null, startedAt: at('m_paused', 'step.dispatched', 'fetch')[0] }] });
 });

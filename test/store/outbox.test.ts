@@ -8,6 +8,7 @@ import { DATABASE_FILE, SCHEMA_VERSION } from '../../gateway/store/database.ts';
 import { openStore, type Store } from '../../gateway/store/index.ts';
 import { planHash } from '../../planners/plan.ts';
 import { dataDir } from './fixtures/data-dir.ts';
+import { databaseAt } from './fixtures/old-database.ts';
 import { makePlan } from './fixtures/plan.ts';
 
 function open(t: Test, dir = dataDir(t)): { store: Store; missionId: string; dir: string } {
@@ -97,15 +98,40 @@ t.test('the table refuses what it must not hold', async (t) => {
 });
 
 t.test('the migration adds the outbox to a database made before it', async (t) => {
-  const { store, dir } = open(t);
-  store.close();
-  const raw = new Sqlite(path.join(dir, DATABASE_FILE));
-  raw.exec('DROP TABLE outbox');
-  raw.pragma('user_version = 3');
+  const dir = dataDir(t);
+  const raw = databaseAt(dir, 3);
+  raw.prepare(
+    `INSERT INTO missions (id, status, plan, plan_hash, world_hash, report, priority, created_at, updated_at, created_by, request_hash)
+     VALUES ('m_1', 'awaiting_approval', '{}', 'h', 'w', '{}', 5, '2026-11-24T08:00:00Z', '2026-11-24T08:00:00Z', 'agent:test', 'r')`,
+  ).run();
   raw.close();
   const again = openStore(dir);
   t.teardown(() => again.close());
   t.equal(again.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   t.same(again.outbox.open(), [], 'an empty outbox');
   t.equal(again.missions.list().length, 1, 'the missions from before are kept');
+});
+
+t.test('the migration that lets ROS 2 goals into the outbox keeps every entry as it was, in order', async (t) => {
+  const dir = dataDir(t);
+  const raw = databaseAt(dir, 5);
+  raw.prepare(
+    `INSERT INTO missions (id, status, plan, plan_hash, world_hash, report, priority, created_at, updated_at, created_by, request_hash)
+     VALUES ('m_1', 'running', '{}', 'h', 'w', '{}', 5, '2026-11-24T08:00:00Z', '2026-11-24T08:00:00Z', 'agent:test', 'r')`,
+  ).run();
+  const insert = raw.prepare(
+    `INSERT INTO outbox (id, mission_id, step_id, device, channel, message, created_at, expires_at, published_at, sends, settled_at, outcome)
+     VALUES (?, 'm_1', ?, ?, ?, ?, '2026-11-24T08:00:00Z', '2026-11-24T08:00:10Z', ?, ?, ?, ?)`,
+  );
+  insert.run('b-order', 'go', 'amr-1', 'vda5050.order', '{"orderId":"b-order"}', '2026-11-24T08:00:01Z', 2, '2026-11-24T08:01:00Z', 'succeeded');
+  insert.run('a-command', 'mill', 'cnc-1', 'machine.command', '{"commandId":"a-command"}', null, 0, null, null);
+  t.throws(() => insert.run('c-goal', 'go', 'amr-3', 'ros2.goal', '{}', null, 0, null, null), /CHECK/, 'version 5 refuses a ROS 2 goal');
+  raw.close();
+  const store = openStore(dir);
+  t.teardown(() => store.close());
+  t.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  t.match(store.outbox.ofStep('m_1', 'go'), [{ id: 'b-order', channel: 'vda5050.order', message: { orderId: 'b-order' }, publishedAt: '2026-11-24T08:00:01Z', sends: 2, outcome: 'succeeded' }]);
+  t.same(store.outbox.open().map((e) => e.id), ['a-command'], 'the open one still open');
+  store.outbox.add({ id: 'c-goal', missionId: 'm_1', stepId: 'go', device: 'amr-3', channel: 'ros2.goal', message: { nodes: ['charger-1'] }, expiresAt: '2026-11-24T08:00:10Z', at });
+  t.same(store.outbox.ofStep('m_1', 'go').map((e) => e.id), ['b-order', 'c-goal'], 'a ROS 2 goal now goes in, after what was there');
 });

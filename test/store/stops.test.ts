@@ -1,11 +1,10 @@
 // STOPs in the store: latched across close and reopen, released all at once, in the audit trail,
 // and the migration that adds them runs on a database from before it.
-import path from 'node:path';
-import Sqlite from 'better-sqlite3';
 import t, { type Test } from 'tap';
 import { SCHEMA_VERSION } from '../../gateway/store/database.ts';
 import { openStore, type Store } from '../../gateway/store/index.ts';
 import { dataDir } from './fixtures/data-dir.ts';
+import { databaseAt } from './fixtures/old-database.ts';
 
 function open(t: Test, dir = dataDir(t)): Store {
   const store = openStore(dir);
@@ -70,13 +69,8 @@ t.test('a released stop cannot lose its releaser', async (t) => {
 
 t.test('the migration adds stops to a database made before it', async (t) => {
   const dir = dataDir(t);
-  openStore(dir).close();
-  // As a phygate from before STOP left it: no stops table (nor the later audit and outbox tables),
-  // only the first migration run.
-  const raw = new Sqlite(path.join(dir, 'phygate.db'));
-  raw.exec('DROP TABLE outbox; DROP TABLE audit; DROP TABLE stops');
-  raw.pragma('user_version = 1');
-  raw.close();
+  // As a phygate from before STOP left it: only the first migration run.
+  databaseAt(dir, 1).close();
   const store = open(t, dir);
   t.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   t.same(store.stops.active(), []);

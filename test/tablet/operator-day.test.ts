@@ -1,6 +1,7 @@
 // An operator's day on the tablet, in Chromium against a real gateway and its virtual fleet:
 // sign in, see the fleet on the map, get a plan to approve with its report and picture, approve
-// it and watch the robots move, press STOP, release it and resume, and lose the server.
+// it and watch the robots move, press STOP, release it and resume, see a mission fail and why (also
+// after a reload), and lose the server.
 // Each screen is saved under .tap/screenshots/ (landscape 1280x800, the main screen also portrait).
 import t from 'tap';
 import { call } from '../gateway/gateway-process.ts';
@@ -18,8 +19,9 @@ t.test("an operator's day", async (t) => {
   const running = await tabletGateway(t, 20);
   const { gateway, url, tokens } = running;
   const context = await browserFor(t);
-  // The wrong token's 401, and the stream cut when the server goes, are expected.
-  const page = await pageFor(t, context, [/status of 401/]);
+  // The wrong token's 401, and the stream cut when the server goes, are expected; so is a 503 from
+  // the gateway while it closes (a request of the page can reach it then).
+  const page = await pageFor(t, context, [/status of 401/, /status of 503/]);
   const robots = async () => ((await call(url, tokens.viewer, 'GET', '/v1/robots')).json as { robots: Robot[] }).robots;
   const mission = async (id: string) => (await call(url, tokens.viewer, 'GET', `/v1/missions/${id}`)).json as { status: string; planHash: string };
   let missionId = '';
@@ -150,6 +152,9 @@ t.test("an operator's day", async (t) => {
     t.ok(await banner.getByRole('button', { name: 'Release STOP…' }).isVisible(), 'operators get Release');
     await until('the mission to pause', async () => (await mission(missionId)).status === 'paused', 5000);
     await page.locator(`#missions-running [data-mission="${missionId}"] .chip`, { hasText: 'paused' }).waitFor({ timeout: 5000 });
+    const card = page.locator(`#missions-running [data-mission="${missionId}"]`);
+    t.equal(await card.locator('.note').textContent(), 'Paused: STOP (all): STOP button on the tablet. Nothing new starts until it is resumed.', 'why it is paused');
+    t.equal(await card.locator('[data-step="mill"] .reason').textContent(), 'STOP: STOP button on the tablet', 'and why its step is blocked');
     await until('the robots to be drawn paused', async () => Object.values(await robotsOnMap(page)).every((r) => r.tone === 'paused'), 5000);
     t.equal(await page.locator('#badge-alerts').textContent(), '1', 'the STOP is an alert until acknowledged');
     await screenshot(page, '05-stop-active');
@@ -207,6 +212,17 @@ t.test("an operator's day", async (t) => {
     await until('no alert left', async () => (await alerts.count()) === 0);
     t.ok(await page.locator('#badge-alerts').isHidden(), 'no badge');
     await page.getByRole('tab', { name: /Missions/ }).click();
+    t.equal(await finished.locator('.outcome-reason').textContent(), 'failed: printer-1 ended the job fault: NOZZLE_CLOGGED: the nozzle is clogged', 'why it failed, on its card');
+
+    // Why it failed comes from the gateway, not only from the events this page saw.
+    await page.reload();
+    await page.locator('#live-status', { hasText: 'Live' }).waitFor({ timeout: 10_000 });
+    await page.getByRole('tab', { name: /Missions/ }).click();
+    const reloaded = page.locator(`#missions-finished [data-mission="${submitted.json.id}"]`);
+    await reloaded.waitFor({ timeout: 5000 });
+    t.equal(await reloaded.locator('.outcome-reason').textContent(), 'failed: printer-1 ended the job fault: NOZZLE_CLOGGED: the nozzle is clogged', 'after a reload too');
+    t.match(await reloaded.textContent(), /failed: print/);
+    await screenshot(page, '09-failed-after-reload');
   });
 
   await t.test('losing the server: the screen says so and greys the robots; it reconnects by itself', async (t) => {
