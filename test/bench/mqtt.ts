@@ -565,6 +565,7 @@ function printAgainstPhygate(results: IngestResult[]): void {
   }
   if (rows.length === 0) return;
   console.log(`\n  against ${PHYGATE}, same vehicles, same run: CPU per message ingested (µs/msg) and share of one core`);
+  console.log('  (at 1,000 msg/s a process\'s fixed costs — timers, keep-alives, GC — weigh in µs/msg: the 1,000-vehicle rows tell more)');
   table(['side', 'vehicles', 'µs/msg', `${PHYGATE} µs/msg`, `side/${PHYGATE}`, 'CPU', `${PHYGATE} CPU`], rows);
   if (verdicts.length) console.log(`  ${PHYGATE} needs less CPU per message than vda-5050-lib's MasterController with its validation on: ${verdicts.join(', ')}`);
 }
