@@ -6,7 +6,7 @@ import type { CheckReport } from '../../planners/report.ts';
 import { crossCheckSite, SiteSchema, type Site } from '../../planners/site.ts';
 import { checkInSim } from '../../sim/checker.ts';
 import { parkedFleetState } from '../../sim/parked-fleet.ts';
-import { demoSite, demoTwentyStepPlan, generateShift, generateShiftPlans, generateSite, prepareSite } from './generate.ts';
+import { demoSite, demoTwentyStepPlan, fleetSite, generateShift, generateShiftPlans, generateSite, prepareSite } from './generate.ts';
 
 const NOW = new Date('2026-11-24T08:00:00Z');
 
@@ -132,6 +132,17 @@ t.test('the demo 20-step plan checks with pass or warn', async (t) => {
   const r = checkInSim({ site: demo.index, graph: demo.graph, worldHash: demo.worldHash, plan, fleet: parkedFleetState(demo.index, NOW), now: NOW });
   t.ok(r.verdict === 'pass' || r.verdict === 'warn', `verdict ${r.verdict}: ${r.issues.map((i) => i.code).join(', ')}`);
   t.equal(r.steps.length, 20, 'every step is scheduled');
+});
+
+t.test("the MQTT benchmarks' fleet: the demo site with its AMRs replaced by numbered clones of amr-1", async (t) => {
+  const site = fleetSite(3);
+  const amrs = site.devicesOfKind('amr');
+  t.same(amrs.map((a) => a.id), ['amr-0001', 'amr-0002', 'amr-0003']);
+  t.same(amrs.map((a) => a.vda5050.serialNumber), ['amr-0001', 'amr-0002', 'amr-0003'], 'each vehicle answers to its own serial number');
+  const model = demoSite().index.devicesOfKind('amr').find((a) => a.id === 'amr-1')!;
+  t.ok(amrs.every((a) => a.vda5050.manufacturer === model.vda5050.manufacturer && a.home === model.home), "clones of amr-1: its manufacturer and home");
+  const others = (ids: string[]) => ids.filter((id) => !id.startsWith('amr-')).sort();
+  t.same(others(site.site.devices.map((d) => d.id)), others(demoSite().index.site.devices.map((d) => d.id)), 'the machines stay');
 });
 
 t.test('the generator refuses nonsense', async (t) => {

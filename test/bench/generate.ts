@@ -1,4 +1,5 @@
-// Synthetic shop floors and shift plans for the check benchmark (`npm run bench`) and its test.
+// Synthetic shop floors and shift plans for the check benchmark (`npm run bench`) and its test, and
+// the demo site with a large fleet for the MQTT benchmarks.
 // Not a test itself: test/bench/generate.test.ts checks what it builds.
 //
 // The hall is a grid of parallel aisles (a nav node every 3 m) joined by cross aisles at both ends
@@ -12,7 +13,7 @@
 import { fileURLToPath } from 'node:url';
 import { canonicalJson, MAX_STEPS, PlanSchema, sha256, type Plan, type PlanInput } from '../../planners/plan.ts';
 import { buildNavGraph, type NavGraph } from '../../planners/route.ts';
-import { indexSite, SiteSchema, type Amr, type Arm, type Conveyor, type Device, type Machine, type Site, type SiteIndex } from '../../planners/site.ts';
+import { crossCheckSite, indexSite, SiteSchema, type Amr, type Arm, type Conveyor, type Device, type Machine, type Site, type SiteIndex } from '../../planners/site.ts';
 import { loadSiteFolder, type LoadedSite } from '../../sim/site-folder.ts';
 
 export const AMRS_PER_CELL = 5;
@@ -32,6 +33,21 @@ let demoCache: LoadedSite | undefined;
 export function demoSite(): LoadedSite {
   demoCache ??= loadSiteFolder(DEMO_DIR);
   return demoCache;
+}
+
+/** The demo site with its AMRs replaced by `n` clones of amr-1 (amr-0001 …), validated and indexed. */
+export function fleetSite(n: number): SiteIndex {
+  const demo = demoSite().index.site;
+  const model = demo.devices.find((d): d is Amr => d.kind === 'amr' && d.id === 'amr-1');
+  if (!model) throw new Error('the demo site has no amr-1');
+  const amrs: Amr[] = Array.from({ length: n }, (_, i) => {
+    const id = `amr-${String(i + 1).padStart(4, '0')}`;
+    return { ...structuredClone(model), id, vda5050: { manufacturer: model.vda5050.manufacturer, serialNumber: id } };
+  });
+  const site = SiteSchema.parse({ ...structuredClone(demo), devices: [...demo.devices.filter((d) => d.kind !== 'amr'), ...amrs] });
+  const problems = crossCheckSite(site);
+  if (problems.length > 0) throw new Error(`the ${n}-AMR site is broken: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+  return indexSite(site);
 }
 
 /** The device models of the demo site: realistic parameters for the generated fleet. */

@@ -3,24 +3,29 @@
 // (1) State ingestion, the issue's goal: N vehicles each publishing its VDA 5050 state at 10 Hz
 // through a real broker (Mosquitto on a free loopback port; the embedded aedes broker, in a child
 // process, when Mosquitto is not installed). The vehicles are a child process
-// (test/bench/state-publisher.ts) so that their CPU is not the gateway's; the gateway side is this
-// process: connectMqtt + FleetRegistry + Vda5050Master. For N = 100 and 1,000 it prints messages/s
-// published and ingested, messages dropped (headerId gaps), the gateway process's CPU as a share of
-// one core and the lag from a state's `timestamp` to the registry update; against a same-run
-// baseline: a bare mqtt.js subscriber in this process that only JSON.parses each message, under
-// the same load. Target: 1,000 vehicles, ≥ 9,500 msg/s ingested, CPU < 100 % of one core.
+// (test/bench/state-publisher.ts) so that their CPU is not the measured side's; each measured side
+// runs alone in a fresh child process of its own (test/bench/state-ingestor.ts), one after the
+// other under the same load: phygate's master (connectMqtt + FleetRegistry + Vda5050Master);
+// vda-5050-lib's MasterController, the library a user would otherwise pick, with its schema
+// validation on (its default) and off; and a same-run baseline, a bare mqtt.js subscriber that
+// only JSON.parses each message. For N = 100 and 1,000 it prints messages/s published and
+// ingested, messages dropped (headerId gaps), the measured process's CPU as a share of one core
+// and per message, the lag from a state's `timestamp` to the side handing it on, and each side's
+// CPU per message against phygate's master's. Target: 1,000 vehicles, ≥ 9,500 msg/s ingested by
+// phygate's master, CPU < 100 % of one core. A scenario is a case in CASES; a case's `setup`
+// module runs extra work in the measured process (see IngestCase).
 //
 // (2) Order dispatch: the time from `sendOrder` being called to the order arriving at a stand-in
 // vehicle (a plain MQTT client here, not a VDA 5050 vehicle) on the demo site, p50/p99, against a
 // raw publish of a small fixed JSON over the same connections.
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { findRoute } from '../../planners/route.ts';
-import { crossCheckSite, indexSite, SiteSchema, type Amr, type SiteIndex } from '../../planners/site.ts';
+import type { Amr } from '../../planners/site.ts';
 import { FleetRegistry } from '../../robots/fleet-registry.ts';
 import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
 import { Vda5050Master } from '../../robots/vda5050/master.ts';
@@ -28,8 +33,9 @@ import { freePort, waitForPort } from '../helpers/net.ts';
 import { table } from './format.ts';
 import type { EndAction } from '../../robots/vda5050/order.ts';
 import type { Order, State } from '../../robots/vda5050/schemas.ts';
-import { DEFAULT_INTERFACE_NAME, topicFilter, vehicleTopic } from '../../robots/vda5050/topics.ts';
-import { demoSite } from './generate.ts';
+import { DEFAULT_INTERFACE_NAME, vehicleTopic } from '../../robots/vda5050/topics.ts';
+import { demoSite, fleetSite } from './generate.ts';
+import type { FromIngestor, IngestorStart, IngestWindow, SideSpec, ToIngestor } from './state-ingestor.ts';
 import type { FromPublisher, PublisherCount, PublisherStart, ToPublisher } from './state-publisher.ts';
 
 export const MOSQUITTO = process.env.PHYGATE_BENCH_MOSQUITTO ?? process.env.PHYGATE_TEST_MOSQUITTO ?? '/usr/sbin/mosquitto';
@@ -50,6 +56,10 @@ const DISPATCH_RUNS = 300;
 const RAW_TOPIC = 'phygate-bench/raw';
 const RAW_ECHO_TOPIC = 'phygate-bench/raw-echo';
 const RAW_PAYLOAD = '{"bench":"raw","n":1}';
+/** The versions measured: vda-5050-lib, and the mqtt.js it brings along. */
+const requireHere = createRequire(import.meta.url);
+const LIBRARY_VERSION = (requireHere('vda-5050-lib/package.json') as { version: string }).version;
+const LIBRARY_MQTT_VERSION = (createRequire(requireHere.resolve('vda-5050-lib'))('mqtt/package.json') as { version: string }).version;
 /** Linux's USER_HZ, the unit of utime/stime in /proc/<pid>/stat. */
 const CLOCK_TICKS_PER_S = 100;
 
@@ -81,11 +91,6 @@ function processCpuUs(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-function ownCpuUs(): number {
-  const u = process.cpuUsage();
-  return u.user + u.system;
 }
 
 /** A promise for the next event of one kind, failing after `timeoutMs`; never an unhandled rejection. */
@@ -128,11 +133,6 @@ export async function ended(child: ChildProcess, graceMs = 3000): Promise<void> 
 }
 
 /**
- * What the bench opened, closed in reverse order when it ends, normally or not. Should the
- * process be interrupted or exit without getting there, child processes are killed and temp
- * folders removed synchronously.
- */
-/**
  * A child process of the bench, driven over IPC and ended when `res` is released. Its own
  * execArgv: a --cpu-prof given to the bench must not profile the child too.
  */
@@ -146,6 +146,11 @@ export function forkChild(res: Resources, file: string, args: string[], label: s
   return child;
 }
 
+/**
+ * What the bench opened, closed in reverse order when it ends, normally or not. Should the
+ * process be interrupted or exit without getting there, child processes are killed and temp
+ * folders removed synchronously.
+ */
 export class Resources {
   private readonly closers: { what: string; close: () => Promise<void> }[] = [];
   private readonly children = new Set<ChildProcess>();
@@ -271,23 +276,23 @@ export async function startAedes(res: Resources): Promise<Broker> {
   return { kind: 'aedes', description: `aedes (gateway/broker.ts) in a child process — ${MOSQUITTO} not found, so NOT Mosquitto`, url: `mqtt://127.0.0.1:${port}`, pid: child.pid };
 }
 
-// ---- the vehicles' process -----------------------------------------------------------------
+// ---- child processes driven over IPC -------------------------------------------------------
 
-class Vehicles {
-  private readonly waiting: { type: FromPublisher['type']; resolve: (m: FromPublisher) => void; reject: (e: Error) => void }[] = [];
+/** Requests to a child over IPC, each answered by the child's next message of one type. */
+class ChildChannel<To extends { type: string }, From extends { type: string }> {
+  private readonly waiting: { type: string; resolve: (m: From) => void; reject: (e: Error) => void }[] = [];
   private failure: Error | undefined;
 
-  private constructor(readonly child: ChildProcess) {
-    child.on('message', (m: FromPublisher) => {
-      if (m.type === 'error') return this.fail(new Error(`the vehicles' process: ${m.message}`));
+  constructor(
+    readonly child: ChildProcess,
+    private readonly name: string,
+  ) {
+    child.on('message', (m: From) => {
+      if (m.type === 'error') return this.fail(new Error(`${name}: ${(m as { message?: string }).message}`));
       const i = this.waiting.findIndex((w) => w.type === m.type);
       if (i >= 0) this.waiting.splice(i, 1)[0]!.resolve(m);
     });
-    child.once('exit', (code, signal) => this.fail(new Error(`the vehicles' process exited (${code ?? signal})`)));
-  }
-
-  static start(res: Resources): Vehicles {
-    return new Vehicles(forkChild(res, fileURLToPath(new URL('./state-publisher.ts', import.meta.url)), [], "the vehicles' process"));
+    child.once('exit', (code, signal) => this.fail(new Error(`${name} exited (${code ?? signal})`)));
   }
 
   private fail(err: Error): void {
@@ -295,68 +300,84 @@ class Vehicles {
     for (const w of this.waiting.splice(0)) w.reject(err);
   }
 
-  private request<T extends FromPublisher>(message: ToPublisher, reply: T['type'], timeoutMs = 15_000): Promise<T> {
+  request<T extends From>(message: To, reply: T['type'], timeoutMs = 15_000): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
-    const answer = new Promise<FromPublisher>((resolve, reject) => this.waiting.push({ type: reply, resolve, reject }));
+    const answer = new Promise<From>((resolve, reject) => this.waiting.push({ type: reply, resolve, reject }));
     this.child.send(message);
-    return withTimeout(`the vehicles' process to answer '${message.type}'`, answer, timeoutMs) as Promise<T>;
+    return withTimeout(`${this.name} to answer '${message.type}'`, answer, timeoutMs) as Promise<T>;
+  }
+}
+
+/** The vehicles' process (test/bench/state-publisher.ts). */
+class Vehicles {
+  private constructor(private readonly channel: ChildChannel<ToPublisher, FromPublisher>) {}
+
+  static start(res: Resources): Vehicles {
+    const child = forkChild(res, fileURLToPath(new URL('./state-publisher.ts', import.meta.url)), [], "the vehicles' process");
+    return new Vehicles(new ChildChannel(child, "the vehicles' process"));
   }
 
   run(start: Omit<PublisherStart, 'type'>) {
-    return this.request({ type: 'start', ...start }, 'started');
+    return this.channel.request({ type: 'start', ...start }, 'started');
   }
 
   count(): Promise<PublisherCount> {
-    return this.request<PublisherCount>({ type: 'count' }, 'count');
+    return this.channel.request<PublisherCount>({ type: 'count' }, 'count');
   }
 
   stop() {
-    return this.request({ type: 'stop' }, 'stopped');
+    return this.channel.request({ type: 'stop' }, 'stopped');
+  }
+}
+
+/** A measured side's process (test/bench/state-ingestor.ts), one per side. */
+class Ingestor {
+  private constructor(private readonly channel: ChildChannel<ToIngestor, FromIngestor>) {}
+
+  static start(res: Resources, label: string): Ingestor {
+    const name = `the measured process (${label})`;
+    return new Ingestor(new ChildChannel(forkChild(res, fileURLToPath(new URL('./state-ingestor.ts', import.meta.url)), [], name), name));
+  }
+
+  run(start: Omit<IngestorStart, 'type'>) {
+    // Starting includes loading the side's code with tsx, on a machine busy with the vehicles.
+    return this.channel.request({ type: 'start', ...start }, 'started', 60_000);
+  }
+
+  measure(seconds: number): Promise<IngestWindow> {
+    return this.channel.request<IngestWindow>({ type: 'measure', seconds }, 'window', seconds * 1000 + 15_000);
+  }
+
+  stop() {
+    return this.channel.request({ type: 'stop' }, 'stopped');
   }
 }
 
 // ---- (1) state ingestion -------------------------------------------------------------------
 
-/** The demo site with its AMRs replaced by `n` clones of amr-1 (amr-0001 …), validated and indexed. */
-export function fleetSite(n: number): SiteIndex {
-  const demo = demoSite().index.site;
-  const model = demo.devices.find((d): d is Amr => d.kind === 'amr' && d.id === 'amr-1');
-  if (!model) throw new Error('the demo site has no amr-1');
-  const amrs: Amr[] = Array.from({ length: n }, (_, i) => {
-    const id = `amr-${String(i + 1).padStart(4, '0')}`;
-    return { ...structuredClone(model), id, vda5050: { manufacturer: model.vda5050.manufacturer, serialNumber: id } };
-  });
-  const site = SiteSchema.parse({ ...structuredClone(demo), devices: [...demo.devices.filter((d) => d.kind !== 'amr'), ...amrs] });
-  const problems = crossCheckSite(site);
-  if (problems.length > 0) throw new Error(`the ${n}-AMR site is broken: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
-  return indexSite(site);
+/**
+ * One measured side of the state ingestion, in a process of its own (test/bench/state-ingestor.ts).
+ * `setup`: a module URL whose default export (an IngestSetup) runs in that process once the side
+ * is up, e.g. an executor running missions next to phygate's master; a case with it, next to the
+ * same case without, measures what that work costs the ingestion.
+ */
+export interface IngestCase {
+  label: string;
+  side: SideSpec;
+  warmupS: number;
+  windowS: number;
+  setup?: string;
 }
 
-/** Lag and headerId gaps of the states a subscriber saw. */
-class Recorder {
-  recording = false;
-  lags: number[] = [];
-  dropped = 0;
-  reordered = 0;
-  private readonly lastHeader = new Map<string, number>();
-
-  note(key: string, headerId: number, timestamp: string): void {
-    const prev = this.lastHeader.get(key);
-    this.lastHeader.set(key, headerId);
-    if (!this.recording) return;
-    this.lags.push(Date.now() - Date.parse(timestamp));
-    if (prev === undefined) return;
-    if (headerId > prev + 1) this.dropped += headerId - prev - 1;
-    else if (headerId <= prev) this.reordered++;
-  }
-
-  begin(): void {
-    this.lags = [];
-    this.dropped = 0;
-    this.reordered = 0;
-    this.recording = true;
-  }
-}
+const PHYGATE = 'phygate master';
+const LIBRARY = 'vda-5050-lib, validation on';
+const BASELINE = 'baseline';
+const CASES: IngestCase[] = [
+  { label: PHYGATE, side: { kind: 'phygate' }, warmupS: WARMUP_S, windowS: WINDOW_S },
+  { label: LIBRARY, side: { kind: 'vda-5050-lib', validation: true }, warmupS: WARMUP_S, windowS: WINDOW_S },
+  { label: 'vda-5050-lib, validation off', side: { kind: 'vda-5050-lib', validation: false }, warmupS: WARMUP_S, windowS: WINDOW_S },
+  { label: BASELINE, side: { kind: 'bare' }, warmupS: BASELINE_WARMUP_S, windowS: BASELINE_WINDOW_S },
+];
 
 interface Sample {
   seconds: number;
@@ -371,90 +392,69 @@ interface Sample {
   dropped: number;
   reordered: number;
   lags: number[];
-  /** This process's event-loop delay, p99 and max, ms: how long a message could wait for the loop. */
+  /** The measured process's event-loop delay, p99 and max, ms: how long a message could wait for the loop. */
   loopP99Ms: number;
   loopMaxMs: number;
+  /** Since the side started, warm-up included: every state the vehicles send must pass. */
+  invalid: number;
+  unknownDevice: number;
 }
 
-async function measure(seconds: number, vehicles: Vehicles, broker: Broker, received: () => number, rec: Recorder): Promise<Sample> {
-  const p0 = await vehicles.count();
-  const b0 = processCpuUs(broker.pid);
-  const r0 = received();
-  const c0 = ownCpuUs();
-  const t0 = performance.now();
-  const loop = monitorEventLoopDelay({ resolution: 10 });
-  loop.enable();
-  rec.begin();
-  await sleep(seconds * 1000);
-  rec.recording = false;
-  loop.disable();
-  const wallS = (performance.now() - t0) / 1000;
-  const c1 = ownCpuUs();
-  const r1 = received();
-  const b1 = processCpuUs(broker.pid);
-  const p1 = await vehicles.count();
-  const pubWallS = (p1.atMs - p0.atMs) / 1000;
-  return {
-    seconds: wallS,
-    publishedPerS: (p1.published - p0.published) / pubWallS,
-    publishFailed: p1.failed - p0.failed,
-    publisherLateMs: p1.maxLateMs,
-    ingested: r1 - r0,
-    ingestedPerS: (r1 - r0) / wallS,
-    cpuShare: (c1 - c0) / 1e6 / wallS,
-    brokerShare: b0 === undefined || b1 === undefined ? undefined : (b1 - b0) / 1e6 / wallS,
-    vehiclesShare: (p1.cpuUs - p0.cpuUs) / 1e6 / pubWallS,
-    dropped: rec.dropped,
-    reordered: rec.reordered,
-    lags: rec.lags,
-    loopP99Ms: loop.percentile(99) / 1e6,
-    loopMaxMs: loop.max / 1e6,
-  };
+async function measure(c: IngestCase, n: number, broker: Broker, vehicles: Vehicles, res: Resources): Promise<Sample> {
+  const keep = res.open;
+  try {
+    const side = Ingestor.start(res, c.label);
+    await side.run({ side: c.side, url: broker.url, vehicles: n, ...(c.setup ? { setup: c.setup } : {}) });
+    res.add(`the side '${c.label}'`, async () => {
+      await side.stop();
+    });
+    await sleep(c.warmupS * 1000);
+    const p0 = await vehicles.count();
+    const b0 = processCpuUs(broker.pid);
+    const t0 = performance.now();
+    const w = await side.measure(c.windowS);
+    const wallS = (performance.now() - t0) / 1000;
+    const b1 = processCpuUs(broker.pid);
+    const p1 = await vehicles.count();
+    if (w.heard < n) console.log(`  !! ${c.label}: only ${w.heard} of ${n} vehicles heard from after the ${c.warmupS} s warm-up and the window`);
+    const pubWallS = (p1.atMs - p0.atMs) / 1000;
+    return {
+      seconds: w.seconds,
+      publishedPerS: (p1.published - p0.published) / pubWallS,
+      publishFailed: p1.failed - p0.failed,
+      publisherLateMs: p1.maxLateMs,
+      ingested: w.ingested,
+      ingestedPerS: w.ingested / w.seconds,
+      cpuShare: w.cpuUs / 1e6 / w.seconds,
+      brokerShare: b0 === undefined || b1 === undefined ? undefined : (b1 - b0) / 1e6 / wallS,
+      vehiclesShare: (p1.cpuUs - p0.cpuUs) / 1e6 / pubWallS,
+      dropped: w.dropped,
+      reordered: w.reordered,
+      lags: w.lags,
+      loopP99Ms: w.loopP99Ms,
+      loopMaxMs: w.loopMaxMs,
+      invalid: w.invalid,
+      unknownDevice: w.unknownDevice,
+    };
+  } finally {
+    await res.closeDownTo(keep);
+  }
 }
 
 interface IngestResult {
   vehicles: number;
-  invalid: number;
-  unknownDevice: number;
-  master: Sample;
-  baseline: Sample;
+  sides: { case: IngestCase; sample: Sample }[];
 }
 
-async function ingest(n: number, broker: Broker, vehicles: Vehicles, res: Resources): Promise<IngestResult> {
+async function ingest(n: number, cases: IngestCase[], broker: Broker, vehicles: Vehicles, res: Resources): Promise<IngestResult> {
   const keep = res.open;
   try {
     const site = fleetSite(n);
-    const manufacturer = site.devicesOfKind('amr')[0]!.vda5050.manufacturer;
     const home = site.node(site.devicesOfKind('amr')[0]!.home)!;
-    const tag = `${process.pid}-${n}`;
-
-    // The gateway side: its own connection, the fleet registry and the master.
-    const client = await connectMqtt({ url: broker.url, clientId: `bench-gateway-${tag}` });
-    res.add('the gateway connection', () => closeMqtt(client, true));
-    const fleet = new FleetRegistry(site);
-    const master = new Vda5050Master({ client, site, fleet });
-    res.add('the master', () => master.stop());
-    const rec = new Recorder();
-    fleet.onChange((d) => {
-      const s = master.lastState(d.id);
-      if (s) rec.note(d.id, s.headerId, s.timestamp);
-    });
-
-    // The baseline: a bare subscriber that only parses (and times) what arrives.
-    const bare = await connectMqtt({ url: broker.url, clientId: `bench-baseline-${tag}` });
-    res.add('the baseline connection', () => closeMqtt(bare, true));
-    const bareRec = new Recorder();
-    let bareReceived = 0;
-    bare.on('message', (topic: string, payload: Buffer) => {
-      bareReceived++;
-      const json = JSON.parse(payload.toString('utf8')) as { headerId: number; timestamp: string };
-      bareRec.note(topic, json.headerId, json.timestamp);
-    });
-
     await vehicles.run({
       url: broker.url,
       interfaceName: DEFAULT_INTERFACE_NAME,
-      manufacturer,
+      manufacturer: site.devicesOfKind('amr')[0]!.vda5050.manufacturer,
       serialNumbers: site.devicesOfKind('amr').map((a) => a.vda5050.serialNumber),
       connections: CONNECTIONS,
       hz: HZ,
@@ -467,50 +467,41 @@ async function ingest(n: number, broker: Broker, vehicles: Vehicles, res: Resour
     res.add('the vehicles', async () => {
       await vehicles.stop();
     });
-
-    await master.start();
-    await sleep(WARMUP_S * 1000);
-    const online = site.devicesOfKind('amr').filter((a) => fleet.get(a.id)?.online).length;
-    if (online < n) console.log(`  !! only ${online} of ${n} AMRs are online after the ${WARMUP_S} s warm-up`);
-    const m = await measure(WINDOW_S, vehicles, broker, () => master.stats().received, rec);
-    // Since the master started, warm-up included: every state the vehicles send must pass.
-    const stats = master.stats();
-    await master.stop();
-
-    const filter = topicFilter(DEFAULT_INTERFACE_NAME, 'state', manufacturer);
-    await bare.subscribeAsync(filter, { qos: 0 });
-    await sleep(BASELINE_WARMUP_S * 1000);
-    const b = await measure(BASELINE_WINDOW_S, vehicles, broker, () => bareReceived, bareRec);
-    await bare.unsubscribeAsync(filter);
-    return { vehicles: n, invalid: stats.invalid, unknownDevice: stats.unknownDevice, master: m, baseline: b };
+    const sides: IngestResult['sides'] = [];
+    for (const c of cases) sides.push({ case: c, sample: await measure(c, n, broker, vehicles, res) });
+    return { vehicles: n, sides };
   } finally {
     await res.closeDownTo(keep);
   }
 }
 
+const usPerMessage = (w: Sample) => (w.cpuShare * w.seconds * 1e6) / w.ingested;
+
 function printIngestion(results: IngestResult[], broker: Broker): void {
   console.log(`  (1) state ingestion: N vehicles × ${HZ} Hz VDA 5050 state, QoS 0, from a child process over ${CONNECTIONS} connections`);
-  console.log('  (TCP_NODELAY on those: one carries many vehicles, each of which would have a connection of its own)');
-  console.log(`  master = connectMqtt + FleetRegistry + Vda5050Master in this process (${WINDOW_S} s window after ${WARMUP_S} s warm-up);`);
-  console.log(`  baseline = a bare mqtt.js subscriber here that only JSON.parses each message (${BASELINE_WINDOW_S} s after ${BASELINE_WARMUP_S} s, same load, right after)`);
-  console.log('  CPU = share of one core (process.cpuUsage / wall); lag = registry update (master) or parse (baseline) − the state\'s');
-  console.log('  timestamp, ms, 1 ms resolution; dropped = headerId gaps; µs/msg = this process\'s CPU per message ingested;');
-  console.log('  loop = this process\'s event-loop delay (monitorEventLoopDelay), ms; all three = this process + broker + vehicles;');
-  console.log('  pub late = how late the vehicles\' worst publish slot ran, ms');
+  console.log('  (TCP_NODELAY on those: one carries many vehicles, each of which would have a connection of its own);');
+  console.log('  each side runs alone in a fresh child process ("measured process"), one after the other under the same load:');
+  console.log(`  ${PHYGATE} = connectMqtt + FleetRegistry + Vda5050Master (zod validation of every message, always on);`);
+  console.log(`  vda-5050-lib = the library's MasterController (${LIBRARY_VERSION}, on its mqtt.js ${LIBRARY_MQTT_VERSION}, default connection settings), targetAgvs the`);
+  console.log('  vehicles\' manufacturer, trackAgvs, and a subscribe(state) handler keeping each vehicle\'s last state, as an application');
+  console.log('  would; validation on = its inbound JSON-schema validation (topicObjectValidation, on by default), off = turned off;');
+  console.log(`  all on interface '${DEFAULT_INTERFACE_NAME}', same broker, same vehicles; ${WINDOW_S} s window after ${WARMUP_S} s warm-up;`);
+  console.log(`  ${BASELINE} = a bare mqtt.js subscriber that only JSON.parses each message (${BASELINE_WINDOW_S} s after ${BASELINE_WARMUP_S} s)`);
+  console.log('  CPU = the measured process\'s share of one core (process.cpuUsage / wall); lag = registry update (phygate), subscribe');
+  console.log('  handler (vda-5050-lib) or parse (baseline) − the state\'s timestamp, ms, 1 ms resolution; dropped = headerId gaps;');
+  console.log('  µs/msg = the measured process\'s CPU per message ingested; loop = its event-loop delay (monitorEventLoopDelay), ms;');
+  console.log('  all three = measured process + broker + vehicles; pub late = how late the vehicles\' worst publish slot ran, ms');
   const rows: string[][] = [];
   for (const r of results) {
-    for (const [side, w] of [
-      ['master', r.master],
-      ['baseline', r.baseline],
-    ] as const) {
+    for (const { case: c, sample: w } of r.sides) {
       rows.push([
-        side,
+        c.label,
         int(r.vehicles),
         int(w.publishedPerS),
         int(w.ingestedPerS),
         int(w.dropped),
         pct(w.cpuShare),
-        fixed((w.cpuShare * w.seconds * 1e6) / w.ingested, 1),
+        fixed(usPerMessage(w), 1),
         ms(quantile(w.lags, 0.5)),
         ms(quantile(w.lags, 0.99)),
         ms(quantile(w.lags, 1)),
@@ -524,30 +515,59 @@ function printIngestion(results: IngestResult[], broker: Broker): void {
   }
   table(['side', 'vehicles', 'published/s', 'ingested/s', 'dropped', 'CPU', 'µs/msg', 'lag p50', 'lag p99', 'lag max', 'loop p99/max', `${broker.kind} CPU`, 'vehicles CPU', 'all three', 'pub late ms'], rows);
   for (const r of results) {
-    const problems = [
-      r.invalid ? `${r.invalid} invalid` : '',
-      r.unknownDevice ? `${r.unknownDevice} from unknown vehicles` : '',
-      r.master.reordered + r.baseline.reordered ? `${r.master.reordered + r.baseline.reordered} out of order` : '',
-      r.master.publishFailed + r.baseline.publishFailed ? `${r.master.publishFailed + r.baseline.publishFailed} publishes failed` : '',
-    ].filter(Boolean);
-    console.log(
-      `  ${int(r.vehicles)} vehicles: master/baseline CPU ${times(r.master.cpuShare / r.baseline.cpuShare)}, per message ${times((r.master.cpuShare / r.master.ingestedPerS) / (r.baseline.cpuShare / r.baseline.ingestedPerS))}` +
-        (problems.length ? `; !! ${problems.join(', ')}` : ''),
+    const problems = r.sides.flatMap(({ case: c, sample: w }) =>
+      [
+        w.invalid ? `${w.invalid} invalid` : '',
+        w.unknownDevice ? `${w.unknownDevice} from unknown vehicles` : '',
+        w.reordered ? `${w.reordered} out of order` : '',
+        w.publishFailed ? `${w.publishFailed} publishes failed` : '',
+      ]
+        .filter(Boolean)
+        .map((p) => `${c.label}: ${p}`),
     );
+    const phygate = r.sides.find((s) => s.case.label === PHYGATE)?.sample;
+    const baseline = r.sides.find((s) => s.case.label === BASELINE)?.sample;
+    if (phygate && baseline) {
+      console.log(
+        `  ${int(r.vehicles)} vehicles: ${PHYGATE}/baseline CPU ${times(phygate.cpuShare / baseline.cpuShare)}, per message ${times(usPerMessage(phygate) / usPerMessage(baseline))}` +
+          (problems.length ? `; !! ${problems.join(', ')}` : ''),
+      );
+    } else if (problems.length) console.log(`  ${int(r.vehicles)} vehicles: !! ${problems.join(', ')}`);
   }
+  printAgainstPhygate(results);
   if (broker.kind === 'mosquitto' && !NODELAY) {
     console.log('  note: Mosquitto\'s default is set_tcp_nodelay false, so at low rates a state can wait for the gateway\'s delayed');
     console.log('  ACK (up to ≈ 40 ms) before the broker sends it on; PHYGATE_BENCH_NODELAY=1 runs the broker with TCP_NODELAY');
   }
-  const big = results.find((r) => r.vehicles === TARGET.vehicles);
+  const big = results.find((r) => r.vehicles === TARGET.vehicles)?.sides.find((s) => s.case.label === PHYGATE)?.sample;
   if (big) {
-    const w = big.master;
-    const pass = w.ingestedPerS >= TARGET.ingestedPerS && w.cpuShare < TARGET.cpuShare;
+    const pass = big.ingestedPerS >= TARGET.ingestedPerS && big.cpuShare < TARGET.cpuShare;
     console.log(
       `  target ${int(TARGET.vehicles)} vehicles, ≥ ${int(TARGET.ingestedPerS)} msg/s ingested, CPU < ${pct(TARGET.cpuShare)} of one core: ${pass ? 'PASS' : 'MISS'}` +
-        ` (${int(w.ingestedPerS)} msg/s, ${pct(w.cpuShare)} CPU, lag p99 ${ms(quantile(w.lags, 0.99))} ms)`,
+        ` (${int(big.ingestedPerS)} msg/s, ${pct(big.cpuShare)} CPU, lag p99 ${ms(quantile(big.lags, 0.99))} ms)`,
     );
   }
+}
+
+/** Every other side's CPU per message next to phygate's master's, same vehicle count, same run. */
+function printAgainstPhygate(results: IngestResult[]): void {
+  const rows: string[][] = [];
+  const verdicts: string[] = [];
+  for (const r of results) {
+    const phygate = r.sides.find((s) => s.case.label === PHYGATE)?.sample;
+    if (!phygate) continue;
+    for (const { case: c, sample: w } of r.sides) {
+      if (c.label === PHYGATE) continue;
+      const ratio = usPerMessage(w) / usPerMessage(phygate);
+      rows.push([c.label, int(r.vehicles), fixed(usPerMessage(w), 1), fixed(usPerMessage(phygate), 1), times(ratio), pct(w.cpuShare), pct(phygate.cpuShare)]);
+      if (c.label === LIBRARY) verdicts.push(`${ratio > 1 ? 'yes' : 'NO'} at ${int(r.vehicles)} vehicles (the library needs ${times(ratio)} of phygate's)`);
+    }
+  }
+  if (rows.length === 0) return;
+  console.log(`\n  against ${PHYGATE}, same vehicles, same run: CPU per message ingested (µs/msg) and share of one core`);
+  console.log('  (at 1,000 msg/s a process\'s fixed costs — timers, keep-alives, GC — weigh in µs/msg: the 1,000-vehicle rows tell more)');
+  table(['side', 'vehicles', 'µs/msg', `${PHYGATE} µs/msg`, `side/${PHYGATE}`, 'CPU', `${PHYGATE} CPU`], rows);
+  if (verdicts.length) console.log(`  ${PHYGATE} needs less CPU per message than vda-5050-lib's MasterController with its validation on: ${verdicts.join(', ')}`);
 }
 
 // ---- (2) order dispatch --------------------------------------------------------------------
@@ -745,11 +765,11 @@ export async function benchMqtt(): Promise<void> {
     const broker = existsSync(MOSQUITTO) ? await startMosquitto(res) : await startAedes(res);
     const cpus = os.cpus();
     console.log(`  broker: ${broker.description}, on ${broker.url}`);
-    console.log(`  ${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}: broker, vehicles' process and this one share them; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(`  ${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}: broker, vehicles' process, measured process and this one share them; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     if (broker.kind === 'aedes') console.log('  !! Mosquitto is missing: the figures below are for aedes, a slower broker in Node');
     const vehicles = Vehicles.start(res);
     const results: IngestResult[] = [];
-    for (const n of FLEETS) results.push(await ingest(n, broker, vehicles, res));
+    for (const n of FLEETS) results.push(await ingest(n, CASES, broker, vehicles, res));
     printIngestion(results, broker);
     printDispatch(await dispatch(broker, res));
   } finally {

@@ -4,7 +4,8 @@
 // measured in the same run, what the static half of the check (planners/check.ts with a simulator
 // that does nothing) costs on the same plans. CI machines are noisy: read medians and ratios.
 // Section (e), test/bench/mqtt.ts, measures the VDA 5050 master on a real broker: state ingestion
-// from 100 and 1,000 vehicles at 10 Hz, and order dispatch.
+// from 100 and 1,000 vehicles at 10 Hz, next to vda-5050-lib's MasterController under the same
+// load, and order dispatch.
 import os from 'node:os';
 import { checkPlan, type Simulate } from '../../planners/check.ts';
 import type { FleetState } from '../../planners/fleet.ts';

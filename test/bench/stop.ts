@@ -45,9 +45,8 @@ import { DEFAULT_INTERFACE_NAME, vehicleTopic } from '../../robots/vda5050/topic
 import type { LoadedSite } from '../../sim/site-folder.ts';
 import { table } from './format.ts';
 import type { PublisherStart } from './state-publisher.ts';
-import { demoSite } from './generate.ts';
+import { demoSite, fleetSite } from './generate.ts';
 import {
-  fleetSite,
   forkChild,
   MOSQUITTO,
   ms,
