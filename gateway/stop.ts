@@ -1,5 +1,5 @@
-// STOP, as the safety model has it (docs/architecture.md): accepted from any role, never queued
-// behind other work, latched until an operator releases it.
+// STOP, as the safety model has it (docs/architecture.md, "STOP and the safety model"): accepted
+// from any role, never queued behind other work, latched until an operator releases it.
 //
 // Pressing it writes the record first (so it is latched even if no message gets out), then tells
 // every device in its scope at once, all in parallel, through its device port

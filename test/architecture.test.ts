@@ -1,4 +1,4 @@
-// The dependency rule of design.md's folder table: planners/ is pure (nothing
+// The dependency rule of docs/architecture.md's table of layers: planners/ is pure (nothing
 // of ours outside planners/, no I/O), robots/ imports only planners/, sim/
 // imports planners/ and robots/, and only gateway/ ties everything together.
 // Checked by reading every import of every source file.
@@ -61,7 +61,7 @@ const RULES: Rule[] = [
     // Pure libraries only: schemas, YAML text parsing, hashing.
     allowedPackages: /^(zod|yaml|node:crypto)$/,
   },
-  // design.md's table: robots/ may import planners/; sim/ may import planners/ and robots/.
+  // The table of layers: robots/ may import planners/; sim/ may import planners/ and robots/.
   { layer: 'robots', forbiddenLayers: ['gateway', 'sim', 'launch', 'test'], forbidNodeIo: false },
   { layer: 'sim', forbiddenLayers: ['gateway', 'launch', 'test'], forbidNodeIo: false },
 ];

@@ -36,3 +36,38 @@ t.test('the table parser finds rows and rejects prose', async (t) => {
   t.same([...rows.keys()], ['A_B']);
   t.same(rows.get('A_B'), ['400', 'x']);
 });
+
+t.test('every document the code cites is in the repository, and every section it names is in it', async (t) => {
+  const { readdirSync, existsSync } = await import('node:fs');
+  const root = fileURLToPath(new URL('../', import.meta.url));
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(`${root}${dir}`, { withFileTypes: true })) {
+      if (e.name === 'node_modules' || e.name === 'dist' || e.name.startsWith('.')) continue;
+      const p = dir ? `${dir}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(p);
+      else if (/\.(ts|mjs)$/.test(e.name)) files.push(p);
+    }
+  };
+  for (const dir of ['planners', 'robots', 'sim', 'gateway', 'launch', 'test']) walk(dir);
+  let citations = 0;
+  for (const file of files) {
+    const comments = read(file)
+      .split('\n')
+      .filter((l) => /^\s*(\/\/|\*|\/\*)/.test(l))
+      .join(' ')
+      .replace(/\s*(\/\/|\*)\s*/g, ' ');
+    for (const m of comments.matchAll(/([\w./-]+\.md)(?:, "([^"]+)")?/g)) {
+      const doc = m[1]!;
+      const here = `${file.slice(0, file.lastIndexOf('/') + 1)}${doc}`;
+      const path = existsSync(`${root}${doc}`) ? doc : existsSync(`${root}${here}`) ? here : undefined;
+      citations++;
+      if (!path) {
+        t.fail(`${file} cites ${doc}, which is not in the repository`);
+        continue;
+      }
+      if (m[2]) t.ok(read(path).split('\n').some((l) => l.replace(/^#+\s*/, '') === m[2] && l.startsWith('#')), `${file}: ${doc} has a section "${m[2]}"`);
+    }
+  }
+  t.ok(citations > 5, `${citations} citations checked in ${files.length} files`);
+});

@@ -1,5 +1,5 @@
-// A restarted gateway takes over what the one before it left (docs/architecture.md, "Crash
-// recovery"). Every work still open in the outbox is followed again: its port asks the device
+// A restarted gateway takes over what the one before it left (docs/architecture.md, "The outbox
+// and crash recovery"). Every work still open in the outbox is followed again: its port asks the device
 // what became of it — a work the device runs or ran is followed, not sent again; one it never got
 // is sent again unchanged unless it expired. Steps a STOP interrupted are known again from their
 // settled entries, so resume works as before the restart; `wait` steps wait what they had left.

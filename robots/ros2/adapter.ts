@@ -1,4 +1,4 @@
-// The gateway's side of the devices driven over ROS 2 (design.md, Protocols → ROS 2): Nav2
+// The gateway's side of the devices driven over ROS 2 (docs/architecture.md, "Device ports"): Nav2
 // NavigateToPose / NavigateThroughPoses for AMRs, FollowJointTrajectory for arms, odometry and
 // battery into the fleet registry, and cancel on STOP. The only module that touches rclnodejs,
 // through the binding it is given (the real one is imported lazily by `loadRclnodejs`).

@@ -139,7 +139,7 @@ export function demoSiteCopy(t: Test, edit: (yaml: string) => string): string {
   return dir;
 }
 
-/** The canonical plan of plan-format.md ("brackets-to-shelf"), as an agent writes it. */
+/** The canonical plan of planners/plan-format.md ("brackets-to-shelf"), as an agent writes it. */
 export function canonicalPlan(): PlanInput {
   return {
     schema: 'phygate.plan/v1',

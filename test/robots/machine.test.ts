@@ -1,6 +1,7 @@
-// The machine protocol's messages, without a broker: every example of PROTOCOL.md parses with the
-// schemas (the examples are read from the markdown, so the page and the code cannot drift), the
-// page shows every action, state and result, and broken messages fail with the path of the problem.
+// The machine protocol's messages, without a broker: every example of robots/machine/PROTOCOL.md
+// parses with the schemas (the examples are read from the markdown, so the page and the code
+// cannot drift), the page shows every action, state and result, and broken messages fail with
+// the path of the problem.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
