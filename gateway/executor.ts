@@ -97,6 +97,7 @@ export class Executor {
         resendMs: deps.resendMs ?? RESEND_MS,
         offlineGraceMs: deps.offlineGraceMs ?? OFFLINE_GRACE_MS,
         timeScale: deps.timeScale ?? 1,
+        stopped: (device) => deps.stops?.stopFor(device) !== undefined,
       },
       {
         succeeded: (f) => this.succeed(f),
@@ -336,7 +337,7 @@ export class Executor {
   private fail(f: Flight, reason: string, settle: OutboxOutcome = 'failed', status: 'failed' | 'cancelled' = 'failed', ended?: string): void {
     if (f.state === 'aborting' || f.state === 'ended') return;
     const entry = f.work?.id ?? ended;
-    this.flights.abort(f, reason, this.deps.stops?.stopFor(f.device) !== undefined);
+    this.flights.abort(f, reason);
     this.write.stepOf(f.missionId, f.stepId, status, { reason }, entry ? { id: entry, outcome: settle } : undefined);
     const m = this.deps.store.missions.get(f.missionId);
     if (m?.status === 'running' || m?.status === 'paused') this.failMission(f.missionId, f.stepId, reason);
@@ -356,7 +357,7 @@ export class Executor {
   private drop(f: Flight, reason: string): void {
     if (f.state === 'aborting' || f.state === 'ended') return;
     const settle = f.work ? 'cancelled' : undefined;
-    this.flights.abort(f, reason, this.deps.stops?.stopFor(f.device) !== undefined);
+    this.flights.abort(f, reason);
     this.write.step(f, 'cancelled', { reason }, settle);
   }
 

@@ -81,9 +81,12 @@ export interface DevicePort {
   send(work: Work): Promise<void>;
   /** The mission is paused. */
   pause(work: Work): PauseEffect;
-  /** The mission goes on (after `pause` answered `held`). */
+  /** The device goes on: after `pause` answered `held`, or after it confirmed `abort`. */
   resume(work: Work): void;
-  /** The device drops the work (a failed or cancelled step); `aborted` (or another end) follows once it has. */
+  /**
+   * The device drops the work (a failed or cancelled step), stopping where it is; `aborted` (or
+   * another end) follows once it has. Then `resume` lets a device that paused to drop it go on.
+   */
   abort(work: Work, reason: string): void;
   /** A work sent before a restart: report what became of it once the device tells. */
   follow(work: Work): void;

@@ -39,6 +39,8 @@ export interface FlightsDeps {
   resendMs: number;
   offlineGraceMs: number;
   timeScale: number;
+  /** Whether a STOP covers the device now (gateway/stop.ts). */
+  stopped(device: string): boolean;
 }
 
 export class Flights {
@@ -179,17 +181,15 @@ export class Flights {
 
   /**
    * The device drops the flight's work: told now and again every `resendMs` until it confirms, and
-   * reserved until then. A mission pause it held is lifted (nothing is left to hold) unless
-   * `stopped` (a STOP covers the device). Without work on the device the flight just ends.
+   * reserved until then. Without work on the device the flight just ends.
    */
-  abort(f: Flight, reason: string, stopped: boolean): void {
+  abort(f: Flight, reason: string): void {
     const work = f.work;
     if (!work || !f.onDevice) {
       this.end(f);
       return;
     }
     const port = this.deps.ports.for(f.device);
-    const held = f.paused === 'held';
     f.clearTimers();
     f.to('aborting');
     const tell = () => {
@@ -198,7 +198,16 @@ export class Flights {
       f.retry = this.deps.clock.after(this.deps.resendMs, () => this.outcomes.serially(tell));
     };
     tell();
-    if (held && !stopped) port.resume(work);
+  }
+
+  /**
+   * The device confirmed it dropped the work: it is free. A device that stopped to drop it (an AMR
+   * pauses where it is) is told to go on, unless a STOP covers it: it has nothing left to do.
+   */
+  private dropped(f: Flight): void {
+    const work = f.work;
+    this.end(f);
+    if (work && !this.deps.stopped(f.device)) this.deps.ports.for(f.device).resume(work);
   }
 
   /** The flight is over: its timers stop and its devices are free; the missions waiting for them are woken (`wake`) or returned. */
@@ -222,7 +231,7 @@ export class Flights {
     if (!f || this.closed) return;
     if (f.state === 'aborting') {
       // Any end of the work is the device's confirmation that it dropped it.
-      if (s.type === 'done' || s.type === 'failed' || s.type === 'aborted' || s.type === 'unknown') this.end(f);
+      if (s.type === 'done' || s.type === 'failed' || s.type === 'aborted' || s.type === 'unknown') this.dropped(f);
       return;
     }
     switch (s.type) {

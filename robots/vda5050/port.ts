@@ -83,16 +83,22 @@ export class Vda5050Port implements DevicePort {
   }
 
   /**
-   * `cancelOrder`, unless the vehicle's state shows the order done with; the executor calls it
-   * again until the `aborted` signal. A vehicle that still does not show the order at the second
-   * call never got it (a copy on its way when sending stopped would have arrived by then).
+   * `startPause` + `cancelOrder` in one message, as STOP sends them: the AMR stops where it is (a
+   * plain cancelOrder lets a vehicle drive on to its next node) and drops the order; `resume` lets
+   * it go on once it confirmed. Nothing is sent when the vehicle's state shows the order done
+   * with; the executor calls again until the `aborted` signal. A vehicle that still does not show
+   * the order at the second call never got it (a copy on its way when sending stopped would have
+   * arrived by then).
    */
   abort(work: Work): void {
     const again = this.aborting.get(work.device)?.id === work.id;
     this.aborting.set(work.device, work);
     if (this.checkAborted(work.device)) return;
     const state = this.master.lastState(work.device);
-    if (state?.orderId === work.id) return this.instant(work.device, 'cancelOrder');
+    if (state?.orderId === work.id) {
+      this.master.stopVehicle(work.device).catch((err: Error) => this.log.warn({ device: work.device, err: err.message }, `cancelOrder not sent to ${work.device}`));
+      return;
+    }
     // Another order the vehicle runs is not this step's to cancel.
     if (again) this.confirmAborted(work.device, work, `${work.device} never took the order`);
     else if (!state || !hasActiveOrder(state)) this.instant(work.device, 'cancelOrder');

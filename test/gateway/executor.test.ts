@@ -35,7 +35,8 @@ t.test('a step that times out: its AMR drops the order before the mission fails,
   f.clock.advance(2_000);
   t.same(vda5050.asked.filter((a) => a === 'amr-1 abort').length, 2, 'told again while it has not confirmed');
   vda5050.signal('aborted', order.id, 'amr-1', 'the order was cancelled');
-  t.equal(vda5050.works('amr-1').length, 2, 'confirmed: the next mission for amr-1 sends its order');
+  t.equal(vda5050.asked.at(-1), 'amr-1 resume', 'confirmed: it stopped where it was to drop the order, and may go on');
+  t.equal(vda5050.works('amr-1').length, 2, 'and the next mission for amr-1 sends its order');
   t.equal(f.stepStatus(second, 'go'), 'dispatched');
   vda5050.signal('accepted', f.work(vda5050, 'go', second).id, 'amr-1');
   f.clock.advance(10_000);
@@ -129,13 +130,29 @@ t.test('cancel: every device in flight drops its work; the steps are cancelled',
   t.same(f.store.outbox.open(), [], 'nothing left open');
 });
 
-t.test('a paused mission that is cancelled: its AMR drops the order and is told to go on (nothing is left to hold)', async (t) => {
+t.test('a paused mission that is cancelled: its AMR drops the order, and once it confirmed is told to go on (nothing is left to hold)', async (t) => {
   const f = fakeFloor(t);
   const { vda5050 } = f.gw;
   const id = f.approve(drivePlan('amr-1', 'shelf-3'));
+  const order = f.work(vda5050, 'go');
   f.gw.service.pause(id, 'operator');
   f.gw.service.cancel(id, 'operator');
+  t.same(vda5050.asked, ['amr-1 pause', 'amr-1 abort']);
+  vda5050.signal('aborted', order.id, 'amr-1', 'the order was cancelled');
   t.same(vda5050.asked, ['amr-1 pause', 'amr-1 abort', 'amr-1 resume']);
+});
+
+t.test('a device a STOP covers is not told to go on when it confirmed it dropped its work', async (t) => {
+  const f = fakeFloor(t);
+  const { vda5050 } = f.gw;
+  const id = f.approve(drivePlan('amr-1', 'shelf-3', 5));
+  const order = f.work(vda5050, 'go');
+  vda5050.signal('running', order.id, 'amr-1');
+  f.clock.advance(5_000);
+  t.equal(f.status(id), 'failed');
+  f.stops.press('device:amr-1', ['amr-1']);
+  vda5050.signal('aborted', order.id, 'amr-1', 'the order was cancelled');
+  t.same(vda5050.asked, ['amr-1 abort'], 'no resume under the STOP');
 });
 
 t.test('a device that goes offline blocks its step, which fails after the grace period and drops its work', async (t) => {
