@@ -131,12 +131,8 @@ export class Executor {
   }
 
   /** No new steps start; each device holds its work if it can (an AMR pauses), and the steps' clocks stand still. */
-  pause(missionId: string, actor: string, reason?: string): Mission {
-    return this.serially(() => {
-      const m = this.write.mission(missionId, 'paused', reason ? { reason } : undefined, actor);
-      for (const f of this.flights.book.ofMission(missionId)) this.flights.pause(f);
-      return m;
-    });
+  pause(missionId: string, actor: string): Mission {
+    return this.serially(() => this.pauseMission(missionId, actor));
   }
 
   resume(missionId: string, actor: string): Mission {
@@ -220,9 +216,15 @@ export class Executor {
     if (stop.scope === 'all') for (const m of this.deps.store.missions.list({ status: ['running'], limit: 500 })) missions.add(m.id);
     for (const id of missions) {
       if (this.deps.store.missions.get(id)?.status !== 'running') continue;
-      this.pause(id, `stop:${stop.createdBy}`, `STOP (${stop.scope}): ${stop.reason}`);
+      this.pauseMission(id, `stop:${stop.createdBy}`, `STOP (${stop.scope}): ${stop.reason}`);
       this.log.warn({ missionId: id, stop: stop.id }, `mission ${id} paused by STOP (${stop.scope})`);
     }
+  }
+
+  private pauseMission(missionId: string, actor: string, reason?: string): Mission {
+    const m = this.write.mission(missionId, 'paused', reason ? { reason } : undefined, actor);
+    for (const f of this.flights.book.ofMission(missionId)) this.flights.pause(f);
+    return m;
   }
 
   // ---- dispatching ---------------------------------------------------------------------------

@@ -300,3 +300,26 @@ t.test('how missions end is logged with the mission id: failures at warn with th
   f.gw.machine.signal('done', f.work(f.gw.machine, 'mill').id, 'cnc-1');
   t.match(log.lines.find((l) => l.level === 'info' && l.msg === `mission ${ok} succeeded`), { data: { missionId: ok } });
 });
+
+t.test('a STOP of one device: its step is interrupted, the mission is paused (its other AMR holds its order), and resume goes on from there', async (t) => {
+  const f = fakeFloor(t);
+  const { vda5050, machine } = f.gw;
+  const id = f.approve(canonicalPlan());
+  const mill = f.work(machine, 'mill');
+  const fetch = f.work(vda5050, 'fetch');
+  machine.signal('running', mill.id, 'cnc-1');
+  vda5050.signal('running', fetch.id, fetch.device);
+  f.stops.press('device:cnc-1', ['cnc-1']);
+  t.equal(f.status(id), 'paused');
+  t.equal(f.stepStatus(id, 'mill'), 'blocked', 'the stopped machine’s step is interrupted');
+  t.equal(f.stepStatus(id, 'fetch'), 'running', 'the AMR’s step is not');
+  t.same(vda5050.asked, [`${fetch.device} pause`], 'but the AMR holds its order while the mission is paused');
+  vda5050.signal('done', fetch.id, fetch.device);
+  t.equal(f.stepStatus(id, 'load'), 'pending', 'nothing new starts while paused');
+  t.throws(() => f.gw.service.resume(id, 'operator'), { code: 'STOP_ACTIVE' });
+  f.stops.release();
+  f.gw.service.resume(id, 'operator');
+  const again = machine.works().filter((w) => w.id !== mill.id);
+  t.equal(again.length, 1, 'the mill goes again');
+  t.match(again[0]!.id, /\.mill\.1$/);
+});
