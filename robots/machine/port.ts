@@ -121,8 +121,13 @@ export class MachinePort implements DevicePort {
     const base = { workId: a.commandId, device: a.deviceId };
     if (a.result === 'accepted') return this.signals.emit({ type: 'running', ...base });
     if (a.result === 'duplicate') {
-      // A command sent again that the machine had: fine if its job is this one, else its outcome is unknown.
-      if (this.fleet.get(a.deviceId)?.job?.commandId === a.commandId) return this.signals.emit({ type: 'accepted', ...base });
+      // A command sent again that the machine had: fine if its job is this one (an end it reached was
+      // signalled when the machine reported it: nothing follows an end), else its outcome is unknown.
+      const state = this.fleet.get(a.deviceId);
+      if (state?.job?.commandId === a.commandId) {
+        if (!(JOB_END_STATES as readonly string[]).includes(state.state)) this.signals.emit({ type: 'accepted', ...base });
+        return;
+      }
       return this.signals.emit({ type: 'failed', ...base, reason: `${a.deviceId} had the command already but reports no job of it: its outcome is unknown` });
     }
     this.signals.emit({ type: 'failed', ...base, reason: `${a.deviceId} ${a.result} the command${a.reason ? `: ${a.reason}` : ''}`, expired: a.result === 'expired' });

@@ -21,6 +21,9 @@ import type { Ros2Adapter, Ros2Goal } from './adapter.ts';
 import { routePoses } from './poses.ts';
 import type { Pose } from '../../planners/fleet.ts';
 
+/** How many ended works are remembered: far more than a resend can lag behind. */
+const REMEMBER = 1_000;
+
 interface GoalMessage {
   action: 'navigateThrough';
   nodes: string[];
@@ -32,6 +35,8 @@ export class Ros2Port implements DevicePort {
   private readonly signals: StepSignals;
   /** This process's goals under way, by work id. */
   private readonly goals = new Map<string, Ros2Goal>();
+  /** Works whose goal ended here (the latest first to go): a late resend must not drive the route again. */
+  private readonly ended = new Set<string>();
 
   constructor(
     private readonly adapter: Pick<Ros2Adapter, 'navigateThrough' | 'stopAll'>,
@@ -59,9 +64,9 @@ export class Ros2Port implements DevicePort {
     return { id: `${request.missionId}.${step.id}.${request.attempt}`, device, channel: 'ros2.goal', message: { ...message }, expiresAt: new Date(Date.now() + request.ttlMs).toISOString() };
   }
 
-  /** Starts the goal; a goal of this work already under way is not started again. */
+  /** Starts the goal; a goal of this work under way, or ended, is not started again. */
   async send(work: Work): Promise<void> {
-    if (this.goals.has(work.id)) return;
+    if (this.goals.has(work.id) || this.ended.has(work.id)) return;
     const base = { workId: work.id, device: work.device };
     let goal: Ros2Goal;
     try {
@@ -77,6 +82,7 @@ export class Ros2Port implements DevicePort {
     this.signals.emit({ type: 'accepted', ...base });
     void goal.outcome.then((o) => {
       this.goals.delete(work.id);
+      this.remember(work.id);
       if (o.status === 'succeeded') this.signals.emit({ type: 'done', ...base });
       else this.signals.emit({ type: o.status === 'failed' ? 'failed' : 'aborted', ...base, reason: `${work.device}: ${o.reason}` });
     });
@@ -127,6 +133,11 @@ export class Ros2Port implements DevicePort {
 
   onSignal(listener: (signal: StepSignal) => void): () => void {
     return this.signals.on(listener);
+  }
+
+  private remember(workId: string): void {
+    this.ended.add(workId);
+    if (this.ended.size > REMEMBER) this.ended.delete(this.ended.values().next().value!);
   }
 
   private cancel(work: Work, reason: string): void {

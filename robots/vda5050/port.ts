@@ -104,10 +104,11 @@ export class Vda5050Port implements DevicePort {
     else if (!state || !hasActiveOrder(state)) this.instant(work.device, 'cancelOrder');
   }
 
+  /** `accepted` (or `missing`) first, once the vehicle has reported; then the order's progress, which the master reports as soon as it adopts the order. */
   follow(work: Work): void {
-    this.master.adoptOrder(work.device, work.message as unknown as Order);
     this.followed.set(work.device, work);
     this.checkFollowed(work.device);
+    this.master.adoptOrder(work.device, work.message as unknown as Order);
   }
 
   describe(work: Work): WorkSummary {

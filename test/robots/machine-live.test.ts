@@ -9,7 +9,9 @@ import t, { type Test } from 'tap';
 import type { MqttClient } from 'mqtt';
 import type { DeviceState } from '../../planners/fleet.ts';
 import { FleetRegistry } from '../../robots/fleet-registry.ts';
+import type { StepSignal } from '../../robots/device-port.ts';
 import { MachineMaster, type AckEvent, type JobEndEvent } from '../../robots/machine/master.ts';
+import { MachinePort } from '../../robots/machine/port.ts';
 import type { MachineCommand, MachineState } from '../../robots/machine/schemas.ts';
 import { machineTopic } from '../../robots/machine/topics.ts';
 import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
@@ -309,4 +311,33 @@ t.test('a machine that publishes nothing for silentAfterMs is put offline', asyn
   await until(t, 'printer-1 offline', () => r.fleet.get('printer-1')?.online === false, 3_000);
   t.equal(r.fleet.get('printer-1')?.state, 'silent');
   t.match(r.warnings.join('\n'), /printer-1 sent nothing for 300 ms; offline/);
+});
+
+t.test('aedes: the port hears running, accepted for the command sent again while it runs, done; sent again after the end, nothing more', async (t) => {
+  const r = await rig(t, BROKERS[1][1], ['cnc-1']);
+  const port = new MachinePort(r.master, r.fleet, site);
+  t.teardown(() => port.close());
+  const signals: StepSignal[] = [];
+  port.onSignal((s) => signals.push(s));
+  const work = port.prepare({
+    missionId: 'm-1',
+    step: { id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'bracket-v2', count: 1 } },
+    stepIndex: 0,
+    attempt: 0,
+    device: 'cnc-1',
+    ttlMs: 60_000,
+  });
+  const duplicates = () => r.acks.filter((a) => a.commandId === work.id && a.result === 'duplicate').length;
+  await port.send(work);
+  await r.ack(work.id, 'accepted');
+  await port.send(work);
+  await until(t, 'the duplicate while it runs', () => duplicates() === 1);
+  await r.jobEnd(work.id);
+  await port.send(work);
+  await until(t, 'the duplicate after the end', () => duplicates() === 2);
+  t.same(signals.map((s) => [s.type, s.workId]), [
+    ['running', work.id],
+    ['accepted', work.id],
+    ['done', work.id],
+  ]);
 });

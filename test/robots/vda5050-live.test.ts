@@ -11,7 +11,9 @@ import type { Amr } from '../../planners/site.ts';
 import { FleetRegistry } from '../../robots/fleet-registry.ts';
 import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
 import { DeviceOfflineError, OrderActiveError, RouteStartError, UnknownDeviceError } from '../../robots/vda5050/errors.ts';
+import type { StepSignal, Work } from '../../robots/device-port.ts';
 import { Vda5050Master, type OrderProgress } from '../../robots/vda5050/master.ts';
+import { Vda5050Port } from '../../robots/vda5050/port.ts';
 import type { State } from '../../robots/vda5050/schemas.ts';
 import { loadSiteFolder } from '../../sim/site-folder.ts';
 import { startVirtualAmr, type VirtualAmr } from '../../sim/virtual-amr.ts';
@@ -350,4 +352,43 @@ t.test('aedes: charging at a charger, refusals while charging, work that cannot 
   }
   t.match(f.master.factsheet('amr-1'), { serialNumber: 'amr-1', typeSpecification: { agvKinematic: 'DIFF', maxLoadMass: 30 } });
   await t.rejects(f.master.updateOrder('amr-2', { route: ['dock-b'] }), DeviceOfflineError);
+});
+
+t.test('aedes: a restarted gateway follows an order amr-1 finished meanwhile: accepted first, then done', async (t) => {
+  const f = await floor(t, BROKERS[1][1]);
+  const port = new Vda5050Port(f.master, f.fleet);
+  const work = port.prepare({
+    missionId: 'm-1',
+    step: { id: 'fetch', action: 'pick', device: 'amr-1', params: { at: 'shelf-1' } },
+    stepIndex: 0,
+    attempt: 0,
+    device: 'amr-1',
+    route: { nodes: dockToShelf() },
+    ttlMs: 60_000,
+  });
+  await port.send(work);
+  await until('the order is finished', () => last(f)?.finished === true, 15_000);
+  port.close();
+  await f.master.stop();
+
+  // The new gateway has heard the vehicle before it takes the work over from its outbox.
+  const client = await connectMqtt({ url: f.broker.url, clientId: `master-restarted-${process.pid}` });
+  t.teardown(() => closeMqtt(client, true));
+  const fleet = new FleetRegistry(demo.index);
+  const master = new Vda5050Master({ client, site: demo.index, fleet, graph: demo.graph });
+  const restarted = new Vda5050Port(master, fleet);
+  t.teardown(() => restarted.close());
+  await master.start();
+  t.teardown(() => master.stop());
+  await until('amr-1 reported to the new master', () => fleet.get('amr-1')!.at === 'shelf-1');
+  const signals: StepSignal[] = [];
+  restarted.onSignal((s) => signals.push(s));
+  restarted.follow(JSON.parse(JSON.stringify(work)) as Work);
+  t.same(
+    signals.map((s) => [s.type, s.workId]),
+    [
+      ['accepted', work.id],
+      ['done', work.id],
+    ],
+  );
 });
