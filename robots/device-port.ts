@@ -103,6 +103,12 @@ export interface DevicePort {
 /** A device cannot do a step's work: the step fails with this message. */
 export class StepRefusedError extends Error {
   override readonly name = 'StepRefusedError';
+
+  /** A protocol's error as a refusal that names the device once. */
+  static from(device: string, err: unknown): StepRefusedError {
+    const message = err instanceof Error ? err.message : String(err);
+    return new StepRefusedError(message.startsWith(`${device} `) || message.startsWith(`${device}:`) ? message : `${device}: ${message}`);
+  }
 }
 
 /**

@@ -58,7 +58,7 @@ export class MachinePort implements DevicePort {
       const message = this.master.prepareCommand(device, command, { commandId, ttlMs: request.ttlMs });
       return { id: commandId, device, channel: 'machine.command', message: message as unknown as Record<string, unknown>, expiresAt: message.expiresAt };
     } catch (err) {
-      throw new StepRefusedError(`${device}: ${(err as Error).message}`);
+      throw StepRefusedError.from(device, err);
     }
   }
 

@@ -60,7 +60,8 @@ export interface Ros2Goal {
   device: string;
   /** Settles once, never rejects. */
   outcome: Promise<GoalOutcome>;
-  cancel(): Promise<GoalCancel>;
+  /** The outcome then says `reason`. */
+  cancel(reason?: string): Promise<GoalCancel>;
 }
 
 /** What a STOP did for one device. */
@@ -281,7 +282,7 @@ export class Ros2Adapter {
     });
     this.log.info({ deviceId: device.id, goalId, action: action.name }, `${device.id} goal ${goalId} to ${action.name}`);
     goal.start();
-    return { goalId, device: device.id, outcome: goal.outcome, cancel: () => goal.cancel('cancelled by phygate') };
+    return { goalId, device: device.id, outcome: goal.outcome, cancel: (reason = 'cancelled by phygate') => goal.cancel(reason) };
   }
 
   private async stopDevice(id: string): Promise<Ros2StopResult> {

@@ -58,7 +58,7 @@ export class Ros2Port implements DevicePort {
     try {
       poses = routePoses(this.site, route.nodes, target === undefined ? undefined : this.site.station(target)?.theta);
     } catch (err) {
-      throw new StepRefusedError(`${device}: ${(err as Error).message}`);
+      throw StepRefusedError.from(device, err);
     }
     const message: GoalMessage = { action: 'navigateThrough', nodes: route.nodes, poses };
     return { id: `${request.missionId}.${step.id}.${request.attempt}`, device, channel: 'ros2.goal', message: { ...message }, expiresAt: new Date(Date.now() + request.ttlMs).toISOString() };
@@ -142,6 +142,6 @@ export class Ros2Port implements DevicePort {
 
   private cancel(work: Work, reason: string): void {
     const goal = this.goals.get(work.id);
-    goal?.cancel().catch((err: Error) => this.log.warn({ device: work.device, goal: work.id, err: err.message }, `cancelling goal ${work.id} failed (${reason})`));
+    goal?.cancel(reason).catch((err: Error) => this.log.warn({ device: work.device, goal: work.id, err: err.message }, `cancelling goal ${work.id} failed (${reason})`));
   }
 }

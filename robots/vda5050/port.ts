@@ -64,7 +64,7 @@ export class Vda5050Port implements DevicePort {
       });
       return { id: orderId, device, channel: 'vda5050.order', message: order as unknown as Record<string, unknown>, expiresAt: new Date(Date.now() + request.ttlMs).toISOString() };
     } catch (err) {
-      throw new StepRefusedError(`${device}: ${(err as Error).message}`);
+      throw StepRefusedError.from(device, err);
     }
   }
 

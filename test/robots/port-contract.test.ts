@@ -178,7 +178,7 @@ async function vda5050Rig(t: Test): Promise<PortRig> {
       { request: { ...request(0), step: { id: 'mill', action: 'machine.run', device: AMR, params: { program: 'bracket-v2', count: 1 } } }, says: /^amr-1 is an AMR: it cannot do 'machine\.run'$/ },
       { request: { ...request(0), route: undefined }, says: /^amr-1: no route from where it stands$/ },
       { request: { ...request(0), route: { nodes: routeFor(demo.graph, amr1, 'sa-3', 'shelf-1') } }, says: /^amr-1: the route starts at 'sa-3' but amr-1 is at 'dock-a'$/ },
-      { request: { ...request(0), device: 'amr-2', route: { nodes: ['dock-b', 'sa-2'] } }, says: /^amr-2: amr-2 is offline$/ },
+      { request: { ...request(0), device: 'amr-2', route: { nodes: ['dock-b', 'sa-2'] } }, says: /^amr-2 is offline$/ },
     ],
     delivered: () => wire.sent(topic('order')).length,
     runs: (work) => starts(states(), (s) => s.orderId === work.id && hasActiveOrder(s)),
@@ -272,7 +272,7 @@ async function machineRig(t: Test): Promise<PortRig> {
     refusals: [
       { request: { ...request(0), step: { id: 'go', action: 'navigate', device: MACHINE, params: { to: 'shelf-1' } } }, says: /^cnc-1 takes machine commands: it cannot do 'navigate'$/ },
       { request: { ...request(0), count: 0 }, says: /^cnc-1: invalid run command for cnc-1: count: / },
-      { request: { ...request(0), device: 'printer-1', step: { id: 'print', action: 'machine.run', device: 'printer-1', params: { program: 'clip-x', count: 1 } } }, says: /^printer-1: printer-1 is offline: it gets no new work$/ },
+      { request: { ...request(0), device: 'printer-1', step: { id: 'print', action: 'machine.run', device: 'printer-1', params: { program: 'clip-x', count: 1 } } }, says: /^printer-1 is offline: it gets no new work$/ },
     ],
     delivered: () => (wire.sent(topic('command')) as MachineCommand[]).filter((c) => c.action !== 'stop' && c.action !== 'reset').length,
     runs: (work) => starts(states(), (s) => s.state === 'running' && jobOf(s) === work.id),

@@ -69,3 +69,13 @@ t.test('a work whose goal was cancelled is not started again when it is sent lat
   t.equal(r.server.goals.length, 1, 'one goal');
   t.notOk(r.server.last!.active, 'and it stays cancelled');
 });
+
+t.test('an aborted goal says why it was cancelled: the reason the port was given', async (t) => {
+  const r = await rig(t);
+  const work = r.work(0);
+  await r.port.send(work);
+  await until('the goal on the server', () => r.server.last);
+  r.port.abort(work, "step 'go' did not finish within 5 s");
+  const end = await until('aborted', () => r.signals.find((s) => s.type === 'aborted'));
+  t.match(end, { device: 'amr-3', reason: "amr-3: step 'go' did not finish within 5 s" });
+});
