@@ -33,6 +33,7 @@ import type { StopRecord } from './store/stops.ts';
 import type { Store } from './store/index.ts';
 import { InvalidStepTransitionError, type Mission } from './store/missions.ts';
 import type { OutboxOutcome } from './store/outbox.ts';
+
 /** A step's timeout when the plan gives none: the check's estimate × 3 + 60 s. */
 export const TIMEOUT_FACTOR = 3;
 export const TIMEOUT_MARGIN_S = 60;
