@@ -5,13 +5,13 @@ import { once } from 'node:events';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { childEnv } from '../helpers/child-env.ts';
 import { BIN } from './gateway-process.ts';
 import { REPO_ROOT, tempDirFor } from './harness.ts';
 
 /** Runs `phygate serve` with these PHYGATE_* variables (and no others) until it exits. */
 async function serveUntilExit(t: Test, vars: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PHYGATE_')));
-  const child = spawn(process.execPath, [BIN, 'serve'], { cwd: REPO_ROOT, env: { ...env, ...vars }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve'], { cwd: REPO_ROOT, env: childEnv(vars), stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import t from 'tap';
 import { startMosquitto } from '../helpers/brokers.ts';
+import { childEnv } from '../helpers/child-env.ts';
 import { BIN, gatewayOnBroker, spawnFleet } from './gateway-process.ts';
 import { REPO_ROOT, tempDirFor } from './harness.ts';
 import { until } from '../helpers/wait.ts';
@@ -31,8 +32,7 @@ t.test('the fleet process on Mosquitto: online with the gateway, offline through
 });
 
 t.test('phygate fleet against a broker that is not there: exit 2 with a clear message', async (t) => {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PHYGATE_')));
-  const child = spawn(process.execPath, [BIN, 'fleet', '--mqtt', 'mqtt://127.0.0.1:9', '--speed', '10'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'fleet', '--mqtt', 'mqtt://127.0.0.1:9', '--speed', '10'], { cwd: REPO_ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import type { Test } from 'tap';
 import { readConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
+import { childEnv } from '../helpers/child-env.ts';
 import { REPO_ROOT } from './harness.ts';
 
 export const BIN = join(REPO_ROOT, 'gateway/cli/phygate.mjs');
@@ -41,12 +42,6 @@ export interface GatewayProcess {
   exited: Promise<Exit>;
   /** Sends SIGTERM and waits for the exit. */
   stop(signal?: NodeJS.Signals): Promise<Exit>;
-}
-
-/** The environment of the child: ours without any PHYGATE_* (no admin token leaks in), plus `env`. */
-function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PHYGATE_')));
-  return { ...base, ...env };
 }
 
 /**

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { openStore } from '../../gateway/store/index.ts';
+import { withoutTapCoverage } from '../helpers/child-env.ts';
 import { dataDir } from './fixtures/data-dir.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -15,6 +16,7 @@ t.test('survives the process being killed', async (t) => {
   const dir = dataDir(t);
   const child = spawn(process.execPath, ['--import', 'tsx', crashWriter, dir], {
     cwd: repoRoot,
+    env: withoutTapCoverage(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
