@@ -21,7 +21,7 @@ const demo = loadSiteFolder(fileURLToPath(new URL('../../launch/sites/demo', imp
 const amr1 = demo.index.device('amr-1') as Amr;
 /** Slow enough for a test to catch amr-1 between the dock and the shelf (0.75 s at 20x). */
 const SPEED = 20;
-/** For tests that only wait for orders to end. */
+/** For tests that only wait for an order to end and read no charge. */
 const FAST = 100;
 
 /** dock-a → shelf-1 as the planner routes it, from the dock's heading to the shelf's. */
@@ -125,7 +125,8 @@ function validState(serialNumber: string): State {
 
 for (const [name, start] of BROKERS) {
   t.test(`${name}: amr-1 comes online at dock-a, takes an order along a planned route and finishes it`, async (t) => {
-    const f = await floor(t, start, { speed: FAST });
+    // At SPEED: at FAST the idle drain can take the charge below 0.9 before it is read.
+    const f = await floor(t, start);
     t.match(f.amr1(), { online: true, at: 'dock-a', soc: 0.9, cargo: 0, paused: false, state: 'idle', errors: [] });
     t.ok(near(f.amr1().pose, 'dock-a'), 'its pose is the dock');
     t.ok(Math.abs(f.amr1().pose!.theta - -1.5708) < 1e-6, "facing the dock's way");
