@@ -1,17 +1,16 @@
 // The real `phygate` binary, run as a user would (its own file: a child process's coverage is
 // left out by test/coverage-map.mjs).
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { childEnv, spawnNode } from '../helpers/child-env.ts';
 import { BIN } from './gateway-process.ts';
 import { REPO_ROOT, tempDirFor } from './harness.ts';
 
 /** Runs `phygate serve` with these PHYGATE_* variables (and no others) until it exits. */
 async function serveUntilExit(t: Test, vars: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PHYGATE_')));
-  const child = spawn(process.execPath, [BIN, 'serve'], { cwd: REPO_ROOT, env: { ...env, ...vars }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnNode([BIN, 'serve'], { cwd: REPO_ROOT, env: childEnv(vars) });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

@@ -64,7 +64,8 @@ const missionIs = (g: Gateway, id: string, status: string) => async () => {
 };
 
 t.test("the README's plan runs to succeeded on the virtual fleet; every step succeeded, in order", async (t) => {
-  const g = await gateway(t);
+  // 430 s of floor time: 4.3 s at 100x.
+  const g = await gateway(t, 100);
   const events: { type: string; data: { status?: string; step?: string } }[] = [];
   const off = g.hub.subscribe((e) => events.push(e as never));
   t.teardown(off);
@@ -141,11 +142,16 @@ t.test('cancel stops the AMR in flight; pause holds it and resume finishes', asy
 });
 
 t.test('STOP between two nodes pauses the mission and holds it; resume is refused until release, then the AMR drives on from where it stopped', async (t) => {
-  const g = await gateway(t, 10);
+  const g = await gateway(t, 5);
   const plan = { schema: 'phygate.plan/v1', name: 'to-shelf-3', steps: [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-3' } }] };
   const m = await submitAndApprove(g, plan);
-  // Pressed while amr-1 is between two nodes: it stops there, off its last node.
-  await until('amr-1 half a metre past a node', () => offNode(g, 'amr-1') > 0.5, 30_000);
+  // Pressed while amr-1 is between two nodes: it stops there, off its last node. It is pressed
+  // half a metre into the longest edge of the route, sa-2 → sa-3 (5 m), by where the simulated
+  // vehicle is (the pose it reports lags up to 250 ms): at 5x the STOP then has more than half a
+  // second to reach it before sa-3, even on a busy machine.
+  const sa2 = g.site.index.node('sa-2')!;
+  const amr1 = g.virtualFleet!.amrs.get('amr-1')!;
+  await until('amr-1 half a metre past sa-2', () => g.fleet.get('amr-1')?.at === 'sa-2' && Math.hypot(amr1.position().x - sa2.x, amr1.position().y - sa2.y) > 0.5, 30_000);
   const stop = await api<{ id: string }>(g, 'POST', '/v1/stop', { scope: 'all', reason: 'person in aisle' });
   t.equal(stop.status, 200);
   const paused = await until('paused', missionIs(g, m.id, 'paused'));

@@ -1,9 +1,9 @@
 // `phygate fleet` as its own process, like real hardware on the network: a gateway with no
 // virtual fleet of its own, on a real Mosquitto, sees the devices come online; when the fleet
 // process dies the broker's last wills take them offline at once.
-import { spawn } from 'node:child_process';
 import t from 'tap';
 import { startMosquitto } from '../helpers/brokers.ts';
+import { childEnv, spawnNode } from '../helpers/child-env.ts';
 import { BIN, gatewayOnBroker, spawnFleet } from './gateway-process.ts';
 import { REPO_ROOT, tempDirFor } from './harness.ts';
 import { until } from '../helpers/wait.ts';
@@ -31,8 +31,7 @@ t.test('the fleet process on Mosquitto: online with the gateway, offline through
 });
 
 t.test('phygate fleet against a broker that is not there: exit 2 with a clear message', async (t) => {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PHYGATE_')));
-  const child = spawn(process.execPath, [BIN, 'fleet', '--mqtt', 'mqtt://127.0.0.1:9', '--speed', '10'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnNode([BIN, 'fleet', '--mqtt', 'mqtt://127.0.0.1:9', '--speed', '10'], { cwd: REPO_ROOT, env: childEnv() });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

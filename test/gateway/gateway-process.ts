@@ -1,6 +1,6 @@
 // Runs the real `phygate serve` (gateway/cli/phygate.mjs) as a child process for restart tests:
 // its own data folder and port, stdout read line by line, killed in teardown whatever happens.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import type { Test } from 'tap';
 import { readConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
+import { childEnv, spawnNode } from '../helpers/child-env.ts';
 import { REPO_ROOT } from './harness.ts';
 
 export const BIN = join(REPO_ROOT, 'gateway/cli/phygate.mjs');
@@ -43,18 +44,12 @@ export interface GatewayProcess {
   stop(signal?: NodeJS.Signals): Promise<Exit>;
 }
 
-/** The environment of the child: ours without any PHYGATE_* (no admin token leaks in), plus `env`. */
-function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PHYGATE_')));
-  return { ...base, ...env };
-}
-
 /**
  * Starts `phygate serve` and resolves once it printed its "serving" line. The child is killed
  * (SIGKILL) when `t` ends if it is still running.
  */
 export async function startGatewayProcess(t: Test, opts: { dataDir: string; port: number; env?: Record<string, string> }): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+  const child = spawnNode([BIN, 'serve'], {
     cwd: REPO_ROOT,
     env: childEnv({
       PHYGATE_PORT: String(opts.port),
@@ -64,7 +59,6 @@ export async function startGatewayProcess(t: Test, opts: { dataDir: string; port
       PHYGATE_MQTT_PORT: '0',
       ...opts.env,
     }),
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   t.teardown(async () => {
@@ -154,10 +148,9 @@ export async function runGatewayExpectingExit(
   t: Test,
   opts: { dataDir: string; port: number },
 ): Promise<Exit & { stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+  const child = spawnNode([BIN, 'serve'], {
     cwd: REPO_ROOT,
     env: childEnv({ PHYGATE_PORT: String(opts.port), PHYGATE_HOST: '127.0.0.1', PHYGATE_DATA_DIR: opts.dataDir, PHYGATE_LOG_LEVEL: 'warn', PHYGATE_MQTT_PORT: '0' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const kill = () => {
@@ -195,7 +188,7 @@ export async function gatewayOnBroker(t: Test, brokerUrl: string, adminToken: st
 
 /** `phygate fleet --mqtt URL --speed N` as a child process, killed when `t` ends; its output collected. */
 export function spawnFleet(t: Test, brokerUrl: string, speed: number): { child: ChildProcess; stdout: () => string; stderr: () => string } {
-  const child = spawn(process.execPath, [BIN, 'fleet', '--mqtt', brokerUrl, '--speed', String(speed)], { cwd: REPO_ROOT, env: childEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnNode([BIN, 'fleet', '--mqtt', brokerUrl, '--speed', String(speed)], { cwd: REPO_ROOT, env: childEnv({}) });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

@@ -73,6 +73,17 @@ t.test('STOP all by a viewer: the driving AMR stops and loses its order, the CNC
 
   let pausedAt: number | undefined;
   g.fleet.onChange((s) => s.id === 'amr-1' && s.paused === true && pausedAt === undefined && (pausedAt = performance.now()));
+  // What goes to amr-1 and what it answers, read off the broker from before the press on.
+  const watch = await connectMqtt({ url: g.mqttUrl, clientId: `stop-test-watch-${process.pid}` });
+  t.teardown(() => closeMqtt(watch, true));
+  const toAmr1: { actionId: string; actionType: string }[][] = [];
+  const fromAmr1: { paused?: boolean; actionStates: { actionId: string; actionStatus: string }[] }[] = [];
+  watch.on('message', (topic, payload) => {
+    const body = JSON.parse(payload.toString()) as { instantActions?: { actionId: string; actionType: string }[] };
+    if (topic === 'uagv/v2/phygate/amr-1/instantActions') toAmr1.push(body.instantActions!);
+    else if (topic === 'uagv/v2/phygate/amr-1/state') fromAmr1.push(body as (typeof fromAmr1)[number]);
+  });
+  await watch.subscribeAsync(['uagv/v2/phygate/amr-1/instantActions', 'uagv/v2/phygate/amr-1/state'], { qos: 1 });
   const heard: string[] = [];
   g.stops.onStop((s) => heard.push(s.id));
   // A tablet on the live stream sees the stop as an event of its own.
@@ -91,6 +102,7 @@ t.test('STOP all by a viewer: the driving AMR stops and loses its order, the CNC
     }
   })().catch(() => undefined);
 
+  const sentBefore = toAmr1.length;
   const pressed = performance.now();
   const res = await call(g, tok.viewer, 'POST', '/v1/stop', { scope: 'all', reason: 'someone walked into the aisle' });
   const answered = performance.now();
@@ -107,8 +119,15 @@ t.test('STOP all by a viewer: the driving AMR stops and loses its order, the CNC
   sse.abort();
 
   await until('amr-1 reports paused', () => g.fleet.get('amr-1')!.paused === true);
+  // How fast is for `npm run bench` (STOP latency); here, what was sent and what stopped amr-1.
   t.comment(`POST /v1/stop answered in ${(answered - pressed).toFixed(0)} ms; amr-1 reported paused ${(pausedAt! - pressed).toFixed(0)} ms after the press`);
-  t.ok(pausedAt! - pressed < 1_000, 'amr-1 paused within a second of the press');
+  await until('amr-1 states itself paused on the wire', () => fromAmr1.some((s) => s.paused === true));
+  t.same(toAmr1[sentBefore]?.map((a) => a.actionType), ['startPause', 'cancelOrder'], 'the first message to amr-1 after the press: startPause, then cancelOrder');
+  const pauses = new Set(toAmr1.slice(sentBefore).flat().filter((a) => a.actionType === 'startPause').map((a) => a.actionId));
+  t.ok(
+    fromAmr1.find((s) => s.paused === true)!.actionStates.some((a) => pauses.has(a.actionId) && a.actionStatus === 'FINISHED'),
+    "amr-1's first paused state reports the STOP's startPause finished: the STOP paused it",
+  );
   await until("amr-1's order is cancelled", () => progress.at(-1)?.cancelled === true);
   t.match(progress.at(-1), { orderId: order.orderId, cancelled: true, finished: false });
   await until('cnc-1 stopped', () => g.fleet.get('cnc-1')!.state === 'stopped');
@@ -125,13 +144,13 @@ t.test('STOP all by a viewer: the driving AMR stops and loses its order, the CNC
   // A device that connects while the stop is latched is told at once: amr-2 crashes and a fresh
   // vehicle (unpaused, as after a reboot) comes up in its place. Its own state messages, read off
   // the broker, say whether it is paused (the registry still holds the old vehicle's).
-  const watch = await connectMqtt({ url: g.mqttUrl, clientId: `stop-test-watch-${process.pid}` });
-  t.teardown(() => closeMqtt(watch, true));
+  const rebornWatch = await connectMqtt({ url: g.mqttUrl, clientId: `stop-test-reborn-${process.pid}` });
+  t.teardown(() => closeMqtt(rebornWatch, true));
   const rebornPaused: boolean[] = [];
-  watch.on('message', (_topic, payload) => rebornPaused.push((JSON.parse(payload.toString()) as { paused?: boolean }).paused === true));
+  rebornWatch.on('message', (_topic, payload) => rebornPaused.push((JSON.parse(payload.toString()) as { paused?: boolean }).paused === true));
   g.virtualFleet!.amrs.get('amr-2')!.kill();
   await until('amr-2 offline', () => !g.fleet.get('amr-2')!.online);
-  await watch.subscribeAsync('uagv/v2/phygate/amr-2/state', { qos: 0 });
+  await rebornWatch.subscribeAsync('uagv/v2/phygate/amr-2/state', { qos: 0 });
   const started = performance.now();
   const reborn = await startVirtualAmr({ brokerUrl: g.mqttUrl, site: g.site.index, graph: g.site.graph, amrId: 'amr-2', speed: 20 });
   t.teardown(() => reborn.kill());

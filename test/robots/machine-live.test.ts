@@ -124,7 +124,8 @@ for (const [name, start] of BROKERS) {
     const end = await r.jobEnd(id);
     const seconds = (performance.now() - t0) / 1000;
     t.match(end, { deviceId: 'cnc-1', outcome: 'done', partsProduced: 2, job: { program: 'bracket-v2', count: 2 } });
-    t.ok(seconds >= 1.75 && seconds < 6, `took ${seconds.toFixed(2)} s, about 180 s / ${SPEED}`);
+    // The job takes its floor time at this speed; no upper bound: a busy machine only adds.
+    t.ok(seconds >= 1.75, `took ${seconds.toFixed(2)} s, not less than 180 s / ${SPEED}`);
     t.match(r.fleet.get('cnc-1'), { online: true, state: 'done', progress: 1, partsProduced: 2, errors: [] });
     t.equal(r.master.stats().commandsSent, 1);
 

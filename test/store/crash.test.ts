@@ -1,11 +1,11 @@
 // A real crash: a writer process is killed with SIGKILL mid-work; the store must reopen intact.
 // (Its own file so the coverage map can leave it out: the child's coverage does not merge.)
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { openStore } from '../../gateway/store/index.ts';
+import { spawnNode } from '../helpers/child-env.ts';
 import { dataDir } from './fixtures/data-dir.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -13,10 +13,7 @@ const crashWriter = fileURLToPath(new URL('./fixtures/crash-writer.ts', import.m
 
 t.test('survives the process being killed', async (t) => {
   const dir = dataDir(t);
-  const child = spawn(process.execPath, ['--import', 'tsx', crashWriter, dir], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnNode(['--import', 'tsx', crashWriter, dir], { cwd: repoRoot });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
