@@ -1,4 +1,6 @@
-// The MQTT benchmark, section (e) of `npm run bench` (or alone: `node --import tsx test/bench/mqtt.ts`).
+// The MQTT benchmark, section (e) of `npm run bench` (or alone: `node --import tsx test/bench/mqtt.ts`;
+// PHYGATE_BENCH_FLEETS=1000 measures the ingestion of 1,000 vehicles only, PHYGATE_BENCH_DISPATCH=0
+// leaves out the order dispatch).
 //
 // (1) State ingestion, the issue's goal: N vehicles each publishing its VDA 5050 state at 10 Hz
 // through a real broker (Mosquitto on a free loopback port; the embedded aedes broker, in a child
@@ -41,7 +43,10 @@ import type { FromPublisher, PublisherCount, PublisherStart, ToPublisher } from 
 export const MOSQUITTO = process.env.PHYGATE_BENCH_MOSQUITTO ?? process.env.PHYGATE_TEST_MOSQUITTO ?? '/usr/sbin/mosquitto';
 /** PHYGATE_BENCH_NODELAY=1: Mosquitto with `set_tcp_nodelay true`, to see what Nagle's algorithm adds to the lag. */
 export const NODELAY = process.env.PHYGATE_BENCH_NODELAY === '1';
-const FLEETS = [100, 1000];
+/** PHYGATE_BENCH_FLEETS=100,1000: the vehicle counts of the state ingestion. */
+const FLEETS = (process.env.PHYGATE_BENCH_FLEETS ?? '100,1000').split(',').map(Number);
+/** PHYGATE_BENCH_DISPATCH=0: no order dispatch. */
+const DISPATCH = process.env.PHYGATE_BENCH_DISPATCH !== '0';
 const HZ = 10;
 const CONNECTIONS = 20;
 /** Each 100 ms tick is cut into 20 slots of 5 ms; vehicle i publishes in slot i mod 20. */
@@ -760,6 +765,7 @@ function printDispatch(d: DispatchResult): void {
 export async function benchMqtt(): Promise<void> {
   const began = performance.now();
   console.log('(e) MQTT: state ingestion and order dispatch');
+  if (FLEETS.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`PHYGATE_BENCH_FLEETS: vehicle counts such as 100,1000, not '${process.env.PHYGATE_BENCH_FLEETS}'`);
   const res = new Resources();
   try {
     const broker = existsSync(MOSQUITTO) ? await startMosquitto(res) : await startAedes(res);
@@ -771,7 +777,7 @@ export async function benchMqtt(): Promise<void> {
     const results: IngestResult[] = [];
     for (const n of FLEETS) results.push(await ingest(n, CASES, broker, vehicles, res));
     printIngestion(results, broker);
-    printDispatch(await dispatch(broker, res));
+    if (DISPATCH) printDispatch(await dispatch(broker, res));
   } finally {
     await res.closeAll();
   }
