@@ -15,13 +15,10 @@ import { DeviceOfflineError, NoOrderError, OrderActiveError, RouteStartError, Un
 import { buildOrder, type EndAction } from './order.ts';
 import { describeError, evaluateProgress, hasActiveOrder, releasedActions, type OrderProgress, type TrackedOrder } from './progress.ts';
 import {
-  ConnectionSchema,
-  FactsheetSchema,
+  INBOUND,
   InstantActionsSchema,
   OrderSchema,
-  StateSchema,
   VDA5050_VERSION,
-  VisualizationSchema,
   type Connection,
   type Factsheet,
   type InstantActions,
@@ -332,8 +329,7 @@ export class Vda5050Master {
       this.log.warn({ topic, deviceId: v.id, error: (err as Error).message }, 'message is not JSON');
       return;
     }
-    const schema = { state: StateSchema, connection: ConnectionSchema, visualization: VisualizationSchema, factsheet: FactsheetSchema }[parsed.topic];
-    const result = schema.safeParse(json);
+    const result = INBOUND[parsed.topic].safeParse(json);
     if (!result.success) {
       this.counts.invalid++;
       const problems = result.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
