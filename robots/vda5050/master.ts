@@ -71,6 +71,14 @@ export interface MasterStats {
   unknownDevice: number;
 }
 
+/** A topic the master reads: which message, from which address, and the site's vehicle there if any. */
+interface Inbound {
+  topic: 'state' | 'connection' | 'visualization' | 'factsheet';
+  manufacturer: string;
+  serialNumber: string;
+  vehicle: Vehicle | undefined;
+}
+
 interface Vehicle {
   id: string;
   amr: Amr;
@@ -80,6 +88,19 @@ interface Vehicle {
   lastHeardMs?: number;
   order?: TrackedOrder;
   progress?: OrderProgress;
+  /** The errors last shown in the fleet for it. */
+  errorTexts?: string[];
+}
+
+/**
+ * The state's errors as the fleet shows them; the vehicle's previous list when they read the same,
+ * as they mostly do, so that no new list is made for every state.
+ */
+function errorTexts(state: State, v: Vehicle): string[] {
+  const errors = state.errors;
+  const previous = v.errorTexts;
+  if (previous && previous.length === errors.length && errors.every((e, i) => describeError(e) === previous[i])) return previous;
+  return (v.errorTexts = errors.map(describeError));
 }
 
 /** One word for what the AMR is doing, for people and the plan check. */
@@ -104,11 +125,13 @@ export class Vda5050Master {
   private readonly silenceMs: number;
   private readonly vehicles = new Map<string, Vehicle>();
   private readonly byAddress = new Map<string, Vehicle>();
+  private readonly inboundTopics = new Map<string, Inbound>();
   private readonly listeners = new Set<OrderProgressListener>();
   private readonly counts: MasterStats = { received: 0, invalid: 0, unknownDevice: 0 };
   private started = false;
   private silenceTimer: NodeJS.Timeout | undefined;
   private sequence = 0;
+  private iso = { ms: NaN, text: '' };
 
   constructor(opts: Vda5050MasterOptions) {
     this.client = opts.client;
@@ -309,13 +332,12 @@ export class Vda5050Master {
   // ---- receiving ---------------------------------------------------------------------------
 
   private readonly onMessage = (topic: string, payload: Buffer): void => {
-    const parsed = parseTopic(topic);
-    if (!parsed || parsed.interfaceName !== this.interfaceName) return;
-    if (parsed.topic === 'order' || parsed.topic === 'instantActions') return;
+    const inbound = this.inbound(topic);
+    if (!inbound) return;
     // An empty retained message only clears the topic.
     if (payload.length === 0) return;
     this.counts.received++;
-    const v = this.byAddress.get(`${parsed.manufacturer}/${parsed.serialNumber}`);
+    const v = inbound.vehicle;
     if (!v) {
       this.counts.unknownDevice++;
       this.log.warn({ topic }, 'message from a vehicle the site does not know');
@@ -329,21 +351,21 @@ export class Vda5050Master {
       this.log.warn({ topic, deviceId: v.id, error: (err as Error).message }, 'message is not JSON');
       return;
     }
-    const result = INBOUND[parsed.topic].safeParse(json);
+    const result = INBOUND[inbound.topic].safeParse(json);
     if (!result.success) {
       this.counts.invalid++;
       const problems = result.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
-      this.log.warn({ topic, deviceId: v.id, problems }, `invalid VDA 5050 ${parsed.topic}`);
+      this.log.warn({ topic, deviceId: v.id, problems }, `invalid VDA 5050 ${inbound.topic}`);
       return;
     }
     const message = result.data;
-    if (message.manufacturer !== parsed.manufacturer || message.serialNumber !== parsed.serialNumber) {
+    if (message.manufacturer !== inbound.manufacturer || message.serialNumber !== inbound.serialNumber) {
       this.counts.invalid++;
       this.log.warn({ topic, deviceId: v.id, manufacturer: message.manufacturer, serialNumber: message.serialNumber }, 'message names another vehicle than its topic');
       return;
     }
     try {
-      switch (parsed.topic) {
+      switch (inbound.topic) {
         case 'state':
           this.onState(v, message as State);
           break;
@@ -363,6 +385,24 @@ export class Vda5050Master {
     }
   };
 
+  /**
+   * What a topic carries and from whom, or undefined for a topic the master does not read. The
+   * answer for a vehicle of the site is remembered (four topics each, so the memory is bounded by
+   * the site): the same few topics arrive thousands of times a second.
+   */
+  private inbound(topic: string): Inbound | undefined {
+    const known = this.inboundTopics.get(topic);
+    if (known) return known;
+    const parsed = parseTopic(topic);
+    if (!parsed || parsed.interfaceName !== this.interfaceName) return undefined;
+    if (parsed.topic === 'order' || parsed.topic === 'instantActions') return undefined;
+    const { manufacturer, serialNumber } = parsed;
+    const vehicle = this.byAddress.get(`${manufacturer}/${serialNumber}`);
+    const inbound: Inbound = { topic: parsed.topic, manufacturer, serialNumber, vehicle };
+    if (vehicle) this.inboundTopics.set(topic, inbound);
+    return inbound;
+  }
+
   /** After a (re)connect: the vehicles' states may have changed meanwhile and retained state is not kept. */
   private readonly onConnect = (): void => {
     this.requestStates();
@@ -372,21 +412,29 @@ export class Vda5050Master {
     const now = this.now();
     v.state = state;
     v.lastHeardMs = now.getTime();
-    const p = state.agvPosition;
+    // Built key by key rather than with conditional spreads: this runs for every state message.
     const patch: Partial<Omit<DeviceState, 'id'>> = {
       online: true,
       state: activity(state),
       soc: Math.max(0, Math.min(1, state.batteryState.batteryCharge / 100)),
       paused: state.paused ?? false,
-      errors: state.errors.map(describeError),
-      lastSeen: now.toISOString(),
-      ...(state.lastNodeId ? { at: state.lastNodeId } : {}),
-      ...(p ? { pose: { x: p.x, y: p.y, theta: p.theta } } : {}),
-      // Without `loads` the vehicle cannot tell what it carries: keep what was known.
-      ...(state.loads ? { cargo: state.loads.length } : {}),
+      errors: errorTexts(state, v),
+      lastSeen: this.isoTime(now),
     };
+    if (state.lastNodeId) patch.at = state.lastNodeId;
+    const p = state.agvPosition;
+    if (p) patch.pose = { x: p.x, y: p.y, theta: p.theta };
+    // Without `loads` the vehicle cannot tell what it carries: keep what was known.
+    if (state.loads) patch.cargo = state.loads.length;
     this.fleet.update(v.id, patch);
     this.reportProgress(v);
+  }
+
+  /** now.toISOString(), once per millisecond: many states arrive within one. */
+  private isoTime(now: Date): string {
+    const ms = now.getTime();
+    if (ms !== this.iso.ms) this.iso = { ms, text: now.toISOString() };
+    return this.iso.text;
   }
 
   private onConnection(v: Vehicle, message: Connection): void {
