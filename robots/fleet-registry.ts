@@ -33,14 +33,23 @@ export class FleetRegistry {
   update(id: string, patch: Partial<Omit<DeviceState, 'id'>>): DeviceState {
     const current = this.states.get(id);
     if (!current) throw new Error(`unknown device '${id}'`);
-    const next = { ...current, ...patch };
-    this.states.set(id, next);
+    return this.set({ ...current, ...patch });
+  }
+
+  /**
+   * Replaces a device's state with `next`, a new object the adapter built whole (states handed out
+   * are never changed). For an adapter that reports many times a second: merging a patch, as
+   * `update` does, costs several times more than an object literal.
+   */
+  set(next: DeviceState): DeviceState {
+    if (!this.states.has(next.id)) throw new Error(`unknown device '${next.id}'`);
+    this.states.set(next.id, next);
     // One listener's bug must not keep the others from hearing the update.
     for (const l of this.listeners) {
       try {
         l(next);
       } catch (err) {
-        this.log.error({ device: id, err: errorText(err) }, 'a fleet listener threw');
+        this.log.error({ device: next.id, err: errorText(err) }, 'a fleet listener threw');
       }
     }
     return next;

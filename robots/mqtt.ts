@@ -23,8 +23,15 @@ export interface MqttSettings {
 export const RECONNECT_MIN_MS = 500;
 export const RECONNECT_MAX_MS = 10_000;
 
+/**
+ * mqtt.js traces every packet through `debug` (a dozen calls each, with format strings), which costs
+ * even when nothing is printed; unless DEBUG may ask for its trace, it gets a no-op instead.
+ */
+const mqttTrace = (debug = process.env.DEBUG ?? ''): Pick<IClientOptions, 'log'> => (/mqttjs|\*/.test(debug) ? {} : { log: () => {} });
+
 export function mqttOptions(s: MqttSettings): IClientOptions {
   return {
+    ...mqttTrace(),
     clientId: s.clientId,
     protocolVersion: 4, // MQTT 3.1.1, what VDA 5050 specifies
     clean: true,

@@ -7,6 +7,7 @@
 // * `version` must be exactly "2.0.0": the library drops any other version string.
 // Messages we read are validated leniently (unknown fields are ignored, 2.1 vehicles add some);
 // messages we send are validated strictly, sequence rules included.
+// The master reads them through INBOUND: the same schemas, compiled by zod (z.compile).
 import { z } from 'zod';
 
 export const VDA5050_VERSION = '2.0.0';
@@ -263,6 +264,21 @@ export const FactsheetSchema = z.looseObject({
   agvGeometry: z.looseObject({}).optional(),
   loadSpecification: z.looseObject({}).optional(),
 });
+
+/**
+ * The schemas of what the master reads, compiled ahead of time by zod: a message they accept takes
+ * generated code (several times faster, and 10,000 states a second arrive from 1,000 AMRs); any
+ * other falls back to the schema itself, so what is accepted, what is refused and the issues
+ * reported are the schema's. The master only validates (no copy is made): what parse would return
+ * is the message minus fields the schema does not know. test/robots/vda5050-inbound.test.ts holds
+ * them to all of that.
+ */
+export const INBOUND = {
+  state: z.compile(StateSchema),
+  connection: z.compile(ConnectionSchema),
+  visualization: z.compile(VisualizationSchema),
+  factsheet: z.compile(FactsheetSchema),
+} as const;
 
 export type Action = z.infer<typeof ActionSchema>;
 export type ActionParameter = z.infer<typeof ActionParameterSchema>;

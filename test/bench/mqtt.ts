@@ -1,4 +1,6 @@
-// The MQTT benchmark, section (e) of `npm run bench` (or alone: `node --import tsx test/bench/mqtt.ts`).
+// The MQTT benchmark, section (e) of `npm run bench` (or alone: `node --import tsx test/bench/mqtt.ts`;
+// PHYGATE_BENCH_FLEETS=1000 measures the ingestion of 1,000 vehicles only, PHYGATE_BENCH_DISPATCH=0
+// leaves out the order dispatch, PHYGATE_BENCH_CPU_PROF=<folder> profiles each measured process).
 //
 // (1) State ingestion, the issue's goal: N vehicles each publishing its VDA 5050 state at 10 Hz
 // through a real broker (Mosquitto on a free loopback port; the embedded aedes broker, in a child
@@ -41,7 +43,12 @@ import type { FromPublisher, PublisherCount, PublisherStart, ToPublisher } from 
 export const MOSQUITTO = process.env.PHYGATE_BENCH_MOSQUITTO ?? process.env.PHYGATE_TEST_MOSQUITTO ?? '/usr/sbin/mosquitto';
 /** PHYGATE_BENCH_NODELAY=1: Mosquitto with `set_tcp_nodelay true`, to see what Nagle's algorithm adds to the lag. */
 export const NODELAY = process.env.PHYGATE_BENCH_NODELAY === '1';
-const FLEETS = [100, 1000];
+/** PHYGATE_BENCH_FLEETS=100,1000: the vehicle counts of the state ingestion. */
+const FLEETS = (process.env.PHYGATE_BENCH_FLEETS ?? '100,1000').split(',').map(Number);
+/** PHYGATE_BENCH_CPU_PROF=<folder>: each measured process of the state ingestion writes V8 CPU profiles (node --cpu-prof) into a folder of its own in there, one per thread. */
+const CPU_PROF = process.env.PHYGATE_BENCH_CPU_PROF;
+/** PHYGATE_BENCH_DISPATCH=0: no order dispatch. */
+const DISPATCH = process.env.PHYGATE_BENCH_DISPATCH !== '0';
 const HZ = 10;
 const CONNECTIONS = 20;
 /** Each 100 ms tick is cut into 20 slots of 5 ms; vehicle i publishes in slot i mod 20. */
@@ -134,10 +141,10 @@ export async function ended(child: ChildProcess, graceMs = 3000): Promise<void> 
 
 /**
  * A child process of the bench, driven over IPC and ended when `res` is released. Its own
- * execArgv: a --cpu-prof given to the bench must not profile the child too.
+ * execArgv: a --cpu-prof given to the bench must not profile the child too (`nodeArgs` may ask for it).
  */
-export function forkChild(res: Resources, file: string, args: string[], label: string): ChildProcess {
-  const child = fork(file, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export function forkChild(res: Resources, file: string, args: string[], label: string, nodeArgs: string[] = []): ChildProcess {
+  const child = fork(file, args, { execArgv: ['--import', 'tsx', ...nodeArgs], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   res.child(child);
   res.add(label, async () => {
     if (child.connected) child.disconnect();
@@ -336,7 +343,8 @@ class Ingestor {
 
   static start(res: Resources, label: string): Ingestor {
     const name = `the measured process (${label})`;
-    return new Ingestor(new ChildChannel(forkChild(res, fileURLToPath(new URL('./state-ingestor.ts', import.meta.url)), [], name), name));
+    const profile = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(CPU_PROF, `${label.replace(/[^a-z0-9]+/gi, '-')}-${Date.now()}`)}`] : [];
+    return new Ingestor(new ChildChannel(forkChild(res, fileURLToPath(new URL('./state-ingestor.ts', import.meta.url)), [], name, profile), name));
   }
 
   run(start: Omit<IngestorStart, 'type'>) {
@@ -760,6 +768,7 @@ function printDispatch(d: DispatchResult): void {
 export async function benchMqtt(): Promise<void> {
   const began = performance.now();
   console.log('(e) MQTT: state ingestion and order dispatch');
+  if (FLEETS.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`PHYGATE_BENCH_FLEETS: vehicle counts such as 100,1000, not '${process.env.PHYGATE_BENCH_FLEETS}'`);
   const res = new Resources();
   try {
     const broker = existsSync(MOSQUITTO) ? await startMosquitto(res) : await startAedes(res);
@@ -771,7 +780,7 @@ export async function benchMqtt(): Promise<void> {
     const results: IngestResult[] = [];
     for (const n of FLEETS) results.push(await ingest(n, CASES, broker, vehicles, res));
     printIngestion(results, broker);
-    printDispatch(await dispatch(broker, res));
+    if (DISPATCH) printDispatch(await dispatch(broker, res));
   } finally {
     await res.closeAll();
   }
