@@ -143,7 +143,9 @@ async function phygateSide(url: string, site: SiteIndex, rec: Recorder): Promise
       return { invalid: s.invalid, unknownDevice: s.unknownDevice };
     },
     stop: async () => {
-      await master.stop();
+      // Mosquitto drops an UNSUBACK to a client whose queue is full, as any packet: the
+      // connection is closed after a while all the same.
+      await Promise.race([master.stop(), new Promise((resolve) => setTimeout(resolve, 2000))]);
       await closeMqtt(client, true);
     },
   };
