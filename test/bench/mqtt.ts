@@ -1,6 +1,6 @@
 // The MQTT benchmark, section (e) of `npm run bench` (or alone: `node --import tsx test/bench/mqtt.ts`;
 // PHYGATE_BENCH_FLEETS=1000 measures the ingestion of 1,000 vehicles only, PHYGATE_BENCH_DISPATCH=0
-// leaves out the order dispatch, PHYGATE_BENCH_CPU_PROF=<folder> profiles each measured process).
+// leaves out the order dispatch, PHYGATE_BENCH_PROFILE=<folder> writes each window's CPU profile there).
 //
 // (1) State ingestion, the issue's goal: N vehicles each publishing its VDA 5050 state at 10 Hz
 // through a real broker (Mosquitto on a free loopback port; the embedded aedes broker, in a child
@@ -45,12 +45,10 @@ export const MOSQUITTO = process.env.PHYGATE_BENCH_MOSQUITTO ?? process.env.PHYG
 export const NODELAY = process.env.PHYGATE_BENCH_NODELAY === '1';
 /** PHYGATE_BENCH_FLEETS=100,1000: the vehicle counts of the state ingestion. */
 const FLEETS = (process.env.PHYGATE_BENCH_FLEETS ?? '100,1000').split(',').map(Number);
-/** PHYGATE_BENCH_CPU_PROF=<folder>: each measured process of the state ingestion writes V8 CPU profiles (node --cpu-prof) into a folder of its own in there, one per thread. */
-const CPU_PROF = process.env.PHYGATE_BENCH_CPU_PROF;
 /** PHYGATE_BENCH_DISPATCH=0: no order dispatch. */
 const DISPATCH = process.env.PHYGATE_BENCH_DISPATCH !== '0';
-const HZ = 10;
-const CONNECTIONS = 20;
+export const HZ = 10;
+export const CONNECTIONS = 20;
 /** Each 100 ms tick is cut into 20 slots of 5 ms; vehicle i publishes in slot i mod 20. */
 const SLOTS = 20;
 const WARMUP_S = 2;
@@ -80,11 +78,11 @@ export function quantile(xs: readonly number[], q: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 }
 
-const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+export const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 export const ms = (x: number) => (!Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 export const times = (x: number) => (!Number.isFinite(x) ? '-' : `${x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)}x`);
-const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
-const pct = (share: number | undefined) => (share === undefined || !Number.isFinite(share) ? '-' : `${(share * 100).toFixed(0)} %`);
+export const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
+export const pct = (share: number | undefined) => (share === undefined || !Number.isFinite(share) ? '-' : `${(share * 100).toFixed(0)} %`);
 
 
 /** CPU time (user + system, µs) of another process, from /proc; undefined where there is none. */
@@ -143,8 +141,8 @@ export async function ended(child: ChildProcess, graceMs = 3000): Promise<void> 
  * A child process of the bench, driven over IPC and ended when `res` is released. Its own
  * execArgv: a --cpu-prof given to the bench must not profile the child too (`nodeArgs` may ask for it).
  */
-export function forkChild(res: Resources, file: string, args: string[], label: string, nodeArgs: string[] = []): ChildProcess {
-  const child = fork(file, args, { execArgv: ['--import', 'tsx', ...nodeArgs], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export function forkChild(res: Resources, file: string, args: string[], label: string): ChildProcess {
+  const child = fork(file, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   res.child(child);
   res.add(label, async () => {
     if (child.connected) child.disconnect();
@@ -316,7 +314,7 @@ class ChildChannel<To extends { type: string }, From extends { type: string }> {
 }
 
 /** The vehicles' process (test/bench/state-publisher.ts). */
-class Vehicles {
+export class Vehicles {
   private constructor(private readonly channel: ChildChannel<ToPublisher, FromPublisher>) {}
 
   static start(res: Resources): Vehicles {
@@ -343,13 +341,12 @@ class Ingestor {
 
   static start(res: Resources, label: string): Ingestor {
     const name = `the measured process (${label})`;
-    const profile = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(CPU_PROF, `${label.replace(/[^a-z0-9]+/gi, '-')}-${Date.now()}`)}`] : [];
-    return new Ingestor(new ChildChannel(forkChild(res, fileURLToPath(new URL('./state-ingestor.ts', import.meta.url)), [], name, profile), name));
+    return new Ingestor(new ChildChannel(forkChild(res, fileURLToPath(new URL('./state-ingestor.ts', import.meta.url)), [], name), name));
   }
 
-  run(start: Omit<IngestorStart, 'type'>) {
-    // Starting includes loading the side's code with tsx, on a machine busy with the vehicles.
-    return this.channel.request({ type: 'start', ...start }, 'started', 60_000);
+  /** Starting includes loading the side's code with tsx, on a machine busy with the vehicles, and the setup. */
+  run(start: Omit<IngestorStart, 'type'>, timeoutMs = 60_000) {
+    return this.channel.request({ type: 'start', ...start }, 'started', timeoutMs);
   }
 
   measure(seconds: number): Promise<IngestWindow> {
@@ -375,6 +372,8 @@ export interface IngestCase {
   warmupS: number;
   windowS: number;
   setup?: string;
+  /** How long starting the side and its setup may take; default 60 s. */
+  startTimeoutS?: number;
 }
 
 const PHYGATE = 'phygate master';
@@ -387,7 +386,7 @@ const CASES: IngestCase[] = [
   { label: BASELINE, side: { kind: 'bare' }, warmupS: BASELINE_WARMUP_S, windowS: BASELINE_WINDOW_S },
 ];
 
-interface Sample {
+export interface Sample {
   seconds: number;
   publishedPerS: number;
   publishFailed: number;
@@ -406,13 +405,21 @@ interface Sample {
   /** Since the side started, warm-up included: every state the vehicles send must pass. */
   invalid: number;
   unknownDevice: number;
+  /** Mean size of the states the vehicles sent during the window, bytes. */
+  stateBytes: number;
+  /** Orders the vehicles took, finished and saw cancelled since they started (with `orders`). */
+  vehicleOrders: PublisherCount['orders'];
+  /** The setup's probe at the window's start and end. */
+  probes?: { start: unknown; end: unknown };
+  /** The window's CPU profile (PHYGATE_BENCH_PROFILE). */
+  profile?: string;
 }
 
 async function measure(c: IngestCase, n: number, broker: Broker, vehicles: Vehicles, res: Resources): Promise<Sample> {
   const keep = res.open;
   try {
     const side = Ingestor.start(res, c.label);
-    await side.run({ side: c.side, url: broker.url, vehicles: n, ...(c.setup ? { setup: c.setup } : {}) });
+    await side.run({ side: c.side, url: broker.url, vehicles: n, ...(c.setup ? { setup: c.setup } : {}) }, (c.startTimeoutS ?? 60) * 1000);
     res.add(`the side '${c.label}'`, async () => {
       await side.stop();
     });
@@ -443,18 +450,23 @@ async function measure(c: IngestCase, n: number, broker: Broker, vehicles: Vehic
       loopMaxMs: w.loopMaxMs,
       invalid: w.invalid,
       unknownDevice: w.unknownDevice,
+      stateBytes: (p1.bytes - p0.bytes) / (p1.published - p0.published),
+      vehicleOrders: p1.orders,
+      ...(w.probes ? { probes: w.probes } : {}),
+      ...(w.profile ? { profile: w.profile } : {}),
     };
   } finally {
     await res.closeDownTo(keep);
   }
 }
 
-interface IngestResult {
+export interface IngestResult {
   vehicles: number;
   sides: { case: IngestCase; sample: Sample }[];
 }
 
-async function ingest(n: number, cases: IngestCase[], broker: Broker, vehicles: Vehicles, res: Resources): Promise<IngestResult> {
+/** The vehicles start (with `orders`: taking orders, see state-publisher.ts), and each case is measured under them in turn. */
+export async function ingest(n: number, cases: IngestCase[], broker: Broker, vehicles: Vehicles, res: Resources, orders?: PublisherStart['orders']): Promise<IngestResult> {
   const keep = res.open;
   try {
     const site = fleetSite(n);
@@ -471,6 +483,7 @@ async function ingest(n: number, cases: IngestCase[], broker: Broker, vehicles: 
       node: home.id,
       x: home.x,
       y: home.y,
+      ...(orders ? { orders } : {}),
     });
     res.add('the vehicles', async () => {
       await vehicles.stop();
@@ -483,7 +496,7 @@ async function ingest(n: number, cases: IngestCase[], broker: Broker, vehicles: 
   }
 }
 
-const usPerMessage = (w: Sample) => (w.cpuShare * w.seconds * 1e6) / w.ingested;
+export const usPerMessage = (w: Sample) => (w.cpuShare * w.seconds * 1e6) / w.ingested;
 
 function printIngestion(results: IngestResult[], broker: Broker): void {
   console.log(`  (1) state ingestion: N vehicles × ${HZ} Hz VDA 5050 state, QoS 0, from a child process over ${CONNECTIONS} connections`);

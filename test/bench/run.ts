@@ -5,7 +5,9 @@
 // that does nothing) costs on the same plans. CI machines are noisy: read medians and ratios.
 // Section (e), test/bench/mqtt.ts, measures the VDA 5050 master on a real broker: state ingestion
 // from 100 and 1,000 vehicles at 10 Hz, next to vda-5050-lib's MasterController under the same
-// load, and order dispatch.
+// load, and order dispatch. Section (f), test/bench/stop.ts, times STOP from the HTTP request to the
+// last of 100 devices; section (g), test/bench/missions.ts, the ingestion of 1,000 vehicles' states
+// while the executor runs 100 missions, against the same gateway without missions.
 import os from 'node:os';
 import { checkPlan, type Simulate } from '../../planners/check.ts';
 import type { FleetState } from '../../planners/fleet.ts';
@@ -15,6 +17,7 @@ import { checkInSim } from '../../sim/checker.ts';
 import { parkedFleetState } from '../../sim/parked-fleet.ts';
 import { demoSite, demoTwentyStepPlan, generateShift, generateShiftPlans, generateSite, hallLayout, prepareSite, type BenchSite } from './generate.ts';
 import { table } from './format.ts';
+import { benchMissions } from './missions.ts';
 import { benchMqtt } from './mqtt.ts';
 import { benchStop } from './stop.ts';
 
@@ -268,5 +271,9 @@ await benchMqtt();
 // ---- (f) STOP latency: HTTP → 100 devices over a real broker (test/bench/stop.ts) ------------
 console.log('');
 await benchStop();
+
+// ---- (g) state ingestion with 100 missions running (test/bench/missions.ts) ------------------
+console.log('');
+await benchMissions();
 
 console.log(`\n  bench wall time ${((performance.now() - benchStart) / 1000).toFixed(1)} s`);

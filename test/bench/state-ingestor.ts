@@ -9,8 +9,14 @@
 // * bare: a bare mqtt.js subscriber that only JSON.parses each state.
 // A start message may name a setup module (`setup`: a module URL whose default export is an
 // IngestSetup), run once the side is up and undone before it stops: another workload in the same
-// process (an executor running missions, say) measured with the same code. Driven over IPC like
+// process (an executor running missions, say) measured with the same code; its `probe`, if it has
+// one, is asked at the start and the end of each window, so the bench can show the work really ran
+// while it measured. With PHYGATE_BENCH_PROFILE=<folder>, each window is profiled (V8's CPU
+// profiler, the window only) into a .cpuprofile file there. Driven over IPC like
 // state-publisher.ts; the process ends when its parent goes away.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { MqttClient } from 'mqtt';
 import type { MasterController } from 'vda-5050-lib';
@@ -54,6 +60,10 @@ export interface IngestWindow {
   unknownDevice: number;
   /** Vehicles whose state the side has handed on so far. */
   heard: number;
+  /** The setup's probe at the start and the end of the window (JSON), if it has one. */
+  probes?: { start: unknown; end: unknown };
+  /** The window's CPU profile, with PHYGATE_BENCH_PROFILE. */
+  profile?: string;
 }
 
 export type FromIngestor = { type: 'started' } | IngestWindow | { type: 'stopped' } | { type: 'error'; message: string };
@@ -64,8 +74,14 @@ export type SideHandles =
   | { kind: 'vda-5050-lib'; url: string; site: SiteIndex; controller: MasterController }
   | { kind: 'bare'; url: string; site: SiteIndex; client: MqttClient };
 
-/** Extra work next to a side before it is measured; returns how to undo it. */
-export type IngestSetup = (side: SideHandles) => Promise<(() => Promise<void>) | void>;
+/** What a setup leaves running: how to undo it, and what its work looks like now (JSON, for the bench to print). */
+export interface SetupRun {
+  undo?: () => Promise<void>;
+  probe?: () => unknown;
+}
+
+/** Extra work next to a side before it is measured; returns how to undo it (or a SetupRun). */
+export type IngestSetup = (side: SideHandles) => Promise<SetupRun | (() => Promise<void>) | void>;
 
 /** Lag and headerId gaps of the states a side handed on. */
 class Recorder {
@@ -127,7 +143,9 @@ async function phygateSide(url: string, site: SiteIndex, rec: Recorder): Promise
       return { invalid: s.invalid, unknownDevice: s.unknownDevice };
     },
     stop: async () => {
-      await master.stop();
+      // Mosquitto drops an UNSUBACK to a client whose queue is full, as any packet: the
+      // connection is closed after a while all the same.
+      await Promise.race([master.stop(), new Promise((resolve) => setTimeout(resolve, 2000))]);
       await closeMqtt(client, true);
     },
   };
@@ -211,7 +229,16 @@ const cpuUs = () => {
   return u.user + u.system;
 };
 
-async function measure(side: Side, rec: Recorder, seconds: number): Promise<IngestWindow> {
+const PROFILE_DIR = process.env.PHYGATE_BENCH_PROFILE;
+
+async function measure(side: Side, rec: Recorder, seconds: number, setup: SetupRun): Promise<IngestWindow> {
+  const profiler = PROFILE_DIR ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
+  const start = setup.probe?.();
   const r0 = side.received();
   const c0 = cpuUs();
   const t0 = performance.now();
@@ -224,6 +251,14 @@ async function measure(side: Side, rec: Recorder, seconds: number): Promise<Inge
   const wallS = (performance.now() - t0) / 1000;
   const c1 = cpuUs();
   const r1 = side.received();
+  const end = setup.probe?.();
+  let profile: string | undefined;
+  if (profiler) {
+    const { profile: p } = await profiler.post('Profiler.stop');
+    profile = join(PROFILE_DIR!, `ingest-${process.pid}-${Date.now()}.cpuprofile`);
+    writeFileSync(profile, JSON.stringify(p));
+    profiler.disconnect();
+  }
   return {
     type: 'window',
     seconds: wallS,
@@ -236,35 +271,39 @@ async function measure(side: Side, rec: Recorder, seconds: number): Promise<Inge
     loopMaxMs: loop.max / 1e6,
     ...side.problems(),
     heard: rec.heard,
+    ...(setup.probe ? { probes: { start, end } } : {}),
+    ...(profile ? { profile } : {}),
   };
 }
 
 /** One side and the setup run next to it. */
 class Ingestor {
   private side: Side | undefined;
-  private undo: (() => Promise<void>) | void = undefined;
+  private setup: SetupRun = {};
   private readonly rec = new Recorder();
 
   async start(s: IngestorStart): Promise<void> {
     if (this.side) throw new Error('already started');
+    // Loaded before the side subscribes: compiling it must not leave the states to queue up meanwhile.
+    const setup = s.setup ? ((await import(s.setup)) as { default?: unknown }).default : undefined;
+    if (s.setup && typeof setup !== 'function') throw new Error(`${s.setup} has no default export to run as the setup`);
     this.side = await startSide(s.side, s.url, fleetSite(s.vehicles), this.rec);
-    if (s.setup) {
-      const setup = ((await import(s.setup)) as { default?: unknown }).default;
-      if (typeof setup !== 'function') throw new Error(`${s.setup} has no default export to run as the setup`);
-      this.undo = await (setup as IngestSetup)(this.side.handles);
+    if (setup) {
+      const run = await (setup as IngestSetup)(this.side.handles);
+      this.setup = typeof run === 'function' ? { undo: run } : (run ?? {});
     }
   }
 
   measure(seconds: number): Promise<IngestWindow> {
     if (!this.side) throw new Error('not started');
-    return measure(this.side, this.rec, seconds);
+    return measure(this.side, this.rec, seconds, this.setup);
   }
 
   async stop(): Promise<void> {
     const side = this.side;
     this.side = undefined;
-    const undo = this.undo;
-    this.undo = undefined;
+    const { undo } = this.setup;
+    this.setup = {};
     if (undo) await undo();
     await side?.stop();
   }

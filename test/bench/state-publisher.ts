@@ -4,10 +4,16 @@
 // a VDA 5050 state (current timestamp, rising headerId, a pose that moves a little, the battery)
 // every 1/hz s at QoS 0, the vehicles spread evenly over each tick; `count` reports what was
 // published so far; `stop` closes the connections. The process ends when its parent goes away.
+//
+// With `orders` (opt-in; without it the vehicles subscribe to nothing and only sway around their
+// node) each vehicle also takes VDA 5050 orders: it reports the order's id, update and the nodes
+// and edges still ahead in its state, drives the route at `orders.speed` m/s (its pose, last node
+// and node/edge states follow), finishes the order's actions at the last node, and carries out a
+// `cancelOrder` instant action (it halts where it is; the order's open actions fail).
 import type { Socket } from 'node:net';
 import type { MqttClient } from 'mqtt';
 import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
-import type { State } from '../../robots/vda5050/schemas.ts';
+import type { InstantActions, Order, State } from '../../robots/vda5050/schemas.ts';
 import { vehicleTopic } from '../../robots/vda5050/topics.ts';
 
 export interface PublisherStart {
@@ -27,6 +33,8 @@ export interface PublisherStart {
   node: string;
   x: number;
   y: number;
+  /** The vehicles take orders and drive them at `speed` m/s; absent, they ignore orders. */
+  orders?: { speed: number };
 }
 
 export type ToPublisher = PublisherStart | { type: 'count' } | { type: 'stop' };
@@ -43,6 +51,10 @@ export interface PublisherCount {
   cpuUs: number;
   /** How late the slowest slot ran since the previous count, ms: the publisher's own lag. */
   maxLateMs: number;
+  /** Characters of the state messages handed to the socket since `start` (ASCII JSON: bytes). */
+  bytes: number;
+  /** With `orders`: orders taken, orders finished and cancelOrders carried out since `start`. */
+  orders: { taken: number; finished: number; cancelled: number };
 }
 
 export type FromPublisher = { type: 'started'; vehicles: number; connections: number } | PublisherCount | { type: 'stopped' } | { type: 'error'; message: string };
@@ -52,6 +64,18 @@ interface Vehicle {
   client: MqttClient;
   state: State;
   phase: number;
+  /** The order it drives, with `orders`. */
+  drive?: Drive;
+  /** It has taken an order: its pose follows its orders (it no longer sways around its first node). */
+  ordered?: boolean;
+}
+
+/** An order being driven: from node `leg` towards node `leg + 1`, `alongM` metres along that edge. */
+interface Drive {
+  nodes: { nodeId: string; sequenceId: number; x: number; y: number }[];
+  leg: number;
+  alongM: number;
+  lastMs: number;
 }
 
 function initialState(s: PublisherStart, serialNumber: string, i: number): State {
@@ -89,6 +113,8 @@ class Publisher {
   private published = 0;
   private failed = 0;
   private maxLateMs = 0;
+  private bytes = 0;
+  private orders = { taken: 0, finished: 0, cancelled: 0 };
   private readonly onSent = (err?: Error) => {
     if (err) this.failed++;
     else this.published++;
@@ -117,6 +143,9 @@ class Publisher {
     this.published = 0;
     this.failed = 0;
     this.maxLateMs = 0;
+    this.bytes = 0;
+    this.orders = { taken: 0, finished: 0, cancelled: 0 };
+    if (s.orders) await this.takeOrders(s);
     this.running = true;
     const slotMs = 1000 / s.hz / s.slots;
     const t0 = performance.now();
@@ -139,21 +168,164 @@ class Publisher {
       v.phase += 0.05;
       st.headerId++;
       st.timestamp = now;
-      const pos = st.agvPosition!;
-      pos.x = s.x + 0.2 * Math.sin(v.phase);
-      pos.y = s.y + 0.2 * Math.cos(v.phase);
-      pos.theta = Math.atan2(-Math.sin(v.phase), Math.cos(v.phase));
-      const vel = st.velocity!;
-      vel.vx = 0.2 * Math.cos(v.phase);
-      vel.vy = -0.2 * Math.sin(v.phase);
+      if (v.ordered) this.driveOn(v, s.orders!.speed);
+      else {
+        const pos = st.agvPosition!;
+        pos.x = s.x + 0.2 * Math.sin(v.phase);
+        pos.y = s.y + 0.2 * Math.cos(v.phase);
+        pos.theta = Math.atan2(-Math.sin(v.phase), Math.cos(v.phase));
+        const vel = st.velocity!;
+        vel.vx = 0.2 * Math.cos(v.phase);
+        vel.vy = -0.2 * Math.sin(v.phase);
+      }
       st.batteryState.batteryCharge = Math.max(5, st.batteryState.batteryCharge - 0.0005);
-      v.client.publish(v.topic, JSON.stringify(st), { qos: 0 }, this.onSent);
+      this.send(v, JSON.stringify(st));
     }
+  }
+
+  private send(v: Vehicle, payload: string): void {
+    this.bytes += payload.length;
+    v.client.publish(v.topic, payload, { qos: 0 }, this.onSent);
+  }
+
+  // ---- orders (opt-in) -----------------------------------------------------------------------
+
+  /** Each connection subscribes to the order and instantActions topics of the vehicles it carries. */
+  private async takeOrders(s: PublisherStart): Promise<void> {
+    const byTopic = new Map<string, { vehicle: Vehicle; kind: 'order' | 'instantActions' }>();
+    const subscriptions = new Map<MqttClient, Record<string, { qos: 0 | 1 }>>();
+    for (const v of this.vehicles) {
+      const address = { manufacturer: s.manufacturer, serialNumber: v.state.serialNumber };
+      const order = vehicleTopic(s.interfaceName, address, 'order');
+      const instant = vehicleTopic(s.interfaceName, address, 'instantActions');
+      byTopic.set(order, { vehicle: v, kind: 'order' });
+      byTopic.set(instant, { vehicle: v, kind: 'instantActions' });
+      const topics = subscriptions.get(v.client) ?? {};
+      topics[order] = { qos: 0 };
+      topics[instant] = { qos: 0 };
+      subscriptions.set(v.client, topics);
+    }
+    for (const c of this.clients) {
+      c.on('message', (topic: string, payload: Buffer) => {
+        const to = byTopic.get(topic);
+        if (!to || to.vehicle.client !== c) return;
+        try {
+          const message = JSON.parse(payload.toString('utf8')) as unknown;
+          if (to.kind === 'order') this.onOrder(to.vehicle, message as Order);
+          else this.onInstantActions(to.vehicle, message as InstantActions);
+        } catch {
+          // Not JSON: a vehicle ignores it.
+        }
+      });
+    }
+    await Promise.all([...subscriptions].map(([c, topics]) => c.subscribeAsync(topics)));
+  }
+
+  /** A new order is taken from the first node on; one the vehicle already has (a resend) changes nothing. */
+  private onOrder(v: Vehicle, order: Order): void {
+    const st = v.state;
+    if (order.orderId === st.orderId && order.orderUpdateId <= st.orderUpdateId) return;
+    const nodes = order.nodes.map((n) => ({ nodeId: n.nodeId, sequenceId: n.sequenceId, x: n.nodePosition?.x ?? st.agvPosition!.x, y: n.nodePosition?.y ?? st.agvPosition!.y }));
+    if (nodes.length === 0) return;
+    st.orderId = order.orderId;
+    st.orderUpdateId = order.orderUpdateId;
+    st.lastNodeId = nodes[0]!.nodeId;
+    st.lastNodeSequenceId = nodes[0]!.sequenceId;
+    st.nodeStates = order.nodes.slice(1).map((n) => ({ nodeId: n.nodeId, sequenceId: n.sequenceId, released: n.released, ...(n.nodePosition ? { nodePosition: n.nodePosition } : {}) }));
+    st.edgeStates = order.edges.map((e) => ({ edgeId: e.edgeId, sequenceId: e.sequenceId, released: e.released }));
+    st.actionStates = [...order.nodes.flatMap((n) => n.actions), ...order.edges.flatMap((e) => e.actions)].map((a) => ({ actionId: a.actionId, actionType: a.actionType, actionStatus: 'WAITING' as const }));
+    st.driving = nodes.length > 1;
+    const pos = st.agvPosition!;
+    pos.x = nodes[0]!.x;
+    pos.y = nodes[0]!.y;
+    v.drive = { nodes, leg: 0, alongM: 0, lastMs: performance.now() };
+    v.ordered = true;
+    this.orders.taken++;
+    if (nodes.length === 1) this.arrive(v);
+  }
+
+  /** `cancelOrder`: the vehicle halts where it is and drops the rest of its order. Other instant actions are acknowledged only. */
+  private onInstantActions(v: Vehicle, message: InstantActions): void {
+    const st = v.state;
+    for (const a of message.instantActions ?? []) {
+      if (a.actionType === 'cancelOrder') {
+        if (v.drive) this.orders.cancelled++;
+        v.drive = undefined;
+        st.nodeStates = [];
+        st.edgeStates = [];
+        st.driving = false;
+        st.velocity = { vx: 0, vy: 0, omega: 0 };
+        for (const x of st.actionStates) if (x.actionStatus !== 'FINISHED') x.actionStatus = 'FAILED';
+      }
+      if (a.actionType === 'cancelOrder' || a.actionType === 'startPause' || a.actionType === 'stopPause') {
+        st.actionStates.push({ actionId: a.actionId, actionType: a.actionType, actionStatus: 'FINISHED' });
+      }
+    }
+  }
+
+  /** Moves the vehicle along its order for the time since its last state; it stands still without one. */
+  private driveOn(v: Vehicle, speed: number): void {
+    const d = v.drive;
+    if (!d) return;
+    const st = v.state;
+    const now = performance.now();
+    let left = (speed * (now - d.lastMs)) / 1000;
+    d.lastMs = now;
+    while (d.leg < d.nodes.length - 1) {
+      const from = d.nodes[d.leg]!;
+      const to = d.nodes[d.leg + 1]!;
+      const length = Math.hypot(to.x - from.x, to.y - from.y);
+      if (d.alongM + left < length) {
+        d.alongM += left;
+        const f = length > 0 ? d.alongM / length : 1;
+        const pos = st.agvPosition!;
+        pos.x = from.x + f * (to.x - from.x);
+        pos.y = from.y + f * (to.y - from.y);
+        pos.theta = Math.atan2(to.y - from.y, to.x - from.x);
+        st.velocity = { vx: speed * Math.cos(pos.theta), vy: speed * Math.sin(pos.theta), omega: 0 };
+        return;
+      }
+      // Past the next node: it is the last node now, and no longer ahead.
+      left -= length - d.alongM;
+      d.alongM = 0;
+      d.leg++;
+      st.lastNodeId = to.nodeId;
+      st.lastNodeSequenceId = to.sequenceId;
+      st.nodeStates.shift();
+      st.edgeStates.shift();
+    }
+    this.arrive(v);
+  }
+
+  /** At the order's last node: its actions are done and the order is finished. */
+  private arrive(v: Vehicle): void {
+    const d = v.drive!;
+    const st = v.state;
+    const last = d.nodes[d.nodes.length - 1]!;
+    const pos = st.agvPosition!;
+    pos.x = last.x;
+    pos.y = last.y;
+    st.nodeStates = [];
+    st.edgeStates = [];
+    st.driving = false;
+    st.velocity = { vx: 0, vy: 0, omega: 0 };
+    for (const a of st.actionStates) if (a.actionStatus === 'WAITING') a.actionStatus = 'FINISHED';
+    v.drive = undefined;
+    this.orders.finished++;
   }
 
   count(): PublisherCount {
     const cpu = process.cpuUsage();
-    const out: PublisherCount = { type: 'count', published: this.published, failed: this.failed, atMs: Date.now(), cpuUs: cpu.user + cpu.system, maxLateMs: this.maxLateMs };
+    const out: PublisherCount = {
+      type: 'count',
+      published: this.published,
+      failed: this.failed,
+      atMs: Date.now(),
+      cpuUs: cpu.user + cpu.system,
+      maxLateMs: this.maxLateMs,
+      bytes: this.bytes,
+      orders: { ...this.orders },
+    };
     this.maxLateMs = 0;
     return out;
   }
