@@ -88,6 +88,18 @@ function caughtUp(side: Extract<SideHandles, { kind: 'phygate' }>): Promise<void
   });
 }
 
+/** Resolves once the master has heard from every AMR of the site: a check refuses an AMR not heard from yet (DEVICE_OFFLINE). */
+async function allOnline(side: Extract<SideHandles, { kind: 'phygate' }>): Promise<void> {
+  const amrs = side.site.devicesOfKind('amr').map((a) => a.id);
+  const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
+  for (;;) {
+    const silent = amrs.filter((id) => side.fleet.get(id)?.online !== true);
+    if (!silent.length) return;
+    if (Date.now() > deadline) throw new Error(`${silent.length} AMRs not heard from ${CATCH_UP_TIMEOUT_MS / 1000} s after the start (${silent.slice(0, 3).join(', ')}…)`);
+    await sleep(50);
+  }
+}
+
 /**
  * Starts the machine master once the gateway has caught up with the states. Mosquitto (2.0)
  * drops any packet to a client whose queue holds `max_queued_messages`, a SUBACK too, and a
@@ -138,6 +150,7 @@ export const gatewayWith = (count: number): IngestSetup => async (side: SideHand
     // Its UNSUBACK may be dropped like a SUBACK (see subscribed): the connection closes after anyway.
     undo.push(() => Promise.race([machines.stop(), sleep(UNSUBSCRIBE_WAIT_MS)]));
     await subscribed(side, machines);
+    await allOnline(side);
     const vdaPort = new Vda5050Port(master, fleet);
     const machinePort = new MachinePort(machines, fleet, side.site);
     undo.push(

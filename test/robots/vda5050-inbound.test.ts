@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import type { z } from 'zod';
 import { ConnectionSchema, FactsheetSchema, INBOUND, StateSchema, VisualizationSchema, type State } from '../../robots/vda5050/schemas.ts';
+import { midOrderState } from '../helpers/vda5050-states.ts';
 
 type Json = unknown;
 
@@ -57,40 +58,6 @@ function missing(parsed: unknown, input: unknown, at = '(root)'): string | undef
 }
 
 const show = (x: unknown) => JSON.stringify(x, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v === undefined ? '(undefined)' : v));
-
-/** A state as vda-5050-lib's AgvController publishes it mid-order (test/robots/vda5050.test.ts). */
-function midOrderState(): State {
-  return {
-    headerId: 12,
-    timestamp: '2026-11-24T08:00:05.120Z',
-    version: '2.0.0',
-    manufacturer: 'phygate',
-    serialNumber: 'amr-1',
-    orderId: 'o-1',
-    orderUpdateId: 0,
-    lastNodeId: 'sa-1',
-    lastNodeSequenceId: 2,
-    nodeStates: [
-      { nodeId: 'sa-2', sequenceId: 4, released: true, nodePosition: { x: 8, y: 4, allowedDeviationXY: 0.1, mapId: 'demo-hall' } },
-      { nodeId: 'sa-3', sequenceId: 6, released: false },
-    ],
-    edgeStates: [
-      { edgeId: 'sa-1->sa-2', sequenceId: 3, released: true },
-      { edgeId: 'sa-2->sa-3', sequenceId: 5, released: false },
-    ],
-    agvPosition: { x: 5.2, y: 4, theta: 0, mapId: 'demo-hall', positionInitialized: true },
-    velocity: { vx: 1, vy: 0, omega: 0 },
-    loads: [],
-    driving: true,
-    paused: false,
-    operatingMode: 'AUTOMATIC',
-    batteryState: { batteryCharge: 87.5, charging: false },
-    errors: [{ errorType: 'orderActionError', errorLevel: 'WARNING', errorDescription: 'x', errorReferences: [{ referenceKey: 'actionId', referenceValue: 'a' }] }],
-    information: [],
-    actionStates: [{ actionId: 'o-1-8-0-pick', actionType: 'pick', actionStatus: 'WAITING' }],
-    safetyState: { eStop: 'NONE', fieldViolation: false },
-  };
-}
 
 /** Only what a state must have (test/robots/vda5050-live.test.ts sends one like it). */
 function minimalState(): State {

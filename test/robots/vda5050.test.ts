@@ -9,6 +9,7 @@ import { ANGLE_LIMIT, ConnectionSchema, InstantActionsSchema, OrderSchema, State
 import { buildOrder, wrapAngle, type BuildOrderInput } from '../../robots/vda5050/order.ts';
 import { parseTopic, topicFilter, vehicleTopic } from '../../robots/vda5050/topics.ts';
 import { loadSiteFolder } from '../../sim/site-folder.ts';
+import { midOrderState } from '../helpers/vda5050-states.ts';
 
 const demo = loadSiteFolder(fileURLToPath(new URL('../../launch/sites/demo', import.meta.url)));
 const site = demo.index;
@@ -148,57 +149,23 @@ t.test('the order schema finds what would make a vehicle reject the order, with 
   t.match(problem({ ...good, nodes: [], edges: [] }), /nodes: an order has at least one node/);
 });
 
-/** A state as vda-5050-lib's AgvController publishes it mid-order. */
-function realState(): State {
-  return {
-    headerId: 12,
-    timestamp: '2026-11-24T08:00:05.120Z',
-    version: '2.0.0',
-    manufacturer: 'phygate',
-    serialNumber: 'amr-1',
-    orderId: 'o-1',
-    orderUpdateId: 0,
-    lastNodeId: 'sa-1',
-    lastNodeSequenceId: 2,
-    nodeStates: [
-      { nodeId: 'sa-2', sequenceId: 4, released: true, nodePosition: { x: 8, y: 4, allowedDeviationXY: 0.1, mapId: 'demo-hall' } },
-      { nodeId: 'sa-3', sequenceId: 6, released: false },
-    ],
-    edgeStates: [
-      { edgeId: 'sa-1->sa-2', sequenceId: 3, released: true },
-      { edgeId: 'sa-2->sa-3', sequenceId: 5, released: false },
-    ],
-    agvPosition: { x: 5.2, y: 4, theta: 0, mapId: 'demo-hall', positionInitialized: true },
-    velocity: { vx: 1, vy: 0, omega: 0 },
-    loads: [],
-    driving: true,
-    paused: false,
-    operatingMode: 'AUTOMATIC',
-    batteryState: { batteryCharge: 87.5, charging: false },
-    errors: [{ errorType: 'orderActionError', errorLevel: 'WARNING', errorDescription: 'x', errorReferences: [{ referenceKey: 'actionId', referenceValue: 'a' }] }],
-    information: [],
-    actionStates: [{ actionId: 'o-1-8-0-pick', actionType: 'pick', actionStatus: 'WAITING' }],
-    safetyState: { eStop: 'NONE', fieldViolation: false },
-  };
-}
-
 t.test('the state schema takes a real-shaped state and rejects broken ones with the path of the fault', async (t) => {
-  const ok = StateSchema.safeParse(realState());
+  const ok = StateSchema.safeParse(midOrderState());
   t.ok(ok.success, ok.success ? 'valid' : JSON.stringify(ok.error.issues));
-  t.ok(StateSchema.safeParse({ ...realState(), somethingFrom21: { x: 1 } }).success, 'fields of later versions are ignored');
+  t.ok(StateSchema.safeParse({ ...midOrderState(), somethingFrom21: { x: 1 } }).success, 'fields of later versions are ignored');
   const paths = (s: unknown) => {
     const r = StateSchema.safeParse(s);
     return r.success ? [] : r.error.issues.map((i) => i.path.join('.'));
   };
-  const { batteryState: _b, ...noBattery } = realState();
+  const { batteryState: _b, ...noBattery } = midOrderState();
   t.same(paths(noBattery), ['batteryState']);
-  t.same(paths({ ...realState(), batteryState: { batteryCharge: '87%', charging: false } }), ['batteryState.batteryCharge']);
-  t.same(paths({ ...realState(), batteryState: { batteryCharge: 180, charging: false } }), ['batteryState.batteryCharge'], 'percent, at most 100');
-  t.same(paths({ ...realState(), actionStates: [{ actionId: 'a', actionStatus: 'DONE' }] }), ['actionStates.0.actionStatus']);
-  t.same(paths({ ...realState(), operatingMode: 'AUTO' }), ['operatingMode']);
-  t.same(paths({ ...realState(), agvPosition: { x: 1, y: 2, theta: 0, mapId: 'm' } }), ['agvPosition.positionInitialized']);
-  t.same(paths({ ...realState(), timestamp: 'yesterday' }), ['timestamp']);
-  t.same(paths({ ...realState(), errors: [{ errorType: 'x', errorLevel: 'BAD' }] }), ['errors.0.errorLevel']);
+  t.same(paths({ ...midOrderState(), batteryState: { batteryCharge: '87%', charging: false } }), ['batteryState.batteryCharge']);
+  t.same(paths({ ...midOrderState(), batteryState: { batteryCharge: 180, charging: false } }), ['batteryState.batteryCharge'], 'percent, at most 100');
+  t.same(paths({ ...midOrderState(), actionStates: [{ actionId: 'a', actionStatus: 'DONE' }] }), ['actionStates.0.actionStatus']);
+  t.same(paths({ ...midOrderState(), operatingMode: 'AUTO' }), ['operatingMode']);
+  t.same(paths({ ...midOrderState(), agvPosition: { x: 1, y: 2, theta: 0, mapId: 'm' } }), ['agvPosition.positionInitialized']);
+  t.same(paths({ ...midOrderState(), timestamp: 'yesterday' }), ['timestamp']);
+  t.same(paths({ ...midOrderState(), errors: [{ errorType: 'x', errorLevel: 'BAD' }] }), ['errors.0.errorLevel']);
   t.same(paths([]), ['']);
 });
 
