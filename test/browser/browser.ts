@@ -1,6 +1,9 @@
 // The tablet in a real browser: Debian's Chromium driven by playwright-core (no browser is ever
 // downloaded), against a real gateway in this process with its virtual fleet on free ports.
-// Everything started here is closed when the test ends.
+// Everything started here is closed when the test ends. (The browser tests have a folder of their
+// own, apart from test/tablet/'s serving tests: tap starts test files in the order of their paths,
+// and these long ones, which mostly wait on the browser and floor time, overlap the rest of the
+// suite when they start early instead of running on alone at its end.)
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
