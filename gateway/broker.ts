@@ -13,13 +13,20 @@ export interface EmbeddedBroker {
 export async function startEmbeddedBroker(opts: { host: string; port: number }): Promise<EmbeddedBroker> {
   const aedes = await Aedes.createBroker();
   const server: Server = createServer(aedes.handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port, opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    // The broker's timers would keep a gateway that cannot start alive, serving nothing.
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    const e = err as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`the embedded MQTT broker cannot listen on ${opts.host}:${opts.port} (${e.code ?? e.message}); set PHYGATE_MQTT_PORT to a free port, or PHYGATE_MQTT_URL to use another broker`), { code: e.code });
+  }
   const port = (server.address() as AddressInfo).port;
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   let closing: Promise<void> | undefined;

@@ -74,7 +74,9 @@ export async function runCli(argv: string[], out: Out = (l) => process.stdout.wr
     else if (e instanceof SiteLoadError) err(`site error: ${e.message}`);
     else if (e instanceof MqttConnectError) err(`MQTT error: ${e.message}; check PHYGATE_MQTT_URL (or --mqtt) and that the broker runs`);
     else if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE' || (e as NodeJS.ErrnoException).code === 'EACCES') {
-      err(`cannot listen: ${(e as Error).message}; set PHYGATE_PORT to a free port`);
+      // The embedded broker's error names its own setting; the HTTP server's does not.
+      const message = (e as Error).message;
+      err(`cannot listen: ${message}${message.includes('PHYGATE_') ? '' : '; set PHYGATE_PORT to a free port'}`);
     }
     else if (e instanceof Error && /^unknown option|Unexpected argument|Option '.*' argument/i.test(e.message)) err(`${e.message}\n\n${USAGE}`);
     else throw e;

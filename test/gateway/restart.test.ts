@@ -108,7 +108,7 @@ t.test('a first start that fails (port in use) does not use up the bootstrap tok
   const busy = (blocker.address() as { port: number }).port;
 
   const failed = await runGatewayExpectingExit(t, { dataDir, port: busy });
-  t.not(failed.code, 0, `exits non-zero (code ${failed.code}, signal ${failed.signal})`);
+  t.same({ code: failed.code, signal: failed.signal }, { code: 2, signal: null }, 'exits by itself with code 2');
   t.notMatch(failed.stdout, /serving/, 'it never says it is serving');
   t.match(failed.stderr, /EADDRINUSE/, 'says why');
   t.notMatch(failed.stdout, /pgt_/, 'no token was shown');
@@ -124,4 +124,17 @@ t.test('a first start that fails (port in use) does not use up the bootstrap tok
   store.close();
   t.equal(admins.length, 1, 'exactly one live admin token exists: the one that was shown');
   t.same(await next.stop('SIGTERM'), { code: 0, signal: null }, 'graceful stop');
+});
+
+t.test("the embedded broker's port in use: the gateway exits at once, naming PHYGATE_MQTT_PORT", async (t) => {
+  const blocker = createServer();
+  blocker.listen(0, '127.0.0.1');
+  await once(blocker, 'listening');
+  t.teardown(() => new Promise<void>((done) => blocker.close(() => done())));
+  const busy = (blocker.address() as { port: number }).port;
+  const failed = await runGatewayExpectingExit(t, { dataDir: tempDirFor(t), port: await freePort(), mqttPort: busy });
+  t.same({ code: failed.code, signal: failed.signal }, { code: 2, signal: null }, 'exits by itself with code 2, not left running with the broker half started');
+  t.match(failed.stderr, new RegExp(`embedded MQTT broker cannot listen on 127\\.0\\.0\\.1:${busy} \\(EADDRINUSE\\); set PHYGATE_MQTT_PORT`), 'says which port and which setting');
+  t.notMatch(failed.stderr, /PHYGATE_PORT to a free port/, 'not the HTTP port');
+  t.notMatch(failed.stdout, /serving/, 'it never says it is serving');
 });
