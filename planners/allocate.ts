@@ -26,6 +26,8 @@ export function allocateRoles(
   plan: Plan,
   order: readonly Step[],
   fleet: ReadonlyMap<string, DeviceState>,
+  /** Devices with work committed to other missions (device → mission): bound only when no free one is left. */
+  busy: ReadonlyMap<string, string> = new Map(),
 ): Allocation {
   const assignments: Record<string, string> = {};
   const issues: Issue[] = [];
@@ -61,13 +63,14 @@ export function allocateRoles(
     const near = spec.near ?? (firstStep ? stepTarget(firstStep) : undefined);
     const nearNode = near ? index.locate(near)?.id : undefined;
     const score = (d: Device) => ({
+      busy: busy.has(d.id) ? 1 : 0,
       direct: usedDirectly.has(d.id) ? 1 : 0,
       distance: distanceTo(graph, d, fleet.get(d.id), nearNode, index),
       soc: fleet.get(d.id)?.soc ?? 0,
     });
     const best = free
       .map((d) => ({ d, s: score(d) }))
-      .sort((a, b) => a.s.direct - b.s.direct || a.s.distance - b.s.distance || b.s.soc - a.s.soc || a.d.id.localeCompare(b.d.id))[0]!;
+      .sort((a, b) => a.s.busy - b.s.busy || a.s.direct - b.s.direct || a.s.distance - b.s.distance || b.s.soc - a.s.soc || a.d.id.localeCompare(b.d.id))[0]!;
     assignments[role] = best.d.id;
     bound.add(best.d.id);
   }

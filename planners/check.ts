@@ -1,6 +1,7 @@
 // The plan check: everything that can be said about a plan before anything moves.
 // Given a site, the fleet's state and a plan, it returns the report of plan-format.md.
 import { allocateRoles } from './allocate.ts';
+import { committedWork, ownPart, type Commitment } from './commitments.ts';
 import { analyseDependencies } from './dependencies.ts';
 import { applyAssume, type Assume, type DeviceState, type FleetState } from './fleet.ts';
 import { planHash, type Plan, type ShapeProblem, type Step } from './plan.ts';
@@ -28,6 +29,8 @@ export interface CheckInput {
   now: Date;
   /** Runs the resolved steps in simulated time (sim/ provides it: planners/ stays pure). */
   simulate: Simulate;
+  /** Work other missions (approved, running, paused) will still do, oldest mission first: the plan runs after and around it. */
+  committed?: readonly Commitment[];
 }
 
 /** What the simulator is given: the steps that resolved, in dependency order. */
@@ -74,7 +77,8 @@ export function checkPlan(input: CheckInput): CheckReport {
   const { site, plan, graph } = input;
   const fleet = applyAssume(input.fleet, input.assume, (i) => site.locate(i)?.id);
   const deps = analyseDependencies(plan.steps);
-  const allocation = allocateRoles(site, graph, plan, deps.order, fleet);
+  const work = committedWork(site, input.committed ?? []);
+  const allocation = allocateRoles(site, graph, plan, deps.order, fleet, work.busy);
   const issues: Issue[] = [...deps.issues, ...allocation.issues];
 
   const resolved: ResolvedStep[] = [];
@@ -99,8 +103,13 @@ export function checkPlan(input: CheckInput): CheckReport {
     }
   }
 
-  const valid = new Set(resolved.map((r) => r.step.id));
-  const estimate = input.simulate({ site, graph, fleet, steps: resolved, order: deps.order, after: deps.after, valid });
+  // The committed work goes first: on a device both use, the other mission's steps come first.
+  const valid = new Set([...work.origin.keys(), ...resolved.map((r) => r.step.id)]);
+  const estimate = ownPart(
+    input.simulate({ site, graph, fleet, steps: [...work.steps, ...resolved], order: [...work.order, ...deps.order], after: new Map([...work.after, ...deps.after]), valid }),
+    work,
+    resolved,
+  );
   issues.push(...estimate.issues);
   if (plan.deadline) {
     const finish = input.now.getTime() + estimate.makespanS * 1000;

@@ -21,6 +21,7 @@ export const ISSUE_CODES = {
   DEADLINE_MISSED: { severity: 'warning', when: 'predicted finish after `deadline`' },
   DEVICE_OFFLINE: { severity: 'error', when: 'the device is offline now, or `assume` says `online: false`' },
   SPEED_LIMIT: { severity: 'warning', when: 'a route crosses a slow zone (the time includes it)' },
+  DEVICE_BUSY: { severity: 'warning', when: 'the device has work committed to another mission first; the step starts after it' },
 } as const;
 
 export type IssueCode = keyof typeof ISSUE_CODES;
@@ -43,6 +44,11 @@ export interface Issue {
   waitS?: number;
   /** ROBOT_CONFLICT: `device` took a detour around the other robot (after waiting `waitS`). */
   detour?: boolean;
+  /**
+   * ROBOT_CONFLICT, DEADLOCK, DEVICE_BUSY: the other mission (approved, running or paused) whose
+   * committed work is involved: the robot `with` works for it, or `device` is busy with it first.
+   */
+  mission?: string;
 }
 
 export interface StepTiming {

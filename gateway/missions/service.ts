@@ -12,6 +12,7 @@ import type { LoadedSite } from '../../sim/site-folder.ts';
 import { ApiError } from '../errors.ts';
 import type { EventHub } from '../events.ts';
 import type { Store } from '../store/index.ts';
+import { commitmentsOf } from './commitments.ts';
 import {
   IdempotencyConflictError,
   InvalidTransitionError,
@@ -59,6 +60,7 @@ export interface Submitted {
 export class MissionService {
   constructor(private readonly deps: MissionServiceDeps) {}
 
+  /** Checks a plan against the fleet as it is now and the work other missions have committed (see commitments.ts). */
   check(plan: Plan, assume?: Assume): CheckReport {
     const problems = assumeProblems(this.deps.site.index, assume);
     if (problems.length > 0) throw new ApiError('VALIDATION_FAILED', 'assume names things the site does not have', { problems });
@@ -71,6 +73,7 @@ export class MissionService {
       fleet: this.deps.fleet.snapshot(),
       ...(assume ? { assume } : {}),
       now: this.deps.now(),
+      committed: commitmentsOf(this.deps.store),
     });
   }
 

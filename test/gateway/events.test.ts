@@ -97,8 +97,11 @@ t.test('a mission submitted, approved or cancelled is a mission event at once, s
   const b = await submit();
   await h.app.inject({ method: 'POST', url: `/v1/missions/${a.id}/approve`, headers: h.auth('operator'), payload: { planHash: a.planHash } });
   await h.app.inject({ method: 'POST', url: `/v1/missions/${b.id}/cancel`, headers: h.auth('operator'), payload: {} });
-  const replay = await h.app.inject({ method: 'POST', url: '/v1/missions', headers: { ...h.auth('agent'), 'idempotency-key': 'k1' }, payload: { plan: canonicalPlan() } });
-  await h.app.inject({ method: 'POST', url: '/v1/missions', headers: { ...h.auth('agent'), 'idempotency-key': 'k1' }, payload: { plan: canonicalPlan() } });
+  // A plan for printer-1, which the approved mission does not use (a copy of that mission's plan
+  // would now fail its check against it).
+  const prints = { schema: 'phygate.plan/v1', name: 'clips', steps: [{ id: 'print', action: 'machine.run', device: 'printer-1', params: { program: 'clip-x' } }] };
+  const replay = await h.app.inject({ method: 'POST', url: '/v1/missions', headers: { ...h.auth('agent'), 'idempotency-key': 'k1' }, payload: { plan: prints } });
+  await h.app.inject({ method: 'POST', url: '/v1/missions', headers: { ...h.auth('agent'), 'idempotency-key': 'k1' }, payload: { plan: prints } });
   await sse.until(6);
   await new Promise((r) => setTimeout(r, 100));
   t.same(missions(), [

@@ -304,8 +304,9 @@ t.test('site policy approval: when-pass approves a passing plan at once', async 
   t.equal(pass.json().status, 'approved', 'no operator needed');
   t.equal(pass.json().report.verdict, 'pass');
 
-  // Due 30 s after "now" while the plan takes minutes: a DEADLINE_MISSED warning, so verdict warn.
-  const late = await submit(h, { ...canonicalPlan(), deadline: '2026-11-24T08:00:30Z' });
+  // Due 30 s after "now" while the print takes 10 minutes: a DEADLINE_MISSED warning, so verdict
+  // warn. (On printer-1, which the approved mission does not use: see commitments.test.ts.)
+  const late = await submit(h, { schema: 'phygate.plan/v1', name: 'clips', deadline: '2026-11-24T08:00:30Z', steps: [{ id: 'print', action: 'machine.run', device: 'printer-1', params: { program: 'clip-x' } }] });
   t.equal(late.statusCode, 201);
   t.equal(late.json().report.verdict, 'warn');
   t.equal(late.json().status, 'awaiting_approval', 'a warning still needs an operator');

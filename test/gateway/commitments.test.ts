@@ -1,0 +1,65 @@
+// Checks through the API know the other missions: a plan is checked against the work every
+// approved, running or paused mission will still do (planners/commitments.ts), at submit, on
+// POST /v1/plans/check and again at approval; once a mission is over its work no longer counts.
+import t from 'tap';
+import type { PlanInput } from '../../planners/plan.ts';
+import { appFor, canonicalPlan, type TestApp } from './harness.ts';
+
+const post = (h: TestApp, url: string, payload: object, role: 'agent' | 'operator' = 'agent') => h.app.inject({ method: 'POST', url, headers: h.auth(role), payload });
+const toCharger2 = (amr: string, name: string): PlanInput => ({ schema: 'phygate.plan/v1', name, steps: [{ id: 'go', action: 'navigate', device: amr, params: { to: 'charger-2' } }] });
+
+t.test('two missions sending amr-1 and amr-2 to charger-2: the second is rejected, naming the first; after the first is cancelled it passes', async (t) => {
+  const h = await appFor(t);
+  const first = (await post(h, '/v1/missions', { plan: toCharger2('amr-1', 'first') })).json();
+  t.equal(first.status, 'awaiting_approval');
+  const before = (await post(h, '/v1/plans/check', { plan: toCharger2('amr-2', 'second') })).json();
+  t.equal(before.verdict, 'pass', 'a mission awaiting approval commits nothing');
+
+  t.equal((await post(h, `/v1/missions/${first.id}/approve`, { planHash: first.planHash }, 'operator')).statusCode, 200);
+  const checked = (await post(h, '/v1/plans/check', { plan: toCharger2('amr-2', 'second') })).json();
+  t.equal(checked.verdict, 'fail', 'once the first is approved, the check sees amr-1 at charger-2');
+  const deadlocks = (issues: { code: string }[]) => issues.filter((i) => i.code === 'DEADLOCK');
+  t.match(deadlocks(checked.issues), [{ step: 'go', device: 'amr-2', with: 'amr-1', mission: first.id }]);
+  t.match(checked.issues.find((i: { code: string }) => i.code === 'ROBOT_CONFLICT'), { with: 'amr-1', mission: first.id }, 'on the way there, amr-2 waits for amr-1 of that mission');
+
+  const second = await post(h, '/v1/missions', { plan: toCharger2('amr-2', 'second') });
+  t.equal(second.statusCode, 422, 'submitted, it is rejected');
+  t.equal(second.json().details.mission.status, 'rejected');
+  t.match(deadlocks(second.json().details.report.issues), [{ mission: first.id }], 'the report names the mission in the way');
+
+  t.equal((await post(h, `/v1/missions/${first.id}/cancel`, {}, 'operator')).statusCode, 200);
+  t.equal((await post(h, '/v1/plans/check', { plan: toCharger2('amr-2', 'second') })).json().verdict, 'pass', 'a cancelled mission commits nothing any more');
+});
+
+t.test('approval checks again against the missions approved meanwhile', async (t) => {
+  const h = await appFor(t);
+  const a = (await post(h, '/v1/missions', { plan: toCharger2('amr-1', 'a') })).json();
+  const b = (await post(h, '/v1/missions', { plan: toCharger2('amr-2', 'b') })).json();
+  t.equal(b.status, 'awaiting_approval', 'both pass on their own');
+  t.equal((await post(h, `/v1/missions/${a.id}/approve`, { planHash: a.planHash }, 'operator')).statusCode, 200);
+  const refused = await post(h, `/v1/missions/${b.id}/approve`, { planHash: b.planHash }, 'operator');
+  t.equal(refused.statusCode, 422, 'b cannot be approved on its old report');
+  t.equal(refused.json().code, 'PLAN_REJECTED');
+  t.match(refused.json().details.report.issues.filter((i: { code: string }) => i.code === 'DEADLOCK'), [{ with: 'amr-1', mission: a.id }]);
+  t.equal((await h.app.inject({ method: 'GET', url: `/v1/missions/${b.id}`, headers: h.auth('viewer') })).json().status, 'awaiting_approval', 'b is unchanged');
+});
+
+t.test('a role is bound to a robot no other mission uses; a robot named directly while busy waits, and the report says for whom', async (t) => {
+  const h = await appFor(t);
+  const firstCheck = (await post(h, '/v1/plans/check', { plan: canonicalPlan() })).json();
+  const usual = firstCheck.assignments.courier as string;
+  const busy = (await post(h, '/v1/missions', { plan: { schema: 'phygate.plan/v1', name: 'busy', steps: [{ id: 'hold', action: 'wait', device: usual, params: { seconds: 60 } }] } })).json();
+  t.equal((await post(h, `/v1/missions/${busy.id}/approve`, { planHash: busy.planHash }, 'operator')).statusCode, 200);
+
+  const again = (await post(h, '/v1/plans/check', { plan: canonicalPlan() })).json();
+  t.not(again.assignments.courier, usual, `${usual} is busy: the courier is another AMR`);
+  t.notOk(again.issues.some((i: { code: string }) => i.code === 'DEVICE_BUSY'));
+
+  const named = canonicalPlan();
+  named.roles = {};
+  named.steps = named.steps.map((s) => ({ ...s, device: s.device === '$courier' ? usual : s.device, ...(s.action === 'arm.transfer' ? { params: { ...s.params, to: usual } } : {}) })) as PlanInput['steps'];
+  const waits = (await post(h, '/v1/plans/check', { plan: named })).json();
+  t.equal(waits.verdict, 'warn');
+  t.match(waits.issues.filter((i: { code: string }) => i.code === 'DEVICE_BUSY'), [{ step: 'fetch', device: usual, mission: busy.id }]);
+  t.ok(waits.steps.find((s: { id: string }) => s.id === 'fetch').startS >= 60, 'its fetch starts after the 60 s committed to the other mission');
+});

@@ -1,0 +1,102 @@
+// Commitments: a plan is checked together with the work other missions will still do. Its robots
+// meet the committed robots where they will be, a device busy with another mission starts the
+// plan's steps only when it is free (DEVICE_BUSY says so), allocation prefers free devices, and a
+// plan that would keep a committed mission from finishing fails, naming that mission.
+import t from 'tap';
+import type { Commitment } from '../../planners/commitments.ts';
+import type { PlanInput } from '../../planners/plan.ts';
+import type { CheckReport } from '../../planners/report.ts';
+import { checkInSim } from '../../sim/checker.ts';
+import { CANONICAL_ROLES, CANONICAL_STEPS, check, demo, NOW, parkedFleet, plan } from './fixtures/demo.ts';
+
+function checkWith(steps: PlanInput['steps'], committed: Commitment[], extra: Partial<PlanInput> = {}): CheckReport {
+  return checkInSim({ site: demo.index, graph: demo.graph, worldHash: demo.worldHash, plan: plan(steps, extra), fleet: parkedFleet(), now: NOW, committed });
+}
+
+/** A mission with its steps, none over, as an approved one is committed. */
+function mission(missionId: string, steps: PlanInput['steps'], opts: { extra?: Partial<PlanInput>; assignments?: Record<string, string>; over?: string[] } = {}): Commitment {
+  return { missionId, plan: plan(steps, opts.extra), assignments: opts.assignments ?? {}, over: new Set(opts.over ?? []) };
+}
+
+const toCharger2 = (amr: string): PlanInput['steps'] => [{ id: 'go', action: 'navigate', device: amr, params: { to: 'charger-2' } }];
+
+t.test('two missions sending amr-1 and amr-2 to charger-2: the second fails, naming the first', async (t) => {
+  const alone = check(toCharger2('amr-2'));
+  t.equal(alone.verdict, 'pass', 'on an empty floor the plan passes');
+
+  const r = checkWith(toCharger2('amr-2'), [mission('m_first', toCharger2('amr-1'))]);
+  t.equal(r.verdict, 'fail');
+  const dead = r.issues.find((i) => i.code === 'DEADLOCK');
+  t.match(dead, { step: 'go', device: 'amr-2', with: 'amr-1', mission: 'm_first' }, 'amr-2 can never reach charger-2: amr-1 stands there for mission m_first');
+  t.match(dead?.message, /amr-1 works for mission m_first/);
+  t.same(r.steps.map((s) => s.id), ['go'], "the report has the plan's steps only");
+  t.same(r.devices.map((d) => d.id), ['amr-2'], "and the plan's devices only");
+  t.notOk(r.issues.some((i) => i.step?.includes('/')), 'no issue names a step of the other mission as if it were the plan’s');
+});
+
+t.test("a device busy with another mission: the plan's step starts when it is free, and the report says so", async (t) => {
+  const other = mission('m_busy', [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-1' } }]);
+  const steps: PlanInput['steps'] = [{ id: 'next', action: 'navigate', device: 'amr-1', params: { to: 'shelf-3' } }];
+  const alone = check(steps);
+  const r = checkWith(steps, [other]);
+  t.equal(r.verdict, 'warn', 'a wait is a warning, not a failure');
+  const busy = r.issues.find((i) => i.code === 'DEVICE_BUSY');
+  t.match(busy, { severity: 'warning', step: 'next', device: 'amr-1', mission: 'm_busy' });
+  const next = r.steps.find((s) => s.id === 'next')!;
+  t.ok(next.startS > 0, `the step waits for the other mission (starts at ${next.startS} s)`);
+  t.match(busy?.message, new RegExp(`at about ${next.startS} s`), 'and the warning says when it starts');
+  t.equal(r.makespanS, next.endS, "the makespan runs to the plan's own last step");
+  t.ok(r.makespanS > alone.makespanS, 'later than on an empty floor');
+  t.ok(r.steps[0]!.route![0] === 'shelf-1' || r.steps[0]!.route![0] !== alone.steps[0]!.route![0], 'it sets off from where the other mission leaves it (shelf-1)');
+});
+
+t.test('allocation prefers a device no other mission has work for, and binds a busy one only when none is free', async (t) => {
+  const amrs = demo.index.devicesOfKind('amr').map((a) => a.id);
+  const free = check(CANONICAL_STEPS, { extra: CANONICAL_ROLES }).assignments.courier!;
+  const others = (busy: string[]) => busy.map((a, k) => mission(`m_${k}`, [{ id: 'wait', action: 'wait', device: a, params: { seconds: 30 } }]));
+
+  const r = checkWith(CANONICAL_STEPS, others([free]), CANONICAL_ROLES);
+  t.not(r.assignments.courier, free, `${free}, the first choice on an empty floor, is busy: another AMR is bound`);
+  t.notOk(r.issues.some((i) => i.code === 'DEVICE_BUSY'), 'the plan waits for nobody');
+
+  const all = checkWith(CANONICAL_STEPS, others(amrs), CANONICAL_ROLES);
+  t.equal(all.assignments.courier, free, 'every AMR is busy: the usual choice, which starts later');
+  t.match(
+    all.issues.filter((i) => i.code === 'DEVICE_BUSY'),
+    [{ step: 'fetch', device: free, mission: `m_${amrs.indexOf(free)}` }],
+    'and says whose work comes first',
+  );
+  t.ok(all.steps.find((s) => s.id === 'fetch')!.startS >= 30, 'the fetch starts after the 30 s wait committed to it');
+});
+
+t.test('work that is over is not committed; dependencies on it are met', async (t) => {
+  const two: PlanInput['steps'] = [
+    { id: 'a', action: 'navigate', device: 'amr-1', params: { to: 'charger-2' } },
+    { id: 'b', action: 'navigate', device: 'amr-1', params: { to: 'dock-a' }, after: ['a'] },
+  ];
+  const steps = toCharger2('amr-2');
+  t.same(checkWith(steps, [mission('m_done', two, { over: ['a', 'b'] })]), check(steps), 'a mission whose steps are all over changes nothing');
+  // 'a' is over (amr-1 left charger-2 for dock-a in the simulation of what remains): amr-2 may go.
+  const r = checkWith(steps, [mission('m_half', two, { over: ['a'] })]);
+  t.notOk(r.issues.some((i) => i.code === 'DEADLOCK'), 'amr-1 only drives home now');
+  t.equal(r.verdict === 'fail', false);
+});
+
+t.test("roles of a committed mission are bound as its check bound them; an arm's transfer holds the AMR it loads", async (t) => {
+  const courierIs = 'amr-2';
+  const committed = mission('m_canon', CANONICAL_STEPS, { extra: CANONICAL_ROLES, assignments: { courier: courierIs } });
+  const steps: PlanInput['steps'] = [{ id: 'go', action: 'navigate', device: courierIs, params: { to: 'dock-a' } }];
+  const r = checkWith(steps, [committed]);
+  const busy = r.issues.find((i) => i.code === 'DEVICE_BUSY');
+  t.match(busy, { device: courierIs, mission: 'm_canon' }, `${courierIs} is the committed mission's courier`);
+  const go = r.steps.find((s) => s.id === 'go')!;
+  const alone = check(CANONICAL_STEPS, { extra: CANONICAL_ROLES, fleet: parkedFleet() });
+  t.ok(go.startS >= alone.steps.find((s) => s.id === 'carry')!.endS - 1, `it starts once the courier's last step (carry) is done: ${go.startS} s`);
+  const arm = checkWith([{ id: 'move', action: 'arm.transfer', device: 'arm-1', params: { from: 'cnc-1', to: 'conveyor-1-in' } }], [committed]);
+  t.match(arm.issues.find((i) => i.code === 'DEVICE_BUSY'), { device: 'arm-1', mission: 'm_canon' }, 'the arm, too, has work for it first');
+});
+
+t.test('a committed step whose device the site no longer has is left out', async (t) => {
+  const steps = toCharger2('amr-2');
+  t.same(checkWith(steps, [mission('m_gone', toCharger2('amr-1'), { assignments: {} })].map((c) => ({ ...c, plan: { ...c.plan, steps: c.plan.steps.map((s) => ({ ...s, device: 'amr-9' })) } }))), check(steps));
+});
