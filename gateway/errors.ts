@@ -13,6 +13,7 @@ export const ERRORS = {
   INVALID_TRANSITION: { status: 409, message: 'the mission is not in a state that allows this' },
   STOP_ACTIVE: { status: 409, message: 'a STOP covers devices of this mission; an operator releases it first (POST /v1/stop/release)' },
   PLAN_HASH_MISMATCH: { status: 409, message: 'the planHash does not match the plan that was checked' },
+  REPORT_CHANGED: { status: 409, message: "checked again, the plan now runs on other devices than its report said; the mission has the new report: read it and approve again" },
   BODY_TOO_LARGE: { status: 413, message: 'the body is larger than the limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send JSON with Content-Type: application/json' },
   PLAN_REJECTED: { status: 422, message: 'the plan failed its check; the report says why' },

@@ -276,6 +276,7 @@ export class Executor {
     let problem: string | undefined;
     try {
       const driven = previous?.route ?? this.flights.lastRoute(device);
+      const checked = (m.report as CheckReport | null)?.steps?.find((s) => s.id === step.id)?.route;
       const request = workRequest(this.deps.site, this.deps.fleet, {
         missionId: m.id,
         step,
@@ -286,6 +287,7 @@ export class Executor {
         ttlMs: this.deps.commandTtlMs ?? COMMAND_TTL_MS,
         ...(previous ? { previous } : {}),
         ...(driven ? { driven } : {}),
+        ...(checked ? { checked } : {}),
       });
       if (request === 'nothing-left') {
         this.flights.end(again!);

@@ -133,7 +133,8 @@ export class MissionService {
 
   /**
    * Approve exactly what was checked: the hash must match, and the plan is checked again against
-   * the fleet as it is now, so a plan that would fail today cannot be approved on yesterday's report.
+   * the fleet and the other missions as they are now, so a plan that would fail today cannot be
+   * approved on yesterday's report; that check becomes the mission's report, the one it runs by.
    */
   approve(id: string, hash: string, actor: string): Mission {
     const mission = this.get(id);
@@ -147,7 +148,18 @@ export class MissionService {
     if (report.verdict === 'fail') {
       throw new ApiError('PLAN_REJECTED', 'the plan fails its check against the fleet as it is now; it cannot be approved', { report });
     }
-    this.announce(this.transition(id, 'approved', actor, { planHash: hash, verdict: report.verdict, worldHash: report.worldHash }));
+    // The operator approves the devices the report shows: if roles are bound to others now (one
+    // became busy or went offline), the mission gets the new report and must be approved again.
+    const before = (mission.report as CheckReport | null)?.assignments ?? {};
+    const moved = Object.keys({ ...before, ...report.assignments }).filter((role) => before[role] !== report.assignments[role]).sort();
+    if (moved.length > 0) {
+      const change = moved.map((role) => `${role}: ${before[role] ?? 'none'} → ${report.assignments[role] ?? 'none'}`);
+      this.mapped(id, () => this.deps.store.missions.recheck(id, actor, report, { assignments: report.assignments, was: before }));
+      this.deps.log?.info({ missionId: id, actor, change }, 'approval refused: the check binds other devices now');
+      throw new ApiError('REPORT_CHANGED', `checked again, the plan runs on other devices now (${change.join(', ')}); the mission has the new report: read it and approve again`, { report, changed: change });
+    }
+    // The approval's check becomes the mission's report: it runs with the devices and routes bound now.
+    this.announce(this.mapped(id, () => this.deps.store.missions.approve(id, actor, report, { planHash: hash, verdict: report.verdict, worldHash: report.worldHash })));
     this.deps.log?.info({ missionId: id, actor, planHash: hash, verdict: report.verdict }, 'mission approved');
     this.deps.runner?.start(id);
     return this.get(id);

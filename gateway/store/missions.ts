@@ -69,6 +69,9 @@ export class MissionStore {
   readonly #stepsOfMany;
   readonly #list;
   readonly #setStatus;
+  readonly #setReport;
+  readonly #approveTx;
+  readonly #recheckTx;
   readonly #events;
   readonly #createTx;
   readonly #transitionTx;
@@ -142,6 +145,17 @@ export class MissionStore {
     this.#transitionTx = db.transaction((id: string, to: MissionStatus, actor: string, data?: MissionTransitionData) =>
       this.#move(id, to, actor, data),
     );
+    this.#setReport = db.prepare<[{ id: string; report: string }]>('UPDATE missions SET report = @report WHERE id = @id');
+    this.#approveTx = db.transaction((id: string, actor: string, report: unknown, data?: MissionTransitionData) => {
+      this.#move(id, 'approved', actor, data);
+      this.#setReport.run({ id, report: JSON.stringify(report) });
+      return this.#load(id)!;
+    });
+    this.#recheckTx = db.transaction((id: string, actor: string, report: unknown, data: object) => {
+      this.#setReport.run({ id, report: JSON.stringify(report) });
+      this.#appendEvent(new Date().toISOString(), id, 'mission.rechecked', actor, data);
+      return this.#load(id)!;
+    });
   }
 
   /**
@@ -180,6 +194,21 @@ export class MissionStore {
    */
   transition(id: string, to: MissionStatus, actor: string, data?: MissionTransitionData): Mission {
     return this.#transitionTx.immediate(id, to, actor, data);
+  }
+
+  /**
+   * Approves the mission (a transition to `approved`) and keeps `report`, the check its approval
+   * made, as its report, in one transaction: the devices and routes that run are the ones the
+   * operator approved, not those of the older check at submit.
+   */
+  approve(id: string, actor: string, report: unknown, data?: MissionTransitionData): Mission {
+    return this.#approveTx.immediate(id, actor, report, data);
+  }
+
+  /** Replaces the mission's report with a newer check of the same plan, with the event `mission.rechecked` (`data` says what changed). */
+  recheck(id: string, actor: string, report: unknown, data: object): Mission {
+    if (!this.#byId.get(id)) throw new MissionNotFoundError(id);
+    return this.#recheckTx.immediate(id, actor, report, data);
   }
 
   /**

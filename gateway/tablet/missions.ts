@@ -23,6 +23,8 @@ function plainError(e: unknown): string {
       return 'The plan is not the one that was checked; it cannot be approved.';
     case 'PLAN_REJECTED':
       return 'Checked again against the fleet as it is now, the plan fails; it cannot be approved.';
+    case 'REPORT_CHANGED':
+      return 'Checked again, the plan would now run on other devices. The report shown is the new one: read it, then approve again.';
     case 'INVALID_TRANSITION':
       return `This mission has moved on: ${e.message}.`;
     case 'FORBIDDEN':

@@ -63,3 +63,41 @@ t.test('a role is bound to a robot no other mission uses; a robot named directly
   t.match(waits.issues.filter((i: { code: string }) => i.code === 'DEVICE_BUSY'), [{ step: 'fetch', device: usual, mission: busy.id }]);
   t.ok(waits.steps.find((s: { id: string }) => s.id === 'fetch').startS >= 60, 'its fetch starts after the 60 s committed to the other mission');
 });
+
+t.test('approval runs what the operator saw: roles bound to other devices now are a 409 REPORT_CHANGED with the new report, and approving again runs by it', async (t) => {
+  const h = await appFor(t);
+  const m = (await post(h, '/v1/missions', { plan: canonicalPlan() })).json();
+  const shown = m.report.assignments.courier as string;
+  // Meanwhile another mission takes the courier the report shows.
+  const other = (await post(h, '/v1/missions', { plan: { schema: 'phygate.plan/v1', name: 'hold', steps: [{ id: 'hold', action: 'wait', device: shown, params: { seconds: 60 } }] } })).json();
+  t.equal((await post(h, `/v1/missions/${other.id}/approve`, { planHash: other.planHash }, 'operator')).statusCode, 200);
+
+  const refused = await post(h, `/v1/missions/${m.id}/approve`, { planHash: m.planHash }, 'operator');
+  t.equal(refused.statusCode, 409);
+  t.equal(refused.json().code, 'REPORT_CHANGED');
+  const now = refused.json().details.report.assignments.courier as string;
+  t.not(now, shown, 'the check binds another courier now');
+  t.same(refused.json().details.changed, [`courier: ${shown} → ${now}`]);
+  const get = async () => (await h.app.inject({ method: 'GET', url: `/v1/missions/${m.id}`, headers: h.auth('viewer') })).json();
+  const after = await get();
+  t.equal(after.status, 'awaiting_approval', 'still awaiting approval');
+  t.equal(after.report.assignments.courier, now, 'the mission shows the new report');
+  const events = (await h.app.inject({ method: 'GET', url: `/v1/missions/${m.id}/events`, headers: h.auth('viewer') })).json();
+  t.match(events.events.at(-1), { type: 'mission.rechecked', data: { assignments: { courier: now }, was: { courier: shown } } }, 'the event log says what changed');
+
+  const approved = await post(h, `/v1/missions/${m.id}/approve`, { planHash: m.planHash }, 'operator');
+  t.equal(approved.statusCode, 200, 'approved on the report the operator has now seen');
+  t.equal((await get()).report.assignments.courier, now, 'and it runs with that courier');
+});
+
+t.test("approval keeps its own check as the mission's report", async (t) => {
+  const h = await appFor(t);
+  const m = (await post(h, '/v1/missions', { plan: toCharger2('amr-1', 'solo') })).json();
+  const other = (await post(h, '/v1/missions', { plan: { schema: 'phygate.plan/v1', name: 'first', steps: [{ id: 'hold', action: 'wait', device: 'amr-1', params: { seconds: 30 } }] } })).json();
+  t.equal((await post(h, `/v1/missions/${other.id}/approve`, { planHash: other.planHash }, 'operator')).statusCode, 200);
+  t.equal(m.report.steps[0].startS, 0, 'at submit, amr-1 was free');
+  t.equal((await post(h, `/v1/missions/${m.id}/approve`, { planHash: m.planHash }, 'operator')).statusCode, 200);
+  const approved = (await h.app.inject({ method: 'GET', url: `/v1/missions/${m.id}`, headers: h.auth('viewer') })).json();
+  t.ok(approved.report.steps[0].startS >= 30, `the approved report has amr-1 start after the other mission's 30 s (at ${approved.report.steps[0].startS} s)`);
+  t.match(approved.report.issues, [{ code: 'DEVICE_BUSY', mission: other.id }]);
+});
