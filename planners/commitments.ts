@@ -89,25 +89,17 @@ export function ownPart(estimate: Estimate, work: CommittedWork, own: readonly R
     const ours = i.with ? firstStepOf.get(i.with) : undefined;
     if (!ours || !i.with || !i.device || (i.code !== 'ROBOT_CONFLICT' && i.code !== 'DEADLOCK')) continue;
     const where = `at '${i.at}' (t = ${i.atS} s)`;
+    // Turned round: the plan's robot is the one the issue is about, the committed one the other.
+    const turned = { step: ours, device: i.with, with: i.device, mission: origin.missionId, ...(i.at ? { at: i.at } : {}), ...(i.atS !== undefined ? { atS: i.atS } : {}) };
     issues.push(
       i.code === 'DEADLOCK'
         ? issue('DEADLOCK', {
-            step: ours,
-            device: i.with,
-            with: i.device,
-            mission: origin.missionId,
-            ...(i.at ? { at: i.at } : {}),
-            ...(i.atS !== undefined ? { atS: i.atS } : {}),
+            ...turned,
             message: `${i.with} would keep ${i.device} of mission ${origin.missionId} from finishing its step '${origin.stepId}': ${i.device} gets stuck ${where}`,
             hint: `send ${i.with} somewhere else, give this plan's work to another robot, or submit the plan again once mission ${origin.missionId} has ended`,
           })
         : issue('ROBOT_CONFLICT', {
-            step: ours,
-            device: i.with,
-            with: i.device,
-            mission: origin.missionId,
-            ...(i.at ? { at: i.at } : {}),
-            ...(i.atS !== undefined ? { atS: i.atS } : {}),
+            ...turned,
             ...(i.waitS !== undefined ? { waitS: i.waitS } : {}),
             message: `${i.device} of mission ${origin.missionId} waits ${i.waitS ?? 0} s ${where} for ${i.with} of this plan to clear the way`,
             hint: `no change needed; to stay out of mission ${origin.missionId}'s way, route ${i.with} another way or start this plan later`,

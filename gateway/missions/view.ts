@@ -90,14 +90,8 @@ function storyOf(m: Mission) {
 export function missionView(m: Mission): z.infer<typeof MissionViewSchema> {
   const report = m.report as CheckReport | null;
   return {
-    id: m.id,
-    status: m.status,
-    name: m.name,
-    priority: m.priority,
-    planHash: m.planHash,
+    ...headOf(m),
     worldHash: m.worldHash,
-    createdAt: m.createdAt,
-    updatedAt: m.updatedAt,
     createdBy: m.createdBy,
     ...storyOf(m),
     steps: m.steps.map((s) => stepView(s, report)),
@@ -110,18 +104,17 @@ export function missionView(m: Mission): z.infer<typeof MissionViewSchema> {
 export function missionSummary(m: Mission): z.infer<typeof MissionSummarySchema> {
   const report = m.report as CheckReport;
   return {
-    id: m.id,
-    status: m.status,
-    name: m.name,
-    priority: m.priority,
-    planHash: m.planHash,
+    ...headOf(m),
     verdict: report.verdict,
     makespanS: report.makespanS,
-    createdAt: m.createdAt,
-    updatedAt: m.updatedAt,
     ...storyOf(m),
     steps: m.steps.map((s) => stepView(s, report)),
   };
+}
+
+/** What the full view and the list line both start with. */
+function headOf(m: Mission) {
+  return { id: m.id, status: m.status, name: m.name, priority: m.priority, planHash: m.planHash, createdAt: m.createdAt, updatedAt: m.updatedAt };
 }
 
 export function missionEventView(e: MissionEvent): z.infer<typeof MissionEventViewSchema> {
