@@ -33,21 +33,31 @@ export interface TabletGateway {
 /** A gateway with the demo site's virtual fleet, `speed` times faster than real time. */
 export async function tabletGateway(t: Test, speed = 10): Promise<TabletGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'phygate-tablet-'));
-  const config = readConfig({
-    PHYGATE_PORT: String(await freePort()),
-    PHYGATE_MQTT_PORT: String(await freePort()),
-    PHYGATE_DATA_DIR: dataDir,
-    PHYGATE_LOG_LEVEL: 'silent',
-    PHYGATE_FLEET_SPEED: String(speed),
-    PHYGATE_ADMIN_TOKEN: 'tablet-test-admin-token-0123456789',
-  });
-  let gateway: Gateway;
-  try {
-    gateway = await startGateway(config);
-  } catch (err) {
-    rmSync(dataDir, { recursive: true, force: true });
-    throw err;
-  }
+  // Fixed ports, so a restarted gateway is where the page was; another test's process may take a
+  // port between freePort() and the gateway's bind, and then the start is tried on new ones.
+  const configFor = async () =>
+    readConfig({
+      PHYGATE_PORT: String(await freePort()),
+      PHYGATE_MQTT_PORT: String(await freePort()),
+      PHYGATE_DATA_DIR: dataDir,
+      PHYGATE_LOG_LEVEL: 'silent',
+      PHYGATE_FLEET_SPEED: String(speed),
+      PHYGATE_ADMIN_TOKEN: 'tablet-test-admin-token-0123456789',
+    });
+  const first = async (): Promise<[Gateway, Awaited<ReturnType<typeof configFor>>]> => {
+    for (let attempt = 1; ; attempt++) {
+      const config = await configFor();
+      try {
+        return [await startGateway(config), config];
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 3) continue;
+        rmSync(dataDir, { recursive: true, force: true });
+        throw err;
+      }
+    }
+  };
+  const [started, config] = await first();
+  let gateway = started;
   t.teardown(async () => {
     await gateway.close();
     rmSync(dataDir, { recursive: true, force: true });

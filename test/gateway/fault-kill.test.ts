@@ -12,7 +12,7 @@ import t, { type Test } from 'tap';
 import { DATABASE_FILE } from '../../gateway/store/database.ts';
 import { startMosquitto } from '../helpers/brokers.ts';
 import { until } from '../helpers/wait.ts';
-import { call, freePort, spawnFleet, startGatewayProcess, waitHealthy, type GatewayProcess } from './gateway-process.ts';
+import { call, spawnFleet, startGatewayProcess, waitHealthy, type GatewayProcess } from './gateway-process.ts';
 import { canonicalPlan, tempDirFor } from './harness.ts';
 
 const TOKEN = 'test-admin-token-0123456789';
@@ -38,7 +38,7 @@ t.test('SIGKILL of the gateway while a machine job and then an order are in flig
   const seen = await listen(t, broker.url);
   spawnFleet(t, broker.url, 20);
   const start = async (): Promise<GatewayProcess> => {
-    const g = await startGatewayProcess(t, { dataDir, port: await freePort(), env });
+    const g = await startGatewayProcess(t, { dataDir, port: 0, env });
     await waitHealthy(g.url);
     return g;
   };

@@ -45,8 +45,10 @@ export interface GatewayProcess {
 }
 
 /**
- * Starts `phygate serve` and resolves once it printed its "serving" line. The child is killed
- * (SIGKILL) when `t` ends if it is still running.
+ * Starts `phygate serve` and resolves once it printed its "serving" line, whose URL says where it
+ * listens. The child is killed (SIGKILL) when `t` ends if it is still running. Pass `port: 0`
+ * unless the test is about the port: a port freePort() found free can be taken by another test
+ * file's process before the gateway listens on it.
  */
 export async function startGatewayProcess(t: Test, opts: { dataDir: string; port: number; env?: Record<string, string> }): Promise<GatewayProcess> {
   const child = spawnNode([BIN, 'serve'], {

@@ -8,13 +8,13 @@ import Sqlite from 'better-sqlite3';
 import t from 'tap';
 import { DATABASE_FILE } from '../../gateway/store/database.ts';
 import { until } from '../helpers/wait.ts';
-import { call, freePort, startGatewayProcess, waitHealthy } from './gateway-process.ts';
+import { call, startGatewayProcess, waitHealthy } from './gateway-process.ts';
 import { canonicalPlan, tempDirFor } from './harness.ts';
 
 t.test('SIGKILL mid-mission with the fleet in the same process: intact store, no step twice, the lost job ends the mission honestly', async (t) => {
   const dataDir = tempDirFor(t);
   const env = { PHYGATE_FLEET_SPEED: '10' };
-  const first = await startGatewayProcess(t, { dataDir, port: await freePort(), env });
+  const first = await startGatewayProcess(t, { dataDir, port: 0, env });
   const token = first.bootstrapToken!;
   await waitHealthy(first.url);
   await until('the fleet online', async () => {
@@ -37,7 +37,7 @@ t.test('SIGKILL mid-mission with the fleet in the same process: intact store, no
   t.equal(db.pragma('integrity_check', { simple: true }), 'ok', 'PRAGMA integrity_check after kill -9');
   db.close();
 
-  const second = await startGatewayProcess(t, { dataDir, port: await freePort(), env });
+  const second = await startGatewayProcess(t, { dataDir, port: 0, env });
   await waitHealthy(second.url);
   const after = await until('the mission over', async () => {
     const m = await call(second.url, token, 'GET', `/v1/missions/${id}`);

@@ -39,7 +39,7 @@ t.test('SIGTERM stops the gateway gracefully (exit 0); a restart keeps missions 
   t.equal(first.stderr().trim(), '', 'nothing on stderr');
   await t.rejects(fetch(`${first.url}/healthz`, { signal: AbortSignal.timeout(2000) }), 'the port is closed');
 
-  const second = await startGatewayProcess(t, { dataDir, port: await freePort() });
+  const second = await startGatewayProcess(t, { dataDir, port: 0 });
   t.notOk(second.bootstrapToken, 'no new bootstrap token: one exists already');
   t.notOk(second.lines.some((l) => /pgt_/.test(l)), 'no token of any kind is printed');
   await waitHealthy(second.url);
@@ -63,7 +63,7 @@ t.test('SIGTERM stops the gateway gracefully (exit 0); a restart keeps missions 
 t.test('after a SIGKILL a restart has every mission that was answered 201, in an intact database', async (t) => {
   const dataDir = tempDirFor(t);
 
-  const first = await startGatewayProcess(t, { dataDir, port: await freePort() });
+  const first = await startGatewayProcess(t, { dataDir, port: 0 });
   const token = first.bootstrapToken!;
   t.match(token, /^pgt_/, 'a bootstrap token');
   await waitHealthy(first.url);
@@ -74,7 +74,7 @@ t.test('after a SIGKILL a restart has every mission that was answered 201, in an
   const exit = await first.stop('SIGKILL');
   t.same(exit, { code: null, signal: 'SIGKILL' }, 'killed, no chance to clean up');
 
-  const second = await startGatewayProcess(t, { dataDir, port: await freePort() });
+  const second = await startGatewayProcess(t, { dataDir, port: 0 });
   t.notOk(second.bootstrapToken, 'the bootstrap token survived the kill, so none is made');
   await waitHealthy(second.url);
   const after = await call(second.url, token, 'GET', `/v1/missions/${id}`);
@@ -113,7 +113,7 @@ t.test('a first start that fails (port in use) does not use up the bootstrap tok
   t.match(failed.stderr, /EADDRINUSE/, 'says why');
   t.notMatch(failed.stdout, /pgt_/, 'no token was shown');
 
-  const next = await startGatewayProcess(t, { dataDir, port: await freePort() });
+  const next = await startGatewayProcess(t, { dataDir, port: 0 });
   t.match(next.bootstrapToken, /^pgt_/, 'the first successful start prints the bootstrap admin token');
   if (next.bootstrapToken) {
     await waitHealthy(next.url);
@@ -132,7 +132,7 @@ t.test("the embedded broker's port in use: the gateway exits at once, naming PHY
   await once(blocker, 'listening');
   t.teardown(() => new Promise<void>((done) => blocker.close(() => done())));
   const busy = (blocker.address() as { port: number }).port;
-  const failed = await runGatewayExpectingExit(t, { dataDir: tempDirFor(t), port: await freePort(), mqttPort: busy });
+  const failed = await runGatewayExpectingExit(t, { dataDir: tempDirFor(t), port: 0, mqttPort: busy });
   t.same({ code: failed.code, signal: failed.signal }, { code: 2, signal: null }, 'exits by itself with code 2, not left running with the broker half started');
   t.match(failed.stderr, new RegExp(`embedded MQTT broker cannot listen on 127\\.0\\.0\\.1:${busy} \\(EADDRINUSE\\); set PHYGATE_MQTT_PORT`), 'says which port and which setting');
   t.notMatch(failed.stderr, /PHYGATE_PORT to a free port/, 'not the HTTP port');

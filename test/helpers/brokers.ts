@@ -24,9 +24,11 @@ export interface TestBroker {
 
 export async function startMosquitto(t: Test): Promise<TestBroker> {
   const dir = mkdtempSync(join(tmpdir(), 'phygate-mosquitto-'));
-  const port = await freePort();
+  // A fixed port, so a restarted broker is where the clients were: one freePort() found free.
+  let port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest none', ''].join('\n'));
+  const configure = () => writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest none', ''].join('\n'));
+  configure();
   let child: ChildProcess | undefined;
   const start = async () => {
     const c = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -45,7 +47,17 @@ export async function startMosquitto(t: Test): Promise<TestBroker> {
     c.kill('SIGTERM');
     await gone;
   };
-  await start();
+  // Another test's process may take the port between freePort() and mosquitto's bind: then a new one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt === 3) throw err;
+      port = await freePort();
+      configure();
+    }
+  }
   t.teardown(async () => {
     await stop();
     rmSync(dir, { recursive: true, force: true });
