@@ -375,13 +375,13 @@ export function simulatePlan(input: EstimateInput): Estimate {
       return;
     }
     d.moving = true;
-    robot.occupied.add(to);
+    traffic.enter(robot, to);
     const a = graph.points.get(from)!;
     const b = graph.points.get(to)!;
     const metres = Math.hypot(b[0] - a[0], b[1] - a[1]);
     const arrival = d.startS + d.profile.times[d.at + 1]!.arriveS;
     agenda.at(arrival, () => {
-      robot.occupied.delete(from);
+      traffic.leave(robot, from);
       robot.node = to;
       robot.heading = Math.atan2(b[1] - a[1], b[0] - a[0]);
       robot.distanceM += metres;

@@ -12,7 +12,7 @@ export interface TrafficRobot {
   id: string;
   /** Radius of the disc the footprint sweeps when turning in place. */
   radius: number;
-  /** Nodes it occupies now: one when standing, two while driving an edge. */
+  /** Nodes it occupies now: one when standing, two while driving an edge (changed through enter/leave). */
   occupied: Set<string>;
 }
 
@@ -20,12 +20,42 @@ export class Traffic {
   private readonly robots = new Map<string, TrafficRobot>();
   /** The robots by id, for a fixed order of questions and answers. */
   private ordered: TrafficRobot[] = [];
+  /** Which robots occupy each node. */
+  private readonly occupants = new Map<string, Set<TrafficRobot>>();
+  /** The farthest two robots' footprints reach: twice the largest radius, plus the clearance. */
+  private maxReach = TRAFFIC_CLEARANCE;
+  /** Per edge `from → to`: the nodes within maxReach of it, the only ones whose robots can block it. */
+  private readonly nearEdge = new Map<string, string[]>();
 
   constructor(private readonly graph: NavGraph) {}
 
   add(robot: TrafficRobot): void {
     this.robots.set(robot.id, robot);
     this.ordered = [...this.robots.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const node of robot.occupied) this.index(robot, node);
+    const reach = 2 * robot.radius + TRAFFIC_CLEARANCE;
+    if (reach > this.maxReach) {
+      this.maxReach = reach;
+      this.nearEdge.clear();
+    }
+  }
+
+  /** The robot starts driving into `node`: it occupies it too. */
+  enter(robot: TrafficRobot, node: string): void {
+    robot.occupied.add(node);
+    this.index(robot, node);
+  }
+
+  /** The robot has left `node`. */
+  leave(robot: TrafficRobot, node: string): void {
+    robot.occupied.delete(node);
+    this.occupants.get(node)?.delete(robot);
+  }
+
+  private index(robot: TrafficRobot, node: string): void {
+    let set = this.occupants.get(node);
+    if (!set) this.occupants.set(node, (set = new Set()));
+    set.add(robot);
   }
 
   /** Every node some robot other than `except` occupies. */
@@ -39,23 +69,42 @@ export class Traffic {
    * The robot (lowest id first) that keeps `robot` from driving `from → to`, or undefined if the
    * way is clear. Another robot blocks when its footprint would meet ours at `to`, or somewhere
    * along the edge closer than we are to it now (so a robot may always drive away from another).
+   * Only robots on nodes near the edge are asked: every node that can block lies within maxReach
+   * of the edge.
    */
   blocker(robot: TrafficRobot, from: string, to: string): string | undefined {
     const a = this.graph.points.get(from)!;
     const b = this.graph.points.get(to)!;
-    for (const other of this.ordered) {
-      const id = other.id;
-      if (id === robot.id) continue;
+    let candidates: TrafficRobot[] | undefined;
+    for (const node of this.near(from, to, a, b)) {
+      const here = this.occupants.get(node);
+      if (!here) continue;
+      for (const other of here) if (other !== robot) (candidates ??= []).push(other);
+    }
+    if (!candidates) return undefined;
+    candidates.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    for (const other of candidates) {
       const reach = robot.radius + other.radius + TRAFFIC_CLEARANCE;
       for (const node of other.occupied) {
-        if (node === to) return id;
+        if (node === to) return other.id;
         const p = this.graph.points.get(node)!;
-        if (dist(p, b) < reach) return id;
+        if (dist(p, b) < reach) return other.id;
         const along = distToSegment(p, a, b);
-        if (along < reach && along < dist(p, a) - 1e-9) return id;
+        if (along < reach && along < dist(p, a) - 1e-9) return other.id;
       }
     }
     return undefined;
+  }
+
+  private near(from: string, to: string, a: Point, b: Point): string[] {
+    const key = `${from}\0${to}`;
+    let nodes = this.nearEdge.get(key);
+    if (!nodes) {
+      nodes = [];
+      for (const [id, q] of this.graph.points) if (id === to || distToSegment(q, a, b) < this.maxReach) nodes.push(id);
+      this.nearEdge.set(key, nodes);
+    }
+    return nodes;
   }
 
   /** Nodes whose footprint would meet a robot of `radius` standing elsewhere: what a detour avoids. */
