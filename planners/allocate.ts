@@ -8,6 +8,8 @@ import type { Device, SiteIndex } from './site.ts';
 export interface Allocation {
   assignments: Record<string, string>;
   issues: Issue[];
+  /** Per bound role, every device it could have had instead, best first (the bound one first). */
+  candidates: Record<string, string[]>;
 }
 
 /** Where a step sends its device first, if anywhere: the natural "near" of a role without one. */
@@ -30,6 +32,7 @@ export function allocateRoles(
   busy: ReadonlyMap<string, string> = new Map(),
 ): Allocation {
   const assignments: Record<string, string> = {};
+  const candidates: Record<string, string[]> = {};
   const issues: Issue[] = [];
   const usedDirectly = new Set(plan.steps.map((s) => s.device).filter((d) => !d.startsWith('$')));
   const bound = new Set<string>();
@@ -68,13 +71,15 @@ export function allocateRoles(
       distance: distanceTo(graph, d, fleet.get(d.id), nearNode, index),
       soc: fleet.get(d.id)?.soc ?? 0,
     });
-    const best = free
+    const ranked = free
       .map((d) => ({ d, s: score(d) }))
-      .sort((a, b) => a.s.busy - b.s.busy || a.s.direct - b.s.direct || a.s.distance - b.s.distance || b.s.soc - a.s.soc || a.d.id.localeCompare(b.d.id))[0]!;
+      .sort((a, b) => a.s.busy - b.s.busy || a.s.direct - b.s.direct || a.s.distance - b.s.distance || b.s.soc - a.s.soc || a.d.id.localeCompare(b.d.id));
+    const best = ranked[0]!;
     assignments[role] = best.d.id;
+    candidates[role] = ranked.map((r) => r.d.id);
     bound.add(best.d.id);
   }
-  return { assignments, issues };
+  return { assignments, issues, candidates };
 }
 
 function distanceTo(graph: NavGraph, device: Device, state: DeviceState | undefined, nearNode: string | undefined, index: SiteIndex): number {

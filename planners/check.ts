@@ -73,18 +73,70 @@ export function assumeProblems(index: SiteIndex, assume: Assume | undefined): Sh
   return problems;
 }
 
+/** At most this many role assignments are checked for one plan (the first choice included). */
+export const MAX_ASSIGNMENTS_TRIED = 8;
+
 export function checkPlan(input: CheckInput): CheckReport {
   const { site, plan, graph } = input;
   const fleet = applyAssume(input.fleet, input.assume, (i) => site.locate(i)?.id);
   const deps = analyseDependencies(plan.steps);
   const work = committedWork(site, input.committed ?? []);
   const allocation = allocateRoles(site, graph, plan, deps.order, fleet, work.busy);
-  const issues: Issue[] = [...deps.issues, ...allocation.issues];
+  const first = evaluate(input, fleet, deps, work, allocation.assignments, [...deps.issues, ...allocation.issues]);
+  if (first.verdict !== 'fail') return first;
+  // The first choice of devices for the roles fails: try the others (bounded) and take the one
+  // that passes and finishes first, saying what was tried.
+  const tried = [first];
+  for (const assignments of alternatives(allocation.assignments, allocation.candidates, MAX_ASSIGNMENTS_TRIED - 1)) {
+    tried.push(evaluate(input, fleet, deps, work, assignments, [...deps.issues, ...allocation.issues]));
+  }
+  if (tried.length === 1) return first;
+  const passing = tried.filter((r) => r.verdict !== 'fail').sort((a, b) => a.makespanS - b.makespanS);
+  const chosen = passing[0] ?? first;
+  return { ...chosen, tried: tried.map((r) => ({ assignments: r.assignments, verdict: r.verdict, makespanS: r.makespanS, issues: r.issues.filter((i) => i.severity === 'error').map((i) => i.code) })) };
+}
 
+/**
+ * Assignments other than `first`, nearest first: one role moved to its next candidate, then
+ * further ones; never two roles on one device.
+ */
+function alternatives(first: Record<string, string>, candidates: Record<string, string[]>, limit: number): Record<string, string>[] {
+  const roles = Object.keys(candidates).sort();
+  const out: Record<string, string>[] = [];
+  const seen = new Set([JSON.stringify(first)]);
+  for (let depth = 1; out.length < limit && roles.some((r) => depth < candidates[r]!.length); depth++) {
+    for (const role of roles) {
+      const device = candidates[role]![depth];
+      if (!device || out.length >= limit) continue;
+      const next = { ...first, [role]: device };
+      // The device this role takes is given up by the role that had it, which takes the freed one.
+      const clash = roles.find((r) => r !== role && next[r] === device);
+      if (clash) next[clash] = first[role]!;
+      const key = JSON.stringify(next);
+      if (!seen.has(key)) {
+        seen.add(key);
+        out.push(next);
+      }
+    }
+  }
+  return out;
+}
+
+/** The report for one binding of the roles. */
+function evaluate(
+  input: CheckInput,
+  fleet: ReadonlyMap<string, DeviceState>,
+  deps: ReturnType<typeof analyseDependencies>,
+  work: ReturnType<typeof committedWork>,
+  assignments: Record<string, string>,
+  before: Issue[],
+): CheckReport {
+  const { site, plan, graph } = input;
+  const issues: Issue[] = [...before];
   const resolved: ResolvedStep[] = [];
   const firstUse = new Map<string, string>();
   for (const step of deps.order) {
-    const r = resolveStep(step, input, allocation.assignments, issues);
+    const r = resolveStep(step, input, assignments, issues);
     if (!r) continue;
     resolved.push(r);
     for (const d of [r.device.id, r.targetAmr]) if (d && !firstUse.has(d)) firstUse.set(d, step.id);
@@ -130,7 +182,7 @@ export function checkPlan(input: CheckInput): CheckReport {
     verdict: verdictOf(issues),
     planHash: planHash(plan),
     worldHash: input.worldHash,
-    assignments: allocation.assignments,
+    assignments,
     makespanS: estimate.makespanS,
     steps: estimate.steps,
     devices: estimate.devices,

@@ -80,6 +80,12 @@ export interface CheckReport {
   steps: StepTiming[];
   devices: DeviceSummary[];
   issues: Issue[];
+  /**
+   * When the first choice of devices for the roles failed: every assignment checked (the first
+   * one first), its verdict, makespan and the codes of its errors. The report is the one of the
+   * assignment that passes and finishes first, or the first if none passes.
+   */
+  tried?: { assignments: Record<string, string>; verdict: CheckReport['verdict']; makespanS: number; issues: IssueCode[] }[];
 }
 
 export function issue(code: IssueCode, fields: Omit<Issue, 'code' | 'severity'>): Issue {

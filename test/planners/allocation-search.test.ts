@@ -1,0 +1,57 @@
+// Allocation that searches: when the first choice of devices for the roles fails the check, the
+// others are checked too (at most MAX_ASSIGNMENTS_TRIED assignments) and the one that passes and
+// finishes first is taken; the report lists what was tried.
+import t from 'tap';
+import { MAX_ASSIGNMENTS_TRIED } from '../../planners/check.ts';
+import type { PlanInput } from '../../planners/plan.ts';
+import { CANONICAL_ROLES, CANONICAL_STEPS, check } from './fixtures/demo.ts';
+
+const courier = { roles: { courier: { kind: 'amr' as const } } };
+
+t.test('a drop at dock-a while amr-1 stands there: the courier nearest the pick deadlocks, amr-1 itself passes and is taken', async (t) => {
+  const steps: PlanInput['steps'] = [
+    { id: 'fetch', action: 'pick', device: '$courier', params: { at: 'shelf-1' } },
+    { id: 'bring', action: 'drop', device: '$courier', params: { at: 'dock-a' }, after: ['fetch'] },
+  ];
+  const r = check(steps, { extra: courier });
+  t.equal(r.verdict, 'pass');
+  t.same(r.assignments, { courier: 'amr-1' });
+  t.ok(r.tried, 'the report says what was tried');
+  t.same(r.tried![0], { assignments: { courier: 'amr-2' }, verdict: 'fail', makespanS: r.tried![0]!.makespanS, issues: ['DEADLOCK'] }, 'first the usual choice, which fails');
+  t.match(r.tried!.find((x) => x.assignments.courier === 'amr-1'), { verdict: 'pass', makespanS: r.makespanS, issues: [] }, 'the one taken');
+  t.same(r.tried!.map((x) => x.assignments.courier).sort(), ['amr-1', 'amr-2', 'amr-3'], 'each AMR once');
+});
+
+t.test('a first choice that passes is kept, and nothing else is tried', async (t) => {
+  const r = check(CANONICAL_STEPS, { extra: CANONICAL_ROLES });
+  t.equal(r.verdict, 'pass');
+  t.equal(r.tried, undefined);
+});
+
+t.test('when no assignment passes, the report is the first choice’s, with the others listed', async (t) => {
+  const steps: PlanInput['steps'] = [
+    { id: 'fetch', action: 'pick', device: '$courier', params: { at: 'charger-1' } },
+    { id: 'bring', action: 'drop', device: '$courier', params: { at: 'dock-a' }, after: ['fetch'] },
+  ];
+  const r = check(steps, { extra: courier });
+  t.equal(r.verdict, 'fail');
+  t.same(r.assignments, r.tried![0]!.assignments, 'the first choice');
+  t.ok(r.tried!.every((x) => x.verdict === 'fail'));
+  t.equal(r.tried!.length, 3);
+});
+
+t.test('two roles: no assignment tried gives one device to both, and at most MAX_ASSIGNMENTS_TRIED are tried', async (t) => {
+  const steps: PlanInput['steps'] = [
+    { id: 'a-fetch', action: 'pick', device: '$a', params: { at: 'shelf-1' } },
+    { id: 'a-bring', action: 'drop', device: '$a', params: { at: 'dock-a' }, after: ['a-fetch'] },
+    { id: 'b-go', action: 'navigate', device: '$b', params: { to: 'charger-1' } },
+  ];
+  const r = check(steps, { extra: { roles: { a: { kind: 'amr' }, b: { kind: 'amr' } } } });
+  t.ok(r.tried && r.tried.length > 1, `the first choice failed, ${r.tried?.length} assignments tried`);
+  t.ok(r.tried!.length <= MAX_ASSIGNMENTS_TRIED);
+  for (const x of r.tried!) t.not(x.assignments.a, x.assignments.b, `${JSON.stringify(x.assignments)}: two devices`);
+  t.equal(new Set(r.tried!.map((x) => JSON.stringify(x.assignments))).size, r.tried!.length, 'none twice');
+  t.equal(r.verdict, 'pass', 'a passing assignment was found');
+  t.same(r.assignments, { a: 'amr-1', b: 'amr-3' }, 'amr-1 brings to dock-a, where it stands; amr-3 stays at charger-1');
+  t.equal(r.makespanS, Math.min(...r.tried!.filter((x) => x.verdict !== 'fail').map((x) => x.makespanS)), 'the passing one that finishes first');
+});
