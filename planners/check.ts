@@ -5,7 +5,7 @@ import { committedWork, ownPart, type Commitment } from './commitments.ts';
 import { analyseDependencies } from './dependencies.ts';
 import { applyAssume, type Assume, type DeviceState, type FleetState } from './fleet.ts';
 import { planHash, type Plan, type ShapeProblem, type Step } from './plan.ts';
-import { issue, verdictOf, type CheckReport, type DeviceSummary, type Issue, type StepTiming } from './report.ts';
+import { issue, verdictOf, type CheckReport, type DeviceSummary, type Issue, type IssueCode, type StepTiming } from './report.ts';
 import type { NavGraph } from './route.ts';
 import type { Device, DeviceKind, SiteIndex } from './site.ts';
 import { hintFor } from './suggest.ts';
@@ -73,6 +73,9 @@ export function assumeProblems(index: SiteIndex, assume: Assume | undefined): Sh
   return problems;
 }
 
+/** Errors in the plan itself, which no other device could avoid: with one of them, no other assignment is tried. */
+const PLAN_ERRORS: ReadonlySet<IssueCode> = new Set<IssueCode>(['UNKNOWN_DEVICE', 'UNKNOWN_ROLE', 'ROLE_UNASSIGNABLE', 'UNSUPPORTED_ACTION', 'UNKNOWN_LOCATION', 'UNKNOWN_PROGRAM', 'DUPLICATE_STEP', 'UNKNOWN_DEPENDENCY', 'DEPENDENCY_CYCLE']);
+
 /** At most this many role assignments are checked for one plan (the first choice included). */
 export const MAX_ASSIGNMENTS_TRIED = 8;
 
@@ -83,7 +86,7 @@ export function checkPlan(input: CheckInput): CheckReport {
   const work = committedWork(site, input.committed ?? []);
   const allocation = allocateRoles(site, graph, plan, deps.order, fleet, work.busy);
   const first = evaluate(input, fleet, deps, work, allocation.assignments, [...deps.issues, ...allocation.issues]);
-  if (first.verdict !== 'fail') return first;
+  if (first.verdict !== 'fail' || first.issues.some((i) => i.severity === 'error' && PLAN_ERRORS.has(i.code))) return first;
   // The first choice of devices for the roles fails: try the others (bounded) and take the one
   // that passes and finishes first, saying what was tried.
   const tried = [first];

@@ -55,3 +55,10 @@ t.test('two roles: no assignment tried gives one device to both, and at most MAX
   t.same(r.assignments, { a: 'amr-1', b: 'amr-3' }, 'amr-1 brings to dock-a, where it stands; amr-3 stays at charger-1');
   t.equal(r.makespanS, Math.min(...r.tried!.filter((x) => x.verdict !== 'fail').map((x) => x.makespanS)), 'the passing one that finishes first');
 });
+
+t.test('a mistake in the plan itself (an unknown station) is not searched around: no other device could avoid it', async (t) => {
+  const r = check([{ id: 'go', action: 'navigate', device: '$courier', params: { to: 'dock-z' } }], { extra: courier });
+  t.equal(r.verdict, 'fail');
+  t.match(r.issues, [{ code: 'UNKNOWN_LOCATION' }]);
+  t.equal(r.tried, undefined);
+});
