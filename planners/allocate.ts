@@ -30,6 +30,8 @@ export function allocateRoles(
   fleet: ReadonlyMap<string, DeviceState>,
   /** Devices with work committed to other missions (device → mission): bound only when no free one is left. */
   busy: ReadonlyMap<string, string> = new Map(),
+  /** Role → device to keep while it can still take the role and no other mission has work for it (approval keeps what the operator saw). */
+  keep: Readonly<Record<string, string>> = {},
 ): Allocation {
   const assignments: Record<string, string> = {};
   const candidates: Record<string, string[]> = {};
@@ -66,6 +68,7 @@ export function allocateRoles(
     const near = spec.near ?? (firstStep ? stepTarget(firstStep) : undefined);
     const nearNode = near ? index.locate(near)?.id : undefined;
     const score = (d: Device) => ({
+      kept: keep[role] === d.id ? 0 : 1,
       busy: busy.has(d.id) ? 1 : 0,
       direct: usedDirectly.has(d.id) ? 1 : 0,
       distance: distanceTo(graph, d, fleet.get(d.id), nearNode, index),
@@ -73,7 +76,7 @@ export function allocateRoles(
     });
     const ranked = free
       .map((d) => ({ d, s: score(d) }))
-      .sort((a, b) => a.s.busy - b.s.busy || a.s.direct - b.s.direct || a.s.distance - b.s.distance || b.s.soc - a.s.soc || a.d.id.localeCompare(b.d.id));
+      .sort((a, b) => a.s.busy - b.s.busy || a.s.kept - b.s.kept || a.s.direct - b.s.direct || a.s.distance - b.s.distance || b.s.soc - a.s.soc || a.d.id.localeCompare(b.d.id));
     const best = ranked[0]!;
     assignments[role] = best.d.id;
     candidates[role] = ranked.map((r) => r.d.id);

@@ -31,6 +31,8 @@ export interface CheckInput {
   simulate: Simulate;
   /** Work other missions (approved, running, paused) will still do, oldest mission first: the plan runs after and around it. */
   committed?: readonly Commitment[];
+  /** Role → device of an earlier check, kept as the first choice while that device can take the role (a re-check at approval). */
+  keep?: Readonly<Record<string, string>>;
 }
 
 /** What the simulator is given: the steps that resolved, in dependency order. */
@@ -84,7 +86,7 @@ export function checkPlan(input: CheckInput): CheckReport {
   const fleet = applyAssume(input.fleet, input.assume, (i) => site.locate(i)?.id);
   const deps = analyseDependencies(plan.steps);
   const work = committedWork(site, input.committed ?? []);
-  const allocation = allocateRoles(site, graph, plan, deps.order, fleet, work.busy);
+  const allocation = allocateRoles(site, graph, plan, deps.order, fleet, work.busy, input.keep);
   const first = evaluate(input, fleet, deps, work, allocation.assignments, [...deps.issues, ...allocation.issues]);
   if (first.verdict !== 'fail' || first.issues.some((i) => i.severity === 'error' && PLAN_ERRORS.has(i.code))) return first;
   // The first choice of devices for the roles fails: try the others (bounded) and take the one

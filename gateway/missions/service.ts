@@ -61,7 +61,7 @@ export class MissionService {
   constructor(private readonly deps: MissionServiceDeps) {}
 
   /** Checks a plan against the fleet as it is now and the work other missions have committed (see commitments.ts). */
-  check(plan: Plan, assume?: Assume): CheckReport {
+  check(plan: Plan, assume?: Assume, keep?: Readonly<Record<string, string>>): CheckReport {
     const problems = assumeProblems(this.deps.site.index, assume);
     if (problems.length > 0) throw new ApiError('VALIDATION_FAILED', 'assume names things the site does not have', { problems });
     const { site } = this.deps;
@@ -74,6 +74,7 @@ export class MissionService {
       ...(assume ? { assume } : {}),
       now: this.deps.now(),
       committed: commitmentsOf(this.deps.store),
+      ...(keep ? { keep } : {}),
     });
   }
 
@@ -144,13 +145,15 @@ export class MissionService {
     if (hash !== mission.planHash) {
       throw new ApiError('PLAN_HASH_MISMATCH', `planHash ${hash} is not the hash of this mission's checked plan`, { expected: mission.planHash });
     }
-    const report = this.check(mission.plan);
+    // The devices the report shows are kept while they can still take their roles.
+    const before = (mission.report as CheckReport | null)?.assignments ?? {};
+    const report = this.check(mission.plan, undefined, before);
     if (report.verdict === 'fail') {
       throw new ApiError('PLAN_REJECTED', 'the plan fails its check against the fleet as it is now; it cannot be approved', { report });
     }
     // The operator approves the devices the report shows: if roles are bound to others now (one
-    // became busy or went offline), the mission gets the new report and must be approved again.
-    const before = (mission.report as CheckReport | null)?.assignments ?? {};
+    // became busy or went offline, or the plan fails with it), the mission gets the new report
+    // and must be approved again.
     const moved = Object.keys({ ...before, ...report.assignments }).filter((role) => before[role] !== report.assignments[role]).sort();
     if (moved.length > 0) {
       const change = moved.map((role) => `${role}: ${before[role] ?? 'none'} → ${report.assignments[role] ?? 'none'}`);

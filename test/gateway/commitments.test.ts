@@ -101,3 +101,18 @@ t.test("approval keeps its own check as the mission's report", async (t) => {
   t.ok(approved.report.steps[0].startS >= 30, `the approved report has amr-1 start after the other mission's 30 s (at ${approved.report.steps[0].startS} s)`);
   t.match(approved.report.issues, [{ code: 'DEVICE_BUSY', mission: other.id }]);
 });
+
+t.test('approval keeps the devices the operator saw while they can still do the work, even when another is nearer now', async (t) => {
+  const h = await appFor(t);
+  const m = (await post(h, '/v1/missions', { plan: canonicalPlan() })).json();
+  const shown = m.report.assignments.courier as string;
+  // Another AMR now stands nearer cnc-1, where the courier's first step goes, out of the courier's
+  // way: a fresh check picks it.
+  const other = ['amr-1', 'amr-2', 'amr-3'].find((a) => a !== shown)!;
+  h.fleet.update(other, { at: 'sa-8' });
+  const fresh = (await post(h, '/v1/plans/check', { plan: canonicalPlan() })).json();
+  t.equal(fresh.assignments.courier, other, `a fresh check now binds ${other}`);
+  const approved = await post(h, `/v1/missions/${m.id}/approve`, { planHash: m.planHash }, 'operator');
+  t.equal(approved.statusCode, 200, 'approved without a REPORT_CHANGED');
+  t.equal(approved.json().report.assignments.courier, shown, `still ${shown}, the courier the operator saw`);
+});
