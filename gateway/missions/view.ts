@@ -34,35 +34,34 @@ const story = {
   endedAt: Time.nullable().describe('when it reached its final status (succeeded, failed, cancelled, rejected)'),
 };
 
+/** What the full view and the list line both start with (headOf). */
+const head = {
+  id: z.string(),
+  status: z.enum(MISSION_STATUSES),
+  name: z.string().nullable(),
+  priority: z.number(),
+  planHash: z.string(),
+  createdAt: Time,
+  updatedAt: Time,
+};
+
 export const MissionViewSchema = z
   .object({
-    id: z.string(),
-    status: z.enum(MISSION_STATUSES),
-    name: z.string().nullable(),
-    priority: z.number(),
-    planHash: z.string(),
+    ...head,
     worldHash: z.string(),
-    createdAt: Time,
-    updatedAt: Time,
     createdBy: z.string(),
     ...story,
     steps: z.array(MissionStepViewSchema).describe('in plan order'),
-    report: z.unknown().describe('the check report of the plan as stored (POST /v1/plans/check)'),
+    report: z.unknown().describe("the check report the mission runs by (POST /v1/plans/check's shape): the approval's check once approved, else the submit's"),
     plan: z.unknown().describe('the plan as checked (GET /v1/schemas/plan.json)'),
   })
   .describe('A mission with its plan, check report and steps');
 
 export const MissionSummarySchema = z
   .object({
-    id: z.string(),
-    status: z.enum(MISSION_STATUSES),
-    name: z.string().nullable(),
-    priority: z.number(),
-    planHash: z.string(),
+    ...head,
     verdict: z.enum(['pass', 'warn', 'fail']),
     makespanS: z.number(),
-    createdAt: Time,
-    updatedAt: Time,
     ...story,
     steps: z.array(MissionStepViewSchema),
   })
@@ -112,8 +111,8 @@ export function missionSummary(m: Mission): z.infer<typeof MissionSummarySchema>
   };
 }
 
-/** What the full view and the list line both start with. */
-function headOf(m: Mission) {
+/** The fields of `head`, from the mission. */
+function headOf(m: Mission): { [K in keyof typeof head]: z.infer<(typeof head)[K]> } {
   return { id: m.id, status: m.status, name: m.name, priority: m.priority, planHash: m.planHash, createdAt: m.createdAt, updatedAt: m.updatedAt };
 }
 
