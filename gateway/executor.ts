@@ -214,7 +214,7 @@ export class Executor {
       if (f.onDevice) this.flights.interrupt(f, `STOP: ${stop.reason}`, true);
       missions.add(f.missionId);
     }
-    if (stop.scope === 'all') for (const m of this.deps.store.missions.list({ status: ['running'], limit: 500 })) missions.add(m.id);
+    if (stop.scope === 'all') for (const m of this.deps.store.missions.all(['running'])) missions.add(m.id);
     for (const id of missions) {
       if (this.deps.store.missions.get(id)?.status !== 'running') continue;
       this.pauseMission(id, `stop:${stop.createdBy}`, `STOP (${stop.scope}): ${stop.reason}`);

@@ -48,7 +48,7 @@ export function recoverMissions(host: RecoveryHost): void {
       host.adopt(m, f, work);
     } else store.outbox.settle(entry.id, 'abandoned', new Date(host.now()));
   }
-  for (const m of store.missions.list({ status: [...LIVE], limit: 500 })) {
+  for (const m of store.missions.all([...LIVE])) {
     let unknown: string | undefined;
     for (const s of m.steps) {
       if (!inFlight(s.status) || host.book.get(m.id, s.id)) continue;
@@ -70,8 +70,8 @@ export function recoverMissions(host: RecoveryHost): void {
       host.pauseUnknown(m, `the gateway restarted while step '${unknown}' was in flight and has no record of its work; resume it to go on`);
     }
   }
-  for (const m of store.missions.list({ status: ['approved'], limit: 500 })) host.start(m.id);
-  for (const m of store.missions.list({ status: ['running'], limit: 500 })) host.pump(m.id);
+  for (const m of store.missions.all(['approved'])) host.start(m.id);
+  for (const m of store.missions.all(['running'])) host.pump(m.id);
   host.log.debug({}, 'executor recovered');
 }
 

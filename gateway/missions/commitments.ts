@@ -5,19 +5,14 @@ import type { Commitment } from '../../planners/commitments.ts';
 import { isStepFinal, type MissionStatus } from '../../planners/mission.ts';
 import type { CheckReport } from '../../planners/report.ts';
 import type { Store } from '../store/index.ts';
-import { LIST_LIMIT_MAX, type Mission } from '../store/missions.ts';
 
 /** The missions whose work is committed: approved and not yet over. */
 export const COMMITTED: readonly MissionStatus[] = ['approved', 'running', 'paused'];
 
 /** Every committed mission's remaining work, oldest mission first; `except` (the mission being checked) left out. */
 export function commitmentsOf(store: Store, except?: string): Commitment[] {
-  const missions: Mission[] = [];
-  for (let page = store.missions.list({ status: [...COMMITTED], limit: LIST_LIMIT_MAX }); page.length > 0; ) {
-    missions.push(...page);
-    page = page.length < LIST_LIMIT_MAX ? [] : store.missions.list({ status: [...COMMITTED], limit: LIST_LIMIT_MAX, before: page.at(-1)!.id });
-  }
-  return missions
+  return store.missions
+    .all([...COMMITTED])
     .filter((m) => m.id !== except)
     .reverse()
     .map((m) => ({

@@ -187,6 +187,16 @@ export class MissionStore {
     return rows.map((r) => toMission(r, steps.get(r.id)!));
   }
 
+  /** Every mission in one of `status`, newest first, however many there are (list's pages, one after another). */
+  all(status: MissionStatus[]): Mission[] {
+    const out: Mission[] = [];
+    for (let page = this.list({ status, limit: LIST_LIMIT_MAX }); page.length > 0; ) {
+      out.push(...page);
+      page = page.length < LIST_LIMIT_MAX ? [] : this.list({ status, limit: LIST_LIMIT_MAX, before: page.at(-1)!.id });
+    }
+    return out;
+  }
+
   /**
    * Moves a mission to `to` if planners/mission.ts allows it from its current status, and records
    * the event `mission.<to>`. The status check is part of the UPDATE, so concurrent requests

@@ -10,6 +10,7 @@ import {
   IdempotencyConflictError,
   InvalidStepTransitionError,
   InvalidTransitionError,
+  LIST_LIMIT_MAX,
   MissionNotFoundError,
   POLICY_APPROVER,
   type NewMission,
@@ -136,6 +137,16 @@ t.test('list: newest first, status filter, limit and cursor', async (t) => {
   t.throws(() => store.missions.list({ limit: 0 }), RangeError);
   t.throws(() => store.missions.list({ limit: 1.5 }), RangeError);
   t.equal(store.missions.list({ limit: 10_000 }).length, 5, 'large limits are capped, not refused');
+});
+
+t.test('all: every mission of the statuses, newest first, past the largest page list gives', async (t) => {
+  const store = open(t);
+  const n = LIST_LIMIT_MAX + 3;
+  const ids = store.db.transaction(() => Array.from({ length: n }, (_, i) => store.missions.create(request(`p${i}`, { status: i % 2 ? 'rejected' : 'awaiting_approval' })).mission.id))();
+  t.equal(store.missions.list({ limit: n }).length, LIST_LIMIT_MAX, 'one page holds at most LIST_LIMIT_MAX');
+  t.same(store.missions.all(['awaiting_approval', 'rejected']).map((m) => m.id), [...ids].reverse(), 'all of them, each once, newest first');
+  t.same(store.missions.all(['rejected']).map((m) => m.id), ids.filter((_, i) => i % 2).reverse());
+  t.same(store.missions.all(['running']), []);
 });
 
 t.test('idempotency key: a retry gets the same mission, a different request is refused', async (t) => {
