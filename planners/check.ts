@@ -53,6 +53,16 @@ export interface Estimate {
   steps: StepTiming[];
   devices: DeviceSummary[];
   issues: Issue[];
+  /** Every node entry of every robot in simulated time, in the order they happen: the schedule the run follows. */
+  passes?: Pass[];
+}
+
+/** A robot starts driving into a node (`step` is `missionId/stepId` for committed work). */
+export interface Pass {
+  t: number;
+  device: string;
+  step: string;
+  node: string;
 }
 
 export type Simulate = (input: EstimateInput) => Estimate;
@@ -81,6 +91,14 @@ const PLAN_ERRORS: ReadonlySet<IssueCode> = new Set<IssueCode>(['UNKNOWN_DEVICE'
 /** At most this many role assignments are checked for one plan (the first choice included). */
 export const MAX_ASSIGNMENTS_TRIED = 8;
 
+/** The order in which the robots of a report's check (its plan's and the committed ones) enter nodes. */
+const schedules = new WeakMap<CheckReport, Pass[]>();
+
+/** The node entries the simulation behind `report` made, in order; undefined for a report not made here. */
+export function passesOf(report: CheckReport): readonly Pass[] | undefined {
+  return schedules.get(report);
+}
+
 export function checkPlan(input: CheckInput): CheckReport {
   const { site, plan, graph } = input;
   const fleet = applyAssume(input.fleet, input.assume, (i) => site.locate(i)?.id);
@@ -98,7 +116,12 @@ export function checkPlan(input: CheckInput): CheckReport {
   if (tried.length === 1) return first;
   const passing = tried.filter((r) => r.verdict !== 'fail').sort((a, b) => a.makespanS - b.makespanS);
   const chosen = passing[0] ?? first;
-  return { ...chosen, tried: tried.map((r) => ({ assignments: r.assignments, verdict: r.verdict, makespanS: r.makespanS, issues: r.issues.filter((i) => i.severity === 'error').map((i) => i.code) })) };
+  return withPasses({ ...chosen, tried: tried.map((r) => ({ assignments: r.assignments, verdict: r.verdict, makespanS: r.makespanS, issues: r.issues.filter((i) => i.severity === 'error').map((i) => i.code) })) }, schedules.get(chosen));
+}
+
+function withPasses(report: CheckReport, passes: Pass[] | undefined): CheckReport {
+  if (passes) schedules.set(report, passes);
+  return report;
 }
 
 /**
@@ -183,16 +206,19 @@ function evaluate(
     }
   }
 
-  return {
-    verdict: verdictOf(issues),
-    planHash: planHash(plan),
-    worldHash: input.worldHash,
-    assignments,
-    makespanS: estimate.makespanS,
-    steps: estimate.steps,
-    devices: estimate.devices,
-    issues,
-  };
+  return withPasses(
+    {
+      verdict: verdictOf(issues),
+      planHash: planHash(plan),
+      worldHash: input.worldHash,
+      assignments,
+      makespanS: estimate.makespanS,
+      steps: estimate.steps,
+      devices: estimate.devices,
+      issues,
+    },
+    estimate.passes,
+  );
 }
 
 function resolveStep(step: Step, input: CheckInput, assignments: Record<string, string>, issues: Issue[]): ResolvedStep | undefined {

@@ -126,5 +126,6 @@ export function ownPart(estimate: Estimate, work: CommittedWork, own: readonly R
     steps,
     devices: estimate.devices.filter((d) => devices.has(d.id)),
     issues,
+    ...(estimate.passes ? { passes: estimate.passes } : {}),
   };
 }

@@ -4,7 +4,7 @@
 // waiting where another robot's footprint would meet theirs; machines, the arm and the conveyor
 // take the times of the site's device tables. Cargo, parking and state of charge are tracked
 // for every AMR. Nothing here reads a clock: the same input gives the same result.
-import type { Estimate, EstimateInput, ResolvedStep } from '../planners/check.ts';
+import type { Estimate, EstimateInput, Pass, ResolvedStep } from '../planners/check.ts';
 import type { Step } from '../planners/plan.ts';
 import { issue, type DeviceSummary, type Issue, type StepTiming } from '../planners/report.ts';
 import { findRoute, profileAlong, type NavGraph, type Route } from '../planners/route.ts';
@@ -110,6 +110,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
   const started = new Map<string, number>();
   const timings = new Map<string, StepTiming>();
   const used = new Set<string>();
+  const passes: Pass[] = [];
 
   // Every AMR of the site takes part in traffic where it stands, whether the plan uses it or not.
   const robots = new Map<string, Robot>();
@@ -376,6 +377,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     }
     d.moving = true;
     traffic.enter(robot, to);
+    passes.push({ t: now, device: robot.id, step: d.stepId, node: to });
     const a = graph.points.get(from)!;
     const b = graph.points.get(to)!;
     const metres = Math.hypot(b[0] - a[0], b[1] - a[1]);
@@ -557,7 +559,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     return { id, distanceM: round(t.distanceM), socStart: round(t.socStart, 3), socEnd: round(Math.max(0, t.soc), 3), ...(t.waitS > 0 ? { waitS: round(t.waitS) } : {}) };
   });
   const steps = input.order.flatMap((s) => timings.get(s.id) ?? []);
-  return { makespanS: round(makespanS), steps, devices, issues };
+  return { makespanS: round(makespanS), steps, devices, issues, passes };
 }
 
 function fixedDuration(r: ResolvedStep): number {
