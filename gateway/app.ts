@@ -18,6 +18,7 @@ import type { Config } from './config.ts';
 import { ApiError, type ErrorCode } from './errors.ts';
 import { MissionService, type MissionRunner } from './missions/service.ts';
 import { EventHub } from './events.ts';
+import type { TrafficDeviceView } from './execution/traffic.ts';
 import { createLogger, type Logger } from './log.ts';
 
 export { redactUrl } from './log.ts';
@@ -30,6 +31,7 @@ import { robotRoutes } from './routes/robots.ts';
 import { siteRoutes } from './routes/site.ts';
 import { stopRoutes } from './routes/stop.ts';
 import { tabletRoutes } from './routes/tablet.ts';
+import { trafficRoutes } from './routes/traffic.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 import { StopService } from './stop.ts';
 import type { Store } from './store/index.ts';
@@ -48,6 +50,8 @@ export interface AppDeps {
   stops?: StopService;
   /** Runs approved missions; without one, missions are stored and approved but nothing moves. */
   runner?: MissionRunner;
+  /** Traffic at run time (the executor's); without it there is no /v1/traffic. */
+  traffic?: { view(): TrafficDeviceView[] };
   /** The gateway's logger (gateway/log.ts); one is made if not given. */
   log?: Logger;
   /** Where the request log goes when no logger is given (default stdout); tests read it. */
@@ -177,6 +181,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(whoamiRoutes);
   await app.register(siteRoutes, { site: deps.site });
   await app.register(robotRoutes, { site: deps.site, fleet: deps.fleet });
+  if (deps.traffic) await app.register(trafficRoutes, { traffic: deps.traffic });
   await app.register(planRoutes, { missions });
   await app.register(missionRoutes, { missions, site: deps.site });
   const unstream = streamFleet(deps.site, deps.fleet, hub);

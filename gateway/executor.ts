@@ -15,6 +15,7 @@
 // Inputs are applied one at a time: a step signal or timer that arrives while another input is
 // being handled waits for it to finish (`serially`).
 import { isStepFinal, isStepInFlight as inFlight } from '../planners/mission.ts';
+import type { Pass } from '../planners/check.ts';
 import type { Step } from '../planners/plan.ts';
 import type { CheckReport } from '../planners/report.ts';
 import type { DevicePorts, Work } from '../robots/device-port.ts';
@@ -28,6 +29,7 @@ import type { Flight } from './execution/flight.ts';
 import { Flights } from './execution/flights.ts';
 import { recoverMissions, type RecoveryHost } from './execution/recovery.ts';
 import { EXECUTOR, StepWriter } from './execution/step-writer.ts';
+import { TrafficControl } from './execution/traffic.ts';
 import { workRequest } from './execution/work-request.ts';
 import type { StopRecord } from './store/stops.ts';
 import type { Store } from './store/index.ts';
@@ -56,7 +58,7 @@ export interface ExecutorDeps {
   site: LoadedSite;
   fleet: FleetRegistry;
   ports: Pick<DevicePorts, 'for' | 'onSignal'>;
-  hub?: Pick<EventHub, 'publish'>;
+  hub?: Pick<EventHub, 'publish'> & Partial<Pick<EventHub, 'publishThrottled'>>;
   log?: Log;
   clock?: Clock;
   /** Real-time divisor for the estimate-based timeouts and `wait` steps (the virtual fleet's speed); default 1. */
@@ -75,6 +77,10 @@ export interface ExecutorDeps {
 export class Executor {
   readonly clock: Clock;
   readonly log: Log;
+  /** Which AMR holds which node, and who waits for whom (execution/traffic.ts). */
+  readonly traffic: TrafficControl;
+  /** Missions with a step that waits until its AMR's whole route is granted (a port that cannot extend a route). */
+  private readonly waitingForRoute = new Set<string>();
   private readonly write: StepWriter;
   private readonly flights: Flights;
   private readonly offs: (() => void)[] = [];
@@ -86,6 +92,16 @@ export class Executor {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.log ?? silentLog;
     this.write = new StepWriter(deps.store, this.clock, deps.hub);
+    this.traffic = new TrafficControl({
+      store: deps.store,
+      site: deps.site,
+      fleet: deps.fleet,
+      ports: deps.ports,
+      clock: this.clock,
+      log: this.log,
+      ...(deps.hub ? { hub: deps.hub } : {}),
+      resendMs: deps.resendMs ?? RESEND_MS,
+    });
     this.flights = new Flights(
       {
         store: deps.store,
@@ -99,6 +115,7 @@ export class Executor {
         offlineGraceMs: deps.offlineGraceMs ?? OFFLINE_GRACE_MS,
         timeScale: deps.timeScale ?? 1,
         stopped: (device) => deps.stops?.stopFor(device) !== undefined,
+        traffic: this.traffic,
       },
       {
         succeeded: (f) => this.succeed(f),
@@ -110,6 +127,14 @@ export class Executor {
     this.offs.push(
       deps.ports.onSignal((s) => this.serially(() => this.flights.signalled(s))),
       deps.fleet.onChange((s) => this.flights.deviceState(s)),
+      this.traffic.onFreed(() =>
+        this.serially(() => {
+          const waiting = [...this.waitingForRoute];
+          this.waitingForRoute.clear();
+          waiting.forEach((id) => this.pump(id));
+        }),
+      ),
+      () => this.traffic.close(),
     );
     if (deps.stops) {
       this.offs.push(
@@ -121,11 +146,12 @@ export class Executor {
 
   // ---- the mission use cases (gateway/missions/service.ts) -----------------------------------
 
-  /** An approved mission starts running. */
-  start(missionId: string): void {
+  /** An approved mission starts running; `passes`: its approval's schedule, which the robots keep from now on. */
+  start(missionId: string, passes?: readonly Pass[]): void {
     this.serially(() => {
       const m = this.deps.store.missions.get(missionId);
       if (!m || m.status !== 'approved') return;
+      if (passes) this.traffic.adopt(m.id, passes);
       this.write.mission(m.id, 'running');
       this.pump(m.id);
     });
@@ -295,6 +321,15 @@ export class Executor {
         this.write.stepOf(m.id, step.id, 'succeeded', {});
         return 'succeeded';
       }
+      if (request.route) {
+        // The AMR may drive as far as it is granted now; a port that cannot extend a route waits for all of it.
+        const granted = this.traffic.begin(device, m.id, step.id, request.route.nodes, !port.extend);
+        if (granted === undefined) {
+          this.waitingForRoute.add(m.id);
+          return 'refused';
+        }
+        request.route.released = granted;
+      }
       if (step.action !== 'wait') work = port.prepare(request);
     } catch (err) {
       problem = (err as Error).message;
@@ -309,6 +344,7 @@ export class Executor {
       if (err instanceof InvalidStepTransitionError) return 'refused'; // already dispatched: never twice
       throw err;
     }
+    if (work && this.traffic.pathOf(device)?.missionId === m.id) this.traffic.bind(device, work);
     this.deps.hub?.publish('step', { missionId: m.id, step: step.id, status: 'dispatched', device });
     const f = again ?? this.flights.create(m, step, index, device, onto, this.budgetMs(m, step));
     if (problem !== undefined) {

@@ -151,7 +151,7 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
       commandTtlMs: config.PHYGATE_COMMAND_TTL_S * 1000,
     });
     started.push(() => executor.close());
-    const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor, log });
+    const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor, traffic: executor.traffic, log });
     started.push(() => app.close());
     const address = await app.listen({ port: config.PHYGATE_PORT, host: config.PHYGATE_HOST });
     // Only once listening: a start that fails must not leave an admin token nobody was shown.

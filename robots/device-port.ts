@@ -21,8 +21,12 @@ export interface WorkRequest {
   /** How many works the step sent before (a STOP makes a step go again): ids stay unique. */
   attempt: number;
   device: string;
-  /** AMR steps: the nav-graph nodes from where the AMR stands, and the first node's allowed deviation (an AMR stopped between nodes). */
-  route?: { nodes: string[]; startDeviationXY?: number };
+  /**
+   * AMR steps: the nav-graph nodes from where the AMR stands, the first node's allowed deviation
+   * (an AMR stopped between nodes), and how many of the nodes it may drive to now (the rest it is
+   * granted later, through `extend`; default: all).
+   */
+  route?: { nodes: string[]; startDeviationXY?: number; released?: number };
   /** `machine.run` and `convey`: the parts still to make. */
   count?: number;
   /** `arm.transfer` onto an AMR: its id. */
@@ -52,6 +56,8 @@ export interface WorkSummary {
   count?: number;
   /** The AMR an arm's transfer loads. */
   onto?: string;
+  /** AMR works: the index (in the route it was first sent with) of the last node it may drive to. */
+  releasedThrough?: number;
 }
 
 /**
@@ -91,6 +97,14 @@ export interface DevicePort {
   /** A work sent before a restart: report what became of it once the device tells. */
   follow(work: Work): void;
   describe(work: Work): WorkSummary;
+  /**
+   * AMRs that take their route a part at a time: the work as it is once the device may drive
+   * through node `through` of `route` (the route the work was first prepared with), to be stored
+   * and sent; nothing is sent here. A port without it gets only works whose whole route is granted.
+   */
+  extend?(work: Work, route: readonly string[], through: number): Work;
+  /** Whether the device shows it has this very message of the work (an order update included). */
+  has?(work: Work): boolean;
   /** STOP for the device, whatever it is doing. Rejects when it could not be sent. */
   stop(device: string): Promise<StopAnswer>;
   /** After a STOP is released; undefined when the device needs nothing. */

@@ -96,6 +96,11 @@ export class Traffic {
     return undefined;
   }
 
+  /** The nodes whose robots can keep a robot from driving `from → to` (`to` itself among them). */
+  nodesNearEdge(from: string, to: string): readonly string[] {
+    return this.near(from, to, this.graph.points.get(from)!, this.graph.points.get(to)!);
+  }
+
   private near(from: string, to: string, a: Point, b: Point): string[] {
     const key = `${from}\0${to}`;
     let nodes = this.nearEdge.get(key);

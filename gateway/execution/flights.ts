@@ -15,6 +15,7 @@ import { Countdown, type Clock } from './clock.ts';
 import { Flight } from './flight.ts';
 import { FlightBook } from './flight-book.ts';
 import type { StepWriter } from './step-writer.ts';
+import type { TrafficControl } from './traffic.ts';
 
 /** What a flight's end means for its mission: the executor's part. */
 export interface FlightOutcomes {
@@ -41,6 +42,8 @@ export interface FlightsDeps {
   timeScale: number;
   /** Whether a STOP covers the device now (gateway/stop.ts). */
   stopped(device: string): boolean;
+  /** Traffic control: an AMR's route ends with its flight (it keeps where it stands). */
+  traffic?: Pick<TrafficControl, 'end'>;
 }
 
 export class Flights {
@@ -174,6 +177,7 @@ export class Flights {
     f.standStill();
     f.grace?.cancel();
     f.grace = undefined;
+    this.deps.traffic?.end(f.device, f.missionId, f.stepId);
     this.deps.writer.step(f, 'blocked', { reason }, f.previous && settleAs);
   }
 
@@ -214,6 +218,7 @@ export class Flights {
   end(f: Flight, wake = true): string[] {
     if (f.state !== 'ended') f.to('ended');
     f.clearTimers();
+    this.deps.traffic?.end(f.device, f.missionId, f.stepId);
     const woken = this.book.remove(f).filter((id) => id !== f.missionId);
     if (wake) this.outcomes.wake(woken);
     return woken;

@@ -1,7 +1,7 @@
 // The mission use cases: check a plan, submit it as a mission, approve exactly what was checked,
 // cancel, pause, resume, read its event log. The routes translate HTTP; this decides, and logs
 // what it decided.
-import { assumeProblems } from '../../planners/check.ts';
+import { assumeProblems, passesOf, type Pass } from '../../planners/check.ts';
 import type { Assume } from '../../planners/fleet.ts';
 import { isFinal, isStepFinal, type MissionStatus } from '../../planners/mission.ts';
 import { canonicalJson, sha256, type Plan } from '../../planners/plan.ts';
@@ -25,7 +25,8 @@ import {
 
 /** What the mission use cases need of the executor (gateway/executor.ts); absent, nothing runs. */
 export interface MissionRunner {
-  start(missionId: string): void;
+  /** An approved mission starts; `passes`: the node entries of its approval's check, the order the robots keep from now on. */
+  start(missionId: string, passes?: readonly Pass[]): void;
   pause(missionId: string, actor: string): Mission;
   resume(missionId: string, actor: string): Mission;
   cancelWork(missionId: string): void;
@@ -106,7 +107,7 @@ export class MissionService {
       }
       // Site policy `when-pass`: a passing plan is approved at once, and runs.
       if (submitted.created && submitted.mission.status === 'approved' && this.deps.runner) {
-        this.deps.runner.start(submitted.mission.id);
+        this.deps.runner.start(submitted.mission.id, passesOf(report));
         return { mission: this.get(submitted.mission.id), created: true };
       }
       return submitted;
@@ -164,7 +165,7 @@ export class MissionService {
     // The approval's check becomes the mission's report: it runs with the devices and routes bound now.
     this.announce(this.mapped(id, () => this.deps.store.missions.approve(id, actor, report, { planHash: hash, verdict: report.verdict, worldHash: report.worldHash })));
     this.deps.log?.info({ missionId: id, actor, planHash: hash, verdict: report.verdict }, 'mission approved');
-    this.deps.runner?.start(id);
+    this.deps.runner?.start(id, passesOf(report));
     return this.get(id);
   }
 

@@ -207,6 +207,36 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX outbox_open ON outbox (created_at) WHERE settled_at IS NULL;
   CREATE INDEX outbox_step ON outbox (mission_id, step_id, created_at);
   `,
+  `
+  -- Traffic at run time (gateway/execution/traffic.ts): the nodes each AMR holds (a node is held
+  -- by one device at most), the route each AMR drives and how far it is granted, and the order in
+  -- which the checked schedule has the robots enter nodes. An order update revises its outbox entry.
+  CREATE TABLE traffic_holds (
+    node TEXT PRIMARY KEY,
+    device TEXT NOT NULL,
+    since TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX traffic_holds_device ON traffic_holds (device);
+  CREATE TABLE traffic_paths (
+    device TEXT PRIMARY KEY,
+    mission_id TEXT NOT NULL,
+    step_id TEXT NOT NULL,
+    work_id TEXT,
+    nodes TEXT NOT NULL,
+    reached INTEGER NOT NULL,
+    granted INTEGER NOT NULL,
+    update_id INTEGER NOT NULL DEFAULT 0,
+    CHECK (0 <= reached AND reached <= granted)
+  ) STRICT;
+  CREATE TABLE traffic_schedule (
+    seq INTEGER PRIMARY KEY,
+    node TEXT NOT NULL,
+    device TEXT NOT NULL,
+    mission_id TEXT NOT NULL,
+    step_id TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX traffic_schedule_step ON traffic_schedule (device, mission_id, step_id);
+  `,
 ];
 
 /** The schema version a database has once every migration ran. */

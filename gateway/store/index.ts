@@ -5,6 +5,7 @@ import { MissionStore } from './missions.ts';
 import { OutboxStore } from './outbox.ts';
 import { StopStore } from './stops.ts';
 import { TokenStore } from './tokens.ts';
+import { TrafficStore } from './traffic.ts';
 
 export interface Store {
   db: Database;
@@ -13,6 +14,7 @@ export interface Store {
   outbox: OutboxStore;
   stops: StopStore;
   tokens: TokenStore;
+  traffic: TrafficStore;
   close(): void;
 }
 
@@ -25,6 +27,7 @@ export function openStore(dataDir: string): Store {
     outbox: new OutboxStore(db),
     stops: new StopStore(db),
     tokens: new TokenStore(db),
+    traffic: new TrafficStore(db),
     close: () => db.close(),
   };
 }

@@ -75,6 +75,7 @@ export class OutboxStore {
   readonly #open;
   readonly #ofStep;
   readonly #countOfStep;
+  readonly #revise;
 
   constructor(db: Database) {
     this.#insert = db.prepare<[Pick<OutboxRow, 'id' | 'mission_id' | 'step_id' | 'device' | 'channel' | 'message' | 'created_at' | 'expires_at'>]>(
@@ -87,6 +88,12 @@ export class OutboxStore {
     this.#open = db.prepare<[], OutboxRow>(`SELECT ${COLUMNS} FROM outbox WHERE settled_at IS NULL ORDER BY created_at, id`);
     this.#ofStep = db.prepare<[string, string], OutboxRow>(`SELECT ${COLUMNS} FROM outbox WHERE mission_id = ? AND step_id = ? ORDER BY created_at, rowid`);
     this.#countOfStep = db.prepare<[string, string], number>('SELECT count(*) FROM outbox WHERE mission_id = ? AND step_id = ?').pluck();
+    this.#revise = db.prepare<[string, string]>('UPDATE outbox SET message = ? WHERE id = ? AND settled_at IS NULL');
+  }
+
+  /** The work's latest message (a VDA 5050 order update): what is sent again, and taken over after a restart. */
+  revise(id: string, message: Record<string, unknown>): boolean {
+    return this.#revise.run(JSON.stringify(message), id).changes === 1;
   }
 
   /** Call inside the transaction that dispatches the step. */

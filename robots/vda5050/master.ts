@@ -303,6 +303,22 @@ export class Vda5050Master {
   }
 
   /**
+   * The update of `order` (orderUpdateId + 1) that releases its `route` through node index
+   * `through`: it starts where the order's base ends, with that node's sequenceId, and carries the
+   * same actions at the end (their ids stay the same). `route` is the whole route the order was
+   * first sent with. Built and checked, not sent.
+   */
+  prepareUpdate(deviceId: string, order: Order, route: readonly string[], through: number): Order {
+    const v = this.vehicle(deviceId);
+    const base = order.nodes.filter((n) => n.released);
+    const end = base[base.length - 1]!;
+    const from = end.sequenceId / 2;
+    if (route[from] !== end.nodeId) throw new RouteStartError(deviceId, route[from], end.nodeId);
+    const actionsAtEnd = (order.nodes[order.nodes.length - 1]?.actions ?? []).map((a) => a.actionType as EndAction);
+    return this.build(v, { route: route.slice(from), actionsAtEnd, releasedNodes: through - from + 1 }, order.orderId, order.orderUpdateId + 1, end.sequenceId);
+  }
+
+  /**
    * The next update of the AMR's order (orderUpdateId + 1): `route` starts where the current base
    * ends, or where the AMR stopped if it is done with the order.
    */

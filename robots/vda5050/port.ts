@@ -61,6 +61,7 @@ export class Vda5050Port implements DevicePort {
         actionsAtEnd: end ? [end] : [],
         orderId,
         ...(route.startDeviationXY ? { startDeviationXY: route.startDeviationXY } : {}),
+        ...(route.released !== undefined && route.released < route.nodes.length ? { releasedNodes: route.released } : {}),
       });
       return { id: orderId, device, channel: 'vda5050.order', message: order as unknown as Record<string, unknown>, expiresAt: new Date(Date.now() + request.ttlMs).toISOString() };
     } catch (err) {
@@ -112,8 +113,25 @@ export class Vda5050Port implements DevicePort {
   }
 
   describe(work: Work): WorkSummary {
-    const nodes = (work.message as { nodes?: { nodeId: string }[] }).nodes;
-    return nodes ? { route: nodes.map((n) => n.nodeId) } : {};
+    const nodes = (work.message as Partial<Order>).nodes;
+    if (!nodes) return {};
+    const base = nodes.filter((n) => n.released);
+    return { route: nodes.map((n) => n.nodeId), releasedThrough: base[base.length - 1]!.sequenceId / 2 };
+  }
+
+  /** An order update (orderUpdateId + 1) whose base reaches `through`: the vehicle drives on without stopping if it comes in time. */
+  extend(work: Work, route: readonly string[], through: number): Work {
+    try {
+      const update = this.master.prepareUpdate(work.device, work.message as unknown as Order, route, through);
+      return { ...work, message: update as unknown as Record<string, unknown> };
+    } catch (err) {
+      throw StepRefusedError.from(work.device, err);
+    }
+  }
+
+  has(work: Work): boolean {
+    const state = this.master.lastState(work.device);
+    return state?.orderId === work.id && state.orderUpdateId >= (work.message as unknown as Order).orderUpdateId;
   }
 
   async stop(device: string): Promise<StopAnswer> {

@@ -173,7 +173,7 @@ async function vda5050Rig(t: Test): Promise<PortRig> {
     releases: true,
     follows: true,
     request,
-    summary: { route: AMR_ROUTE },
+    summary: { route: AMR_ROUTE, releasedThrough: AMR_ROUTE.length - 1 },
     refusals: [
       { request: { ...request(0), step: { id: 'mill', action: 'machine.run', device: AMR, params: { program: 'bracket-v2', count: 1 } } }, says: /^amr-1 is an AMR: it cannot do 'machine\.run'$/ },
       { request: { ...request(0), route: undefined }, says: /^amr-1: no route from where it stands$/ },
