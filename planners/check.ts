@@ -45,6 +45,11 @@ export interface EstimateInput {
   after: ReadonlyMap<string, readonly string[]>;
   /** Steps that resolved; the others are skipped but their dependents still wait on nothing. */
   valid: ReadonlySet<string>;
+  /**
+   * AMR steps whose route was checked before (committed missions' steps): each drives its route
+   * from the node of it where the robot stands, as the run will, instead of a route found anew.
+   */
+  routes?: ReadonlyMap<string, readonly string[]>;
 }
 
 /** What the simulator answers: timings, per-device figures and the dynamic issues. */
@@ -186,7 +191,7 @@ function evaluate(
   // The committed work goes first: on a device both use, the other mission's steps come first.
   const valid = new Set([...work.origin.keys(), ...resolved.map((r) => r.step.id)]);
   const estimate = ownPart(
-    input.simulate({ site, graph, fleet, steps: [...work.steps, ...resolved], order: [...work.order, ...deps.order], after: new Map([...work.after, ...deps.after]), valid }),
+    input.simulate({ site, graph, fleet, steps: [...work.steps, ...resolved], order: [...work.order, ...deps.order], after: new Map([...work.after, ...deps.after]), valid, routes: work.routes }),
     work,
     resolved,
   );

@@ -7,7 +7,7 @@
 import type { Estimate, EstimateInput, Pass, ResolvedStep } from '../planners/check.ts';
 import type { Step } from '../planners/plan.ts';
 import { issue, type DeviceSummary, type Issue, type StepTiming } from '../planners/report.ts';
-import { findRoute, profileAlong, type NavGraph, type Route } from '../planners/route.ts';
+import { findRoute, profileAlong, type Headings, type NavGraph, type Route, type RouteResult } from '../planners/route.ts';
 import type { Amr, SiteIndex } from '../planners/site.ts';
 import { Traffic, TRAFFIC_CLEARANCE, type TrafficRobot } from './traffic.ts';
 
@@ -292,10 +292,8 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const targetNode = site.locate(target)?.id;
     if (!robot.node || !targetNode) return arrive(t);
     const endHeading = site.station(target)?.theta;
-    const r = findRoute(graph, robot.node, targetNode, robot.amr.limits, {
-      ...(robot.heading !== undefined ? { start: robot.heading } : {}),
-      ...(endHeading !== undefined ? { end: endHeading } : {}),
-    });
+    const headings = { ...(robot.heading !== undefined ? { start: robot.heading } : {}), ...(endHeading !== undefined ? { end: endHeading } : {}) };
+    const r = checkedRoute(graph, input.routes?.get(stepId), robot.node, targetNode, robot.amr.limits, headings) ?? findRoute(graph, robot.node, targetNode, robot.amr.limits, headings);
     if (!r.ok) {
       if (r.reason === 'target-in-keep-out' || r.reason === 'crosses-keep-out') {
         issues.push(
@@ -571,6 +569,18 @@ function fixedDuration(r: ResolvedStep): number {
     case 'arm.transfer': return device.kind === 'arm' ? device.transferS : 0;
     default: return 0;
   }
+}
+
+/**
+ * A route checked before, from the node of it where the robot stands (the first time it passes
+ * there): what the run drives (see routeFrom at run time). None when the robot stands off it, it
+ * ends elsewhere, or the graph no longer has its edges.
+ */
+function checkedRoute(graph: NavGraph, checked: readonly string[] | undefined, at: string, to: string, limits: Amr['limits'], headings: Headings): RouteResult | undefined {
+  const from = checked ? checked.indexOf(at) : -1;
+  if (!checked || from < 0 || checked.at(-1) !== to) return undefined;
+  const route = profileAlong(graph, checked.slice(from), limits, headings);
+  return route ? { ok: true, route } : undefined;
 }
 
 /** The charger the robot reaches fastest among those no other robot stands on. */

@@ -2,6 +2,7 @@
 // approved, running or paused mission will still do (planners/commitments.ts), at submit, on
 // POST /v1/plans/check and again at approval; once a mission is over its work no longer counts.
 import t from 'tap';
+import { commitmentsOf } from '../../gateway/missions/commitments.ts';
 import type { PlanInput } from '../../planners/plan.ts';
 import { appFor, canonicalPlan, type TestApp } from './harness.ts';
 
@@ -115,4 +116,16 @@ t.test('approval keeps the devices the operator saw while they can still do the 
   const approved = await post(h, `/v1/missions/${m.id}/approve`, { planHash: m.planHash }, 'operator');
   t.equal(approved.statusCode, 200, 'approved without a REPORT_CHANGED');
   t.equal(approved.json().report.assignments.courier, shown, `still ${shown}, the courier the operator saw`);
+});
+
+t.test("a committed mission's steps carry the routes its check planned", async (t) => {
+  const h = await appFor(t);
+  const m = (await post(h, '/v1/missions', { plan: canonicalPlan() })).json();
+  t.same(commitmentsOf(h.store), [], 'awaiting approval, it commits nothing');
+  t.equal((await post(h, `/v1/missions/${m.id}/approve`, { planHash: m.planHash }, 'operator')).statusCode, 200);
+  const report = (await h.app.inject({ method: 'GET', url: `/v1/missions/${m.id}`, headers: h.auth('viewer') })).json().report;
+  const [c] = commitmentsOf(h.store);
+  const driven = report.steps.filter((s: { route?: string[] }) => s.route);
+  t.ok(driven.length >= 2, 'the courier drives in two steps');
+  t.same(c?.routes, Object.fromEntries(driven.map((s: { id: string; route: string[] }) => [s.id, s.route])), "by step id, the routes of the mission's report; steps that drive nowhere have none");
 });

@@ -6,6 +6,7 @@ import t from 'tap';
 import type { Commitment } from '../../planners/commitments.ts';
 import type { PlanInput } from '../../planners/plan.ts';
 import type { CheckReport } from '../../planners/report.ts';
+import { passesOf } from '../../planners/check.ts';
 import { checkInSim } from '../../sim/checker.ts';
 import { CANONICAL_ROLES, CANONICAL_STEPS, check, demo, NOW, parkedFleet, plan } from './fixtures/demo.ts';
 
@@ -99,4 +100,22 @@ t.test("roles of a committed mission are bound as its check bound them; an arm's
 t.test('a committed step whose device the site no longer has is left out', async (t) => {
   const steps = toCharger2('amr-2');
   t.same(checkWith(steps, [mission('m_gone', toCharger2('amr-1'), { assignments: {} })].map((c) => ({ ...c, plan: { ...c.plan, steps: c.plan.steps.map((s) => ({ ...s, device: 'amr-9' })) } }))), check(steps));
+});
+
+t.test("a committed step drives the route its mission's check planned, from the node of it where the robot stands", async (t) => {
+  const go: PlanInput['steps'] = [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'cnc-1' } }];
+  const fastest = check(go).steps[0]!.route!;
+  // The long way round, along the south aisle: what a check with traffic may have planned (a detour).
+  const checked = ['dock-a', 'sa-1', 'sa-2', 'sa-3', 'sa-4', 'ma-3', 'na-3', 'cnc-1'];
+  t.notSame(fastest, checked, 'not the route a check on an empty floor finds');
+  const entered = (routes?: Record<string, string[]>) =>
+    (passesOf(checkWith([{ id: 'idle', action: 'wait', device: 'amr-2', params: { seconds: 1 } }], [{ ...mission('m_go', go), ...(routes ? { routes } : {}) }])) ?? [])
+      .filter((p) => p.step === 'm_go/go')
+      .map((p) => p.node);
+  t.same(entered(), fastest.slice(1), 'without a checked route, the fastest one');
+  t.same(entered({ go: checked }), checked.slice(1), 'with one, that route, node by node');
+  t.same(entered({ go: ['dock-b', 'sa-2', 'sa-1', ...checked] }), checked.slice(1), 'one that passes amr-1 on the way is driven from there');
+  t.same(entered({ go: ['sa-2', 'sa-3', 'sa-4', 'ma-3', 'na-3', 'cnc-1'] }), fastest.slice(1), 'a route amr-1 does not stand on is not driven: the fastest from where it is');
+  t.same(entered({ go: ['dock-a', 'sa-1', 'ma-1', 'charger-1'] }), fastest.slice(1), 'nor one that ends elsewhere');
+  t.same(entered({ go: ['dock-a', 'sa-1', 'ma-3', 'na-3', 'cnc-1'] }), fastest.slice(1), 'nor one the graph has no edges for (the floor changed)');
 });
