@@ -50,6 +50,8 @@ export interface EstimateInput {
    * from the node of it where the robot stands, as the run will, instead of a route found anew.
    */
   routes?: ReadonlyMap<string, readonly string[]>;
+  /** Steps of other missions, approved first: their robots have right of way (see docs/architecture.md, "Commitments"). */
+  committed?: ReadonlySet<string>;
 }
 
 /** What the simulator answers: timings, per-device figures and the dynamic issues. */
@@ -191,7 +193,7 @@ function evaluate(
   // The committed work goes first: on a device both use, the other mission's steps come first.
   const valid = new Set([...work.origin.keys(), ...resolved.map((r) => r.step.id)]);
   const estimate = ownPart(
-    input.simulate({ site, graph, fleet, steps: [...work.steps, ...resolved], order: [...work.order, ...deps.order], after: new Map([...work.after, ...deps.after]), valid, routes: work.routes }),
+    input.simulate({ site, graph, fleet, steps: [...work.steps, ...resolved], order: [...work.order, ...deps.order], after: new Map([...work.after, ...deps.after]), valid, routes: work.routes, committed: new Set(work.origin.keys()) }),
     work,
     resolved,
   );

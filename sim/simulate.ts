@@ -4,6 +4,7 @@
 // waiting where another robot's footprint would meet theirs; machines, the arm and the conveyor
 // take the times of the site's device tables. Cargo, parking and state of charge are tracked
 // for every AMR. Nothing here reads a clock: the same input gives the same result.
+import { stepTarget } from '../planners/allocate.ts';
 import type { Estimate, EstimateInput, Pass, ResolvedStep } from '../planners/check.ts';
 import type { Step } from '../planners/plan.ts';
 import { issue, type DeviceSummary, type Issue, type StepTiming } from '../planners/report.ts';
@@ -44,7 +45,8 @@ interface Drive {
   route: string[];
   target: string;
   endHeading: number | undefined;
-  wait?: { since: number; blocker: string; node: string; why: 'way' | 'target' };
+  /** `way`: a robot in the way; `target`: one parked at the target; `claim`: a committed robot goes to the target first. */
+  wait?: { since: number; blocker: string; node: string; why: 'way' | 'target' | 'claim' };
   /** False until it leaves its first node: a robot does not set off towards a station another robot stands on. */
   moving: boolean;
   done: (t: number) => void;
@@ -141,6 +143,28 @@ export function simulatePlan(input: EstimateInput): Estimate {
   }
 
   const robotList = [...robots.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+
+  // Right of way: other missions were approved first. Each target node of a committed AMR step is
+  // claimed by that step until its robot has arrived there; no other robot sets off to park there
+  // before (it would stand where the committed robot must go).
+  const committed = input.committed ?? new Set<string>();
+  const claims = new Map<string, { stepId: string; device: string }[]>();
+  for (const step of input.order) {
+    const r = byId.get(step.id);
+    const node = r && committed.has(step.id) && r.device.kind === 'amr' ? site.locate(stepTarget(step) ?? '')?.id : undefined;
+    if (node) claims.set(node, [...(claims.get(node) ?? []), { stepId: step.id, device: r!.device.id }]);
+  }
+  /** The committed robot that goes to `node` first, if another robot's step may not park there yet. */
+  const claimOn = (robot: Robot, stepId: string, node: string) =>
+    committed.has(stepId) ? undefined : claims.get(node)?.find((c) => c.device !== robot.id)?.device;
+  /** A committed step's robot has arrived (or will never drive): its claim ends, and robots waiting for it may go. */
+  const releaseClaim = (stepId: string, node: string | undefined) => {
+    const list = node ? claims.get(node) : undefined;
+    const k = list?.findIndex((c) => c.stepId === stepId) ?? -1;
+    if (k < 0) return;
+    list!.splice(k, 1);
+    agenda.at(agenda.now, wakeWaiters);
+  };
 
   // Each device works through its steps in plan order; an arm.transfer onto an AMR holds both.
   const queues = new Map<string, string[]>();
@@ -288,8 +312,12 @@ export function simulatePlan(input: EstimateInput): Estimate {
 
   // ---- driving ---------------------------------------------------------------------------
   /** Plan the route to `target` and drive it; `arrive` is called on arrival (also when there is no route). */
-  const drive = (robot: Robot, target: string, stepId: string, timing: StepTiming, t: number, arrive: (t: number) => void) => {
+  const drive = (robot: Robot, target: string, stepId: string, timing: StepTiming, t: number, done: (t: number) => void) => {
     const targetNode = site.locate(target)?.id;
+    const arrive = (at: number) => {
+      releaseClaim(stepId, targetNode);
+      done(at);
+    };
     if (!robot.node || !targetNode) return arrive(t);
     const endHeading = site.station(target)?.theta;
     const headings = { ...(robot.heading !== undefined ? { start: robot.heading } : {}), ...(endHeading !== undefined ? { end: endHeading } : {}) };
@@ -333,7 +361,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     timing.route = r.route.nodes;
     if (r.route.nodes.length === 1 && endHeading === undefined) return arrive(t);
     spend(robot, t, setOffJ(robot, r.route), stepId);
-    robot.drive = { stepId, nodes: r.route.nodes, profile: r.route, startS: t, at: 0, route: r.route.nodes, target: targetNode, endHeading, moving: false, done: arrive };
+    robot.drive = { stepId, nodes: r.route.nodes, profile: r.route, startS: t, at: 0, route: r.route.nodes, target: targetNode, endHeading, moving: false, done };
     depart(robot);
   };
 
@@ -345,6 +373,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
       const end = d.startS + here.departS;
       robot.heading = d.profile.endHeading;
       robot.drive = undefined;
+      releaseClaim(d.stepId, d.target);
       agenda.at(end, () => {
         spend(robot, end, 0, d.stepId);
         d.done(end);
@@ -359,13 +388,18 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const from = d.nodes[d.at]!;
     const to = d.nodes[d.at + 1]!;
     const now = agenda.now;
-    const parkedAtTarget = d.moving ? undefined : standingAt(robot, d.target);
-    const blocker = parkedAtTarget ?? traffic.blocker(robot, from, to);
+    const claimedBy = d.moving ? undefined : claimOn(robot, d.stepId, d.target);
+    const parkedAtTarget = d.moving || claimedBy ? undefined : standingAt(robot, d.target);
+    const blocker = claimedBy ?? parkedAtTarget ?? traffic.blocker(robot, from, to);
     if (blocker) {
+      const why = claimedBy ? 'claim' : parkedAtTarget ? 'target' : 'way';
       if (!d.wait) {
-        d.wait = { since: now, blocker, node: from, why: parkedAtTarget ? 'target' : 'way' };
+        d.wait = { since: now, blocker, node: from, why };
         waiting.add(robot.id);
         if (blockedForGood(robot)) tryDetour(robot);
+      } else if (d.wait.why === 'claim') {
+        // The claim is over, but the committed robot (or another) is still in the way.
+        Object.assign(d.wait, { blocker, why });
       }
       return;
     }
@@ -428,8 +462,9 @@ export function simulatePlan(input: EstimateInput): Estimate {
 
   const waiting = new Set<string>();
   const wakeWaiters = () => {
-    // Deterministic: longest-waiting first, then by id.
-    const order = [...waiting].map((id) => robots.get(id)!).sort((a, b) => a.drive!.wait!.since - b.drive!.wait!.since || a.id.localeCompare(b.id));
+    // Deterministic: robots on committed steps first (right of way), then longest-waiting, then by id.
+    const rank = (r: Robot) => (committed.has(r.drive!.stepId) ? 0 : 1);
+    const order = [...waiting].map((id) => robots.get(id)!).sort((a, b) => rank(a) - rank(b) || a.drive!.wait!.since - b.drive!.wait!.since || a.id.localeCompare(b.id));
     for (const r of order) {
       if (!r.drive?.wait || r.stuck) continue;
       tryAdvance(r);
@@ -471,7 +506,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
   const tryDetour = (robot: Robot): boolean => {
     const d = robot.drive!;
     const w = d.wait!;
-    if (w.why === 'target' || standingAt(robot, d.target)) return false;
+    if (w.why !== 'way' || standingAt(robot, d.target)) return false;
     const from = d.nodes[d.at]!;
     const detour = findRoute(graph, from, d.target, robot.amr.limits, {
       ...(robot.heading !== undefined ? { start: robot.heading } : {}),
@@ -511,10 +546,13 @@ export function simulatePlan(input: EstimateInput): Estimate {
     waiting.delete(robot.id);
     const other = robots.get(w.blocker)!;
     const next = d.nodes[d.at + 1]!;
-    const why = other.drive?.wait
-      ? `${w.blocker} is itself waiting${other.drive.wait.blocker === robot.id ? ` for ${robot.id}` : ''}, so neither can move`
-      : `${w.blocker} stands at '${other.node}' and no step moves it away first`;
-    const what = w.why === 'target' ? `cannot set off from '${w.node}' for '${d.target}'` : `cannot drive from '${w.node}' to '${next}'`;
+    const why =
+      w.why === 'claim'
+        ? `${w.blocker} goes there first and never arrives`
+        : other.drive?.wait
+          ? `${w.blocker} is itself waiting${other.drive.wait.blocker === robot.id ? ` for ${robot.id}` : ''}, so neither can move`
+          : `${w.blocker} stands at '${other.node}' and no step moves it away first`;
+    const what = w.why === 'way' ? `cannot drive from '${w.node}' to '${next}'` : `cannot set off from '${w.node}' for '${d.target}'`;
     issues.push(
       issue('DEADLOCK', {
         step: d.stepId,

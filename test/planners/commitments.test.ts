@@ -119,3 +119,30 @@ t.test("a committed step drives the route its mission's check planned, from the 
   t.same(entered({ go: ['dock-a', 'sa-1', 'ma-1', 'charger-1'] }), fastest.slice(1), 'nor one that ends elsewhere');
   t.same(entered({ go: ['dock-a', 'sa-1', 'ma-3', 'na-3', 'cnc-1'] }), fastest.slice(1), 'nor one the graph has no edges for (the floor changed)');
 });
+
+t.test("right of way: a plan's robot does not set off to park where a committed robot goes first", async (t) => {
+  // amr-3's mission: in 10 s to cnc-1, 30 s there, then on to shelf-3. The plan: amr-2 to cnc-1 for 100 s.
+  const theirs: PlanInput['steps'] = [
+    { id: 'later', action: 'wait', device: 'amr-3', params: { seconds: 10 } },
+    { id: 'to-cnc', action: 'navigate', device: 'amr-3', params: { to: 'cnc-1' }, after: ['later'] },
+    { id: 'hold', action: 'wait', device: 'amr-3', params: { seconds: 30 }, after: ['to-cnc'] },
+    { id: 'away', action: 'navigate', device: 'amr-3', params: { to: 'shelf-3' }, after: ['hold'] },
+  ];
+  const ours: PlanInput['steps'] = [
+    { id: 'go', action: 'navigate', device: 'amr-2', params: { to: 'cnc-1' } },
+    { id: 'stay', action: 'wait', device: 'amr-2', params: { seconds: 100 }, after: ['go'] },
+    { id: 'back', action: 'navigate', device: 'amr-2', params: { to: 'dock-b' }, after: ['stay'] },
+  ];
+  const together = check([...theirs, ...ours]);
+  t.equal(together.verdict, 'fail', 'as one plan, first come first served: amr-2 parks at cnc-1 first and the two meet head-on');
+
+  const r = checkWith(ours, [mission('m_c', theirs)]);
+  t.not(r.verdict, 'fail', 'with amr-3 working for an approved mission, the plan passes');
+  const passes = passesOf(r)!;
+  const entry = (device: string, node: string) => passes.findIndex((p) => p.device === device && p.node === node);
+  const left = passes.findIndex((p) => p.step === 'm_c/away');
+  t.ok(entry('amr-3', 'cnc-1') >= 0 && entry('amr-3', 'cnc-1') < left, 'amr-3 gets to cnc-1 and leaves it again');
+  t.ok(passes.findIndex((p) => p.device === 'amr-2') > left, 'amr-2 sets off only once amr-3 has been there and is on its way out');
+  t.match(r.issues.filter((i) => i.code === 'ROBOT_CONFLICT'), [{ step: 'go', device: 'amr-2', with: 'amr-3', at: 'dock-b', mission: 'm_c' }], 'the plan says amr-2 waits at dock-b for amr-3 of that mission, and nothing else');
+  t.notOk(r.issues.some((i) => i.code === 'DEADLOCK'));
+});
