@@ -5,7 +5,7 @@ import { committedWork, ownPart, type Commitment } from './commitments.ts';
 import { analyseDependencies } from './dependencies.ts';
 import { applyAssume, type Assume, type DeviceState, type FleetState } from './fleet.ts';
 import { planHash, type Plan, type ShapeProblem, type Step } from './plan.ts';
-import { issue, verdictOf, type CheckReport, type DeviceSummary, type Issue, type IssueCode, type StepTiming } from './report.ts';
+import { issue, verdictOf, type CheckReport, type DeviceSummary, type Issue, type IssueCode, type Move, type StepTiming } from './report.ts';
 import type { NavGraph } from './route.ts';
 import type { Device, DeviceKind, SiteIndex } from './site.ts';
 import { hintFor } from './suggest.ts';
@@ -62,9 +62,11 @@ export interface Estimate {
   issues: Issue[];
   /** Every node entry of every robot in simulated time, in the order they happen: the schedule the run follows. */
   passes?: Pass[];
+  /** Idle robots moved out of another robot's way (MAKE_WAY). */
+  moves?: Move[];
 }
 
-/** A robot starts driving into a node (`step` is `missionId/stepId` for committed work). */
+/** A robot starts driving into a node (`step` is `missionId/stepId` for committed work, `make-way:k` for a move). */
 export interface Pass {
   t: number;
   device: string;
@@ -223,6 +225,7 @@ function evaluate(
       steps: estimate.steps,
       devices: estimate.devices,
       issues,
+      ...(estimate.moves?.length ? { moves: estimate.moves } : {}),
     },
     estimate.passes,
   );

@@ -87,8 +87,15 @@ export function ownPart(estimate: Estimate, work: CommittedWork, own: readonly R
   for (const i of estimate.issues) {
     const origin = i.step ? work.origin.get(i.step) : undefined;
     if (!origin) {
-      const other = i.with ? work.busy.get(i.with) : undefined;
-      issues.push(other ? { ...i, mission: other, message: `${i.message} (${i.with} works for mission ${other})` } : i);
+      // The other robot: the one `device` waits for, or the one that makes way for `device`.
+      const robot = i.code === 'MAKE_WAY' ? i.device : i.with;
+      const other = robot ? work.busy.get(robot) : undefined;
+      issues.push(other ? { ...i, mission: other, message: `${i.message} (${robot} works for mission ${other})` } : i);
+      continue;
+    }
+    // The plan's robot, done with its work, makes way for a committed robot: the plan's to know.
+    if (i.code === 'MAKE_WAY' && i.device && firstStepOf.has(i.device)) {
+      issues.push({ ...i, step: firstStepOf.get(i.device)!, mission: origin.missionId, message: `${i.message} (${i.with} works for mission ${origin.missionId})` });
       continue;
     }
     // A committed step's issue is the plan's only when the plan's robot causes it.
@@ -127,11 +134,13 @@ export function ownPart(estimate: Estimate, work: CommittedWork, own: readonly R
     );
   }
   const devices = new Set(firstStepOf.keys());
+  const moves = estimate.moves?.filter((m) => devices.has(m.device) || devices.has(m.for));
   return {
     makespanS: Math.max(0, ...steps.map((s) => s.endS)),
     steps,
     devices: estimate.devices.filter((d) => devices.has(d.id)),
     issues,
     ...(estimate.passes ? { passes: estimate.passes } : {}),
+    ...(moves?.length ? { moves } : {}),
   };
 }

@@ -6,8 +6,9 @@
 // for every AMR. Nothing here reads a clock: the same input gives the same result.
 import { stepTarget } from '../planners/allocate.ts';
 import type { Estimate, EstimateInput, Pass, ResolvedStep } from '../planners/check.ts';
+import { makeWayTarget } from '../planners/make-way.ts';
 import type { Step } from '../planners/plan.ts';
-import { issue, type DeviceSummary, type Issue, type StepTiming } from '../planners/report.ts';
+import { issue, type DeviceSummary, type Issue, type Move, type StepTiming } from '../planners/report.ts';
 import { findRoute, profileAlong, type Headings, type NavGraph, type Route, type RouteResult } from '../planners/route.ts';
 import type { Amr, SiteIndex } from '../planners/site.ts';
 import { Traffic, TRAFFIC_CLEARANCE, type TrafficRobot } from './traffic.ts';
@@ -50,6 +51,8 @@ interface Drive {
   /** False until it leaves its first node: a robot does not set off towards a station another robot stands on. */
   moving: boolean;
   done: (t: number) => void;
+  /** A move to make way (`make-way:k`): its issues name the step it makes way for. */
+  issueStep?: string;
 }
 
 type Event = { t: number; seq: number; run: () => void };
@@ -396,7 +399,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
       if (!d.wait) {
         d.wait = { since: now, blocker, node: from, why };
         waiting.add(robot.id);
-        if (blockedForGood(robot)) tryDetour(robot);
+        if (blockedForGood(robot) && !tryDetour(robot)) makeWay(robot);
       } else if (d.wait.why === 'claim') {
         // The claim is over, but the committed robot (or another) is still in the way.
         Object.assign(d.wait, { blocker, why });
@@ -436,7 +439,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     robot.waitS += waitS;
     issues.push(
       issue('ROBOT_CONFLICT', {
-        step: d.stepId,
+        step: d.issueStep ?? d.stepId,
         device: robot.id,
         with: w.blocker,
         at: w.node,
@@ -468,27 +471,78 @@ export function simulatePlan(input: EstimateInput): Estimate {
     for (const r of order) {
       if (!r.drive?.wait || r.stuck) continue;
       tryAdvance(r);
-      if (r.drive?.wait && !r.stuck && blockedForGood(r)) tryDetour(r);
+      if (r.drive?.wait && !r.stuck && blockedForGood(r) && !tryDetour(r)) makeWay(r);
     }
   };
 
   /** Will the robots `robot` waits for never move? (A wait cycle, or a robot parked with nothing left to do.) */
-  const blockedForGood = (robot: Robot): boolean => {
+  const blockedForGood = (robot: Robot): boolean => endOfWait(robot) !== undefined;
+
+  /** The end of the chain of waits from `robot` when it never moves: `cycle`, or the robot standing still for good. */
+  const endOfWait = (robot: Robot): Robot | 'cycle' | undefined => {
     const seen = new Set<string>([robot.id]);
     let id = robot.drive!.wait!.blocker;
     for (;;) {
-      if (seen.has(id)) return true;
+      if (seen.has(id)) return 'cycle';
       seen.add(id);
       const other = robots.get(id)!;
-      if (other.stuck) return true;
+      if (other.stuck) return 'cycle';
       if (other.drive?.wait) {
         id = other.drive.wait.blocker;
         continue;
       }
-      if (other.drive) return false;
+      if (other.drive) return undefined;
       // Standing still: it moves again only if it still has steps to drive.
-      return !(queues.get(id) ?? []).some((s) => byId.get(s)!.device.id === id);
+      return (queues.get(id) ?? []).some((s) => byId.get(s)!.device.id === id) ? undefined : other;
     }
+  };
+
+  // ---- making way ------------------------------------------------------------------------
+  const moves: Move[] = [];
+  /** Moves are bounded, so robots cannot make way for each other for ever. */
+  const maxMoves = 4 * robotList.length;
+  /**
+   * `robot` waits for good for a robot standing still with nothing left to do (no step of any
+   * device involves it any more): under the site's `idle` policy that robot drives off to the
+   * place makeWayTarget chooses, and `robot` goes on once the way is clear.
+   */
+  const makeWay = (robot: Robot): boolean => {
+    const idle = endOfWait(robot);
+    if (!idle || idle === 'cycle' || !idle.node || (queues.get(idle.id) ?? []).length > 0 || moves.length >= maxMoves) return false;
+    const d = robot.drive!;
+    const reach = idle.radius + robot.radius + TRAFFIC_CLEARANCE;
+    const rest = d.nodes.slice(d.at).map((n) => graph.points.get(n)!);
+    const avoid = new Set<string>();
+    for (const [id, p] of graph.points) if (rest.some((q) => Math.hypot(p[0] - q[0], p[1] - q[1]) < reach)) avoid.add(id);
+    const occupied = traffic.nodesNear(idle);
+    for (const [node, list] of claims) if (list.some((c) => c.device !== idle.id)) occupied.add(node);
+    const target = makeWayTarget({ site, graph, robot: idle.amr, at: idle.node, ...(idle.heading !== undefined ? { heading: idle.heading } : {}), avoid, occupied });
+    if (!target) return false;
+    const now = agenda.now;
+    const id = `make-way:${moves.length + 1}`;
+    const forStep = d.issueStep ?? d.stepId;
+    const to = target.route.nodes.at(-1)!;
+    moves.push({ id, device: idle.id, from: idle.node, to: target.to, route: target.route.nodes, atS: round(now), for: robot.id, step: forStep });
+    issues.push(
+      issue('MAKE_WAY', {
+        step: forStep,
+        device: idle.id,
+        with: robot.id,
+        at: idle.node,
+        atS: round(now),
+        message: `${idle.id} stands at '${idle.node}' with nothing left to do, in ${robot.id}'s way: it makes way to '${target.to}' (t = ${now.toFixed(1)} s)`,
+        hint: `no change needed; the gateway moves ${idle.id}; to choose where it goes, end its work with a step that sends it there`,
+      }),
+    );
+    timings.set(id, { id, device: idle.id, startS: round(now), endS: round(now), route: target.route.nodes });
+    spend(idle, now, setOffJ(idle, target.route), '');
+    const done = (t: number) => {
+      timings.get(id)!.endS = round(t);
+      spend(idle, t, 0, '');
+    };
+    idle.drive = { stepId: id, issueStep: forStep, nodes: target.route.nodes, profile: target.route, startS: now, at: 0, route: target.route.nodes, target: to, endHeading: target.route.endHeading, moving: true, done };
+    depart(idle);
+    return true;
   };
 
   /** Another robot standing (not driving through) where its footprint would meet ours at `node`. */
@@ -520,7 +574,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const longer = detour.route.timeS - (d.profile.times[d.nodes.length - 1]!.departS - d.profile.times[d.at]!.departS);
     issues.push(
       issue('ROBOT_CONFLICT', {
-        step: d.stepId,
+        step: d.issueStep ?? d.stepId,
         device: robot.id,
         with: w.blocker,
         at: from,
@@ -555,7 +609,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const what = w.why === 'way' ? `cannot drive from '${w.node}' to '${next}'` : `cannot set off from '${w.node}' for '${d.target}'`;
     issues.push(
       issue('DEADLOCK', {
-        step: d.stepId,
+        step: d.issueStep ?? d.stepId,
         device: robot.id,
         with: w.blocker,
         at: w.node,
@@ -581,7 +635,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const still = [...waiting].sort().map((id) => robots.get(id)!);
     if (still.length === 0) break;
     let detoured = false;
-    for (const r of still) if (r.drive?.wait && !r.stuck && tryDetour(r)) detoured = true;
+    for (const r of still) if (r.drive?.wait && !r.stuck && (tryDetour(r) || makeWay(r))) detoured = true;
     if (detoured) continue;
     for (const r of still) stuckFor(r, agenda.now);
     break;
@@ -595,7 +649,8 @@ export function simulatePlan(input: EstimateInput): Estimate {
     return { id, distanceM: round(t.distanceM), socStart: round(t.socStart, 3), socEnd: round(Math.max(0, t.soc), 3), ...(t.waitS > 0 ? { waitS: round(t.waitS) } : {}) };
   });
   const steps = input.order.flatMap((s) => timings.get(s.id) ?? []);
-  return { makespanS: round(makespanS), steps, devices, issues, passes };
+  for (const m of moves) m.route = timings.get(m.id)!.route!;
+  return { makespanS: round(makespanS), steps, devices, issues, passes, ...(moves.length > 0 ? { moves } : {}) };
 }
 
 function fixedDuration(r: ResolvedStep): number {

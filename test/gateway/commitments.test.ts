@@ -4,13 +4,16 @@
 import t from 'tap';
 import { commitmentsOf } from '../../gateway/missions/commitments.ts';
 import type { PlanInput } from '../../planners/plan.ts';
-import { appFor, canonicalPlan, type TestApp } from './harness.ts';
+import type { Test } from 'tap';
+import { appFor, canonicalPlan, demoSiteCopy, type TestApp } from './harness.ts';
 
 const post = (h: TestApp, url: string, payload: object, role: 'agent' | 'operator' = 'agent') => h.app.inject({ method: 'POST', url, headers: h.auth(role), payload });
+/** The demo floor where idle robots stay where they stand (policy `idle: stay`): one parked where a plan must go is in its way for good. */
+const staySite = (t: Test) => demoSiteCopy(t, (yaml) => yaml.replace('idle: make-way', 'idle: stay'));
 const toCharger2 = (amr: string, name: string): PlanInput => ({ schema: 'phygate.plan/v1', name, steps: [{ id: 'go', action: 'navigate', device: amr, params: { to: 'charger-2' } }] });
 
-t.test('two missions sending amr-1 and amr-2 to charger-2: the second is rejected, naming the first; after the first is cancelled it passes', async (t) => {
-  const h = await appFor(t);
+t.test('two missions sending amr-1 and amr-2 to charger-2 where idle robots stay: the second is rejected, naming the first; after the first is cancelled it passes', async (t) => {
+  const h = await appFor(t, { siteDir: staySite(t) });
   const first = (await post(h, '/v1/missions', { plan: toCharger2('amr-1', 'first') })).json();
   t.equal(first.status, 'awaiting_approval');
   const before = (await post(h, '/v1/plans/check', { plan: toCharger2('amr-2', 'second') })).json();
@@ -33,7 +36,7 @@ t.test('two missions sending amr-1 and amr-2 to charger-2: the second is rejecte
 });
 
 t.test('approval checks again against the missions approved meanwhile', async (t) => {
-  const h = await appFor(t);
+  const h = await appFor(t, { siteDir: staySite(t) });
   const a = (await post(h, '/v1/missions', { plan: toCharger2('amr-1', 'a') })).json();
   const b = (await post(h, '/v1/missions', { plan: toCharger2('amr-2', 'b') })).json();
   t.equal(b.status, 'awaiting_approval', 'both pass on their own');
@@ -128,4 +131,17 @@ t.test("a committed mission's steps carry the routes its check planned", async (
   const driven = report.steps.filter((s: { route?: string[] }) => s.route);
   t.ok(driven.length >= 2, 'the courier drives in two steps');
   t.same(c?.routes, Object.fromEntries(driven.map((s: { id: string; route: string[] }) => [s.id, s.route])), "by step id, the routes of the mission's report; steps that drive nowhere have none");
+});
+
+t.test("the README's plan submitted twice: the second passes while the first is approved, with a courier of its own", async (t) => {
+  const h = await appFor(t);
+  const first = (await post(h, '/v1/missions', { plan: canonicalPlan() })).json();
+  t.equal((await post(h, `/v1/missions/${first.id}/approve`, { planHash: first.planHash }, 'operator')).statusCode, 200);
+  const second = await post(h, '/v1/missions', { plan: canonicalPlan() });
+  t.equal(second.statusCode, 201, 'submitted, it awaits approval');
+  const report = second.json().report;
+  t.not(report.verdict, 'fail');
+  t.not(report.assignments.courier, first.report.assignments.courier, 'its courier is not the first mission’s');
+  t.match(report.issues.filter((i: { code: string }) => i.code === 'MAKE_WAY'), [{ device: first.report.assignments.courier, with: report.assignments.courier, mission: first.id }], "the first mission's courier, done at shelf-2, makes way");
+  t.equal((await post(h, `/v1/missions/${second.json().id}/approve`, { planHash: second.json().planHash }, 'operator')).statusCode, 200, 'and it is approved, checked again against the first');
 });
