@@ -5,7 +5,7 @@ import { committedWork, ownPart, type Commitment } from './commitments.ts';
 import { analyseDependencies } from './dependencies.ts';
 import { applyAssume, type Assume, type DeviceState, type FleetState } from './fleet.ts';
 import { planHash, type Plan, type ShapeProblem, type Step } from './plan.ts';
-import { issue, verdictOf, type CheckReport, type DeviceSummary, type Issue, type IssueCode, type StepTiming } from './report.ts';
+import { issue, verdictOf, type CheckReport, type DeviceSummary, type Issue, type IssueCode, type Move, type StepTiming } from './report.ts';
 import type { NavGraph } from './route.ts';
 import type { Device, DeviceKind, SiteIndex } from './site.ts';
 import { hintFor } from './suggest.ts';
@@ -45,6 +45,13 @@ export interface EstimateInput {
   after: ReadonlyMap<string, readonly string[]>;
   /** Steps that resolved; the others are skipped but their dependents still wait on nothing. */
   valid: ReadonlySet<string>;
+  /**
+   * AMR steps whose route was checked before (committed missions' steps): each drives its route
+   * from the node of it where the robot stands, as the run will, instead of a route found anew.
+   */
+  routes?: ReadonlyMap<string, readonly string[]>;
+  /** Steps of other missions, approved first: their robots have right of way (see docs/architecture.md, "Commitments"). */
+  committed?: ReadonlySet<string>;
 }
 
 /** What the simulator answers: timings, per-device figures and the dynamic issues. */
@@ -55,9 +62,11 @@ export interface Estimate {
   issues: Issue[];
   /** Every node entry of every robot in simulated time, in the order they happen: the schedule the run follows. */
   passes?: Pass[];
+  /** Idle robots moved out of another robot's way (MAKE_WAY). */
+  moves?: Move[];
 }
 
-/** A robot starts driving into a node (`step` is `missionId/stepId` for committed work). */
+/** A robot starts driving into a node (`step` is `missionId/stepId` for committed work, `make-way:k` for a move). */
 export interface Pass {
   t: number;
   device: string;
@@ -186,7 +195,7 @@ function evaluate(
   // The committed work goes first: on a device both use, the other mission's steps come first.
   const valid = new Set([...work.origin.keys(), ...resolved.map((r) => r.step.id)]);
   const estimate = ownPart(
-    input.simulate({ site, graph, fleet, steps: [...work.steps, ...resolved], order: [...work.order, ...deps.order], after: new Map([...work.after, ...deps.after]), valid }),
+    input.simulate({ site, graph, fleet, steps: [...work.steps, ...resolved], order: [...work.order, ...deps.order], after: new Map([...work.after, ...deps.after]), valid, routes: work.routes, committed: new Set(work.origin.keys()) }),
     work,
     resolved,
   );
@@ -216,6 +225,7 @@ function evaluate(
       steps: estimate.steps,
       devices: estimate.devices,
       issues,
+      ...(estimate.moves?.length ? { moves: estimate.moves } : {}),
     },
     estimate.passes,
   );

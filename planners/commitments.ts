@@ -17,6 +17,8 @@ export interface Commitment {
   assignments: Readonly<Record<string, string>>;
   /** Steps that are over (succeeded, failed or cancelled): they no longer happen. */
   over: ReadonlySet<string>;
+  /** Step id → the route its check planned (the report's `steps[].route`): what the run drives. */
+  routes?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The committed steps, ready to be simulated before the new plan's. */
@@ -28,6 +30,8 @@ export interface CommittedWork {
   origin: Map<string, { missionId: string; stepId: string }>;
   /** Device → the first mission with work for it still to do. */
   busy: Map<string, string>;
+  /** Simulated step id → the route its mission's check planned, driven from where the robot stands on it. */
+  routes: Map<string, readonly string[]>;
 }
 
 /** A committed step's id in the simulation: never a plan's own step id (those cannot hold '/'). */
@@ -39,7 +43,7 @@ export const committedStepId = (missionId: string, stepId: string): string => `$
  * left out, and so are dependencies on steps that are over or left out.
  */
 export function committedWork(site: SiteIndex, commitments: readonly Commitment[]): CommittedWork {
-  const work: CommittedWork = { steps: [], order: [], after: new Map(), origin: new Map(), busy: new Map() };
+  const work: CommittedWork = { steps: [], order: [], after: new Map(), origin: new Map(), busy: new Map(), routes: new Map() };
   for (const c of commitments) {
     const bind = (ref: string) => (ref.startsWith('$') ? c.assignments[ref.slice(1)] : ref);
     const included = new Set<string>();
@@ -60,6 +64,8 @@ export function committedWork(site: SiteIndex, commitments: readonly Commitment[
       work.order.push(copy);
       work.after.set(id, after);
       work.origin.set(id, { missionId: c.missionId, stepId: step.id });
+      const route = c.routes?.[step.id];
+      if (route) work.routes.set(id, route);
       for (const d of [device.id, targetAmr]) if (d && !work.busy.has(d)) work.busy.set(d, c.missionId);
     }
   }
@@ -81,8 +87,15 @@ export function ownPart(estimate: Estimate, work: CommittedWork, own: readonly R
   for (const i of estimate.issues) {
     const origin = i.step ? work.origin.get(i.step) : undefined;
     if (!origin) {
-      const other = i.with ? work.busy.get(i.with) : undefined;
-      issues.push(other ? { ...i, mission: other, message: `${i.message} (${i.with} works for mission ${other})` } : i);
+      // The other robot: the one `device` waits for, or the one that makes way for `device`.
+      const robot = i.code === 'MAKE_WAY' ? i.device : i.with;
+      const other = robot ? work.busy.get(robot) : undefined;
+      issues.push(other ? { ...i, mission: other, message: `${i.message} (${robot} works for mission ${other})` } : i);
+      continue;
+    }
+    // The plan's robot, done with its work, makes way for a committed robot: the plan's to know.
+    if (i.code === 'MAKE_WAY' && i.device && firstStepOf.has(i.device)) {
+      issues.push({ ...i, step: firstStepOf.get(i.device)!, mission: origin.missionId, message: `${i.message} (${i.with} works for mission ${origin.missionId})` });
       continue;
     }
     // A committed step's issue is the plan's only when the plan's robot causes it.
@@ -121,11 +134,13 @@ export function ownPart(estimate: Estimate, work: CommittedWork, own: readonly R
     );
   }
   const devices = new Set(firstStepOf.keys());
+  const moves = estimate.moves?.filter((m) => devices.has(m.device) || devices.has(m.for));
   return {
     makespanS: Math.max(0, ...steps.map((s) => s.endS)),
     steps,
     devices: estimate.devices.filter((d) => devices.has(d.id)),
     issues,
     ...(estimate.passes ? { passes: estimate.passes } : {}),
+    ...(moves?.length ? { moves } : {}),
   };
 }

@@ -22,6 +22,7 @@ export const ISSUE_CODES = {
   DEVICE_OFFLINE: { severity: 'error', when: 'the device is offline now, or `assume` says `online: false`' },
   SPEED_LIMIT: { severity: 'warning', when: 'a route crosses a slow zone (the time includes it)' },
   DEVICE_BUSY: { severity: 'warning', when: 'the device has work committed to another mission first; the step starts after it' },
+  MAKE_WAY: { severity: 'warning', when: "an idle robot stands in another robot's way for good; it is moved aside (site policy `idle`)" },
 } as const;
 
 export type IssueCode = keyof typeof ISSUE_CODES;
@@ -34,11 +35,11 @@ export interface Issue {
   device?: string;
   message: string;
   hint: string;
-  /** ROBOT_CONFLICT, DEADLOCK: the other robot. */
+  /** ROBOT_CONFLICT, DEADLOCK: the other robot; MAKE_WAY: the robot `device` makes way for. */
   with?: string;
-  /** ROBOT_CONFLICT, DEADLOCK: the nav-graph node where `device` waits (or is stuck). */
+  /** ROBOT_CONFLICT, DEADLOCK: the nav-graph node where `device` waits (or is stuck); MAKE_WAY: where it stood. */
   at?: string;
-  /** ROBOT_CONFLICT, DEADLOCK: simulated time (s from the start) when the wait begins. */
+  /** ROBOT_CONFLICT, DEADLOCK: simulated time (s from the start) when the wait begins; MAKE_WAY: when it sets off. */
   atS?: number;
   /** ROBOT_CONFLICT: how long `device` waits there, seconds. */
   waitS?: number;
@@ -60,6 +61,23 @@ export interface StepTiming {
   route?: string[];
   /** The step never finishes: its robot is deadlocked (see the DEADLOCK issue); `endS` is when it got stuck. */
   blocked?: boolean;
+}
+
+/** An idle robot moved out of another's way (MAKE_WAY): what the run is to do when the time comes. */
+export interface Move {
+  /** The name its node entries carry in the check's schedule (`make-way:1`, …). */
+  id: string;
+  device: string;
+  /** The node it stood on, and the station (or bare node) it goes to. */
+  from: string;
+  to: string;
+  /** The nodes it drives, `from` first (detours included). */
+  route: string[];
+  /** When it sets off, s from the start. */
+  atS: number;
+  /** The robot it makes way for, and that robot's step (`missionId/stepId` for another mission's). */
+  for: string;
+  step: string;
 }
 
 export interface DeviceSummary {
@@ -85,6 +103,8 @@ export interface CheckReport {
    * one first), its verdict, makespan and the codes of its errors. The report is the one of the
    * assignment that passes and finishes first, or the first if none passes.
    */
+  /** Idle robots the check moved out of the way of the plan's robots, or the plan's robots out of other missions' way (MAKE_WAY). */
+  moves?: Move[];
   tried?: { assignments: Record<string, string>; verdict: CheckReport['verdict']; makespanS: number; issues: IssueCode[] }[];
 }
 

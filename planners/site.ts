@@ -28,7 +28,8 @@ export const StationSchema = z.strictObject({
   node: id,
   /** Heading a robot takes when parked here (radians). */
   theta: z.number().finite().default(0),
-  kind: z.enum(['dock', 'machine', 'shelf', 'charger', 'conveyor', 'booth', 'other']).default('other'),
+  /** `parking`: where an idle robot makes way to (policy `idle`). */
+  kind: z.enum(['dock', 'machine', 'shelf', 'charger', 'conveyor', 'booth', 'parking', 'other']).default('other'),
 });
 
 export const ZoneSchema = z.discriminatedUnion('kind', [
@@ -134,6 +135,12 @@ export const PoliciesSchema = z.strictObject({
   batteryReserve: z.number().min(0).max(1).default(0.2),
   /** State of charge (0..1) a `charge` step charges to. */
   chargeTarget: z.number().min(0).max(1).default(0.9),
+  /**
+   * A robot with nothing left to do that stands in another robot's way for good: `make-way` moves
+   * it to a free parking station (else a free node off the other's route), `return-home` to its
+   * home station, `stay` leaves it (the other is in DEADLOCK).
+   */
+  idle: z.enum(['stay', 'make-way', 'return-home']).default('make-way'),
 });
 
 export const SiteSchema = z.strictObject({

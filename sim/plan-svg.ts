@@ -42,6 +42,7 @@ const STATION_FILL: Record<Station['kind'], string> = {
   charger: '#fff176',
   conveyor: '#cfd8dc',
   booth: '#ffccbc',
+  parking: '#c8e6c9',
   other: '#ffffff',
 };
 

@@ -4,10 +4,12 @@
 // waiting where another robot's footprint would meet theirs; machines, the arm and the conveyor
 // take the times of the site's device tables. Cargo, parking and state of charge are tracked
 // for every AMR. Nothing here reads a clock: the same input gives the same result.
+import { stepTarget } from '../planners/allocate.ts';
 import type { Estimate, EstimateInput, Pass, ResolvedStep } from '../planners/check.ts';
+import { makeWayTarget } from '../planners/make-way.ts';
 import type { Step } from '../planners/plan.ts';
-import { issue, type DeviceSummary, type Issue, type StepTiming } from '../planners/report.ts';
-import { findRoute, profileAlong, type NavGraph, type Route } from '../planners/route.ts';
+import { issue, type DeviceSummary, type Issue, type Move, type StepTiming } from '../planners/report.ts';
+import { findRoute, profileAlong, type Headings, type NavGraph, type Route, type RouteResult } from '../planners/route.ts';
 import type { Amr, SiteIndex } from '../planners/site.ts';
 import { Traffic, TRAFFIC_CLEARANCE, type TrafficRobot } from './traffic.ts';
 
@@ -44,10 +46,13 @@ interface Drive {
   route: string[];
   target: string;
   endHeading: number | undefined;
-  wait?: { since: number; blocker: string; node: string; why: 'way' | 'target' };
+  /** `way`: a robot in the way; `target`: one parked at the target; `claim`: a committed robot goes to the target first. */
+  wait?: { since: number; blocker: string; node: string; why: 'way' | 'target' | 'claim' };
   /** False until it leaves its first node: a robot does not set off towards a station another robot stands on. */
   moving: boolean;
   done: (t: number) => void;
+  /** A move to make way (`make-way:k`): its issues name the step it makes way for. */
+  issueStep?: string;
 }
 
 type Event = { t: number; seq: number; run: () => void };
@@ -141,6 +146,28 @@ export function simulatePlan(input: EstimateInput): Estimate {
   }
 
   const robotList = [...robots.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+
+  // Right of way: other missions were approved first. Each target node of a committed AMR step is
+  // claimed by that step until its robot has arrived there; no other robot sets off to park there
+  // before (it would stand where the committed robot must go).
+  const committed = input.committed ?? new Set<string>();
+  const claims = new Map<string, { stepId: string; device: string }[]>();
+  for (const step of input.order) {
+    const r = byId.get(step.id);
+    const node = r && committed.has(step.id) && r.device.kind === 'amr' ? site.locate(stepTarget(step) ?? '')?.id : undefined;
+    if (node) claims.set(node, [...(claims.get(node) ?? []), { stepId: step.id, device: r!.device.id }]);
+  }
+  /** The committed robot that goes to `node` first, if another robot's step may not park there yet. */
+  const claimOn = (robot: Robot, stepId: string, node: string) =>
+    committed.has(stepId) ? undefined : claims.get(node)?.find((c) => c.device !== robot.id)?.device;
+  /** A committed step's robot has arrived (or will never drive): its claim ends, and robots waiting for it may go. */
+  const releaseClaim = (stepId: string, node: string | undefined) => {
+    const list = node ? claims.get(node) : undefined;
+    const k = list?.findIndex((c) => c.stepId === stepId) ?? -1;
+    if (k < 0) return;
+    list!.splice(k, 1);
+    agenda.at(agenda.now, wakeWaiters);
+  };
 
   // Each device works through its steps in plan order; an arm.transfer onto an AMR holds both.
   const queues = new Map<string, string[]>();
@@ -288,14 +315,16 @@ export function simulatePlan(input: EstimateInput): Estimate {
 
   // ---- driving ---------------------------------------------------------------------------
   /** Plan the route to `target` and drive it; `arrive` is called on arrival (also when there is no route). */
-  const drive = (robot: Robot, target: string, stepId: string, timing: StepTiming, t: number, arrive: (t: number) => void) => {
+  const drive = (robot: Robot, target: string, stepId: string, timing: StepTiming, t: number, done: (t: number) => void) => {
     const targetNode = site.locate(target)?.id;
+    const arrive = (at: number) => {
+      releaseClaim(stepId, targetNode);
+      done(at);
+    };
     if (!robot.node || !targetNode) return arrive(t);
     const endHeading = site.station(target)?.theta;
-    const r = findRoute(graph, robot.node, targetNode, robot.amr.limits, {
-      ...(robot.heading !== undefined ? { start: robot.heading } : {}),
-      ...(endHeading !== undefined ? { end: endHeading } : {}),
-    });
+    const headings = { ...(robot.heading !== undefined ? { start: robot.heading } : {}), ...(endHeading !== undefined ? { end: endHeading } : {}) };
+    const r = checkedRoute(graph, input.routes?.get(stepId), robot.node, targetNode, robot.amr.limits, headings) ?? findRoute(graph, robot.node, targetNode, robot.amr.limits, headings);
     if (!r.ok) {
       if (r.reason === 'target-in-keep-out' || r.reason === 'crosses-keep-out') {
         issues.push(
@@ -335,7 +364,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     timing.route = r.route.nodes;
     if (r.route.nodes.length === 1 && endHeading === undefined) return arrive(t);
     spend(robot, t, setOffJ(robot, r.route), stepId);
-    robot.drive = { stepId, nodes: r.route.nodes, profile: r.route, startS: t, at: 0, route: r.route.nodes, target: targetNode, endHeading, moving: false, done: arrive };
+    robot.drive = { stepId, nodes: r.route.nodes, profile: r.route, startS: t, at: 0, route: r.route.nodes, target: targetNode, endHeading, moving: false, done };
     depart(robot);
   };
 
@@ -347,6 +376,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
       const end = d.startS + here.departS;
       robot.heading = d.profile.endHeading;
       robot.drive = undefined;
+      releaseClaim(d.stepId, d.target);
       agenda.at(end, () => {
         spend(robot, end, 0, d.stepId);
         d.done(end);
@@ -361,13 +391,18 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const from = d.nodes[d.at]!;
     const to = d.nodes[d.at + 1]!;
     const now = agenda.now;
-    const parkedAtTarget = d.moving ? undefined : standingAt(robot, d.target);
-    const blocker = parkedAtTarget ?? traffic.blocker(robot, from, to);
+    const claimedBy = d.moving ? undefined : claimOn(robot, d.stepId, d.target);
+    const parkedAtTarget = d.moving || claimedBy ? undefined : standingAt(robot, d.target);
+    const blocker = claimedBy ?? parkedAtTarget ?? traffic.blocker(robot, from, to);
     if (blocker) {
+      const why = claimedBy ? 'claim' : parkedAtTarget ? 'target' : 'way';
       if (!d.wait) {
-        d.wait = { since: now, blocker, node: from, why: parkedAtTarget ? 'target' : 'way' };
+        d.wait = { since: now, blocker, node: from, why };
         waiting.add(robot.id);
-        if (blockedForGood(robot)) tryDetour(robot);
+        if (blockedForGood(robot) && !tryDetour(robot)) makeWay(robot);
+      } else if (d.wait.why === 'claim') {
+        // The claim is over, but the committed robot (or another) is still in the way.
+        Object.assign(d.wait, { blocker, why });
       }
       return;
     }
@@ -404,7 +439,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     robot.waitS += waitS;
     issues.push(
       issue('ROBOT_CONFLICT', {
-        step: d.stepId,
+        step: d.issueStep ?? d.stepId,
         device: robot.id,
         with: w.blocker,
         at: w.node,
@@ -430,32 +465,84 @@ export function simulatePlan(input: EstimateInput): Estimate {
 
   const waiting = new Set<string>();
   const wakeWaiters = () => {
-    // Deterministic: longest-waiting first, then by id.
-    const order = [...waiting].map((id) => robots.get(id)!).sort((a, b) => a.drive!.wait!.since - b.drive!.wait!.since || a.id.localeCompare(b.id));
+    // Deterministic: robots on committed steps first (right of way), then longest-waiting, then by id.
+    const rank = (r: Robot) => (committed.has(r.drive!.stepId) ? 0 : 1);
+    const order = [...waiting].map((id) => robots.get(id)!).sort((a, b) => rank(a) - rank(b) || a.drive!.wait!.since - b.drive!.wait!.since || a.id.localeCompare(b.id));
     for (const r of order) {
       if (!r.drive?.wait || r.stuck) continue;
       tryAdvance(r);
-      if (r.drive?.wait && !r.stuck && blockedForGood(r)) tryDetour(r);
+      if (r.drive?.wait && !r.stuck && blockedForGood(r) && !tryDetour(r)) makeWay(r);
     }
   };
 
   /** Will the robots `robot` waits for never move? (A wait cycle, or a robot parked with nothing left to do.) */
-  const blockedForGood = (robot: Robot): boolean => {
+  const blockedForGood = (robot: Robot): boolean => endOfWait(robot) !== undefined;
+
+  /** The end of the chain of waits from `robot` when it never moves: `cycle`, or the robot standing still for good. */
+  const endOfWait = (robot: Robot): Robot | 'cycle' | undefined => {
     const seen = new Set<string>([robot.id]);
     let id = robot.drive!.wait!.blocker;
     for (;;) {
-      if (seen.has(id)) return true;
+      if (seen.has(id)) return 'cycle';
       seen.add(id);
       const other = robots.get(id)!;
-      if (other.stuck) return true;
+      if (other.stuck) return 'cycle';
       if (other.drive?.wait) {
         id = other.drive.wait.blocker;
         continue;
       }
-      if (other.drive) return false;
+      if (other.drive) return undefined;
       // Standing still: it moves again only if it still has steps to drive.
-      return !(queues.get(id) ?? []).some((s) => byId.get(s)!.device.id === id);
+      return (queues.get(id) ?? []).some((s) => byId.get(s)!.device.id === id) ? undefined : other;
     }
+  };
+
+  // ---- making way ------------------------------------------------------------------------
+  const moves: Move[] = [];
+  /** Moves are bounded, so robots cannot make way for each other for ever. */
+  const maxMoves = 4 * robotList.length;
+  /**
+   * `robot` waits for good for a robot standing still with nothing left to do (no step of any
+   * device involves it any more): under the site's `idle` policy that robot drives off to the
+   * place makeWayTarget chooses, and `robot` goes on once the way is clear.
+   */
+  const makeWay = (robot: Robot): boolean => {
+    const idle = endOfWait(robot);
+    if (!idle || idle === 'cycle' || !idle.node || (queues.get(idle.id) ?? []).length > 0 || moves.length >= maxMoves) return false;
+    const d = robot.drive!;
+    const reach = idle.radius + robot.radius + TRAFFIC_CLEARANCE;
+    const rest = d.nodes.slice(d.at).map((n) => graph.points.get(n)!);
+    const avoid = new Set<string>();
+    for (const [id, p] of graph.points) if (rest.some((q) => Math.hypot(p[0] - q[0], p[1] - q[1]) < reach)) avoid.add(id);
+    const occupied = traffic.nodesNear(idle);
+    for (const [node, list] of claims) if (list.some((c) => c.device !== idle.id)) occupied.add(node);
+    const target = makeWayTarget({ site, graph, robot: idle.amr, at: idle.node, ...(idle.heading !== undefined ? { heading: idle.heading } : {}), avoid, occupied });
+    if (!target) return false;
+    const now = agenda.now;
+    const id = `make-way:${moves.length + 1}`;
+    const forStep = d.issueStep ?? d.stepId;
+    const to = target.route.nodes.at(-1)!;
+    moves.push({ id, device: idle.id, from: idle.node, to: target.to, route: target.route.nodes, atS: round(now), for: robot.id, step: forStep });
+    issues.push(
+      issue('MAKE_WAY', {
+        step: forStep,
+        device: idle.id,
+        with: robot.id,
+        at: idle.node,
+        atS: round(now),
+        message: `${idle.id} stands at '${idle.node}' with nothing left to do, in ${robot.id}'s way: it makes way to '${target.to}' (t = ${now.toFixed(1)} s)`,
+        hint: `no change needed; the gateway moves ${idle.id}; to choose where it goes, end its work with a step that sends it there`,
+      }),
+    );
+    timings.set(id, { id, device: idle.id, startS: round(now), endS: round(now), route: target.route.nodes });
+    spend(idle, now, setOffJ(idle, target.route), '');
+    const done = (t: number) => {
+      timings.get(id)!.endS = round(t);
+      spend(idle, t, 0, '');
+    };
+    idle.drive = { stepId: id, issueStep: forStep, nodes: target.route.nodes, profile: target.route, startS: now, at: 0, route: target.route.nodes, target: to, endHeading: target.route.endHeading, moving: true, done };
+    depart(idle);
+    return true;
   };
 
   /** Another robot standing (not driving through) where its footprint would meet ours at `node`. */
@@ -473,7 +560,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
   const tryDetour = (robot: Robot): boolean => {
     const d = robot.drive!;
     const w = d.wait!;
-    if (w.why === 'target' || standingAt(robot, d.target)) return false;
+    if (w.why !== 'way' || standingAt(robot, d.target)) return false;
     const from = d.nodes[d.at]!;
     const detour = findRoute(graph, from, d.target, robot.amr.limits, {
       ...(robot.heading !== undefined ? { start: robot.heading } : {}),
@@ -487,7 +574,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const longer = detour.route.timeS - (d.profile.times[d.nodes.length - 1]!.departS - d.profile.times[d.at]!.departS);
     issues.push(
       issue('ROBOT_CONFLICT', {
-        step: d.stepId,
+        step: d.issueStep ?? d.stepId,
         device: robot.id,
         with: w.blocker,
         at: from,
@@ -513,13 +600,16 @@ export function simulatePlan(input: EstimateInput): Estimate {
     waiting.delete(robot.id);
     const other = robots.get(w.blocker)!;
     const next = d.nodes[d.at + 1]!;
-    const why = other.drive?.wait
-      ? `${w.blocker} is itself waiting${other.drive.wait.blocker === robot.id ? ` for ${robot.id}` : ''}, so neither can move`
-      : `${w.blocker} stands at '${other.node}' and no step moves it away first`;
-    const what = w.why === 'target' ? `cannot set off from '${w.node}' for '${d.target}'` : `cannot drive from '${w.node}' to '${next}'`;
+    const why =
+      w.why === 'claim'
+        ? `${w.blocker} goes there first and never arrives`
+        : other.drive?.wait
+          ? `${w.blocker} is itself waiting${other.drive.wait.blocker === robot.id ? ` for ${robot.id}` : ''}, so neither can move`
+          : `${w.blocker} stands at '${other.node}' and no step moves it away first`;
+    const what = w.why === 'way' ? `cannot drive from '${w.node}' to '${next}'` : `cannot set off from '${w.node}' for '${d.target}'`;
     issues.push(
       issue('DEADLOCK', {
-        step: d.stepId,
+        step: d.issueStep ?? d.stepId,
         device: robot.id,
         with: w.blocker,
         at: w.node,
@@ -545,7 +635,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const still = [...waiting].sort().map((id) => robots.get(id)!);
     if (still.length === 0) break;
     let detoured = false;
-    for (const r of still) if (r.drive?.wait && !r.stuck && tryDetour(r)) detoured = true;
+    for (const r of still) if (r.drive?.wait && !r.stuck && (tryDetour(r) || makeWay(r))) detoured = true;
     if (detoured) continue;
     for (const r of still) stuckFor(r, agenda.now);
     break;
@@ -559,7 +649,8 @@ export function simulatePlan(input: EstimateInput): Estimate {
     return { id, distanceM: round(t.distanceM), socStart: round(t.socStart, 3), socEnd: round(Math.max(0, t.soc), 3), ...(t.waitS > 0 ? { waitS: round(t.waitS) } : {}) };
   });
   const steps = input.order.flatMap((s) => timings.get(s.id) ?? []);
-  return { makespanS: round(makespanS), steps, devices, issues, passes };
+  for (const m of moves) m.route = timings.get(m.id)!.route!;
+  return { makespanS: round(makespanS), steps, devices, issues, passes, ...(moves.length > 0 ? { moves } : {}) };
 }
 
 function fixedDuration(r: ResolvedStep): number {
@@ -571,6 +662,18 @@ function fixedDuration(r: ResolvedStep): number {
     case 'arm.transfer': return device.kind === 'arm' ? device.transferS : 0;
     default: return 0;
   }
+}
+
+/**
+ * A route checked before, from the node of it where the robot stands (the first time it passes
+ * there): what the run drives (see routeFrom at run time). None when the robot stands off it, it
+ * ends elsewhere, or the graph no longer has its edges.
+ */
+function checkedRoute(graph: NavGraph, checked: readonly string[] | undefined, at: string, to: string, limits: Amr['limits'], headings: Headings): RouteResult | undefined {
+  const from = checked ? checked.indexOf(at) : -1;
+  if (!checked || from < 0 || checked.at(-1) !== to) return undefined;
+  const route = profileAlong(graph, checked.slice(from), limits, headings);
+  return route ? { ok: true, route } : undefined;
 }
 
 /** The charger the robot reaches fastest among those no other robot stands on. */

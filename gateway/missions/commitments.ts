@@ -1,6 +1,6 @@
 // The fleet-wide schedule a check runs against: what every approved, running or paused mission
 // will still do, read from the store (its plan, the devices its check bound, the steps that are
-// over). See docs/architecture.md, "Commitments".
+// over, the routes its check planned). See docs/architecture.md, "Commitments".
 import type { Commitment } from '../../planners/commitments.ts';
 import { isStepFinal, type MissionStatus } from '../../planners/mission.ts';
 import type { CheckReport } from '../../planners/report.ts';
@@ -15,10 +15,14 @@ export function commitmentsOf(store: Store, except?: string): Commitment[] {
     .all([...COMMITTED])
     .filter((m) => m.id !== except)
     .reverse()
-    .map((m) => ({
-      missionId: m.id,
-      plan: m.plan,
-      assignments: (m.report as CheckReport | null)?.assignments ?? {},
-      over: new Set(m.steps.filter((s) => isStepFinal(s.status)).map((s) => s.id)),
-    }));
+    .map((m) => {
+      const report = m.report as CheckReport | null;
+      return {
+        missionId: m.id,
+        plan: m.plan,
+        assignments: report?.assignments ?? {},
+        over: new Set(m.steps.filter((s) => isStepFinal(s.status)).map((s) => s.id)),
+        routes: Object.fromEntries((report?.steps ?? []).flatMap((s) => (s.route ? [[s.id, s.route]] : []))),
+      };
+    });
 }

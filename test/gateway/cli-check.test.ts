@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { XMLValidator } from 'fast-xml-parser';
 import { runCli } from '../../gateway/cli/commands.ts';
-import { DEMO_SITE_DIR } from './harness.ts';
+import { DEMO_SITE_DIR, demoSiteCopy } from './harness.ts';
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -196,10 +196,15 @@ t.test('a deadlocked plan: the stuck step and the steps after it are marked, the
     ],
   };
   const dir = files(t, { 'plan.json': plan });
-  const r = await cli(['check', join(dir, 'plan.json'), '--site', DEMO_SITE_DIR]);
+  // Where idle robots stay (policy `idle: stay`), amr-1 stands at dock-a for good.
+  const r = await cli(['check', join(dir, 'plan.json'), '--site', demoSiteCopy(t, (yaml) => yaml.replace('idle: make-way', 'idle: stay'))]);
   t.equal(r.code, 1);
   t.match(r.out, /^ {2}park\s+amr-3\s+0\.0 s – stuck at [\d.]+ s, never finishes/m);
   t.match(r.out, /^ {2}after-park\s+-\s+never starts \(it waits on a step that never finishes\)$/m);
   t.match(r.out, /^ERROR DEADLOCK park: amr-3 cannot set off from 'charger-1' for 'dock-a'.*amr-1 stands at 'dock-a'/m);
   t.match(r.out, /^ {2}hint: add a step that moves amr-1 away/m);
+
+  const madeWay = await cli(['check', join(dir, 'plan.json'), '--site', DEMO_SITE_DIR]);
+  t.equal(madeWay.code, 0, 'on the demo floor as it is (idle: make-way), amr-1 makes way');
+  t.match(madeWay.out, /MAKE_WAY park: amr-1 stands at 'dock-a' with nothing left to do, in amr-3's way: it makes way to 'park-1'/);
 });

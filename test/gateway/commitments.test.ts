@@ -2,14 +2,18 @@
 // approved, running or paused mission will still do (planners/commitments.ts), at submit, on
 // POST /v1/plans/check and again at approval; once a mission is over its work no longer counts.
 import t from 'tap';
+import { commitmentsOf } from '../../gateway/missions/commitments.ts';
 import type { PlanInput } from '../../planners/plan.ts';
-import { appFor, canonicalPlan, type TestApp } from './harness.ts';
+import type { Test } from 'tap';
+import { appFor, canonicalPlan, demoSiteCopy, type TestApp } from './harness.ts';
 
 const post = (h: TestApp, url: string, payload: object, role: 'agent' | 'operator' = 'agent') => h.app.inject({ method: 'POST', url, headers: h.auth(role), payload });
+/** The demo floor where idle robots stay where they stand (policy `idle: stay`): one parked where a plan must go is in its way for good. */
+const staySite = (t: Test) => demoSiteCopy(t, (yaml) => yaml.replace('idle: make-way', 'idle: stay'));
 const toCharger2 = (amr: string, name: string): PlanInput => ({ schema: 'phygate.plan/v1', name, steps: [{ id: 'go', action: 'navigate', device: amr, params: { to: 'charger-2' } }] });
 
-t.test('two missions sending amr-1 and amr-2 to charger-2: the second is rejected, naming the first; after the first is cancelled it passes', async (t) => {
-  const h = await appFor(t);
+t.test('two missions sending amr-1 and amr-2 to charger-2 where idle robots stay: the second is rejected, naming the first; after the first is cancelled it passes', async (t) => {
+  const h = await appFor(t, { siteDir: staySite(t) });
   const first = (await post(h, '/v1/missions', { plan: toCharger2('amr-1', 'first') })).json();
   t.equal(first.status, 'awaiting_approval');
   const before = (await post(h, '/v1/plans/check', { plan: toCharger2('amr-2', 'second') })).json();
@@ -20,7 +24,7 @@ t.test('two missions sending amr-1 and amr-2 to charger-2: the second is rejecte
   t.equal(checked.verdict, 'fail', 'once the first is approved, the check sees amr-1 at charger-2');
   const deadlocks = (issues: { code: string }[]) => issues.filter((i) => i.code === 'DEADLOCK');
   t.match(deadlocks(checked.issues), [{ step: 'go', device: 'amr-2', with: 'amr-1', mission: first.id }]);
-  t.match(checked.issues.find((i: { code: string }) => i.code === 'ROBOT_CONFLICT'), { with: 'amr-1', mission: first.id }, 'on the way there, amr-2 waits for amr-1 of that mission');
+  t.match(deadlocks(checked.issues), [{ at: 'dock-b' }], 'amr-2 does not set off for where amr-1 of that mission goes first');
 
   const second = await post(h, '/v1/missions', { plan: toCharger2('amr-2', 'second') });
   t.equal(second.statusCode, 422, 'submitted, it is rejected');
@@ -32,7 +36,7 @@ t.test('two missions sending amr-1 and amr-2 to charger-2: the second is rejecte
 });
 
 t.test('approval checks again against the missions approved meanwhile', async (t) => {
-  const h = await appFor(t);
+  const h = await appFor(t, { siteDir: staySite(t) });
   const a = (await post(h, '/v1/missions', { plan: toCharger2('amr-1', 'a') })).json();
   const b = (await post(h, '/v1/missions', { plan: toCharger2('amr-2', 'b') })).json();
   t.equal(b.status, 'awaiting_approval', 'both pass on their own');
@@ -115,4 +119,29 @@ t.test('approval keeps the devices the operator saw while they can still do the 
   const approved = await post(h, `/v1/missions/${m.id}/approve`, { planHash: m.planHash }, 'operator');
   t.equal(approved.statusCode, 200, 'approved without a REPORT_CHANGED');
   t.equal(approved.json().report.assignments.courier, shown, `still ${shown}, the courier the operator saw`);
+});
+
+t.test("a committed mission's steps carry the routes its check planned", async (t) => {
+  const h = await appFor(t);
+  const m = (await post(h, '/v1/missions', { plan: canonicalPlan() })).json();
+  t.same(commitmentsOf(h.store), [], 'awaiting approval, it commits nothing');
+  t.equal((await post(h, `/v1/missions/${m.id}/approve`, { planHash: m.planHash }, 'operator')).statusCode, 200);
+  const report = (await h.app.inject({ method: 'GET', url: `/v1/missions/${m.id}`, headers: h.auth('viewer') })).json().report;
+  const [c] = commitmentsOf(h.store);
+  const driven = report.steps.filter((s: { route?: string[] }) => s.route);
+  t.ok(driven.length >= 2, 'the courier drives in two steps');
+  t.same(c?.routes, Object.fromEntries(driven.map((s: { id: string; route: string[] }) => [s.id, s.route])), "by step id, the routes of the mission's report; steps that drive nowhere have none");
+});
+
+t.test("the README's plan submitted twice: the second passes while the first is approved, with a courier of its own", async (t) => {
+  const h = await appFor(t);
+  const first = (await post(h, '/v1/missions', { plan: canonicalPlan() })).json();
+  t.equal((await post(h, `/v1/missions/${first.id}/approve`, { planHash: first.planHash }, 'operator')).statusCode, 200);
+  const second = await post(h, '/v1/missions', { plan: canonicalPlan() });
+  t.equal(second.statusCode, 201, 'submitted, it awaits approval');
+  const report = second.json().report;
+  t.not(report.verdict, 'fail');
+  t.not(report.assignments.courier, first.report.assignments.courier, 'its courier is not the first mission’s');
+  t.match(report.issues.filter((i: { code: string }) => i.code === 'MAKE_WAY'), [{ device: first.report.assignments.courier, with: report.assignments.courier, mission: first.id }], "the first mission's courier, done at shelf-2, makes way");
+  t.equal((await post(h, `/v1/missions/${second.json().id}/approve`, { planHash: second.json().planHash }, 'operator')).statusCode, 200, 'and it is approved, checked again against the first');
 });

@@ -268,6 +268,7 @@ t.test('GET /v1/issue-codes lists exactly the stable issue codes of plan-format.
     DEVICE_OFFLINE: 'error',
     SPEED_LIMIT: 'warning',
     DEVICE_BUSY: 'warning',
+    MAKE_WAY: 'warning',
   };
   t.same(Object.keys(codes).sort(), Object.keys(documented).sort());
   for (const [code, severity] of Object.entries(documented)) t.equal(codes[code]?.severity, severity, `${code} is ${severity}`);

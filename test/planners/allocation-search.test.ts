@@ -1,10 +1,13 @@
 // Allocation that searches: when the first choice of devices for the roles fails the check, the
 // others are checked too (at most MAX_ASSIGNMENTS_TRIED assignments) and the one that passes and
-// finishes first is taken; the report lists what was tried.
+// finishes first is taken; the report lists what was tried. Idle robots stay where they stand here
+// (policy `idle: stay`), so a robot parked at its home station is in the way for good.
 import t from 'tap';
 import { MAX_ASSIGNMENTS_TRIED } from '../../planners/check.ts';
 import type { PlanInput } from '../../planners/plan.ts';
-import { CANONICAL_ROLES, CANONICAL_STEPS, check } from './fixtures/demo.ts';
+import { CANONICAL_ROLES, CANONICAL_STEPS, check as checkOn, demoStay } from './fixtures/demo.ts';
+
+const check: typeof checkOn = (steps, opts = {}) => checkOn(steps, { site: demoStay, ...opts });
 
 const courier = { roles: { courier: { kind: 'amr' as const } } };
 

@@ -34,6 +34,7 @@ t.test('a node moved into shelf_rack_2 is reported with every edge touching it',
       ['edge', 'sa-4->sa-5'],
       ['edge', 'sa-5->sa-6'],
       ['edge', 'sa-5->shelf-2'],
+      ['edge', 'sa-5->park-2'],
     ],
   );
   t.ok(problems.every((p) => p.obstacles.includes('shelf_rack_2')));
@@ -101,7 +102,7 @@ t.test('opening a site folder checks it against its world: a broken site is a cl
   );
   t.ok(err instanceof SiteLoadError, 'a SiteLoadError');
   const problems = (err as SiteLoadError).problems;
-  t.same(problems.map((p) => p.path), ['nodes.sa-5', 'edges.sa-4->sa-5', 'edges.sa-5->sa-6', 'edges.sa-5->shelf-2']);
+  t.same(problems.map((p) => p.path), ['nodes.sa-5', 'edges.sa-4->sa-5', 'edges.sa-5->sa-6', 'edges.sa-5->shelf-2', 'edges.sa-5->park-2']);
   t.match((err as Error).message, /site\.yaml: nodes\.sa-5: node 'sa-5' at \(17, 6\.8\).*shelf_rack_2/);
 });
 
