@@ -16,6 +16,7 @@
 // being handled waits for it to finish (`serially`).
 import { isStepFinal, isStepInFlight as inFlight } from '../planners/mission.ts';
 import type { Pass } from '../planners/check.ts';
+import { isMove, stepsToRun } from '../planners/make-way.ts';
 import type { Step } from '../planners/plan.ts';
 import type { CheckReport } from '../planners/report.ts';
 import type { DevicePorts, Work } from '../robots/device-port.ts';
@@ -29,6 +30,7 @@ import type { Flight } from './execution/flight.ts';
 import { Flights } from './execution/flights.ts';
 import { recoverMissions, type RecoveryHost } from './execution/recovery.ts';
 import { EXECUTOR, StepWriter } from './execution/step-writer.ts';
+import { commitmentsOf } from './missions/commitments.ts';
 import { TrafficControl } from './execution/traffic.ts';
 import { workRequest } from './execution/work-request.ts';
 import type { StopRecord } from './store/stops.ts';
@@ -151,7 +153,11 @@ export class Executor {
     this.serially(() => {
       const m = this.deps.store.missions.get(missionId);
       if (!m || m.status !== 'approved') return;
-      if (passes) this.traffic.adopt(m.id, passes);
+      if (passes) {
+        // Moves the check made for other missions' robots only are not this mission's to run.
+        const own = new Set(stepsToRun(m.plan, m.report as CheckReport).map((s) => s.id));
+        this.traffic.adopt(m.id, passes.filter((p) => p.step.includes('/') || own.has(p.step)));
+      }
       this.write.mission(m.id, 'running');
       this.pump(m.id);
     });
@@ -167,7 +173,7 @@ export class Executor {
       const current = this.deps.store.missions.get(missionId);
       if (current?.status === 'paused') {
         const report = current.report as CheckReport;
-        const devices = new Set(current.plan.steps.flatMap((s, i) => (current.steps[i]?.status === 'succeeded' ? [] : [resolve(s.device, report)])));
+        const devices = new Set(stepsToRun(current.plan, report).flatMap((s, i) => (current.steps[i]?.status === 'succeeded' ? [] : [resolve(s.device, report)])));
         const stop = [...devices].map((d) => this.deps.stops?.stopFor(d)).find((x) => x !== undefined);
         if (stop) throw new ApiError('STOP_ACTIVE', `a STOP (${stop.scope}: ${stop.reason}) covers devices of mission ${missionId}; release it first`, { stop: stop.id });
       }
@@ -263,7 +269,7 @@ export class Executor {
     if (!m || m.status !== 'running') return;
     const status = new Map(m.steps.map((s) => [s.id, s.status]));
     const report = m.report as CheckReport;
-    m.plan.steps.forEach((step, index) => {
+    stepsToRun(m.plan, report).forEach((step, index) => {
       const flight = this.flights.book.get(m.id, step.id);
       if (flight?.state !== 'interrupted' && (flight || status.get(step.id) !== 'pending')) return;
       if (flight?.midJob && !RESUMABLE.has(step.action)) {
@@ -274,6 +280,8 @@ export class Executor {
       const device = resolve(step.device, report);
       const onto = step.action === 'arm.transfer' && !this.deps.site.index.station(step.params.to) ? resolve(step.params.to, report) : undefined;
       if (!this.ready(m.id, onto ? [device, onto] : [device], flight)) return;
+      // A robot moved out of the way goes once no other mission has work for it left.
+      if (!flight && isMove(step.id) && this.movedElsewhere(m.id, device)) return;
       if (this.dispatch(m, step, index, device, onto, flight) === 'succeeded') status.set(step.id, 'succeeded');
     });
     const now = this.deps.store.missions.get(m.id);
@@ -302,7 +310,8 @@ export class Executor {
     let problem: string | undefined;
     try {
       const driven = previous?.route ?? this.flights.lastRoute(device);
-      const checked = (m.report as CheckReport | null)?.steps?.find((s) => s.id === step.id)?.route;
+      const report = m.report as CheckReport | null;
+      const checked = report?.steps?.find((s) => s.id === step.id)?.route ?? report?.moves?.find((mv) => mv.id === step.id)?.route;
       const request = workRequest(this.deps.site, this.deps.fleet, {
         missionId: m.id,
         step,
@@ -352,6 +361,18 @@ export class Executor {
       this.fail(f, problem);
     } else this.flights.send(f, work);
     return 'sent';
+  }
+
+  /** Whether another committed mission still has work for the device (it waits for that mission's steps). */
+  private movedElsewhere(missionId: string, device: string): boolean {
+    const bound = (ref: string, c: { assignments: Readonly<Record<string, string>> }) => (ref.startsWith('$') ? c.assignments[ref.slice(1)] : ref);
+    const other = commitmentsOf(this.deps.store, missionId).find((c) => c.plan.steps.some((s) => !c.over.has(s.id) && bound(s.device, c) === device));
+    if (other) {
+      // Woken when the device ends a step, or when any robot gives nodes back.
+      this.flights.book.waitFor(device, missionId);
+      this.waitingForRoute.add(missionId);
+    }
+    return other !== undefined;
   }
 
   private budgetMs(m: Mission, step: Step): number {
@@ -412,10 +433,11 @@ export class Executor {
       log: this.log,
       now: () => this.clock.now(),
       flight: (m, stepId, device, onto) => {
-        const index = m.plan.steps.findIndex((s) => s.id === stepId);
-        return this.flights.create(m, m.plan.steps[index]!, index, device, onto, this.budgetMs(m, m.plan.steps[index]!));
+        const steps = stepsToRun(m.plan, m.report as CheckReport);
+        const index = steps.findIndex((s) => s.id === stepId);
+        return this.flights.create(m, steps[index]!, index, device, onto, this.budgetMs(m, steps[index]!));
       },
-      deviceOf: (m, stepId) => resolve(m.plan.steps.find((s) => s.id === stepId)!.device, m.report as CheckReport),
+      deviceOf: (m, stepId) => resolve(stepsToRun(m.plan, m.report as CheckReport).find((s) => s.id === stepId)!.device, m.report as CheckReport),
       adopt: (m, f, work) => this.flights.adopt(m, f, work),
       holdOn: (f, elapsedMs) => this.flights.hold(f, elapsedMs),
       pauseUnknown: (m, reason) => {

@@ -1,6 +1,8 @@
 // Where an idle robot goes when it stands in another robot's way for good (it has nothing left to
 // do): the site's `idle` policy. The check's simulation and the run time ask this one function, so
 // the robot is sent where the check said. See plan-format.md, "How the check simulates a plan".
+import type { Plan, Step } from './plan.ts';
+import type { CheckReport } from './report.ts';
 import { findRoute, type Headings, type NavGraph, type Route } from './route.ts';
 import type { Amr, SiteIndex } from './site.ts';
 
@@ -53,4 +55,28 @@ export function makeWayTarget(q: MakeWayQuestion): MakeWayTarget | undefined {
     if (best) return best;
   }
   return undefined;
+}
+
+/**
+ * A report's moves as the steps the run executes after the plan's (ids `make-way:1`, …, which no
+ * plan step can have): each drives its robot to where the check sent it, after the plan's steps
+ * that use that robot.
+ */
+export function movesAsSteps(plan: Plan, report: Pick<CheckReport, 'moves' | 'assignments'>): Step[] {
+  const bind = (ref: string) => (ref.startsWith('$') ? report.assignments[ref.slice(1)] : ref);
+  return (report.moves ?? []).map((m) => ({
+    id: m.id,
+    action: 'navigate',
+    device: m.device,
+    params: { to: m.to },
+    after: plan.steps.filter((s) => bind(s.device) === m.device || (s.action === 'arm.transfer' && bind(s.params.to) === m.device)).map((s) => s.id),
+  }));
+}
+
+/** Whether a step id is a move's (`make-way:1`). */
+export const isMove = (stepId: string): boolean => stepId.startsWith('make-way:');
+
+/** The steps a mission runs: its plan's, then its report's moves. */
+export function stepsToRun(plan: Plan, report: Pick<CheckReport, 'moves' | 'assignments'> | null | undefined): Step[] {
+  return report?.moves?.length ? [...plan.steps, ...movesAsSteps(plan, report)] : plan.steps;
 }

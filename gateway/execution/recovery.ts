@@ -5,7 +5,9 @@
 // settled entries, so resume works as before the restart; `wait` steps wait what they had left.
 // Missions that were running go on. A step in flight with nothing in the outbox (a database from
 // before the outbox) has an unknown outcome: its mission is paused, and resuming it ends it.
+import { stepsToRun } from '../../planners/make-way.ts';
 import { isStepInFlight as inFlight } from '../../planners/mission.ts';
+import type { CheckReport } from '../../planners/report.ts';
 import type { DevicePorts, Work } from '../../robots/device-port.ts';
 import type { Log } from '../../robots/log.ts';
 import type { Store } from '../store/index.ts';
@@ -53,7 +55,7 @@ export function recoverMissions(host: RecoveryHost): void {
     for (const s of m.steps) {
       if (!inFlight(s.status) || host.book.get(m.id, s.id)) continue;
       const last = store.outbox.ofStep(m.id, s.id).at(-1);
-      const def = m.plan.steps.find((x) => x.id === s.id);
+      const def = stepsToRun(m.plan, m.report as CheckReport | null).find((x) => x.id === s.id);
       if (s.status === 'blocked' && last?.outcome === 'stopped') {
         const previous = toWork(last);
         const f = host.flight(m, s.id, last.device, host.ports.for(last.device).describe(previous).onto);

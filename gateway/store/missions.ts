@@ -3,6 +3,7 @@
 // with the state.
 import { isFinal, isStepFinal, statusesLeadingTo, stepStatusesLeadingTo, type MissionStatus, type StepStatus } from '../../planners/mission.ts';
 import { canonicalJson, planHash } from '../../planners/plan.ts';
+import type { CheckReport } from '../../planners/report.ts';
 import type { Database } from './database.ts';
 import { MISSION_COLUMNS, STEP_COLUMNS, toMission, toStep, IdempotencyConflictError, InvalidStepTransitionError, InvalidTransitionError, MissionNotFoundError, type EventRow, type Mission, type MissionEvent, type MissionQuery, type MissionRow, type MissionStep, type MissionTransitionData, type NewMission, type StepRow, type StepTransitionData } from './mission-records.ts';
 import { newId } from './ids.ts';
@@ -61,6 +62,7 @@ export class MissionStore {
   readonly #insertMission;
   readonly #insertStep;
   readonly #insertEvent;
+  readonly #countSteps;
   readonly #byId;
   readonly #byIdempotencyKey;
   readonly #stepsOf;
@@ -86,6 +88,7 @@ export class MissionStore {
     this.#insertStep = db.prepare<[string, number, string, string, string]>(
       'INSERT INTO mission_steps (mission_id, ordinal, step_id, action, device) VALUES (?, ?, ?, ?, ?)',
     );
+    this.#countSteps = db.prepare<[string], number>('SELECT count(*) FROM mission_steps WHERE mission_id = ?').pluck();
     this.#insertEvent = db.prepare<[string, string | null, string, string, string | null]>(
       'INSERT INTO events (at, mission_id, type, actor, data) VALUES (?, ?, ?, ?, ?)',
     );
@@ -149,6 +152,7 @@ export class MissionStore {
     this.#approveTx = db.transaction((id: string, actor: string, report: unknown, data?: MissionTransitionData) => {
       this.#move(id, 'approved', actor, data);
       this.#setReport.run({ id, report: JSON.stringify(report) });
+      this.#addMoves(id, report);
       return this.#load(id)!;
     });
     this.#recheckTx = db.transaction((id: string, actor: string, report: unknown, data: object) => {
@@ -281,8 +285,16 @@ export class MissionStore {
     input.plan.steps.forEach((step, ordinal) => {
       this.#insertStep.run(id, ordinal, step.id, step.action, step.device);
     });
+    if (approved) this.#addMoves(id, input.report);
     this.#appendEvent(now, id, 'mission.created', input.actor, { status: input.status, planHash: input.planHash });
     return { mission: this.#load(id)!, created: true };
+  }
+
+  /** The robots an approved mission's check moves out of the way (its report's `moves`) become steps after the plan's. */
+  #addMoves(id: string, report: unknown): void {
+    const moves = (report as Pick<CheckReport, 'moves'> | null | undefined)?.moves ?? [];
+    const ordinal = this.#countSteps.get(id)!;
+    moves.forEach((m, k) => this.#insertStep.run(id, ordinal + k, m.id, 'navigate', m.device));
   }
 
   #move(id: string, to: MissionStatus, actor: string, data: MissionTransitionData | undefined): Mission {
