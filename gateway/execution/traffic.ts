@@ -193,7 +193,8 @@ export class TrafficControl {
       return undefined;
     }
     this.deps.store.traffic.putPath(path);
-    this.publish();
+    // Its holds changed: the others' waits (and grants) are what they are now.
+    this.grantAll();
     return path.granted + 1;
   }
 
@@ -333,6 +334,8 @@ export class TrafficControl {
     const dead: ScheduledPass[] = [];
     let first: ScheduledPass | undefined;
     for (const node of this.traffic.nodesNearEdge(from, to)) {
+      // Nobody enters a node this robot holds before it has left: such a pass cannot come first.
+      if (this.owner.get(node) === p.device) continue;
       for (const r of this.byNode.get(node) ?? []) {
         if (r.seq >= mine.seq) break;
         if (r.device === p.device) continue;
@@ -368,13 +371,14 @@ export class TrafficControl {
         id = this.waits.get(id)?.device;
       }
       if (id !== start) continue;
-      const edge = ring.map((d) => this.waits.get(d)!).find((w) => w.why === 'schedule');
+      const first = ring.find((d) => this.waits.get(d)!.why === 'schedule');
+      const edge = first === undefined ? undefined : this.waits.get(first)!;
       if (!edge) {
         this.deps.log.error({ devices: ring }, `traffic: ${ring.join(', ')} wait for each other`);
         return false;
       }
       const pass = this.schedule.find((r) => r.seq === edge.pass);
-      this.deps.log.warn({ devices: ring, node: edge.node }, `traffic: ${ring.join(', ')} would wait for each other; ${edge.device} goes first at '${edge.node}' against the schedule`);
+      this.deps.log.warn({ devices: ring, node: edge.node }, `traffic: ${ring.join(', ')} would wait for each other; ${first} goes first at '${edge.node}' against the schedule`);
       if (pass) this.dropPasses([pass]);
       return pass !== undefined;
     }
@@ -389,10 +393,10 @@ export class TrafficControl {
     if (!held) return;
     const port = this.deps.ports.for(p.device);
     if (!port.extend || !port.has) return;
-    const through = port.describe(held.work).releasedThrough ?? p.nodes.length - 1;
-    if (p.granted <= through) return;
     // One update at a time: the next once the device shows it has the last.
     if (!port.has(held.work)) return this.resend(p);
+    const through = port.describe(held.work).releasedThrough ?? p.nodes.length - 1;
+    if (p.granted <= through) return;
     let next: Work;
     try {
       next = port.extend(held.work, p.nodes, p.granted);
