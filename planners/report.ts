@@ -98,13 +98,13 @@ export interface CheckReport {
   steps: StepTiming[];
   devices: DeviceSummary[];
   issues: Issue[];
+  /** Idle robots the check moved out of the way of the plan's robots, or the plan's robots out of other missions' way (MAKE_WAY): the mission moves them too. */
+  moves?: Move[];
   /**
    * When the first choice of devices for the roles failed: every assignment checked (the first
    * one first), its verdict, makespan and the codes of its errors. The report is the one of the
    * assignment that passes and finishes first, or the first if none passes.
    */
-  /** Idle robots the check moved out of the way of the plan's robots, or the plan's robots out of other missions' way (MAKE_WAY). */
-  moves?: Move[];
   tried?: { assignments: Record<string, string>; verdict: CheckReport['verdict']; makespanS: number; issues: IssueCode[] }[];
 }
 
