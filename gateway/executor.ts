@@ -163,6 +163,11 @@ export class Executor {
     });
   }
 
+  /** The robots keep to a schedule simulated anew (its passes are all committed missions'). */
+  reschedule(passes: readonly Pass[]): void {
+    this.serially(() => this.traffic.adopt(undefined, passes));
+  }
+
   /** No new steps start; each device holds its work if it can (an AMR pauses), and the steps' clocks stand still. */
   pause(missionId: string, actor: string): Mission {
     return this.serially(() => this.pauseMission(missionId, actor));

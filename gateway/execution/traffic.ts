@@ -126,13 +126,13 @@ export class TrafficControl {
   /**
    * The approval of `missionId` was checked with this simulation: from now on the robots enter
    * nodes in its order (it covers every committed mission's work still to do, and the new one's).
+   * Without a mission: the committed work simulated anew (a paused mission resumes).
    */
-  adopt(missionId: string, passes: readonly Pass[]): void {
-    const rows: ScheduledPass[] = passes.map((p, seq) => {
+  adopt(missionId: string | undefined, passes: readonly Pass[]): void {
+    const rows = passes.flatMap((p, seq): ScheduledPass[] => {
       const slash = p.step.lastIndexOf('/');
-      return slash < 0
-        ? { seq, node: p.node, device: p.device, missionId, stepId: p.step }
-        : { seq, node: p.node, device: p.device, missionId: p.step.slice(0, slash), stepId: p.step.slice(slash + 1) };
+      if (slash >= 0) return [{ seq, node: p.node, device: p.device, missionId: p.step.slice(0, slash), stepId: p.step.slice(slash + 1) }];
+      return missionId === undefined ? [] : [{ seq, node: p.node, device: p.device, missionId, stepId: p.step }];
     });
     this.deps.store.traffic.replaceSchedule(rows);
     this.index(rows);

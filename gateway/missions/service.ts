@@ -27,6 +27,8 @@ import {
 export interface MissionRunner {
   /** An approved mission starts; `passes`: the node entries of its approval's check, the order the robots keep from now on. */
   start(missionId: string, passes?: readonly Pass[]): void;
+  /** The robots keep to a new schedule: the committed work simulated anew from where the robots are now. */
+  reschedule?(passes: readonly Pass[]): void;
   pause(missionId: string, actor: string): Mission;
   resume(missionId: string, actor: string): Mission;
   cancelWork(missionId: string): void;
@@ -57,6 +59,9 @@ export interface Submitted {
   /** False when an Idempotency-Key replay returned the mission created before. */
   created: boolean;
 }
+
+/** A plan with no work of its own: its check is the committed work alone, simulated from now. */
+const SCHEDULE_ONLY: Plan = { schema: 'phygate.plan/v1', name: 'the committed work', priority: 5, steps: [] };
 
 export class MissionService {
   constructor(private readonly deps: MissionServiceDeps) {}
@@ -192,9 +197,18 @@ export class MissionService {
     return m;
   }
 
-  /** Go on with a paused mission (after a pause, a STOP, or a restart). */
+  /**
+   * Go on with a paused mission (after a pause, a STOP, or a restart). Its robots may stand
+   * elsewhere than the schedule has them: the committed work is simulated again from where every
+   * robot is now, and the robots keep to that schedule.
+   */
   resume(id: string, actor: string): Mission {
-    const m = this.mapped(id, () => this.runnerOrThrow(id).resume(id, actor));
+    const runner = this.runnerOrThrow(id);
+    if (this.get(id).status === 'paused' && runner.reschedule) {
+      const passes = passesOf(this.check(SCHEDULE_ONLY));
+      if (passes) runner.reschedule(passes);
+    }
+    const m = this.mapped(id, () => runner.resume(id, actor));
     // Resuming may end it: a step in flight across a restart has an unknown outcome.
     this.deps.log?.info({ missionId: id, actor, status: m.status, ...(m.reason ? { reason: m.reason } : {}) }, 'mission resumed');
     return m;

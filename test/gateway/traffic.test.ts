@@ -14,7 +14,7 @@ import { FakeClock } from '../helpers/fake-clock.ts';
 import { recordingLog } from '../helpers/log.ts';
 import { site } from './fake-floor.ts';
 import { FIXED_NOW, tempDir } from './harness.ts';
-import { drivePlan } from './fake-floor.ts';
+import { drivePlan, fakeFloor } from './fake-floor.ts';
 import { planHash, PlanSchema } from '../../planners/plan.ts';
 
 /** STAND-IN for an AMR port that takes its route a part at a time: the works it was sent, and which it "has". */
@@ -258,4 +258,29 @@ t.test('an AMR whose step ends while it stands between two nodes keeps both', as
   r.traffic.end('amr-1', 'm1', 'go');
   t.same(r.holds()['amr-1'], ['dock-a', 'sa-1'], 'stopped between dock-a and sa-1: it holds both');
   t.equal(r.traffic.begin('amr-1', 'm1', 'again', ['dock-a', 'sa-1', 'sa-2']), 3, 'sent on from there, it is granted its way again');
+});
+
+t.test('a paused mission that resumes after a STOP gets its passes back: the committed work is simulated anew from where the robots stand, and the robots keep to that', async (t) => {
+  const f = fakeFloor(t);
+  const id = f.approve(drivePlan('amr-1', 'shelf-3'));
+  const passesOf = () => f.store.traffic.schedule().filter((p) => p.missionId === id).map((p) => p.node);
+  t.same(passesOf(), [], "amr-1's route was granted whole at once (a port without extend): every pass made");
+  t.same(f.gw.executor.traffic.pathOf('amr-1')?.nodes, ['dock-a', 'sa-1', 'sa-2', 'sa-3', 'sa-4', 'sa-5', 'sa-6', 'sa-7', 'shelf-3']);
+  f.fleet.update('amr-1', { at: 'sa-2', pose: { x: 8, y: 4, theta: 0 } });
+  f.stops.press();
+  t.equal(f.status(id), 'paused');
+  t.equal(f.gw.executor.traffic.pathOf('amr-1'), undefined, 'the STOP ended the route');
+  t.same(f.gw.executor.traffic.view().find((d) => d.id === 'amr-1')!.holds, ['sa-2'], 'amr-1 holds where it stopped');
+  f.stops.release();
+  const rescheduled: Pass[][] = [];
+  const reschedule = f.gw.executor.reschedule.bind(f.gw.executor);
+  f.gw.executor.reschedule = (passes) => (rescheduled.push([...passes]), reschedule(passes));
+  f.gw.service.resume(id, 'operator');
+  t.same(
+    rescheduled.map((ps) => ps.map((p) => `${p.device}@${p.node}:${p.step === `${id}/go` ? 'go' : p.step}`)),
+    [['amr-1@sa-3:go', 'amr-1@sa-4:go', 'amr-1@sa-5:go', 'amr-1@sa-6:go', 'amr-1@sa-7:go', 'amr-1@shelf-3:go']],
+    'one new schedule, from sa-2 where amr-1 stopped',
+  );
+  t.equal(f.status(id), 'running');
+  t.same(f.gw.executor.traffic.pathOf('amr-1')?.nodes, ['sa-2', 'sa-3', 'sa-4', 'sa-5', 'sa-6', 'sa-7', 'shelf-3'], 'it goes on along the checked route from where it stands');
 });
