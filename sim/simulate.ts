@@ -31,6 +31,8 @@ interface Robot extends TrafficRobot {
   drive?: Drive;
   /** Set when the robot can never go on: it keeps standing where it is. */
   stuck: boolean;
+  /** Rises whenever what another robot's wait depends on changes: the nodes it occupies, whether it drives, waits or is stuck. */
+  version: number;
 }
 
 interface Drive {
@@ -47,7 +49,15 @@ interface Drive {
   target: string;
   endHeading: number | undefined;
   /** `way`: a robot in the way; `target`: one parked at the target; `claim`: a committed robot goes to the target first. */
-  wait?: { since: number; blocker: string; node: string; why: 'way' | 'target' | 'claim' };
+  wait?: {
+    since: number;
+    blocker: string;
+    node: string;
+    why: 'way' | 'target' | 'claim';
+    /** The robot in the way at the last try, and its version then: nothing changed for this wait while that is the same. */
+    current?: Robot;
+    seen?: number;
+  };
   /** False until it leaves its first node: a robot does not set off towards a station another robot stands on. */
   moving: boolean;
   done: (t: number) => void;
@@ -140,6 +150,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
       energyClockS: 0,
       lowReported: false,
       stuck: false,
+      version: 0,
     };
     robots.set(d.id, r);
     traffic.add(r);
@@ -365,6 +376,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     if (r.route.nodes.length === 1 && endHeading === undefined) return arrive(t);
     spend(robot, t, setOffJ(robot, r.route), stepId);
     robot.drive = { stepId, nodes: r.route.nodes, profile: r.route, startS: t, at: 0, route: r.route.nodes, target: targetNode, endHeading, moving: false, done };
+    robot.version++;
     depart(robot);
   };
 
@@ -376,6 +388,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
       const end = d.startS + here.departS;
       robot.heading = d.profile.endHeading;
       robot.drive = undefined;
+      robot.version++;
       releaseClaim(d.stepId, d.target);
       agenda.at(end, () => {
         spend(robot, end, 0, d.stepId);
@@ -396,13 +409,16 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const blocker = claimedBy ?? parkedAtTarget ?? traffic.blocker(robot, from, to);
     if (blocker) {
       const why = claimedBy ? 'claim' : parkedAtTarget ? 'target' : 'way';
+      const current = robots.get(blocker)!;
       if (!d.wait) {
-        d.wait = { since: now, blocker, node: from, why };
+        d.wait = { since: now, blocker, node: from, why, current, seen: current.version };
+        robot.version++;
         waiting.add(robot.id);
         if (blockedForGood(robot) && !tryDetour(robot)) makeWay(robot);
-      } else if (d.wait.why === 'claim') {
+      } else {
         // The claim is over, but the committed robot (or another) is still in the way.
-        Object.assign(d.wait, { blocker, why });
+        if (d.wait.why === 'claim') Object.assign(d.wait, { blocker, why });
+        Object.assign(d.wait, { current, seen: current.version });
       }
       return;
     }
@@ -412,6 +428,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     }
     d.moving = true;
     traffic.enter(robot, to);
+    robot.version++;
     passes.push({ t: now, device: robot.id, step: d.stepId, node: to });
     const a = graph.points.get(from)!;
     const b = graph.points.get(to)!;
@@ -419,6 +436,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const arrival = d.startS + d.profile.times[d.at + 1]!.arriveS;
     agenda.at(arrival, () => {
       traffic.leave(robot, from);
+      robot.version++;
       robot.node = to;
       robot.heading = Math.atan2(b[1] - a[1], b[0] - a[0]);
       robot.distanceM += metres;
@@ -434,6 +452,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const d = robot.drive!;
     const w = d.wait!;
     d.wait = undefined;
+    robot.version++;
     waiting.delete(robot.id);
     const waitS = now - w.since;
     robot.waitS += waitS;
@@ -465,12 +484,15 @@ export function simulatePlan(input: EstimateInput): Estimate {
 
   const waiting = new Set<string>();
   const wakeWaiters = () => {
+    if (waiting.size === 0) return;
     // Deterministic: robots on committed steps first (right of way), then longest-waiting, then by id.
     const rank = (r: Robot) => (committed.has(r.drive!.stepId) ? 0 : 1);
     const order = [...waiting].map((id) => robots.get(id)!).sort((a, b) => rank(a) - rank(b) || a.drive!.wait!.since - b.drive!.wait!.since || a.id.localeCompare(b.id));
     for (const r of order) {
-      if (!r.drive?.wait || r.stuck) continue;
-      tryAdvance(r);
+      const w = r.drive?.wait;
+      if (!w || r.stuck) continue;
+      // Nothing the wait depends on changed since the last try: it would fail the same way.
+      if (w.why === 'claim' || w.current?.version !== w.seen) tryAdvance(r);
       if (r.drive?.wait && !r.stuck && blockedForGood(r) && !tryDetour(r)) makeWay(r);
     }
   };
@@ -540,6 +562,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
       timings.get(id)!.endS = round(t);
       spend(idle, t, 0, '');
     };
+    idle.version++;
     idle.drive = { stepId: id, issueStep: forStep, nodes: target.route.nodes, profile: target.route, startS: now, at: 0, route: target.route.nodes, target: to, endHeading: target.route.endHeading, moving: true, done };
     depart(idle);
     return true;
@@ -568,6 +591,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     }, { avoid: traffic.nodesNear(robot) });
     if (!detour.ok || detour.route.nodes.length < 2 || traffic.blocker(robot, from, detour.route.nodes[1]!)) return false;
     d.wait = undefined;
+    robot.version++;
     waiting.delete(robot.id);
     const waitS = agenda.now - w.since;
     robot.waitS += waitS;
@@ -597,6 +621,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const d = robot.drive!;
     const w = d.wait!;
     robot.stuck = true;
+    robot.version++;
     waiting.delete(robot.id);
     const other = robots.get(w.blocker)!;
     const next = d.nodes[d.at + 1]!;
