@@ -103,6 +103,7 @@ export class Executor {
       log: this.log,
       ...(deps.hub ? { hub: deps.hub } : {}),
       resendMs: deps.resendMs ?? RESEND_MS,
+      stopped: (device) => deps.stops?.stopFor(device) !== undefined,
     });
     this.flights = new Flights(
       {

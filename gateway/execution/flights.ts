@@ -43,7 +43,7 @@ export interface FlightsDeps {
   /** Whether a STOP covers the device now (gateway/stop.ts). */
   stopped(device: string): boolean;
   /** Traffic control: an AMR's route ends with its flight (it keeps where it stands). */
-  traffic?: Pick<TrafficControl, 'end'>;
+  traffic?: Pick<TrafficControl, 'end' | 'freeze'>;
 }
 
 export class Flights {
@@ -196,6 +196,8 @@ export class Flights {
     const port = this.deps.ports.for(f.device);
     f.clearTimers();
     f.to('aborting');
+    // Nothing more of its route goes out while it drops the work.
+    this.deps.traffic?.freeze(f.device, f.missionId, f.stepId);
     const tell = () => {
       if (f.state !== 'aborting' || this.closed) return;
       port.abort(work, reason);

@@ -61,6 +61,8 @@ export interface TrafficDeps {
   hub?: Partial<Pick<EventHub, 'publishThrottled'>>;
   resendMs: number;
   lookahead?: number;
+  /** Whether a STOP covers the device: nothing more is granted to it or sent. */
+  stopped?(device: string): boolean;
 }
 
 /** Missions whose scheduled passes still count. */
@@ -75,6 +77,8 @@ export class TrafficControl {
   /** The latest message of each path's work, when it was last sent, and whether it is an update (which this class sends). */
   private readonly works = new Map<string, { work: Work; sentAt: number; update: boolean }>();
   private readonly waits = new Map<string, TrafficWait>();
+  /** Devices told to drop their work: their routes are granted no further. */
+  private readonly frozen = new Set<string>();
   /** The schedule's passes not yet made, in order, and by node. */
   private schedule: ScheduledPass[] = [];
   private byNode = new Map<string, ScheduledPass[]>();
@@ -180,6 +184,7 @@ export class TrafficControl {
     if (!robot) return nodes.length;
     const old = this.paths.get(device);
     if (old) this.forgetPasses(old, () => true);
+    this.frozen.delete(device);
     const path: TrafficPath = { device, missionId, stepId, nodes: [...nodes], reached: 0, granted: 0, updateId: 0 };
     this.forgetPasses(path, (_node, i) => i < 1);
     // An AMR halted on the edge to the route's second node already stands partly on it.
@@ -207,6 +212,12 @@ export class TrafficControl {
     this.deps.store.traffic.putPath(path);
   }
 
+  /** The device is told to drop the step's work: it keeps what it holds until the step ends, and is granted nothing more. */
+  freeze(device: string, missionId: string, stepId: string): void {
+    const path = this.paths.get(device);
+    if (path?.missionId === missionId && path.stepId === stepId) this.frozen.add(device);
+  }
+
   /**
    * The device's step is over (or interrupted): it keeps the node it stands on, and the one ahead
    * if it stopped on the way there. With a mission and step: only if the route is that step's.
@@ -217,6 +228,7 @@ export class TrafficControl {
     this.paths.delete(device);
     this.works.delete(device);
     this.waits.delete(device);
+    this.frozen.delete(device);
     this.forgetPasses(path, () => true);
     this.deps.store.traffic.dropPath(device);
     const state = this.deps.fleet.get(device);
@@ -263,8 +275,8 @@ export class TrafficControl {
       this.grantAll();
       return;
     }
-    // The device may have just taken the work: what was granted meanwhile goes out now.
-    this.push(path);
+    // The device may have just taken the work, or a STOP been released: what may be granted and sent goes out now.
+    this.grantAll();
   }
 
   /** An AMR with no route holds the node it stands on. Returns whether that changed. */
@@ -301,6 +313,7 @@ export class TrafficControl {
 
   /** Grants nodes beyond the path's grant, up to `ahead` beyond the node reached, while the way is clear. */
   private extendPath(p: TrafficPath, ahead: number): void {
+    if (this.frozen.has(p.device) || this.deps.stopped?.(p.device)) return;
     const before = p.granted;
     while (p.granted < p.nodes.length - 1 && p.granted - p.reached < ahead) {
       const from = p.nodes[p.granted]!;
@@ -390,7 +403,7 @@ export class TrafficControl {
   /** Sends the path's work again as an update when it is granted beyond the base the device has. */
   private push(p: TrafficPath): void {
     const held = this.works.get(p.device);
-    if (!held) return;
+    if (!held || this.frozen.has(p.device) || this.deps.stopped?.(p.device)) return;
     const port = this.deps.ports.for(p.device);
     if (!port.extend || !port.has) return;
     // One update at a time: the next once the device shows it has the last.

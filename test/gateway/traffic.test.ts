@@ -284,3 +284,26 @@ t.test('a paused mission that resumes after a STOP gets its passes back: the com
   t.equal(f.status(id), 'running');
   t.same(f.gw.executor.traffic.pathOf('amr-1')?.nodes, ['sa-2', 'sa-3', 'sa-4', 'sa-5', 'sa-6', 'sa-7', 'shelf-3'], 'it goes on along the checked route from where it stands');
 });
+
+t.test('an AMR told to drop its work, or under a STOP, is granted nothing more and sent no order update', async (t) => {
+  let stopped = false;
+  const r = rig(t, { stopped: () => stopped });
+  const route = ['dock-a', 'sa-1', 'sa-2', 'sa-3', 'shelf-1'];
+  r.traffic.begin('amr-1', 'm1', 'go', route);
+  r.traffic.bind('amr-1', work('amr-1', route, 2));
+  r.port.shown.add('m1.go.0#0');
+  stopped = true;
+  r.at('amr-1', 'sa-1');
+  t.equal(r.traffic.pathOf('amr-1')!.granted, 2, 'under a STOP: nothing more granted');
+  t.same(r.port.sent, [], 'and nothing sent');
+  stopped = false;
+  r.traffic.freeze('amr-1', 'm1', 'other-step');
+  r.at('amr-1', 'sa-1');
+  t.equal(r.traffic.pathOf('amr-1')!.granted, 3, 'released, and another step frozen: granted on');
+  r.traffic.freeze('amr-1', 'm1', 'go');
+  r.port.shown.add('m1.go.0#1');
+  r.at('amr-1', 'sa-2');
+  t.equal(r.traffic.pathOf('amr-1')!.granted, 3, 'told to drop the order: nothing more granted');
+  t.equal(r.port.sent.length, 1, 'and no update beyond the one before');
+  t.same(r.holds()['amr-1'], ['sa-2', 'sa-3'], 'it keeps what it holds until the step ends');
+});
