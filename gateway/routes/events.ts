@@ -1,5 +1,6 @@
 // GET /v1/events: the live stream (Server-Sent Events) the tablet and scripts consume. It opens
-// with a `snapshot` of every device, then sends `device` events as states change.
+// with a `snapshot` of every device, then sends every event the hub carries: `device` events as
+// states change, `traffic`, `mission`, `step`, `stop`, …
 import type { FastifyPluginAsync } from 'fastify';
 import type { FleetRegistry } from '../../robots/fleet-registry.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
@@ -20,7 +21,7 @@ export const eventRoutes: FastifyPluginAsync<{ site: LoadedSite; fleet: FleetReg
         tags: ['robots'],
         summary: 'Live events (Server-Sent Events): a snapshot of every device, then device state changes',
         description:
-          'text/event-stream. The first event is `snapshot` ({devices: [...]}); then `device` events carry one device\'s state, at most one per device every 200 ms (the latest state always arrives). Comment lines keep the connection alive every 15 s. Browsers\' EventSource cannot send headers: pass the token as `?access_token=`.',
+          'text/event-stream. The first event is `snapshot` ({devices: [...]}); then `device` events carry one device\'s state, at most one per device every 200 ms (the latest state always arrives), and `traffic` events the shape of GET /v1/traffic, at most one every 200 ms, as it changes; mission, step and STOP events follow as they happen. Comment lines keep the connection alive every 15 s. Browsers\' EventSource cannot send headers: pass the token as `?access_token=`.',
         produces: ['text/event-stream'],
       },
     },

@@ -137,6 +137,26 @@ export interface StopRecord {
   createdAt: string;
 }
 
+/** Whom a waiting AMR waits for, and why (GET /v1/traffic). */
+export interface TrafficWait {
+  device: string;
+  /** The node it waits to enter. */
+  node: string;
+  /** `held`: the other robot holds the node; `near`: it holds one within reach; `schedule`: the checked schedule has it there first. */
+  why: 'held' | 'near' | 'schedule';
+  missionId?: string;
+  pass?: number;
+}
+
+/** One AMR in GET /v1/traffic and the `traffic` event: the nodes it holds, the route it drives, whom it waits for. */
+export interface TrafficDevice {
+  id: string;
+  holds: string[];
+  /** `nodes[reached..granted]` is reserved for it; the rest of the route is not yet. */
+  path?: { missionId: string; stepId: string; nodes: string[]; reached: number; granted: number };
+  waitsFor?: TrafficWait;
+}
+
 /** An answer other than 2xx: `code` is the gateway's error code (README, "Error codes"), or NETWORK. */
 export class ApiError extends Error {
   constructor(

@@ -1,11 +1,13 @@
 // Devices: one row each with what someone walking up to the tablet asks first: online or not,
-// what it does, battery, paused, cargo, errors; machines with their job and progress.
-import type { DeviceState } from './api.ts';
+// what it does, battery, paused, cargo, errors, whom a robot waits for; machines with their job and progress.
+import type { DeviceState, TrafficDevice } from './api.ts';
 import { h, keyedList } from './dom.ts';
-import { clock, deviceStateWords, deviceTone, percent, TONE_WORDS } from './words.ts';
+import { clock, deviceStateWords, deviceTone, percent, TONE_WORDS, waitWords } from './words.ts';
 
 export class DevicesView {
   private readonly states = new Map<string, DeviceState>();
+  /** Whom each waiting robot waits for, in words. */
+  private readonly waits = new Map<string, string>();
   private readonly list: HTMLElement;
   private stale = false;
   private pending = false;
@@ -30,6 +32,13 @@ export class DevicesView {
     });
   }
 
+  /** The robots that wait, from GET /v1/traffic and `traffic` events. */
+  traffic(devices: readonly TrafficDevice[]): void {
+    this.waits.clear();
+    for (const d of devices) if (d.waitsFor) this.waits.set(d.id, waitWords(d.waitsFor));
+    this.render();
+  }
+
   setStale(stale: boolean): void {
     this.stale = stale;
     this.render();
@@ -43,7 +52,7 @@ export class DevicesView {
     const items = this.order.map((id) => this.states.get(id)).filter((d): d is DeviceState => !!d);
     // Rounded as shown, so a battery falling by 0.01 % does not redraw the row.
     const signature = (d: DeviceState) =>
-      JSON.stringify([this.stale, d.online, d.state, d.paused, d.cargo, d.errors, d.at, d.soc === undefined ? null : Math.round(d.soc * 100), d.progress === undefined ? null : Math.round(d.progress * 100), d.partsProduced, d.job?.program]);
+      JSON.stringify([this.stale, d.online, d.state, d.paused, d.cargo, d.errors, d.at, d.soc === undefined ? null : Math.round(d.soc * 100), d.progress === undefined ? null : Math.round(d.progress * 100), d.partsProduced, d.job?.program, this.waits.get(d.id)]);
     keyedList(this.list, items, (d) => d.id, signature, (d) => this.row(d));
   }
 
@@ -69,6 +78,7 @@ export class DevicesView {
       h('span', { class: `chip tone-${tone}`, title: TONE_WORDS[tone] }, this.stale ? `${deviceStateWords(d)} (old)` : deviceStateWords(d)),
       h('span', { class: 'facts' }, ...facts),
       d.errors && d.errors.length > 0 ? h('span', { class: 'errors', role: 'note' }, d.errors.join('; ')) : null,
+      this.waits.has(d.id) ? h('span', { class: 'waits', role: 'note' }, `${d.id} ${this.waits.get(d.id)}`) : null,
     );
   }
 }

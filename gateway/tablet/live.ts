@@ -2,7 +2,7 @@
 // EventSource cannot send headers. The browser reconnects by itself after a dropped stream;
 // when it gives up (an error answer) or the stream goes quiet, this reconnects with back-off.
 // While there is no stream the state is `lost`: the screen says so and greys what it shows.
-import type { DeviceState, StopRecord } from './api.ts';
+import type { DeviceState, StopRecord, TrafficDevice } from './api.ts';
 
 export type LiveStatus = 'connecting' | 'live' | 'lost';
 
@@ -16,6 +16,8 @@ export interface LiveHandlers {
   stop(s: StopRecord): void;
   released(e: { released: StopRecord[] }): void;
   alert(e: { message: string; missionId?: string; step?: string; device?: string }): void;
+  /** Who holds which nodes, the routes, who waits for whom: every AMR, each time any of it changes. */
+  traffic(e: { devices: TrafficDevice[] }): void;
   /** The gateway no longer accepts the token (revoked): signing in again is the only way on. */
   unauthorized(): void;
 }
@@ -69,6 +71,7 @@ export class Live {
     listen<StopRecord>('stop', (d) => this.on.stop(d));
     listen<{ released: StopRecord[] }>('stop.released', (d) => this.on.released(d));
     listen<Parameters<LiveHandlers['alert']>[0]>('alert', (d) => this.on.alert(d));
+    listen<Parameters<LiveHandlers['traffic']>[0]>('traffic', (d) => this.on.traffic(d));
     es.onerror = () => {
       if (this.source !== es) return;
       this.setStatus('lost');

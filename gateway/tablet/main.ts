@@ -1,6 +1,6 @@
 // The shop-floor tablet: sign in with a token, then the floor map, missions, devices and alerts,
 // live from the gateway's event stream, with STOP always on screen. This file wires the parts.
-import { Api, ApiError, roleAllows, type DeviceState, type SiteView, type Whoami } from './api.ts';
+import { Api, ApiError, roleAllows, type DeviceState, type SiteView, type TrafficDevice, type Whoami } from './api.ts';
 import { AlertsView } from './alerts.ts';
 import { DevicesView } from './devices.ts';
 import { byId, h } from './dom.ts';
@@ -111,12 +111,25 @@ async function start(token: string, who: Whoami): Promise<void> {
     if (d.online) alerts.over(`offline:${d.id}`);
     online.set(d.id, d.online);
   };
+  const traffic = (list: TrafficDevice[]) => {
+    map.showTraffic(list);
+    devices.traffic(list);
+  };
+  // The stream carries traffic only when it changes: after each (re)connect it is read once. An
+  // event that arrives while that read is under way is newer than its answer, which is then dropped.
+  let trafficEvents = 0;
+  const loadTraffic = async () => {
+    const before = trafficEvents;
+    const answer = await api.json<{ devices: TrafficDevice[] }>('GET', '/v1/traffic').catch(() => undefined);
+    if (answer && trafficEvents === before) traffic(answer.devices);
+  };
   const live = new Live(token, {
     status: (status, since) => showLive(status, since, map, devices),
     snapshot: (list) => {
       for (const d of list) apply(d);
       void missions.refresh();
       void stop.refresh();
+      void loadTraffic();
     },
     device: apply,
     mission: (e) => {
@@ -132,6 +145,10 @@ async function start(token: string, who: Whoami): Promise<void> {
     stop: (s) => stop.stopped(s),
     released: () => stop.released(),
     alert: (e) => alerts.raise(`gateway:${e.missionId ?? ''}/${e.step ?? ''}/${e.device ?? ''}/${e.message}`, 'gateway', e.message),
+    traffic: (e) => {
+      trafficEvents++;
+      traffic(e.devices);
+    },
     unauthorized: () => signOut('Your token is no longer accepted. Sign in again.'),
   });
   window.addEventListener('pagehide', () => live.close());
@@ -176,6 +193,8 @@ function legend(): void {
     ...tones.map((t) => h('li', { class: `tone-${t}` }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), TONE_WORDS[t])),
     h('li', { class: 'zone-keep-out' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), 'keep out'),
     h('li', { class: 'zone-slow' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), 'slow zone'),
+    h('li', { class: 'route' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), 'route reserved for a robot'),
+    h('li', { class: 'route ahead' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), 'its route ahead'),
   );
 }
 

@@ -1,9 +1,10 @@
 // The floor map: the site from GET /v1/site drawn as SVG in metres (world y points up, so the
 // picture uses y' = -y), with robots and machines updated in place as their states arrive.
 // Robots are drawn a little larger than their footprint so they can be read from a metre away.
-import type { DeviceState, SiteDevice, SiteView, Zone } from './api.ts';
+import type { DeviceState, SiteDevice, SiteView, TrafficDevice, TrafficWait, Zone } from './api.ts';
 import { s } from './dom.ts';
-import { deviceStateWords, deviceTone, percent } from './words.ts';
+import { TrafficLayer } from './traffic.ts';
+import { deviceStateWords, deviceTone, percent, waitReason, waitWords } from './words.ts';
 
 const r2 = (n: number) => Math.round(n * 100) / 100;
 /** World angle (radians, counter-clockwise) → SVG rotation (degrees, clockwise on screen). */
@@ -31,10 +32,15 @@ interface Marker {
   last?: DeviceState;
 }
 
+type Robot = Marker & { body: SVGGElement; name: SVGTextElement; wait: SVGTextElement };
+
 export class FloorMap {
   readonly el: SVGSVGElement;
   private readonly robotLayer: SVGGElement;
-  private readonly robots = new Map<string, Marker & { body: SVGGElement; name: SVGTextElement }>();
+  private readonly robots = new Map<string, Robot>();
+  private readonly traffic: TrafficLayer;
+  /** Whom each waiting robot waits for. */
+  private readonly waits = new Map<string, TrafficWait>();
   private labelsDue = false;
   /** Where machines and their names are drawn: robot names keep off them. */
   private readonly fixed: Box[] = [];
@@ -43,6 +49,7 @@ export class FloorMap {
 
   constructor(private readonly site: SiteView) {
     const b = bounds(site);
+    this.traffic = new TrafficLayer(site);
     this.el = s('svg', {
       class: 'map',
       viewBox: `${r2(b.x0)} ${r2(-b.y1)} ${r2(b.x1 - b.x0)} ${r2(b.y1 - b.y0)}`,
@@ -55,6 +62,7 @@ export class FloorMap {
       s('rect', { class: 'ground', x: r2(b.x0), y: r2(-b.y1), width: r2(b.x1 - b.x0), height: r2(b.y1 - b.y0) }),
       s('g', { class: 'zones' }, ...site.zones.map(zoneShape)),
       s('g', { class: 'lanes' }, ...this.lanes()),
+      this.traffic.el,
       s('g', { class: 'obstacles' }, ...site.world.obstacles.map(obstacleShape)),
       s('g', { class: 'stations' }, ...this.stations()),
       s('g', { class: 'zone-labels' }, ...site.zones.map(zoneLabel)),
@@ -101,6 +109,25 @@ export class FloorMap {
     });
   }
 
+  /** Who holds which nodes, the routes reserved, and whom a waiting robot waits for. */
+  showTraffic(devices: readonly TrafficDevice[]): void {
+    this.traffic.show(devices);
+    this.waits.clear();
+    for (const d of devices) if (d.waitsFor) this.waits.set(d.id, d.waitsFor);
+    for (const [id, robot] of this.robots) this.showWait(id, robot);
+  }
+
+  /** Next to a waiting robot: whom it waits for (in that robot's route colour), and why. */
+  private showWait(id: string, robot: Robot): void {
+    const w = this.waits.get(id);
+    const signature = w ? waitWords(w) : '';
+    if (robot.g.dataset.waits === signature) return;
+    robot.g.dataset.waits = signature;
+    robot.wait.setAttribute('class', `wait ${w ? this.traffic.colourOf(w.device) : ''}`);
+    robot.wait.replaceChildren(...(w ? [s('tspan', { class: 'who', x: 0.85, dy: 0 }, `waits for ${w.device}`), s('tspan', { x: 0.85, dy: 0.6 }, waitReason(w))] : []));
+    if (robot.last) this.paint(robot, robot.last);
+  }
+
   /** No live feed: robots and machines are drawn as last known, not as current. */
   setStale(stale: boolean): void {
     this.stale = stale;
@@ -117,10 +144,13 @@ export class FloorMap {
     // Colour says idle or busy; words are for what needs attention, and a machine's progress.
     const robot = m.g.classList.contains('robot');
     m.state.textContent = this.stale ? (robot ? 'last known' : '') : tone === 'idle' || (tone === 'busy' && robot) ? '' : tone === 'busy' ? `${d.state}${progress}` : words;
-    m.title.textContent = `${d.id}: ${this.stale ? 'last known state, ' : ''}${words}${d.soc !== undefined ? `, battery ${percent(d.soc)}` : ''}`;
+    // Whom a robot waits for is written beside it, below its state when it has one to show.
+    if (robot) (m as Robot).wait.setAttribute('y', m.state.textContent ? '0.85' : '0.1');
+    const wait = robot && this.waits.get(d.id);
+    m.title.textContent = `${d.id}: ${this.stale ? 'last known state, ' : ''}${words}${d.soc !== undefined ? `, battery ${percent(d.soc)}` : ''}${wait ? `; ${waitWords(wait)}` : ''}`;
   }
 
-  private addRobot(id: string): Marker & { body: SVGGElement; name: SVGTextElement } {
+  private addRobot(id: string): Robot {
     const body = s(
       'g',
       { class: 'body' },
@@ -130,10 +160,12 @@ export class FloorMap {
     const title = s('title', null, id);
     const state = s('text', { class: 'state', x: 0.85, y: 0.2 });
     const name = s('text', { class: 'name', y: NAME_ABOVE }, id);
-    const g = s('g', { class: 'robot', 'data-id': id }, title, body, name, state);
-    const robot = { g, body, name, state, title };
+    const wait = s('text', { class: 'wait', x: 0.85, y: 0.1 });
+    const g = s('g', { class: 'robot', 'data-id': id }, title, body, name, state, wait);
+    const robot = { g, body, name, state, title, wait };
     this.robots.set(id, robot);
     this.robotLayer.append(g);
+    this.showWait(id, robot);
     return robot;
   }
 

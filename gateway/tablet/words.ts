@@ -1,6 +1,6 @@
 // What the tablet says, in the shop floor's words: durations, times, device and mission states,
 // and the colour class that goes with each state (style.css holds the colours).
-import type { DeviceState, MissionStatus, Report, StepStatus } from './api.ts';
+import type { DeviceState, MissionStatus, Report, StepStatus, TrafficWait } from './api.ts';
 
 export function duration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
@@ -83,4 +83,16 @@ export function devicesUsed(report: Report): string[] {
   const roleOf = new Map(Object.entries(report.assignments).map(([role, device]) => [device, role]));
   const ids = [...new Set(report.steps.map((s) => s.device).filter((d): d is string => !!d))].sort();
   return ids.map((id) => (roleOf.has(id) ? `${id} (${roleOf.get(id)})` : id));
+}
+
+/** Why a robot waits, said of the one it waits for: "it holds sa-2". */
+export function waitReason(w: TrafficWait): string {
+  if (w.why === 'held') return `it holds ${w.node}`;
+  if (w.why === 'near') return `it is too close to ${w.node}`;
+  return `the checked schedule has it first at ${w.node}`;
+}
+
+/** Whom a robot waits for and why: "waits for amr-1 (mission m_…): it holds sa-2". */
+export function waitWords(w: TrafficWait): string {
+  return `waits for ${w.device}${w.missionId ? ` (mission ${w.missionId})` : ''}: ${waitReason(w)}`;
 }

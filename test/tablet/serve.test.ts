@@ -3,7 +3,7 @@
 // start, else a clear answer naming `npm run build`.
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import { acceptsGzip, TABLET_CSP } from '../../gateway/routes/tablet.ts';
 import {
@@ -229,4 +229,11 @@ t.test('every app of a process serves the same bundle, loaded once', async (t) =
   const b = await tabletAssets();
   t.equal(a, b);
   t.not(a.origin, 'missing', 'the gateway has a tablet');
+});
+
+t.test('the whole tablet stays small: at most 20 KB gzipped (README: about 18 KB)', async (t) => {
+  const files = await bundleTablet();
+  const gzipped = [...files.values()].reduce((sum, body) => sum + gzipSync(body, { level: 9 }).length, 0);
+  t.comment(`the tablet is ${gzipped} B gzipped`);
+  t.ok(gzipped <= 20 * 1024, `${gzipped} B gzipped`);
 });

@@ -1,0 +1,41 @@
+// What the tablet says, in the shop floor's words: durations, device states, the devices a plan uses,
+// and whom a waiting robot waits for and why.
+import t from 'tap';
+import { clock, devicesUsed, deviceStateWords, deviceTone, duration, hhmm, percent, waitReason, waitWords } from '../../gateway/tablet/words.ts';
+
+t.test('a robot waits for another that holds the node, is too close to it, or is scheduled there first', async (t) => {
+  t.equal(waitWords({ device: 'amr-1', node: 'sa-2', why: 'held', missionId: 'm_01ABC' }), 'waits for amr-1 (mission m_01ABC): it holds sa-2');
+  t.equal(waitWords({ device: 'amr-1', node: 'sa-2', why: 'near', missionId: 'm_01ABC' }), 'waits for amr-1 (mission m_01ABC): it is too close to sa-2');
+  t.equal(waitWords({ device: 'amr-3', node: 'ma-3', why: 'schedule', missionId: 'm_01XYZ', pass: 4 }), 'waits for amr-3 (mission m_01XYZ): the checked schedule has it first at ma-3');
+});
+
+t.test('a robot with no mission is waited for all the same', async (t) => {
+  t.equal(waitWords({ device: 'amr-1', node: 'dock-a', why: 'held' }), 'waits for amr-1: it holds dock-a');
+  t.equal(waitReason({ device: 'amr-1', node: 'dock-a', why: 'near' }), 'it is too close to dock-a');
+});
+
+t.test('durations, shares and device states in the words the floor uses', async (t) => {
+  t.equal(duration(42.4), '42 s');
+  t.equal(duration(120), '2 min');
+  t.equal(duration(125), '2 min 5 s');
+  t.equal(duration(3 * 3600 + 7 * 60), '3 h 7 min');
+  t.equal(duration(-3), '0 s');
+  t.equal(percent(0.256), '26 %');
+  t.match(clock(new Date(2026, 0, 2, 9, 5, 7)), /09.05.07/);
+  t.match(hhmm(new Date(2026, 0, 2, 9, 5, 7)), /09.05/);
+  t.equal(deviceTone({ id: 'amr-1', online: false, state: 'driving' }), 'offline');
+  t.equal(deviceTone({ id: 'cnc-1', online: true, state: 'fault' }), 'fault');
+  t.equal(deviceTone({ id: 'amr-1', online: true, state: 'driving', paused: true }), 'paused');
+  t.equal(deviceTone({ id: 'amr-1', online: true, state: 'charging' }), 'charging');
+  t.equal(deviceTone({ id: 'amr-1', online: true, state: 'driving' }), 'busy');
+  t.equal(deviceTone({ id: 'amr-1', online: true, state: 'idle' }), 'idle');
+  t.equal(deviceStateWords({ id: 'amr-1', online: false, state: 'driving' }), 'offline (driving)');
+  t.equal(deviceStateWords({ id: 'amr-1', online: false, state: 'never connected' }), 'never connected');
+  t.equal(deviceStateWords({ id: 'amr-1', online: true, state: 'driving', paused: true }), 'paused (driving)');
+  t.equal(deviceStateWords({ id: 'amr-1', online: true, state: 'idle' }), 'idle');
+});
+
+t.test('the devices a plan uses, with their roles', async (t) => {
+  const report = { verdict: 'pass', planHash: 'h', makespanS: 1, assignments: { courier: 'amr-2' }, issues: [], steps: [{ id: 'a', device: 'cnc-1', startS: 0, endS: 1 }, { id: 'b', device: 'amr-2', startS: 0, endS: 1 }, { id: 'c', startS: 0, endS: 1 }] } as const;
+  t.same(devicesUsed({ ...report, steps: [...report.steps], issues: [] }), ['amr-2 (courier)', 'cnc-1']);
+});
