@@ -97,6 +97,9 @@ export function assumeProblems(index: SiteIndex, assume: Assume | undefined): Sh
 /** Errors in the plan itself, which no other device could avoid: with one of them, no other assignment is tried. */
 const PLAN_ERRORS: ReadonlySet<IssueCode> = new Set<IssueCode>(['UNKNOWN_DEVICE', 'UNKNOWN_ROLE', 'ROLE_UNASSIGNABLE', 'UNSUPPORTED_ACTION', 'UNKNOWN_LOCATION', 'UNKNOWN_PROGRAM', 'DUPLICATE_STEP', 'UNKNOWN_DEPENDENCY', 'DEPENDENCY_CYCLE']);
 
+/** Another assignment replaces a first choice that passes only if it finishes at least this much (a fraction) earlier. */
+export const CLEARLY_EARLIER = 0.05;
+
 /** At most this many role assignments are checked for one plan (the first choice included). */
 export const MAX_ASSIGNMENTS_TRIED = 8;
 
@@ -115,16 +118,25 @@ export function checkPlan(input: CheckInput): CheckReport {
   const work = committedWork(site, input.committed ?? []);
   const allocation = allocateRoles(site, graph, plan, deps.order, fleet, work.busy, input.keep);
   const first = evaluate(input, fleet, deps, work, allocation.assignments, [...deps.issues, ...allocation.issues]);
-  if (first.verdict !== 'fail' || first.issues.some((i) => i.severity === 'error' && PLAN_ERRORS.has(i.code))) return first;
-  // The first choice of devices for the roles fails: try the others (bounded) and take the one
-  // that passes and finishes first, saying what was tried.
+  if (first.issues.some((i) => i.severity === 'error' && PLAN_ERRORS.has(i.code))) return first;
+  // A first choice that passes is kept at a re-check (the operator approves the devices the
+  // report shows); otherwise its roles may go to devices that finish earlier, except a role whose
+  // `near` says which device the agent prefers.
+  const candidates =
+    first.verdict === 'fail' ? allocation.candidates : Object.fromEntries(Object.entries(allocation.candidates).map(([role, c]) => [role, plan.roles?.[role]?.near ? c.slice(0, 1) : c]));
+  if (first.verdict !== 'fail' && (input.keep || !Object.values(candidates).some((c) => c.length > 1))) return first;
+  // Try the other devices for the roles (bounded) and take the assignment that passes and
+  // finishes first (the first choice on a tie), saying what was tried.
   const tried = [first];
-  for (const assignments of alternatives(allocation.assignments, allocation.candidates, MAX_ASSIGNMENTS_TRIED - 1)) {
+  for (const assignments of alternatives(allocation.assignments, candidates, MAX_ASSIGNMENTS_TRIED - 1)) {
     tried.push(evaluate(input, fleet, deps, work, assignments, [...deps.issues, ...allocation.issues]));
   }
   if (tried.length === 1) return first;
+  // Sorting is stable: on a tie the first choice, then the nearer alternatives, come first. A
+  // first choice that passes stays unless another finishes clearly earlier.
   const passing = tried.filter((r) => r.verdict !== 'fail').sort((a, b) => a.makespanS - b.makespanS);
-  const chosen = passing[0] ?? first;
+  const best = passing[0];
+  const chosen = first.verdict !== 'fail' && (!best || best.makespanS > first.makespanS * (1 - CLEARLY_EARLIER)) ? first : (best ?? first);
   return withPasses({ ...chosen, tried: tried.map((r) => ({ assignments: r.assignments, verdict: r.verdict, makespanS: r.makespanS, issues: r.issues.filter((i) => i.severity === 'error').map((i) => i.code) })) }, schedules.get(chosen));
 }
 

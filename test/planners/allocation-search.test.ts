@@ -1,9 +1,10 @@
-// Allocation that searches: when the first choice of devices for the roles fails the check, the
-// others are checked too (at most MAX_ASSIGNMENTS_TRIED assignments) and the one that passes and
-// finishes first is taken; the report lists what was tried. Idle robots stay where they stand here
+// Allocation that searches: the other devices for the roles are checked too (at most
+// MAX_ASSIGNMENTS_TRIED assignments); when the first choice fails, the one that passes and finishes
+// first is taken, and a first choice that passes gives way only to one that finishes clearly
+// earlier; the report lists what was tried. Idle robots stay where they stand here
 // (policy `idle: stay`), so a robot parked at its home station is in the way for good.
 import t from 'tap';
-import { MAX_ASSIGNMENTS_TRIED } from '../../planners/check.ts';
+import { CLEARLY_EARLIER, MAX_ASSIGNMENTS_TRIED } from '../../planners/check.ts';
 import type { PlanInput } from '../../planners/plan.ts';
 import { CANONICAL_ROLES, CANONICAL_STEPS, check as checkOn, demoStay } from './fixtures/demo.ts';
 
@@ -25,10 +26,23 @@ t.test('a drop at dock-a while amr-1 stands there: the courier nearest the pick 
   t.same(r.tried!.map((x) => x.assignments.courier).sort(), ['amr-1', 'amr-2', 'amr-3'], 'each AMR once');
 });
 
-t.test('a first choice that passes is kept, and nothing else is tried', async (t) => {
+t.test('a first choice that passes is kept unless another finishes clearly earlier; the others are tried and listed', async (t) => {
   const r = check(CANONICAL_STEPS, { extra: CANONICAL_ROLES });
   t.equal(r.verdict, 'pass');
-  t.equal(r.tried, undefined);
+  t.ok(r.tried && r.tried.length > 1, `${r.tried?.length} assignments tried`);
+  t.same(r.tried![0]!.assignments, r.assignments, 'the first choice is the one taken');
+  for (const other of r.tried!.slice(1)) {
+    t.ok(other.verdict === 'fail' || other.makespanS > r.makespanS * (1 - CLEARLY_EARLIER), `${other.assignments.courier} does not finish ${CLEARLY_EARLIER * 100} % earlier (${other.makespanS} s against ${r.makespanS} s)`);
+  }
+});
+
+t.test('a role with near keeps its device when the first choice passes; a re-check (keep) tries nothing else', async (t) => {
+  const toShelf = [{ id: 'go', action: 'navigate' as const, device: '$courier', params: { to: 'shelf-2' } }];
+  const near = check(toShelf, { extra: { roles: { courier: { kind: 'amr', near: 'charger-1' } } } });
+  t.same(near.assignments, { courier: 'amr-3' }, 'the agent asked for the AMR near charger-1');
+  t.equal(near.tried, undefined, 'and nothing else is tried');
+  const anyone = check(toShelf, { extra: CANONICAL_ROLES });
+  t.ok(anyone.tried && anyone.tried.length > 1, 'without near, the others are tried');
 });
 
 t.test('when no assignment passes, the report is the first choice’s, with the others listed', async (t) => {
