@@ -7,7 +7,9 @@
 // from 100 and 1,000 vehicles at 10 Hz, next to vda-5050-lib's MasterController under the same
 // load, and order dispatch. Section (f), test/bench/stop.ts, times STOP from the HTTP request to the
 // last of 100 devices; section (g), test/bench/missions.ts, the ingestion of 1,000 vehicles' states
-// while the executor runs 100 missions, against the same gateway without missions.
+// while the executor runs 100 missions, against the same gateway without missions; sections (h)
+// and (i), test/bench/traffic.ts, a 10-AMR shift executed on the virtual fleet: how soon a node
+// reached grants the nodes ahead, and the run's makespan against the checked one.
 import os from 'node:os';
 import { checkPlan, type Simulate } from '../../planners/check.ts';
 import type { Commitment } from '../../planners/commitments.ts';
@@ -21,6 +23,7 @@ import { table } from './format.ts';
 import { benchMissions } from './missions.ts';
 import { benchMqtt } from './mqtt.ts';
 import { benchStop } from './stop.ts';
+import { benchTraffic } from './traffic.ts';
 
 const NOW = new Date('2026-11-24T08:00:00Z');
 const TARGET_P50_MS = 20;
@@ -325,5 +328,9 @@ await benchStop();
 // ---- (g) state ingestion with 100 missions running (test/bench/missions.ts) ------------------
 console.log('');
 await benchMissions();
+
+// ---- (h), (i) traffic at run time: grant latency, run against checked makespan (test/bench/traffic.ts)
+console.log('');
+await benchTraffic();
 
 console.log(`\n  bench wall time ${((performance.now() - benchStart) / 1000).toFixed(1)} s`);
