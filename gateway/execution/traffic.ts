@@ -79,6 +79,9 @@ export class TrafficControl {
   private readonly waits = new Map<string, TrafficWait>();
   /** Devices told to drop their work: their routes are granted no further. */
   private readonly frozen = new Set<string>();
+  /** Nesting of `batch`, and the sends waiting for its commit. */
+  private depth = 0;
+  private outbound: Work[] = [];
   /** The schedule's passes not yet made, in order, and by node. */
   private schedule: ScheduledPass[] = [];
   private byNode = new Map<string, ScheduledPass[]>();
@@ -108,7 +111,7 @@ export class TrafficControl {
     this.off = deps.fleet.onChange((s) => {
       if (!this.robots.has(s.id)) return;
       try {
-        this.moved(s);
+        this.batch(() => this.moved(s));
       } catch (err) {
         deps.log.error({ device: s.id, err: errorText(err) }, 'traffic control failed to follow a state');
       }
@@ -133,16 +136,18 @@ export class TrafficControl {
    * Without a mission: the committed work simulated anew (a paused mission resumes).
    */
   adopt(missionId: string | undefined, passes: readonly Pass[]): void {
-    const rows = passes.flatMap((p, seq): ScheduledPass[] => {
-      const slash = p.step.lastIndexOf('/');
-      if (slash >= 0) return [{ seq, node: p.node, device: p.device, missionId: p.step.slice(0, slash), stepId: p.step.slice(slash + 1) }];
-      return missionId === undefined ? [] : [{ seq, node: p.node, device: p.device, missionId, stepId: p.step }];
+    return this.batch(() => {
+      const rows = passes.flatMap((p, seq): ScheduledPass[] => {
+        const slash = p.step.lastIndexOf('/');
+        if (slash >= 0) return [{ seq, node: p.node, device: p.device, missionId: p.step.slice(0, slash), stepId: p.step.slice(slash + 1) }];
+        return missionId === undefined ? [] : [{ seq, node: p.node, device: p.device, missionId, stepId: p.step }];
+      });
+      this.deps.store.traffic.replaceSchedule(rows);
+      this.index(rows);
+      // A route being driven has passed the nodes behind its grant: their passes are made.
+      for (const p of this.paths.values()) this.forgetPasses(p, (node, i) => i <= p.granted || !p.nodes.includes(node));
+      this.grantAll();
     });
-    this.deps.store.traffic.replaceSchedule(rows);
-    this.index(rows);
-    // A route being driven has passed the nodes behind its grant: their passes are made.
-    for (const p of this.paths.values()) this.forgetPasses(p, (node, i) => i <= p.granted || !p.nodes.includes(node));
-    this.grantAll();
   }
 
   private index(rows: ScheduledPass[]): void {
@@ -180,36 +185,40 @@ export class TrafficControl {
    * first), or, with `whole`, undefined unless the whole route is (nothing is then held for it).
    */
   begin(device: string, missionId: string, stepId: string, nodes: readonly string[], whole = false): number | undefined {
-    const robot = this.robots.get(device);
-    if (!robot) return nodes.length;
-    const old = this.paths.get(device);
-    if (old) this.forgetPasses(old, () => true);
-    this.frozen.delete(device);
-    const path: TrafficPath = { device, missionId, stepId, nodes: [...nodes], reached: 0, granted: 0, updateId: 0 };
-    this.forgetPasses(path, (_node, i) => i < 1);
-    // An AMR halted on the edge to the route's second node already stands partly on it.
-    const between = [...robot.occupied].includes(nodes[1] ?? '') ? [nodes[1]!] : [];
-    this.paths.set(device, path);
-    this.works.delete(device);
-    this.setHolds(device, [nodes[0]!, ...between]);
-    this.extendPath(path, whole ? nodes.length : this.lookahead);
-    if (whole && path.granted < nodes.length - 1) {
-      this.end(device);
-      return undefined;
-    }
-    this.deps.store.traffic.putPath(path);
-    // Its holds changed: the others' waits (and grants) are what they are now.
-    this.grantAll();
-    return path.granted + 1;
+    return this.batch(() => {
+      const robot = this.robots.get(device);
+      if (!robot) return nodes.length;
+      const old = this.paths.get(device);
+      if (old) this.forgetPasses(old, () => true);
+      this.frozen.delete(device);
+      const path: TrafficPath = { device, missionId, stepId, nodes: [...nodes], reached: 0, granted: 0, updateId: 0 };
+      this.forgetPasses(path, (_node, i) => i < 1);
+      // An AMR halted on the edge to the route's second node already stands partly on it.
+      const between = [...robot.occupied].includes(nodes[1] ?? '') ? [nodes[1]!] : [];
+      this.paths.set(device, path);
+      this.works.delete(device);
+      this.setHolds(device, [nodes[0]!, ...between]);
+      this.extendPath(path, whole ? nodes.length : this.lookahead);
+      if (whole && path.granted < nodes.length - 1) {
+        this.end(device);
+        return undefined;
+      }
+      this.deps.store.traffic.putPath(path);
+      // Its holds changed: the others' waits (and grants) are what they are now.
+      this.grantAll();
+      return path.granted + 1;
+    });
   }
 
   /** The work that drives the device's route, as stored: granted nodes beyond its base go out as updates. */
   bind(device: string, work: Work): void {
-    const path = this.paths.get(device);
-    if (!path) return;
-    path.workId = work.id;
-    this.works.set(device, { work, sentAt: this.deps.clock.now(), update: false });
-    this.deps.store.traffic.putPath(path);
+    return this.batch(() => {
+      const path = this.paths.get(device);
+      if (!path) return;
+      path.workId = work.id;
+      this.works.set(device, { work, sentAt: this.deps.clock.now(), update: false });
+      this.deps.store.traffic.putPath(path);
+    });
   }
 
   /** The device is told to drop the step's work: it keeps what it holds until the step ends, and is granted nothing more. */
@@ -223,21 +232,23 @@ export class TrafficControl {
    * if it stopped on the way there. With a mission and step: only if the route is that step's.
    */
   end(device: string, missionId?: string, stepId?: string): void {
-    const path = this.paths.get(device);
-    if (!path || (missionId !== undefined && (path.missionId !== missionId || path.stepId !== stepId))) return;
-    this.paths.delete(device);
-    this.works.delete(device);
-    this.waits.delete(device);
-    this.frozen.delete(device);
-    this.forgetPasses(path, () => true);
-    this.deps.store.traffic.dropPath(device);
-    const state = this.deps.fleet.get(device);
-    const here = path.nodes[path.reached]!;
-    const next = path.nodes[path.reached + 1];
-    const keep = [here];
-    if (next && path.granted > path.reached && offNode(this.deps.site, state, here)) keep.push(next);
-    this.setHolds(device, keep);
-    this.grantAll();
+    return this.batch(() => {
+      const path = this.paths.get(device);
+      if (!path || (missionId !== undefined && (path.missionId !== missionId || path.stepId !== stepId))) return;
+      this.paths.delete(device);
+      this.works.delete(device);
+      this.waits.delete(device);
+      this.frozen.delete(device);
+      this.forgetPasses(path, () => true);
+      this.deps.store.traffic.dropPath(device);
+      const state = this.deps.fleet.get(device);
+      const here = path.nodes[path.reached]!;
+      const next = path.nodes[path.reached + 1];
+      const keep = [here];
+      if (next && path.granted > path.reached && offNode(this.deps.site, state, here)) keep.push(next);
+      this.setHolds(device, keep);
+      this.grantAll();
+    });
   }
 
   /** The route of a device, if it drives one. */
@@ -318,7 +329,7 @@ export class TrafficControl {
     while (p.granted < p.nodes.length - 1 && p.granted - p.reached < ahead) {
       const from = p.nodes[p.granted]!;
       const to = p.nodes[p.granted + 1]!;
-      const wait = this.blocker(p, from, to);
+      const wait = this.blocker(p, from, to) ?? this.standingBeyond(p, p.granted + 2);
       if (wait) {
         this.waits.set(p.device, wait);
         break;
@@ -358,6 +369,20 @@ export class TrafficControl {
     }
     this.dropPasses(dead);
     return first && { ...this.wait(first.device, to, 'schedule'), missionId: first.missionId, pass: first.seq };
+  }
+
+  /**
+   * A robot does not drive into a node when the route's next one is held by a robot standing still
+   * there: that robot may need the node to get out (a station at the end of a spur, the aisle node
+   * before it), and the two would wait for each other for good.
+   */
+  private standingBeyond(p: TrafficPath, index: number): TrafficWait | undefined {
+    const node = p.nodes[index];
+    const holder = node === undefined ? undefined : this.owner.get(node);
+    if (!holder || holder === p.device) return undefined;
+    const theirs = this.paths.get(holder);
+    const standing = !theirs || theirs.granted === theirs.reached || this.frozen.has(holder);
+    return standing ? this.wait(holder, node!, 'held') : undefined;
   }
 
   private wait(device: string, node: string, why: WaitReason): TrafficWait {
@@ -438,11 +463,36 @@ export class TrafficControl {
     this.send(held.work);
   }
 
+  /** Queued while a batch runs: sent once what it stored is committed. */
   private send(work: Work): void {
+    if (this.depth > 0) {
+      this.outbound.push(work);
+      return;
+    }
     this.deps.ports
       .for(work.device)
       .send(work)
       .catch((err: Error) => this.deps.log.warn({ device: work.device, work: work.id }, `order update for ${work.device} not sent: ${err.message}`));
+  }
+
+  /**
+   * Runs one input in one transaction (one disk sync for everything it stores, however many
+   * holds, routes and passes change), and sends the order updates it made only once committed.
+   */
+  private batch<T>(f: () => T): T {
+    this.depth++;
+    let result: T;
+    try {
+      result = this.depth === 1 ? this.deps.store.db.transaction(f).immediate() : f();
+    } finally {
+      this.depth--;
+    }
+    if (this.depth === 0 && this.outbound.length > 0) {
+      const out = this.outbound;
+      this.outbound = [];
+      out.forEach((w) => this.send(w));
+    }
+    return result;
   }
 
   // ---- holds -----------------------------------------------------------------------------------

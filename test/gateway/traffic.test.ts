@@ -209,7 +209,11 @@ t.test('passes of missions that are over hold nobody back, and a ring of waits t
   t.ok(r.log.lines.some((l) => l.level === 'warn' && /would wait for each other; amr-1 goes first at 'sa-3' against the schedule/.test(l.msg)), 'and the log says so');
   t.same(r.store.traffic.schedule().map((p) => `${p.device}@${p.node}`), ['amr-2@sa-2'], "amr-2's pass that held amr-1 back is dropped, amr-1's made");
   r.at('amr-1', 'sa-3');
-  t.equal(r.traffic.pathOf('amr-2')!.granted, 1, 'amr-1 passed: amr-2 goes on');
+  t.equal(r.traffic.pathOf('amr-2')!.granted, 0, 'amr-1 stands at sa-3, on amr-2’s way: amr-2 does not drive into sa-2 to face it');
+  t.match(r.traffic.view().find((d) => d.id === 'amr-2')!.waitsFor, { device: 'amr-1', node: 'sa-3', why: 'held' });
+  r.traffic.end('amr-1', m1, 'east');
+  r.at('amr-1', 'ma-3');
+  t.equal(r.traffic.pathOf('amr-2')!.granted, 1, 'amr-1 gone: amr-2 goes on (one node ahead: lookahead 1 here)');
 });
 
 t.test('an order update goes out when nodes are granted beyond the base the device has, one at a time, and again after resendMs if the device does not show it', async (t) => {
@@ -306,4 +310,18 @@ t.test('an AMR told to drop its work, or under a STOP, is granted nothing more a
   t.equal(r.traffic.pathOf('amr-1')!.granted, 3, 'told to drop the order: nothing more granted');
   t.equal(r.port.sent.length, 1, 'and no update beyond the one before');
   t.same(r.holds()['amr-1'], ['sa-2', 'sa-3'], 'it keeps what it holds until the step ends');
+});
+
+t.test('an AMR does not drive into the aisle node before a station where another AMR stands still: that one needs the node to get out', async (t) => {
+  const r = rig(t);
+  r.at('amr-3', 'shelf-2');
+  t.same(r.holds()['amr-3'], ['shelf-2']);
+  r.at('amr-1', 'sa-4');
+  t.equal(r.traffic.begin('amr-1', 'm1', 'drop', ['sa-4', 'sa-5', 'shelf-2']), 1, 'amr-1 waits at sa-4, not at sa-5 facing amr-3');
+  t.match(r.traffic.view().find((d) => d.id === 'amr-1')!.waitsFor, { device: 'amr-3', node: 'shelf-2', why: 'held' });
+  t.equal(r.traffic.begin('amr-3', 'm3', 'out', ['shelf-2', 'sa-5', 'sa-6']), 3, 'so amr-3 can get out');
+  r.at('amr-3', 'sa-5');
+  t.equal(r.traffic.pathOf('amr-1')!.granted, 0, 'amr-3 on sa-5: amr-1 still waits');
+  r.at('amr-3', 'sa-6');
+  t.equal(r.traffic.pathOf('amr-1')!.granted, 2, 'amr-3 out at sa-6: amr-1 drives to shelf-2');
 });
