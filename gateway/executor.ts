@@ -164,6 +164,11 @@ export class Executor {
     });
   }
 
+  /** AMR → the nodes it holds now (traffic control): what a check starts it occupying. */
+  holds(): ReadonlyMap<string, readonly string[]> {
+    return new Map(this.traffic.view().map((d) => [d.id, d.holds]));
+  }
+
   /** The robots keep to a schedule simulated anew (its passes are all committed missions'). */
   reschedule(passes: readonly Pass[]): void {
     this.serially(() => this.traffic.adopt(undefined, passes));

@@ -33,6 +33,12 @@ export interface CheckInput {
   committed?: readonly Commitment[];
   /** Role → device of an earlier check, kept as the first choice while that device can take the role (a re-check at approval). */
   keep?: Readonly<Record<string, string>>;
+  /**
+   * AMR → the nodes it holds at run time (where it stands, and what it is granted ahead on its
+   * route: it drives there whatever else happens): it occupies them from the start, and leaves
+   * each as it drives on.
+   */
+  holds?: ReadonlyMap<string, readonly string[]>;
 }
 
 /** What the simulator is given: the steps that resolved, in dependency order. */
@@ -40,6 +46,8 @@ export interface EstimateInput {
   site: SiteIndex;
   graph: NavGraph;
   fleet: ReadonlyMap<string, DeviceState>;
+  /** AMR → the nodes it occupies at the start (CheckInput.holds); default: the node it stands on. */
+  holds?: ReadonlyMap<string, readonly string[]>;
   steps: readonly ResolvedStep[];
   order: readonly Step[];
   after: ReadonlyMap<string, readonly string[]>;
@@ -207,7 +215,7 @@ function evaluate(
   // The committed work goes first: on a device both use, the other mission's steps come first.
   const valid = new Set([...work.origin.keys(), ...resolved.map((r) => r.step.id)]);
   const estimate = ownPart(
-    input.simulate({ site, graph, fleet, steps: [...work.steps, ...resolved], order: [...work.order, ...deps.order], after: new Map([...work.after, ...deps.after]), valid, routes: work.routes, committed: new Set(work.origin.keys()) }),
+    input.simulate({ site, graph, fleet, ...(input.holds ? { holds: input.holds } : {}), steps: [...work.steps, ...resolved], order: [...work.order, ...deps.order], after: new Map([...work.after, ...deps.after]), valid, routes: work.routes, committed: new Set(work.origin.keys()) }),
     work,
     resolved,
   );

@@ -138,7 +138,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const r: Robot = {
       id: d.id,
       radius: Math.hypot(d.footprint.length / 2, d.footprint.width / 2),
-      occupied: new Set(node ? [node] : []),
+      occupied: new Set(node ? [node, ...(input.holds?.get(d.id) ?? [])] : []),
       amr: d,
       node,
       heading,

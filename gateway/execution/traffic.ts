@@ -12,7 +12,7 @@
 // persisted (gateway/store/traffic.ts): a restarted gateway takes them over.
 import type { Pass } from '../../planners/check.ts';
 import type { DeviceState } from '../../planners/fleet.ts';
-import { NODE_TOLERANCE_M } from '../../planners/route.ts';
+import { findRoute, NODE_TOLERANCE_M } from '../../planners/route.ts';
 import type { DevicePorts, Work } from '../../robots/device-port.ts';
 import type { FleetRegistry } from '../../robots/fleet-registry.ts';
 import { errorText, type Log } from '../../robots/log.ts';
@@ -380,8 +380,9 @@ export class TrafficControl {
     const node = p.nodes[index];
     const holder = node === undefined ? undefined : this.owner.get(node);
     if (!holder || holder === p.device) return undefined;
+    // Standing: no route, at the end of its route, or told to drop it (one waiting on its way is not).
     const theirs = this.paths.get(holder);
-    const standing = !theirs || theirs.granted === theirs.reached || this.frozen.has(holder);
+    const standing = !theirs || theirs.reached === theirs.nodes.length - 1 || this.frozen.has(holder);
     return standing ? this.wait(holder, node!, 'held') : undefined;
   }
 
@@ -398,7 +399,7 @@ export class TrafficControl {
   /**
    * Robots waiting for each other in a ring never move. A ring the schedule made (the run left
    * the check's order: a robot late, a route planned again) is broken by dropping the pass that
-   * holds one of them back; a ring of held nodes only is reported.
+   * holds one of them back; a ring of held nodes only, by a detour if one of them has one.
    */
   private breakScheduleCycle(): boolean {
     for (const start of this.waits.keys()) {
@@ -411,15 +412,40 @@ export class TrafficControl {
       if (id !== start) continue;
       const first = ring.find((d) => this.waits.get(d)!.why === 'schedule');
       const edge = first === undefined ? undefined : this.waits.get(first)!;
-      if (!edge) {
-        this.deps.log.error({ devices: ring }, `traffic: ${ring.join(', ')} wait for each other`);
-        return false;
-      }
+      if (!edge) return this.detour(ring);
       const pass = this.schedule.find((r) => r.seq === edge.pass);
       this.deps.log.warn({ devices: ring, node: edge.node }, `traffic: ${ring.join(', ')} would wait for each other; ${first} goes first at '${edge.node}' against the schedule`);
       if (pass) this.dropPasses([pass]);
       return pass !== undefined;
     }
+    return false;
+  }
+
+  /**
+   * Robots holding what the others need next, all of them: the run left the check (a robot late, a
+   * route planned again). The first of them (by id) that can reach its target another way, around
+   * every node within reach of another robot, takes that way from the end of its grant (the
+   * horizon of a VDA 5050 order may change); if none can, it is logged and they wait.
+   */
+  private detour(ring: readonly string[]): boolean {
+    for (const device of [...ring].sort()) {
+      const p = this.paths.get(device);
+      const amr = this.deps.site.index.device(device);
+      if (!p || amr?.kind !== 'amr' || this.frozen.has(device)) continue;
+      const from = p.nodes[p.granted]!;
+      const to = p.nodes[p.nodes.length - 1]!;
+      const avoid = this.traffic.nodesNear(this.robots.get(device)!);
+      avoid.delete(from);
+      const r = findRoute(this.deps.site.graph, from, to, amr.limits, {}, { avoid });
+      if (!r.ok || r.route.nodes.length < 2) continue;
+      const nodes = [...p.nodes.slice(0, p.granted + 1), ...r.route.nodes.slice(1)];
+      this.deps.log.warn({ devices: ring, device, route: nodes }, `traffic: ${ring.join(', ')} wait for each other; ${device} takes another way to '${to}', off its checked route`);
+      this.forgetPasses(p, () => true);
+      p.nodes = nodes;
+      this.deps.store.traffic.putPath(p);
+      return true;
+    }
+    this.deps.log.error({ devices: ring }, `traffic: ${ring.join(', ')} wait for each other, and none can take another way`);
     return false;
   }
 

@@ -29,6 +29,8 @@ export interface MissionRunner {
   start(missionId: string, passes?: readonly Pass[]): void;
   /** The robots keep to a new schedule: the committed work simulated anew from where the robots are now. */
   reschedule?(passes: readonly Pass[]): void;
+  /** AMR → the nodes it holds at run time: a check starts each robot occupying them. */
+  holds?(): ReadonlyMap<string, readonly string[]>;
   pause(missionId: string, actor: string): Mission;
   resume(missionId: string, actor: string): Mission;
   cancelWork(missionId: string): void;
@@ -81,6 +83,7 @@ export class MissionService {
       now: this.deps.now(),
       committed: commitmentsOf(this.deps.store),
       ...(keep ? { keep } : {}),
+      ...(this.deps.runner?.holds ? { holds: this.deps.runner.holds() } : {}),
     });
   }
 

@@ -325,3 +325,20 @@ t.test('an AMR does not drive into the aisle node before a station where another
   r.at('amr-3', 'sa-6');
   t.equal(r.traffic.pathOf('amr-1')!.granted, 2, 'amr-3 out at sa-6: amr-1 drives to shelf-2');
 });
+
+t.test('two AMRs that hold what the other needs next (the run left the check) are parted: one takes another way, from the end of its grant', async (t) => {
+  const r = rig(t, { lookahead: 1 });
+  r.at('amr-1', 'sa-3');
+  r.at('amr-3', 'sa-6');
+  t.equal(r.traffic.begin('amr-1', 'm1', 'east', ['sa-3', 'sa-4', 'sa-5', 'sa-6', 'sa-7']), 2);
+  t.equal(r.traffic.begin('amr-3', 'm3', 'west', ['sa-6', 'sa-5', 'sa-4', 'sa-3', 'sa-2']), 2);
+  r.at('amr-1', 'sa-4');
+  t.match(r.traffic.view().find((d) => d.id === 'amr-1')!.waitsFor, { device: 'amr-3', node: 'sa-5', why: 'held' });
+  r.at('amr-3', 'sa-5');
+  t.same(r.traffic.pathOf('amr-1')!.nodes, ['sa-3', 'sa-4', 'ma-3', 'ma-4', 'sa-6', 'sa-7'], 'amr-1 goes round by the middle aisle');
+  t.equal(r.traffic.pathOf('amr-1')!.granted, 2, 'and is granted ma-3');
+  t.ok(r.log.lines.some((l) => l.level === 'warn' && /amr-1 takes another way to 'sa-7', off its checked route/.test(l.msg)), 'the log says so');
+  t.same(r.store.traffic.paths().find((p) => p.device === 'amr-1')!.nodes, r.traffic.pathOf('amr-1')!.nodes, 'the new route is stored');
+  r.at('amr-1', 'ma-3');
+  t.equal(r.traffic.pathOf('amr-3')!.granted, 2, 'amr-1 out of the way: amr-3 goes on to sa-4');
+});
