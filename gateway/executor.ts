@@ -349,6 +349,8 @@ export class Executor {
           return 'refused';
         }
         request.route.released = granted;
+        // Parting robots that wait for each other may have sent it another way already.
+        request.route.nodes = this.traffic.pathOf(device)?.nodes ?? request.route.nodes;
       }
       if (step.action !== 'wait') work = port.prepare(request);
     } catch (err) {

@@ -125,7 +125,7 @@ async function runFloor(specs: MissionSpec[], tally: Tally): Promise<void> {
       PHYGATE_PORT: '0',
       PHYGATE_MQTT_PORT: '0',
       PHYGATE_DATA_DIR: dir,
-      PHYGATE_LOG_LEVEL: 'silent',
+      PHYGATE_LOG_LEVEL: process.env.PHYGATE_PROPERTY_LOG ?? 'silent',
       PHYGATE_FLEET_SPEED: String(SPEED),
       PHYGATE_ADMIN_TOKEN: ADMIN,
       PHYGATE_RATE_LIMIT: '100000',
