@@ -38,8 +38,14 @@ export interface Mission {
   id: string;
   status: string;
   planHash: string;
-  report: { verdict: string; assignments: Record<string, string>; makespanS: number; issues: { code: string; device?: string; with?: string; at?: string; step?: string; mission?: string; waitS?: number }[]; moves?: { id: string; device: string; from: string; to: string; route: string[] }[]; steps: { id: string; device?: string; route?: string[] }[] };
-  steps: { id: string; status: string; device?: string }[];
+  report: { verdict: string; assignments: Record<string, string>; makespanS: number; issues: { code: string; message: string; device?: string; with?: string; at?: string; step?: string; mission?: string; waitS?: number }[]; moves?: { id: string; device: string; from: string; to: string; route: string[] }[]; steps: { id: string; device?: string; route?: string[] }[] };
+  steps: { id: string; status: string; device?: string; startedAt?: string; endedAt?: string }[];
+}
+
+function posesOf(body: { robots: { id: string; kind: string; pose?: { x: number; y: number }; at?: string }[] }): Record<string, Pose> {
+  const poses: Record<string, Pose> = {};
+  for (const r of body.robots) if (r.kind === 'amr' && r.pose) poses[r.id] = { x: r.pose.x, y: r.pose.y, ...(r.at ? { at: r.at } : {}) };
+  return poses;
 }
 
 /** What the samples showed. */
@@ -60,11 +66,7 @@ export class Watch {
       try {
         const [robots, traffic] = await Promise.all([call(this.url(), TOKEN, 'GET', '/v1/robots'), call(this.url(), TOKEN, 'GET', '/v1/traffic')]);
         if (robots.status !== 200 || traffic.status !== 200) throw new Error(`${robots.status} ${traffic.status}`);
-        const poses: Record<string, Pose> = {};
-        for (const r of robots.json.robots as { id: string; kind: string; pose?: { x: number; y: number }; at?: string }[]) {
-          if (r.kind === 'amr' && r.pose) poses[r.id] = { x: r.pose.x, y: r.pose.y, ...(r.at ? { at: r.at } : {}) };
-        }
-        this.samples.push({ ms: Date.now() - this.started, poses, traffic: traffic.json.devices as TrafficDevice[] });
+        this.samples.push({ ms: Date.now() - this.started, poses: posesOf(robots.json), traffic: traffic.json.devices as TrafficDevice[] });
       } catch {
         this.missed += 1;
       }
@@ -131,6 +133,8 @@ export interface Floor {
   submit(plan: object, key?: string): Promise<{ status: number; json: any }>;
   approve(m: { id: string; planHash: string }): Promise<{ status: number; json: any }>;
   mission(id: string): Promise<Mission>;
+  /** Where each AMR stands now. */
+  poses(): Promise<Record<string, Pose>>;
   /** Waits until the mission is over and returns it. */
   over(id: string, timeoutMs?: number): Promise<Mission>;
 }
@@ -157,6 +161,7 @@ export async function startFloor(t: Test, speed: number): Promise<Floor> {
     },
     submit: (plan, key) => call(floor.url(), TOKEN, 'POST', '/v1/missions', { plan }, key ? { 'idempotency-key': key } : {}),
     approve: (m) => call(floor.url(), TOKEN, 'POST', `/v1/missions/${m.id}/approve`, { planHash: m.planHash }),
+    poses: async () => posesOf((await call(floor.url(), TOKEN, 'GET', '/v1/robots')).json),
     mission: async (id) => (await call(floor.url(), TOKEN, 'GET', `/v1/missions/${id}`)).json as Mission,
     over: (id, timeoutMs = 120_000) =>
       until(
