@@ -124,17 +124,18 @@ export async function waitHealthy(url: string, timeoutMs = 10_000): Promise<void
   throw new Error(`${url}/healthz not 200 within ${timeoutMs} ms (${last})`);
 }
 
-/** fetch() with a bearer token and a JSON body; resolves to the status, headers and parsed body. */
+/** fetch() with a bearer token, a JSON body and extra headers; resolves to the status, headers and parsed body. */
 export async function call(
   url: string,
   token: string,
   method: 'GET' | 'POST',
   path: string,
   body?: unknown,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: Headers; json: any }> {
   const res = await fetch(`${url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     signal: AbortSignal.timeout(10_000),
   });
