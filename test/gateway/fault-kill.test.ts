@@ -18,14 +18,17 @@ import { canonicalPlan, tempDirFor } from './harness.ts';
 const TOKEN = 'test-admin-token-0123456789';
 
 /** Every order and job command on the broker, by the id it carries. */
-async function listen(t: Test, url: string): Promise<{ orders: string[]; commands: string[] }> {
-  const seen = { orders: [] as string[], commands: [] as string[] };
+async function listen(t: Test, url: string): Promise<{ orders: string[]; updates: string[]; commands: string[] }> {
+  const seen = { orders: [] as string[], updates: [] as string[], commands: [] as string[] };
   const client = await mqtt.connectAsync(url, { clientId: `fault-kill-listener-${process.pid}`, reconnectPeriod: 500 });
   t.teardown(() => client.endAsync(true));
   await client.subscribeAsync(['uagv/v2/+/+/order', 'phygate/v1/+/+/command'], { qos: 1 });
   client.on('message', (topic, payload) => {
-    const m = JSON.parse(payload.toString()) as { orderId?: string; commandId?: string; action?: string };
-    if (topic.endsWith('/order')) seen.orders.push(m.orderId!);
+    const m = JSON.parse(payload.toString()) as { orderId?: string; orderUpdateId?: number; commandId?: string; action?: string };
+    if (topic.endsWith('/order')) {
+      seen.orders.push(m.orderId!);
+      seen.updates.push(`${m.orderId} #${m.orderUpdateId}`);
+    }
     else if (m.action !== 'stop' && m.action !== 'reset') seen.commands.push(m.commandId!);
   });
   return seen;
@@ -90,5 +93,8 @@ t.test('SIGKILL of the gateway while a machine job and then an order are in flig
   t.same(entries.map((e) => [e.step_id, e.outcome]), [['mill', 'succeeded'], ['fetch', 'succeeded'], ['load', 'succeeded'], ['carry', 'succeeded']], 'one outbox entry a step, each settled');
   t.same([...new Set(seen.orders)].sort(), entries.filter((e) => e.step_id === 'fetch' || e.step_id === 'carry').map((e) => e.id).sort(), 'the broker saw one order id a step');
   t.same([...new Set(seen.commands)].sort(), entries.filter((e) => e.step_id === 'mill' || e.step_id === 'load').map((e) => e.id).sort(), 'and one command id a step');
-  t.equal(seen.orders.length + seen.commands.length, 4, 'each published once: the restarted gateway followed what the devices ran instead of sending again');
+  // An order goes out as its first part and updates that release the rest of its route (traffic control).
+  t.same(seen.updates, [...new Set(seen.updates)], `each order message (order id and update) published once: ${seen.updates.join(', ')}`);
+  t.ok(seen.updates.every((u) => u.endsWith(' #0') || seen.updates.includes(u.replace(/#(\d+)$/, (_, n: string) => `#${Number(n) - 1}`))), 'updates follow one another, none skipped');
+  t.equal(seen.commands.length, 2, 'each command published once: the restarted gateway followed what the devices ran instead of sending again');
 });
