@@ -37,11 +37,16 @@ export interface Issue {
   hint: string;
   /** ROBOT_CONFLICT, DEADLOCK: the other robot; MAKE_WAY: the robot `device` makes way for. */
   with?: string;
-  /** ROBOT_CONFLICT, DEADLOCK: the nav-graph node where `device` waits (or is stuck); MAKE_WAY: where it stood. */
+  /**
+   * ROBOT_CONFLICT, DEADLOCK: the nav-graph node where the robot that waits (or is stuck) stands:
+   * `device`, or — in an issue about another mission's robot that this plan's robot `device`
+   * holds up (`mission` set, the message says who waits) — that robot, `with`. MAKE_WAY: where
+   * it stood.
+   */
   at?: string;
   /** ROBOT_CONFLICT, DEADLOCK: simulated time (s from the start) when the wait begins; MAKE_WAY: when it sets off. */
   atS?: number;
-  /** ROBOT_CONFLICT: how long `device` waits there, seconds. */
+  /** ROBOT_CONFLICT: how long the robot waits there, seconds. */
   waitS?: number;
   /** ROBOT_CONFLICT: `device` took a detour around the other robot (after waiting `waitS`). */
   detour?: boolean;
