@@ -100,9 +100,10 @@ export interface DevicePort {
   /**
    * AMRs that take their route a part at a time: the work as it is once the device may drive
    * through node `through` of `route` (the route the work was first prepared with), to be stored
-   * and sent; nothing is sent here. A port without it gets only works whose whole route is granted.
+   * and sent; nothing is sent here. `reached`: the index of the node the device last reached. A
+   * port without it gets only works whose whole route is granted.
    */
-  extend?(work: Work, route: readonly string[], through: number): Work;
+  extend?(work: Work, route: readonly string[], through: number, reached: number): Work;
   /** Whether the device shows it has this very message of the work (an order update included). */
   has?(work: Work): boolean;
   /** STOP for the device, whatever it is doing. Rejects when it could not be sent. */

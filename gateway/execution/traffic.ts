@@ -463,7 +463,7 @@ export class TrafficControl {
     if (p.granted <= through) return;
     let next: Work;
     try {
-      next = port.extend(held.work, p.nodes, p.granted);
+      next = port.extend(held.work, p.nodes, p.granted, p.reached);
     } catch (err) {
       this.deps.log.error({ device: p.device, err: errorText(err) }, `traffic: no order update for ${p.device}`);
       return;

@@ -51,6 +51,11 @@ export interface Ros2AdapterOptions {
 export interface GoalOptions {
   /** The caller's id for the goal (a step or command id); default: one made up here. */
   goalId?: string;
+  /**
+   * The goal this one takes over from on the same action server (Nav2 preempts a NavigateThroughPoses
+   * goal with a newer one): it may still be under way; its end comes from the server as it comes.
+   */
+  preempts?: string;
   onProgress?: (progress: GoalProgress) => void;
 }
 
@@ -93,6 +98,8 @@ interface Live {
 export class Ros2Adapter {
   private readonly devices: Map<string, Ros2Device>;
   private readonly goals = new Map<string, ActionGoal>();
+  /** Goals a newer goal of the same device took over from: no longer in its way, though the server has not ended them yet. */
+  private readonly preempted = new Set<string>();
   private readonly feed: FleetFeed;
   private readonly log: Ros2Log;
   private readonly serverTimeoutMs: number;
@@ -259,7 +266,8 @@ export class Ros2Adapter {
 
   private send(device: Ros2Device, action: Ros2Action, message: object, opts: GoalOptions, durationS?: number): Ros2Goal {
     if (!this.live) throw new Ros2NotStartedError(this.closed ? 'closed' : 'not started');
-    const busy = [...this.goals.values()].find((g) => g.active && (g.device === device.id || g.goalId === opts.goalId));
+    if (opts.preempts !== undefined && this.goals.get(opts.preempts)?.device === device.id) this.preempted.add(opts.preempts);
+    const busy = [...this.goals.values()].find((g) => g.active && !this.preempted.has(g.goalId) && (g.device === device.id || g.goalId === opts.goalId));
     if (busy) throw new GoalActiveError(busy.device, busy.goalId);
     const goalId = opts.goalId ?? `${device.id}-${Date.now().toString(36)}-${++this.sequence}`;
     const onProgress = opts.onProgress;
@@ -277,6 +285,7 @@ export class Ros2Adapter {
     this.feed.goalsChanged(device.id, this.activeGoals(device.id).length);
     void goal.outcome.then((outcome) => {
       if (this.goals.get(goalId) === goal) this.goals.delete(goalId);
+      this.preempted.delete(goalId);
       this.feed.goalsChanged(device.id, this.activeGoals(device.id).length);
       this.log[outcome.status === 'succeeded' ? 'info' : 'warn']({ deviceId: device.id, goalId }, `${device.id} goal ${goalId} ${outcome.status}${outcome.status === 'succeeded' ? '' : `: ${outcome.reason}`}`);
     });

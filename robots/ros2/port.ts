@@ -1,5 +1,6 @@
 // Devices driven over ROS 2 as a device port (../device-port.ts): an AMR's step is a Nav2
-// NavigateThroughPoses goal along the route the executor gives (pick, drop and charge are the
+// NavigateThroughPoses goal along the route the executor gives, through its last node granted and
+// taken over by a new goal as traffic control grants more (pick, drop and charge are the
 // drive to their station: ROS 2 has no standard action for the load itself), and the goal's
 // outcome ends the step. Nav2 cannot pause a goal: pausing cancels it, and the step is sent again
 // from where the robot stands on resume. STOP cancels every goal on the device's action servers.
@@ -27,14 +28,28 @@ const REMEMBER = 1_000;
 interface GoalMessage {
   action: 'navigateThrough';
   nodes: string[];
+  /** One pose per node after the first. */
   poses: Pose[];
+  /** Index of the last node the robot may drive to (traffic control grants the rest later); default: the last. */
+  through?: number;
+  /** How many times the goal was extended: each extension is a new goal that takes over from the one under way. */
+  update?: number;
+  /** An extension's goal starts after this node (the one the robot last reached). */
+  from?: number;
 }
+
+const through = (m: GoalMessage) => m.through ?? m.nodes.length - 1;
+/** The goal id of one extension of a work. */
+const goalKey = (work: Work) => {
+  const update = (work.message as unknown as GoalMessage).update ?? 0;
+  return update === 0 ? work.id : `${work.id}.u${update}`;
+};
 
 export class Ros2Port implements DevicePort {
   readonly via = 'ros2';
   private readonly signals: StepSignals;
-  /** This process's goals under way, by work id. */
-  private readonly goals = new Map<string, Ros2Goal>();
+  /** This process's goals under way, by work id (the latest extension's; no goal while nothing is granted beyond the start). */
+  private readonly goals = new Map<string, { key: string; goal: Ros2Goal | undefined }>();
   /** Works whose goal ended here (the latest first to go): a late resend must not drive the route again. */
   private readonly ended = new Set<string>();
 
@@ -60,32 +75,74 @@ export class Ros2Port implements DevicePort {
     } catch (err) {
       throw StepRefusedError.from(device, err);
     }
-    const message: GoalMessage = { action: 'navigateThrough', nodes: route.nodes, poses };
+    const message: GoalMessage = {
+      action: 'navigateThrough',
+      nodes: route.nodes,
+      poses,
+      ...(route.released !== undefined && route.released < route.nodes.length ? { through: route.released - 1 } : {}),
+    };
     return { id: `${request.missionId}.${step.id}.${request.attempt}`, device, channel: 'ros2.goal', message: { ...message }, expiresAt: new Date(Date.now() + request.ttlMs).toISOString() };
   }
 
-  /** Starts the goal; a goal of this work under way, or ended, is not started again. */
+  /**
+   * Starts the goal, through the last node granted; a goal of this work (and extension) under way,
+   * or ended, is not started again. An extension is a new goal from the node after the one the
+   * robot reached, which takes over from the goal under way (Nav2 preempts it); the end of a goal
+   * that stops short of the route's last node is no end of the step: the robot waits there.
+   */
   async send(work: Work): Promise<void> {
-    if (this.goals.has(work.id) || this.ended.has(work.id)) return;
+    const key = goalKey(work);
+    const under = this.goals.get(work.id);
+    if (under?.key === key || this.ended.has(work.id)) return;
+    const message = work.message as unknown as GoalMessage;
     const base = { workId: work.id, device: work.device };
+    const last = through(message);
+    if (last === 0) {
+      this.goals.set(work.id, { key, goal: undefined });
+      this.signals.emit({ type: 'accepted', ...base });
+      return;
+    }
     let goal: Ros2Goal;
     try {
-      goal = this.adapter.navigateThrough(work.device, (work.message as unknown as GoalMessage).poses, {
-        goalId: work.id,
+      goal = this.adapter.navigateThrough(work.device, message.poses.slice(message.from ?? 0, last), {
+        goalId: key,
+        ...(under?.goal ? { preempts: under.goal.goalId } : {}),
         onProgress: () => this.signals.emit({ type: 'running', ...base }),
       });
     } catch (err) {
       this.signals.emit({ type: 'failed', ...base, reason: `${work.device}: ${(err as Error).message}` });
       return;
     }
-    this.goals.set(work.id, goal);
-    this.signals.emit({ type: 'accepted', ...base });
+    this.goals.set(work.id, { key, goal });
+    this.signals.emit({ type: under ? 'running' : 'accepted', ...base });
     void goal.outcome.then((o) => {
+      // A goal an extension took over from says nothing of the step.
+      if (this.goals.get(work.id)?.key !== key) return;
+      if (o.status === 'succeeded' && last < message.nodes.length - 1) return;
       this.goals.delete(work.id);
       this.remember(work.id);
       if (o.status === 'succeeded') this.signals.emit({ type: 'done', ...base });
       else this.signals.emit({ type: o.status === 'failed' ? 'failed' : 'aborted', ...base, reason: `${work.device}: ${o.reason}` });
     });
+  }
+
+  /** The work with more of its route granted: a new goal from the node after `reached` through node `upTo`. */
+  extend(work: Work, route: readonly string[], upTo: number, reached: number): Work {
+    const message = work.message as unknown as GoalMessage;
+    let poses = message.poses;
+    if (route.join() !== message.nodes.join()) {
+      try {
+        poses = routePoses(this.site, route, this.site.station(route[route.length - 1]!)?.theta);
+      } catch (err) {
+        throw StepRefusedError.from(work.device, err);
+      }
+    }
+    return { ...work, message: { ...message, nodes: [...route], poses, through: upTo, from: reached, update: (message.update ?? 0) + 1 } };
+  }
+
+  /** Whether this very extension's goal was started (or the work is over). */
+  has(work: Work): boolean {
+    return this.goals.get(work.id)?.key === goalKey(work) || this.ended.has(work.id);
   }
 
   /** Nav2 cannot pause a goal: it is cancelled, and resume sends the step again. */
@@ -98,7 +155,14 @@ export class Ros2Port implements DevicePort {
 
   /** Cancels the goal; one this process does not know (sent before a restart) by cancelling every goal of the device. */
   abort(work: Work, reason: string): void {
-    if (this.goals.has(work.id)) return this.cancel(work, reason);
+    const under = this.goals.get(work.id);
+    if (under && !under.goal) {
+      this.goals.delete(work.id);
+      this.remember(work.id);
+      queueMicrotask(() => this.signals.emit({ type: 'aborted', workId: work.id, device: work.device, reason }));
+      return;
+    }
+    if (under) return this.cancel(work, reason);
     void this.adapter.stopAll([work.device]).then(([r]) => {
       if (r?.result === 'failed' || r?.result === 'unconfirmed') this.log.warn({ device: work.device, error: r.error }, `cancelling the goals of ${work.device} was not confirmed`);
       else this.signals.emit({ type: 'aborted', workId: work.id, device: work.device, reason });
@@ -113,8 +177,8 @@ export class Ros2Port implements DevicePort {
   }
 
   describe(work: Work): WorkSummary {
-    const nodes = (work.message as Partial<GoalMessage>).nodes;
-    return nodes ? { route: nodes } : {};
+    const message = work.message as Partial<GoalMessage>;
+    return message.nodes ? { route: message.nodes, releasedThrough: through(message as GoalMessage) } : {};
   }
 
   async stop(device: string): Promise<StopAnswer> {
@@ -141,7 +205,7 @@ export class Ros2Port implements DevicePort {
   }
 
   private cancel(work: Work, reason: string): void {
-    const goal = this.goals.get(work.id);
+    const goal = this.goals.get(work.id)?.goal;
     goal?.cancel(reason).catch((err: Error) => this.log.warn({ device: work.device, goal: work.id, err: err.message }, `cancelling goal ${work.id} failed (${reason})`));
   }
 }

@@ -1,7 +1,8 @@
 // Missions on a device driven over ROS 2: the real executor, mission service, SQLite store and
 // ROS 2 adapter, with the rclnodejs stand-in (NOT ROS 2; see test/robots/ros2/rclnodejs-stand-in.ts)
 // playing Nav2's action servers. amr-3 has a ros2 block (test/robots/ros2/ros2-site.ts): its
-// steps become NavigateThroughPoses goals along the checked route, their results end the steps;
+// steps become NavigateThroughPoses goals along the checked route, as far as traffic control has
+// granted it, each grant a new goal from the next node on; the last goal's result ends the step;
 // pause cancels the goal and resume sends a new one; cancel cancels it.
 import { rmSync } from 'node:fs';
 import t, { type Test } from 'tap';
@@ -49,7 +50,7 @@ async function floor(t: Test, withRos2 = true) {
     service.approve(mission.id, mission.planHash, 'operator');
     return mission.id;
   };
-  return { site, store, fleet, rcl, vda5050, service, start, server: rcl.server(THROUGH) };
+  return { site, store, fleet, rcl, vda5050, service, executor, start, server: rcl.server(THROUGH) };
 }
 
 const status = (store: Store, id: string) => store.missions.get(id)!;
@@ -57,16 +58,33 @@ const status = (store: Store, id: string) => store.missions.get(id)!;
 t.test('a navigate step of a ROS 2 AMR is a NavigateThroughPoses goal along the checked route; its result ends the step', async (t) => {
   const f = await floor(t);
   const id = f.start([{ id: 'go', action: 'navigate', device: 'amr-3', params: { to: 'shelf-3' } }]);
-  const g = await until('the goal reached the server', () => f.server.last);
+  let g = await until('the goal reached the server', () => f.server.last);
   const report = status(f.store, id).report as { steps: { id: string }[] };
   t.ok(report.steps.some((s) => s.id === 'go'), 'the step was checked');
-  const shelf = f.site.index.locate('shelf-3')!;
-  const last = g.goal.poses.at(-1).pose.position;
-  t.same([last.x, last.y], [shelf.x, shelf.y], 'the last pose is the shelf');
-  t.ok(g.goal.poses.length >= 2, `through the route's nodes (${g.goal.poses.length} poses)`);
+  const path = f.executor.traffic.pathOf('amr-3')!;
+  const nodes = path.nodes;
+  const at = (i: number) => f.site.index.locate(nodes[i]!)!;
+  const xy = (goal: typeof g) => goal.goal.poses.map((p: { pose: { position: { x: number; y: number } } }) => [p.pose.position.x, p.pose.position.y]);
+  t.same(xy(g), nodes.slice(1, path.granted + 1).map((_, k) => [at(k + 1).x, at(k + 1).y]), `the first goal goes through the nodes granted (${path.granted} of ${nodes.length - 1})`);
+  t.ok(path.granted < nodes.length - 1, 'not the whole route at once');
   t.same(f.vda5050.sent, [], 'no VDA 5050 order for it');
   g.feedback({ distance_remaining: 5, number_of_poses_remaining: 2 });
   await until('running', () => status(f.store, id).steps[0]!.status === 'running');
+  // The robot reports each node it reaches (odometry): each grant is a new goal from the next node on.
+  let goals = 1;
+  for (let i = 1; i < nodes.length - 1; i++) {
+    const before = f.executor.traffic.pathOf('amr-3')!.granted;
+    f.fleet.update('amr-3', { at: nodes[i], pose: { x: at(i).x, y: at(i).y, theta: 0 } });
+    const granted = f.executor.traffic.pathOf('amr-3')!.granted;
+    if (granted === before) continue;
+    goals++;
+    const goal = await until(`a goal through node ${granted}`, () => (xy(f.server.last!).at(-1)?.join() === [at(granted).x, at(granted).y].join() ? f.server.last : undefined));
+    t.same(xy(goal)[0], [at(i + 1).x, at(i + 1).y], `reached ${nodes[i]}: the new goal starts at the next node`);
+    g = goal;
+  }
+  const shelf = f.site.index.locate('shelf-3')!;
+  t.same(xy(g).at(-1), [shelf.x, shelf.y], 'the last goal ends at the shelf');
+  t.equal(f.server.goals.length, goals, `${goals} goals, each taking over from the one before`);
   g.finish(GOAL_STATUS.SUCCEEDED);
   await until('succeeded', () => status(f.store, id).status === 'succeeded');
   t.pass('the mission succeeded when Nav2 said so');

@@ -354,7 +354,7 @@ async function ros2Rig(t: Test): Promise<PortRig> {
     releases: false,
     follows: false,
     request,
-    summary: { route },
+    summary: { route, releasedThrough: route.length - 1 },
     refusals: [
       { request: { ...request(0), step: { id: 'load', action: 'arm.transfer', device: ROBOT, params: { from: 'cnc-1', to: 'shelf-3' } } }, says: /^amr-3: 'arm\.transfer' over ROS 2 needs a trajectory/ },
       { request: { ...request(0), step: { id: 'mill', action: 'machine.run', device: ROBOT, params: { program: 'bracket-v2', count: 1 } } }, says: /^amr-3 is driven over ROS 2: it cannot do 'machine\.run'$/ },

@@ -258,3 +258,17 @@ t.test('cancel(device) cancels that device’s goals only; a handle cancels its 
   g.finish(GOAL_STATUS.SUCCEEDED);
   t.same(await n2.outcome, { status: 'succeeded' }, 'what the robot did meanwhile is the outcome');
 });
+
+t.test('a NavigateThroughPoses goal may take over from the one under way (preempts): the next extension of a route; any other second goal is still refused', async (t) => {
+  const { rcl, adapter } = await rig(t);
+  const through = '/amr_3/navigate_through_poses';
+  rcl.server(through);
+  const a = adapter.navigateThrough('amr-3', [{ x: 4, y: 4, theta: 0 }], { goalId: 'route.u0' });
+  const b = adapter.navigateThrough('amr-3', [{ x: 8, y: 4, theta: 0 }], { goalId: 'route.u1', preempts: a.goalId });
+  const c = adapter.navigateThrough('amr-3', [{ x: 13, y: 4, theta: 0 }], { goalId: 'route.u2', preempts: b.goalId });
+  t.throws(() => adapter.navigateThrough('amr-3', [{ x: 15, y: 4, theta: 0 }], { goalId: 'other' }), GoalActiveError, 'a goal that takes over from nothing is refused while one is under way');
+  t.throws(() => adapter.navigateThrough('amr-3', [{ x: 15, y: 4, theta: 0 }], { goalId: 'late', preempts: a.goalId }), GoalActiveError, 'taking over from an old goal does not step round the newest');
+  await until('three goals on the server', () => rcl.server(through).goals.length === 3);
+  rcl.server(through).last!.finish(GOAL_STATUS.SUCCEEDED);
+  t.same(await c.outcome, { status: 'succeeded' });
+});
