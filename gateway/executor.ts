@@ -142,7 +142,12 @@ export class Executor {
     if (deps.stops) {
       this.offs.push(
         deps.stops.onStop((stop) => this.serially(() => this.stopped(stop))),
-        deps.stops.onRelease(() => this.serially(() => this.flights.book.wakeAll().forEach((id) => this.pump(id)))),
+        deps.stops.onRelease(() =>
+          this.serially(() => {
+            this.traffic.regrant();
+            this.flights.book.wakeAll().forEach((id) => this.pump(id));
+          }),
+        ),
       );
     }
   }

@@ -109,7 +109,9 @@ export class TrafficControl {
     this.index(deps.store.traffic.schedule());
     for (const s of deps.fleet.list()) this.stand(s);
     this.off = deps.fleet.onChange((s) => {
-      if (!this.robots.has(s.id)) return;
+      const robot = this.robots.get(s.id);
+      // Most states change nothing here: an AMR with no route still where it was.
+      if (!robot || (!this.paths.has(s.id) && (!s.at || (robot.occupied.size === 1 && robot.occupied.has(s.at))))) return;
       try {
         this.batch(() => this.moved(s));
       } catch (err) {
@@ -286,8 +288,15 @@ export class TrafficControl {
       this.grantAll();
       return;
     }
-    // The device may have just taken the work, or a STOP been released: what may be granted and sent goes out now.
-    this.grantAll();
+    // The device may have just taken the work: what may be granted to it and sent goes out now.
+    if (this.frozen.has(s.id)) return;
+    this.extendPath(path, this.lookahead);
+    this.push(path);
+  }
+
+  /** Grants every route what it may have now (a STOP was released). */
+  regrant(): void {
+    this.batch(() => this.grantAll());
   }
 
   /** An AMR with no route holds the node it stands on. Returns whether that changed. */
