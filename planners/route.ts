@@ -235,23 +235,55 @@ function routeKeepOut(graph: NavGraph, nodes: string[]): string | undefined {
   return undefined;
 }
 
+/** A binary min-heap of (time, node id), ties by id. */
+class MinHeap {
+  private readonly items: [number, string][] = [];
+
+  push(t: number, node: string): void {
+    const h = this.items;
+    h.push([t, node]);
+    for (let i = h.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (!less(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  pop(): [number, string] | undefined {
+    const h = this.items;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && less(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+const less = (a: [number, string], b: [number, string]) => a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+
 function dijkstra(graph: NavGraph, from: string, to: string, maxSpeed: number, allowKeepOut: boolean, avoid?: ReadonlySet<string>): Path | undefined {
   const best = new Map<string, number>([[from, 0]]);
   const prev = new Map<string, { node: string; arc: Arc }>();
   const done = new Set<string>();
-  // The graphs are small (tens to hundreds of nodes): a linear scan for the minimum is fast enough.
-  const open = new Set<string>([from]);
-  while (open.size > 0) {
-    let current = '';
-    let currentTime = Infinity;
-    for (const n of open) {
-      const t = best.get(n)!;
-      if (t < currentTime || (t === currentTime && n < current)) {
-        current = n;
-        currentTime = t;
-      }
-    }
-    open.delete(current);
+  // A binary heap on (time, node id): nodes are taken in the order a scan for the minimum would
+  // take them (ties by id), so routes do not depend on it; an entry out of date is skipped.
+  const open = new MinHeap();
+  open.push(0, from);
+  for (let top = open.pop(); top; top = open.pop()) {
+    const [currentTime, current] = top;
+    if (done.has(current) || currentTime > best.get(current)!) continue;
     if (current === to) break;
     done.add(current);
     for (const arc of graph.arcs.get(current) ?? []) {
@@ -261,7 +293,7 @@ function dijkstra(graph: NavGraph, from: string, to: string, maxSpeed: number, a
       if (t < (best.get(arc.to) ?? Infinity)) {
         best.set(arc.to, t);
         prev.set(arc.to, { node: current, arc });
-        open.add(arc.to);
+        open.push(t, arc.to);
       }
     }
   }
