@@ -16,6 +16,12 @@ export interface TrafficRobot {
   occupied: Set<string>;
 }
 
+/** Per edge: the nodes within maxReach of it (the only ones whose robots can block it), and per reach those that do. */
+interface NearEdge {
+  near: string[];
+  blocking: Map<number, ReadonlySet<string>>;
+}
+
 export class Traffic {
   private readonly robots = new Map<string, TrafficRobot>();
   /** The robots by id, for a fixed order of questions and answers. */
@@ -25,7 +31,7 @@ export class Traffic {
   /** The farthest two robots' footprints reach: twice the largest radius, plus the clearance. */
   private maxReach = TRAFFIC_CLEARANCE;
   /** Per edge `from → to`: the nodes within maxReach of it, the only ones whose robots can block it. */
-  private readonly nearEdge = new Map<string, string[]>();
+  private readonly nearEdge = new Map<string, NearEdge>();
 
   constructor(private readonly graph: NavGraph) {}
 
@@ -73,43 +79,62 @@ export class Traffic {
    * of the edge.
    */
   blocker(robot: TrafficRobot, from: string, to: string): string | undefined {
-    const a = this.graph.points.get(from)!;
-    const b = this.graph.points.get(to)!;
-    let candidates: TrafficRobot[] | undefined;
-    for (const node of this.near(from, to, a, b)) {
+    const edge = this.edge(from, to);
+    let found: TrafficRobot | undefined;
+    for (const node of edge.near) {
       const here = this.occupants.get(node);
       if (!here) continue;
-      for (const other of here) if (other !== robot) (candidates ??= []).push(other);
-    }
-    if (!candidates) return undefined;
-    candidates.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
-    for (const other of candidates) {
-      const reach = robot.radius + other.radius + TRAFFIC_CLEARANCE;
-      for (const node of other.occupied) {
-        if (node === to) return other.id;
-        const p = this.graph.points.get(node)!;
-        if (dist(p, b) < reach) return other.id;
-        const along = distToSegment(p, a, b);
-        if (along < reach && along < dist(p, a) - 1e-9) return other.id;
+      for (const other of here) {
+        if (other === robot || (found && other.id >= found.id)) continue;
+        if (this.blocking(edge, from, to, robot.radius + other.radius + TRAFFIC_CLEARANCE).has(node)) found = other;
       }
     }
-    return undefined;
+    return found?.id;
+  }
+
+  /**
+   * The nodes from which a robot keeps another, `reach` away from it, from driving `from → to`:
+   * `to` itself, nodes within reach of `to`, and nodes within reach of the edge that are closer to
+   * it than `from` is (a robot may always drive away from another). Fixed for a graph: cached.
+   */
+  private blocking(edge: NearEdge, from: string, to: string, reach: number): ReadonlySet<string> {
+    let nodes = edge.blocking.get(reach);
+    if (!nodes) {
+      const a = this.graph.points.get(from)!;
+      const b = this.graph.points.get(to)!;
+      const set = new Set<string>();
+      for (const node of edge.near) {
+        if (node === to) {
+          set.add(node);
+          continue;
+        }
+        const p = this.graph.points.get(node)!;
+        const along = distToSegment(p, a, b);
+        if (dist(p, b) < reach || (along < reach && along < dist(p, a) - 1e-9)) set.add(node);
+      }
+      edge.blocking.set(reach, set);
+      nodes = set;
+    }
+    return nodes;
   }
 
   /** The nodes whose robots can keep a robot from driving `from → to` (`to` itself among them). */
   nodesNearEdge(from: string, to: string): readonly string[] {
-    return this.near(from, to, this.graph.points.get(from)!, this.graph.points.get(to)!);
+    return this.edge(from, to).near;
   }
 
-  private near(from: string, to: string, a: Point, b: Point): string[] {
+  private edge(from: string, to: string): NearEdge {
     const key = `${from}\0${to}`;
-    let nodes = this.nearEdge.get(key);
-    if (!nodes) {
-      nodes = [];
-      for (const [id, q] of this.graph.points) if (id === to || distToSegment(q, a, b) < this.maxReach) nodes.push(id);
-      this.nearEdge.set(key, nodes);
+    let edge = this.nearEdge.get(key);
+    if (!edge) {
+      const a = this.graph.points.get(from)!;
+      const b = this.graph.points.get(to)!;
+      const near: string[] = [];
+      for (const [id, q] of this.graph.points) if (id === to || distToSegment(q, a, b) < this.maxReach) near.push(id);
+      edge = { near, blocking: new Map() };
+      this.nearEdge.set(key, edge);
     }
-    return nodes;
+    return edge;
   }
 
   /** Nodes whose footprint would meet a robot of `radius` standing elsewhere: what a detour avoids. */
