@@ -1,6 +1,7 @@
 // Routes on the nav graph: the fastest path for a device, honouring edge speed limits,
 // slow zones and keep-out zones.
 import { distance, intervalsInside, pointInPolygon, segmentsIntersect, type Point } from './geometry.ts';
+import { MinHeap } from './heap.ts';
 import { runProfile, turnAngle, turnTime, type MotionLimits, type Piece } from './motion.ts';
 import type { Site, Zone } from './site.ts';
 
@@ -235,42 +236,6 @@ function routeKeepOut(graph: NavGraph, nodes: string[]): string | undefined {
   return undefined;
 }
 
-/** A binary min-heap of (time, node id), ties by id. */
-class MinHeap {
-  private readonly items: [number, string][] = [];
-
-  push(t: number, node: string): void {
-    const h = this.items;
-    h.push([t, node]);
-    for (let i = h.length - 1; i > 0; ) {
-      const p = (i - 1) >> 1;
-      if (!less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  pop(): [number, string] | undefined {
-    const h = this.items;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
 const less = (a: [number, string], b: [number, string]) => a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
 
 function dijkstra(graph: NavGraph, from: string, to: string, maxSpeed: number, allowKeepOut: boolean, avoid?: ReadonlySet<string>): Path | undefined {
@@ -279,8 +244,8 @@ function dijkstra(graph: NavGraph, from: string, to: string, maxSpeed: number, a
   const done = new Set<string>();
   // A binary heap on (time, node id): nodes are taken in the order a scan for the minimum would
   // take them (ties by id), so routes do not depend on it; an entry out of date is skipped.
-  const open = new MinHeap();
-  open.push(0, from);
+  const open = new MinHeap<[number, string]>(less);
+  open.push([0, from]);
   for (let top = open.pop(); top; top = open.pop()) {
     const [currentTime, current] = top;
     if (done.has(current) || currentTime > best.get(current)!) continue;
@@ -293,7 +258,7 @@ function dijkstra(graph: NavGraph, from: string, to: string, maxSpeed: number, a
       if (t < (best.get(arc.to) ?? Infinity)) {
         best.set(arc.to, t);
         prev.set(arc.to, { node: current, arc });
-        open.push(t, arc.to);
+        open.push([t, arc.to]);
       }
     }
   }

@@ -6,6 +6,7 @@
 // for every AMR. Nothing here reads a clock: the same input gives the same result.
 import { stepTarget } from '../planners/allocate.ts';
 import type { Estimate, EstimateInput, Pass, ResolvedStep } from '../planners/check.ts';
+import { MinHeap } from '../planners/heap.ts';
 import { makeWayTarget } from '../planners/make-way.ts';
 import type { Step } from '../planners/plan.ts';
 import { issue, type DeviceSummary, type Issue, type Move, type StepTiming } from '../planners/report.ts';
@@ -67,45 +68,19 @@ interface Drive {
 
 type Event = { t: number; seq: number; run: () => void };
 
-/** A binary min-heap on (time, insertion order): simultaneous events run in the order they were made. */
+/** The events in time order: simultaneous events run in the order they were made. */
 class Agenda {
-  private heap: Event[] = [];
+  private readonly heap = new MinHeap<Event>(before);
   private seq = 0;
   now = 0;
 
   at(t: number, run: () => void): void {
-    const e = { t, seq: this.seq++, run };
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
+    this.heap.push({ t, seq: this.seq++, run });
   }
 
   next(): Event | undefined {
-    const h = this.heap;
-    const top = h[0];
-    if (!top) return undefined;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && before(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    this.now = top.t;
+    const top = this.heap.pop();
+    if (top) this.now = top.t;
     return top;
   }
 }

@@ -30,6 +30,7 @@ import type { DeviceState } from '../../planners/fleet.ts';
 import { table } from './format.ts';
 import { generateShift, generateShiftPlans, generateSite } from './generate.ts';
 import { MOSQUITTO, ms, quantile, Resources, startAedes, startMosquitto, times, type Broker } from './mqtt.ts';
+import { callApi } from '../helpers/http.ts';
 
 const ROBOTS = 10;
 const SPEED = Number(process.env.PHYGATE_BENCH_TRAFFIC_SPEED ?? 20);
@@ -46,14 +47,7 @@ interface MissionView {
   report: { verdict: string; makespanS: number };
 }
 
-async function api<T = MissionView>(g: Gateway, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const res = await fetch(`${g.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, json: (await res.json()) as T };
-}
+const api = <T = MissionView>(g: Gateway, method: string, path: string, body?: unknown) => callApi<T>(g.url, ADMIN, method, path, body);
 
 /** Times of the state → fleet registry → order update chain, taken on the gateway's own MQTT client. */
 class GrantProbe {

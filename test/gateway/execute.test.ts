@@ -6,6 +6,7 @@ import { readConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { canonicalPlan, tempDirFor } from './harness.ts';
 import { until } from '../helpers/wait.ts';
+import { callApi } from '../helpers/http.ts';
 
 const ADMIN = 'test-admin-token-0123456789';
 
@@ -34,14 +35,7 @@ interface MissionView {
   steps: { id: string; status: string }[];
 }
 
-async function api<T = MissionView>(g: Gateway, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const res = await fetch(`${g.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, json: (await res.json()) as T };
-}
+const api = <T = MissionView>(g: Gateway, method: string, path: string, body?: unknown) => callApi<T>(g.url, ADMIN, method, path, body);
 
 async function submitAndApprove(g: Gateway, plan: unknown): Promise<MissionView> {
   const sub = await api(g, 'POST', '/v1/missions', { plan });

@@ -18,6 +18,7 @@ import type { PlanInput } from '../../planners/plan.ts';
 import { tempDir } from './harness.ts';
 import { until } from '../helpers/wait.ts';
 import { rmSync } from 'node:fs';
+import { callApi } from '../helpers/http.ts';
 
 const ADMIN = 'test-admin-token-0123456789';
 const SPEED = 40;
@@ -84,14 +85,7 @@ interface MissionView {
   reason?: string | null;
 }
 
-async function api<T = MissionView>(g: Gateway, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const res = await fetch(`${g.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, json: (await res.json()) as T };
-}
+const api = <T = MissionView>(g: Gateway, method: string, path: string, body?: unknown) => callApi<T>(g.url, ADMIN, method, path, body);
 
 /** Approves the mission; a report that changed meanwhile is read and approved again. Returns whether it was approved. */
 async function approve(g: Gateway, m: MissionView): Promise<boolean> {
