@@ -383,8 +383,7 @@ export class Executor {
 
   /** Whether another committed mission still has work for the device (it waits for that mission's steps). */
   private movedElsewhere(missionId: string, device: string): boolean {
-    const bound = (ref: string, c: { assignments: Readonly<Record<string, string>> }) => (ref.startsWith('$') ? c.assignments[ref.slice(1)] : ref);
-    const other = commitmentsOf(this.deps.store, missionId).find((c) => c.plan.steps.some((s) => !c.over.has(s.id) && bound(s.device, c) === device));
+    const other = commitmentsOf(this.deps.store, missionId).find((c) => c.plan.steps.some((s) => !c.over.has(s.id) && resolve(s.device, c) === device));
     if (other) {
       // Woken when the device ends a step, or when any robot gives nodes back.
       this.flights.book.waitFor(device, missionId);
@@ -469,6 +468,6 @@ export class Executor {
 }
 
 /** A role (`$courier`) → the device the check assigned it. */
-export function resolve(ref: string, report: CheckReport): string {
+export function resolve(ref: string, report: { readonly assignments: Readonly<Record<string, string>> }): string {
   return ref.startsWith('$') ? (report.assignments[ref.slice(1)] ?? ref) : ref;
 }

@@ -22,6 +22,7 @@ import type { EventHub } from '../events.ts';
 import type { Store } from '../store/index.ts';
 import type { ScheduledPass, TrafficPath } from '../store/traffic.ts';
 import type { Clock } from './clock.ts';
+import { offNode } from './work-request.ts';
 
 /** How many nodes beyond the one it reached an AMR may be granted. */
 export const LOOKAHEAD = 2;
@@ -196,7 +197,7 @@ export class TrafficControl {
       const path: TrafficPath = { device, missionId, stepId, nodes: [...nodes], reached: 0, granted: 0, updateId: 0 };
       this.forgetPasses(path, (_node, i) => i < 1);
       // An AMR halted on the edge to the route's second node already stands partly on it.
-      const between = [...robot.occupied].includes(nodes[1] ?? '') ? [nodes[1]!] : [];
+      const between = nodes[1] !== undefined && robot.occupied.has(nodes[1]) ? [nodes[1]] : [];
       this.paths.set(device, path);
       this.works.delete(device);
       this.setHolds(device, [nodes[0]!, ...between]);
@@ -247,7 +248,7 @@ export class TrafficControl {
       const here = path.nodes[path.reached]!;
       const next = path.nodes[path.reached + 1];
       const keep = [here];
-      if (next && path.granted > path.reached && offNode(this.deps.site, state, here)) keep.push(next);
+      if (next && path.granted > path.reached && offNode(this.deps.site, state, here) > NODE_TOLERANCE_M) keep.push(next);
       this.setHolds(device, keep);
       this.grantAll();
     });
@@ -372,7 +373,7 @@ export class TrafficControl {
       for (const r of this.byNode.get(node) ?? []) {
         if (r.seq >= mine.seq) break;
         if (r.device === p.device) continue;
-        if (!LIVE.has(this.deps.store.missions.get(r.missionId)?.status ?? '')) dead.push(r);
+        if (!LIVE.has(this.deps.store.missions.statusOf(r.missionId) ?? '')) dead.push(r);
         else if (!first || r.seq < first.seq) first = r;
       }
     }
@@ -478,11 +479,9 @@ export class TrafficControl {
       return;
     }
     p.updateId += 1;
-    const { store } = this.deps;
-    store.db.transaction(() => {
-      store.outbox.revise(next.id, next.message);
-      store.traffic.putPath(p);
-    })();
+    // Within the input's transaction (batch): the update is stored before it goes out.
+    this.deps.store.outbox.revise(next.id, next.message);
+    this.deps.store.traffic.putPath(p);
     this.works.set(p.device, { work: next, sentAt: this.deps.clock.now(), update: true });
     this.send(next);
   }
@@ -557,10 +556,4 @@ export class TrafficControl {
   private publish(): void {
     this.deps.hub?.publishThrottled?.('traffic', 'traffic', { devices: this.view() });
   }
-}
-
-/** Whether the AMR's pose is away from the node (it stopped on an edge). */
-function offNode(site: LoadedSite, state: DeviceState | undefined, node: string): boolean {
-  const n = site.index.node(node);
-  return !!n && !!state?.pose && Math.hypot(state.pose.x - n.x, state.pose.y - n.y) > NODE_TOLERANCE_M;
 }

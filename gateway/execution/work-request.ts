@@ -1,6 +1,7 @@
 // What a step asks of its device at the moment it is sent, in the shop floor's terms (a port
 // turns it into its protocol's message): the route an AMR drives — the one the check planned,
 // from where it stands — and the parts a machine still has to make after a STOP interrupted it.
+import type { DeviceState } from '../../planners/fleet.ts';
 import type { Step } from '../../planners/plan.ts';
 import { findRoute, NODE_TOLERANCE_M, profileAlong } from '../../planners/route.ts';
 import { StepRefusedError, type WorkRequest } from '../../robots/device-port.ts';
@@ -62,8 +63,7 @@ export function routeFrom(site: LoadedSite, fleet: FleetRegistry, device: string
   const at = state?.at;
   const to = site.index.locate(target)?.id;
   if (amr?.kind !== 'amr' || !at || !to) return undefined;
-  const node = site.index.node(at);
-  const off = node && state.pose ? Math.hypot(state.pose.x - node.x, state.pose.y - node.y) : 0;
+  const off = offNode(site, state, at);
   const next = driven?.[driven.indexOf(at) + 1];
   if (off > NODE_TOLERANCE_M && driven?.includes(at) && next) {
     const rest = findRoute(site.graph, next, to, amr.limits);
@@ -77,4 +77,10 @@ export function routeFrom(site: LoadedSite, fleet: FleetRegistry, device: string
   }
   const r = findRoute(site.graph, at, to, amr.limits);
   return r.ok ? { nodes: r.route.nodes } : undefined;
+}
+
+/** How far (m) the device's reported pose is from the node (0 when either is unknown): more than NODE_TOLERANCE_M, it stands on an edge. */
+export function offNode(site: LoadedSite, state: DeviceState | undefined, nodeId: string): number {
+  const node = site.index.node(nodeId);
+  return node && state?.pose ? Math.hypot(state.pose.x - node.x, state.pose.y - node.y) : 0;
 }

@@ -64,6 +64,7 @@ export class MissionStore {
   readonly #insertEvent;
   readonly #countSteps;
   readonly #byId;
+  readonly #statusOf;
   readonly #byIdempotencyKey;
   readonly #stepsOf;
   readonly #setStepStatus;
@@ -93,6 +94,7 @@ export class MissionStore {
       'INSERT INTO events (at, mission_id, type, actor, data) VALUES (?, ?, ?, ?, ?)',
     );
     this.#byId = db.prepare<[string], MissionRow>(`SELECT ${MISSION_COLUMNS} FROM missions WHERE id = ?`);
+    this.#statusOf = db.prepare<[string], MissionStatus>('SELECT status FROM missions WHERE id = ?').pluck();
     this.#byIdempotencyKey = db.prepare<[string], { id: string; request_hash: string }>(
       'SELECT id, request_hash FROM missions WHERE idempotency_key = ?',
     );
@@ -170,6 +172,11 @@ export class MissionStore {
     if (input.planHash !== planHash(input.plan)) throw new Error('planHash does not match the plan');
     // IMMEDIATE takes the write lock first, so two processes cannot both miss the key and insert.
     return this.#createTx.immediate(input);
+  }
+
+  /** A mission's status alone (no plan, report or steps read), or undefined for an unknown id. */
+  statusOf(id: string): MissionStatus | undefined {
+    return this.#statusOf.get(id);
   }
 
   get(id: string): Mission | undefined {

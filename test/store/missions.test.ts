@@ -85,6 +85,15 @@ t.test('create and get', async (t) => {
   ]);
 });
 
+t.test('statusOf reads a mission’s status alone, and follows its transitions', async (t) => {
+  const store = open(t);
+  const { mission } = store.missions.create(request());
+  t.equal(store.missions.statusOf(mission.id), 'awaiting_approval');
+  store.missions.transition(mission.id, 'cancelled', 'operator');
+  t.equal(store.missions.statusOf(mission.id), 'cancelled');
+  t.equal(store.missions.statusOf('m_none'), undefined, 'undefined for an unknown id');
+});
+
 t.test('create refuses a planHash that is not the plan’s', async (t) => {
   const store = open(t);
   t.throws(() => store.missions.create(request('a', { planHash: 'f'.repeat(64) })), /planHash/);
