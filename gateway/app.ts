@@ -16,6 +16,7 @@ import type { LoadedSite } from '../sim/site-folder.ts';
 import { installAuth } from './auth/bearer.ts';
 import type { Config } from './config.ts';
 import { ApiError, type ErrorCode } from './errors.ts';
+import { AutoCharge } from './missions/auto-charge.ts';
 import { MissionService, type MissionRunner } from './missions/service.ts';
 import { EventHub } from './events.ts';
 import type { TrafficDeviceView } from './execution/traffic.ts';
@@ -197,6 +198,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     stops = own;
   }
   await app.register(stopRoutes, { stops });
+  // Site policy `charging: auto`: idle robots below the reserve are sent to a charger, as missions.
+  if (deps.runner && deps.site.index.site.policies.charging === 'auto') {
+    const latch = stops;
+    const charge = new AutoCharge({ site: deps.site, store: deps.store, fleet: deps.fleet, missions, stopped: (id) => latch.stopFor(id) !== undefined, now: deps.now ?? (() => new Date()), log: app.log });
+    charge.start();
+    app.addHook('onClose', async () => charge.close());
+  }
   await app.register(auditRoutes, { audit: deps.store.audit });
   await app.register(tabletRoutes, { assets: deps.tablet ?? (await tabletAssets((level, msg) => app.log[level](msg))) });
   return app;

@@ -172,14 +172,18 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const idleJ = t.amr.battery.idlePowerW * Math.max(0, untilS - t.energyClockS);
     t.energyClockS = Math.max(t.energyClockS, untilS);
     t.soc -= (idleJ + driveJ / t.amr.battery.efficiency) / (t.amr.battery.capacityWh * 3600);
-    if (t.soc < reserve && !t.lowReported && stepId) {
+    // The reserve is there to reach a charger: on the way to one, a robot may use it, not run flat.
+    const charging = byId.get(stepId)?.step.action === 'charge';
+    if (t.soc < (charging ? 0 : reserve) && !t.lowReported && stepId) {
       t.lowReported = true;
       issues.push(
         issue('BATTERY_LOW', {
           step: stepId,
           device: t.amr.id,
-          message: `${t.amr.id} is predicted at ${(Math.max(0, t.soc) * 100).toFixed(0)}% charge during step '${stepId}', below the site's reserve of ${(reserve * 100).toFixed(0)}%`,
-          hint: `add a charge step for ${t.amr.id} before '${stepId}', or give the work to a fuller AMR`,
+          message: charging
+            ? `${t.amr.id} is predicted to run flat during step '${stepId}', before it reaches the charger`
+            : `${t.amr.id} is predicted at ${(Math.max(0, t.soc) * 100).toFixed(0)}% charge during step '${stepId}', below the site's reserve of ${(reserve * 100).toFixed(0)}%`,
+          hint: charging ? `charge ${t.amr.id} at a charger nearer to it, or have a person bring it there` : `add a charge step for ${t.amr.id} before '${stepId}', or give the work to a fuller AMR`,
         }),
       );
     }
