@@ -94,6 +94,14 @@ export function httpsFiles(config: Pick<Config, 'PHYGATE_TLS_CERT' | 'PHYGATE_TL
   return { cert: read('PHYGATE_TLS_CERT', config.PHYGATE_TLS_CERT), key: read('PHYGATE_TLS_KEY', config.PHYGATE_TLS_KEY) };
 }
 
+/** What to warn of when tokens would cross a network in clear: plain HTTP on an address other than loopback. */
+export function plainHttpWarning(config: Pick<Config, 'PHYGATE_HOST' | 'PHYGATE_TLS_CERT'>): string | undefined {
+  if (config.PHYGATE_TLS_CERT !== undefined) return undefined;
+  const host = config.PHYGATE_HOST.toLowerCase();
+  if (host === 'localhost' || host === '::1' || host.startsWith('127.')) return undefined;
+  return `serving plain HTTP on ${config.PHYGATE_HOST}: every token, the admin's too, crosses the network readable; set PHYGATE_TLS_CERT and PHYGATE_TLS_KEY`;
+}
+
 export async function startGateway(config: Config, log: Logger = createLogger(config.PHYGATE_LOG_LEVEL)): Promise<Gateway> {
   const https = httpsFiles(config);
   const site = await openSiteFolder(config.PHYGATE_SITE);
@@ -168,6 +176,8 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
     const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor, traffic: executor.traffic, log, ...(https ? { https } : {}) });
     started.push(() => app.close());
     const address = await app.listen({ port: config.PHYGATE_PORT, host: config.PHYGATE_HOST });
+    const exposed = plainHttpWarning(config);
+    if (exposed) log.warn({ host: config.PHYGATE_HOST }, exposed);
     // Only once listening: a start that fails must not leave an admin token nobody was shown.
     const bootstrapToken =
       !config.PHYGATE_ADMIN_TOKEN && store.tokens.count() === 0 ? store.tokens.create('admin', 'bootstrap-admin').token : undefined;

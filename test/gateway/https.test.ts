@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { buildApp } from '../../gateway/app.ts';
 import { ConfigError, readConfig } from '../../gateway/config.ts';
-import { httpsFiles } from '../../gateway/main.ts';
+import { httpsFiles, plainHttpWarning } from '../../gateway/main.ts';
 import { appFor, tempDirFor } from './harness.ts';
 
 /** A self-signed certificate for 127.0.0.1 and its key, as PEM files in a temp folder. */
@@ -58,4 +58,12 @@ t.test('PHYGATE_TLS_CERT and PHYGATE_TLS_KEY: both or neither; unreadable files 
   const both = readConfig({ PHYGATE_TLS_CERT: '/x/cert.pem', PHYGATE_TLS_KEY: '/x/key.pem' });
   t.throws(() => httpsFiles(both), /PHYGATE_TLS_CERT: cannot read '\/x\/cert.pem'/);
   t.equal(httpsFiles(readConfig({})), undefined, 'neither: plain HTTP');
+});
+
+t.test('plain HTTP beyond loopback is warned of at start', async (t) => {
+  const at = (host: string, cert?: string) => plainHttpWarning({ PHYGATE_HOST: host, ...(cert ? { PHYGATE_TLS_CERT: cert } : {}) });
+  for (const host of ['127.0.0.1', '127.0.1.1', 'localhost', '::1']) t.equal(at(host), undefined, host);
+  t.match(at('0.0.0.0'), /plain HTTP on 0\.0\.0\.0.*PHYGATE_TLS_CERT/);
+  t.match(at('192.168.1.20'), /plain HTTP/);
+  t.equal(at('0.0.0.0', '/etc/phygate/cert.pem'), undefined, 'with HTTPS, nothing to warn of');
 });
