@@ -262,8 +262,9 @@ function installAuditLog(app: App, store: Store, now: () => Date): void {
         anonymous.add({ ...entry, address: req.ip }, req.routeOptions.url);
         return;
       }
-      // Gathered rows first: the log stays in the order things happened.
-      if (anonymous.pending > 0) anonymous.flush();
+      // Gathered rows first: the log stays in the order things happened. If they cannot be
+      // written, this row still is.
+      if (anonymous.pending > 0) flush();
       store.audit.append(entry);
     } catch (err) {
       req.log.error({ err, method: req.method, url: req.url, status: reply.statusCode }, 'could not write the audit row');

@@ -67,6 +67,9 @@ export const eventRoutes: FastifyPluginAsync<{ site: LoadedSite; fleet: FleetReg
       };
       open.add(end);
       req.raw.on('close', end);
+      res.on('close', end);
+      // A client gone before the handler ran has no 'close' left to send: its place would be held for good.
+      if (req.raw.destroyed || res.destroyed) end();
     },
   );
 };
