@@ -18,7 +18,7 @@ import { ApiError, type ErrorCode } from './errors.ts';
 import { MissionService, type MissionRunner } from './missions/service.ts';
 import { EventHub } from './events.ts';
 import type { TrafficDeviceView } from './execution/traffic.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, redactUrl, type Logger } from './log.ts';
 import { requestBudgets } from './rate-limit.ts';
 
 export { redactUrl } from './log.ts';
@@ -267,7 +267,7 @@ function installAuditLog(app: App, store: Store, now: () => Date): void {
       if (anonymous.pending > 0) flush();
       store.audit.append(entry);
     } catch (err) {
-      req.log.error({ err, method: req.method, url: req.url, status: reply.statusCode }, 'could not write the audit row');
+      req.log.error({ err, method: req.method, url: redactUrl(req.url), status: reply.statusCode }, 'could not write the audit row');
     }
   });
 }

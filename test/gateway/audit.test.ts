@@ -128,15 +128,22 @@ t.test('the store: append links rows, list pages, bad arguments are refused', as
   t.same(again.audit.verify(), { ok: true, rows: 2 });
 });
 
-t.test('a failed audit write is logged, the request still succeeds', async (t) => {
-  const h = await appFor(t);
+t.test('a failed audit write is logged, without a token in the URL; the request still succeeds', async (t) => {
+  const { PassThrough } = await import('node:stream');
+  const log = new PassThrough();
+  let text = '';
+  log.on('data', (d: Buffer) => (text += d.toString()));
+  const h = await appFor(t, { logStream: log, config: { PHYGATE_LOG_LEVEL: 'error' } });
   const raw = new Sqlite(path.join(h.dataDir, DATABASE_FILE));
   t.teardown(() => raw.close());
   raw.exec("CREATE TRIGGER audit_no_insert BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
-  const res = await post(h, '/v1/stop', { scope: 'all', reason: 'audit down' }, h.auth('viewer'));
+  const res = await post(h, `/v1/stop?access%5Ftoken=${h.tokens.viewer}`, { scope: 'all', reason: 'audit down' }, h.auth('viewer'));
   t.equal(res.statusCode, 200, 'the stop went through');
   t.equal(h.store.stops.active().length, 1);
   t.same(h.store.audit.list(), []);
+  t.match(text, /could not write the audit row/);
+  t.match(text, /access%5Ftoken=REDACTED/, 'the URL is logged redacted');
+  t.notMatch(text, h.tokens.viewer);
 });
 
 t.test('the migration adds the audit table to a database made before it', async (t) => {
