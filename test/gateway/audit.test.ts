@@ -282,3 +282,32 @@ t.test('the gathered rows are bounded even from many addresses', async (t) => {
   batch.flush();
   t.same(written.map((w) => [w.address, w.count]), [['10.0.0.0', 1], ['10.0.0.1', 1], ['10.0.0.2', 1], ['(many)', 997]]);
 });
+
+t.test('rows and tokens from before the migration that added count, address and expiry still verify', async (t) => {
+  const { createHash } = await import('node:crypto');
+  const { MIGRATIONS } = await import('../../gateway/store/database.ts');
+  const dir = tempDirFor(t);
+  const before = MIGRATIONS.findIndex((sql) => sql.includes('audit_checkpoint'));
+  t.ok(before > 0, 'the migration is there');
+  const old = databaseAt(dir, before);
+  // The hash as it was written then: sha256(prev_hash || the canonical JSON of nine fields).
+  let prev = GENESIS_HASH;
+  for (let seq = 1; seq <= 3; seq++) {
+    const row = { actor: 'ana', at: `2026-11-0${seq}T00:00:00.000Z`, code: null, method: 'POST', path: '/v1/missions', requestId: `r${seq}`, role: 'agent', seq, status: 201 };
+    const hash = createHash('sha256').update(prev).update(JSON.stringify(row)).digest('hex');
+    old.prepare('INSERT INTO audit (seq, at, actor, role, method, path, status, code, request_id, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(seq, row.at, row.actor, row.role, row.method, row.path, row.status, row.code, row.requestId, prev, hash);
+    prev = hash;
+  }
+  old.prepare("INSERT INTO tokens (id, name, role, token_hash, created_at) VALUES ('tok_OLD', 'old', 'viewer', ?, '2026-11-01T00:00:00.000Z')").run(createHash('sha256').update('pgt_old-token').digest('hex'));
+  old.close();
+
+  const store = openStore(dir);
+  t.teardown(() => store.close());
+  t.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  t.same(store.audit.verify(), { ok: true, rows: 3 }, 'the old rows keep their hashes');
+  t.same(store.audit.verifyIncrementally(10), { ok: true, rows: 3, pending: 0 });
+  t.notOk('count' in store.audit.list()[0]!, 'and have no count');
+  store.audit.append({ actor: 'anonymous', role: null, method: 'POST', path: '/x', status: 404, code: 'NOT_FOUND', requestId: 'r4', count: 7, address: '10.0.0.1' });
+  t.same(store.audit.verify(), { ok: true, rows: 4 }, 'a new row with a count links to them');
+  t.same(store.tokens.verify('pgt_old-token'), { id: 'tok_OLD', name: 'old', role: 'viewer', expiresAt: null }, 'an old token never expires');
+});
