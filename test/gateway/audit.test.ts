@@ -206,6 +206,11 @@ t.test('a row tampered with after the checkpoint is found; one before it is foun
   const h = await appFor(t);
   fill(h.store, 40);
   t.same(h.store.audit.verifyIncrementally(10), { ok: true, rows: 10, pending: 30 }, 'checkpoint at 10');
+  const { runCli } = await import('../../gateway/cli/commands.ts');
+  const said: string[] = [];
+  t.equal(await runCli(['audit', 'verify', '--data-dir', h.dataDir], (l) => said.push(l), (l) => said.push(l)), 0, 'phygate audit verify: 0 while untouched');
+  t.same(said, ['audit log: 40 rows, the whole hash chain verifies']);
+  t.equal(await runCli(['audit', 'check', '--data-dir', h.dataDir], () => {}, () => {}), 2, 'another subcommand: usage');
   const raw = new Sqlite(path.join(h.dataDir, DATABASE_FILE));
   t.teardown(() => raw.close());
   raw.exec('DROP TRIGGER audit_no_update');
@@ -220,7 +225,6 @@ t.test('a row tampered with after the checkpoint is found; one before it is foun
   t.same(h.store.audit.verifyIncrementally(100), { ok: true, rows: 40, pending: 0 }, 'before the checkpoint: reads do not see it (README, "Audit log")');
   t.match(h.store.audit.verify(), { ok: false, seq: 5 }, 'the full check does');
   const out: string[] = [];
-  const { runCli } = await import('../../gateway/cli/commands.ts');
   t.equal(await runCli(['audit', 'verify', '--data-dir', h.dataDir], (l) => out.push(l), (l) => out.push(l)), 1, 'phygate audit verify exits 1');
   t.match(out.join('\n'), /row 5 does not verify/);
 
