@@ -222,13 +222,15 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 function installAuditLog(app: App, store: Store, now: () => Date): void {
   const codes = new WeakMap<FastifyRequest, string>();
   const anonymous = new AnonymousAuditBatch((entry) => store.audit.append(entry), now);
-  const flush = () => {
+  const writing = (what: () => void) => () => {
     try {
-      anonymous.flush();
+      what();
     } catch (err) {
       app.log.error({ err }, 'could not write the audit rows of refused anonymous requests');
     }
   };
+  const flush = writing(() => anonymous.flush());
+  const flushBefore = writing(() => anonymous.flushBefore());
   const timer = setInterval(flush, BATCH_WINDOW_MS).unref();
   app.addHook('onClose', async () => {
     clearInterval(timer);
@@ -264,7 +266,7 @@ function installAuditLog(app: App, store: Store, now: () => Date): void {
       }
       // Gathered rows first: the log stays in the order things happened. If they cannot be
       // written, this row still is.
-      if (anonymous.pending > 0) flush();
+      if (anonymous.pending > 0) flushBefore();
       store.audit.append(entry);
     } catch (err) {
       req.log.error({ err, method: req.method, url: redactUrl(req.url), status: reply.statusCode }, 'could not write the audit row');

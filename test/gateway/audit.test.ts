@@ -285,6 +285,16 @@ t.test('the gathered rows are bounded even from many addresses', async (t) => {
   t.equal(batch.pending, 4, 'three addresses, then one row for the rest');
   batch.flush();
   t.same(written.map((w) => [w.address, w.count]), [['10.0.0.0', 1], ['10.0.0.1', 1], ['10.0.0.2', 1], ['(many)', 997]]);
+
+  // Authenticated rows written between the flood's requests each flush what is gathered first;
+  // the window's row budget still holds: 3 rows, then one for the rest, once.
+  written.length = 0;
+  for (let i = 0; i < 1000; i++) {
+    batch.add({ ...entry, path: '/v1/missions', address: `10.1.${i >> 8}.${i & 255}` }, '/v1/missions');
+    batch.flushBefore();
+  }
+  batch.flush();
+  t.same(written.map((w) => [w.address, w.count]), [['10.1.0.0', 1], ['10.1.0.1', 1], ['10.1.0.2', 1], ['(many)', 997]], 'four rows for a thousand flushes');
 });
 
 t.test('rows and tokens from before the migration that added count, address and expiry still verify', async (t) => {
