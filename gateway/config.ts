@@ -32,6 +32,11 @@ export const ConfigSchema = z.object({
   PHYGATE_COMMAND_TTL_S: z.coerce.number().positive().max(3600).default(10).describe('how long an order or machine command may take to reach its device; after that it is never sent'),
   PHYGATE_FLEET_SPEED: z.coerce.number().positive().max(1000).default(1).describe('time scale of the virtual fleet'),
   PHYGATE_RATE_LIMIT: z.coerce.number().int().positive().default(600).describe('requests per token per minute'),
+  PHYGATE_RATE_LIMIT_ANONYMOUS: z.coerce.number().int().positive().default(60).describe('requests without a valid token per client address per minute'),
+  PHYGATE_EVENT_STREAMS_PER_TOKEN: z.coerce.number().int().positive().default(8).describe('open event streams per token'),
+  PHYGATE_EVENT_STREAMS: z.coerce.number().int().positive().default(256).describe('open event streams in all'),
+  PHYGATE_TLS_CERT: z.string().min(1).optional().describe('PEM certificate (chain) file: serve HTTPS'),
+  PHYGATE_TLS_KEY: z.string().min(1).optional().describe("PEM file of the certificate's private key"),
   PHYGATE_BODY_LIMIT: z.coerce.number().int().positive().default(256 * 1024),
   PHYGATE_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   PHYGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -48,6 +53,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const r = ConfigSchema.safeParse(picked);
   if (!r.success) {
     throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  // Half a TLS configuration would serve plain HTTP while the operator thinks it is HTTPS.
+  if ((r.data.PHYGATE_TLS_CERT === undefined) !== (r.data.PHYGATE_TLS_KEY === undefined)) {
+    throw new ConfigError('PHYGATE_TLS_CERT and PHYGATE_TLS_KEY: set both (HTTPS) or neither (plain HTTP)');
   }
   return r.data;
 }
