@@ -8,7 +8,7 @@
 // a job end counts only for a command this gateway sent to that very device, and a state is taken
 // only in order (its seq above the last one taken, and not far above it: ../sequence.ts).
 import { randomUUID } from 'node:crypto';
-import type { MqttClient } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { DeviceState, MachineJob } from '../../planners/fleet.ts';
 import { shapeProblems } from '../../planners/plan.ts';
 import type { SiteIndex } from '../../planners/site.ts';
@@ -120,7 +120,7 @@ export class MachineMaster {
   private readonly drops: DropCounter;
   private watchdog: NodeJS.Timeout | undefined;
   private started = false;
-  private readonly onMessage = (topic: string, payload: Buffer) => this.receive(topic, payload);
+  private readonly onMessage = (topic: string, payload: Buffer, packet?: IPublishPacket) => this.receive(topic, payload, packet?.retain === true);
   private readonly onClose = () => this.linkLost();
 
   constructor(opts: MachineMasterOptions) {
@@ -231,7 +231,8 @@ export class MachineMaster {
     return { ...this.counts };
   }
 
-  private receive(topic: string, payload: Buffer): void {
+  /** `retained`: the broker handed the message over because the gateway subscribed, not because the device published it now. */
+  private receive(topic: string, payload: Buffer, retained: boolean): void {
     const t = parseMachineTopic(topic);
     if (!t || t.siteId !== this.siteId || t.channel === 'command') return;
     // An empty retained message clears the topic; it says nothing about the device.
@@ -250,7 +251,7 @@ export class MachineMaster {
     } else {
       const msg = decodeMessage(MachineStateSchema, payload);
       if (!msg.ok) return this.invalid(t.deviceId, topic, describeProblems(msg.problems));
-      this.state(t.deviceId, track, msg.value);
+      this.state(t.deviceId, track, msg.value, retained);
     }
   }
 
@@ -274,7 +275,7 @@ export class MachineMaster {
     }
   }
 
-  private state(deviceId: string, track: DeviceTrack, msg: MachineState): void {
+  private state(deviceId: string, track: DeviceTrack, msg: MachineState, retained: boolean): void {
     const last = track.seq.lastTaken;
     const verdict = track.seq.take(msg.seq);
     if (verdict !== 'taken') {
@@ -287,7 +288,15 @@ export class MachineMaster {
     const counting = track.heard;
     track.heard = true;
     track.lastHeardMs = Date.now();
-    const gone = track.link === 'CONNECTIONBROKEN' || track.link === 'OFFLINE';
+    // A retained state of a device whose connection says it is gone is shown, but offline. A state
+    // it publishes now says it is connected, whatever a connection message said: a retained
+    // CONNECTIONBROKEN someone else published cannot keep it offline past its next state.
+    let gone = track.link === 'CONNECTIONBROKEN' || track.link === 'OFFLINE';
+    if (gone && !retained) {
+      this.log.warn({ deviceId, link: track.link }, `machine protocol: ${deviceId} publishes its state although its connection said ${track.link}: it is connected`);
+      track.link = 'ONLINE';
+      gone = false;
+    }
     const errors = msg.errors.map((e) => `${e.code}: ${e.message}`);
     const patch: Partial<Omit<DeviceState, 'id'>> = {
       online: !gone,

@@ -3,8 +3,9 @@
 // else on the broker forging what they say. A forged `done` with the old predictable commandId
 // does not end a running `machine.run` step; a forged high `seq` does not mute the real machine; a
 // VDA 5050 state numbered backwards, or with a heading of 1e308, does not move amr-2, so a STOP
-// scoped to a zone goes by where amr-2 really is. Every one of them is counted, in
-// GET /v1/robots/{id} and GET /v1/metrics.
+// scoped to a zone goes by where amr-2 really is; a forged retained CONNECTIONBROKEN keeps cnc-1
+// offline only until its next state. Every message dropped is counted, in GET /v1/robots/{id} and
+// GET /v1/metrics.
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import type { MqttClient } from 'mqtt';
@@ -168,6 +169,16 @@ t.test('amr-2: a state numbered backwards is dropped, so a STOP for the paint bo
   const poses = (seen.get('amr-2') ?? []).map((s) => s.pose).filter((p) => p !== undefined);
   t.ok(poses.every((p) => p.x !== BOOTH.x && Math.abs(p.theta) <= Math.PI + 1e-3), 'amr-2 was never in the booth, nor facing 1e308');
   t.same((await robot(g, 'amr-2')).dropped, { 'headerId-backwards': 1, schema: 1 });
+});
+
+t.test('a forged retained CONNECTIONBROKEN keeps cnc-1 offline only until cnc-1 publishes its next state', async (t) => {
+  const { g, forger } = await floor;
+  await forger.publishAsync(machineTopic(g.site.index.site.id, 'cnc-1', 'connection'), JSON.stringify({ timestamp: new Date().toISOString(), connectionState: 'CONNECTIONBROKEN' }), { qos: 1, retain: true });
+  await until('cnc-1 offline', () => g.fleet.get('cnc-1')?.online === false);
+  // cnc-1 answers a reset (sent to offline machines too) with its state: it is there.
+  await g.machines.command('cnc-1', { action: 'reset' });
+  await until('cnc-1 online again', () => g.fleet.get('cnc-1')?.online === true, 15_000);
+  t.match(await robot(g, 'cnc-1'), { online: true, state: 'idle' });
 });
 
 t.test('the counts are in GET /v1/robots and GET /v1/metrics (Prometheus text, for viewers)', async (t) => {

@@ -41,6 +41,7 @@ interface Rig {
   clock: { ms: number };
   /** Every state the fleet took, per device. */
   seen: Map<string, DeviceState[]>;
+  brokerUrl: string;
 }
 
 async function rig(t: Test): Promise<Rig> {
@@ -68,7 +69,7 @@ async function rig(t: Test): Promise<Rig> {
     await machines.stop();
     await Promise.all([closeMqtt(gateway, true), closeMqtt(device, true)]);
   });
-  return { fleet, drops, logs, vda, machines, acks, jobs, device, clock, seen };
+  return { fleet, drops, logs, vda, machines, acks, jobs, device, clock, seen, brokerUrl: broker.url };
 }
 
 function amrState(headerId: number, at: number, pose: { x: number; y: number; theta: number }): State {
@@ -242,6 +243,33 @@ t.test('machine: after its connection message the device may count its seq from 
   await publishMachine(r, { ...idle(1), state: 'fault', errors: [{ code: 'RESTARTED', message: 'came back' }] });
   await until('the restarted machine taken', () => r.fleet.get('cnc-1')?.state === 'fault');
   t.same(r.drops.of('cnc-1'), {});
+});
+
+t.test('machine: a retained CONNECTIONBROKEN keeps a machine offline only until it publishes a state', async (t) => {
+  const r = await rig(t);
+  await publishMachine(r, idle(1));
+  await until('cnc-1 online', () => r.fleet.get('cnc-1')?.online === true);
+  // Someone else's retained last will, as if cnc-1 had gone.
+  const connection = machineTopic(SITE, 'cnc-1', 'connection');
+  await r.device.publishAsync(connection, JSON.stringify({ timestamp: new Date(T0).toISOString(), connectionState: 'CONNECTIONBROKEN' }), { qos: 1, retain: true });
+  await until('cnc-1 offline', () => r.fleet.get('cnc-1')?.online === false);
+  t.equal(r.fleet.get('cnc-1')?.state, 'connection broken');
+  // cnc-1 is there and publishes its next state: that is believed over the connection message.
+  await publishMachine(r, idle(2));
+  await until('cnc-1 online again', () => r.fleet.get('cnc-1')?.online === true);
+  t.equal(r.fleet.get('cnc-1')?.state, 'idle');
+  t.match(r.logs.find((l) => /publishes its state although its connection said CONNECTIONBROKEN/.test(l.msg)), { level: 'warn' }, 'and says so');
+
+  // A gateway that starts now gets both retained messages: the state is not news, so cnc-1 stays offline.
+  await r.device.publishAsync(CNC_STATE, JSON.stringify(idle(3)), { qos: 1, retain: true });
+  const fleet = new FleetRegistry(demo.index);
+  const later = await connectMqtt({ url: r.brokerUrl, clientId: `later-${randomUUID().slice(0, 8)}` });
+  t.teardown(() => closeMqtt(later, true));
+  const m = new MachineMaster({ client: later, site: demo.index, siteId: SITE, fleet, silentAfterMs: 0 });
+  await m.start();
+  t.teardown(() => m.stop());
+  await until('the retained state read', () => fleet.get('cnc-1')?.state === 'idle');
+  t.equal(fleet.get('cnc-1')?.online, false, 'a retained state after a retained CONNECTIONBROKEN is shown, offline');
 });
 
 t.test('messages from no device of the site are counted under one name, not under the name they give', async (t) => {
