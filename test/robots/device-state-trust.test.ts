@@ -17,6 +17,7 @@ import { machineTopic } from '../../robots/machine/topics.ts';
 import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
 import { SequenceGuard } from '../../robots/sequence.ts';
 import { Vda5050Master } from '../../robots/vda5050/master.ts';
+import { Vda5050Port } from '../../robots/vda5050/port.ts';
 import type { State } from '../../robots/vda5050/schemas.ts';
 import { loadSiteFolder } from '../../sim/site-folder.ts';
 import { startMosquitto } from '../helpers/brokers.ts';
@@ -169,6 +170,20 @@ t.test('VDA 5050: numbers out of range are refused by the schema and counted', a
   await until('a heading of π rounded is taken', () => r.fleet.get('amr-2')?.pose?.theta === 3.1416);
   t.ok(poses(r, 'amr-2').every((p) => Number.isFinite(p.x) && Math.abs(p.theta) <= 3.1416), 'no pose taken from the bad ones');
   t.same(r.drops.of('amr-2'), { schema: 4 });
+});
+
+t.test('VDA 5050: an orderId cannot be guessed from the mission and the step', async (t) => {
+  const r = await rig(t);
+  await publishState(r, amrState(1, T0, DOCK_B));
+  await until('amr-2 online', () => r.fleet.get('amr-2')?.online === true);
+  const port = new Vda5050Port(r.vda, r.fleet);
+  t.teardown(() => port.close());
+  const request = { missionId: 'm_1', step: { id: 'go', action: 'navigate' as const, device: 'amr-2', params: { to: 'sa-2' } }, stepIndex: 0, attempt: 0, device: 'amr-2', route: { nodes: ['dock-b', 'sa-2'] }, ttlMs: 10_000 };
+  const a = port.prepare(request);
+  const b = port.prepare(request);
+  t.match(a.id, /^m_1\.go\.0\.[0-9a-f]{32}$/, 'readable, with 128 random bits');
+  t.not(a.id, b.id, 'never the same twice');
+  t.equal((a.message as { orderId: string }).orderId, a.id);
 });
 
 // ---- the machine protocol ----------------------------------------------------------------
