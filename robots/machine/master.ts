@@ -98,6 +98,12 @@ interface DeviceTrack {
 }
 
 const REMEMBER = 200;
+/**
+ * CommandIds sent to one device that are remembered: many more than a job outlives, since a
+ * machine that keeps running under a STOP is sent `stop` again every 0.5 s and its job's command
+ * must still count when it ends.
+ */
+const REMEMBER_COMMANDS = 2_000;
 /** A machine's states travel at QoS 1: the gateway misses none while connected, so a gap of more is no redelivery. */
 export const DEFAULT_MAX_SEQ_JUMP = 10;
 /** States the master writes itself, from the link rather than from the device. */
@@ -174,7 +180,10 @@ export class MachineMaster {
    */
   expectCommand(deviceId: string, commandId: string): void {
     const track = this.tracks.get(deviceId);
-    if (track) remember(track.commands, commandId);
+    if (!track) return;
+    // Sent again: the newest, so the last to be forgotten.
+    track.commands.delete(commandId);
+    remember(track.commands, commandId, REMEMBER_COMMANDS);
   }
 
   /**
@@ -388,9 +397,9 @@ function fleetJob(job: Job): MachineJob {
 }
 
 /** Adds `key` to a bounded set; false when it was already there. */
-function remember(set: Set<string>, key: string): boolean {
+function remember(set: Set<string>, key: string, bound = REMEMBER): boolean {
   if (set.has(key)) return false;
   set.add(key);
-  if (set.size > REMEMBER) set.delete(set.values().next().value!);
+  if (set.size > bound) set.delete(set.values().next().value!);
   return true;
 }
