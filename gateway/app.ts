@@ -9,6 +9,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import type { DropCounter } from '../robots/drops.ts';
 import type { FleetRegistry } from '../robots/fleet-registry.ts';
 import type { LoadedSite } from '../sim/site-folder.ts';
 import { AnonymousAuditBatch, BATCH_WINDOW_MS } from './audit-batch.ts';
@@ -26,6 +27,7 @@ export { redactUrl } from './log.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { eventRoutes, streamFleet } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { missionRoutes } from './routes/missions.ts';
 import { planRoutes } from './routes/plans.ts';
 import { robotRoutes } from './routes/robots.ts';
@@ -56,6 +58,8 @@ export interface AppDeps {
   stops?: StopService;
   /** Runs approved missions; without one, missions are stored and approved but nothing moves. */
   runner?: MissionRunner;
+  /** Messages the device masters dropped (robots/drops.ts): `dropped` in /v1/robots and /v1/metrics; none counted without it. */
+  drops?: Pick<DropCounter, 'of' | 'list'>;
   /** Traffic at run time (the executor's); without it there is no /v1/traffic. */
   traffic?: { view(): TrafficDeviceView[] };
   /** The gateway's logger (gateway/log.ts); one is made if not given. */
@@ -183,7 +187,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(healthRoutes, { site: deps.site });
   await app.register(whoamiRoutes);
   await app.register(siteRoutes, { site: deps.site });
-  await app.register(robotRoutes, { site: deps.site, fleet: deps.fleet });
+  await app.register(robotRoutes, { site: deps.site, fleet: deps.fleet, ...(deps.drops ? { drops: deps.drops } : {}) });
+  await app.register(metricsRoutes, { site: deps.site, ...(deps.drops ? { drops: deps.drops } : {}) });
   if (deps.traffic) await app.register(trafficRoutes, { traffic: deps.traffic });
   await app.register(planRoutes, { missions });
   await app.register(missionRoutes, { missions, site: deps.site });

@@ -28,6 +28,7 @@ export const ConfigSchema = z.object({
   PHYGATE_VDA_INTERFACE: z.string().regex(/^[A-Za-z0-9_-]+$/).default('uagv'),
   PHYGATE_VIRTUAL_FLEET: flag.default(true),
   PHYGATE_ROS2: z.enum(['off', 'on']).default('off').describe("'on': drive the site's devices with a ros2 block over ROS 2 (needs ROS 2 sourced and rclnodejs installed)"),
+  PHYGATE_STATE_CLOCK_SKEW_S: z.coerce.number().min(0).max(86_400).default(30).describe("a VDA 5050 state or visualization stamped further than this from the gateway's clock is dropped; 0: no check"),
   PHYGATE_OFFLINE_GRACE_S: z.coerce.number().positive().max(3600).default(60).describe('how long a step waits for its device to come back'),
   PHYGATE_COMMAND_TTL_S: z.coerce.number().positive().max(3600).default(10).describe('how long an order or machine command may take to reach its device; after that it is never sent'),
   PHYGATE_FLEET_SPEED: z.coerce.number().positive().max(1000).default(1).describe('time scale of the virtual fleet'),

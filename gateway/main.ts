@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { DevicePorts } from '../robots/device-port.ts';
+import { DropCounter } from '../robots/drops.ts';
 import { FleetRegistry } from '../robots/fleet-registry.ts';
 import { MachineMaster } from '../robots/machine/master.ts';
 import { MachinePort } from '../robots/machine/port.ts';
@@ -33,6 +34,8 @@ export interface Gateway {
   fleet: FleetRegistry;
   vda5050: Vda5050Master;
   machines: MachineMaster;
+  /** Messages from devices that were not acted on, per device and reason (GET /v1/metrics). */
+  drops: DropCounter;
   /** STOP: press, latch, release (also `POST /v1/stop`). */
   stops: StopService;
   executor: Executor;
@@ -128,10 +131,20 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
     const mqttUrl = config.PHYGATE_MQTT_URL ?? broker!.url;
     const client: MqttClient = await connectMqtt(mqttSettings(config, mqttUrl, `phygate-gateway-${site.index.site.id}-${randomBytes(4).toString('hex')}`));
     started.push(() => closeMqtt(client, true));
-    const vda5050 = new Vda5050Master({ client, site: site.index, fleet, graph: site.graph, interfaceName: config.PHYGATE_VDA_INTERFACE, log });
+    const drops = new DropCounter({ log });
+    const vda5050 = new Vda5050Master({
+      client,
+      site: site.index,
+      fleet,
+      graph: site.graph,
+      interfaceName: config.PHYGATE_VDA_INTERFACE,
+      log,
+      drops,
+      clockSkewMs: config.PHYGATE_STATE_CLOCK_SKEW_S * 1000,
+    });
     await vda5050.start();
     started.push(() => vda5050.stop());
-    const machines = new MachineMaster({ client, site: site.index, siteId: site.index.site.id, fleet, log });
+    const machines = new MachineMaster({ client, site: site.index, siteId: site.index.site.id, fleet, log, drops });
     await machines.start();
     started.push(() => machines.stop());
     // ROS 2 only when asked for; without a usable ROS 2 the gateway does not start, and says why.
@@ -173,7 +186,7 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
       commandTtlMs: config.PHYGATE_COMMAND_TTL_S * 1000,
     });
     started.push(() => executor.close());
-    const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor, traffic: executor.traffic, log, ...(https ? { https } : {}) });
+    const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor, traffic: executor.traffic, drops, log, ...(https ? { https } : {}) });
     started.push(() => app.close());
     const address = await app.listen({ port: config.PHYGATE_PORT, host: config.PHYGATE_HOST });
     const exposed = plainHttpWarning(config);
@@ -191,6 +204,7 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
       fleet,
       vda5050,
       machines,
+      drops,
       stops,
       executor,
       ports,

@@ -23,6 +23,7 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', url: '/v1/issue-codes', role: 'viewer' },
   { method: 'GET', url: '/v1/robots', role: 'viewer' },
   { method: 'GET', url: '/v1/robots/amr-1', role: 'viewer' },
+  { method: 'GET', url: '/v1/metrics', role: 'viewer' },
   { method: 'GET', url: '/v1/missions', role: 'viewer' },
   { method: 'GET', url: '/v1/missions/:id', role: 'viewer' },
   { method: 'GET', url: '/v1/missions/:id/plan.svg', role: 'viewer' },
