@@ -16,6 +16,7 @@ import type { MachineState } from '../../robots/machine/schemas.ts';
 import { machineTopic } from '../../robots/machine/topics.ts';
 import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
 import type { State } from '../../robots/vda5050/schemas.ts';
+import { idleState } from '../helpers/vda5050-states.ts';
 import { startVirtualMachine } from '../../sim/virtual-machine.ts';
 import { startMosquitto } from '../helpers/brokers.ts';
 import { callApi } from '../helpers/http.ts';
@@ -68,28 +69,8 @@ const floor = (async (): Promise<Floor> => {
   return { g, amr2, forger, cncSeq: () => cncSeq, seen };
 })();
 
-function amrState(headerId: number, pose: { x: number; y: number; theta: number }): State {
-  return {
-    headerId,
-    timestamp: new Date().toISOString(),
-    version: '2.0.0',
-    manufacturer: 'phygate',
-    serialNumber: 'amr-2',
-    orderId: '',
-    orderUpdateId: 0,
-    lastNodeId: 'dock-b',
-    lastNodeSequenceId: 0,
-    nodeStates: [],
-    edgeStates: [],
-    agvPosition: { ...pose, mapId: 'demo-hall', positionInitialized: true },
-    driving: false,
-    operatingMode: 'AUTOMATIC',
-    batteryState: { batteryCharge: 64, charging: false },
-    errors: [],
-    actionStates: [],
-    safetyState: { eStop: 'NONE', fieldViolation: false },
-  };
-}
+
+const amrState = (headerId: number, pose: { x: number; y: number; theta: number }): State => idleState({ headerId, pose });
 
 const AMR2_STATE = 'uagv/v2/phygate/amr-2/state';
 type Robot = DeviceState & { dropped: Record<string, number> };

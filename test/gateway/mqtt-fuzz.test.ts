@@ -29,6 +29,7 @@ import { startVirtualMachine } from '../../sim/virtual-machine.ts';
 import { startMosquitto } from '../helpers/brokers.ts';
 import { callApi } from '../helpers/http.ts';
 import { until } from '../helpers/wait.ts';
+import { idleState } from '../helpers/vda5050-states.ts';
 import { tempDirFor } from './harness.ts';
 import type { z } from 'zod';
 
@@ -201,27 +202,10 @@ t.test('random and mutated device messages over MQTT: no mission changes, the ga
   const expect = (device: string, reason: DropReason) => model.expected.set(`${device} ${reason}`, (model.expected.get(`${device} ${reason}`) ?? 0) + 1);
   const now = () => new Date().toISOString();
   const amrBase = (headerId: number, timestamp = now()): State => ({
-    headerId,
-    timestamp,
-    version: '2.0.0',
-    manufacturer: 'phygate',
-    serialNumber: 'amr-2',
-    orderId: '',
-    orderUpdateId: 0,
-    lastNodeId: 'dock-b',
-    lastNodeSequenceId: 0,
-    nodeStates: [],
-    edgeStates: [],
-    agvPosition: { x: 8, y: 1.5, theta: -1.5708, mapId: 'demo-hall', positionInitialized: true },
+    ...idleState({ headerId, at: Date.parse(timestamp) }),
     velocity: { vx: 0, vy: 0, omega: 0 },
     loads: [],
-    driving: false,
     paused: false,
-    operatingMode: 'AUTOMATIC',
-    batteryState: { batteryCharge: 64, charging: false },
-    errors: [],
-    actionStates: [],
-    safetyState: { eStop: 'NONE', fieldViolation: false },
   });
   const vdaBase = (topic: VdaTopic, headerId: number, timestamp = now()): Record<string, unknown> => {
     const header = { headerId, timestamp, version: '2.0.0', manufacturer: 'phygate', serialNumber: 'amr-2' };

@@ -19,6 +19,7 @@ import { SequenceGuard } from '../../robots/sequence.ts';
 import { Vda5050Master } from '../../robots/vda5050/master.ts';
 import { Vda5050Port } from '../../robots/vda5050/port.ts';
 import type { State } from '../../robots/vda5050/schemas.ts';
+import { idleState } from '../helpers/vda5050-states.ts';
 import { loadSiteFolder } from '../../sim/site-folder.ts';
 import { startMosquitto } from '../helpers/brokers.ts';
 import { recordingLog, type LogLine } from '../helpers/log.ts';
@@ -73,28 +74,8 @@ async function rig(t: Test): Promise<Rig> {
   return { fleet, drops, logs, vda, machines, acks, jobs, device, clock, seen, brokerUrl: broker.url };
 }
 
-function amrState(headerId: number, at: number, pose: { x: number; y: number; theta: number }): State {
-  return {
-    headerId,
-    timestamp: new Date(at).toISOString(),
-    version: '2.0.0',
-    manufacturer: 'phygate',
-    serialNumber: 'amr-2',
-    orderId: '',
-    orderUpdateId: 0,
-    lastNodeId: 'dock-b',
-    lastNodeSequenceId: 0,
-    nodeStates: [],
-    edgeStates: [],
-    agvPosition: { ...pose, mapId: 'demo-hall', positionInitialized: true },
-    driving: false,
-    operatingMode: 'AUTOMATIC',
-    batteryState: { batteryCharge: 64, charging: false },
-    errors: [],
-    actionStates: [],
-    safetyState: { eStop: 'NONE', fieldViolation: false },
-  };
-}
+
+const amrState = (headerId: number, at: number, pose: { x: number; y: number; theta: number }): State => idleState({ headerId, at, pose });
 
 const AMR2_STATE = 'uagv/v2/phygate/amr-2/state';
 const AMR2_CONNECTION = 'uagv/v2/phygate/amr-2/connection';
