@@ -276,7 +276,18 @@ export function simulatePlan(input: EstimateInput): Estimate {
             done(arrived + chargeS);
           };
           if (charger) drive(robot, charger, step.id, timing, t, afterDrive);
-          else afterDrive(t);
+          else {
+            // Charging where it stands would be a prediction of energy it cannot get.
+            issues.push(
+              issue('UNREACHABLE', {
+                step: step.id,
+                device: device.id,
+                message: `no charger is free for ${device.id} when step '${step.id}' starts: every one is taken or out of its reach`,
+                hint: `name a charger with at, or let this step wait for the robot on the charger (after)`,
+              }),
+            );
+            done(t);
+          }
           return;
         }
       }

@@ -173,3 +173,14 @@ t.test('a robot below the reserve may use it on its way to a charger, but not ru
   t.same(codes(flat), ['BATTERY_LOW']);
   t.match(flat.issues[0]!.message, /run flat during step 'charge', before it reaches the charger/);
 });
+
+t.test('a charge step with no free charger is not predicted to charge where the robot stands', async (t) => {
+  const site: SmallSite = { ...CORRIDOR, chargers: ['e'] };
+  const charge = [{ id: 'charge', action: 'charge' as const, device: 'amr-a', params: {} }];
+  const taken = checkSmall(site, charge, { 'amr-a': { soc: 0.5 } });
+  t.same(codes(taken), ['UNREACHABLE'], 'amr-b stands on the only charger');
+  t.match(taken.issues[0]!.message, /no charger is free for amr-a/);
+  const free = checkSmall({ ...site, amrs: { 'amr-a': 'w' } }, charge, { 'amr-a': { soc: 0.5 } });
+  t.same(codes(free), [], 'with the charger free it drives there and charges');
+  t.equal(free.steps[0]!.route?.at(-1), 'e');
+});
