@@ -265,7 +265,9 @@ export function simulatePlan(input: EstimateInput): Estimate {
           return;
         }
         case 'charge': {
-          const charger = s.params.at ?? nearestFreeCharger(site, graph, robot, traffic);
+          // A charger a committed robot goes to first is not free either (it has right of way).
+          const claimed = [...claims].filter(([, list]) => list.some((c) => c.device !== robot.id)).map(([node]) => node);
+          const charger = s.params.at ?? nearestFreeCharger(site, graph, robot, traffic, claimed);
           const afterDrive = (arrived: number) => {
             const target = site.site.policies.chargeTarget;
             const netW = device.battery.chargePowerW - device.battery.idlePowerW;
@@ -710,9 +712,10 @@ function checkedRoute(graph: NavGraph, checked: readonly string[] | undefined, a
 }
 
 /** The charger the robot reaches fastest among those no other robot stands on. */
-function nearestFreeCharger(site: SiteIndex, graph: NavGraph, t: Robot, traffic: Traffic): string | undefined {
+function nearestFreeCharger(site: SiteIndex, graph: NavGraph, t: Robot, traffic: Traffic, claimed: readonly string[]): string | undefined {
   let best: { id: string; time: number } | undefined;
   const taken = traffic.occupiedNodes(t.id);
+  for (const node of claimed) taken.add(node);
   for (const s of site.site.stations) {
     if (s.kind !== 'charger' || !t.node || taken.has(s.node)) continue;
     const r = findRoute(graph, t.node, s.node, t.amr.limits);

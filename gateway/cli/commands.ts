@@ -24,7 +24,7 @@ Usage:
   phygate serve                              run the gateway (the default; configured by PHYGATE_* variables)
   phygate check PLAN.json [--site DIR] [--assume FILE] [--json] [--svg FILE]
                                              check a plan against a site folder; nothing moves
-  phygate fleet [--mqtt URL] [--site DIR] [--speed N]
+  phygate fleet [--mqtt URL] [--site DIR] [--speed N] [--soc S]
                                              run the site's virtual fleet on its own, like real hardware
   phygate token create --role ROLE --name N [--expires 30d]
                                              create an access token and print it once; with
@@ -50,6 +50,7 @@ fleet: every AMR of the site as a VDA 5050 vehicle, every machine as a machine-p
   --mqtt URL     the broker (default: $PHYGATE_MQTT_URL, else mqtt://127.0.0.1:$PHYGATE_MQTT_PORT)
   --site DIR     the site folder (default: $PHYGATE_SITE or the demo site)
   --speed N      time scale: 10 runs everything ten times faster (default 1)
+  --soc S        the AMRs' state of charge at start, 0..1 (default 0.9)
 `;
 
 type Out = (line: string) => void;
@@ -123,9 +124,14 @@ async function serve(out: Out): Promise<number> {
 }
 
 async function fleet(argv: string[], out: Out, err: Out): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { mqtt: { type: 'string' }, site: { type: 'string' }, speed: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { mqtt: { type: 'string' }, site: { type: 'string' }, speed: { type: 'string' }, soc: { type: 'string' } }, strict: true });
   const config = readConfig();
   const speed = values.speed === undefined ? 1 : Number(values.speed);
+  const soc = values.soc === undefined ? undefined : Number(values.soc);
+  if (soc !== undefined && !(soc >= 0 && soc <= 1)) {
+    err(`--soc must be a number from 0 to 1, not '${values.soc}'`);
+    return 2;
+  }
   if (!Number.isFinite(speed) || speed <= 0 || speed > 1000) {
     err(`--speed must be a number above 0 and at most 1000, not '${values.speed}'`);
     return 2;
@@ -134,7 +140,7 @@ async function fleet(argv: string[], out: Out, err: Out): Promise<number> {
   const site = await openSiteFolder(resolve(values.site ?? config.PHYGATE_SITE));
   let vf;
   try {
-    vf = await startVirtualFleet({ brokerUrl, site, speed, interfaceName: config.PHYGATE_VDA_INTERFACE });
+    vf = await startVirtualFleet({ brokerUrl, site, speed, interfaceName: config.PHYGATE_VDA_INTERFACE, ...(soc === undefined ? {} : { soc }) });
   } catch (e) {
     throw e instanceof MqttConnectError || /connect|ECONNREFUSED/i.test((e as Error).message) ? new MqttConnectError(`cannot reach ${brokerUrl}: ${(e as Error).message}`) : e;
   }

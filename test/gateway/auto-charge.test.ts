@@ -93,3 +93,15 @@ t.test('a charge mission with warnings waits for an operator, and the robot is n
   floor.gw.service.approve(mission.id, mission.planHash, 'operator');
   t.equal(floor.status(mission.id), 'running', 'the operator approves it, and it runs');
 });
+
+t.test('two robots low, one free charger: the first is sent, the second told no charger is free (charger-1 has amr-3 on it)', async (t) => {
+  const floor = fakeFloor(t);
+  floor.fleet.update('amr-1', { soc: 0.1 });
+  floor.fleet.update('amr-2', { soc: 0.1 });
+  const { charge } = autoCharge(floor);
+  const [first, second] = charge.sweep();
+  t.match(first, { device: 'amr-1', outcome: 'approved' });
+  t.same((floor.store.missions.get(first!.missionId)!.report as CheckReport).steps[0]!.route?.at(-1), 'charger-2');
+  t.match(second, { device: 'amr-2', outcome: 'rejected' });
+  t.match((floor.store.missions.get(second!.missionId)!.report as CheckReport).issues, [{ code: 'UNREACHABLE', message: /no charger is free for amr-2/ }], 'charger-2 is amr-1’s: the committed robot goes there first');
+});
