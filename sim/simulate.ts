@@ -267,7 +267,11 @@ export function simulatePlan(input: EstimateInput): Estimate {
         case 'charge': {
           // A charger a committed robot goes to first is not free either (it has right of way).
           const claimed = [...claims].filter(([, list]) => list.some((c) => c.device !== robot.id)).map(([node]) => node);
-          const charger = s.params.at ?? nearestFreeCharger(site, graph, robot, traffic, claimed);
+          // A charged robot standing on a charger with nothing left to do is moved aside (policy
+          // idle) when this one comes: its charger is taken only if no charger is free.
+          const target = site.site.policies.chargeTarget;
+          const idle = site.site.policies.idle === 'stay' ? [] : robotList.filter((r) => r !== robot && !r.drive && r.node && r.soc >= target && (queues.get(r.id) ?? []).length === 0).map((r) => r.node!);
+          const charger = s.params.at ?? nearestFreeCharger(site, graph, robot, traffic, claimed) ?? nearestFreeCharger(site, graph, robot, traffic, claimed, idle);
           const afterDrive = (arrived: number) => {
             const target = site.site.policies.chargeTarget;
             const netW = device.battery.chargePowerW - device.battery.idlePowerW;
@@ -712,9 +716,11 @@ function checkedRoute(graph: NavGraph, checked: readonly string[] | undefined, a
 }
 
 /** The charger the robot reaches fastest among those no other robot stands on. */
-function nearestFreeCharger(site: SiteIndex, graph: NavGraph, t: Robot, traffic: Traffic, claimed: readonly string[]): string | undefined {
+/** The charger `t` reaches first that no robot stands on (but for robots on `leaving`) and no committed robot goes to (`claimed`). */
+function nearestFreeCharger(site: SiteIndex, graph: NavGraph, t: Robot, traffic: Traffic, claimed: readonly string[], leaving: readonly string[] = []): string | undefined {
   let best: { id: string; time: number } | undefined;
   const taken = traffic.occupiedNodes(t.id);
+  for (const node of leaving) taken.delete(node);
   for (const node of claimed) taken.add(node);
   for (const s of site.site.stations) {
     if (s.kind !== 'charger' || !t.node || taken.has(s.node)) continue;

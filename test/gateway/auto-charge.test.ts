@@ -94,14 +94,29 @@ t.test('a charge mission with warnings waits for an operator, and the robot is n
   t.equal(floor.status(mission.id), 'running', 'the operator approves it, and it runs');
 });
 
-t.test('two robots low, one free charger: the first is sent, the second told no charger is free (charger-1 has amr-3 on it)', async (t) => {
+t.test('two robots low, one charger free and one with a charged idle robot on it: the first goes to the free one, the second to the other, which makes way', async (t) => {
   const floor = fakeFloor(t);
   floor.fleet.update('amr-1', { soc: 0.1 });
   floor.fleet.update('amr-2', { soc: 0.1 });
   const { charge } = autoCharge(floor);
   const [first, second] = charge.sweep();
   t.match(first, { device: 'amr-1', outcome: 'approved' });
-  t.same((floor.store.missions.get(first!.missionId)!.report as CheckReport).steps[0]!.route?.at(-1), 'charger-2');
+  t.same((floor.store.missions.get(first!.missionId)!.report as CheckReport).steps[0]!.route?.at(-1), 'charger-2', 'the free charger');
+  t.match(second, { device: 'amr-2', outcome: 'awaiting_approval' });
+  const report = floor.store.missions.get(second!.missionId)!.report as CheckReport;
+  t.same(report.steps[0]!.route?.at(-1), 'charger-1', 'charger-2 is amr-1’s (committed first); amr-3, charged and idle, leaves charger-1');
+  t.match(report.moves, [{ device: 'amr-3', from: 'charger-1' }]);
+  t.ok(report.issues.some((i) => i.code === 'MAKE_WAY'), 'a warning: an operator approves moving amr-3');
+});
+
+t.test('no charger for a robot when both are taken by robots that need them', async (t) => {
+  const floor = fakeFloor(t);
+  floor.fleet.update('amr-1', { soc: 0.1 });
+  floor.fleet.update('amr-2', { soc: 0.1 });
+  floor.fleet.update('amr-3', { soc: 0.5 });
+  const { charge } = autoCharge(floor);
+  const [first, second] = charge.sweep();
+  t.match(first, { device: 'amr-1', outcome: 'approved' });
   t.match(second, { device: 'amr-2', outcome: 'rejected' });
-  t.match((floor.store.missions.get(second!.missionId)!.report as CheckReport).issues, [{ code: 'UNREACHABLE', message: /no charger is free for amr-2/ }], 'charger-2 is amr-1’s: the committed robot goes there first');
+  t.match((floor.store.missions.get(second!.missionId)!.report as CheckReport).issues, [{ code: 'UNREACHABLE', message: /no charger is free for amr-2/ }], 'charger-2 is amr-1’s; amr-3 on charger-1 is below the charge target and stays');
 });

@@ -177,8 +177,8 @@ t.test('a robot below the reserve may use it on its way to a charger, but not ru
 t.test('a charge step with no free charger is not predicted to charge where the robot stands', async (t) => {
   const site: SmallSite = { ...CORRIDOR, chargers: ['e'] };
   const charge = [{ id: 'charge', action: 'charge' as const, device: 'amr-a', params: {} }];
-  const taken = checkSmall(site, charge, { 'amr-a': { soc: 0.5 } });
-  t.same(codes(taken), ['UNREACHABLE'], 'amr-b stands on the only charger');
+  const taken = checkSmall(site, charge, { 'amr-a': { soc: 0.5 }, 'amr-b': { soc: 0.5 } });
+  t.same(codes(taken), ['UNREACHABLE'], 'amr-b stands on the only charger, itself below the charge target: it stays');
   t.match(taken.issues[0]!.message, /no charger is free for amr-a/);
   const free = checkSmall({ ...site, amrs: { 'amr-a': 'w' } }, charge, { 'amr-a': { soc: 0.5 } });
   t.same(codes(free), [], 'with the charger free it drives there and charges');
