@@ -8,7 +8,7 @@ import { planHash, type Plan, type ShapeProblem, type Step } from './plan.ts';
 import { issue, verdictOf, type CheckReport, type DeviceSummary, type Issue, type IssueCode, type Move, type StepTiming } from './report.ts';
 import type { NavGraph } from './route.ts';
 import type { Device, DeviceKind, SiteIndex } from './site.ts';
-import { hintFor } from './suggest.ts';
+import { hints, type Hints } from './suggest.ts';
 
 export const ACTIONS_BY_KIND: Record<DeviceKind, readonly Step['action'][]> = {
   amr: ['navigate', 'pick', 'drop', 'charge', 'wait'],
@@ -119,10 +119,16 @@ export function passesOf(report: CheckReport): readonly Pass[] | undefined {
   return schedules.get(report);
 }
 
-export function checkPlan(input: CheckInput): CheckReport {
+/** A check under way: its input and the hints it builds, all within one budget (planners/suggest.ts). */
+interface Checking extends CheckInput {
+  hintFor: Hints;
+}
+
+export function checkPlan(checkInput: CheckInput): CheckReport {
+  const input: Checking = { ...checkInput, hintFor: hints() };
   const { site, plan, graph } = input;
   const fleet = applyAssume(input.fleet, input.assume, (i) => site.locate(i)?.id);
-  const deps = analyseDependencies(plan.steps);
+  const deps = analyseDependencies(plan.steps, input.hintFor);
   const work = committedWork(site, input.committed ?? []);
   const allocation = allocateRoles(site, graph, plan, deps.order, fleet, work.busy, input.keep);
   const first = evaluate(input, fleet, deps, work, allocation.assignments, [...deps.issues, ...allocation.issues]);
@@ -181,7 +187,7 @@ function alternatives(first: Record<string, string>, candidates: Record<string, 
 
 /** The report for one binding of the roles. */
 function evaluate(
-  input: CheckInput,
+  input: Checking,
   fleet: ReadonlyMap<string, DeviceState>,
   deps: ReturnType<typeof analyseDependencies>,
   work: ReturnType<typeof committedWork>,
@@ -251,7 +257,7 @@ function evaluate(
   );
 }
 
-function resolveStep(step: Step, input: CheckInput, assignments: Record<string, string>, issues: Issue[]): ResolvedStep | undefined {
+function resolveStep(step: Step, input: Checking, assignments: Record<string, string>, issues: Issue[]): ResolvedStep | undefined {
   const { site, plan } = input;
   const problemsBefore = issues.length;
   let device: Device | undefined;
@@ -281,7 +287,7 @@ function resolveStep(step: Step, input: CheckInput, assignments: Record<string, 
           step: step.id,
           device: step.device,
           message: `device '${step.device}' does not exist on this site`,
-          hint: hintFor(step.device, site.site.devices.map((d) => d.id), 'devices'),
+          hint: input.hintFor(step.device, site.site.devices.map((d) => d.id), 'devices'),
         }),
       );
     }
@@ -305,7 +311,7 @@ function resolveStep(step: Step, input: CheckInput, assignments: Record<string, 
 }
 
 /** Station, program and reach checks; returns the AMR an arm.transfer loads, if any. */
-function checkParams(step: Step, device: Device | undefined, input: CheckInput, issues: Issue[], assignments: Record<string, string>): string | undefined {
+function checkParams(step: Step, device: Device | undefined, input: Checking, issues: Issue[], assignments: Record<string, string>): string | undefined {
   const { site } = input;
   const stations = site.site.stations.map((s) => s.id);
   const unknown = (field: string, value: string, what = 'stations') =>
@@ -313,7 +319,7 @@ function checkParams(step: Step, device: Device | undefined, input: CheckInput, 
       issue('UNKNOWN_LOCATION', {
         step: step.id,
         message: `${field} '${value}' is not a ${what === 'stations' ? 'station' : 'station or node'} of this site`,
-        hint: hintFor(value, what === 'stations' ? stations : [...stations, ...site.site.nodes.map((n) => n.id).filter((n) => !site.station(n))], what),
+        hint: input.hintFor(value, what === 'stations' ? stations : [...stations, ...site.site.nodes.map((n) => n.id).filter((n) => !site.station(n))], what),
       }),
     );
   switch (step.action) {
@@ -348,7 +354,7 @@ function checkParams(step: Step, device: Device | undefined, input: CheckInput, 
             step: step.id,
             device: device.id,
             message: `'${device.id}' has no program '${step.params.program}'`,
-            hint: hintFor(step.params.program, Object.keys(device.programs), `programs of ${device.id}`),
+            hint: input.hintFor(step.params.program, Object.keys(device.programs), `programs of ${device.id}`),
           }),
         );
       }
@@ -363,7 +369,7 @@ function checkParams(step: Step, device: Device | undefined, input: CheckInput, 
 function checkTransfer(
   step: Extract<Step, { action: 'arm.transfer' }>,
   device: Device | undefined,
-  input: CheckInput,
+  input: Checking,
   issues: Issue[],
   unknown: (field: string, value: string) => void,
   assignments: Record<string, string>,
