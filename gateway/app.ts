@@ -14,7 +14,9 @@ import {
 import type { FleetRegistry } from '../robots/fleet-registry.ts';
 import type { LoadedSite } from '../sim/site-folder.ts';
 import { installAuth } from './auth/bearer.ts';
-import type { Config } from './config.ts';
+import type { Checker } from './checks/checker.ts';
+import { CheckPool } from './checks/pool.ts';
+import { ConfigSchema, type Config } from './config.ts';
 import { ApiError, type ErrorCode } from './errors.ts';
 import { MissionService, type MissionRunner } from './missions/service.ts';
 import { EventHub } from './events.ts';
@@ -38,7 +40,8 @@ import type { Store } from './store/index.ts';
 import { tabletAssets, type TabletAssets } from './tablet-assets.ts';
 
 export interface AppDeps {
-  config: Pick<Config, 'PHYGATE_ADMIN_TOKEN' | 'PHYGATE_RATE_LIMIT' | 'PHYGATE_BODY_LIMIT' | 'PHYGATE_REQUEST_TIMEOUT_MS' | 'PHYGATE_LOG_LEVEL'>;
+  config: Pick<Config, 'PHYGATE_ADMIN_TOKEN' | 'PHYGATE_RATE_LIMIT' | 'PHYGATE_BODY_LIMIT' | 'PHYGATE_REQUEST_TIMEOUT_MS' | 'PHYGATE_LOG_LEVEL'> &
+    Partial<Pick<Config, 'PHYGATE_CHECK_WORKERS' | 'PHYGATE_CHECK_BUDGET_MS'>>;
   site: LoadedSite;
   store: Store;
   fleet: FleetRegistry;
@@ -56,6 +59,8 @@ export interface AppDeps {
   log?: Logger;
   /** Where the request log goes when no logger is given (default stdout); tests read it. */
   logStream?: NodeJS.WritableStream;
+  /** Where plan checks run; by default a pool of worker threads (gateway/checks/pool.ts), closed with the app. */
+  checker?: Checker;
   /** What the tablet serves; by default gateway/tablet/dist, bundled at start if missing or out of date. */
   tablet?: TabletAssets;
 }
@@ -168,7 +173,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   installAuth(app, deps.store.tokens, config.PHYGATE_ADMIN_TOKEN);
   installAuditLog(app, deps.store, deps.now ?? (() => new Date()));
   const hub = deps.hub ?? new EventHub();
+  // Checks run off the event loop, so nothing a plan holds can delay STOP (docs/architecture.md, "Checks off the event loop").
+  let checker = deps.checker;
+  if (!checker) {
+    const defaults = ConfigSchema.parse({});
+    const pool = new CheckPool({
+      site: deps.site,
+      size: config.PHYGATE_CHECK_WORKERS ?? defaults.PHYGATE_CHECK_WORKERS,
+      budgetMs: config.PHYGATE_CHECK_BUDGET_MS ?? defaults.PHYGATE_CHECK_BUDGET_MS,
+      log: app.log,
+    });
+    app.addHook('onClose', async () => pool.close());
+    checker = pool;
+  }
   const missions = new MissionService({
+    checker,
     site: deps.site,
     store: deps.store,
     fleet: deps.fleet,

@@ -112,7 +112,7 @@ export const CLEARLY_EARLIER = 0.05;
 export const MAX_ASSIGNMENTS_TRIED = 8;
 
 /** The order in which the robots of a report's check (its plan's and the committed ones) enter nodes. */
-const schedules = new WeakMap<CheckReport, Pass[]>();
+const schedules = new WeakMap<CheckReport, readonly Pass[]>();
 
 /** The node entries the simulation behind `report` made, in order; undefined for a report not made here. */
 export function passesOf(report: CheckReport): readonly Pass[] | undefined {
@@ -154,7 +154,12 @@ export function checkPlan(checkInput: CheckInput): CheckReport {
   return withPasses({ ...chosen, tried: tried.map((r) => ({ assignments: r.assignments, verdict: r.verdict, makespanS: r.makespanS, issues: r.issues.filter((i) => i.severity === 'error').map((i) => i.code) })) }, schedules.get(chosen));
 }
 
-function withPasses(report: CheckReport, passes: Pass[] | undefined): CheckReport {
+/**
+ * Attaches the node entries of a check to its report, for passesOf. A report that crossed a
+ * thread boundary (gateway/checks/) is a copy the WeakMap does not know: its passes are carried
+ * next to it and attached here again.
+ */
+export function withPasses(report: CheckReport, passes: readonly Pass[] | undefined): CheckReport {
   if (passes) schedules.set(report, passes);
   return report;
 }
