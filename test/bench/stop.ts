@@ -33,6 +33,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { MqttClient } from 'mqtt';
 import { buildApp } from '../../gateway/app.ts';
+import { inThreadChecker } from '../../gateway/checks/checker.ts';
 import { EventHub } from '../../gateway/events.ts';
 import { StopService } from '../../gateway/stop.ts';
 import { openStore } from '../../gateway/store/index.ts';
@@ -81,6 +82,8 @@ const CHECK_CLIENTS = 4;
 const GOAL_UNDER_CHECKS = 1.5;
 /** A check's budget here: the bench's heavy plans are slow on purpose, and a timed-out check would end its work early. */
 const CHECK_BUDGET_MS = 120_000;
+/** PHYGATE_BENCH_CHECKS_IN_THREAD=1: the checks on the event loop, as before the worker pool, for comparison. */
+const CHECKS_IN_THREAD = process.env.PHYGATE_BENCH_CHECKS_IN_THREAD === '1';
 
 /** Wall clock with sub-ms resolution, comparable between this process and the stand-ins'. */
 const wall = () => performance.timeOrigin + performance.now();
@@ -229,6 +232,8 @@ interface CheckLoad {
   answered: number[];
   /** Answers other than 200, by status and code. */
   failed: Map<string, number>;
+  /** The reports' verdicts and error codes, e.g. `fail: DEADLOCK`, and how many. */
+  outcomes: Map<string, number>;
 }
 
 interface StopResult {
@@ -308,6 +313,7 @@ async function measure(broker: Broker, res: Resources): Promise<StopResult> {
     fleet,
     hub,
     stops,
+    ...(CHECKS_IN_THREAD ? { checker: inThreadChecker(site) } : {}),
   });
   res.add('the app', () => app.close());
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -330,7 +336,7 @@ async function measure(broker: Broker, res: Resources): Promise<StopResult> {
   const out: StopResult = {
     stop: { last: [], first: [], returned: [] },
     underChecks: { last: [], first: [], returned: [] },
-    checks: { clients: CHECK_CLIENTS, workers, steps: 0, bodyBytes: 0, answered: [], failed: new Map() },
+    checks: { clients: CHECK_CLIENTS, workers, steps: 0, bodyBytes: 0, answered: [], failed: new Map(), outcomes: new Map() },
     raw: { last: [], first: [], returned: [] },
     offsetMs, offsetRttMs: rttMs, notSent: new Map(), stopLogErrors, onlineBefore, onlineAfter: 0, bodyBytes: 0, rawBytes: 0 };
   const arm = (round: number) => standIns.wait('the stand-ins to arm', (m) => m.type === 'armed' && m.round === round, { type: 'arm', round });
@@ -410,8 +416,12 @@ async function measure(broker: Broker, res: Resources): Promise<StopResult> {
       const c0 = performance.now();
       const r = await fetch(`${url}/v1/plans/check`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: checkBody });
       const text = await r.text();
-      if (r.status === 200) out.checks.answered.push(performance.now() - c0);
-      else {
+      if (r.status === 200) {
+        out.checks.answered.push(performance.now() - c0);
+        const report = JSON.parse(text) as { verdict: string; issues: { code: string; severity: string }[] };
+        const key = `${report.verdict}${report.verdict === 'fail' ? `: ${[...new Set(report.issues.filter((i) => i.severity === 'error').map((i) => i.code))].join(', ')}` : ''}`;
+        out.checks.outcomes.set(key, (out.checks.outcomes.get(key) ?? 0) + 1);
+      } else {
         const key = `${r.status} ${/"code":"([A-Z_]+)"/.exec(text)?.[1] ?? ''}`;
         out.checks.failed.set(key, (out.checks.failed.get(key) ?? 0) + 1);
       }
@@ -469,9 +479,12 @@ function print(r: StopResult, broker: Broker): void {
   console.log('');
   const c = r.checks;
   console.log(`  STOP during checks: the same rounds while ${c.clients} HTTP clients post POST /v1/plans/check back to back, each the largest allowed plan`);
-  console.log(`  (${c.steps} steps of one AMR role among the ${AMRS} AMRs, ${c.bodyBytes} bytes), checked in ${c.workers} worker thread(s) (PHYGATE_CHECK_WORKERS = CPUs − 1)`);
+  console.log(
+    `  (${c.steps} steps of one AMR role among the ${AMRS} AMRs, ${c.bodyBytes} bytes), checked ${CHECKS_IN_THREAD ? 'ON THE EVENT LOOP (PHYGATE_BENCH_CHECKS_IN_THREAD=1, as before the worker pool)' : `in ${c.workers} worker thread(s) (PHYGATE_CHECK_WORKERS = CPUs − 1)`}`,
+  );
   const failed = [...c.failed].map(([k, n]) => `${n} × ${k}`).join(', ');
   console.log(`  checks answered during the rounds: ${c.answered.length}, request → report p50 ${ms(quantile(c.answered, 0.5))} ms, max ${ms(quantile(c.answered, 1))} ms${failed ? `; not 200: ${failed}` : ''}`);
+  console.log(`  their reports: ${[...c.outcomes].map(([k, n]) => `${n} × ${k}`).join('; ')}`);
   table(
     ['STOP → last of 100', 'rounds', 'last p50 ms', 'last p99 ms', 'last max ms', 'returns p50 ms', 'returns p99 ms'],
     [
