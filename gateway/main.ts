@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { DevicePorts } from '../robots/device-port.ts';
+import { DropCounter } from '../robots/drops.ts';
 import { FleetRegistry } from '../robots/fleet-registry.ts';
 import { MachineMaster } from '../robots/machine/master.ts';
 import { MachinePort } from '../robots/machine/port.ts';
@@ -34,6 +35,8 @@ export interface Gateway {
   fleet: FleetRegistry;
   vda5050: Vda5050Master;
   machines: MachineMaster;
+  /** Messages from devices that were not acted on, per device and reason (GET /v1/metrics). */
+  drops: DropCounter;
   /** STOP: press, latch, release (also `POST /v1/stop`). */
   stops: StopService;
   executor: Executor;
@@ -43,7 +46,7 @@ export interface Gateway {
   checks: CheckPool;
   hub: EventHub;
   log: Logger;
-  /** Where it listens, e.g. http://127.0.0.1:8080 */
+  /** Where it listens, e.g. http://127.0.0.1:8080 (https:// with PHYGATE_TLS_CERT/KEY) */
   url: string;
   /** The broker the gateway and the devices use, e.g. mqtt://127.0.0.1:1883 */
   mqttUrl: string;
@@ -84,7 +87,29 @@ export function mqttSettings(config: Config, url: string, clientId: string): Mqt
   };
 }
 
+/** The HTTPS certificate and key (PHYGATE_TLS_CERT/KEY), read at start so a wrong path fails loudly; undefined: plain HTTP. */
+export function httpsFiles(config: Pick<Config, 'PHYGATE_TLS_CERT' | 'PHYGATE_TLS_KEY'>): { cert: Buffer; key: Buffer } | undefined {
+  if (config.PHYGATE_TLS_CERT === undefined || config.PHYGATE_TLS_KEY === undefined) return undefined;
+  const read = (name: 'PHYGATE_TLS_CERT' | 'PHYGATE_TLS_KEY', path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError(`${name}: cannot read '${path}': ${(err as Error).message}`);
+    }
+  };
+  return { cert: read('PHYGATE_TLS_CERT', config.PHYGATE_TLS_CERT), key: read('PHYGATE_TLS_KEY', config.PHYGATE_TLS_KEY) };
+}
+
+/** What to warn of when tokens would cross a network in clear: plain HTTP on an address other than loopback. */
+export function plainHttpWarning(config: Pick<Config, 'PHYGATE_HOST' | 'PHYGATE_TLS_CERT'>): string | undefined {
+  if (config.PHYGATE_TLS_CERT !== undefined) return undefined;
+  const host = config.PHYGATE_HOST.toLowerCase();
+  if (host === 'localhost' || host === '::1' || host.startsWith('127.')) return undefined;
+  return `serving plain HTTP on ${config.PHYGATE_HOST}: every token, the admin's too, crosses the network readable; set PHYGATE_TLS_CERT and PHYGATE_TLS_KEY`;
+}
+
 export async function startGateway(config: Config, log: Logger = createLogger(config.PHYGATE_LOG_LEVEL)): Promise<Gateway> {
+  const https = httpsFiles(config);
   const site = await openSiteFolder(config.PHYGATE_SITE);
   const store = openStore(resolve(config.PHYGATE_DATA_DIR));
   // Everything started so far, closed in reverse order if a later part fails (or on close).
@@ -109,10 +134,20 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
     const mqttUrl = config.PHYGATE_MQTT_URL ?? broker!.url;
     const client: MqttClient = await connectMqtt(mqttSettings(config, mqttUrl, `phygate-gateway-${site.index.site.id}-${randomBytes(4).toString('hex')}`));
     started.push(() => closeMqtt(client, true));
-    const vda5050 = new Vda5050Master({ client, site: site.index, fleet, graph: site.graph, interfaceName: config.PHYGATE_VDA_INTERFACE, log });
+    const drops = new DropCounter({ log });
+    const vda5050 = new Vda5050Master({
+      client,
+      site: site.index,
+      fleet,
+      graph: site.graph,
+      interfaceName: config.PHYGATE_VDA_INTERFACE,
+      log,
+      drops,
+      clockSkewMs: config.PHYGATE_STATE_CLOCK_SKEW_S * 1000,
+    });
     await vda5050.start();
     started.push(() => vda5050.stop());
-    const machines = new MachineMaster({ client, site: site.index, siteId: site.index.site.id, fleet, log });
+    const machines = new MachineMaster({ client, site: site.index, siteId: site.index.site.id, fleet, log, drops });
     await machines.start();
     started.push(() => machines.stop());
     // ROS 2 only when asked for; without a usable ROS 2 the gateway does not start, and says why.
@@ -156,9 +191,11 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
     started.push(() => executor.close());
     const checks = new CheckPool({ site, size: config.PHYGATE_CHECK_WORKERS, budgetMs: config.PHYGATE_CHECK_BUDGET_MS, log });
     started.push(() => checks.close());
-    const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor, traffic: executor.traffic, log, checker: checks });
+    const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor, traffic: executor.traffic, drops, log, checker: checks, ...(https ? { https } : {}) });
     started.push(() => app.close());
     const address = await app.listen({ port: config.PHYGATE_PORT, host: config.PHYGATE_HOST });
+    const exposed = plainHttpWarning(config);
+    if (exposed) log.warn({ host: config.PHYGATE_HOST }, exposed);
     // Only once listening: a start that fails must not leave an admin token nobody was shown.
     const bootstrapToken =
       !config.PHYGATE_ADMIN_TOKEN && store.tokens.count() === 0 ? store.tokens.create('admin', 'bootstrap-admin').token : undefined;
@@ -172,6 +209,7 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
       fleet,
       vda5050,
       machines,
+      drops,
       stops,
       executor,
       ports,

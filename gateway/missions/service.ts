@@ -74,7 +74,7 @@ export const MAX_RECHECKS = 3;
  * What a check that commits ran against: the committed missions' work and the robots' holds, in
  * one comparable string. A commit is made only while it is still the same.
  */
-function scheduleOf(job: CheckJob): string {
+function scheduleOf(job: Pick<CheckJob, 'committed' | 'holds'>): string {
   return canonicalJson({
     committed: (job.committed ?? []).map((c) => ({ ...c, over: [...c.over].sort() })),
     holds: [...(job.holds ?? new Map<string, readonly string[]>())].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
@@ -95,6 +95,11 @@ export class MissionService {
     return this.checker.check(this.job(plan, assume, keep));
   }
 
+  /** The committed work and the robots' holds as they are now: what a check runs against besides the fleet. */
+  private schedule(): Pick<CheckJob, 'committed' | 'holds'> {
+    return { committed: commitmentsOf(this.deps.store), ...(this.deps.runner?.holds ? { holds: this.deps.runner.holds() } : {}) };
+  }
+
   private job(plan: Plan, assume?: Assume, keep?: Readonly<Record<string, string>>): CheckJob {
     const problems = assumeProblems(this.deps.site.index, assume);
     if (problems.length > 0) throw new ApiError('VALIDATION_FAILED', 'assume names things the site does not have', { problems });
@@ -103,9 +108,8 @@ export class MissionService {
       fleet: this.deps.fleet.snapshot(),
       ...(assume ? { assume } : {}),
       now: this.deps.now(),
-      committed: commitmentsOf(this.deps.store),
+      ...this.schedule(),
       ...(keep ? { keep } : {}),
-      ...(this.deps.runner?.holds ? { holds: this.deps.runner.holds() } : {}),
     };
   }
 
@@ -129,9 +133,9 @@ export class MissionService {
   private async checkCurrent(plan: Plan, keep?: Readonly<Record<string, string>>): Promise<CheckReport> {
     for (let attempt = 1; ; attempt++) {
       const job = this.job(plan, undefined, keep);
-      const report = await this.checker.check(job);
       const ranOn = scheduleOf(job);
-      if (scheduleOf(this.job(plan, undefined, keep)) === ranOn) return report;
+      const report = await this.checker.check(job);
+      if (scheduleOf(this.schedule()) === ranOn) return report;
       if (attempt === MAX_RECHECKS) {
         throw new ApiError('SCHEDULE_CHANGED', `the missions or the robots' holds changed while each of ${MAX_RECHECKS} checks ran; nothing was committed: try again`, { attempts: attempt });
       }
@@ -139,13 +143,16 @@ export class MissionService {
     }
   }
 
-  async submit(plan: Plan, actor: string, idempotencyKey?: string): Promise<Submitted> {
+  /** `idempotencyScope`: whose the key is (the token's id); another token's same key is another key. */
+  async submit(plan: Plan, actor: string, idempotencyKey?: string, idempotencyScope?: string): Promise<Submitted> {
     // A passing plan the site approves by policy is committed at once: it is checked as an approval is.
-    if (this.deps.site.index.site.policies.approval === 'when-pass') return this.committing(async () => this.submitChecked(plan, actor, await this.checkCurrent(plan), idempotencyKey));
-    return this.submitChecked(plan, actor, await this.check(plan), idempotencyKey);
+    if (this.deps.site.index.site.policies.approval === 'when-pass') {
+      return this.committing(async () => this.submitChecked(plan, actor, await this.checkCurrent(plan), idempotencyKey, idempotencyScope));
+    }
+    return this.submitChecked(plan, actor, await this.check(plan), idempotencyKey, idempotencyScope);
   }
 
-  private submitChecked(plan: Plan, actor: string, report: CheckReport, idempotencyKey?: string): Submitted {
+  private submitChecked(plan: Plan, actor: string, report: CheckReport, idempotencyKey?: string, idempotencyScope?: string): Submitted {
     const requestHash = sha256(canonicalJson({ plan }));
     const status: MissionStatus =
       report.verdict === 'fail'
@@ -164,7 +171,7 @@ export class MissionService {
         requestHash,
         actor,
         ...(status === 'approved' ? { approvedBy: POLICY_APPROVER } : {}),
-        ...(idempotencyKey ? { idempotencyKey } : {}),
+        ...(idempotencyKey ? { idempotencyKey, ...(idempotencyScope ? { idempotencyScope } : {}) } : {}),
       });
       if (submitted.created) {
         this.deps.log?.info({ missionId: submitted.mission.id, actor, status, verdict: report.verdict }, `mission submitted: ${status.replaceAll('_', ' ')}`);
