@@ -144,8 +144,8 @@ export class CheckPool implements Checker {
       if (slot.running) {
         clearTimeout(slot.running.timer);
         slot.running.waiting.reject(new Error(`the check worker ended: ${why}`));
-      } else if (!slot.ready) {
-        // It never started: the checks waiting for it would wait forever for the next one too.
+      } else if (!slot.ready && ![...this.slots].some((s) => s.ready)) {
+        // It never started, and no worker has: the checks waiting would wait for ever on the next one too.
         for (const w of this.queue.splice(0)) w.reject(new Error(`a check worker could not start: ${why}`));
       }
       this.pump();
