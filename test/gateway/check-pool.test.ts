@@ -68,9 +68,6 @@ t.test('a check past its budget is CHECK_TIMEOUT (503) with the budget; its work
   await t.rejects(p.check(job(demo, plan)), { code: 'CHECK_TIMEOUT', status: 503, details: { budgetMs: 1, reason: 'budget' } });
   t.equal(p.timeouts, 1, 'counted');
   t.equal(p.workers, 0, 'the worker was ended');
-  const roomy = pool(t, demo, 120_000, 1);
-  const ok = await roomy.check(job(demo, PlanSchema.parse(canonicalPlan())));
-  t.equal(ok.verdict, 'pass', 'a pool with a budget that fits answers the same kind of request');
   // The same pool takes checks again after a timeout: a new worker starts for the next one.
   await t.rejects(p.check(job(demo, plan)), { code: 'CHECK_TIMEOUT' });
   t.equal(p.timeouts, 2, 'the replacement worker ran the next check (and it too was over budget)');
