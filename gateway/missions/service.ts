@@ -71,14 +71,15 @@ const SCHEDULE_ONLY: Plan = { schema: 'phygate.plan/v1', name: 'the committed wo
 export const MAX_RECHECKS = 3;
 
 /**
- * What a check that commits ran against: the committed missions' work and the robots' holds, in
- * one comparable string. A commit is made only while it is still the same.
+ * What a check that commits ran against, in one comparable string: the committed missions' work
+ * (which missions, which of their steps are over). A commit is made only while it is still the
+ * same. The robots' holds are not compared: they change with every node a robot reaches, so a
+ * long check on a busy floor would never commit, and a robot that drove on along its committed
+ * route meanwhile is taken care of when the approval's schedule is adopted (a route's passes up
+ * to its grant count as made; gateway/execution/traffic.ts `adopt`).
  */
-function scheduleOf(job: Pick<CheckJob, 'committed' | 'holds'>): string {
-  return canonicalJson({
-    committed: (job.committed ?? []).map((c) => ({ ...c, over: [...c.over].sort() })),
-    holds: [...(job.holds ?? new Map<string, readonly string[]>())].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-  });
+function scheduleOf(job: Pick<CheckJob, 'committed'>): string {
+  return canonicalJson({ committed: (job.committed ?? []).map((c) => ({ ...c, over: [...c.over].sort() })) });
 }
 
 export class MissionService {
@@ -126,9 +127,9 @@ export class MissionService {
   }
 
   /**
-   * A check whose report is committed at once (inside committing): when the committed work or
-   * the robots' holds changed while it ran (a step ended, a mission was cancelled, traffic
-   * granted nodes), it is run again, so no mission is committed on a stale schedule.
+   * A check whose report is committed at once (inside committing): when the committed work
+   * changed while it ran (a step ended, a mission was cancelled or ended), it is run again, so no
+   * mission is committed on a stale schedule.
    */
   private async checkCurrent(plan: Plan, keep?: Readonly<Record<string, string>>): Promise<CheckReport> {
     for (let attempt = 1; ; attempt++) {
@@ -137,7 +138,7 @@ export class MissionService {
       const report = await this.checker.check(job);
       if (scheduleOf(this.schedule()) === ranOn) return report;
       if (attempt === MAX_RECHECKS) {
-        throw new ApiError('SCHEDULE_CHANGED', `the missions or the robots' holds changed while each of ${MAX_RECHECKS} checks ran; nothing was committed: try again`, { attempts: attempt });
+        throw new ApiError('SCHEDULE_CHANGED', `the other missions' work changed while each of ${MAX_RECHECKS} checks ran; nothing was committed: try again`, { attempts: attempt });
       }
       this.deps.log?.debug({ plan: plan.name, attempt }, 'the schedule changed during the check: checking again');
     }

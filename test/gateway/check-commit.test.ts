@@ -5,7 +5,7 @@
 // every interleaving is chosen, not timed.
 import t, { type Test } from 'tap';
 import { inThreadChecker, type CheckJob, type Checker } from '../../gateway/checks/checker.ts';
-import { MAX_RECHECKS } from '../../gateway/missions/service.ts';
+import { MAX_RECHECKS, type MissionRunner } from '../../gateway/missions/service.ts';
 import type { PlanInput } from '../../planners/plan.ts';
 import type { CheckReport } from '../../planners/report.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
@@ -117,6 +117,33 @@ t.test('the committed work changes while an approval is checked: it is checked a
   const r = await res;
   t.equal(r.statusCode, 200);
   t.equal(r.json().status, 'approved');
+});
+
+t.test('robots reaching nodes while an approval is checked do not make it check again: their holds are not the schedule', async (t) => {
+  let reached = 0;
+  let checks!: HeldChecker;
+  const runner: MissionRunner = {
+    start: () => {},
+    // Every question finds the robots a node further: as on a busy floor.
+    holds: () => new Map([['amr-3', [`node-${++reached}`]]]),
+    pause: () => {
+      throw new Error('not used');
+    },
+    resume: () => {
+      throw new Error('not used');
+    },
+    cancelWork: () => {},
+  };
+  const h = await appFor(t, { checker: (site) => (checks = new HeldChecker(site)), runner: () => runner });
+  const a = await submitted(h, checks, drive('a', 'amr-1', 'shelf-1'));
+  const before = checks.jobs.length;
+  const res = approve(h, a);
+  await checks.asked(before + 1);
+  checks.release();
+  const r = await res;
+  t.equal(r.statusCode, 200);
+  t.equal(checks.jobs.length, before + 1, 'one check, committed');
+  t.ok(reached >= 2, 'the holds did change between the check and the commit');
 });
 
 t.test(`the schedule changes during each of ${MAX_RECHECKS} checks: 409 SCHEDULE_CHANGED and nothing committed`, async (t) => {
