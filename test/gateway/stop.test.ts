@@ -128,8 +128,9 @@ t.test('STOP all by a viewer: the driving AMR stops and loses its order, the CNC
     fromAmr1.find((s) => s.paused === true)!.actionStates.some((a) => pauses.has(a.actionId) && a.actionStatus === 'FINISHED'),
     "amr-1's first paused state reports the STOP's startPause finished: the STOP paused it",
   );
-  await until("amr-1's order is cancelled", () => progress.at(-1)?.cancelled === true);
-  t.match(progress.at(-1), { orderId: order.orderId, cancelled: true, finished: false });
+  const ofOrder = () => progress.filter((p) => p.orderId === order.orderId);
+  await until("amr-1's order is cancelled", () => ofOrder().at(-1)?.cancelled === true);
+  t.match(ofOrder().at(-1), { orderId: order.orderId, cancelled: true, finished: false });
   await until('cnc-1 stopped', () => g.fleet.get('cnc-1')!.state === 'stopped');
   for (const id of amrIds) await until(`${id} paused`, () => g.fleet.get(id)!.paused === true);
   const held = g.fleet.get('amr-1')!.pose!;
