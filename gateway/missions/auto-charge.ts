@@ -67,7 +67,7 @@ export class AutoCharge {
     this.timer = undefined;
   }
 
-  /** The robots that need a charger now (see `needsCharge`), by id. */
+  /** The robots to send to a charger now, by id: online, below the reserve, not at a charger, not under a STOP, no committed work, not tried within the retry time. */
   candidates(): string[] {
     const { site, fleet } = this.deps;
     const reserve = site.index.site.policies.batteryReserve;
