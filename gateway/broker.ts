@@ -76,7 +76,7 @@ function refused(message: string, returnCode: number): AuthenticateError {
  * framing only: one header byte, the remaining length (1–4 bytes, 7 bits each), then that many
  * bytes it skips.
  */
-export function guardPacketSize(socket: Socket, max: number): void {
+export function guardPacketSize(socket: Socket, limit: { max: number }): void {
   let skip = 0;
   let inLength = false;
   let length = 0;
@@ -104,7 +104,7 @@ export function guardPacketSize(socket: Socket, max: number): void {
           continue;
         }
         inLength = false;
-        if (length > max) socket.destroy();
+        if (length > limit.max) socket.destroy();
         skip = length;
       }
     }
@@ -114,11 +114,21 @@ export function guardPacketSize(socket: Socket, max: number): void {
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const limits = { ...DEFAULT_BROKER_LIMITS, ...opts.limits };
   const principals = new WeakMap<Client, Principal>();
+  const packetLimits = new WeakMap<object, { max: number }>();
+  const unlimited = (client: Client) => {
+    const limit = packetLimits.get(client.conn);
+    if (limit) limit.max = Infinity;
+  };
   const subscriptions = new WeakMap<Client, Set<string>>();
   const auth = opts.auth;
   const hooks: AedesOptions =
     auth === 'off'
-      ? {}
+      ? {
+          authenticate: (client, _username, _password, done) => {
+            if (client.id.startsWith(GATEWAY_CLIENT_ID_PREFIX)) unlimited(client);
+            done(null, true);
+          },
+        }
       : {
           authenticate: (client, username, password, done) => {
             auth.authenticate(username, password).then(
@@ -128,6 +138,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
                   return done(refused(`client id '${client.id}' is reserved for the gateway`, IDENTIFIER_REJECTED), false);
                 }
                 principals.set(client, who);
+                // The gateway's own orders are bounded by the site, not by what a device may send.
+                if (who.kind === 'gateway') unlimited(client);
                 done(null, true);
               },
               () => done(refused('the credentials could not be checked', NOT_AUTHORIZED), false),
@@ -147,7 +159,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       done(new Error(`not allowed to publish on '${packet.topic}'`));
     },
     authorizeSubscribe: (client, sub, done) => {
-      const who = auth === 'off' ? ({ kind: 'anonymous' } as const) : principals.get(client);
+      // Without logins (loopback only) the gateway is known by its client id alone: nobody is kept out anyway.
+      const who = auth === 'off' ? (client.id.startsWith(GATEWAY_CLIENT_ID_PREFIX) ? ({ kind: 'gateway' } as const) : ({ kind: 'anonymous' } as const)) : principals.get(client);
       if (who?.kind === 'gateway') return done(null, sub);
       const allowed = who?.kind === 'anonymous' || (who?.kind === 'device' && auth !== 'off' && auth.topics(who.deviceId)?.subscribe.has(sub.topic));
       if (!allowed) return done(null, null);
@@ -163,8 +176,10 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     for (const topic of topics) held?.delete(topic);
   });
   const accept = (socket: Socket) => {
+    const limit = { max: limits.maxPacketBytes };
+    packetLimits.set(socket, limit);
     aedes.handle(socket);
-    guardPacketSize(socket, limits.maxPacketBytes);
+    guardPacketSize(socket, limit);
   };
   const server: Server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, accept) : createNetServer(accept);
   server.maxConnections = limits.maxConnections;

@@ -211,6 +211,19 @@ t.test('limits: connections at once, subscriptions per client', async (t) => {
   await amr1.unsubscribeAsync(`${AMR1}/order`);
   t.same(await grants(amr1, `${AMR1}/instantActions`), [1], 'after an unsubscribe there is room again');
   t.same(await grants(gw, ['a/1', 'a/2', 'a/3']), [1, 1, 1], "the gateway's own subscriptions are not capped");
+
+  // The packet limit is for what devices send; the gateway's own orders may be longer.
+  const small = await rig(t, { maxPacketBytes: 4096 });
+  const gw2 = await small.gateway();
+  const amr = await small.device('amr-1');
+  await grants(amr, `${AMR1}/order`);
+  const big = Buffer.alloc(64 * 1024, 0x7b);
+  const got = new Promise<number>((res) => amr.once('message', (_t, payload) => res(payload.length)));
+  await gw2.publishAsync(`${AMR1}/order`, big, { qos: 1 });
+  t.equal(await got, big.length, "a 64 KiB order from the gateway goes through a 4 KiB limit");
+  amr.publish(`${AMR1}/state`, big, { qos: 0 });
+  await closed(amr);
+  t.pass('the same 64 KiB from amr-1 closes its connection');
 });
 
 t.test('MQTT over TLS: a client that trusts the certificate connects; plain MQTT on the TLS port gets no CONNACK', async (t) => {
