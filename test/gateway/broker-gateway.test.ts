@@ -86,6 +86,32 @@ t.test('finding 1: with STOP latched on amr-1, a foreign order and stopPause nev
   t.notOk(states.some((s) => s.orderId === 'foreign-order'), 'no state of amr-1 ever named the foreign order');
 });
 
+t.test("finding 2's broker half: another device's forged retained CONNECTIONBROKEN for printer-1 and forged done for cnc-1 reach neither the broker's store nor the gateway", async (t) => {
+  const g = await gateway(t);
+  await until('every device online', () => g.fleet.list().every((d) => d.online));
+  const stolen = await g.store.deviceCredentials.issue('amr-3');
+  const forgeries: [string, string, boolean][] = [
+    ['phygate/v1/demo/printer-1/connection', JSON.stringify({ timestamp: new Date().toISOString(), connectionState: 'CONNECTIONBROKEN' }), true],
+    ['phygate/v1/demo/cnc-1/state', JSON.stringify({ seq: 1_000_000, timestamp: new Date().toISOString(), state: 'idle', acks: [{ commandId: 'guessed-s0-0', result: 'done' }] }), true],
+  ];
+  for (const [topic, payload, retain] of forgeries) {
+    const forger = await mustConnect(g.mqttUrl, { clientId: `forger-${topic}`, username: stolen.username, password: stolen.password });
+    forger.publish(topic, payload, { qos: 1, retain });
+    await closed(forger);
+    t.pass(`amr-3's login on ${topic}: connection closed`);
+  }
+  // What the broker keeps for these topics, read by a client arriving now: the devices' own.
+  const watch = await mustConnect(g.mqttUrl, { clientId: 'finding-2-watch', ...g.mqttAccess!.gateway });
+  t.teardown(() => closeMqtt(watch, true));
+  const retained = new Map<string, string>();
+  watch.on('message', (topic, payload) => retained.set(topic, payload.toString()));
+  await watch.subscribeAsync(['phygate/v1/demo/printer-1/connection', 'phygate/v1/demo/cnc-1/state'], { qos: 1 });
+  await until('both retained messages', () => retained.size === 2);
+  t.match(JSON.parse(retained.get('phygate/v1/demo/printer-1/connection')!), { connectionState: 'ONLINE' }, "printer-1's own ONLINE is what the broker keeps");
+  t.notOk(retained.get('phygate/v1/demo/cnc-1/state')!.includes('guessed-s0-0'), "cnc-1's retained state is its own");
+  t.ok(g.fleet.get('printer-1')!.online, 'printer-1 online at the gateway');
+});
+
 t.test('PHYGATE_MQTT_AUTH=off is refused when the broker listens beyond loopback; TLS needs both files', async (t) => {
   await t.rejects(gateway(t, { PHYGATE_MQTT_AUTH: 'off', PHYGATE_MQTT_HOST: '0.0.0.0' }), { name: 'ConfigError', message: /PHYGATE_MQTT_AUTH=off is allowed only when the embedded broker listens on loopback, not on '0\.0\.0\.0'/ });
   await t.rejects(gateway(t, { PHYGATE_MQTT_TLS_CERT: '/nonexistent/cert.pem' }), ConfigError);
