@@ -40,6 +40,9 @@ export interface BrokerLimits {
 
 export const DEFAULT_BROKER_LIMITS: BrokerLimits = { maxPacketBytes: 256 * 1024, maxConnections: 256, maxSubscriptionsPerClient: 32 };
 
+/** How long a new connection may take to finish its TLS handshake, and then to send CONNECT. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
 /** Client ids the gateway's own connection uses: nobody else may take them (a second CONNECT with an id takes its session over). */
 export const GATEWAY_CLIENT_ID_PREFIX = 'phygate-gateway';
 
@@ -148,6 +151,9 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
         };
   const aedes = await Aedes.createBroker({
     ...hooks,
+    // A connection that has not logged in by then is closed: idle sockets must not hold the
+    // connection slots real devices need (aedes waits 30 s by default).
+    connectTimeout: CONNECT_TIMEOUT_MS,
     authorizePublish: (client, packet, done) => {
       if (packet.topic.startsWith('$SYS')) return done(new Error('$SYS topics are reserved'));
       // null: a publish of the broker itself, not of a client.
@@ -181,7 +187,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     aedes.handle(socket);
     guardPacketSize(socket, limit);
   };
-  const server: Server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, accept) : createNetServer(accept);
+  const server: Server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: CONNECT_TIMEOUT_MS }, accept) : createNetServer(accept);
   server.maxConnections = limits.maxConnections;
   // A client that breaks off the TLS handshake (or speaks plain MQTT to it) is its own problem.
   server.on('tlsClientError', (_err, socket) => socket.destroy());

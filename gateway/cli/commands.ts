@@ -29,8 +29,9 @@ Usage:
                                              run the site's virtual fleet on its own, like real hardware
   phygate token create --role ROLE --name N  create an access token and print it once
   phygate token list                         list tokens (never their secrets)
-  phygate device credentials ID [--site DIR]  give a device its MQTT login for the embedded broker and
-                                             print it once (again: a new one, the old one stops working)
+  phygate device credentials ID [--site DIR]
+                                             give a device its MQTT login for the embedded broker, printed
+                                             once (run again: a new one; the old one stops working)
 
 Roles: ${ROLES.join(', ')}
 Options: --data-dir DIR (default: $PHYGATE_DATA_DIR or ./var)
