@@ -45,7 +45,8 @@ check: PLAN.json is a plan, or {"plan": …, "assume"?: …} as sent to POST /v1
   Exit status: 0 pass or warn, 1 fail, 2 unreadable input or site.
 
 fleet: every AMR of the site as a VDA 5050 vehicle, every machine as a machine-protocol device.
-  --mqtt URL     the broker (default: $PHYGATE_MQTT_URL, else mqtt://127.0.0.1:$PHYGATE_MQTT_PORT)
+  --mqtt URL     the broker (default: $PHYGATE_MQTT_URL, else mqtt://127.0.0.1:$PHYGATE_MQTT_PORT);
+                 for mqtts://, $PHYGATE_MQTT_CA_FILE is the CA the devices trust
   --site DIR     the site folder (default: $PHYGATE_SITE or the demo site)
   --speed N      time scale: 10 runs everything ten times faster (default 1)
   --issue-credentials
@@ -138,6 +139,8 @@ async function fleet(argv: string[], out: Out, err: Out): Promise<number> {
   }
   const brokerUrl = values.mqtt ?? config.PHYGATE_MQTT_URL ?? `mqtt://127.0.0.1:${config.PHYGATE_MQTT_PORT}`;
   const site = await openSiteFolder(resolve(values.site ?? config.PHYGATE_SITE));
+  // An mqtts:// broker whose certificate no system CA vouches for (the embedded one's, say).
+  const ca = config.PHYGATE_MQTT_CA_FILE === undefined ? undefined : readCa(config.PHYGATE_MQTT_CA_FILE);
   // Issued before connecting, all at once: the gateway's broker reads them at each CONNECT.
   const logins = new Map<string, { username: string; password: string }>();
   if (values['issue-credentials']) {
@@ -156,7 +159,7 @@ async function fleet(argv: string[], out: Out, err: Out): Promise<number> {
       site,
       speed,
       interfaceName: config.PHYGATE_VDA_INTERFACE,
-      ...(logins.size > 0 ? { credentials: (id: string) => logins.get(id) } : {}),
+      ...(logins.size > 0 || ca !== undefined ? { credentials: (id: string) => ({ ...logins.get(id), ...(ca !== undefined ? { ca } : {}) }) } : {}),
     });
   } catch (e) {
     throw e instanceof MqttConnectError || /connect|ECONNREFUSED/i.test((e as Error).message) ? new MqttConnectError(`cannot reach ${brokerUrl}: ${(e as Error).message}`) : e;
@@ -211,6 +214,14 @@ function token(argv: string[], out: Out, err: Out): number {
   }
   err(`usage: phygate token create --role ROLE --name NAME | phygate token list`);
   return 2;
+}
+
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`PHYGATE_MQTT_CA_FILE: cannot read '${path}': ${(e as Error).message}`);
+  }
 }
 
 function dataDirOf(option: string | undefined): string {

@@ -135,19 +135,26 @@ t.test('MQTT over TLS on the embedded broker: the virtual fleet comes online ove
   t.notOk(plain.ok, 'plain MQTT on the TLS port does not connect');
 });
 
-t.test('phygate fleet --issue-credentials: a fleet process logs in to the embedded broker like real hardware', async (t) => {
-  const dataDir = tempDirFor(t);
-  const g = await gateway(t, { PHYGATE_VIRTUAL_FLEET: '0', PHYGATE_DATA_DIR: dataDir });
-  const child = spawnNode([BIN, 'fleet', '--mqtt', g.mqttUrl, '--speed', '10', '--issue-credentials', '--data-dir', dataDir], { cwd: REPO_ROOT, env: childEnv({}) });
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+for (const tls of [false, true]) {
+  t.test(`phygate fleet --issue-credentials: a fleet process logs in to the embedded broker like real hardware${tls ? ', over TLS' : ''}`, async (t) => {
+    const dataDir = tempDirFor(t);
+    const certs = mkdtempSync(join(tmpdir(), 'phygate-tls-'));
+    t.teardown(() => rmSync(certs, { recursive: true, force: true }));
+    // A throwaway self-signed certificate for 127.0.0.1; the fleet process trusts it as its CA.
+    if (tls) execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=phygate-test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(certs, 'key.pem'), '-out', join(certs, 'cert.pem')], { stdio: 'ignore' });
+    const g = await gateway(t, { PHYGATE_VIRTUAL_FLEET: '0', PHYGATE_DATA_DIR: dataDir, ...(tls ? { PHYGATE_MQTT_TLS_CERT: join(certs, 'cert.pem'), PHYGATE_MQTT_TLS_KEY: join(certs, 'key.pem') } : {}) });
+    t.match(g.mqttUrl, tls ? /^mqtts:/ : /^mqtt:/);
+    const child = spawnNode([BIN, 'fleet', '--mqtt', g.mqttUrl, '--speed', '10', '--issue-credentials', '--data-dir', dataDir], { cwd: REPO_ROOT, env: childEnv(tls ? { PHYGATE_MQTT_CA_FILE: join(certs, 'cert.pem') } : {}) });
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    await until('every device online', () => g.fleet.list().every((d) => d.online)).catch((e) => {
+      throw new Error(`${(e as Error).message}; stderr: ${stderr}`);
+    });
+    t.pass('all seven devices online, each with its own stored credentials');
+    t.same(g.store.deviceCredentials.list().map((c) => c.deviceId).sort(), g.site.index.site.devices.map((d) => d.id).sort());
+    t.match(stderr, /issued fresh MQTT credentials for amr-1, amr-2, amr-3/);
   });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  await until('every device online', () => g.fleet.list().every((d) => d.online)).catch((e) => {
-    throw new Error(`${(e as Error).message}; stderr: ${stderr}`);
-  });
-  t.pass('all seven devices online, each with its own stored credentials');
-  t.same(g.store.deviceCredentials.list().map((c) => c.deviceId).sort(), g.site.index.site.devices.map((d) => d.id).sort());
-  t.match(stderr, /issued fresh MQTT credentials for amr-1, amr-2, amr-3/);
-});
+}
