@@ -22,6 +22,9 @@ export interface MqttSettings {
   keepaliveS?: number;
 }
 
+/** A device's login to the broker and how it trusts a TLS broker (the rest of its settings are its own). */
+export type MqttLogin = Pick<MqttSettings, 'username' | 'password' | 'ca' | 'checkServerIdentity'>;
+
 export const RECONNECT_MIN_MS = 500;
 export const RECONNECT_MAX_MS = 10_000;
 

@@ -11,7 +11,7 @@ import { AgvController, ConnectionState, Topic, type ConnectionStateChangeCallba
 import type { NavGraph } from '../planners/route.ts';
 import type { SiteIndex } from '../planners/site.ts';
 import { VDA5050_VERSION } from '../robots/vda5050/schemas.ts';
-import type { MqttSettings } from '../robots/mqtt.ts';
+import type { MqttLogin } from '../robots/mqtt.ts';
 import { DEFAULT_INTERFACE_NAME } from '../robots/vda5050/topics.ts';
 import { VirtualAmrAdapter, type OrderSource, type VirtualAmrAdapterOptions } from './virtual-amr-adapter.ts';
 
@@ -34,7 +34,7 @@ export interface VirtualAmrSettings {
   /** Real ms between simulation steps. Default 50. */
   tickMs?: number;
   /** Its MQTT login (and how to trust a TLS broker); none: anonymous. */
-  login?: Pick<MqttSettings, 'username' | 'password' | 'ca' | 'checkServerIdentity'>;
+  login?: MqttLogin;
 }
 
 export interface VirtualAmr {

@@ -2,7 +2,7 @@
 // conveyor and arm as a machine-protocol device, each with its own MQTT connection to the
 // broker, exactly as real hardware would connect. `npm start` runs it in the gateway process;
 // `phygate fleet` runs it as a process of its own.
-import type { MqttSettings } from '../robots/mqtt.ts';
+import type { MqttLogin } from '../robots/mqtt.ts';
 import type { LoadedSite } from './site-folder.ts';
 import { startVirtualAmr, type VirtualAmr } from './virtual-amr.ts';
 import { startVirtualMachine, type VirtualMachine } from './virtual-machine.ts';
@@ -16,11 +16,8 @@ export interface VirtualFleetOptions {
   /** State of charge the AMRs start with. Default 0.9. */
   soc?: number;
   /** Each device's login to the broker, as a real one has its own (none: connect anonymously). */
-  credentials?: (deviceId: string) => DeviceLogin | undefined;
+  credentials?: (deviceId: string) => MqttLogin | undefined;
 }
-
-/** A device's MQTT login and the TLS settings to reach the broker with. */
-export type DeviceLogin = Pick<MqttSettings, 'username' | 'password' | 'ca' | 'checkServerIdentity'>;
 
 export interface VirtualFleet {
   amrs: Map<string, VirtualAmr>;

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import type { Device, SiteIndex } from '../planners/site.ts';
-import { closeMqtt, connectMqtt, type MqttSettings } from '../robots/mqtt.ts';
+import { closeMqtt, connectMqtt, type MqttLogin } from '../robots/mqtt.ts';
 import {
   CommandIdSchema,
   MAX_ACKS,
@@ -38,7 +38,7 @@ export interface VirtualMachineOptions {
   /** Called when a job ends `done`, before the state goes out: the simulator moves parts with it (the arm loads an AMR). */
   onJobDone?: (job: Job) => void;
   /** Its MQTT login (and how to trust a TLS broker); none: anonymous. */
-  login?: Pick<MqttSettings, 'username' | 'password' | 'ca' | 'checkServerIdentity'>;
+  login?: MqttLogin;
 }
 
 export interface VirtualMachine {
