@@ -5,6 +5,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { createSecureContext, type PeerCertificate } from 'node:tls';
 import type { MqttClient } from 'mqtt';
 import { DevicePorts } from '../robots/device-port.ts';
 import { FleetRegistry } from '../robots/fleet-registry.ts';
@@ -96,7 +97,7 @@ export function isLoopback(host: string): boolean {
 
 export interface EmbeddedTrust {
   ca: string;
-  checkServerIdentity: (host: string, cert: import('node:tls').PeerCertificate) => Error | undefined;
+  checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined;
 }
 
 /**
@@ -123,6 +124,11 @@ function embeddedTls(config: Config): { tls: { cert: string; key: string }; trus
     fingerprint = new X509Certificate(cert).fingerprint256;
   } catch (err) {
     throw new ConfigError(`PHYGATE_MQTT_TLS_CERT: '${certFile}' is not a PEM certificate: ${(err as Error).message}`);
+  }
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new ConfigError(`PHYGATE_MQTT_TLS_CERT and PHYGATE_MQTT_TLS_KEY cannot be used together: ${(err as Error).message}`);
   }
   const ca = config.PHYGATE_MQTT_CA_FILE !== undefined ? read('PHYGATE_MQTT_CA_FILE', config.PHYGATE_MQTT_CA_FILE) : cert;
   return {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { ConfigError, readConfig } from '../../gateway/config.ts';
+import { readConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { closeMqtt } from '../../robots/mqtt.ts';
 import { childEnv, spawnNode } from '../helpers/child-env.ts';
@@ -112,9 +112,15 @@ t.test("finding 2's broker half: another device's forged retained CONNECTIONBROK
   t.ok(g.fleet.get('printer-1')!.online, 'printer-1 online at the gateway');
 });
 
-t.test('PHYGATE_MQTT_AUTH=off is refused when the broker listens beyond loopback; TLS needs both files', async (t) => {
+t.test('PHYGATE_MQTT_AUTH=off is refused when the broker listens beyond loopback; TLS needs both files, readable and matching', async (t) => {
   await t.rejects(gateway(t, { PHYGATE_MQTT_AUTH: 'off', PHYGATE_MQTT_HOST: '0.0.0.0' }), { name: 'ConfigError', message: /PHYGATE_MQTT_AUTH=off is allowed only when the embedded broker listens on loopback, not on '0\.0\.0\.0'/ });
-  await t.rejects(gateway(t, { PHYGATE_MQTT_TLS_CERT: '/nonexistent/cert.pem' }), ConfigError);
+  await t.rejects(gateway(t, { PHYGATE_MQTT_TLS_CERT: '/nonexistent/cert.pem' }), { name: 'ConfigError', message: /go together/ });
+  await t.rejects(gateway(t, { PHYGATE_MQTT_TLS_CERT: '/nonexistent/cert.pem', PHYGATE_MQTT_TLS_KEY: '/nonexistent/key.pem' }), { name: 'ConfigError', message: /PHYGATE_MQTT_TLS_CERT: cannot read '\/nonexistent\/cert\.pem'/ });
+  // A certificate with another certificate's key.
+  const dir = mkdtempSync(join(tmpdir(), 'phygate-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const name of ['a', 'b']) execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`)], { stdio: 'ignore' });
+  await t.rejects(gateway(t, { PHYGATE_MQTT_TLS_CERT: join(dir, 'a.crt'), PHYGATE_MQTT_TLS_KEY: join(dir, 'b.key') }), { name: 'ConfigError', message: /cannot be used together/ });
   const open = await gateway(t, { PHYGATE_MQTT_AUTH: 'off', PHYGATE_VIRTUAL_FLEET: '0' });
   const anyone = await connectOnce(open.mqttUrl, { clientId: 'anyone' });
   t.ok(anyone.ok, 'on loopback, off means anyone may connect');
