@@ -54,13 +54,60 @@ export interface EmbeddedBrokerOptions {
   limits?: Partial<BrokerLimits>;
   /** PEM certificate and key: the broker speaks MQTT over TLS only (mqtts://). */
   tls?: { cert: string; key: string };
+  /** Where refusals are logged (at most LOG_BURST lines per LOG_WINDOW_MS); none: only counted. */
+  log?: { warn(obj: object, msg: string): void };
+  /** The clock of the log's rate bound (tests move it). */
+  now?: () => number;
+}
+
+/** What the broker refused since it started. */
+export interface BrokerStats {
+  /** CONNECTs without a valid login, or a device claiming the gateway's client id. */
+  refusedConnections: number;
+  /** Publishes (and last wills) on a topic the client may not use; each closed its connection. */
+  refusedPublishes: number;
+  /** Subscriptions refused in the SUBACK: a topic the client may not read, or over its cap. */
+  refusedSubscriptions: number;
+  /** Connections closed because a packet announced more than the packet limit. */
+  oversizedPackets: number;
 }
 
 export interface EmbeddedBroker {
   /** mqtt://host:port, or mqtts:// with TLS */
   url: string;
   port: number;
+  stats(): BrokerStats;
   close(): Promise<void>;
+}
+
+/** At most this many refusal lines per window; the rest are counted, and the next line says how many. */
+export const LOG_BURST = 20;
+export const LOG_WINDOW_MS = 10_000;
+
+/**
+ * A warn log that a flood of refusals cannot turn into a flood of lines (each one synchronous
+ * work on the event loop STOP runs on): LOG_BURST lines per window, then silence until the next
+ * window, whose first line carries `suppressed`.
+ */
+export function boundedLog(log: EmbeddedBrokerOptions['log'], now: () => number = Date.now): (obj: object, msg: string) => void {
+  let windowStart = -Infinity;
+  let lines = 0;
+  let suppressed = 0;
+  return (obj, msg) => {
+    if (!log) return;
+    const t = now();
+    if (t - windowStart >= LOG_WINDOW_MS) {
+      windowStart = t;
+      lines = 0;
+    }
+    if (lines >= LOG_BURST) {
+      suppressed++;
+      return;
+    }
+    lines++;
+    log.warn(suppressed > 0 ? { ...obj, suppressed } : obj, msg);
+    suppressed = 0;
+  };
 }
 
 /** CONNACK return codes of MQTT 3.1.1. */
@@ -79,7 +126,7 @@ function refused(message: string, returnCode: number): AuthenticateError {
  * framing only: one header byte, the remaining length (1–4 bytes, 7 bits each), then that many
  * bytes it skips.
  */
-export function guardPacketSize(socket: Socket, limit: { max: number }): void {
+export function guardPacketSize(socket: Socket, limit: { max: number }, onOversize: (bytes: number) => void = () => {}): void {
   let skip = 0;
   let inLength = false;
   let length = 0;
@@ -107,7 +154,10 @@ export function guardPacketSize(socket: Socket, limit: { max: number }): void {
           continue;
         }
         inLength = false;
-        if (length > limit.max) socket.destroy();
+        if (length > limit.max) {
+          onOversize(length);
+          socket.destroy();
+        }
         skip = length;
       }
     }
@@ -124,6 +174,18 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   };
   const subscriptions = new WeakMap<Client, Set<string>>();
   const auth = opts.auth;
+  const stats: BrokerStats = { refusedConnections: 0, refusedPublishes: 0, refusedSubscriptions: 0, oversizedPackets: 0 };
+  const warn = boundedLog(opts.log, opts.now);
+  const who = (client: Client) => {
+    const p = principals.get(client);
+    return p?.kind === 'device' ? p.deviceId : p?.kind ?? 'anonymous';
+  };
+  const address = (client: Client) => (client.conn as Partial<Socket>).remoteAddress;
+  const refuseSubscription = (client: Client, topic: string, why: string, done: (err: Error | null, sub: null) => void) => {
+    stats.refusedSubscriptions++;
+    warn({ client: client.id, as: who(client), topic }, `embedded broker: refused the subscription of ${who(client)} to '${topic}' (${why})`);
+    done(null, null);
+  };
   const hooks: AedesOptions =
     auth === 'off'
       ? {
@@ -135,17 +197,26 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       : {
           authenticate: (client, username, password, done) => {
             auth.authenticate(username, password).then(
-              (who) => {
-                if (!who) return done(refused('bad username or password', username === undefined ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD), false);
-                if (who.kind !== 'gateway' && client.id.startsWith(GATEWAY_CLIENT_ID_PREFIX)) {
-                  return done(refused(`client id '${client.id}' is reserved for the gateway`, IDENTIFIER_REJECTED), false);
+              (principal) => {
+                const refuse = (why: string, code: number) => {
+                  stats.refusedConnections++;
+                  // The username is what the client claimed; the password is never logged.
+                  warn({ client: client.id, username, address: address(client) }, `embedded broker: refused the CONNECT of '${client.id}' as '${username ?? '(anonymous)'}' (${why})`);
+                  done(refused(why, code), false);
+                };
+                if (!principal) return refuse(username === undefined ? 'no login' : 'bad username or password', username === undefined ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD);
+                if (principal.kind !== 'gateway' && client.id.startsWith(GATEWAY_CLIENT_ID_PREFIX)) {
+                  return refuse(`client id '${client.id}' is reserved for the gateway`, IDENTIFIER_REJECTED);
                 }
-                principals.set(client, who);
+                principals.set(client, principal);
                 // The gateway's own orders are bounded by the site, not by what a device may send.
-                if (who.kind === 'gateway') unlimited(client);
+                if (principal.kind === 'gateway') unlimited(client);
                 done(null, true);
               },
-              () => done(refused('the credentials could not be checked', NOT_AUTHORIZED), false),
+              () => {
+                stats.refusedConnections++;
+                done(refused('the credentials could not be checked', NOT_AUTHORIZED), false);
+              },
             );
           },
         };
@@ -158,21 +229,23 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       if (packet.topic.startsWith('$SYS')) return done(new Error('$SYS topics are reserved'));
       // null: a publish of the broker itself, not of a client.
       if (client === null || auth === 'off') return done(null);
-      const who = principals.get(client);
-      if (who?.kind === 'gateway') return done(null);
-      if (who?.kind === 'device' && auth.topics(who.deviceId)?.publish.has(packet.topic)) return done(null);
+      const principal = principals.get(client);
+      if (principal?.kind === 'gateway') return done(null);
+      if (principal?.kind === 'device' && auth.topics(principal.deviceId)?.publish.has(packet.topic)) return done(null);
       // Wills are checked here too when they fire: a will on another device's topic never goes out.
+      stats.refusedPublishes++;
+      warn({ client: client.id, as: who(client), topic: packet.topic, retain: packet.retain }, `embedded broker: ${who(client)} may not publish on '${packet.topic}'; its connection is closed`);
       done(new Error(`not allowed to publish on '${packet.topic}'`));
     },
     authorizeSubscribe: (client, sub, done) => {
       // Without logins (loopback only) the gateway is known by its client id alone: nobody is kept out anyway.
-      const who = auth === 'off' ? (client.id.startsWith(GATEWAY_CLIENT_ID_PREFIX) ? ({ kind: 'gateway' } as const) : ({ kind: 'anonymous' } as const)) : principals.get(client);
-      if (who?.kind === 'gateway') return done(null, sub);
-      const allowed = who?.kind === 'anonymous' || (who?.kind === 'device' && auth !== 'off' && auth.topics(who.deviceId)?.subscribe.has(sub.topic));
-      if (!allowed) return done(null, null);
+      const principal = auth === 'off' ? (client.id.startsWith(GATEWAY_CLIENT_ID_PREFIX) ? ({ kind: 'gateway' } as const) : ({ kind: 'anonymous' } as const)) : principals.get(client);
+      if (principal?.kind === 'gateway') return done(null, sub);
+      const allowed = principal?.kind === 'anonymous' || (principal?.kind === 'device' && auth !== 'off' && auth.topics(principal.deviceId)?.subscribe.has(sub.topic));
+      if (!allowed) return refuseSubscription(client, sub.topic, 'not its topic', done);
       let held = subscriptions.get(client);
       if (!held) subscriptions.set(client, (held = new Set()));
-      if (!held.has(sub.topic) && held.size >= limits.maxSubscriptionsPerClient) return done(null, null);
+      if (!held.has(sub.topic) && held.size >= limits.maxSubscriptionsPerClient) return refuseSubscription(client, sub.topic, `it holds ${held.size}, the most allowed`, done);
       held.add(sub.topic);
       done(null, sub);
     },
@@ -185,7 +258,10 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     const limit = { max: limits.maxPacketBytes };
     packetLimits.set(socket, limit);
     aedes.handle(socket);
-    guardPacketSize(socket, limit);
+    guardPacketSize(socket, limit, (bytes) => {
+      stats.oversizedPackets++;
+      warn({ address: socket.remoteAddress, bytes, limit: limit.max }, `embedded broker: closed a connection from ${socket.remoteAddress ?? '?'} that announced a packet of ${bytes} bytes (limit ${limit.max})`);
+    });
   };
   const server: Server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: CONNECT_TIMEOUT_MS }, accept) : createNetServer(accept);
   server.maxConnections = limits.maxConnections;
@@ -211,6 +287,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   return {
     url: `${opts.tls ? 'mqtts' : 'mqtt'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     port,
+    stats: () => ({ ...stats }),
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         // Stop accepting, drop the clients (their last wills fire), then close the broker.

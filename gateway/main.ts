@@ -49,6 +49,8 @@ export interface Gateway {
   mqttUrl: string;
   /** True when the gateway runs the broker itself (no PHYGATE_MQTT_URL). */
   embeddedBroker: boolean;
+  /** The embedded broker (no PHYGATE_MQTT_URL); its stats() count what it refused. */
+  mqttBroker?: EmbeddedBroker;
   /** The embedded broker's logins and topic rules (unless PHYGATE_MQTT_AUTH=off or an external broker). */
   mqttAccess?: MqttAccess;
   /** How a client in this process trusts the embedded broker's TLS certificate (PHYGATE_MQTT_TLS_CERT). */
@@ -178,6 +180,7 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
           maxSubscriptionsPerClient: config.PHYGATE_MQTT_MAX_SUBSCRIPTIONS,
         },
         ...(tls ? { tls: tls.tls } : {}),
+        log,
       });
       const b = broker;
       started.push(() => b.close());
@@ -268,6 +271,7 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
       url: address,
       mqttUrl,
       embeddedBroker: broker !== undefined,
+      ...(broker ? { mqttBroker: broker } : {}),
       ...(mqttAccess ? { mqttAccess } : {}),
       ...(mqttTrust ? { mqttTrust } : {}),
       ...(ros2 ? { ros2 } : {}),

@@ -8,16 +8,18 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { MqttAccess } from '../../gateway/broker-auth.ts';
-import { startEmbeddedBroker, type BrokerLimits, type EmbeddedBroker } from '../../gateway/broker.ts';
+import { LOG_BURST, LOG_WINDOW_MS, startEmbeddedBroker, type BrokerLimits, type EmbeddedBroker, type EmbeddedBrokerOptions } from '../../gateway/broker.ts';
 import { openStore, type Store } from '../../gateway/store/index.ts';
 import { openSiteFolder } from '../../sim/site-folder.ts';
 import { closeMqtt } from '../../robots/mqtt.ts';
-import { DEMO_SITE_DIR, tempDirFor } from './harness.ts';
+import { dataDir } from '../store/fixtures/data-dir.ts';
 import { closed, connack, connectOnce, connectPacket, grants, heardBefore, mustConnect, rawConnect, varLength } from '../helpers/mqtt-clients.ts';
 
-const site = await openSiteFolder(DEMO_SITE_DIR);
+// Not through ./harness.ts: the broker needs nothing of the HTTP app.
+const site = await openSiteFolder(fileURLToPath(new URL('../../launch/sites/demo', import.meta.url)));
 const AMR1 = 'uagv/v2/phygate/amr-1';
 const AMR2 = 'uagv/v2/phygate/amr-2';
 const PRINTER = 'phygate/v1/demo/printer-1';
@@ -33,11 +35,11 @@ interface Rig {
   device(id: string, opts?: import('mqtt').IClientOptions): Promise<import('mqtt').MqttClient>;
 }
 
-async function rig(t: Test, limits: Partial<BrokerLimits> = {}, tls?: { cert: string; key: string }): Promise<Rig> {
-  const store = openStore(tempDirFor(t));
+async function rig(t: Test, limits: Partial<BrokerLimits> = {}, tls?: { cert: string; key: string }, more: Pick<EmbeddedBrokerOptions, 'log' | 'now'> = {}): Promise<Rig> {
+  const store = openStore(dataDir(t));
   t.teardown(() => store.close());
   const access = new MqttAccess({ site: site.index, interfaceName: 'uagv', store: store.deviceCredentials });
-  const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, auth: access, limits, ...(tls ? { tls } : {}) });
+  const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, auth: access, limits, ...(tls ? { tls } : {}), ...more });
   t.teardown(() => broker.close());
   const track = (c: import('mqtt').MqttClient) => {
     t.teardown(() => closeMqtt(c, true));
@@ -84,6 +86,7 @@ t.test('nobody gets in without a login: anonymous, a wrong password, an unknown 
   t.equal(await connack(raw), 5, 'a raw anonymous CONNECT is refused too');
   await raw.closed;
   t.pass('and its connection closed');
+  t.match(r.broker.stats(), { refusedConnections: 7 }, 'every refusal counted');
 });
 
 t.test('credentials issued again replace the old ones at once, without a restart', async (t) => {
@@ -121,6 +124,7 @@ t.test('a device publishes only its own state topics; orders, instant actions, c
     );
     t.same(heard, [], `amr-1 on ${topic}: its connection is closed and nobody hears it`);
   }
+  t.match(r.broker.stats(), { refusedPublishes: 7, refusedConnections: 0 }, 'each refused publish counted');
 });
 
 t.test('a device subscribes only to its own order, instant actions or command: "#" and other devices’ topics are refused and deliver nothing', async (t) => {
@@ -142,6 +146,7 @@ t.test('a device subscribes only to its own order, instant actions or command: "
 
   const cnc = await r.device('cnc-1');
   t.same(await grants(cnc, [`${CNC}/command`, `${PRINTER}/command`]), [1, 128], 'cnc-1: its own command only');
+  t.match(r.broker.stats(), { refusedSubscriptions: 5 }, 'each refused subscription counted');
 });
 
 t.test("a forged retained CONNECTIONBROKEN for printer-1 is neither stored nor delivered, by a publish or by a last will", async (t) => {
@@ -197,6 +202,7 @@ t.test('a 100 MB publish: the connection is closed after the header, long before
   );
   t.ok(sent < size, `the broker closed the connection after ${(sent / 1024 / 1024).toFixed(1)} MB of 100 MB were written`);
   t.same(heard, [], 'the publish was never delivered');
+  t.match(r.broker.stats(), { oversizedPackets: 1, refusedPublishes: 0 }, 'counted as an oversized packet');
 });
 
 t.test('limits: connections at once, subscriptions per client', async (t) => {
@@ -247,4 +253,32 @@ t.test('MQTT over TLS: a client that trusts the certificate connects; plain MQTT
   plain.socket.write(connectPacket('plain', c.username, c.password));
   await plain.closed;
   t.not(plain.received()[0], 0x20, `plain MQTT on the TLS port: closed without a CONNACK (got ${plain.received().length} bytes, a TLS alert at most)`);
+});
+
+t.test('refusals are logged with who and what, never the password, at most LOG_BURST lines a window; the rest are counted and the next window says how many', async (t) => {
+  let clock = 1_000_000;
+  const lines: { obj: Record<string, unknown>; msg: string }[] = [];
+  const r = await rig(t, {}, undefined, { log: { warn: (obj, msg) => lines.push({ obj: obj as Record<string, unknown>, msg }) }, now: () => clock });
+  const c = await r.store.deviceCredentials.issue('amr-1');
+  const wrong = await connectOnce(r.broker.url, { clientId: 'guesser', username: 'amr-1', password: 'not-the-password' });
+  t.match(wrong, { ok: false, code: 4 });
+  t.match(lines[0], { obj: { client: 'guesser', username: 'amr-1', address: '127.0.0.1' }, msg: "embedded broker: refused the CONNECT of 'guesser' as 'amr-1' (bad username or password)" });
+  t.notOk(JSON.stringify(lines).includes('not-the-password'), 'the password is not logged');
+  const amr2 = await r.device('amr-2');
+  amr2.publish(`${AMR1}/order`, '{}', { qos: 1 });
+  await closed(amr2);
+  t.match(lines.at(-1), { obj: { as: 'amr-2', topic: `${AMR1}/order` }, msg: `embedded broker: amr-2 may not publish on '${AMR1}/order'; its connection is closed` });
+
+  // A flood of anonymous CONNECTs in one window: every one counted, LOG_BURST lines in all.
+  for (let i = 0; i < LOG_BURST + 10; i++) {
+    const raw = await rawConnect(r.broker.port);
+    raw.socket.write(connectPacket(`flood-${i}`));
+    await raw.closed;
+  }
+  t.equal(r.broker.stats().refusedConnections, 1 + LOG_BURST + 10, 'every refusal counted');
+  t.equal(lines.length, LOG_BURST, `${LOG_BURST} lines in the window, whatever the flood`);
+  clock += LOG_WINDOW_MS;
+  const next = await connectOnce(r.broker.url, { clientId: 'after', username: 'amr-1', password: `${c.password}x` });
+  t.notOk(next.ok);
+  t.match(lines.at(-1), { obj: { client: 'after', suppressed: 12 }, msg: /refused the CONNECT of 'after'/ }, 'the next window starts with how many lines were left out');
 });
