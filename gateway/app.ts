@@ -1,6 +1,4 @@
 // The Fastify app factory. It never listens: tests use `inject()`, `main` calls `listen()`.
-import { createHash } from 'node:crypto';
-import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -11,25 +9,31 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import type { DropCounter } from '../robots/drops.ts';
 import type { FleetRegistry } from '../robots/fleet-registry.ts';
 import type { LoadedSite } from '../sim/site-folder.ts';
+import { AnonymousAuditBatch, BATCH_WINDOW_MS } from './audit-batch.ts';
 import { installAuth } from './auth/bearer.ts';
-import type { Config } from './config.ts';
+import { readConfig, type Config } from './config.ts';
 import { ApiError, type ErrorCode } from './errors.ts';
+import { AutoCharge } from './missions/auto-charge.ts';
 import { MissionService, type MissionRunner } from './missions/service.ts';
 import { EventHub } from './events.ts';
 import type { TrafficDeviceView } from './execution/traffic.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, redactUrl, type Logger } from './log.ts';
+import { requestBudgets } from './rate-limit.ts';
 
 export { redactUrl } from './log.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { eventRoutes, streamFleet } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { missionRoutes } from './routes/missions.ts';
 import { planRoutes } from './routes/plans.ts';
 import { robotRoutes } from './routes/robots.ts';
 import { siteRoutes } from './routes/site.ts';
 import { stopRoutes } from './routes/stop.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 import { tabletRoutes } from './routes/tablet.ts';
 import { trafficRoutes } from './routes/traffic.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
@@ -38,7 +42,11 @@ import type { Store } from './store/index.ts';
 import { tabletAssets, type TabletAssets } from './tablet-assets.ts';
 
 export interface AppDeps {
-  config: Pick<Config, 'PHYGATE_ADMIN_TOKEN' | 'PHYGATE_RATE_LIMIT' | 'PHYGATE_BODY_LIMIT' | 'PHYGATE_REQUEST_TIMEOUT_MS' | 'PHYGATE_LOG_LEVEL'>;
+  /** The limits added later default as in gateway/config.ts. */
+  config: Pick<Config, 'PHYGATE_ADMIN_TOKEN' | 'PHYGATE_RATE_LIMIT' | 'PHYGATE_BODY_LIMIT' | 'PHYGATE_REQUEST_TIMEOUT_MS' | 'PHYGATE_LOG_LEVEL'> &
+    Partial<Pick<Config, 'PHYGATE_RATE_LIMIT_ANONYMOUS' | 'PHYGATE_EVENT_STREAMS_PER_TOKEN' | 'PHYGATE_EVENT_STREAMS'>>;
+  /** Serve HTTPS with this certificate and key (PEM), as main.ts reads them from PHYGATE_TLS_CERT/KEY; plain HTTP without. */
+  https?: { cert: Buffer; key: Buffer };
   site: LoadedSite;
   store: Store;
   fleet: FleetRegistry;
@@ -50,6 +58,8 @@ export interface AppDeps {
   stops?: StopService;
   /** Runs approved missions; without one, missions are stored and approved but nothing moves. */
   runner?: MissionRunner;
+  /** Messages the device masters dropped (robots/drops.ts): `dropped` in /v1/robots and /v1/metrics; none counted without it. */
+  drops?: Pick<DropCounter, 'of' | 'list'>;
   /** Traffic at run time (the executor's); without it there is no /v1/traffic. */
   traffic?: { view(): TrafficDeviceView[] };
   /** The gateway's logger (gateway/log.ts); one is made if not given. */
@@ -61,6 +71,9 @@ export interface AppDeps {
 }
 
 export type App = FastifyInstance;
+
+const { PHYGATE_RATE_LIMIT_ANONYMOUS, PHYGATE_EVENT_STREAMS_PER_TOKEN, PHYGATE_EVENT_STREAMS } = readConfig({});
+const LIMIT_DEFAULTS = { PHYGATE_RATE_LIMIT_ANONYMOUS, PHYGATE_EVENT_STREAMS_PER_TOKEN, PHYGATE_EVENT_STREAMS };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -88,8 +101,10 @@ class AccessLinesAtDebug extends LogController {
 }
 
 export async function buildApp(deps: AppDeps): Promise<App> {
-  const { config } = deps;
+  const config = { ...LIMIT_DEFAULTS, ...deps.config };
+  const now = deps.now ?? (() => new Date());
   const app = Fastify({
+    ...(deps.https ? { https: deps.https } : {}),
     // Typed as Fastify's base logger so the app keeps its plain FastifyInstance type.
     loggerInstance: (deps.log ?? createLogger(config.PHYGATE_LOG_LEVEL, deps.logStream)) as FastifyBaseLogger,
     logController: new AccessLinesAtDebug(),
@@ -112,23 +127,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const e = toApiError(err);
     if (e.status >= 500) req.log.error({ err }, 'request failed');
-    if (e.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="phygate"');
+    if (e.code === 'UNAUTHORIZED' || e.code === 'TOKEN_EXPIRED') reply.header('www-authenticate', 'Bearer realm="phygate"');
     return reply.code(e.status).send(e.body());
   });
   app.setNotFoundHandler((req, reply) => {
     const e = new ApiError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`);
     return reply.code(404).send(e.body());
-  });
-
-  await app.register(rateLimit, {
-    max: config.PHYGATE_RATE_LIMIT,
-    timeWindow: 60_000,
-    // Per token, so one busy agent cannot starve the operator; anonymous callers per address.
-    keyGenerator: (req) => {
-      const auth = req.headers.authorization;
-      return auth ? `t:${createHash('sha256').update(auth).digest('hex')}` : `ip:${req.ip}`;
-    },
-    errorResponseBuilder: (_req, ctx) => new ApiError('RATE_LIMITED', `more than ${ctx.max} requests in ${ctx.after}; retry later`),
   });
 
   // @fastify/swagger marks every described request body required (Fastify's validation needs one);
@@ -165,8 +169,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs', uiHooks: {}, staticCSP: true });
   app.get('/openapi.json', { config: { role: 'public' }, schema: { hide: true } }, async () => app.swagger());
 
-  installAuth(app, deps.store.tokens, config.PHYGATE_ADMIN_TOKEN);
-  installAuditLog(app, deps.store, deps.now ?? (() => new Date()));
+  // Budgets per token, so one busy agent cannot starve the operator, and per address for
+  // requests without a valid token; counted once auth knows whose a request is.
+  const limit = requestBudgets({ perToken: config.PHYGATE_RATE_LIMIT, anonymous: config.PHYGATE_RATE_LIMIT_ANONYMOUS, now: () => now().getTime() });
+  installAuth(app, deps.store.tokens, { adminToken: config.PHYGATE_ADMIN_TOKEN, now, limit });
+  installAuditLog(app, deps.store, now);
   const hub = deps.hub ?? new EventHub();
   const missions = new MissionService({
     site: deps.site,
@@ -180,7 +187,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(healthRoutes, { site: deps.site });
   await app.register(whoamiRoutes);
   await app.register(siteRoutes, { site: deps.site });
-  await app.register(robotRoutes, { site: deps.site, fleet: deps.fleet });
+  await app.register(robotRoutes, { site: deps.site, fleet: deps.fleet, ...(deps.drops ? { drops: deps.drops } : {}) });
+  await app.register(metricsRoutes, { site: deps.site, ...(deps.drops ? { drops: deps.drops } : {}) });
   if (deps.traffic) await app.register(trafficRoutes, { traffic: deps.traffic });
   await app.register(planRoutes, { missions });
   await app.register(missionRoutes, { missions, site: deps.site });
@@ -189,7 +197,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     unstream();
     hub.close();
   });
-  await app.register(eventRoutes, { site: deps.site, fleet: deps.fleet, hub });
+  await app.register(eventRoutes, {
+    site: deps.site,
+    fleet: deps.fleet,
+    hub,
+    streams: { perToken: config.PHYGATE_EVENT_STREAMS_PER_TOKEN, total: config.PHYGATE_EVENT_STREAMS },
+  });
   let stops = deps.stops;
   if (!stops) {
     const own = new StopService({ store: deps.store, site: deps.site, fleet: deps.fleet, hub, log: app.log });
@@ -197,7 +210,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     stops = own;
   }
   await app.register(stopRoutes, { stops });
+  // Site policy `charging: auto`: idle robots below the reserve are sent to a charger, as missions.
+  if (deps.runner && deps.site.index.site.policies.charging === 'auto') {
+    const latch = stops;
+    const charge = new AutoCharge({ site: deps.site, store: deps.store, fleet: deps.fleet, missions, stopped: (id) => latch.stopFor(id) !== undefined, now: deps.now ?? (() => new Date()), log: app.log });
+    charge.start();
+    app.addHook('onClose', async () => charge.close());
+  }
   await app.register(auditRoutes, { audit: deps.store.audit });
+  await app.register(tokenRoutes, { tokens: deps.store.tokens, now });
   await app.register(tabletRoutes, { assets: deps.tablet ?? (await tabletAssets((level, msg) => app.log[level](msg))) });
   return app;
 }
@@ -207,10 +228,27 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * One audit row for every state-changing request, accepted or refused, written once the answer
- * is sent. A row that cannot be written is logged; the request's answer is already out.
+ * is sent; refused requests without a valid token are gathered into rows with a count
+ * (gateway/audit-batch.ts). A row that cannot be written is logged; the request's answer is
+ * already out.
  */
 function installAuditLog(app: App, store: Store, now: () => Date): void {
   const codes = new WeakMap<FastifyRequest, string>();
+  const anonymous = new AnonymousAuditBatch((entry) => store.audit.append(entry), now);
+  const writing = (what: () => void) => () => {
+    try {
+      what();
+    } catch (err) {
+      app.log.error({ err }, 'could not write the audit rows of refused anonymous requests');
+    }
+  };
+  const flush = writing(() => anonymous.flush());
+  const flushBefore = writing(() => anonymous.flushBefore());
+  const timer = setInterval(flush, BATCH_WINDOW_MS).unref();
+  app.addHook('onClose', async () => {
+    clearInterval(timer);
+    flush();
+  });
   const audited = (req: FastifyRequest) => !READ_METHODS.has(req.method) && req.url.split('?')[0] !== '/healthz';
   // The error code is in the body, which onResponse no longer sees. Every error body is
   // ApiError.body(), serialized with `code` first, so the code is read without parsing the body
@@ -224,19 +262,27 @@ function installAuditLog(app: App, store: Store, now: () => Date): void {
   });
   app.addHook('onResponse', async (req, reply) => {
     if (!audited(req)) return;
+    const entry = {
+      at: now(),
+      actor: req.principal?.name ?? 'anonymous',
+      role: req.principal?.role ?? null,
+      method: req.method,
+      path: req.url.split('?')[0]!.slice(0, 2048),
+      status: reply.statusCode,
+      code: reply.statusCode >= 400 ? (codes.get(req) ?? null) : null,
+      requestId: String(req.id),
+    };
     try {
-      store.audit.append({
-        at: now(),
-        actor: req.principal?.name ?? 'anonymous',
-        role: req.principal?.role ?? null,
-        method: req.method,
-        path: req.url.split('?')[0]!.slice(0, 2048),
-        status: reply.statusCode,
-        code: reply.statusCode >= 400 ? (codes.get(req) ?? null) : null,
-        requestId: String(req.id),
-      });
+      if (!req.principal && reply.statusCode >= 400) {
+        anonymous.add({ ...entry, address: req.ip }, req.routeOptions.url);
+        return;
+      }
+      // Gathered rows first: the log stays in the order things happened. If they cannot be
+      // written, this row still is.
+      if (anonymous.pending > 0) flushBefore();
+      store.audit.append(entry);
     } catch (err) {
-      req.log.error({ err, method: req.method, url: req.url, status: reply.statusCode }, 'could not write the audit row');
+      req.log.error({ err, method: req.method, url: redactUrl(req.url), status: reply.statusCode }, 'could not write the audit row');
     }
   });
 }

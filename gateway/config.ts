@@ -34,10 +34,16 @@ export const ConfigSchema = z.object({
   PHYGATE_VDA_INTERFACE: z.string().regex(/^[A-Za-z0-9_-]+$/).default('uagv'),
   PHYGATE_VIRTUAL_FLEET: flag.default(true),
   PHYGATE_ROS2: z.enum(['off', 'on']).default('off').describe("'on': drive the site's devices with a ros2 block over ROS 2 (needs ROS 2 sourced and rclnodejs installed)"),
+  PHYGATE_STATE_CLOCK_SKEW_S: z.coerce.number().min(0).max(86_400).default(30).describe("a VDA 5050 state or visualization stamped further than this from the gateway's clock is dropped; 0: no check"),
   PHYGATE_OFFLINE_GRACE_S: z.coerce.number().positive().max(3600).default(60).describe('how long a step waits for its device to come back'),
   PHYGATE_COMMAND_TTL_S: z.coerce.number().positive().max(3600).default(10).describe('how long an order or machine command may take to reach its device; after that it is never sent'),
   PHYGATE_FLEET_SPEED: z.coerce.number().positive().max(1000).default(1).describe('time scale of the virtual fleet'),
   PHYGATE_RATE_LIMIT: z.coerce.number().int().positive().default(600).describe('requests per token per minute'),
+  PHYGATE_RATE_LIMIT_ANONYMOUS: z.coerce.number().int().positive().default(60).describe('requests without a valid token per client address per minute'),
+  PHYGATE_EVENT_STREAMS_PER_TOKEN: z.coerce.number().int().positive().default(8).describe('open event streams per token'),
+  PHYGATE_EVENT_STREAMS: z.coerce.number().int().positive().default(256).describe('open event streams in all'),
+  PHYGATE_TLS_CERT: z.string().min(1).optional().describe('PEM certificate (chain) file: serve HTTPS'),
+  PHYGATE_TLS_KEY: z.string().min(1).optional().describe("PEM file of the certificate's private key"),
   PHYGATE_BODY_LIMIT: z.coerce.number().int().positive().default(256 * 1024),
   PHYGATE_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   PHYGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -54,6 +60,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const r = ConfigSchema.safeParse(picked);
   if (!r.success) {
     throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  // Half a TLS configuration would serve plain HTTP while the operator thinks it is HTTPS.
+  if ((r.data.PHYGATE_TLS_CERT === undefined) !== (r.data.PHYGATE_TLS_KEY === undefined)) {
+    throw new ConfigError('PHYGATE_TLS_CERT and PHYGATE_TLS_KEY: set both (HTTPS) or neither (plain HTTP)');
   }
   return r.data;
 }

@@ -6,6 +6,7 @@ export const ERRORS = {
   VALIDATION_FAILED: { status: 400, message: 'the request does not have the required shape; see details for each path' },
   INVALID_JSON: { status: 400, message: 'the body is not valid JSON' },
   UNAUTHORIZED: { status: 401, message: 'a valid bearer token is required: Authorization: Bearer <token>' },
+  TOKEN_EXPIRED: { status: 401, message: 'this token has expired; ask an admin for a new one' },
   FORBIDDEN: { status: 403, message: "this token's role may not do this" },
   NOT_FOUND: { status: 404, message: 'no such resource' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'this method is not allowed here' },
@@ -18,7 +19,8 @@ export const ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send JSON with Content-Type: application/json' },
   PLAN_REJECTED: { status: 422, message: 'the plan failed its check; the report says why' },
   IDEMPOTENCY_CONFLICT: { status: 422, message: 'this Idempotency-Key was already used with a different body' },
-  RATE_LIMITED: { status: 429, message: 'too many requests for this token; retry after the time in Retry-After' },
+  RATE_LIMITED: { status: 429, message: 'too many requests for this token (or, without a valid token, from this address); retry after the time in Retry-After' },
+  TOO_MANY_STREAMS: { status: 429, message: 'too many event streams are open (for this token, or in all); close one first' },
   INTERNAL: { status: 500, message: 'an internal error; it has been logged' },
   UNAVAILABLE: { status: 503, message: 'the gateway is shutting down or not ready' },
 } as const;

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { createSecureContext, type PeerCertificate } from 'node:tls';
 import type { MqttClient } from 'mqtt';
 import { DevicePorts } from '../robots/device-port.ts';
+import { DropCounter } from '../robots/drops.ts';
 import { FleetRegistry } from '../robots/fleet-registry.ts';
 import { MachineMaster } from '../robots/machine/master.ts';
 import { MachinePort } from '../robots/machine/port.ts';
@@ -36,6 +37,8 @@ export interface Gateway {
   fleet: FleetRegistry;
   vda5050: Vda5050Master;
   machines: MachineMaster;
+  /** Messages from devices that were not acted on, per device and reason (GET /v1/metrics). */
+  drops: DropCounter;
   /** STOP: press, latch, release (also `POST /v1/stop`). */
   stops: StopService;
   executor: Executor;
@@ -43,7 +46,7 @@ export interface Gateway {
   ports: DevicePorts;
   hub: EventHub;
   log: Logger;
-  /** Where it listens, e.g. http://127.0.0.1:8080 */
+  /** Where it listens, e.g. http://127.0.0.1:8080 (https:// with PHYGATE_TLS_CERT/KEY) */
   url: string;
   /** The broker the gateway and the devices use, e.g. mqtt://127.0.0.1:1883 */
   mqttUrl: string;
@@ -142,7 +145,29 @@ function embeddedTls(config: Config): { tls: { cert: string; key: string }; trus
   };
 }
 
+/** The HTTPS certificate and key (PHYGATE_TLS_CERT/KEY), read at start so a wrong path fails loudly; undefined: plain HTTP. */
+export function httpsFiles(config: Pick<Config, 'PHYGATE_TLS_CERT' | 'PHYGATE_TLS_KEY'>): { cert: Buffer; key: Buffer } | undefined {
+  if (config.PHYGATE_TLS_CERT === undefined || config.PHYGATE_TLS_KEY === undefined) return undefined;
+  const read = (name: 'PHYGATE_TLS_CERT' | 'PHYGATE_TLS_KEY', path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError(`${name}: cannot read '${path}': ${(err as Error).message}`);
+    }
+  };
+  return { cert: read('PHYGATE_TLS_CERT', config.PHYGATE_TLS_CERT), key: read('PHYGATE_TLS_KEY', config.PHYGATE_TLS_KEY) };
+}
+
+/** What to warn of when tokens would cross a network in clear: plain HTTP on an address other than loopback. */
+export function plainHttpWarning(config: Pick<Config, 'PHYGATE_HOST' | 'PHYGATE_TLS_CERT'>): string | undefined {
+  if (config.PHYGATE_TLS_CERT !== undefined) return undefined;
+  const host = config.PHYGATE_HOST.toLowerCase();
+  if (host === 'localhost' || host === '::1' || host.startsWith('127.')) return undefined;
+  return `serving plain HTTP on ${config.PHYGATE_HOST}: every token, the admin's too, crosses the network readable; set PHYGATE_TLS_CERT and PHYGATE_TLS_KEY`;
+}
+
 export async function startGateway(config: Config, log: Logger = createLogger(config.PHYGATE_LOG_LEVEL)): Promise<Gateway> {
+  const https = httpsFiles(config);
   const site = await openSiteFolder(config.PHYGATE_SITE);
   const store = openStore(resolve(config.PHYGATE_DATA_DIR));
   // Everything started so far, closed in reverse order if a later part fails (or on close).
@@ -193,10 +218,20 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
       broker ? { url: mqttUrl, clientId, ...mqttAccess?.gateway, ...mqttTrust } : mqttSettings(config, mqttUrl, clientId),
     );
     started.push(() => closeMqtt(client, true));
-    const vda5050 = new Vda5050Master({ client, site: site.index, fleet, graph: site.graph, interfaceName: config.PHYGATE_VDA_INTERFACE, log });
+    const drops = new DropCounter({ log });
+    const vda5050 = new Vda5050Master({
+      client,
+      site: site.index,
+      fleet,
+      graph: site.graph,
+      interfaceName: config.PHYGATE_VDA_INTERFACE,
+      log,
+      drops,
+      clockSkewMs: config.PHYGATE_STATE_CLOCK_SKEW_S * 1000,
+    });
     await vda5050.start();
     started.push(() => vda5050.stop());
-    const machines = new MachineMaster({ client, site: site.index, siteId: site.index.site.id, fleet, log });
+    const machines = new MachineMaster({ client, site: site.index, siteId: site.index.site.id, fleet, log, drops });
     await machines.start();
     started.push(() => machines.stop());
     // ROS 2 only when asked for; without a usable ROS 2 the gateway does not start, and says why.
@@ -247,9 +282,11 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
       commandTtlMs: config.PHYGATE_COMMAND_TTL_S * 1000,
     });
     started.push(() => executor.close());
-    const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor, traffic: executor.traffic, log });
+    const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor, traffic: executor.traffic, drops, log, ...(https ? { https } : {}) });
     started.push(() => app.close());
     const address = await app.listen({ port: config.PHYGATE_PORT, host: config.PHYGATE_HOST });
+    const exposed = plainHttpWarning(config);
+    if (exposed) log.warn({ host: config.PHYGATE_HOST }, exposed);
     // Only once listening: a start that fails must not leave an admin token nobody was shown.
     const bootstrapToken =
       !config.PHYGATE_ADMIN_TOKEN && store.tokens.count() === 0 ? store.tokens.create('admin', 'bootstrap-admin').token : undefined;
@@ -263,6 +300,7 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
       fleet,
       vda5050,
       machines,
+      drops,
       stops,
       executor,
       ports,

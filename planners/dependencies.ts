@@ -1,4 +1,5 @@
 // The step DAG: duplicate ids, dangling `after` links and cycles, and an order to run it in.
+import { MinHeap } from './heap.ts';
 import type { Step } from './plan.ts';
 import { issue, type Issue } from './report.ts';
 import { hintFor } from './suggest.ts';
@@ -38,11 +39,10 @@ export function analyseDependencies(steps: readonly Step[]): StepGraph {
   const dependents = new Map<string, string[]>(ids.map((i) => [i, []]));
   for (const [i, deps] of after) for (const d of deps) dependents.get(d)!.push(i);
   const position = new Map(ids.map((i, n) => [i, n]));
-  const ready = ids.filter((i) => indegree.get(i) === 0);
+  const ready = new MinHeap<string>((a, b) => position.get(a)! < position.get(b)!);
+  for (const i of ids) if (indegree.get(i) === 0) ready.push(i);
   const order: Step[] = [];
-  while (ready.length > 0) {
-    ready.sort((a, b) => position.get(a)! - position.get(b)!);
-    const next = ready.shift()!;
+  for (let next = ready.pop(); next !== undefined; next = ready.pop()) {
     order.push(byId.get(next)!);
     for (const d of dependents.get(next)!) {
       const left = indegree.get(d)! - 1;

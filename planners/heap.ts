@@ -15,7 +15,9 @@ export class MinHeap<T> {
     for (let i = h.length - 1; i > 0; ) {
       const p = (i - 1) >> 1;
       if (!this.before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
+      const t = h[i]!;
+      h[i] = h[p]!;
+      h[p] = t;
       i = p;
     }
   }
@@ -33,7 +35,9 @@ export class MinHeap<T> {
         if (l < h.length && this.before(h[l]!, h[m]!)) m = l;
         if (r < h.length && this.before(h[r]!, h[m]!)) m = r;
         if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
+        const t = h[i]!;
+        h[i] = h[m]!;
+        h[m] = t;
         i = m;
       }
     }

@@ -236,42 +236,69 @@ function routeKeepOut(graph: NavGraph, nodes: string[]): string | undefined {
   return undefined;
 }
 
-const less = (a: [number, string], b: [number, string]) => a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+/**
+ * The graph with its nodes numbered, for route search: arrays instead of maps keyed by id. A
+ * graph does not change once built, so it is numbered once. `rank` orders the nodes by id, the
+ * order ties are broken in.
+ */
+interface Numbered {
+  ids: string[];
+  index: Map<string, number>;
+  rank: Int32Array;
+  out: { to: number; arc: Arc }[][];
+}
 
-function dijkstra(graph: NavGraph, from: string, to: string, maxSpeed: number, allowKeepOut: boolean, avoid?: ReadonlySet<string>): Path | undefined {
-  const best = new Map<string, number>([[from, 0]]);
-  const prev = new Map<string, { node: string; arc: Arc }>();
-  const done = new Set<string>();
+const numbered = new WeakMap<NavGraph, Numbered>();
+function numberedOf(graph: NavGraph): Numbered {
+  let n = numbered.get(graph);
+  if (n) return n;
+  const ids = [...graph.points.keys()];
+  const index = new Map(ids.map((id, i) => [id, i]));
+  const rank = new Int32Array(ids.length);
+  [...ids.keys()].sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0)).forEach((i, r) => (rank[i] = r));
+  const out = ids.map((id) => (graph.arcs.get(id) ?? []).flatMap((arc) => (index.has(arc.to) ? [{ to: index.get(arc.to)!, arc }] : [])));
+  numbered.set(graph, (n = { ids, index, rank, out }));
+  return n;
+}
+
+function dijkstra(graph: NavGraph, fromId: string, toId: string, maxSpeed: number, allowKeepOut: boolean, avoid?: ReadonlySet<string>): Path | undefined {
+  const { ids, index, rank, out } = numberedOf(graph);
+  const from = index.get(fromId)!;
+  const to = index.get(toId)!;
+  const best = new Float64Array(ids.length).fill(Infinity);
+  const prev: ({ node: number; arc: Arc } | undefined)[] = new Array(ids.length);
+  const done = new Uint8Array(ids.length);
+  best[from] = 0;
   // A binary heap on (time, node id): nodes are taken in the order a scan for the minimum would
   // take them (ties by id), so routes do not depend on it; an entry out of date is skipped.
-  const open = new MinHeap<[number, string]>(less);
-  open.push([0, from]);
+  const open = new MinHeap<{ t: number; node: number }>((a, b) => a.t < b.t || (a.t === b.t && rank[a.node]! < rank[b.node]!));
+  open.push({ t: 0, node: from });
   for (let top = open.pop(); top; top = open.pop()) {
-    const [currentTime, current] = top;
-    if (done.has(current) || currentTime > best.get(current)!) continue;
+    const { t: currentTime, node: current } = top;
+    if (done[current] || currentTime > best[current]!) continue;
     if (current === to) break;
-    done.add(current);
-    for (const arc of graph.arcs.get(current) ?? []) {
-      if (done.has(arc.to) || (!allowKeepOut && arc.keepOut.length > 0)) continue;
-      if (avoid?.has(arc.to) && arc.to !== to) continue;
+    done[current] = 1;
+    for (const { to: next, arc } of out[current]!) {
+      if (done[next] || (!allowKeepOut && arc.keepOut.length > 0)) continue;
+      if (next !== to && avoid?.has(ids[next]!)) continue;
       const t = currentTime + arcTime(arc, maxSpeed);
-      if (t < (best.get(arc.to) ?? Infinity)) {
-        best.set(arc.to, t);
-        prev.set(arc.to, { node: current, arc });
-        open.push([t, arc.to]);
+      if (t < best[next]!) {
+        best[next] = t;
+        prev[next] = { node: current, arc };
+        open.push({ t, node: next });
       }
     }
   }
-  if (!best.has(to)) return undefined;
-  const nodes = [to];
+  if (best[to] === Infinity) return undefined;
+  const nodes = [toId];
   const arcs: Arc[] = [];
   const slow = new Map<string, number>();
   let distanceM = 0;
   for (let n = to; n !== from; ) {
-    const p = prev.get(n)!;
+    const p = prev[n]!;
     distanceM += p.arc.lengthM;
     for (const s of p.arc.slow) slow.set(s.zone, (slow.get(s.zone) ?? 0) + s.lengthM);
-    nodes.unshift(p.node);
+    nodes.unshift(ids[p.node]!);
     arcs.unshift(p.arc);
     n = p.node;
   }

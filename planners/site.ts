@@ -141,6 +141,12 @@ export const PoliciesSchema = z.strictObject({
    * home station, `stay` leaves it (the other is in DEADLOCK).
    */
   idle: z.enum(['stay', 'make-way', 'return-home']).default('make-way'),
+  /**
+   * `auto`: an AMR idle (no mission has work for it) and below `batteryReserve` is sent to a
+   * charger by the gateway, as a one-step `charge` mission checked like any other; `manual`: only
+   * plans charge robots.
+   */
+  charging: z.enum(['manual', 'auto']).default('manual'),
 });
 
 export const SiteSchema = z.strictObject({

@@ -172,14 +172,18 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const idleJ = t.amr.battery.idlePowerW * Math.max(0, untilS - t.energyClockS);
     t.energyClockS = Math.max(t.energyClockS, untilS);
     t.soc -= (idleJ + driveJ / t.amr.battery.efficiency) / (t.amr.battery.capacityWh * 3600);
-    if (t.soc < reserve && !t.lowReported && stepId) {
+    // The reserve is there to reach a charger: on the way to one, a robot may use it, not run flat.
+    const charging = byId.get(stepId)?.step.action === 'charge';
+    if (t.soc < (charging ? 0 : reserve) && !t.lowReported && stepId) {
       t.lowReported = true;
       issues.push(
         issue('BATTERY_LOW', {
           step: stepId,
           device: t.amr.id,
-          message: `${t.amr.id} is predicted at ${(Math.max(0, t.soc) * 100).toFixed(0)}% charge during step '${stepId}', below the site's reserve of ${(reserve * 100).toFixed(0)}%`,
-          hint: `add a charge step for ${t.amr.id} before '${stepId}', or give the work to a fuller AMR`,
+          message: charging
+            ? `${t.amr.id} is predicted to run flat during step '${stepId}', before it reaches the charger`
+            : `${t.amr.id} is predicted at ${(Math.max(0, t.soc) * 100).toFixed(0)}% charge during step '${stepId}', below the site's reserve of ${(reserve * 100).toFixed(0)}%`,
+          hint: charging ? `charge ${t.amr.id} at a charger nearer to it, or have a person bring it there` : `add a charge step for ${t.amr.id} before '${stepId}', or give the work to a fuller AMR`,
         }),
       );
     }
@@ -261,7 +265,13 @@ export function simulatePlan(input: EstimateInput): Estimate {
           return;
         }
         case 'charge': {
-          const charger = s.params.at ?? nearestFreeCharger(site, graph, robot, traffic);
+          // A charger a committed robot goes to first is not free either (it has right of way).
+          const claimed = [...claims].filter(([, list]) => list.some((c) => c.device !== robot.id)).map(([node]) => node);
+          // A charged robot standing on a charger with nothing left to do is moved aside (policy
+          // idle) when this one comes: its charger is taken only if no charger is free.
+          const target = site.site.policies.chargeTarget;
+          const idle = site.site.policies.idle === 'stay' ? [] : robotList.filter((r) => r !== robot && !r.drive && r.node && r.soc >= target && (queues.get(r.id) ?? []).length === 0).map((r) => r.node!);
+          const charger = s.params.at ?? nearestFreeCharger(site, graph, robot, traffic, claimed) ?? nearestFreeCharger(site, graph, robot, traffic, claimed, idle);
           const afterDrive = (arrived: number) => {
             const target = site.site.policies.chargeTarget;
             const netW = device.battery.chargePowerW - device.battery.idlePowerW;
@@ -272,7 +282,18 @@ export function simulatePlan(input: EstimateInput): Estimate {
             done(arrived + chargeS);
           };
           if (charger) drive(robot, charger, step.id, timing, t, afterDrive);
-          else afterDrive(t);
+          else {
+            // Charging where it stands would be a prediction of energy it cannot get.
+            issues.push(
+              issue('UNREACHABLE', {
+                step: step.id,
+                device: device.id,
+                message: `no charger is free for ${device.id} when step '${step.id}' starts: every one is taken or out of its reach`,
+                hint: `name a charger with at, or let this step wait for the robot on the charger (after)`,
+              }),
+            );
+            done(t);
+          }
           return;
         }
       }
@@ -388,7 +409,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
       if (!d.wait) {
         d.wait = { since: now, blocker, node: from, why, current, seen: current.version };
         robot.version++;
-        waiting.add(robot.id);
+        waitingAdd(robot);
         if (blockedForGood(robot) && !tryDetour(robot)) makeWay(robot);
       } else {
         // The claim is over, but the committed robot (or another) is still in the way.
@@ -428,7 +449,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const w = d.wait!;
     d.wait = undefined;
     robot.version++;
-    waiting.delete(robot.id);
+    waitingDelete(robot);
     const waitS = now - w.since;
     robot.waitS += waitS;
     issues.push(
@@ -457,12 +478,29 @@ export function simulatePlan(input: EstimateInput): Estimate {
     depart(robot);
   };
 
-  const waiting = new Set<string>();
+  // Robots waiting, in the order they are given another try: robots on committed steps first
+  // (right of way), then longest-waiting, then by id. The key is fixed while a robot waits, so the
+  // list is kept in order as waits begin and end rather than sorted on every arrival.
+  const waiting: Robot[] = [];
+  const waitRank = (r: Robot) => (committed.has(r.drive!.stepId) ? 0 : 1);
+  const waitsBefore = (a: Robot, b: Robot) => waitRank(a) - waitRank(b) || a.drive!.wait!.since - b.drive!.wait!.since || a.id.localeCompare(b.id);
+  const waitingAdd = (robot: Robot) => {
+    let lo = 0;
+    let hi = waiting.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (waitsBefore(waiting[mid]!, robot) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    waiting.splice(lo, 0, robot);
+  };
+  const waitingDelete = (robot: Robot) => {
+    const k = waiting.indexOf(robot);
+    if (k >= 0) waiting.splice(k, 1);
+  };
   const wakeWaiters = () => {
-    if (waiting.size === 0) return;
-    // Deterministic: robots on committed steps first (right of way), then longest-waiting, then by id.
-    const rank = (r: Robot) => (committed.has(r.drive!.stepId) ? 0 : 1);
-    const order = [...waiting].map((id) => robots.get(id)!).sort((a, b) => rank(a) - rank(b) || a.drive!.wait!.since - b.drive!.wait!.since || a.id.localeCompare(b.id));
+    if (waiting.length === 0) return;
+    const order = waiting.slice();
     for (const r of order) {
       const w = r.drive?.wait;
       if (!w || r.stuck) continue;
@@ -477,11 +515,10 @@ export function simulatePlan(input: EstimateInput): Estimate {
 
   /** The end of the chain of waits from `robot` when it never moves: `cycle`, or the robot standing still for good. */
   const endOfWait = (robot: Robot): Robot | 'cycle' | undefined => {
-    const seen = new Set<string>([robot.id]);
+    // A chain of more hops than there are robots has come round to a robot already in it.
     let id = robot.drive!.wait!.blocker;
-    for (;;) {
-      if (seen.has(id)) return 'cycle';
-      seen.add(id);
+    for (let hops = 0; hops < robots.size; hops++) {
+      if (id === robot.id) return 'cycle';
       const other = robots.get(id)!;
       if (other.stuck) return 'cycle';
       if (other.drive?.wait) {
@@ -492,6 +529,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
       // Standing still: it moves again only if it still has steps to drive.
       return (queues.get(id) ?? []).some((s) => byId.get(s)!.device.id === id) ? undefined : other;
     }
+    return 'cycle';
   };
 
   // ---- making way ------------------------------------------------------------------------
@@ -546,7 +584,8 @@ export function simulatePlan(input: EstimateInput): Estimate {
   /** Another robot standing (not driving through) where its footprint would meet ours at `node`. */
   const standingAt = (robot: Robot, node: string): string | undefined => {
     const p = graph.points.get(node)!;
-    for (const other of robotList) {
+    for (const near of traffic.robotsNear(p, robot.radius)) {
+      const other = robots.get(near.id)!;
       if (other.id === robot.id || (other.drive && !other.drive.wait) || !other.node) continue;
       const q = graph.points.get(other.node)!;
       if (Math.hypot(p[0] - q[0], p[1] - q[1]) < robot.radius + other.radius + TRAFFIC_CLEARANCE) return other.id;
@@ -567,7 +606,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     if (!detour.ok || detour.route.nodes.length < 2 || traffic.blocker(robot, from, detour.route.nodes[1]!)) return false;
     d.wait = undefined;
     robot.version++;
-    waiting.delete(robot.id);
+    waitingDelete(robot);
     const waitS = agenda.now - w.since;
     robot.waitS += waitS;
     const longer = detour.route.timeS - (d.profile.times[d.nodes.length - 1]!.departS - d.profile.times[d.at]!.departS);
@@ -597,7 +636,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     const w = d.wait!;
     robot.stuck = true;
     robot.version++;
-    waiting.delete(robot.id);
+    waitingDelete(robot);
     const other = robots.get(w.blocker)!;
     const next = d.nodes[d.at + 1]!;
     const why =
@@ -632,7 +671,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
     for (let e = agenda.next(); e; e = agenda.next()) e.run();
     // Nothing else will happen: robots still waiting would wait forever. Each takes a detour
     // if there is one (and the simulation goes on), or is deadlocked.
-    const still = [...waiting].sort().map((id) => robots.get(id)!);
+    const still = [...waiting].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     if (still.length === 0) break;
     let detoured = false;
     for (const r of still) if (r.drive?.wait && !r.stuck && (tryDetour(r) || makeWay(r))) detoured = true;
@@ -677,9 +716,12 @@ function checkedRoute(graph: NavGraph, checked: readonly string[] | undefined, a
 }
 
 /** The charger the robot reaches fastest among those no other robot stands on. */
-function nearestFreeCharger(site: SiteIndex, graph: NavGraph, t: Robot, traffic: Traffic): string | undefined {
+/** The charger `t` reaches first that no robot stands on (but for robots on `leaving`) and no committed robot goes to (`claimed`). */
+function nearestFreeCharger(site: SiteIndex, graph: NavGraph, t: Robot, traffic: Traffic, claimed: readonly string[], leaving: readonly string[] = []): string | undefined {
   let best: { id: string; time: number } | undefined;
   const taken = traffic.occupiedNodes(t.id);
+  for (const node of leaving) taken.delete(node);
+  for (const node of claimed) taken.add(node);
   for (const s of site.site.stations) {
     if (s.kind !== 'charger' || !t.node || taken.has(s.node)) continue;
     const r = findRoute(graph, t.node, s.node, t.amr.limits);

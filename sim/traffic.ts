@@ -31,9 +31,11 @@ export class Traffic {
   /** The farthest two robots' footprints reach: twice the largest radius, plus the clearance. */
   private maxReach = TRAFFIC_CLEARANCE;
   /** Per edge `from → to`: the nodes within maxReach of it, the only ones whose robots can block it. */
-  private readonly nearEdge = new Map<string, NearEdge>();
+  private nearEdge: NearEdges;
 
-  constructor(private readonly graph: NavGraph) {}
+  constructor(private readonly graph: NavGraph) {
+    this.nearEdge = nearEdgesOf(graph, this.maxReach);
+  }
 
   add(robot: TrafficRobot): void {
     this.robots.set(robot.id, robot);
@@ -42,7 +44,7 @@ export class Traffic {
     const reach = 2 * robot.radius + TRAFFIC_CLEARANCE;
     if (reach > this.maxReach) {
       this.maxReach = reach;
-      this.nearEdge.clear();
+      this.nearEdge = nearEdgesOf(this.graph, reach);
     }
   }
 
@@ -124,17 +126,30 @@ export class Traffic {
   }
 
   private edge(from: string, to: string): NearEdge {
-    const key = `${from}\0${to}`;
-    let edge = this.nearEdge.get(key);
+    let fromHere = this.nearEdge.get(from);
+    if (!fromHere) this.nearEdge.set(from, (fromHere = new Map()));
+    let edge = fromHere.get(to);
     if (!edge) {
       const a = this.graph.points.get(from)!;
       const b = this.graph.points.get(to)!;
-      const near: string[] = [];
-      for (const [id, q] of this.graph.points) if (id === to || distToSegment(q, a, b) < this.maxReach) near.push(id);
+      const near = gridOf(this.graph)
+        .within(Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1]), this.maxReach)
+        .filter((id) => id === to || distToSegment(this.graph.points.get(id)!, a, b) < this.maxReach);
       edge = { near, blocking: new Map() };
-      this.nearEdge.set(key, edge);
+      fromHere.set(to, edge);
     }
     return edge;
+  }
+
+  /**
+   * The robots occupying a node near `p` (lowest id first): every robot whose footprint, standing
+   * on a node it occupies, could meet that of a robot of `radius` at `p` (and perhaps some more).
+   */
+  robotsNear(p: Point, radius: number): TrafficRobot[] {
+    const out = new Set<TrafficRobot>();
+    const reach = radius + this.maxReach / 2 + TRAFFIC_CLEARANCE / 2;
+    for (const node of gridOf(this.graph).within(p[0], p[1], p[0], p[1], reach)) for (const r of this.occupants.get(node) ?? []) out.add(r);
+    return [...out].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /** Nodes whose footprint would meet a robot of `radius` standing elsewhere: what a detour avoids. */
@@ -145,11 +160,76 @@ export class Traffic {
       const reach = robot.radius + other.radius + TRAFFIC_CLEARANCE;
       for (const node of other.occupied) {
         const p = this.graph.points.get(node)!;
-        for (const [id, q] of this.graph.points) if (dist(p, q) < reach) out.add(id);
+        for (const id of gridOf(this.graph).within(p[0], p[1], p[0], p[1], reach)) if (dist(p, this.graph.points.get(id)!) < reach) out.add(id);
       }
     }
     return out;
   }
+}
+
+/**
+ * The graph's nodes in square cells, so the nodes near a point or an edge are found among the
+ * few cells around it rather than by a scan of the whole graph (the cost of a check would grow
+ * with the size of the hall). A graph does not change once built: one grid per graph.
+ */
+class NodeGrid {
+  private static readonly CELL_M = 2;
+  private readonly cells = new Map<string, string[]>();
+  /** Each node's place in the graph's own order: answers come in that order, as a scan would give them. */
+  private readonly rank = new Map<string, number>();
+
+  constructor(points: ReadonlyMap<string, Point>) {
+    for (const [id, p] of points) {
+      this.rank.set(id, this.rank.size);
+      const key = NodeGrid.key(NodeGrid.cell(p[0]), NodeGrid.cell(p[1]));
+      const list = this.cells.get(key);
+      if (list) list.push(id);
+      else this.cells.set(key, [id]);
+    }
+  }
+
+  private static cell(x: number): number {
+    return Math.floor(x / NodeGrid.CELL_M);
+  }
+
+  private static key(i: number, j: number): string {
+    return `${i},${j}`;
+  }
+
+  /** Every node in the box [x0, x1] × [y0, y1] grown by `margin` (and some just outside it), in graph order. */
+  within(x0: number, y0: number, x1: number, y1: number, margin: number): string[] {
+    const out: string[] = [];
+    const i1 = NodeGrid.cell(x1 + margin);
+    const j1 = NodeGrid.cell(y1 + margin);
+    for (let i = NodeGrid.cell(x0 - margin); i <= i1; i++) {
+      for (let j = NodeGrid.cell(y0 - margin); j <= j1; j++) {
+        const list = this.cells.get(NodeGrid.key(i, j));
+        if (list) out.push(...list);
+      }
+    }
+    return out.sort((a, b) => this.rank.get(a)! - this.rank.get(b)!);
+  }
+}
+
+/**
+ * Per graph and reach, the edges' near nodes and blocking sets: geometry alone, the same for
+ * every check of a site, so worked out once.
+ */
+type NearEdges = Map<string, Map<string, NearEdge>>;
+const nearEdges = new WeakMap<NavGraph, Map<number, NearEdges>>();
+function nearEdgesOf(graph: NavGraph, reach: number): NearEdges {
+  let byReach = nearEdges.get(graph);
+  if (!byReach) nearEdges.set(graph, (byReach = new Map()));
+  let edges = byReach.get(reach);
+  if (!edges) byReach.set(reach, (edges = new Map()));
+  return edges;
+}
+
+const grids = new WeakMap<NavGraph, NodeGrid>();
+function gridOf(graph: NavGraph): NodeGrid {
+  let grid = grids.get(graph);
+  if (!grid) grids.set(graph, (grid = new NodeGrid(graph.points)));
+  return grid;
 }
 
 function dist(a: Point, b: Point): number {

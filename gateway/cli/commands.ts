@@ -1,4 +1,4 @@
-// `phygate serve | check | fleet | token create | token list | device credentials`: the command line of the gateway.
+// `phygate serve | check | fleet | token create | list | revoke | audit verify | device credentials`: the command line of the gateway.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,10 +25,16 @@ Usage:
   phygate serve                              run the gateway (the default; configured by PHYGATE_* variables)
   phygate check PLAN.json [--site DIR] [--assume FILE] [--json] [--svg FILE]
                                              check a plan against a site folder; nothing moves
-  phygate fleet [--mqtt URL] [--site DIR] [--speed N] [--issue-credentials]
+  phygate fleet [--mqtt URL] [--site DIR] [--speed N] [--soc S] [--issue-credentials]
                                              run the site's virtual fleet on its own, like real hardware
-  phygate token create --role ROLE --name N  create an access token and print it once
+  phygate token create --role ROLE --name N [--expires 30d]
+                                             create an access token and print it once; with
+                                             --expires (30d, 12h, 45m or an ISO 8601 time) it is
+                                             refused from then on (401 TOKEN_EXPIRED)
   phygate token list                         list tokens (never their secrets)
+  phygate token revoke ID|NAME               revoke a token: refused from its next request on,
+                                             by a running gateway too
+  phygate audit verify                       recompute the audit log's whole hash chain
   phygate device credentials ID [--site DIR]
                                              give a device its MQTT login for the embedded broker, printed
                                              once (run again: a new one; the old one stops working)
@@ -49,6 +55,7 @@ fleet: every AMR of the site as a VDA 5050 vehicle, every machine as a machine-p
                  for mqtts://, $PHYGATE_MQTT_CA_FILE is the CA the devices trust
   --site DIR     the site folder (default: $PHYGATE_SITE or the demo site)
   --speed N      time scale: 10 runs everything ten times faster (default 1)
+  --soc S        the AMRs' state of charge at start, 0..1 (default 0.9)
   --issue-credentials
                  give each device fresh MQTT credentials in the data folder (as
                  'phygate device credentials' does, replacing theirs) and log in with them:
@@ -69,6 +76,8 @@ export async function runCli(argv: string[], out: Out = (l) => process.stdout.wr
         return await fleet(rest, out, err);
       case 'token':
         return token(rest, out, err);
+      case 'audit':
+        return audit(rest, out, err);
       case 'device':
         return await device(rest, out, err);
       case 'help':
@@ -128,11 +137,23 @@ async function serve(out: Out): Promise<number> {
 async function fleet(argv: string[], out: Out, err: Out): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { mqtt: { type: 'string' }, site: { type: 'string' }, speed: { type: 'string' }, 'issue-credentials': { type: 'boolean', default: false }, 'data-dir': { type: 'string' } },
+    options: {
+      mqtt: { type: 'string' },
+      site: { type: 'string' },
+      speed: { type: 'string' },
+      soc: { type: 'string' },
+      'issue-credentials': { type: 'boolean', default: false },
+      'data-dir': { type: 'string' },
+    },
     strict: true,
   });
   const config = readConfig();
   const speed = values.speed === undefined ? 1 : Number(values.speed);
+  const soc = values.soc === undefined ? undefined : Number(values.soc);
+  if (soc !== undefined && !(soc >= 0 && soc <= 1)) {
+    err(`--soc must be a number from 0 to 1, not '${values.soc}'`);
+    return 2;
+  }
   if (!Number.isFinite(speed) || speed <= 0 || speed > 1000) {
     err(`--speed must be a number above 0 and at most 1000, not '${values.speed}'`);
     return 2;
@@ -159,6 +180,7 @@ async function fleet(argv: string[], out: Out, err: Out): Promise<number> {
       site,
       speed,
       interfaceName: config.PHYGATE_VDA_INTERFACE,
+      ...(soc === undefined ? {} : { soc }),
       ...(logins.size > 0 || ca !== undefined ? { credentials: (id: string) => ({ ...logins.get(id), ...(ca !== undefined ? { ca } : {}) }) } : {}),
     });
   } catch (e) {
@@ -178,9 +200,10 @@ async function fleet(argv: string[], out: Out, err: Out): Promise<number> {
 
 function token(argv: string[], out: Out, err: Out): number {
   const [sub, ...rest] = argv;
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
-    options: { role: { type: 'string' }, name: { type: 'string' }, 'data-dir': { type: 'string' } },
+    options: { role: { type: 'string' }, name: { type: 'string' }, expires: { type: 'string' }, 'data-dir': { type: 'string' } },
+    allowPositionals: sub === 'revoke',
     strict: true,
   });
   const dataDir = dataDirOf(values['data-dir']);
@@ -193,11 +216,17 @@ function token(argv: string[], out: Out, err: Out): number {
       err('--name is required: who or what will use this token (e.g. manager-agent, tablet-1)');
       return 2;
     }
+    const now = new Date();
+    const expiresAt = values.expires === undefined ? undefined : expiryOf(values.expires, now);
+    if (expiresAt === null) {
+      err(`--expires must be a duration (30d, 12h, 45m) or an ISO 8601 time in the future, not '${values.expires}'`);
+      return 2;
+    }
     const store = openStore(dataDir);
     try {
-      const t = store.tokens.create(values.role, values.name);
+      const t = store.tokens.create(values.role, values.name, { now, ...(expiresAt ? { expiresAt } : {}) });
       out(t.token);
-      err(`created ${t.role} token '${t.name}' (${t.id}); it is shown only this once`);
+      err(`created ${t.role} token '${t.name}' (${t.id})${t.expiresAt ? `, expires ${t.expiresAt}` : ''}; it is shown only this once`);
     } finally {
       store.close();
     }
@@ -206,14 +235,76 @@ function token(argv: string[], out: Out, err: Out): number {
   if (sub === 'list') {
     const store = openStore(dataDir);
     try {
-      for (const t of store.tokens.list()) out(`${t.id}\t${t.role}\t${t.name}\t${t.createdAt}${t.revokedAt ? `\trevoked ${t.revokedAt}` : ''}`);
+      for (const t of store.tokens.list()) {
+        const state = t.revokedAt ? `\trevoked ${t.revokedAt}` : t.expiresAt ? `\texpires ${t.expiresAt}` : '';
+        out(`${t.id}\t${t.role}\t${t.name}\t${t.createdAt}${state}`);
+      }
     } finally {
       store.close();
     }
     return 0;
   }
-  err(`usage: phygate token create --role ROLE --name NAME | phygate token list`);
+  if (sub === 'revoke') {
+    const [which, ...extra] = positionals;
+    if (which === undefined || extra.length > 0) {
+      err('usage: phygate token revoke ID|NAME');
+      return 2;
+    }
+    const store = openStore(dataDir);
+    try {
+      // An id names one token; a name may have been given to several, and then only the id will do.
+      const live = store.tokens.list().filter((t) => t.revokedAt === null);
+      const byId = store.tokens.get(which);
+      const matches = byId ? [byId] : live.filter((t) => t.name === which);
+      if (matches.length === 0) {
+        err(`no token with the id or name '${which}' (revoked ones aside); see 'phygate token list'`);
+        return 1;
+      }
+      if (matches.length > 1) {
+        err(`${matches.length} live tokens are named '${which}'; revoke one by its id: ${matches.map((t) => t.id).join(', ')}`);
+        return 2;
+      }
+      const t = matches[0]!;
+      if (!store.tokens.revoke(t.id)) {
+        out(`token '${t.name}' (${t.id}) was revoked already, at ${t.revokedAt}`);
+        return 0;
+      }
+      out(`revoked ${t.role} token '${t.name}' (${t.id}); it is refused from its next request on`);
+    } finally {
+      store.close();
+    }
+    return 0;
+  }
+  err(`usage: phygate token create --role ROLE --name NAME [--expires 30d] | phygate token list | phygate token revoke ID|NAME`);
   return 2;
+}
+
+/** When a token given `--expires` expires: `now` plus a duration (`30d`, `12h`, `45m`), or an ISO 8601 time; null if neither or not in the future. */
+export function expiryOf(text: string, now: Date): Date | null {
+  const m = /^(\d{1,6})([dhm])$/.exec(text.trim());
+  const at = m ? new Date(now.getTime() + Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm']) : /^\d{4}-\d{2}-\d{2}/.test(text) ? new Date(text) : null;
+  return at && Number.isFinite(at.getTime()) && at.getTime() > now.getTime() ? at : null;
+}
+
+function audit(argv: string[], out: Out, err: Out): number {
+  const [sub, ...rest] = argv;
+  const { values } = parseArgs({ args: rest, options: { 'data-dir': { type: 'string' } }, strict: true });
+  if (sub !== 'verify') {
+    err('usage: phygate audit verify [--data-dir DIR]');
+    return 2;
+  }
+  const store = openStore(resolve(values['data-dir'] ?? (process.env.PHYGATE_DATA_DIR || 'var')));
+  try {
+    const check = store.audit.verify();
+    if (check.ok) {
+      out(`audit log: ${check.rows} rows, the whole hash chain verifies`);
+      return 0;
+    }
+    err(`audit log: row ${check.seq} does not verify: ${check.reason}`);
+    return 1;
+  } finally {
+    store.close();
+  }
 }
 
 function readCa(path: string): string {

@@ -87,6 +87,8 @@ export class TrafficControl {
   private schedule: ScheduledPass[] = [];
   private byNode = new Map<string, ScheduledPass[]>();
   private readonly freed = new Set<() => void>();
+  /** The nodes held when the input being handled began (see batch). */
+  private heldBefore: Set<string> | undefined;
   private readonly off: () => void;
   private readonly lookahead: number;
 
@@ -515,6 +517,7 @@ export class TrafficControl {
    */
   private batch<T>(f: () => T): T {
     this.depth++;
+    if (this.depth === 1) this.heldBefore = new Set(this.owner.keys());
     let result: T;
     try {
       result = this.depth === 1 ? this.deps.store.db.transaction(f).immediate() : f();
@@ -526,7 +529,19 @@ export class TrafficControl {
       this.outbound = [];
       out.forEach((w) => this.send(w));
     }
+    if (this.depth === 0) {
+      // Only a node held before the input and free after it is news to a route that waits: one
+      // taken and given back within the input (a route that could not be granted whole) is not,
+      // and telling of it would have that route tried again, and again, for ever.
+      const before = this.heldBefore!;
+      this.heldBefore = undefined;
+      if ([...before].some((n) => !this.owner.has(n))) this.notifyFreed();
+    }
     return result;
+  }
+
+  private notifyFreed(): void {
+    for (const l of this.freed) l();
   }
 
   // ---- holds -----------------------------------------------------------------------------------
@@ -543,7 +558,8 @@ export class TrafficControl {
     }
     for (const n of keep) this.take(device, n);
     this.deps.store.traffic.setHolds(device, [...keep], new Date(this.deps.clock.now()));
-    if (freed) for (const l of this.freed) l();
+    // Within an input, the input's end tells (batch); outside one, at once.
+    if (freed && this.heldBefore === undefined) this.notifyFreed();
   }
 
   private take(device: string, node: string): void {

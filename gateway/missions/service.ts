@@ -87,7 +87,8 @@ export class MissionService {
     });
   }
 
-  submit(plan: Plan, actor: string, idempotencyKey?: string): Submitted {
+  /** `idempotencyScope`: whose the key is (the token's id); another token's same key is another key. */
+  submit(plan: Plan, actor: string, idempotencyKey?: string, idempotencyScope?: string): Submitted {
     const requestHash = sha256(canonicalJson({ plan }));
     const report = this.check(plan);
     const status: MissionStatus =
@@ -107,7 +108,7 @@ export class MissionService {
         requestHash,
         actor,
         ...(status === 'approved' ? { approvedBy: POLICY_APPROVER } : {}),
-        ...(idempotencyKey ? { idempotencyKey } : {}),
+        ...(idempotencyKey ? { idempotencyKey, ...(idempotencyScope ? { idempotencyScope } : {}) } : {}),
       });
       if (submitted.created) {
         this.deps.log?.info({ missionId: submitted.mission.id, actor, status, verdict: report.verdict }, `mission submitted: ${status.replaceAll('_', ' ')}`);

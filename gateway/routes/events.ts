@@ -4,12 +4,21 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { FleetRegistry } from '../../robots/fleet-registry.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
+import { ApiError } from '../errors.ts';
 import type { EventHub, GatewayEvent } from '../events.ts';
 
 export const HEARTBEAT_MS = 15_000;
 
-export const eventRoutes: FastifyPluginAsync<{ site: LoadedSite; fleet: FleetRegistry; hub: EventHub }> = async (app, { site, fleet, hub }) => {
+/** How many streams may be open at once: per token and in all. Each holds a socket and a hub subscription. */
+export interface StreamCaps {
+  perToken: number;
+  total: number;
+}
+
+export const eventRoutes: FastifyPluginAsync<{ site: LoadedSite; fleet: FleetRegistry; hub: EventHub; streams: StreamCaps }> = async (app, { site, fleet, hub, streams }) => {
   const open = new Set<() => void>();
+  /** Open streams per token id. */
+  const perToken = new Map<string, number>();
   app.addHook('preClose', async () => {
     for (const end of open) end();
   });
@@ -21,11 +30,16 @@ export const eventRoutes: FastifyPluginAsync<{ site: LoadedSite; fleet: FleetReg
         tags: ['robots'],
         summary: 'Live events (Server-Sent Events): a snapshot of every device, then device state changes',
         description:
-          'text/event-stream. The first event is `snapshot` ({devices: [...]}); then `device` events carry one device\'s state, at most one per device every 200 ms (the latest state always arrives), and `traffic` events the shape of GET /v1/traffic, at most one every 200 ms, as it changes; mission, step and STOP events follow as they happen. Comment lines keep the connection alive every 15 s. Browsers\' EventSource cannot send headers: pass the token as `?access_token=`.',
+          'text/event-stream. The first event is `snapshot` ({devices: [...]}); then `device` events carry one device\'s state, at most one per device every 200 ms (the latest state always arrives), and `traffic` events the shape of GET /v1/traffic, at most one every 200 ms, as it changes; mission, step and STOP events follow as they happen. Comment lines keep the connection alive every 15 s. Browsers\' EventSource cannot send headers: pass the token as `?access_token=`. At most PHYGATE_EVENT_STREAMS_PER_TOKEN streams per token (8) and PHYGATE_EVENT_STREAMS in all (256) are open at once: one more is 429 `TOO_MANY_STREAMS`; a stream closed frees its place.',
         produces: ['text/event-stream'],
       },
     },
     async (req, reply) => {
+      const who = req.principal!.id;
+      const mine = perToken.get(who) ?? 0;
+      if (mine >= streams.perToken) throw new ApiError('TOO_MANY_STREAMS', `token '${req.principal!.name}' has ${mine} event streams open, the most one token may; close one first`);
+      if (open.size >= streams.total) throw new ApiError('TOO_MANY_STREAMS', `${open.size} event streams are open, the most this gateway serves; close one first`);
+      perToken.set(who, mine + 1);
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -39,7 +53,13 @@ export const eventRoutes: FastifyPluginAsync<{ site: LoadedSite; fleet: FleetReg
       send({ id: 0, type: 'snapshot', data: { devices: site.index.site.devices.map((d) => ({ kind: d.kind, ...fleet.get(d.id)! })) } });
       const unsubscribe = hub.subscribe(send);
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      let ended = false;
       const end = () => {
+        if (ended) return;
+        ended = true;
+        const left = (perToken.get(who) ?? 1) - 1;
+        if (left > 0) perToken.set(who, left);
+        else perToken.delete(who);
         clearInterval(heartbeat);
         unsubscribe();
         open.delete(end);
@@ -47,6 +67,9 @@ export const eventRoutes: FastifyPluginAsync<{ site: LoadedSite; fleet: FleetReg
       };
       open.add(end);
       req.raw.on('close', end);
+      res.on('close', end);
+      // A client gone before the handler ran has no 'close' left to send: its place would be held for good.
+      if (req.raw.destroyed || res.destroyed) end();
     },
   );
 };

@@ -31,7 +31,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         tags: ['missions'],
         summary: 'Check a plan and store it as a mission',
         description:
-          'A failing plan is stored as `rejected` and answered with 422 and its report. A passing one is `awaiting_approval` (or `approved`, by site policy), 201. Send an `Idempotency-Key` header to make retries safe: the same key and body return the same mission (200), the same key with another body is 422.',
+          'A failing plan is stored as `rejected` and answered with 422 and its report. A passing one is `awaiting_approval` (or `approved`, by site policy), 201. Send an `Idempotency-Key` header to make retries safe: the same key and body return the same mission (200), the same key with another body is 422. Keys belong to the token that sends them: another token sending the same key makes its own mission and never sees this one.',
         body: z.strictObject({ plan: PlanSchema }),
         headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
         response: {
@@ -42,7 +42,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
       },
     },
     async (req, reply) => {
-      const { mission, created } = missions.submit(req.body.plan, req.principal!.name, req.headers['idempotency-key']);
+      const { mission, created } = missions.submit(req.body.plan, req.principal!.name, req.headers['idempotency-key'], req.principal!.id);
       reply.header('location', `/v1/missions/${mission.id}`);
       if (!created) reply.header('idempotent-replayed', 'true');
       if (mission.status === 'rejected') {

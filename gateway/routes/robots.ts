@@ -1,21 +1,31 @@
 // Devices and what is known of their state right now.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { DropCounter } from '../../robots/drops.ts';
 import type { FleetRegistry } from '../../robots/fleet-registry.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
 import { ApiError } from '../errors.ts';
 
-export const robotRoutes: FastifyPluginAsyncZod<{ site: LoadedSite; fleet: FleetRegistry }> = async (app, { site, fleet }) => {
+export const robotRoutes: FastifyPluginAsyncZod<{ site: LoadedSite; fleet: FleetRegistry; drops?: Pick<DropCounter, 'of'> }> = async (app, { site, fleet, drops }) => {
+  // `dropped`: how many of the device's messages were not acted on, by reason (robots/drops.ts).
   const view = (id: string) => {
     const device = site.index.device(id)!;
-    return { kind: device.kind, ...fleet.get(id)! };
+    return { kind: device.kind, ...fleet.get(id)!, dropped: drops?.of(id) ?? {} };
   };
   app.get('/v1/robots', { config: { role: 'viewer' }, schema: { tags: ['robots'], summary: 'Every device of the site with its live state' } }, async () => ({
     robots: site.index.site.devices.map((d) => view(d.id)),
   }));
   app.get(
     '/v1/robots/:id',
-    { config: { role: 'viewer' }, schema: { tags: ['robots'], summary: 'One device with its live state', params: z.object({ id: z.string() }) } },
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['robots'],
+        summary: 'One device with its live state',
+        description: "`dropped`: how many of the device's messages the gateway did not act on, by reason (`schema`, `headerId-backwards`, `headerId-jump`, `clock-skew`, `other-vehicle`, `seq`, `unknown-command`)",
+        params: z.object({ id: z.string() }),
+      },
+    },
     async (req) => {
       if (!site.index.device(req.params.id)) {
         throw new ApiError('NOT_FOUND', `no device '${req.params.id}'`, { known: site.index.site.devices.map((d) => d.id) });

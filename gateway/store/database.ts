@@ -238,6 +238,21 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX traffic_schedule_step ON traffic_schedule (device, mission_id, step_id);
   `,
   `
+  -- API abuse resistance. A token may expire (NULL: never). An audit row may stand for several
+  -- refused anonymous requests from one address (count, address; NULL on every other row, and
+  -- then left out of the row's hash, so the rows before this migration verify as they did).
+  -- audit_checkpoint is the last row GET /v1/audit verified and its hash: a read checks the
+  -- chain from there on, not from the start (gateway/store/audit.ts).
+  ALTER TABLE tokens ADD COLUMN expires_at TEXT;
+  ALTER TABLE audit ADD COLUMN count INTEGER CHECK (count IS NULL OR count >= 1);
+  ALTER TABLE audit ADD COLUMN address TEXT;
+  CREATE TABLE audit_checkpoint (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+  ) STRICT;
+  `,
+  `
   -- MQTT credentials of the site's devices for the embedded broker (gateway/broker.ts): one per
   -- device, replaced when it is issued again. Only a scrypt hash with its own random salt is kept
   -- (gateway/store/device-credentials.ts), so a copied database file lets no robot in.

@@ -50,6 +50,8 @@ export interface NewMission {
   report: unknown;
   status: MissionStatus;
   idempotencyKey?: string;
+  /** Whose the key is (a token's id): keys are looked up within their scope. */
+  idempotencyScope?: string;
   /** Hash of the whole request, to tell a retry from a different request reusing a key. */
   requestHash: string;
   actor: string;
@@ -195,7 +197,7 @@ export function toMission(row: MissionRow, steps: MissionStep[]): Mission {
     endedAt: row.ended_at,
     steps,
   };
-  if (row.idempotency_key !== null) mission.idempotencyKey = row.idempotency_key;
+  if (row.idempotency_key !== null) mission.idempotencyKey = unscopedKey(row.idempotency_key);
   return mission;
 }
 
@@ -210,4 +212,17 @@ export function toStep(row: StepRow): MissionStep {
     endedAt: row.ended_at,
     reason: row.reason,
   };
+}
+
+/**
+ * The stored form of an idempotency key: `<scope>\n<key>`, so the column's UNIQUE holds per
+ * scope. A header value cannot hold a line feed, so scope and key cannot run into each other;
+ * keys stored before scopes existed have none and are read as they are.
+ */
+export function scopedKey(key: string, scope: string | undefined): string {
+  return scope === undefined ? key : `${scope}\n${key}`;
+}
+
+export function unscopedKey(stored: string): string {
+  return stored.slice(stored.indexOf('\n') + 1);
 }

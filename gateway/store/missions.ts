@@ -5,7 +5,7 @@ import { isFinal, isStepFinal, statusesLeadingTo, stepStatusesLeadingTo, type Mi
 import { canonicalJson, planHash } from '../../planners/plan.ts';
 import type { CheckReport } from '../../planners/report.ts';
 import type { Database } from './database.ts';
-import { MISSION_COLUMNS, STEP_COLUMNS, toMission, toStep, IdempotencyConflictError, InvalidStepTransitionError, InvalidTransitionError, MissionNotFoundError, type EventRow, type Mission, type MissionEvent, type MissionQuery, type MissionRow, type MissionStep, type MissionTransitionData, type NewMission, type StepRow, type StepTransitionData } from './mission-records.ts';
+import { MISSION_COLUMNS, STEP_COLUMNS, toMission, toStep, IdempotencyConflictError, InvalidStepTransitionError, scopedKey, InvalidTransitionError, MissionNotFoundError, type EventRow, type Mission, type MissionEvent, type MissionQuery, type MissionRow, type MissionStep, type MissionTransitionData, type NewMission, type StepRow, type StepTransitionData } from './mission-records.ts';
 import { newId } from './ids.ts';
 
 export * from './mission-records.ts';
@@ -257,11 +257,12 @@ export class MissionStore {
   }
 
   #insert(input: NewMission): { mission: Mission; created: boolean } {
-    if (input.idempotencyKey !== undefined) {
-      const prior = this.#byIdempotencyKey.get(input.idempotencyKey);
+    const storedKey = input.idempotencyKey === undefined ? undefined : scopedKey(input.idempotencyKey, input.idempotencyScope);
+    if (storedKey !== undefined) {
+      const prior = this.#byIdempotencyKey.get(storedKey);
       if (prior) {
         if (prior.request_hash !== input.requestHash) {
-          throw new IdempotencyConflictError(input.idempotencyKey, prior.id);
+          throw new IdempotencyConflictError(input.idempotencyKey!, prior.id);
         }
         return { mission: this.#load(prior.id)!, created: false };
       }
@@ -281,7 +282,7 @@ export class MissionStore {
       created_at: now,
       updated_at: now,
       created_by: input.actor,
-      idempotency_key: input.idempotencyKey ?? null,
+      idempotency_key: storedKey ?? null,
       approved_by: approved ? (input.approvedBy ?? POLICY_APPROVER) : null,
       approved_at: approved ? now : null,
       reason: null,

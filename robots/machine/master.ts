@@ -2,13 +2,20 @@
 // from the state and connection messages of every machine of the site, sends commands with a
 // fresh commandId and an expiry, and reports acknowledgements and job ends per commandId.
 // Nothing a device publishes can make it throw: bad messages are counted and logged.
+//
+// What it believes of a device is what the device could know: a commandId is random (never
+// derived from the mission, so nobody can name a command they did not see), an acknowledgement or
+// a job end counts only for a command this gateway sent to that very device, and a state is taken
+// only in order (its seq above the last one taken, and not far above it: ../sequence.ts).
 import { randomUUID } from 'node:crypto';
-import type { MqttClient } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { DeviceState, MachineJob } from '../../planners/fleet.ts';
 import { shapeProblems } from '../../planners/plan.ts';
 import type { SiteIndex } from '../../planners/site.ts';
+import { DropCounter, UNKNOWN_DEVICE } from '../drops.ts';
 import type { FleetRegistry } from '../fleet-registry.ts';
 import { errorText, silentLog, type Log } from '../log.ts';
+import { SequenceGuard } from '../sequence.ts';
 import {
   ConnectionSchema,
   JOB_END_STATES,
@@ -35,6 +42,10 @@ export interface MachineMasterOptions {
   log?: Log;
   /** A device that publishes nothing for this long is put offline; 0 turns the watchdog off. */
   silentAfterMs?: number;
+  /** Where dropped messages are counted (shared with the other masters); one of its own if not given. */
+  drops?: DropCounter;
+  /** How far above the last seq taken a state's may be (../sequence.ts). Default 10. */
+  maxSeqJump?: number;
 }
 
 export interface AckEvent {
@@ -60,8 +71,10 @@ export interface MachineMasterStats {
   invalid: number;
   /** From a device id that is not a machine of the site. */
   unknownDevice: number;
-  /** Older than a state already taken (a redelivery). */
+  /** Its seq not above the last one taken (a redelivery), or far above it. */
   outOfOrder: number;
+  /** Acknowledgements and job ends of commands the gateway did not send to that device. */
+  unknownCommand: number;
   commandsSent: number;
 }
 
@@ -69,14 +82,30 @@ type LinkState = 'unknown' | Connection['connectionState'];
 
 interface DeviceTrack {
   link: LinkState;
-  lastSeq?: number;
+  seq: SequenceGuard;
   lastHeardMs?: number;
   /** Keys of acknowledgements and commandIds of job ends already reported (bounded). */
   acksSeen: Set<string>;
   jobsEnded: Set<string>;
+  /** The commandIds sent to this device, or followed after a restart (bounded): only their acknowledgements and job ends count. */
+  commands: Set<string>;
+  /**
+   * A state was taken since the master started. The first one is usually the retained one, with
+   * acknowledgements of commands an earlier run of the gateway sent: not reported, but not
+   * counted as dropped either.
+   */
+  heard: boolean;
 }
 
 const REMEMBER = 200;
+/**
+ * CommandIds sent to one device that are remembered: many more than a job outlives, since a
+ * machine that keeps running under a STOP is sent `stop` again every 0.5 s and its job's command
+ * must still count when it ends.
+ */
+const REMEMBER_COMMANDS = 2_000;
+/** A machine's states travel at QoS 1: the gateway misses none while connected, so a gap of more is no redelivery. */
+export const DEFAULT_MAX_SEQ_JUMP = 10;
 /** States the master writes itself, from the link rather than from the device. */
 const LINK_LABELS = ['never connected', 'connected', 'offline', 'connection broken', 'silent', 'broker unreachable'];
 export const DEFAULT_TTL_MS = 10_000;
@@ -93,10 +122,11 @@ export class MachineMaster {
   private readonly tracks = new Map<string, DeviceTrack>();
   private readonly ackListeners = new Set<(e: AckEvent) => void>();
   private readonly jobListeners = new Set<(e: JobEndEvent) => void>();
-  private readonly counts: MachineMasterStats = { states: 0, connections: 0, invalid: 0, unknownDevice: 0, outOfOrder: 0, commandsSent: 0 };
+  private readonly counts: MachineMasterStats = { states: 0, connections: 0, invalid: 0, unknownDevice: 0, outOfOrder: 0, unknownCommand: 0, commandsSent: 0 };
+  private readonly drops: DropCounter;
   private watchdog: NodeJS.Timeout | undefined;
   private started = false;
-  private readonly onMessage = (topic: string, payload: Buffer) => this.receive(topic, payload);
+  private readonly onMessage = (topic: string, payload: Buffer, packet?: IPublishPacket) => this.receive(topic, payload, packet?.retain === true);
   private readonly onClose = () => this.linkLost();
 
   constructor(opts: MachineMasterOptions) {
@@ -107,8 +137,10 @@ export class MachineMaster {
     this.now = opts.now ?? (() => new Date());
     this.log = opts.log ?? silentLog;
     this.silentAfterMs = opts.silentAfterMs ?? DEFAULT_SILENT_AFTER_MS;
+    this.drops = opts.drops ?? new DropCounter({ log: this.log, now: () => this.now().getTime() });
+    const jump = opts.maxSeqJump ?? DEFAULT_MAX_SEQ_JUMP;
     for (const d of this.site.site.devices) {
-      if (d.kind !== 'amr') this.tracks.set(d.id, { link: 'unknown', acksSeen: new Set(), jobsEnded: new Set() });
+      if (d.kind !== 'amr') this.tracks.set(d.id, { link: 'unknown', seq: new SequenceGuard(jump), acksSeen: new Set(), jobsEnded: new Set(), commands: new Set(), heard: false });
     }
   }
 
@@ -139,6 +171,19 @@ export class MachineMaster {
         .unsubscribeAsync([machineSubscription(this.siteId, 'connection'), machineSubscription(this.siteId, 'state')])
         .catch(() => undefined);
     }
+  }
+
+  /**
+   * Acknowledgements and job ends of `commandId` from `deviceId` are reported: a command this
+   * gateway sent before it restarted (the outbox has it), followed now. Commands sent through
+   * `publish` need not be announced.
+   */
+  expectCommand(deviceId: string, commandId: string): void {
+    const track = this.tracks.get(deviceId);
+    if (!track) return;
+    // Sent again: the newest, so the last to be forgotten.
+    track.commands.delete(commandId);
+    remember(track.commands, commandId, REMEMBER_COMMANDS);
   }
 
   /**
@@ -175,6 +220,8 @@ export class MachineMaster {
   /** Publishes a command as it is (a retry keeps its commandId and expiresAt). */
   async publish(deviceId: string, command: MachineCommand): Promise<void> {
     if (!this.client.connected) throw new Error(`no connection to the MQTT broker: ${command.action} for ${deviceId} not sent`);
+    // Before it leaves: the device may acknowledge it before publishAsync resolves.
+    this.expectCommand(deviceId, command.commandId);
     await this.client.publishAsync(machineTopic(this.siteId, deviceId, 'command'), JSON.stringify(command), PUBLISH.command);
     this.counts.commandsSent++;
   }
@@ -193,7 +240,8 @@ export class MachineMaster {
     return { ...this.counts };
   }
 
-  private receive(topic: string, payload: Buffer): void {
+  /** `retained`: the broker handed the message over because the gateway subscribed, not because the device published it now. */
+  private receive(topic: string, payload: Buffer, retained: boolean): void {
     const t = parseMachineTopic(topic);
     if (!t || t.siteId !== this.siteId || t.channel === 'command') return;
     // An empty retained message clears the topic; it says nothing about the device.
@@ -201,31 +249,30 @@ export class MachineMaster {
     const track = this.tracks.get(t.deviceId);
     if (!track) {
       this.counts.unknownDevice++;
-      this.log.warn({ topic, deviceId: t.deviceId }, `machine protocol: '${t.deviceId}' is not a machine of site '${this.siteId}'; message ignored`);
+      this.drops.drop(UNKNOWN_DEVICE, 'unknown-device', `machine protocol: '${t.deviceId}' is not a machine of site '${this.siteId}'; message ignored`, { topic });
       return;
     }
     if (t.channel === 'connection') {
       const msg = decodeMessage(ConnectionSchema, payload);
-      if (!msg.ok) return this.invalid(topic, describeProblems(msg.problems));
+      if (!msg.ok) return this.invalid(t.deviceId, topic, describeProblems(msg.problems));
       this.counts.connections++;
       this.connection(t.deviceId, track, msg.value);
     } else {
       const msg = decodeMessage(MachineStateSchema, payload);
-      if (!msg.ok) return this.invalid(topic, describeProblems(msg.problems));
-      this.counts.states++;
-      this.state(t.deviceId, track, msg.value);
+      if (!msg.ok) return this.invalid(t.deviceId, topic, describeProblems(msg.problems));
+      this.state(t.deviceId, track, msg.value, retained);
     }
   }
 
-  private invalid(topic: string, problems: string): void {
+  private invalid(deviceId: string, topic: string, problems: string): void {
     this.counts.invalid++;
-    this.log.warn({ topic, problems }, `machine protocol: invalid message on ${topic}: ${problems}`);
+    this.drops.drop(deviceId, 'schema', `machine protocol: invalid message on ${topic}: ${problems}`, { topic, problems });
   }
 
   private connection(deviceId: string, track: DeviceTrack, msg: Connection): void {
     track.link = msg.connectionState;
     // The device may have restarted and counts its seq from 1 again.
-    track.lastSeq = undefined;
+    track.seq.reset();
     track.lastHeardMs = Date.now();
     const lastSeen = this.now().toISOString();
     if (msg.connectionState === 'ONLINE') {
@@ -237,14 +284,28 @@ export class MachineMaster {
     }
   }
 
-  private state(deviceId: string, track: DeviceTrack, msg: MachineState): void {
-    if (track.lastSeq !== undefined && msg.seq <= track.lastSeq) {
+  private state(deviceId: string, track: DeviceTrack, msg: MachineState, retained: boolean): void {
+    const last = track.seq.lastTaken;
+    const verdict = track.seq.take(msg.seq);
+    if (verdict !== 'taken') {
       this.counts.outOfOrder++;
+      const why = verdict === 'backwards' ? 'not above' : `more than ${track.seq.maxJump} above`;
+      this.drops.drop(deviceId, 'seq', `machine protocol: a state with seq ${msg.seq}, ${why} the last one taken (${last})`, { seq: msg.seq, last });
       return;
     }
-    track.lastSeq = msg.seq;
+    this.counts.states++;
+    const counting = track.heard;
+    track.heard = true;
     track.lastHeardMs = Date.now();
-    const gone = track.link === 'CONNECTIONBROKEN' || track.link === 'OFFLINE';
+    // A retained state of a device whose connection says it is gone is shown, but offline. A state
+    // it publishes now says it is connected, whatever a connection message said: a retained
+    // CONNECTIONBROKEN someone else published cannot keep it offline past its next state.
+    let gone = track.link === 'CONNECTIONBROKEN' || track.link === 'OFFLINE';
+    if (gone && !retained) {
+      this.log.warn({ deviceId, link: track.link }, `machine protocol: ${deviceId} publishes its state although its connection said ${track.link}: it is connected`);
+      track.link = 'ONLINE';
+      gone = false;
+    }
     const errors = msg.errors.map((e) => `${e.code}: ${e.message}`);
     const patch: Partial<Omit<DeviceState, 'id'>> = {
       online: !gone,
@@ -260,10 +321,18 @@ export class MachineMaster {
     for (const ack of msg.acks) {
       const key = `${ack.commandId}|${ack.result}|${ack.seq}`;
       if (!remember(track.acksSeen, key)) continue;
+      if (!track.commands.has(ack.commandId)) {
+        if (counting) this.unknownCommand(deviceId, `an acknowledgement (${ack.result}) of command ${ack.commandId}`);
+        continue;
+      }
       const event: AckEvent = { deviceId, commandId: ack.commandId, result: ack.result, ...(ack.reason !== undefined ? { reason: ack.reason } : {}) };
       for (const l of this.ackListeners) this.safely(() => l(event));
     }
     if ((JOB_END_STATES as readonly string[]).includes(msg.state) && 'job' in msg && msg.job && remember(track.jobsEnded, msg.job.commandId)) {
+      if (!track.commands.has(msg.job.commandId)) {
+        if (counting) this.unknownCommand(deviceId, `the end (${msg.state}) of a job of command ${msg.job.commandId}`);
+        return;
+      }
       const event: JobEndEvent = {
         deviceId,
         commandId: msg.job.commandId,
@@ -276,6 +345,12 @@ export class MachineMaster {
     }
   }
 
+  /** An acknowledgement or job end of a command the gateway did not send to the device: never reported. */
+  private unknownCommand(deviceId: string, what: string): void {
+    this.counts.unknownCommand++;
+    this.drops.drop(deviceId, 'unknown-command', `machine protocol: ${what}, which the gateway did not send to ${deviceId}; ignored`);
+  }
+
   /**
    * Without the broker nothing a machine says arrives and no command leaves: every machine is
    * offline until the subscriptions come back with the retained connection and state.
@@ -283,7 +358,7 @@ export class MachineMaster {
   private linkLost(): void {
     for (const [deviceId, track] of this.tracks) {
       track.link = 'unknown';
-      track.lastSeq = undefined;
+      track.seq.reset();
       if (this.fleet.get(deviceId)?.online === true) this.fleet.update(deviceId, { online: false, state: 'broker unreachable' });
     }
   }
@@ -292,6 +367,8 @@ export class MachineMaster {
     const limit = Date.now() - this.silentAfterMs;
     for (const [deviceId, track] of this.tracks) {
       if (track.lastHeardMs === undefined || track.lastHeardMs > limit) continue;
+      // Nothing of it was taken for that long: whatever seq it counts from now is taken next.
+      track.seq.reset();
       if (this.fleet.get(deviceId)?.online !== true) continue;
       this.log.warn({ deviceId }, `machine protocol: ${deviceId} sent nothing for ${this.silentAfterMs} ms; offline`);
       this.fleet.update(deviceId, { online: false, state: 'silent' });
@@ -320,9 +397,9 @@ function fleetJob(job: Job): MachineJob {
 }
 
 /** Adds `key` to a bounded set; false when it was already there. */
-function remember(set: Set<string>, key: string): boolean {
+function remember(set: Set<string>, key: string, bound = REMEMBER): boolean {
   if (set.has(key)) return false;
   set.add(key);
-  if (set.size > REMEMBER) set.delete(set.values().next().value!);
+  if (set.size > bound) set.delete(set.values().next().value!);
   return true;
 }

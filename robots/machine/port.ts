@@ -53,10 +53,12 @@ export class MachinePort implements DevicePort {
     else if (step.action === 'convey') command = { action: 'convey', count: request.count ?? step.params.count };
     else if (step.action === 'arm.transfer') command = { action: 'transfer', from: step.params.from, to: request.onto ?? step.params.to };
     else throw new StepRefusedError(`${device} takes machine commands: it cannot do '${step.action}'`);
-    const commandId = `${request.missionId}-s${request.stepIndex}-${request.attempt}`;
     try {
-      const message = this.master.prepareCommand(device, command, { commandId, ttlMs: request.ttlMs });
-      return { id: commandId, device, channel: 'machine.command', message: message as unknown as Record<string, unknown>, expiresAt: message.expiresAt };
+      // A random commandId (the master's): one made of the mission's id and the step's index could
+      // be named by anyone on the broker, and a forged `done` for it would end the step. The
+      // outbox row, stored with the mission and step before it is sent, is what traces it back.
+      const message = this.master.prepareCommand(device, command, { ttlMs: request.ttlMs });
+      return { id: message.commandId, device, channel: 'machine.command', message: message as unknown as Record<string, unknown>, expiresAt: message.expiresAt };
     } catch (err) {
       throw StepRefusedError.from(device, err);
     }
@@ -83,6 +85,8 @@ export class MachinePort implements DevicePort {
   }
 
   follow(work: Work): void {
+    // Sent by this gateway before it restarted: the machine's acknowledgements and job end of it count.
+    this.master.expectCommand(work.device, work.id);
     this.followed.set(work.device, work);
     const state = this.fleet.get(work.device);
     if (state) this.checkFollowed(state);

@@ -4,13 +4,18 @@
 //
 // Nothing a vehicle (or anyone on the broker) sends can make it throw: a message that is not
 // JSON, not a valid VDA 5050 2.0 object, or from a vehicle the site does not know is counted and
-// logged, and dropped.
+// logged, and dropped. A state or visualization is taken only in order and when it is of now:
+// its headerId must be above the last one taken from that topic (and not far above it:
+// ../sequence.ts) and its timestamp within `clockSkewMs` of the gateway's clock, so a replayed or
+// forged message cannot put a vehicle back where it was, or where it never was, for long.
 import type { MqttClient } from 'mqtt';
 import type { DeviceState, Pose } from '../../planners/fleet.ts';
 import { buildNavGraph, type NavGraph } from '../../planners/route.ts';
 import type { Amr, SiteIndex } from '../../planners/site.ts';
+import { DropCounter, UNKNOWN_DEVICE, type DropReason } from '../drops.ts';
 import type { FleetRegistry } from '../fleet-registry.ts';
 import { silentLog, type Log } from '../log.ts';
+import { SequenceGuard } from '../sequence.ts';
 import { DeviceOfflineError, NoOrderError, OrderActiveError, RouteStartError, UnknownDeviceError } from './errors.ts';
 import { buildOrder, type EndAction } from './order.ts';
 import { describeError, evaluateProgress, hasActiveOrder, releasedActions, type OrderProgress, type TrackedOrder } from './progress.ts';
@@ -47,7 +52,23 @@ export interface Vda5050MasterOptions {
   silenceMs?: number;
   /** The site's nav graph, if already built. */
   graph?: NavGraph;
+  /** Where dropped messages are counted (shared with the other masters); one of its own if not given. */
+  drops?: DropCounter;
+  /**
+   * A state or visualization whose timestamp is further than this from the gateway's clock is
+   * dropped (`clock-skew`); 0 turns the check off. Default 30 s (PHYGATE_STATE_CLOCK_SKEW_S).
+   */
+  clockSkewMs?: number;
+  /** How far above the last headerId taken a message's may be (../sequence.ts). Default 1000. */
+  maxHeaderIdJump?: number;
 }
+
+export const DEFAULT_CLOCK_SKEW_MS = 30_000;
+/**
+ * States and visualizations travel at QoS 0 and a busy broker may lose some, so a gap is no sign
+ * of forgery; a forged headerId of 2^53 or 1e9 is.
+ */
+export const DEFAULT_MAX_HEADER_ID_JUMP = 1_000;
 
 export interface OrderRequest {
   /** Node ids, starting at the AMR's current node (for an update: where the current base ends). */
@@ -68,10 +89,14 @@ export type OrderProgressListener = (progress: OrderProgress) => void;
 export interface MasterStats {
   /** Messages on the subscribed VDA 5050 topics. */
   received: number;
-  /** Not JSON, or not a valid VDA 5050 2.0 object. */
+  /** Not JSON, or not a valid VDA 5050 2.0 object, or naming another vehicle than its topic. */
   invalid: number;
   /** From a manufacturer/serial number that is none of the site's AMRs. */
   unknownDevice: number;
+  /** A state or visualization out of order: its headerId not above the last taken, or far above it. */
+  outOfOrder: number;
+  /** A state or visualization whose timestamp is too far from the gateway's clock. */
+  clockSkew: number;
 }
 
 /** A topic the master reads: which message, from which address, and the site's vehicle there if any. */
@@ -86,6 +111,8 @@ interface Vehicle {
   id: string;
   amr: Amr;
   headerIds: { order: number; instantActions: number };
+  /** The headerIds taken from the vehicle, per topic (the spec numbers each topic on its own). */
+  taken: { state: SequenceGuard; visualization: SequenceGuard };
   state?: State;
   factsheet?: Factsheet;
   lastHeardMs?: number;
@@ -173,7 +200,9 @@ export class Vda5050Master {
   private readonly byAddress = new Map<string, Vehicle>();
   private readonly inboundTopics = new Map<string, Inbound>();
   private readonly listeners = new Set<OrderProgressListener>();
-  private readonly counts: MasterStats = { received: 0, invalid: 0, unknownDevice: 0 };
+  private readonly counts: MasterStats = { received: 0, invalid: 0, unknownDevice: 0, outOfOrder: 0, clockSkew: 0 };
+  private readonly drops: DropCounter;
+  private readonly clockSkewMs: number;
   private started = false;
   private silenceTimer: NodeJS.Timeout | undefined;
   private stateRequests: NodeJS.Immediate | undefined;
@@ -189,8 +218,11 @@ export class Vda5050Master {
     this.now = opts.now ?? (() => new Date());
     this.log = opts.log ?? silentLog;
     this.silenceMs = opts.silenceMs ?? 65_000;
+    this.drops = opts.drops ?? new DropCounter({ log: this.log, now: () => this.now().getTime() });
+    this.clockSkewMs = opts.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
+    const jump = opts.maxHeaderIdJump ?? DEFAULT_MAX_HEADER_ID_JUMP;
     for (const amr of opts.site.devicesOfKind('amr')) {
-      const v: Vehicle = { id: amr.id, amr, headerIds: { order: 0, instantActions: 0 } };
+      const v: Vehicle = { id: amr.id, amr, headerIds: { order: 0, instantActions: 0 }, taken: { state: new SequenceGuard(jump), visualization: new SequenceGuard(jump) } };
       this.vehicles.set(amr.id, v);
       this.byAddress.set(`${amr.vda5050.manufacturer}/${amr.vda5050.serialNumber}`, v);
     }
@@ -404,7 +436,7 @@ export class Vda5050Master {
     const v = inbound.vehicle;
     if (!v) {
       this.counts.unknownDevice++;
-      this.log.warn({ topic }, 'message from a vehicle the site does not know');
+      this.drops.drop(UNKNOWN_DEVICE, 'unknown-device', `a message on ${topic}, from a vehicle the site does not know`, { topic });
       return;
     }
     let json: unknown;
@@ -412,7 +444,7 @@ export class Vda5050Master {
       json = JSON.parse(payload.toString('utf8'));
     } catch (err) {
       this.counts.invalid++;
-      this.log.warn({ topic, deviceId: v.id, error: (err as Error).message }, 'message is not JSON');
+      this.drops.drop(v.id, 'schema', `a message on ${topic} is not JSON`, { topic, error: (err as Error).message });
       return;
     }
     // Checked, not copied: a valid message is kept as it came (what the schema would return is
@@ -421,15 +453,17 @@ export class Vda5050Master {
     if (!schema.validate(json)) {
       this.counts.invalid++;
       const problems = schema.safeParse(json).error?.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
-      this.log.warn({ topic, deviceId: v.id, problems }, `invalid VDA 5050 ${inbound.topic}`);
+      const first = problems?.[0];
+      this.drops.drop(v.id, 'schema', `invalid VDA 5050 ${inbound.topic}${first ? `: ${first.path}: ${first.message}` : ''}`, { topic, problems });
       return;
     }
     const message = json;
     if (message.manufacturer !== inbound.manufacturer || message.serialNumber !== inbound.serialNumber) {
       this.counts.invalid++;
-      this.log.warn({ topic, deviceId: v.id, manufacturer: message.manufacturer, serialNumber: message.serialNumber }, 'message names another vehicle than its topic');
+      this.drops.drop(v.id, 'other-vehicle', `a message on ${topic} names another vehicle than its topic`, { topic, manufacturer: message.manufacturer, serialNumber: message.serialNumber });
       return;
     }
+    if ((inbound.topic === 'state' || inbound.topic === 'visualization') && !this.inOrder(v, inbound.topic, message.headerId, message.timestamp, topic)) return;
     try {
       switch (inbound.topic) {
         case 'state':
@@ -469,8 +503,41 @@ export class Vda5050Master {
     return inbound;
   }
 
-  /** After a (re)connect: the vehicles' states may have changed meanwhile and retained state is not kept. */
+  /**
+   * Whether a state or visualization is of now and in order: its timestamp within clockSkewMs of
+   * the gateway's clock (checked first, so a message dropped for it does not move the headerId on),
+   * its headerId above the last one taken from the topic and at most maxHeaderIdJump above it.
+   */
+  private inOrder(v: Vehicle, topic: 'state' | 'visualization', headerId: number, timestamp: string, where: string): boolean {
+    if (this.clockSkewMs > 0) {
+      const skew = Date.parse(timestamp) - this.now().getTime();
+      if (!(Math.abs(skew) <= this.clockSkewMs)) {
+        this.counts.clockSkew++;
+        this.drops.drop(v.id, 'clock-skew', `a ${topic} stamped ${timestamp}, ${Math.round(skew / 1000)} s from the gateway's clock (at most ${this.clockSkewMs / 1000} s)`, { topic: where, timestamp });
+        return false;
+      }
+    }
+    const guard = v.taken[topic];
+    const verdict = guard.take(headerId);
+    if (verdict === 'taken') return true;
+    this.counts.outOfOrder++;
+    const reason: DropReason = verdict === 'backwards' ? 'headerId-backwards' : 'headerId-jump';
+    this.drops.drop(v.id, reason, `a ${topic} with headerId ${headerId} after ${guard.lastTaken}`, { topic: where, headerId, last: guard.lastTaken });
+    return false;
+  }
+
+  /** The vehicle's numbering may start again (see ../sequence.ts for when). */
+  private restartNumbering(v: Vehicle): void {
+    v.taken.state.reset();
+    v.taken.visualization.reset();
+  }
+
+  /**
+   * After a (re)connect: the vehicles' states may have changed meanwhile and retained state is not
+   * kept; a vehicle may have restarted meanwhile without the gateway hearing its connection message.
+   */
   private readonly onConnect = (): void => {
+    for (const v of this.vehicles.values()) this.restartNumbering(v);
     this.requestStates();
   };
 
@@ -508,6 +575,8 @@ export class Vda5050Master {
   private onConnection(v: Vehicle, message: Connection): void {
     const now = this.now();
     v.lastHeardMs = now.getTime();
+    // Whatever it says, the vehicle (re)connected or went away: it may count its headerIds from the start again.
+    this.restartNumbering(v);
     if (message.connectionState === 'ONLINE') {
       this.fleet.update(v.id, { online: true, lastSeen: now.toISOString() });
     } else {
@@ -528,6 +597,8 @@ export class Vda5050Master {
     const now = this.now().getTime();
     for (const v of this.vehicles.values()) {
       if (v.lastHeardMs === undefined || now - v.lastHeardMs <= this.silenceMs) continue;
+      // Nothing of it was taken for that long: whatever numbering it has now is taken next.
+      this.restartNumbering(v);
       if (this.fleet.get(v.id)?.online) {
         this.fleet.update(v.id, { online: false, state: 'silent' });
         this.log.warn({ deviceId: v.id }, `${v.id} silent for ${Math.round((now - v.lastHeardMs) / 1000)} s: marked offline`);

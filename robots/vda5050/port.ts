@@ -2,6 +2,7 @@
 // route the executor gives, with `pick`, `drop` or `startCharging` at its end; the order's
 // progress becomes step signals. Pause is `startPause` (the vehicle holds its order), abort is
 // `cancelOrder`, STOP is `startPause` + `cancelOrder` in one message at QoS 1.
+import { randomBytes } from 'node:crypto';
 import type { DeviceState } from '../../planners/fleet.ts';
 import {
   StepRefusedError,
@@ -53,7 +54,10 @@ export class Vda5050Port implements DevicePort {
       throw new StepRefusedError(`${device} is an AMR: it cannot do '${step.action}'`);
     }
     if (!route) throw new StepRefusedError(`${device}: no route from where it stands`);
-    const orderId = `${request.missionId}.${step.id}.${request.attempt}`;
+    // Readable, and not guessable: a state naming the orderId finished ends the step, so nobody who
+    // did not see the order may be able to name it (128 random bits; the outbox row has the mission
+    // and step too).
+    const orderId = `${request.missionId}.${step.id}.${request.attempt}.${randomBytes(16).toString('hex')}`;
     const end = END_ACTION[step.action];
     try {
       const order = this.master.prepareOrder(device, {

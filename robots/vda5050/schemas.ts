@@ -15,6 +15,9 @@ export const VDA5050_VERSION = '2.0.0';
 /** The spec's bound for angles: [-π, π] written to eleven decimals. */
 export const ANGLE_LIMIT = 3.14159265359;
 
+/** The bound for a vehicle's own heading (agvPosition.theta): ANGLE_LIMIT, rounded up as vehicles round it. */
+export const AGV_THETA_LIMIT = 3.1416;
+
 const int = z.number().int().nonnegative();
 const finite = z.number().finite();
 const angle = finite.min(-ANGLE_LIMIT).max(ANGLE_LIMIT);
@@ -165,8 +168,9 @@ export const EdgeStateSchema = z.object({
 export const AgvPositionSchema = z.object({
   x: finite,
   y: finite,
-  // Read leniently: a vehicle reporting 3.1416 is not worth dropping its whole state for.
-  theta: finite,
+  // [-π, π] as the spec says, read with π rounded up at the fourth decimal: a vehicle reporting
+  // 3.1416 is not worth dropping its whole state for; one reporting 1e308 is not telling its heading.
+  theta: finite.min(-AGV_THETA_LIMIT).max(AGV_THETA_LIMIT),
   mapId: z.string(),
   mapDescription: z.string().optional(),
   positionInitialized: z.boolean(),

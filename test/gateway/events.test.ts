@@ -197,3 +197,82 @@ t.test('a token passed as ?access_token= never reaches the request log', async (
   t.same([...new Set(access.map((l) => l.level))], [20], 'every access line is at debug (20)');
   t.same(lines().filter((l) => l.msg === 'incoming request').map((l) => l.req?.url).sort(), ['/v1/events?access_token=REDACTED', '/v1/robots?access_token=REDACTED']);
 });
+
+t.test('open streams are capped per token and in all: one more is 429 TOO_MANY_STREAMS; a closed one frees its place', async (t) => {
+  const h = await appFor(t, { config: { PHYGATE_EVENT_STREAMS_PER_TOKEN: 2, PHYGATE_EVENT_STREAMS: 3 } });
+  const url = await h.app.listen({ port: 0, host: '127.0.0.1' });
+  const opened: Sse[] = [];
+  t.teardown(() => opened.forEach((s) => s.close()));
+  const open = async (headers: Record<string, string>) => {
+    const { status, sse } = await openStream(`${url}/v1/events`, headers);
+    opened.push(sse);
+    return { status, sse };
+  };
+  const refused = async (headers: Record<string, string>) => {
+    const res = await fetch(`${url}/v1/events`, { headers });
+    if (res.status === 200) {
+      // Not refused: a stream, which would never end by itself.
+      await res.body?.cancel();
+      return { status: res.status, body: { code: '', message: '' } };
+    }
+    return { status: res.status, body: (await res.json()) as { code: string; message: string } };
+  };
+
+  const first = await open(h.auth('viewer'));
+  t.equal(first.status, 200);
+  t.equal((await open(h.auth('viewer'))).status, 200);
+  const third = await refused(h.auth('viewer'));
+  t.equal(third.status, 429, "a token's third stream");
+  t.match(third.body, { code: 'TOO_MANY_STREAMS', message: /viewer-test/ });
+  const third2 = await refused({ authorization: `bearer  ${h.tokens.viewer}` });
+  t.equal(third2.status, 429, 'however the header is spelled');
+
+  t.equal((await open(h.auth('operator'))).status, 200, 'another token has its own places');
+  const overall = await refused(h.auth('admin'));
+  t.equal(overall.status, 429, 'three open in all: the fourth is refused whoever asks');
+  t.match(overall.body, { code: 'TOO_MANY_STREAMS', message: /3 event streams are open/ });
+
+  first.sse.close();
+  const again = await until('the closed stream frees its place', async () => {
+    const res = await open(h.auth('viewer'));
+    return res.status === 200 ? res : undefined;
+  }, 10_000);
+  await again.sse.until(1);
+  t.equal(again.sse.events[0]!.event, 'snapshot', 'a stream like any other');
+});
+
+t.test('the token in any spelling of the access_token key is accepted and never logged', async (t) => {
+  const { PassThrough } = await import('node:stream');
+  const { buildApp, redactUrl } = await import('../../gateway/app.ts');
+  const { readConfig } = await import('../../gateway/config.ts');
+  for (const key of ['access%5Ftoken', '%61ccess_token', 'access_%74oken', 'ACCESS%5fTOKEN', 'access%255Ftoken', 'access_token']) {
+    t.equal(redactUrl(`/v1/events?x=1&${key}=pgt_secret&y=2`), `/v1/events?x=1&${key}=REDACTED&y=2`, key);
+  }
+  t.equal(redactUrl('/v1/events?access_tokens=keep&token=keep'), '/v1/events?access_tokens=keep&token=keep', 'other keys stay');
+  t.equal(redactUrl('/v1/events?%zz=1&access%5Ftoken=pgt_secret#frag'), '/v1/events?%zz=1&access%5Ftoken=REDACTED#frag', 'a malformed escape elsewhere changes nothing');
+
+  const h = await appFor(t);
+  const log = new PassThrough();
+  let text = '';
+  log.on('data', (d: Buffer) => (text += d.toString()));
+  const app = await buildApp({ config: { ...readConfig({}), PHYGATE_LOG_LEVEL: 'debug' }, site: h.site, store: h.store, fleet: h.fleet, logStream: log });
+  const ac = new AbortController();
+  t.teardown(async () => {
+    await app.close();
+    ac.abort();
+  });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const spelled = [`access%5Ftoken=${h.tokens.viewer}`, `%61ccess_token=${h.tokens.operator}`];
+  for (const q of spelled) {
+    const res = await fetch(`${url}/v1/events?${q}`, { signal: ac.signal });
+    t.equal(res.status, 200, `${q.split('=')[0]} is read as access_token`);
+  }
+  await app.inject({ method: 'GET', url: `/v1/nowhere?%61ccess%5Ftoken=${h.tokens.admin}` });
+  const lines = () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; req?: { url: string } });
+  await until('the requests logged', () => lines().filter((l) => l.msg === 'incoming request').length >= 3, 5000);
+  for (const role of ['viewer', 'operator', 'admin'] as const) t.notMatch(text, h.tokens[role], `the ${role} token is not in the log`);
+  t.same(
+    lines().filter((l) => l.msg === 'incoming request').map((l) => l.req?.url).sort(),
+    ['/v1/events?%61ccess_token=REDACTED', '/v1/events?access%5Ftoken=REDACTED', '/v1/nowhere?%61ccess%5Ftoken=REDACTED'],
+  );
+});

@@ -169,6 +169,30 @@ t.test('Idempotency-Key: replaying a rejected submission answers 422 again, with
   t.equal((await list(h)).json().missions.length, 1);
 });
 
+t.test("Idempotency-Key: keys are the token's own; another token's same key never reaches the first one's mission", async (t) => {
+  const h = await appFor(t);
+  const rival = h.store.tokens.create('agent', 'rival-agent');
+  const asRival = (plan: PlanInput) => h.app.inject({ method: 'POST', url: '/v1/missions', headers: { authorization: `Bearer ${rival.token}`, 'idempotency-key': 'order-42' }, payload: { plan } });
+  const mine = await submit(h, canonicalPlan(), { 'idempotency-key': 'order-42' });
+  t.equal(mine.statusCode, 201);
+
+  // The same key and the same body from another token: before, a replay of the first token's mission.
+  const theirs = await asRival(canonicalPlan());
+  t.equal(theirs.statusCode, 201, 'a mission of its own');
+  t.notOk(theirs.headers['idempotent-replayed']);
+  t.not(theirs.json().id, mine.json().id, 'never the other token\'s mission');
+  t.equal(theirs.json().createdBy, 'rival-agent');
+  const conflicting = await asRival({ ...canonicalPlan(), priority: 9 });
+  t.equal(conflicting.statusCode, 422, "its own key with another body conflicts with its own mission");
+  t.match(conflicting.json(), { code: 'IDEMPOTENCY_CONFLICT', details: { missionId: theirs.json().id } });
+  t.notMatch(conflicting.body, mine.json().id, "the first token's mission is not named to it");
+
+  const replay = await submit(h, canonicalPlan(), { 'idempotency-key': 'order-42' });
+  t.equal(replay.statusCode, 200, 'the first token still replays its own');
+  t.equal(replay.json().id, mine.json().id);
+  t.equal(h.store.missions.get(mine.json().id)!.idempotencyKey, 'order-42', 'the key reads back as sent');
+});
+
 t.test('an Idempotency-Key longer than 200 characters is 400', async (t) => {
   const h = await appFor(t);
   const res = await submit(h, canonicalPlan(), { 'idempotency-key': 'k'.repeat(201) });

@@ -289,6 +289,24 @@ t.test('a paused mission that resumes after a STOP gets its passes back: the com
   t.same(f.gw.executor.traffic.pathOf('amr-1')?.nodes, ['sa-2', 'sa-3', 'sa-4', 'sa-5', 'sa-6', 'sa-7', 'shelf-3'], 'it goes on along the checked route from where it stands');
 });
 
+t.test('a route that cannot be granted whole yet waits for a node to be freed, not for ever in a loop: amr-1 to dock-b while amr-2 makes way from there (ports that cannot extend a route)', async (t) => {
+  const f = fakeFloor(t);
+  const freed: number[] = [];
+  f.gw.executor.traffic.onFreed(() => freed.push(f.clock.now()));
+  // amr-2 stands at dock-b: the check moves it to park-1, and amr-1's route ends where it stands.
+  const id = f.approve(drivePlan('amr-1', 'dock-b'));
+  t.equal(f.status(id), 'running', 'approved, and the approval returned');
+  t.equal(f.stepStatus(id, 'make-way:1'), 'dispatched', 'amr-2 is sent off dock-b');
+  t.equal(f.stepStatus(id, 'go'), 'pending', 'amr-1 waits: dock-b is not free, and its port takes a route only whole');
+  t.same(freed, [], 'nothing was freed: taking a route’s nodes and giving them back in one input tells no one');
+  // amr-2 leaves dock-b: amr-1's route can be granted now.
+  const move = f.work(f.gw.vda5050, 'make-way:1', id);
+  f.gw.vda5050.signal('done', move.id, 'amr-2');
+  f.fleet.update('amr-2', { at: 'park-1' });
+  t.ok(freed.length > 0, 'dock-b freed: the waiting route is told');
+  t.equal(f.stepStatus(id, 'go'), 'dispatched', 'and amr-1 sets off');
+});
+
 t.test('an AMR told to drop its work, or under a STOP, is granted nothing more and sent no order update', async (t) => {
   let stopped = false;
   const r = rig(t, { stopped: () => stopped });

@@ -34,3 +34,30 @@ export function midOrderState(): State {
     safetyState: { eStop: 'NONE', fieldViolation: false },
   };
 }
+
+/**
+ * A state of a vehicle standing idle with no order: amr-2 at dock-b unless told otherwise.
+ * `headerId`, the time it is stamped with (ms), and the pose are what the tests vary.
+ */
+export function idleState(o: { serialNumber?: string; headerId?: number; at?: number; pose?: { x: number; y: number; theta: number } } = {}): State {
+  return {
+    headerId: o.headerId ?? 1,
+    timestamp: new Date(o.at ?? Date.now()).toISOString(),
+    version: '2.0.0',
+    manufacturer: 'phygate',
+    serialNumber: o.serialNumber ?? 'amr-2',
+    orderId: '',
+    orderUpdateId: 0,
+    lastNodeId: 'dock-b',
+    lastNodeSequenceId: 0,
+    nodeStates: [],
+    edgeStates: [],
+    agvPosition: { ...(o.pose ?? { x: 8, y: 1.5, theta: -1.5708 }), mapId: 'demo-hall', positionInitialized: true },
+    driving: false,
+    operatingMode: 'AUTOMATIC',
+    batteryState: { batteryCharge: 64, charging: false },
+    errors: [],
+    actionStates: [],
+    safetyState: { eStop: 'NONE', fieldViolation: false },
+  };
+}

@@ -166,6 +166,8 @@ const INVALID: [string, Json][] = [
   ['headerId 1e308', with_({ headerId: 1e308 })],
   ['x NaN', with_({ agvPosition: { x: NaN, y: 2, theta: 0, mapId: 'm', positionInitialized: true } })],
   ['theta Infinity', with_({ agvPosition: { x: 1, y: 2, theta: Infinity, mapId: 'm', positionInitialized: true } })],
+  ['theta 1e308', with_({ agvPosition: { x: 1, y: 2, theta: 1e308, mapId: 'm', positionInitialized: true } })],
+  ['theta beyond π rounded', with_({ agvPosition: { x: 1, y: 2, theta: -3.1417, mapId: 'm', positionInitialized: true } })],
   ['distanceSinceLastNode -Infinity', with_({ distanceSinceLastNode: -Infinity })],
   ['localizationScore above 1', with_({ agvPosition: { x: 1, y: 2, theta: 0, mapId: 'm', positionInitialized: true, localizationScore: 1.0000001 } })],
   ['node theta beyond π', with_({ nodeStates: [{ nodeId: 'n', sequenceId: 0, released: true, nodePosition: { x: 0, y: 0, theta: 3.1416, mapId: 'm' } }] })],

@@ -159,3 +159,28 @@ t.test('BATTERY_LOW from the energy model on a long drive with a low battery', a
   t.same(codes(low), ['BATTERY_LOW']);
   t.equal(low.issues[0]!.step, 'lap-0', 'named at the first step that crosses the reserve');
 });
+
+t.test('a robot below the reserve may use it on its way to a charger, but not run flat', async (t) => {
+  const site: SmallSite = { ...CORRIDOR, chargers: ['e'], amrs: { 'amr-a': 'w' } };
+  const charge = [{ id: 'charge', action: 'charge' as const, device: 'amr-a', params: { at: 'e' } }];
+  const low = checkSmall(site, charge, { 'amr-a': { soc: 0.15 } });
+  t.same(codes(low), [], 'at 15 % (reserve 20 %) it drives 20 m to the charger and charges');
+  const after = checkSmall(site, [...charge, { id: 'back', action: 'navigate' as const, device: 'amr-a', params: { to: 'w' }, after: ['charge'] }], { 'amr-a': { soc: 0.15 } });
+  t.same(codes(after), [], 'charged, it drives back above the reserve');
+  const lap = checkSmall(site, [{ id: 'lap', action: 'navigate' as const, device: 'amr-a', params: { to: 'e' } }], { 'amr-a': { soc: 0.15 } });
+  t.same(codes(lap), ['BATTERY_LOW'], 'the same drive that is not to a charger is below the reserve');
+  const flat = checkSmall(site, charge, { 'amr-a': { soc: 0.00001 } });
+  t.same(codes(flat), ['BATTERY_LOW']);
+  t.match(flat.issues[0]!.message, /run flat during step 'charge', before it reaches the charger/);
+});
+
+t.test('a charge step with no free charger is not predicted to charge where the robot stands', async (t) => {
+  const site: SmallSite = { ...CORRIDOR, chargers: ['e'] };
+  const charge = [{ id: 'charge', action: 'charge' as const, device: 'amr-a', params: {} }];
+  const taken = checkSmall(site, charge, { 'amr-a': { soc: 0.5 }, 'amr-b': { soc: 0.5 } });
+  t.same(codes(taken), ['UNREACHABLE'], 'amr-b stands on the only charger, itself below the charge target: it stays');
+  t.match(taken.issues[0]!.message, /no charger is free for amr-a/);
+  const free = checkSmall({ ...site, amrs: { 'amr-a': 'w' } }, charge, { 'amr-a': { soc: 0.5 } });
+  t.same(codes(free), [], 'with the charger free it drives there and charges');
+  t.equal(free.steps[0]!.route?.at(-1), 'e');
+});

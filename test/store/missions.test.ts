@@ -177,6 +177,19 @@ t.test('idempotency key: a retry gets the same mission, a different request is r
   t.equal(store.missions.events().filter((e) => e.type === 'mission.created').length, 2, 'a retry writes no event');
 });
 
+t.test('idempotency key: looked up within its scope (the token), read back as sent', async (t) => {
+  const store = open(t);
+  const mine = store.missions.create(request('a', { idempotencyKey: 'k', idempotencyScope: 'tok_A' }));
+  const theirs = store.missions.create(request('a', { idempotencyKey: 'k', idempotencyScope: 'tok_B' }));
+  t.equal(theirs.created, true, 'the same key and request in another scope is another mission');
+  t.not(theirs.mission.id, mine.mission.id);
+  const unscoped = store.missions.create(request('a', { idempotencyKey: 'k' }));
+  t.equal(unscoped.created, true, 'nor is it the key without a scope');
+  t.equal(store.missions.create(request('a', { idempotencyKey: 'k', idempotencyScope: 'tok_B' })).mission.id, theirs.mission.id, 'within its scope it replays');
+  t.same([mine, theirs, unscoped].map((m) => store.missions.get(m.mission.id)!.idempotencyKey), ['k', 'k', 'k'], 'the scope is not shown');
+  t.match(t.throws(() => store.missions.create(request('b', { idempotencyKey: 'k', idempotencyScope: 'tok_A' }))), { missionId: mine.mission.id, idempotencyKey: 'k' });
+});
+
 t.test('transitions follow planners/mission.ts', async (t) => {
   const store = open(t);
   const { mission } = store.missions.create(request());
@@ -286,7 +299,7 @@ t.test('survives close and reopen', async (t) => {
   t.same(again?.plan, mission.plan);
   t.same(again?.steps.map((s) => s.id), ['mill', 'fetch']);
   t.same(second.missions.events(mission.id).map((e) => e.type), ['mission.created', 'mission.approved']);
-  t.same(second.tokens.verify(token.token), { id: token.id, name: 'ana', role: 'operator' });
+  t.same(second.tokens.verify(token.token), { id: token.id, name: 'ana', role: 'operator', expiresAt: null });
   t.equal(second.missions.create(request('a', { idempotencyKey: 'k' })).created, false, 'keys survive too');
   t.equal(second.db.pragma('user_version', { simple: true }), SCHEMA_VERSION, 'migrations ran once');
 });

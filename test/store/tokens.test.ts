@@ -31,8 +31,8 @@ t.test('create, verify, list, count, revoke', async (t) => {
   const bot = tokens.create('agent', 'planner-bot');
   t.not(bot.token, ana.token);
 
-  t.same(tokens.verify(ana.token), { id: ana.id, name: 'ana', role: 'operator' });
-  t.same(tokens.verify(bot.token), { id: bot.id, name: 'planner-bot', role: 'agent' });
+  t.same(tokens.verify(ana.token), { id: ana.id, name: 'ana', role: 'operator', expiresAt: null });
+  t.same(tokens.verify(bot.token), { id: bot.id, name: 'planner-bot', role: 'agent', expiresAt: null });
   t.equal(tokens.verify(`${ana.token}x`), undefined, 'wrong token');
   t.equal(tokens.verify(ana.token.slice(4)), undefined, 'without its prefix');
   t.equal(tokens.verify(''), undefined);
@@ -40,7 +40,7 @@ t.test('create, verify, list, count, revoke', async (t) => {
   t.equal(tokens.count(), 2);
 
   const listed = tokens.list();
-  t.same(listed.map((r) => Object.keys(r).sort()), Array(2).fill(['createdAt', 'id', 'name', 'revokedAt', 'role']));
+  t.same(listed.map((r) => Object.keys(r).sort()), Array(2).fill(['createdAt', 'expiresAt', 'id', 'name', 'revokedAt', 'role']));
   t.same(listed.map((r) => [r.id, r.revokedAt]), [[ana.id, null], [bot.id, null]]);
 
   t.equal(tokens.revoke(ana.id), true);
