@@ -14,6 +14,8 @@ import type { FleetRegistry } from '../robots/fleet-registry.ts';
 import type { LoadedSite } from '../sim/site-folder.ts';
 import { AnonymousAuditBatch, BATCH_WINDOW_MS } from './audit-batch.ts';
 import { installAuth } from './auth/bearer.ts';
+import type { Checker } from './checks/checker.ts';
+import { CheckPool } from './checks/pool.ts';
 import { readConfig, type Config } from './config.ts';
 import { ApiError, type ErrorCode } from './errors.ts';
 import { AutoCharge } from './missions/auto-charge.ts';
@@ -44,7 +46,7 @@ import { tabletAssets, type TabletAssets } from './tablet-assets.ts';
 export interface AppDeps {
   /** The limits added later default as in gateway/config.ts. */
   config: Pick<Config, 'PHYGATE_ADMIN_TOKEN' | 'PHYGATE_RATE_LIMIT' | 'PHYGATE_BODY_LIMIT' | 'PHYGATE_REQUEST_TIMEOUT_MS' | 'PHYGATE_LOG_LEVEL'> &
-    Partial<Pick<Config, 'PHYGATE_RATE_LIMIT_ANONYMOUS' | 'PHYGATE_EVENT_STREAMS_PER_TOKEN' | 'PHYGATE_EVENT_STREAMS'>>;
+    Partial<Pick<Config, 'PHYGATE_RATE_LIMIT_ANONYMOUS' | 'PHYGATE_EVENT_STREAMS_PER_TOKEN' | 'PHYGATE_EVENT_STREAMS' | 'PHYGATE_CHECK_WORKERS' | 'PHYGATE_CHECK_BUDGET_MS'>>;
   /** Serve HTTPS with this certificate and key (PEM), as main.ts reads them from PHYGATE_TLS_CERT/KEY; plain HTTP without. */
   https?: { cert: Buffer; key: Buffer };
   site: LoadedSite;
@@ -66,6 +68,8 @@ export interface AppDeps {
   log?: Logger;
   /** Where the request log goes when no logger is given (default stdout); tests read it. */
   logStream?: NodeJS.WritableStream;
+  /** Where plan checks run; by default a pool of worker threads (gateway/checks/pool.ts), closed with the app. */
+  checker?: Checker;
   /** What the tablet serves; by default gateway/tablet/dist, bundled at start if missing or out of date. */
   tablet?: TabletAssets;
 }
@@ -175,7 +179,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   installAuth(app, deps.store.tokens, { adminToken: config.PHYGATE_ADMIN_TOKEN, now, limit });
   installAuditLog(app, deps.store, now);
   const hub = deps.hub ?? new EventHub();
+  // Checks run off the event loop, so nothing a plan holds can delay STOP (docs/architecture.md, "Checks off the event loop").
+  let checker = deps.checker;
+  if (!checker) {
+    const defaults = readConfig({});
+    const pool = new CheckPool({
+      site: deps.site,
+      size: config.PHYGATE_CHECK_WORKERS ?? defaults.PHYGATE_CHECK_WORKERS,
+      budgetMs: config.PHYGATE_CHECK_BUDGET_MS ?? defaults.PHYGATE_CHECK_BUDGET_MS,
+      log: app.log,
+    });
+    app.addHook('onClose', async () => pool.close());
+    checker = pool;
+  }
   const missions = new MissionService({
+    checker,
     site: deps.site,
     store: deps.store,
     fleet: deps.fleet,

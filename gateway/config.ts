@@ -1,4 +1,5 @@
 // Configuration comes from the environment, checked once at start so a typo fails loudly.
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -46,6 +47,14 @@ export const ConfigSchema = z.object({
   PHYGATE_TLS_KEY: z.string().min(1).optional().describe("PEM file of the certificate's private key"),
   PHYGATE_BODY_LIMIT: z.coerce.number().int().positive().default(256 * 1024),
   PHYGATE_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  PHYGATE_CHECK_WORKERS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(256)
+    .default(() => Math.max(1, availableParallelism() - 1))
+    .describe('worker threads plan checks run in; default: one per CPU but one, which the event loop keeps'),
+  PHYGATE_CHECK_BUDGET_MS: z.coerce.number().int().min(1).max(3_600_000).default(10_000).describe('how long one plan check may run before it is stopped (503 CHECK_TIMEOUT)'),
   PHYGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

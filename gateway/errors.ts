@@ -15,6 +15,7 @@ export const ERRORS = {
   STOP_ACTIVE: { status: 409, message: 'a STOP covers devices of this mission; an operator releases it first (POST /v1/stop/release)' },
   PLAN_HASH_MISMATCH: { status: 409, message: 'the planHash does not match the plan that was checked' },
   REPORT_CHANGED: { status: 409, message: "checked again, the plan now runs on other devices than its report said; the mission has the new report: read it and approve again" },
+  SCHEDULE_CHANGED: { status: 409, message: 'the other missions changed each time the plan was checked for approval; approve again' },
   BODY_TOO_LARGE: { status: 413, message: 'the body is larger than the limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send JSON with Content-Type: application/json' },
   PLAN_REJECTED: { status: 422, message: 'the plan failed its check; the report says why' },
@@ -23,6 +24,7 @@ export const ERRORS = {
   TOO_MANY_STREAMS: { status: 429, message: 'too many event streams are open (for this token, or in all); close one first' },
   INTERNAL: { status: 500, message: 'an internal error; it has been logged' },
   UNAVAILABLE: { status: 503, message: 'the gateway is shutting down or not ready' },
+  CHECK_TIMEOUT: { status: 503, message: 'the check ran past its time budget and was stopped; nothing was stored' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -23,6 +23,7 @@ import { startVirtualFleet, type VirtualFleet } from '../sim/virtual-fleet.ts';
 import { buildApp, type App } from './app.ts';
 import { GATEWAY_CLIENT_ID_PREFIX, startEmbeddedBroker, type EmbeddedBroker } from './broker.ts';
 import { MqttAccess } from './broker-auth.ts';
+import { CheckPool } from './checks/pool.ts';
 import { ConfigError, type Config } from './config.ts';
 import { EventHub } from './events.ts';
 import { Executor } from './executor.ts';
@@ -44,6 +45,8 @@ export interface Gateway {
   executor: Executor;
   /** How each device is driven (robots/device-port.ts). */
   ports: DevicePorts;
+  /** The worker threads plan checks run in. */
+  checks: CheckPool;
   hub: EventHub;
   log: Logger;
   /** Where it listens, e.g. http://127.0.0.1:8080 (https:// with PHYGATE_TLS_CERT/KEY) */
@@ -282,7 +285,9 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
       commandTtlMs: config.PHYGATE_COMMAND_TTL_S * 1000,
     });
     started.push(() => executor.close());
-    const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor, traffic: executor.traffic, drops, log, ...(https ? { https } : {}) });
+    const checks = new CheckPool({ site, size: config.PHYGATE_CHECK_WORKERS, budgetMs: config.PHYGATE_CHECK_BUDGET_MS, log });
+    started.push(() => checks.close());
+    const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor, traffic: executor.traffic, drops, log, checker: checks, ...(https ? { https } : {}) });
     started.push(() => app.close());
     const address = await app.listen({ port: config.PHYGATE_PORT, host: config.PHYGATE_HOST });
     const exposed = plainHttpWarning(config);
@@ -304,6 +309,7 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
       stops,
       executor,
       ports,
+      checks,
       hub,
       log,
       url: address,

@@ -8,7 +8,7 @@ import { planHash, type Plan, type ShapeProblem, type Step } from './plan.ts';
 import { issue, verdictOf, type CheckReport, type DeviceSummary, type Issue, type IssueCode, type Move, type StepTiming } from './report.ts';
 import type { NavGraph } from './route.ts';
 import type { Device, DeviceKind, SiteIndex } from './site.ts';
-import { hintFor } from './suggest.ts';
+import { hints, type Hints } from './suggest.ts';
 
 export const ACTIONS_BY_KIND: Record<DeviceKind, readonly Step['action'][]> = {
   amr: ['navigate', 'pick', 'drop', 'charge', 'wait'],
@@ -112,17 +112,23 @@ export const CLEARLY_EARLIER = 0.05;
 export const MAX_ASSIGNMENTS_TRIED = 8;
 
 /** The order in which the robots of a report's check (its plan's and the committed ones) enter nodes. */
-const schedules = new WeakMap<CheckReport, Pass[]>();
+const schedules = new WeakMap<CheckReport, readonly Pass[]>();
 
 /** The node entries the simulation behind `report` made, in order; undefined for a report not made here. */
 export function passesOf(report: CheckReport): readonly Pass[] | undefined {
   return schedules.get(report);
 }
 
-export function checkPlan(input: CheckInput): CheckReport {
+/** A check under way: its input and the hints it builds, all within one budget (planners/suggest.ts). */
+interface Checking extends CheckInput {
+  hintFor: Hints;
+}
+
+export function checkPlan(checkInput: CheckInput): CheckReport {
+  const input: Checking = { ...checkInput, hintFor: hints() };
   const { site, plan, graph } = input;
   const fleet = applyAssume(input.fleet, input.assume, (i) => site.locate(i)?.id);
-  const deps = analyseDependencies(plan.steps);
+  const deps = analyseDependencies(plan.steps, input.hintFor);
   const work = committedWork(site, input.committed ?? []);
   const allocation = allocateRoles(site, graph, plan, deps.order, fleet, work.busy, input.keep);
   const first = evaluate(input, fleet, deps, work, allocation.assignments, [...deps.issues, ...allocation.issues]);
@@ -148,7 +154,12 @@ export function checkPlan(input: CheckInput): CheckReport {
   return withPasses({ ...chosen, tried: tried.map((r) => ({ assignments: r.assignments, verdict: r.verdict, makespanS: r.makespanS, issues: r.issues.filter((i) => i.severity === 'error').map((i) => i.code) })) }, schedules.get(chosen));
 }
 
-function withPasses(report: CheckReport, passes: Pass[] | undefined): CheckReport {
+/**
+ * Attaches the node entries of a check to its report, for passesOf. A report that crossed a
+ * thread boundary (gateway/checks/) is a copy the WeakMap does not know: its passes are carried
+ * next to it and attached here again.
+ */
+export function withPasses(report: CheckReport, passes: readonly Pass[] | undefined): CheckReport {
   if (passes) schedules.set(report, passes);
   return report;
 }
@@ -181,7 +192,7 @@ function alternatives(first: Record<string, string>, candidates: Record<string, 
 
 /** The report for one binding of the roles. */
 function evaluate(
-  input: CheckInput,
+  input: Checking,
   fleet: ReadonlyMap<string, DeviceState>,
   deps: ReturnType<typeof analyseDependencies>,
   work: ReturnType<typeof committedWork>,
@@ -251,7 +262,7 @@ function evaluate(
   );
 }
 
-function resolveStep(step: Step, input: CheckInput, assignments: Record<string, string>, issues: Issue[]): ResolvedStep | undefined {
+function resolveStep(step: Step, input: Checking, assignments: Record<string, string>, issues: Issue[]): ResolvedStep | undefined {
   const { site, plan } = input;
   const problemsBefore = issues.length;
   let device: Device | undefined;
@@ -281,7 +292,7 @@ function resolveStep(step: Step, input: CheckInput, assignments: Record<string, 
           step: step.id,
           device: step.device,
           message: `device '${step.device}' does not exist on this site`,
-          hint: hintFor(step.device, site.site.devices.map((d) => d.id), 'devices'),
+          hint: input.hintFor(step.device, site.site.devices.map((d) => d.id), 'devices'),
         }),
       );
     }
@@ -305,7 +316,7 @@ function resolveStep(step: Step, input: CheckInput, assignments: Record<string, 
 }
 
 /** Station, program and reach checks; returns the AMR an arm.transfer loads, if any. */
-function checkParams(step: Step, device: Device | undefined, input: CheckInput, issues: Issue[], assignments: Record<string, string>): string | undefined {
+function checkParams(step: Step, device: Device | undefined, input: Checking, issues: Issue[], assignments: Record<string, string>): string | undefined {
   const { site } = input;
   const stations = site.site.stations.map((s) => s.id);
   const unknown = (field: string, value: string, what = 'stations') =>
@@ -313,7 +324,7 @@ function checkParams(step: Step, device: Device | undefined, input: CheckInput, 
       issue('UNKNOWN_LOCATION', {
         step: step.id,
         message: `${field} '${value}' is not a ${what === 'stations' ? 'station' : 'station or node'} of this site`,
-        hint: hintFor(value, what === 'stations' ? stations : [...stations, ...site.site.nodes.map((n) => n.id).filter((n) => !site.station(n))], what),
+        hint: input.hintFor(value, what === 'stations' ? stations : [...stations, ...site.site.nodes.map((n) => n.id).filter((n) => !site.station(n))], what),
       }),
     );
   switch (step.action) {
@@ -348,7 +359,7 @@ function checkParams(step: Step, device: Device | undefined, input: CheckInput, 
             step: step.id,
             device: device.id,
             message: `'${device.id}' has no program '${step.params.program}'`,
-            hint: hintFor(step.params.program, Object.keys(device.programs), `programs of ${device.id}`),
+            hint: input.hintFor(step.params.program, Object.keys(device.programs), `programs of ${device.id}`),
           }),
         );
       }
@@ -363,7 +374,7 @@ function checkParams(step: Step, device: Device | undefined, input: CheckInput, 
 function checkTransfer(
   step: Extract<Step, { action: 'arm.transfer' }>,
   device: Device | undefined,
-  input: CheckInput,
+  input: Checking,
   issues: Issue[],
   unknown: (field: string, value: string) => void,
   assignments: Record<string, string>,

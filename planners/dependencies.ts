@@ -2,7 +2,7 @@
 import { MinHeap } from './heap.ts';
 import type { Step } from './plan.ts';
 import { issue, type Issue } from './report.ts';
-import { hintFor } from './suggest.ts';
+import { hints, type Hints } from './suggest.ts';
 
 export interface StepGraph {
   /** Steps that can run, in a dependency-respecting order (plan order breaks ties). */
@@ -12,7 +12,8 @@ export interface StepGraph {
   issues: Issue[];
 }
 
-export function analyseDependencies(steps: readonly Step[]): StepGraph {
+/** `hintFor` builds the UNKNOWN_DEPENDENCY hints (a check passes its own, so one budget bounds all its hints). */
+export function analyseDependencies(steps: readonly Step[], hintFor: Hints = hints()): StepGraph {
   const issues: Issue[] = [];
   const byId = new Map<string, Step>();
   for (const s of steps) {

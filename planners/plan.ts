@@ -6,11 +6,25 @@ import { DEVICE_KINDS } from './site.ts';
 
 export const PLAN_SCHEMA_ID = 'phygate.plan/v1';
 export const MAX_STEPS = 200;
+// Input limits: what the check does grows with them (every step, every `after` link, every
+// unknown name's "did you mean"), and a plan within them is checked in bounded time.
+/** Step ids and role names. */
+export const MAX_ID_LENGTH = 64;
+/** Names of the site's stations, nodes and devices a plan refers to. */
+export const MAX_REF_LENGTH = 128;
+/** Ids in one step's `after`. */
+export const MAX_AFTER = 50;
+/** Roles a plan declares. */
+export const MAX_ROLES = 50;
 
-const id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must match [a-z0-9][a-z0-9_-]*');
-const location = z.string().min(1).describe('a station id or nav-graph node id of the site');
+const id = z
+  .string()
+  .max(MAX_ID_LENGTH, `at most ${MAX_ID_LENGTH} characters`)
+  .regex(/^[a-z0-9][a-z0-9_-]*$/, 'must match [a-z0-9][a-z0-9_-]*');
+const location = z.string().min(1).max(MAX_REF_LENGTH, `at most ${MAX_REF_LENGTH} characters`).describe('a station id or nav-graph node id of the site');
 const deviceRef = z
   .string()
+  .max(MAX_REF_LENGTH, `at most ${MAX_REF_LENGTH} characters`)
   .regex(/^\$?[a-z0-9][a-z0-9_-]*$/, 'must be a device id or $role')
   .describe('a device id of the site, or $role for a role declared in `roles`');
 const count = z.number().int().min(1).max(10_000);
@@ -18,7 +32,7 @@ const count = z.number().int().min(1).max(10_000);
 const common = {
   id: id.describe('unique within the plan'),
   device: deviceRef,
-  after: z.array(id).max(MAX_STEPS).optional().describe('ids of steps that must finish first'),
+  after: z.array(id).max(MAX_AFTER, `at most ${MAX_AFTER} ids`).optional().describe('ids of steps that must finish first'),
   timeoutS: z.number().positive().max(86_400).optional().describe('fail the step after this many seconds'),
 };
 
@@ -47,7 +61,7 @@ export const StepSchema = z.discriminatedUnion('action', [
   step('convey', z.strictObject({ count: count.default(1) }).default({ count: 1 }), 'conveyor: move parts from the in-station to the out-station'),
   step(
     'arm.transfer',
-    z.strictObject({ from: location, to: z.string().min(1).describe('a station, or an AMR ($role or device id)') }),
+    z.strictObject({ from: location, to: z.string().min(1).max(MAX_REF_LENGTH, `at most ${MAX_REF_LENGTH} characters`).describe('a station, or an AMR ($role or device id)') }),
     'arm: move a part between stations it reaches, or onto an AMR parked at one of them',
   ),
 ]);
@@ -68,8 +82,11 @@ export const PlanSchema = z
     requester: z.strictObject({ agent: z.string().max(200).optional(), model: z.string().max(200).optional() }).optional(),
     priority: z.number().int().min(0).max(10).default(5),
     deadline: z.iso.datetime({ offset: true }).optional(),
-    roles: z.record(id, RoleSchema).optional(),
-    steps: z.array(StepSchema).min(1).max(MAX_STEPS),
+    roles: z
+      .record(id, RoleSchema)
+      .refine((r) => Object.keys(r).length <= MAX_ROLES, `at most ${MAX_ROLES} roles`)
+      .optional(),
+    steps: z.array(StepSchema).min(1).max(MAX_STEPS, `at most ${MAX_STEPS} steps`),
   })
   .describe('phygate plan v1');
 

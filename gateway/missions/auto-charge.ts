@@ -44,18 +44,20 @@ export class AutoCharge {
   /** Device → when its last charge mission that did not run was submitted (ms). */
   private readonly tried = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** A look under way: checks run off the event loop, and the next tick must not start another meanwhile. */
+  private sweeping = false;
 
   constructor(private readonly deps: AutoChargeDeps) {}
 
   /** Look over the floor every `everyMs` until close(). */
   start(everyMs = AUTO_CHARGE_SWEEP_MS): void {
     this.timer ??= setInterval(() => {
+      if (this.sweeping) return;
+      this.sweeping = true;
       // A look that throws (the store closing under it) is logged; the next one tries again.
-      try {
-        this.sweep();
-      } catch (err) {
-        this.deps.log?.error({ err: (err as Error).message }, 'auto-charge: the look over the floor failed');
-      }
+      this.sweep()
+        .catch((err: unknown) => this.deps.log?.error({ err: (err as Error).message }, 'auto-charge: the look over the floor failed'))
+        .finally(() => (this.sweeping = false));
     }, everyMs);
     this.timer.unref();
   }
@@ -87,13 +89,13 @@ export class AutoCharge {
   }
 
   /** Send every robot that needs it to a charger; what was done, per robot. */
-  sweep(): ChargeDecision[] {
+  async sweep(): Promise<ChargeDecision[]> {
     const out: ChargeDecision[] = [];
-    for (const device of this.candidates()) out.push(this.send(device));
+    for (const device of this.candidates()) out.push(await this.send(device));
     return out;
   }
 
-  private send(device: string): ChargeDecision {
+  private async send(device: string): Promise<ChargeDecision> {
     const soc = this.deps.fleet.get(device)?.soc ?? 0;
     const reserve = this.deps.site.index.site.policies.batteryReserve;
     const plan: Plan = {
@@ -104,7 +106,7 @@ export class AutoCharge {
       priority: 5,
       steps: [{ id: 'charge', action: 'charge', device, params: {} }],
     };
-    const { mission } = this.deps.missions.submit(plan, AUTO_CHARGE_ACTOR);
+    const { mission } = await this.deps.missions.submit(plan, AUTO_CHARGE_ACTOR);
     const report = mission.report as CheckReport;
     const log = { missionId: mission.id, device, soc, verdict: report.verdict };
     if (mission.status === 'rejected') {
@@ -122,9 +124,9 @@ export class AutoCharge {
     return { device, missionId: mission.id, outcome: 'approved' };
   }
 
-  private approve(device: string, mission: Mission, log: object): ChargeDecision {
+  private async approve(device: string, mission: Mission, log: object): Promise<ChargeDecision> {
     try {
-      this.deps.missions.approve(mission.id, mission.planHash, AUTO_CHARGE_ACTOR);
+      await this.deps.missions.approve(mission.id, mission.planHash, AUTO_CHARGE_ACTOR);
       this.deps.log?.info(log, `auto-charge: ${device} is sent to a charger`);
       return { device, missionId: mission.id, outcome: 'approved' };
     } catch (err) {

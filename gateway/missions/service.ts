@@ -7,8 +7,8 @@ import { isFinal, isStepFinal, type MissionStatus } from '../../planners/mission
 import { canonicalJson, sha256, type Plan } from '../../planners/plan.ts';
 import type { CheckReport } from '../../planners/report.ts';
 import type { FleetRegistry } from '../../robots/fleet-registry.ts';
-import { checkInSim } from '../../sim/checker.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
+import { inThreadChecker, type CheckJob, type Checker } from '../checks/checker.ts';
 import { ApiError } from '../errors.ts';
 import type { EventHub } from '../events.ts';
 import type { Store } from '../store/index.ts';
@@ -54,6 +54,8 @@ export interface MissionServiceDeps {
   hub?: EventHub;
   /** Approvals, cancels, pauses and resumes are logged at info; without a log, nowhere. */
   log?: MissionLog;
+  /** Where checks run (the gateway's worker pool, gateway/checks/pool.ts); default: on the calling thread. */
+  checker?: Checker;
 }
 
 export interface Submitted {
@@ -65,32 +67,94 @@ export interface Submitted {
 /** A plan with no work of its own: its check is the committed work alone, simulated from now. */
 const SCHEDULE_ONLY: Plan = { schema: 'phygate.plan/v1', name: 'the committed work', priority: 5, steps: [] };
 
+/** How often a check that commits is run again because the schedule changed while it ran, before giving up. */
+export const MAX_RECHECKS = 3;
+
+/**
+ * What a check that commits ran against, in one comparable string: the committed missions' work
+ * (which missions, which of their steps are over). A commit is made only while it is still the
+ * same. The robots' holds are not compared: they change with every node a robot reaches, so a
+ * long check on a busy floor would never commit, and a robot that drove on along its committed
+ * route meanwhile is taken care of when the approval's schedule is adopted (a route's passes up
+ * to its grant count as made; gateway/execution/traffic.ts `adopt`).
+ */
+function scheduleOf(job: Pick<CheckJob, 'committed'>): string {
+  return canonicalJson({ committed: (job.committed ?? []).map((c) => ({ ...c, over: [...c.over].sort() })) });
+}
+
 export class MissionService {
-  constructor(private readonly deps: MissionServiceDeps) {}
+  private readonly checker: Checker;
+  /** The end of the last commit under way: checks that commit run one after another (see committing). */
+  private commits: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: MissionServiceDeps) {
+    this.checker = deps.checker ?? inThreadChecker(deps.site);
+  }
 
   /** Checks a plan against the fleet as it is now and the work other missions have committed (see commitments.ts). */
-  check(plan: Plan, assume?: Assume, keep?: Readonly<Record<string, string>>): CheckReport {
+  async check(plan: Plan, assume?: Assume, keep?: Readonly<Record<string, string>>): Promise<CheckReport> {
+    return this.checker.check(this.job(plan, assume, keep));
+  }
+
+  /** The committed work and the robots' holds as they are now: what a check runs against besides the fleet. */
+  private schedule(): Pick<CheckJob, 'committed' | 'holds'> {
+    return { committed: commitmentsOf(this.deps.store), ...(this.deps.runner?.holds ? { holds: this.deps.runner.holds() } : {}) };
+  }
+
+  private job(plan: Plan, assume?: Assume, keep?: Readonly<Record<string, string>>): CheckJob {
     const problems = assumeProblems(this.deps.site.index, assume);
     if (problems.length > 0) throw new ApiError('VALIDATION_FAILED', 'assume names things the site does not have', { problems });
-    const { site } = this.deps;
-    return checkInSim({
-      site: site.index,
-      graph: site.graph,
-      worldHash: site.worldHash,
+    return {
       plan,
       fleet: this.deps.fleet.snapshot(),
       ...(assume ? { assume } : {}),
       now: this.deps.now(),
-      committed: commitmentsOf(this.deps.store),
+      ...this.schedule(),
       ...(keep ? { keep } : {}),
-      ...(this.deps.runner?.holds ? { holds: this.deps.runner.holds() } : {}),
-    });
+    };
+  }
+
+  /**
+   * Runs `f` once every commit before it is done: approvals (and submits the site approves by
+   * policy, and resumes that reschedule) check against the committed work and then commit, and a
+   * check now takes a while off the event loop, so two of them must not both check against the
+   * schedule neither has changed yet. Nothing else waits here: STOP, cancel and pause never do.
+   */
+  private committing<T>(f: () => Promise<T>): Promise<T> {
+    const turn = this.commits.then(f, f);
+    this.commits = turn.catch(() => {});
+    return turn;
+  }
+
+  /**
+   * A check whose report is committed at once (inside committing): when the committed work
+   * changed while it ran (a step ended, a mission was cancelled or ended), it is run again, so no
+   * mission is committed on a stale schedule.
+   */
+  private async checkCurrent(plan: Plan, keep?: Readonly<Record<string, string>>): Promise<CheckReport> {
+    for (let attempt = 1; ; attempt++) {
+      const job = this.job(plan, undefined, keep);
+      const ranOn = scheduleOf(job);
+      const report = await this.checker.check(job);
+      if (scheduleOf(this.schedule()) === ranOn) return report;
+      if (attempt === MAX_RECHECKS) {
+        throw new ApiError('SCHEDULE_CHANGED', `the other missions' work changed while each of ${MAX_RECHECKS} checks ran; nothing was committed: try again`, { attempts: attempt });
+      }
+      this.deps.log?.debug({ plan: plan.name, attempt }, 'the schedule changed during the check: checking again');
+    }
   }
 
   /** `idempotencyScope`: whose the key is (the token's id); another token's same key is another key. */
-  submit(plan: Plan, actor: string, idempotencyKey?: string, idempotencyScope?: string): Submitted {
+  async submit(plan: Plan, actor: string, idempotencyKey?: string, idempotencyScope?: string): Promise<Submitted> {
+    // A passing plan the site approves by policy is committed at once: it is checked as an approval is.
+    if (this.deps.site.index.site.policies.approval === 'when-pass') {
+      return this.committing(async () => this.submitChecked(plan, actor, await this.checkCurrent(plan), idempotencyKey, idempotencyScope));
+    }
+    return this.submitChecked(plan, actor, await this.check(plan), idempotencyKey, idempotencyScope);
+  }
+
+  private submitChecked(plan: Plan, actor: string, report: CheckReport, idempotencyKey?: string, idempotencyScope?: string): Submitted {
     const requestHash = sha256(canonicalJson({ plan }));
-    const report = this.check(plan);
     const status: MissionStatus =
       report.verdict === 'fail'
         ? 'rejected'
@@ -147,7 +211,11 @@ export class MissionService {
    * the fleet and the other missions as they are now, so a plan that would fail today cannot be
    * approved on yesterday's report; that check becomes the mission's report, the one it runs by.
    */
-  approve(id: string, hash: string, actor: string): Mission {
+  approve(id: string, hash: string, actor: string): Promise<Mission> {
+    return this.committing(() => this.approveNow(id, hash, actor));
+  }
+
+  private async approveNow(id: string, hash: string, actor: string): Promise<Mission> {
     const mission = this.get(id);
     if (mission.status !== 'awaiting_approval') {
       throw new ApiError('INVALID_TRANSITION', `mission ${id} is ${mission.status}; only a mission awaiting approval can be approved`, { status: mission.status });
@@ -157,7 +225,7 @@ export class MissionService {
     }
     // The devices the report shows are kept while they can still take their roles.
     const before = (mission.report as CheckReport | null)?.assignments ?? {};
-    const report = this.check(mission.plan, undefined, before);
+    const report = await this.checkCurrent(mission.plan, before);
     if (report.verdict === 'fail') {
       throw new ApiError('PLAN_REJECTED', 'the plan fails its check against the fleet as it is now; it cannot be approved', { report });
     }
@@ -206,10 +274,14 @@ export class MissionService {
    * elsewhere than the schedule has them: the committed work is simulated again from where every
    * robot is now, and the robots keep to that schedule.
    */
-  resume(id: string, actor: string): Mission {
+  resume(id: string, actor: string): Promise<Mission> {
+    return this.committing(() => this.resumeNow(id, actor));
+  }
+
+  private async resumeNow(id: string, actor: string): Promise<Mission> {
     const runner = this.runnerOrThrow(id);
     if (this.get(id).status === 'paused' && runner.reschedule) {
-      const passes = passesOf(this.check(SCHEDULE_ONLY));
+      const passes = passesOf(await this.checkCurrent(SCHEDULE_ONLY));
       if (passes) runner.reschedule(passes);
     }
     const m = this.mapped(id, () => runner.resume(id, actor));

@@ -42,7 +42,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
       },
     },
     async (req, reply) => {
-      const { mission, created } = missions.submit(req.body.plan, req.principal!.name, req.headers['idempotency-key'], req.principal!.id);
+      const { mission, created } = await missions.submit(req.body.plan, req.principal!.name, req.headers['idempotency-key'], req.principal!.id);
       reply.header('location', `/v1/missions/${mission.id}`);
       if (!created) reply.header('idempotent-replayed', 'true');
       if (mission.status === 'rejected') {
@@ -165,7 +165,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         response: oneMission,
       },
     },
-    async (req) => missionView(missions.approve(req.params.id, req.body.planHash, req.principal!.name)),
+    async (req) => missionView(await missions.approve(req.params.id, req.body.planHash, req.principal!.name)),
   );
 
   app.post(
@@ -212,6 +212,6 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         response: oneMission,
       },
     },
-    async (req) => missionView(missions.resume(req.params.id, req.principal!.name)),
+    async (req) => missionView(await missions.resume(req.params.id, req.principal!.name)),
   );
 };

@@ -192,7 +192,7 @@ export const gatewayWith = (count: number): IngestSetup => async (side: SideHand
     for (let k = 0; k < count; k++) {
       const amr = amrs[k * AMR_STRIDE]!;
       const to = STATIONS[k % STATIONS.length]!;
-      const { mission } = service.submit(navigatePlan(amr, to, k), 'bench-agent');
+      const { mission } = await service.submit(navigatePlan(amr, to, k), 'bench-agent');
       if (mission.status !== 'awaiting_approval') {
         const issues = (mission.report as CheckReport).issues.map((i) => `${i.code}: ${i.message}`).join('; ');
         throw new Error(`mission ${k} (${amr} to ${to}) is ${mission.status} after its check, not awaiting approval: ${issues}`);

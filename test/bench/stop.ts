@@ -20,6 +20,10 @@
 // baseline: this process publishes one instantActions-shaped message (startPause + cancelOrder)
 // per vehicle straight to the broker with client.publishAsync at QoS 1 on the gateway's own
 // connection — no HTTP, no store, no StopService — and waits for the same 100 arrivals.
+//
+// Then the same STOP rounds again while CHECK_CLIENTS HTTP clients post checks of the largest
+// allowed plan back to back (the checks run in the gateway's worker threads): STOP p99 during the
+// checks next to STOP p99 on the idle gateway, and their ratio (issue #13's goal: ≤ 1.5×).
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
@@ -29,6 +33,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { MqttClient } from 'mqtt';
 import { buildApp } from '../../gateway/app.ts';
+import { inThreadChecker } from '../../gateway/checks/checker.ts';
 import { EventHub } from '../../gateway/events.ts';
 import { StopService } from '../../gateway/stop.ts';
 import { openStore } from '../../gateway/store/index.ts';
@@ -71,6 +76,14 @@ const ROUNDS = 100;
 const PAUSE_MS = 50;
 const GOAL_P99_MS = 50;
 const ROUND_TIMEOUT_MS = 5_000;
+/** HTTP clients posting checks of the largest allowed plans back to back during the rounds under load. */
+const CHECK_CLIENTS = 4;
+/** The ratio the issue sets: STOP p99 during back-to-back checks against STOP p99 on an idle gateway. */
+const GOAL_UNDER_CHECKS = 1.5;
+/** A check's budget here: the bench's heavy plans are slow on purpose, and a timed-out check would end its work early. */
+const CHECK_BUDGET_MS = 120_000;
+/** PHYGATE_BENCH_CHECKS_IN_THREAD=1: the checks on the event loop, as before the worker pool, for comparison. */
+const CHECKS_IN_THREAD = process.env.PHYGATE_BENCH_CHECKS_IN_THREAD === '1';
 
 /** Wall clock with sub-ms resolution, comparable between this process and the stand-ins'. */
 const wall = () => performance.timeOrigin + performance.now();
@@ -209,8 +222,25 @@ interface Samples {
   returned: number[];
 }
 
+/** The checks posted during the rounds under load. */
+interface CheckLoad {
+  clients: number;
+  workers: number;
+  steps: number;
+  bodyBytes: number;
+  /** Request → response read, ms, of each check that answered 200. */
+  answered: number[];
+  /** Answers other than 200, by status and code. */
+  failed: Map<string, number>;
+  /** The reports' verdicts and error codes, e.g. `fail: DEADLOCK`, and how many. */
+  outcomes: Map<string, number>;
+}
+
 interface StopResult {
   stop: Samples;
+  /** The same STOP rounds, while CHECK_CLIENTS clients post checks back to back. */
+  underChecks: Samples;
+  checks: CheckLoad;
   raw: Samples;
   offsetMs: number;
   offsetRttMs: number;
@@ -267,13 +297,23 @@ async function measure(broker: Broker, res: Resources): Promise<StopResult> {
   const stops = new StopService({ store, site, fleet, ports, hub, log: stopLog });
   res.add('the stop service', () => stops.close());
   const token = randomBytes(24).toString('hex');
+  const workers = Math.max(1, os.availableParallelism() - 1);
   const app = await buildApp({
-    config: { PHYGATE_ADMIN_TOKEN: token, PHYGATE_RATE_LIMIT: 1_000_000, PHYGATE_BODY_LIMIT: 256 * 1024, PHYGATE_REQUEST_TIMEOUT_MS: 30_000, PHYGATE_LOG_LEVEL: 'error' },
+    config: {
+      PHYGATE_ADMIN_TOKEN: token,
+      PHYGATE_RATE_LIMIT: 1_000_000,
+      PHYGATE_BODY_LIMIT: 256 * 1024,
+      PHYGATE_REQUEST_TIMEOUT_MS: 30_000,
+      PHYGATE_LOG_LEVEL: 'error',
+      PHYGATE_CHECK_WORKERS: workers,
+      PHYGATE_CHECK_BUDGET_MS: CHECK_BUDGET_MS,
+    },
     site,
     store,
     fleet,
     hub,
     stops,
+    ...(CHECKS_IN_THREAD ? { checker: inThreadChecker(site) } : {}),
   });
   res.add('the app', () => app.close());
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -293,16 +333,19 @@ async function measure(broker: Broker, res: Resources): Promise<StopResult> {
   const onlineBefore = onlineCount();
   const { offsetMs, rttMs } = await clockOffset(standIns);
 
-  const out: StopResult = { stop: { last: [], first: [], returned: [] }, raw: { last: [], first: [], returned: [] }, offsetMs, offsetRttMs: rttMs, notSent: new Map(), stopLogErrors, onlineBefore, onlineAfter: 0, bodyBytes: 0, rawBytes: 0 };
+  const out: StopResult = {
+    stop: { last: [], first: [], returned: [] },
+    underChecks: { last: [], first: [], returned: [] },
+    checks: { clients: CHECK_CLIENTS, workers, steps: 0, bodyBytes: 0, answered: [], failed: new Map(), outcomes: new Map() },
+    raw: { last: [], first: [], returned: [] },
+    offsetMs, offsetRttMs: rttMs, notSent: new Map(), stopLogErrors, onlineBefore, onlineAfter: 0, bodyBytes: 0, rawBytes: 0 };
   const arm = (round: number) => standIns.wait('the stand-ins to arm', (m) => m.type === 'armed' && m.round === round, { type: 'arm', round });
   const arrivals = (round: number, what: string) => standIns.wait<RoundReport>(`${what}: all ${AMRS} startPause arrivals of round ${round}`, (m) => m.type === 'round' && m.round === round);
   const rawTopics = serialNumbers.map((serialNumber) => ({ serialNumber, topic: vehicleTopic(DEFAULT_INTERFACE_NAME, { manufacturer, serialNumber }, 'instantActions') }));
   let rawHeader = 0;
   let round = 0;
-  for (let i = 0; i < WARMUP + ROUNDS; i++) {
-    const keep = i >= WARMUP;
-
-    // STOP over HTTP.
+  /** One STOP round: POST /v1/stop → all arrivals → release; its times go to `into` unless it is a warm-up. */
+  const stopRound = async (i: number, into: Samples | undefined) => {
     const r1 = ++round;
     await arm(r1);
     const got = arrivals(r1, 'POST /v1/stop');
@@ -312,14 +355,20 @@ async function measure(broker: Broker, res: Resources): Promise<StopResult> {
     const rep = await got;
     const told = (JSON.parse(body) as { told: { device: string; result: string }[] }).told;
     for (const d of told) if (d.result !== 'sent') out.notSent.set(`${d.result}`, (out.notSent.get(d.result) ?? 0) + 1);
-    if (keep) {
-      out.stop.last.push(rep.last - t0);
-      out.stop.first.push(rep.first - t0);
-      out.stop.returned.push(tHttp - t0);
+    if (into) {
+      into.last.push(rep.last - t0);
+      into.first.push(rep.first - t0);
+      into.returned.push(tHttp - t0);
       out.bodyBytes = Math.max(out.bodyBytes, Buffer.byteLength(body));
     }
     await post('/v1/stop/release', { ack: true });
     await sleep(PAUSE_MS);
+  };
+  for (let i = 0; i < WARMUP + ROUNDS; i++) {
+    const keep = i >= WARMUP;
+
+    // STOP over HTTP.
+    await stopRound(i, keep ? out.stop : undefined);
 
     // Baseline: the same 100 messages, published raw.
     const r2 = ++round;
@@ -354,8 +403,55 @@ async function measure(broker: Broker, res: Resources): Promise<StopResult> {
     }
     await sleep(PAUSE_MS);
   }
+
+  // The same STOP rounds while clients post checks of the largest allowed plans back to back: the
+  // checks run in the gateway's worker threads, so STOP should not notice them.
+  const plan = heavyPlan(site);
+  const checkBody = JSON.stringify({ plan });
+  out.checks.steps = plan.steps.length;
+  out.checks.bodyBytes = Buffer.byteLength(checkBody);
+  let loading = true;
+  const clients = Array.from({ length: CHECK_CLIENTS }, async () => {
+    while (loading) {
+      const c0 = performance.now();
+      const r = await fetch(`${url}/v1/plans/check`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: checkBody });
+      const text = await r.text();
+      if (r.status === 200) {
+        out.checks.answered.push(performance.now() - c0);
+        const report = JSON.parse(text) as { verdict: string; issues: { code: string; severity: string }[] };
+        const key = `${report.verdict}${report.verdict === 'fail' ? `: ${[...new Set(report.issues.filter((i) => i.severity === 'error').map((i) => i.code))].join(', ')}` : ''}`;
+        out.checks.outcomes.set(key, (out.checks.outcomes.get(key) ?? 0) + 1);
+      } else {
+        const key = `${r.status} ${/"code":"([A-Z_]+)"/.exec(text)?.[1] ?? ''}`;
+        out.checks.failed.set(key, (out.checks.failed.get(key) ?? 0) + 1);
+      }
+    }
+  });
+  try {
+    // The load is on before the first measured round: the first checks are answered.
+    await until('the first check under load to answer', () => out.checks.answered.length > 0 || out.checks.failed.size > 0, CHECK_BUDGET_MS);
+    for (let i = 0; i < WARMUP + ROUNDS; i++) await stopRound(WARMUP + ROUNDS + i, i >= WARMUP ? out.underChecks : undefined);
+  } finally {
+    loading = false;
+    await Promise.all(clients);
+  }
   out.onlineAfter = onlineCount();
   return out;
+}
+
+/**
+ * The largest plan the format allows, slow to check: 200 steps of one AMR role going round the
+ * demo's stations among the 100 AMRs, so the check binds the role, simulates the robots making
+ * way, and tries other AMRs for the role too (8 assignments; about 1 s on the development VM).
+ */
+function heavyPlan(site: LoadedSite): { schema: string; name: string; roles: Record<string, { kind: 'amr' }>; steps: unknown[] } {
+  const stations = site.index.site.stations.filter((s) => s.kind !== 'booth').map((s) => s.id);
+  return {
+    schema: 'phygate.plan/v1',
+    name: 'bench-largest',
+    roles: { courier: { kind: 'amr' } },
+    steps: Array.from({ length: 200 }, (_, i) => ({ id: `s${i}`, action: 'navigate', device: '$courier', params: { to: stations[(i * 7) % stations.length] } })),
+  };
 }
 
 function print(r: StopResult, broker: Broker): void {
@@ -380,6 +476,24 @@ function print(r: StopResult, broker: Broker): void {
   if (r.stopLogErrors.length) console.log(`  !! StopService logged ${r.stopLogErrors.length} errors, first: ${r.stopLogErrors[0]}`);
   const p99 = quantile(r.stop.last, 0.99);
   console.log(`  goal: HTTP request → last of ${AMRS} devices, p99 ≤ ${GOAL_P99_MS} ms: ${p99 <= GOAL_P99_MS ? 'PASS' : 'MISS'} (p99 ${ms(p99)} ms, max ${ms(quantile(r.stop.last, 1))} ms)`);
+  console.log('');
+  const c = r.checks;
+  console.log(`  STOP during checks: the same rounds while ${c.clients} HTTP clients post POST /v1/plans/check back to back, each the largest allowed plan`);
+  console.log(
+    `  (${c.steps} steps of one AMR role among the ${AMRS} AMRs, ${c.bodyBytes} bytes), checked ${CHECKS_IN_THREAD ? 'ON THE EVENT LOOP (PHYGATE_BENCH_CHECKS_IN_THREAD=1, as before the worker pool)' : `in ${c.workers} worker thread(s) (PHYGATE_CHECK_WORKERS = CPUs − 1)`}`,
+  );
+  const failed = [...c.failed].map(([k, n]) => `${n} × ${k}`).join(', ');
+  console.log(`  checks answered during the rounds: ${c.answered.length}, request → report p50 ${ms(quantile(c.answered, 0.5))} ms, max ${ms(quantile(c.answered, 1))} ms${failed ? `; not 200: ${failed}` : ''}`);
+  console.log(`  their reports: ${[...c.outcomes].map(([k, n]) => `${n} × ${k}`).join('; ')}`);
+  table(
+    ['STOP → last of 100', 'rounds', 'last p50 ms', 'last p99 ms', 'last max ms', 'returns p50 ms', 'returns p99 ms'],
+    [
+      ['idle gateway', String(r.stop.last.length), ms(quantile(r.stop.last, 0.5)), ms(p99), ms(quantile(r.stop.last, 1)), ms(quantile(r.stop.returned, 0.5)), ms(quantile(r.stop.returned, 0.99))],
+      ['during back-to-back checks', String(r.underChecks.last.length), ms(quantile(r.underChecks.last, 0.5)), ms(quantile(r.underChecks.last, 0.99)), ms(quantile(r.underChecks.last, 1)), ms(quantile(r.underChecks.returned, 0.5)), ms(quantile(r.underChecks.returned, 0.99))],
+    ],
+  );
+  const ratio = quantile(r.underChecks.last, 0.99) / p99;
+  console.log(`  goal: STOP p99 during checks ≤ ${GOAL_UNDER_CHECKS}× idle: ${ratio <= GOAL_UNDER_CHECKS ? 'PASS' : 'MISS'} (${times(ratio)}; p50 ${times(quantile(r.underChecks.last, 0.5) / quantile(r.stop.last, 0.5))})`);
   if (broker.kind !== 'mosquitto') console.log('  !! measured on aedes, not Mosquitto');
 }
 

@@ -26,7 +26,7 @@ t.test('an idle robot below the reserve is sent to a charger: a charge mission c
   floor.fleet.update('amr-2', { soc: 0.15 });
   const { charge, logged } = autoCharge(floor);
   t.same(charge.candidates(), ['amr-2'], 'amr-1 and amr-3 are above the reserve');
-  const [decision, ...more] = charge.sweep();
+  const [decision, ...more] = await charge.sweep();
   t.same(more, []);
   t.match(decision, { device: 'amr-2', outcome: 'approved' });
   const mission = floor.store.missions.get(decision!.missionId)!;
@@ -39,12 +39,12 @@ t.test('an idle robot below the reserve is sent to a charger: a charge mission c
   const order = floor.work(floor.gw.vda5050, 'charge', mission.id);
   t.ok(order, 'the order for the charge step went to amr-2’s port');
   t.match(logged, [/amr-2 is sent to a charger/]);
-  t.same(charge.sweep(), [], 'busy with its charge mission, it is not sent twice');
+  t.same(await charge.sweep(), [], 'busy with its charge mission, it is not sent twice');
 });
 
 t.test('who is not sent: above the reserve, offline, at a charger, busy in a mission, under a STOP', async (t) => {
   const floor = fakeFloor(t);
-  const busy = floor.approve(drivePlan('amr-1', 'shelf-3'));
+  const busy = await floor.approve(drivePlan('amr-1', 'shelf-3'));
   t.equal(floor.status(busy), 'running');
   for (const amr of ['amr-1', 'amr-2', 'amr-3']) floor.fleet.update(amr, { soc: 0.1 });
   const { charge } = autoCharge(floor);
@@ -64,33 +64,33 @@ t.test('a charge mission that fails its check is rejected, logged, and tried aga
   const floor = fakeFloor(t);
   floor.fleet.update('amr-1', { soc: 0.000001 });
   const { charge, logged } = autoCharge(floor);
-  const [first] = charge.sweep();
+  const [first] = await charge.sweep();
   t.match(first, { device: 'amr-1', outcome: 'rejected' });
   const report = floor.store.missions.get(first!.missionId)!.report as CheckReport;
   t.match(report.issues, [{ code: 'BATTERY_LOW', step: 'charge' }], 'it would run flat before the charger');
   t.match(logged, [/amr-1 cannot be sent to a charger; tried again in 5 min/]);
-  t.same(charge.sweep(), [], 'not tried again at once');
+  t.same(await charge.sweep(), [], 'not tried again at once');
   floor.clock.advance(AUTO_CHARGE_RETRY_MS - 1);
-  t.same(charge.sweep(), [], 'nor just before the retry time');
+  t.same(await charge.sweep(), [], 'nor just before the retry time');
   floor.clock.advance(1);
-  t.match(charge.sweep(), [{ device: 'amr-1', outcome: 'rejected' }], 'tried again after it');
+  t.match(await charge.sweep(), [{ device: 'amr-1', outcome: 'rejected' }], 'tried again after it');
   t.equal(floor.store.missions.list({}).length, 2, 'one rejected mission per try, no more');
 });
 
 t.test('a charge mission with warnings waits for an operator, and the robot is not sent again meanwhile', async (t) => {
   const floor = fakeFloor(t);
   // amr-1 drives to printer-1 past dock-b: amr-2, low at dock-b, would wait for it on its way to a charger.
-  const other = floor.approve(drivePlan('amr-1', 'printer-1'));
+  const other = await floor.approve(drivePlan('amr-1', 'printer-1'));
   floor.fleet.update('amr-2', { soc: 0.15 });
   const { charge, logged } = autoCharge(floor);
-  const [decision] = charge.sweep();
+  const [decision] = await charge.sweep();
   t.match(decision, { device: 'amr-2', outcome: 'awaiting_approval' });
   const mission = floor.store.missions.get(decision!.missionId)!;
   t.equal(mission.status, 'awaiting_approval');
   t.match((mission.report as CheckReport).issues, [{ code: 'ROBOT_CONFLICT', device: 'amr-2', mission: other }]);
   t.match(logged, [/amr-2's charge mission has warnings and waits for an operator/]);
   t.same(charge.candidates(), [], 'its charge mission waits for an operator: not sent twice');
-  floor.gw.service.approve(mission.id, mission.planHash, 'operator');
+  await floor.gw.service.approve(mission.id, mission.planHash, 'operator');
   t.equal(floor.status(mission.id), 'running', 'the operator approves it, and it runs');
 });
 
@@ -99,7 +99,7 @@ t.test('two robots low, one charger free and one with a charged idle robot on it
   floor.fleet.update('amr-1', { soc: 0.1 });
   floor.fleet.update('amr-2', { soc: 0.1 });
   const { charge } = autoCharge(floor);
-  const [first, second] = charge.sweep();
+  const [first, second] = await charge.sweep();
   t.match(first, { device: 'amr-1', outcome: 'approved' });
   t.same((floor.store.missions.get(first!.missionId)!.report as CheckReport).steps[0]!.route?.at(-1), 'charger-2', 'the free charger');
   t.match(second, { device: 'amr-2', outcome: 'awaiting_approval' });
@@ -115,7 +115,7 @@ t.test('no charger for a robot when both are taken by robots that need them', as
   floor.fleet.update('amr-2', { soc: 0.1 });
   floor.fleet.update('amr-3', { soc: 0.5 });
   const { charge } = autoCharge(floor);
-  const [first, second] = charge.sweep();
+  const [first, second] = await charge.sweep();
   t.match(first, { device: 'amr-1', outcome: 'approved' });
   t.match(second, { device: 'amr-2', outcome: 'rejected' });
   t.match((floor.store.missions.get(second!.missionId)!.report as CheckReport).issues, [{ code: 'UNREACHABLE', message: /no charger is free for amr-2/ }], 'charger-2 is amr-1’s; amr-3 on charger-1 is below the charge target and stays');

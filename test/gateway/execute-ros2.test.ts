@@ -45,9 +45,9 @@ async function floor(t: Test, withRos2 = true) {
     store.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const start = (steps: unknown[]) => {
-    const { mission } = service.submit(PlanSchema.parse({ schema: 'phygate.plan/v1', name: 'ros2-drive', steps }), 'agent');
-    service.approve(mission.id, mission.planHash, 'operator');
+  const start = async (steps: unknown[]) => {
+    const { mission } = await service.submit(PlanSchema.parse({ schema: 'phygate.plan/v1', name: 'ros2-drive', steps }), 'agent');
+    await service.approve(mission.id, mission.planHash, 'operator');
     return mission.id;
   };
   return { site, store, fleet, rcl, vda5050, service, executor, start, server: rcl.server(THROUGH) };
@@ -57,7 +57,7 @@ const status = (store: Store, id: string) => store.missions.get(id)!;
 
 t.test('a navigate step of a ROS 2 AMR is a NavigateThroughPoses goal along the checked route; its result ends the step', async (t) => {
   const f = await floor(t);
-  const id = f.start([{ id: 'go', action: 'navigate', device: 'amr-3', params: { to: 'shelf-3' } }]);
+  const id = await f.start([{ id: 'go', action: 'navigate', device: 'amr-3', params: { to: 'shelf-3' } }]);
   let g = await until('the goal reached the server', () => f.server.last);
   const report = status(f.store, id).report as { steps: { id: string }[] };
   t.ok(report.steps.some((s) => s.id === 'go'), 'the step was checked');
@@ -92,7 +92,7 @@ t.test('a navigate step of a ROS 2 AMR is a NavigateThroughPoses goal along the 
 
 t.test('an aborted goal fails the step and the mission, with the reason', async (t) => {
   const f = await floor(t);
-  const id = f.start([{ id: 'go', action: 'navigate', device: 'amr-3', params: { to: 'shelf-3' } }]);
+  const id = await f.start([{ id: 'go', action: 'navigate', device: 'amr-3', params: { to: 'shelf-3' } }]);
   const g = await until('the goal reached the server', () => f.server.last);
   g.finish(GOAL_STATUS.ABORTED, { error_code: 103, error_msg: 'no valid path' });
   await until('failed', () => status(f.store, id).status === 'failed');
@@ -103,12 +103,12 @@ t.test('an aborted goal fails the step and the mission, with the reason', async 
 
 t.test('pause cancels the goal (Nav2 cannot pause); resume sends a new one; cancel cancels it', async (t) => {
   const f = await floor(t);
-  const id = f.start([{ id: 'go', action: 'navigate', device: 'amr-3', params: { to: 'shelf-3' } }]);
+  const id = await f.start([{ id: 'go', action: 'navigate', device: 'amr-3', params: { to: 'shelf-3' } }]);
   const first = await until('the goal reached the server', () => f.server.last);
   f.service.pause(id, 'operator');
   await until('the first goal cancelled', () => !first.active);
   t.equal(status(f.store, id).steps[0]!.status, 'blocked');
-  f.service.resume(id, 'operator');
+  await f.service.resume(id, 'operator');
   const second = await until('a second goal', () => (f.server.goals.length === 2 ? f.server.last : undefined));
   t.ok(second.active, 'the step goes again');
   f.service.cancel(id, 'operator');
@@ -118,7 +118,7 @@ t.test('pause cancels the goal (Nav2 cannot pause); resume sends a new one; canc
 
 t.test('without the ROS 2 adapter a ROS 2 device gets nothing, and the step says why', async (t) => {
   const f = await floor(t, false);
-  const id = f.start([{ id: 'go', action: 'navigate', device: 'amr-3', params: { to: 'shelf-3' } }]);
+  const id = await f.start([{ id: 'go', action: 'navigate', device: 'amr-3', params: { to: 'shelf-3' } }]);
   await until('failed', () => status(f.store, id).status === 'failed');
   t.match(f.store.missions.events(id).find((e) => e.type === 'mission.failed')!.data, { reason: /amr-3 is driven over ros2, and this gateway runs without ROS 2 \(PHYGATE_ROS2=off\)/ });
   t.same(f.server.goals, [], 'no goal');

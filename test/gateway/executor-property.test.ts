@@ -104,12 +104,12 @@ async function run(commands: Command[]): Promise<string[]> {
     const ids: string[] = [];
     const missionStatus = (id: string) => f.store.missions.get(id)?.status;
     model.attach(f, missionStatus);
-    const submit = (plan: PlanInput) => {
-      const { mission: m } = f.gw.service.submit(PlanSchema.parse(plan), 'agent');
+    const submit = async (plan: PlanInput) => {
+      const { mission: m } = await f.gw.service.submit(PlanSchema.parse(plan), 'agent');
       ids.push(m.id);
     };
-    submit(canonicalPlan());
-    submit(SECOND);
+    await submit(canonicalPlan());
+    await submit(SECOND);
     const snapshot = () => ids.map((id) => f.store.missions.get(id)!);
     let before = snapshot();
     for (const c of commands) {
@@ -117,13 +117,13 @@ async function run(commands: Command[]): Promise<string[]> {
         switch (c.op) {
           case 'approve': {
             const m = f.store.missions.get(ids[c.mission]!)!;
-            f.gw.service.approve(m.id, m.planHash, 'operator');
+            await f.gw.service.approve(m.id, m.planHash, 'operator');
             break;
           }
           case 'pause':
           case 'resume':
           case 'cancel':
-            f.gw.service[c.op](ids[c.mission]!, 'operator');
+            await f.gw.service[c.op](ids[c.mission]!, 'operator');
             break;
           case 'stop': {
             const devices = c.device === null ? site.index.site.devices.map((d) => d.id) : [DEVICES[c.device]!];

@@ -16,7 +16,7 @@ t.test('a step that times out: its AMR drops the order before the mission fails,
     statusAtAbort.push(f.status(work.id.split('.')[0]!));
     abort(work, reason);
   };
-  const first = f.approve(drivePlan('amr-1', 'shelf-3', 5));
+  const first = await f.approve(drivePlan('amr-1', 'shelf-3', 5));
   const order = f.work(vda5050, 'go');
   vda5050.signal('running', order.id, 'amr-1');
   t.equal(f.stepStatus(first, 'go'), 'running');
@@ -29,7 +29,7 @@ t.test('a step that times out: its AMR drops the order before the mission fails,
   t.match(failed.data, { step: 'go', reason: "step 'go' did not finish within 5 s" });
   t.equal(f.store.outbox.get(order.id)!.outcome, 'failed', 'its outbox entry is settled with the step');
 
-  const second = f.approve(drivePlan('amr-1', 'shelf-1', undefined, 'again'));
+  const second = await f.approve(drivePlan('amr-1', 'shelf-1', undefined, 'again'));
   t.equal(f.status(second), 'running');
   t.equal(vda5050.works('amr-1').length, 1, 'amr-1 is reserved until it confirmed: the next order waits');
   f.clock.advance(2_000);
@@ -46,7 +46,7 @@ t.test('a step that times out: its AMR drops the order before the mission fails,
 t.test('a mission paused for ten times its steps\' timeouts resumes and succeeds', async (t) => {
   const f = fakeFloor(t);
   const { vda5050, machine } = f.gw;
-  const id = f.approve({
+  const id = await f.approve({
     schema: 'phygate.plan/v1',
     name: 'paused-long',
     steps: [
@@ -64,7 +64,7 @@ t.test('a mission paused for ten times its steps\' timeouts resumes and succeeds
   t.same(machine.asked, ['cnc-1 pause'], 'the machine is asked too (it finishes its job)');
   f.clock.advance(10_000);
   t.equal(f.status(id), 'paused', 'no timeout fired while paused');
-  f.gw.service.resume(id, 'operator');
+  await f.gw.service.resume(id, 'operator');
   t.same(vda5050.asked, ['amr-1 pause', 'amr-1 resume'], 'the AMR goes on');
   f.clock.advance(499);
   vda5050.signal('done', order.id, 'amr-1');
@@ -74,11 +74,11 @@ t.test('a mission paused for ten times its steps\' timeouts resumes and succeeds
 
 t.test('a timeout still fires after a pause, with only the time that was left', async (t) => {
   const f = fakeFloor(t);
-  const id = f.approve(drivePlan('amr-1', 'shelf-3', 2));
+  const id = await f.approve(drivePlan('amr-1', 'shelf-3', 2));
   f.clock.advance(1_500);
   f.gw.service.pause(id, 'operator');
   f.clock.advance(60_000);
-  f.gw.service.resume(id, 'operator');
+  await f.gw.service.resume(id, 'operator');
   f.clock.advance(499);
   t.equal(f.status(id), 'running');
   f.clock.advance(1);
@@ -88,7 +88,7 @@ t.test('a timeout still fires after a pause, with only the time that was left', 
 t.test('a device that reports a failure: its own work is dropped, and the mission\'s other steps too', async (t) => {
   const f = fakeFloor(t);
   const { vda5050, machine } = f.gw;
-  const id = f.approve(canonicalPlan());
+  const id = await f.approve(canonicalPlan());
   const command = f.work(machine, 'mill');
   const order = f.work(vda5050, 'fetch');
   machine.signal('running', command.id, 'cnc-1');
@@ -108,7 +108,7 @@ t.test('a device that reports a failure: its own work is dropped, and the missio
 t.test('a work ended on the device by someone else fails its mission, naming the device', async (t) => {
   const f = fakeFloor(t);
   const { machine } = f.gw;
-  const id = f.approve({ schema: 'phygate.plan/v1', name: 'stopped-at-machine', steps: [{ id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'bracket-v2' } }] });
+  const id = await f.approve({ schema: 'phygate.plan/v1', name: 'stopped-at-machine', steps: [{ id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'bracket-v2' } }] });
   const command = f.work(machine, 'mill');
   machine.signal('aborted', command.id, 'cnc-1', 'cnc-1 ended the job stopped');
   t.equal(f.status(id), 'failed');
@@ -120,7 +120,7 @@ t.test('a work ended on the device by someone else fails its mission, naming the
 t.test('cancel: every device in flight drops its work; the steps are cancelled', async (t) => {
   const f = fakeFloor(t);
   const { vda5050, machine } = f.gw;
-  const id = f.approve(canonicalPlan());
+  const id = await f.approve(canonicalPlan());
   const order = f.work(vda5050, 'fetch');
   f.gw.service.cancel(id, 'operator', 'changed my mind');
   t.equal(f.status(id), 'cancelled');
@@ -133,7 +133,7 @@ t.test('cancel: every device in flight drops its work; the steps are cancelled',
 t.test('a paused mission that is cancelled: its AMR drops the order, and once it confirmed is told to go on (nothing is left to hold)', async (t) => {
   const f = fakeFloor(t);
   const { vda5050 } = f.gw;
-  const id = f.approve(drivePlan('amr-1', 'shelf-3'));
+  const id = await f.approve(drivePlan('amr-1', 'shelf-3'));
   const order = f.work(vda5050, 'go');
   f.gw.service.pause(id, 'operator');
   f.gw.service.cancel(id, 'operator');
@@ -145,7 +145,7 @@ t.test('a paused mission that is cancelled: its AMR drops the order, and once it
 t.test('a device a STOP covers is not told to go on when it confirmed it dropped its work', async (t) => {
   const f = fakeFloor(t);
   const { vda5050 } = f.gw;
-  const id = f.approve(drivePlan('amr-1', 'shelf-3', 5));
+  const id = await f.approve(drivePlan('amr-1', 'shelf-3', 5));
   const order = f.work(vda5050, 'go');
   vda5050.signal('running', order.id, 'amr-1');
   f.clock.advance(5_000);
@@ -158,7 +158,7 @@ t.test('a device a STOP covers is not told to go on when it confirmed it dropped
 t.test('a device that goes offline blocks its step, which fails after the grace period and drops its work', async (t) => {
   const f = fakeFloor(t, { offlineGraceMs: 30_000 });
   const { vda5050 } = f.gw;
-  const id = f.approve(drivePlan('amr-1', 'shelf-3'));
+  const id = await f.approve(drivePlan('amr-1', 'shelf-3'));
   const order = f.work(vda5050, 'go');
   vda5050.signal('running', order.id, 'amr-1');
   f.fleet.update('amr-1', { online: false, state: 'connection broken' });
@@ -177,8 +177,8 @@ t.test('a device that goes offline blocks its step, which fails after the grace 
 t.test('a state message does no store work unless it changes a step; only the missions that wait for a device are woken', async (t) => {
   const f = fakeFloor(t);
   const { vda5050 } = f.gw;
-  const first = f.approve(drivePlan('amr-1', 'shelf-3'));
-  const second = f.approve(drivePlan('amr-1', 'shelf-1', undefined, 'second'));
+  const first = await f.approve(drivePlan('amr-1', 'shelf-3'));
+  const second = await f.approve(drivePlan('amr-1', 'shelf-1', undefined, 'second'));
   const order = f.work(vda5050, 'go', first);
   vda5050.signal('running', order.id, 'amr-1');
   let reads = 0;
@@ -203,7 +203,7 @@ t.test('signals that arrive while the executor handles another input are applied
     machine.signal('running', work.id, work.device);
     machine.signal('done', work.id, work.device);
   };
-  const id = f.approve({
+  const id = await f.approve({
     schema: 'phygate.plan/v1',
     name: 'fast-machines',
     steps: [
@@ -220,7 +220,7 @@ t.test('signals that arrive while the executor handles another input are applied
 t.test('an arm loading an AMR reserves the AMR too: another mission\'s step for it waits until the transfer ended', async (t) => {
   const f = fakeFloor(t);
   const { vda5050, machine } = f.gw;
-  const id = f.approve(canonicalPlan());
+  const id = await f.approve(canonicalPlan());
   const fetch = f.work(vda5050, 'fetch');
   const courier = fetch.device;
   vda5050.signal('done', fetch.id, courier);
@@ -229,7 +229,7 @@ t.test('an arm loading an AMR reserves the AMR too: another mission\'s step for 
   const load = f.work(machine, 'load');
   t.equal(load.device, 'arm-1');
   t.same((load.message as { onto?: string }).onto, courier, 'onto the courier');
-  const other = f.approve(drivePlan(courier, 'charger-2', undefined, 'meanwhile'));
+  const other = await f.approve(drivePlan(courier, 'charger-2', undefined, 'meanwhile'));
   t.equal(vda5050.works(courier).length, 1, `${courier} is held by the transfer`);
   machine.signal('done', load.id, 'arm-1');
   t.equal(f.stepStatus(id, 'carry'), 'dispatched', 'the mission that holds it goes first');
@@ -242,7 +242,7 @@ t.test('an arm loading an AMR reserves the AMR too: another mission\'s step for 
 t.test('a device that cannot do the step fails it with its reason', async (t) => {
   const f = fakeFloor(t);
   f.gw.vda5050.refusePrepare = (r) => `${r.device} is still working on order 'x'`;
-  const id = f.approve(drivePlan('amr-1', 'shelf-3'));
+  const id = await f.approve(drivePlan('amr-1', 'shelf-3'));
   t.equal(f.status(id), 'failed');
   t.match(f.events(id).find((e) => e.type === 'mission.failed')!.data, { reason: "amr-1 is still working on order 'x'" });
   t.same(f.gw.vda5050.sent, [], 'nothing sent');
@@ -251,12 +251,12 @@ t.test('a device that cannot do the step fails it with its reason', async (t) =>
 
 t.test('`wait` steps hold for their seconds, and a pause holds them too', async (t) => {
   const f = fakeFloor(t);
-  const id = f.approve({ schema: 'phygate.plan/v1', name: 'cure', steps: [{ id: 'cure', action: 'wait', device: 'cnc-1', params: { seconds: 30 } }] });
+  const id = await f.approve({ schema: 'phygate.plan/v1', name: 'cure', steps: [{ id: 'cure', action: 'wait', device: 'cnc-1', params: { seconds: 30 } }] });
   t.equal(f.stepStatus(id, 'cure'), 'running');
   f.clock.advance(20_000);
   f.gw.service.pause(id, 'operator');
   f.clock.advance(60_000);
-  f.gw.service.resume(id, 'operator');
+  await f.gw.service.resume(id, 'operator');
   f.clock.advance(9_999);
   t.equal(f.status(id), 'running');
   f.clock.advance(1);
@@ -271,7 +271,7 @@ t.test('ROS 2 pause: the goal is dropped, and resume sends the step again as a n
   // The stand-in registry drives every device by its site protocol; make amr-3 a ROS 2 AMR for this test.
   const { vda5050 } = f.gw;
   vda5050.pauseEffect = 'interrupted';
-  const id = f.approve(drivePlan('amr-1', 'shelf-3'));
+  const id = await f.approve(drivePlan('amr-1', 'shelf-3'));
   const first = f.work(vda5050, 'go');
   vda5050.signal('running', first.id, 'amr-1');
   f.fleet.update('amr-1', { at: 'sa-1', pose: { x: site.index.node('sa-1')!.x, y: site.index.node('sa-1')!.y, theta: 0 } });
@@ -280,7 +280,7 @@ t.test('ROS 2 pause: the goal is dropped, and resume sends the step again as a n
   t.equal(f.store.outbox.get(first.id)!.outcome, 'stopped');
   vda5050.signal('aborted', first.id, 'amr-1', 'cancelled');
   t.equal(f.status(id), 'paused', 'the dropped goal does not fail the mission');
-  f.gw.service.resume(id, 'operator');
+  await f.gw.service.resume(id, 'operator');
   const again = vda5050.works('amr-1');
   t.equal(again.length, 2, 'a new goal');
   t.not(again[1]!.id, first.id);
@@ -293,10 +293,10 @@ t.test('ROS 2 pause: the goal is dropped, and resume sends the step again as a n
 t.test('how missions end is logged with the mission id: failures at warn with the step and reason, successes at info', async (t) => {
   const log = recordingLog();
   const f = fakeFloor(t, { log });
-  const failing = f.approve(drivePlan('amr-1', 'shelf-3', 5));
+  const failing = await f.approve(drivePlan('amr-1', 'shelf-3', 5));
   f.clock.advance(5_000);
   t.match(log.lines.find((l) => l.level === 'warn' && l.msg.startsWith(`mission ${failing} failed`)), { data: { missionId: failing, step: 'go', reason: "step 'go' did not finish within 5 s" } });
-  const ok = f.approve({ schema: 'phygate.plan/v1', name: 'ok', steps: [{ id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'bracket-v2' } }] });
+  const ok = await f.approve({ schema: 'phygate.plan/v1', name: 'ok', steps: [{ id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'bracket-v2' } }] });
   f.gw.machine.signal('done', f.work(f.gw.machine, 'mill').id, 'cnc-1');
   t.match(log.lines.find((l) => l.level === 'info' && l.msg === `mission ${ok} succeeded`), { data: { missionId: ok } });
 });
@@ -304,7 +304,7 @@ t.test('how missions end is logged with the mission id: failures at warn with th
 t.test('a STOP of one device: its step is interrupted, the mission is paused (its other AMR holds its order), and resume goes on from there', async (t) => {
   const f = fakeFloor(t);
   const { vda5050, machine } = f.gw;
-  const id = f.approve(canonicalPlan());
+  const id = await f.approve(canonicalPlan());
   const mill = f.work(machine, 'mill');
   const fetch = f.work(vda5050, 'fetch');
   machine.signal('running', mill.id, 'cnc-1');
@@ -316,9 +316,9 @@ t.test('a STOP of one device: its step is interrupted, the mission is paused (it
   t.same(vda5050.asked, [`${fetch.device} pause`], 'but the AMR holds its order while the mission is paused');
   vda5050.signal('done', fetch.id, fetch.device);
   t.equal(f.stepStatus(id, 'load'), 'pending', 'nothing new starts while paused');
-  t.throws(() => f.gw.service.resume(id, 'operator'), { code: 'STOP_ACTIVE' });
+  await t.rejects(f.gw.service.resume(id, 'operator'), { code: 'STOP_ACTIVE' });
   f.stops.release();
-  f.gw.service.resume(id, 'operator');
+  await f.gw.service.resume(id, 'operator');
   const again = machine.works().filter((w) => w.id !== mill.id);
   t.equal(again.length, 1, 'the mill goes again');
   t.match(again[0]!.id, /\.mill\.1$/);

@@ -61,7 +61,7 @@ export interface FakeFloor {
   /** A gateway start: a new executor, service and ports on the same store; the previous one is closed (as a crash leaves it). */
   restart(opts?: Partial<ExecutorDeps>): Gateway;
   /** Submits and approves a plan; returns the mission id. */
-  approve(plan: PlanInput): string;
+  approve(plan: PlanInput): Promise<string>;
   status(missionId: string): string;
   stepStatus(missionId: string, step: string): string;
   /** The event types of the mission, in order. */
@@ -93,10 +93,10 @@ export function fakeFloor(t: Pick<Test, 'teardown'>, opts: Partial<ExecutorDeps>
       floor.gw = boot(more);
       return floor.gw;
     },
-    approve(plan) {
-      const { mission } = floor.gw.service.submit(PlanSchema.parse(plan), 'agent');
+    async approve(plan) {
+      const { mission } = await floor.gw.service.submit(PlanSchema.parse(plan), 'agent');
       if (mission.status !== 'awaiting_approval') throw new Error(`the plan did not pass its check: ${JSON.stringify(mission.report)}`);
-      floor.gw.service.approve(mission.id, mission.planHash, 'operator');
+      await floor.gw.service.approve(mission.id, mission.planHash, 'operator');
       return mission.id;
     },
     status: (id) => store.missions.get(id)!.status,

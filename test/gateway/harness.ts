@@ -5,10 +5,12 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Test } from 'tap';
+import tap, { type Test } from 'tap';
 import { buildApp, type App } from '../../gateway/app.ts';
 import { ROLES, type Role } from '../../gateway/auth/roles.ts';
 import { readConfig, type Config } from '../../gateway/config.ts';
+import type { Checker } from '../../gateway/checks/checker.ts';
+import { CheckPool } from '../../gateway/checks/pool.ts';
 import type { EventHub } from '../../gateway/events.ts';
 import type { MissionRunner } from '../../gateway/missions/service.ts';
 import { openStore, type Store } from '../../gateway/store/index.ts';
@@ -44,6 +46,23 @@ export interface TestAppOptions {
   runner?: (store: Store) => MissionRunner;
   /** The live event stream, to publish what an executor would. */
   hub?: EventHub;
+  /**
+   * Where checks run. By default one pool of worker threads per site folder, shared by the test
+   * file's apps (a worker takes a while to start); with PHYGATE_CHECK_* in `config`, the app's own.
+   */
+  checker?: (site: LoadedSite) => Checker;
+}
+
+const sharedPools = new Map<string, CheckPool>();
+
+/** The test file's check pool for a site folder, closed when the file's tests are done. */
+function sharedPool(dir: string, site: LoadedSite): CheckPool {
+  let pool = sharedPools.get(dir);
+  if (!pool) {
+    if (sharedPools.size === 0) tap.teardown(() => Promise.all([...sharedPools.values()].map((p) => p.close())));
+    sharedPools.set(dir, (pool = new CheckPool({ site, size: 1, budgetMs: 120_000 })));
+  }
+  return pool;
 }
 
 export interface TestApp {
@@ -68,7 +87,10 @@ export async function testApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? tempDir();
   const config: Config = { ...readConfig({}), PHYGATE_LOG_LEVEL: 'silent', ...opts.config };
-  const site = loadSiteFolder(opts.siteDir ?? DEMO_SITE_DIR);
+  const siteDir = opts.siteDir ?? DEMO_SITE_DIR;
+  const site = loadSiteFolder(siteDir);
+  const ownChecks = opts.config?.PHYGATE_CHECK_WORKERS !== undefined || opts.config?.PHYGATE_CHECK_BUDGET_MS !== undefined;
+  const checker = opts.checker ? opts.checker(site) : ownChecks ? undefined : sharedPool(siteDir, site);
   const store = openStore(dataDir);
   const fleet = new FleetRegistry(site.index);
   parkFleetAtHome(fleet, new Date());
@@ -85,6 +107,7 @@ export async function testApp(opts: TestAppOptions = {}): Promise<TestApp> {
       ...(opts.logStream ? { logStream: opts.logStream } : {}),
       ...(opts.runner ? { runner: opts.runner(store) } : {}),
       ...(opts.hub ? { hub: opts.hub } : {}),
+      ...(checker ? { checker } : {}),
     });
   } catch (err) {
     store.close();

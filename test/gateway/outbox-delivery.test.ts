@@ -15,7 +15,7 @@ t.test('every work is in the outbox before it is sent, and settled with its step
   const seen: string[] = [];
   // At the moment of sending, the entry must already be stored, with its step dispatched.
   for (const port of [vda5050, machine]) port.onSend = (w) => seen.push(`${w.id}:${f.store.outbox.get(w.id) ? 'stored' : 'missing'}`);
-  const id = f.approve(canonicalPlan());
+  const id = await f.approve(canonicalPlan());
   const order = f.work(vda5050, 'fetch');
   const command = f.work(machine, 'mill');
   t.same(seen.sort(), [`${command.id}:stored`, `${order.id}:stored`].sort(), 'fetch and mill went out, each stored first');
@@ -38,7 +38,7 @@ t.test('a send the transport refused goes again every resendMs until the device 
   const { vda5050, machine } = f.gw;
   vda5050.refuse = 2;
   machine.refuse = 1;
-  const id = f.approve(canonicalPlan());
+  const id = await f.approve(canonicalPlan());
   t.same([vda5050.sent, machine.sent], [[], []], 'nothing got out at first');
   t.equal(f.store.outbox.open().length, 2, 'both are in the outbox');
   f.clock.advance(2_000);
@@ -58,7 +58,7 @@ t.test('a send the transport refused goes again every resendMs until the device 
 t.test('a work no device takes is sent until it expires, never after; its step fails, saying so', async (t) => {
   const f = fakeFloor(t, { commandTtlMs: 9_000 });
   const { machine } = f.gw;
-  const id = f.approve({ schema: 'phygate.plan/v1', name: 'unanswered', steps: [{ id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'bracket-v2' } }] });
+  const id = await f.approve({ schema: 'phygate.plan/v1', name: 'unanswered', steps: [{ id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'bracket-v2' } }] });
   const command = f.work(machine, 'mill');
   f.clock.advance(8_999);
   t.equal(f.status(id), 'running');
@@ -77,11 +77,11 @@ t.test('while the mission is paused nothing is sent; resume sends; a work that e
   const f = fakeFloor(t);
   const { machine } = f.gw;
   machine.refuse = 1;
-  const id = f.approve({ schema: 'phygate.plan/v1', name: 'paused-send', steps: [{ id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'bracket-v2' } }] });
+  const id = await f.approve({ schema: 'phygate.plan/v1', name: 'paused-send', steps: [{ id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'bracket-v2' } }] });
   f.gw.service.pause(id, 'operator');
   f.clock.advance(60_000);
   t.same(machine.sent, [], 'no retry while paused');
-  f.gw.service.resume(id, 'operator');
+  await f.gw.service.resume(id, 'operator');
   t.equal(f.status(id), 'running', 'a pause does not fail a mission whose work had not got through');
   const works = machine.works();
   t.equal(works.length, 1, 'sent once resumed');
@@ -93,7 +93,7 @@ t.test('while the mission is paused nothing is sent; resume sends; a work that e
 
 t.test('restart: a work the device has is followed, not sent again; one it never got is sent again, unchanged', async (t) => {
   const f = fakeFloor(t);
-  const id = f.approve(canonicalPlan());
+  const id = await f.approve(canonicalPlan());
   const order = f.work(f.gw.vda5050, 'fetch');
   const command = f.work(f.gw.machine, 'mill');
   // The gateway dies here (the outbox stays as it is).
@@ -114,7 +114,7 @@ t.test('restart: a work the device has is followed, not sent again; one it never
 
 t.test('restart: a job the machine finished meanwhile succeeds without a send', async (t) => {
   const f = fakeFloor(t);
-  const id = f.approve(canonicalPlan());
+  const id = await f.approve(canonicalPlan());
   const command = f.work(f.gw.machine, 'mill');
   const { machine, executor } = f.restart();
   executor.recover();
@@ -127,7 +127,7 @@ t.test('restart: a job the machine finished meanwhile succeeds without a send', 
 
 t.test('restart: a work past its expiry is never sent again; its step fails, saying so', async (t) => {
   const f = fakeFloor(t, { commandTtlMs: 1_000 });
-  const id = f.approve(canonicalPlan());
+  const id = await f.approve(canonicalPlan());
   const command = f.work(f.gw.machine, 'mill');
   f.gw.executor.close();
   f.clock.advance(5_000);
@@ -142,7 +142,7 @@ t.test('restart: a work past its expiry is never sent again; its step fails, say
 
 t.test('restart: a device that has not reported is treated as gone offline; the step is blocked, then goes on when it reports', async (t) => {
   const f = fakeFloor(t);
-  const id = f.approve(canonicalPlan());
+  const id = await f.approve(canonicalPlan());
   const command = f.work(f.gw.machine, 'mill');
   f.gw.machine.signal('running', command.id, 'cnc-1');
   f.fleet.update('cnc-1', { online: false, state: 'never connected' });
@@ -159,7 +159,7 @@ t.test('restart: a device that has not reported is treated as gone offline; the 
 
 t.test('restart: steps a STOP interrupted resume as before it, a machine with the parts still missing', async (t) => {
   const f = fakeFloor(t);
-  const id = f.approve(canonicalPlan());
+  const id = await f.approve(canonicalPlan());
   const command = f.work(f.gw.machine, 'mill');
   f.gw.machine.signal('running', command.id, 'cnc-1');
   f.fleet.update('cnc-1', { state: 'stopped', job: { commandId: command.id, action: 'run', program: 'bracket-v2', count: 4 }, partsProduced: 1 });
@@ -169,7 +169,7 @@ t.test('restart: steps a STOP interrupted resume as before it, a machine with th
   const { machine, vda5050, executor, service } = f.restart();
   executor.recover();
   f.stops.release();
-  service.resume(id, 'operator');
+  await service.resume(id, 'operator');
   const again = machine.works();
   t.equal(again.length, 1, 'the mill was sent again after the resume');
   t.match(again[0]!.message, { count: 3 }, 'for the three parts still missing');
@@ -179,7 +179,7 @@ t.test('restart: steps a STOP interrupted resume as before it, a machine with th
 
 t.test('restart: a ROS 2 goal whose fate cannot be known fails its step, and the robot is told to drop it', async (t) => {
   const f = fakeFloor(t);
-  const id = f.approve(drivePlan('amr-1', 'shelf-3'));
+  const id = await f.approve(drivePlan('amr-1', 'shelf-3'));
   const order = f.work(f.gw.vda5050, 'go');
   const { vda5050, executor } = f.restart();
   executor.recover();
@@ -191,7 +191,7 @@ t.test('restart: a ROS 2 goal whose fate cannot be known fails its step, and the
 
 t.test('restart: an entry whose mission ended meanwhile is settled as abandoned', async (t) => {
   const f = fakeFloor(t);
-  const id = f.approve(canonicalPlan());
+  const id = await f.approve(canonicalPlan());
   f.gw.executor.close();
   f.store.missions.transition(id, 'cancelled', 'operator', { reason: 'by hand' });
   const { executor, vda5050, machine } = f.restart();

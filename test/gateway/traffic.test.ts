@@ -266,7 +266,7 @@ t.test('an AMR whose step ends while it stands between two nodes keeps both', as
 
 t.test('a paused mission that resumes after a STOP gets its passes back: the committed work is simulated anew from where the robots stand, and the robots keep to that', async (t) => {
   const f = fakeFloor(t);
-  const id = f.approve(drivePlan('amr-1', 'shelf-3'));
+  const id = await f.approve(drivePlan('amr-1', 'shelf-3'));
   const passesOf = () => f.store.traffic.schedule().filter((p) => p.missionId === id).map((p) => p.node);
   t.same(passesOf(), [], "amr-1's route was granted whole at once (a port without extend): every pass made");
   t.same(f.gw.executor.traffic.pathOf('amr-1')?.nodes, ['dock-a', 'sa-1', 'sa-2', 'sa-3', 'sa-4', 'sa-5', 'sa-6', 'sa-7', 'shelf-3']);
@@ -279,7 +279,7 @@ t.test('a paused mission that resumes after a STOP gets its passes back: the com
   const rescheduled: Pass[][] = [];
   const reschedule = f.gw.executor.reschedule.bind(f.gw.executor);
   f.gw.executor.reschedule = (passes) => (rescheduled.push([...passes]), reschedule(passes));
-  f.gw.service.resume(id, 'operator');
+  await f.gw.service.resume(id, 'operator');
   t.same(
     rescheduled.map((ps) => ps.map((p) => `${p.device}@${p.node}:${p.step === `${id}/go` ? 'go' : p.step}`)),
     [['amr-1@sa-3:go', 'amr-1@sa-4:go', 'amr-1@sa-5:go', 'amr-1@sa-6:go', 'amr-1@sa-7:go', 'amr-1@shelf-3:go']],
@@ -294,7 +294,7 @@ t.test('a route that cannot be granted whole yet waits for a node to be freed, n
   const freed: number[] = [];
   f.gw.executor.traffic.onFreed(() => freed.push(f.clock.now()));
   // amr-2 stands at dock-b: the check moves it to park-1, and amr-1's route ends where it stands.
-  const id = f.approve(drivePlan('amr-1', 'dock-b'));
+  const id = await f.approve(drivePlan('amr-1', 'dock-b'));
   t.equal(f.status(id), 'running', 'approved, and the approval returned');
   t.equal(f.stepStatus(id, 'make-way:1'), 'dispatched', 'amr-2 is sent off dock-b');
   t.equal(f.stepStatus(id, 'go'), 'pending', 'amr-1 waits: dock-b is not free, and its port takes a route only whole');
