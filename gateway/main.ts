@@ -1,9 +1,11 @@
 // The composition root: configuration, the logger, site, store, MQTT (an external broker or the
 // embedded one), the device masters (VDA 5050, machine protocol, ROS 2) and their device ports,
 // STOP, the executor, the virtual fleet and the HTTP server wired into one gateway.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { createSecureContext, type PeerCertificate } from 'node:tls';
 import type { MqttClient } from 'mqtt';
 import { DevicePorts } from '../robots/device-port.ts';
 import { DropCounter } from '../robots/drops.ts';
@@ -19,7 +21,8 @@ import { Vda5050Port } from '../robots/vda5050/port.ts';
 import { openSiteFolder, type LoadedSite } from '../sim/site-folder.ts';
 import { startVirtualFleet, type VirtualFleet } from '../sim/virtual-fleet.ts';
 import { buildApp, type App } from './app.ts';
-import { startEmbeddedBroker, type EmbeddedBroker } from './broker.ts';
+import { GATEWAY_CLIENT_ID_PREFIX, startEmbeddedBroker, type EmbeddedBroker } from './broker.ts';
+import { MqttAccess } from './broker-auth.ts';
 import { CheckPool } from './checks/pool.ts';
 import { ConfigError, type Config } from './config.ts';
 import { EventHub } from './events.ts';
@@ -52,6 +55,12 @@ export interface Gateway {
   mqttUrl: string;
   /** True when the gateway runs the broker itself (no PHYGATE_MQTT_URL). */
   embeddedBroker: boolean;
+  /** The embedded broker (no PHYGATE_MQTT_URL); its stats() count what it refused. */
+  mqttBroker?: EmbeddedBroker;
+  /** The embedded broker's logins and topic rules (unless PHYGATE_MQTT_AUTH=off or an external broker). */
+  mqttAccess?: MqttAccess;
+  /** How a client in this process trusts the embedded broker's TLS certificate (PHYGATE_MQTT_TLS_CERT). */
+  mqttTrust?: EmbeddedTrust;
   /** The devices with a `ros2` block, over ROS 2; only with PHYGATE_ROS2=on. */
   ros2?: Ros2Adapter;
   /** Running in this process unless PHYGATE_VIRTUAL_FLEET=0. */
@@ -84,6 +93,58 @@ export function mqttSettings(config: Config, url: string, clientId: string): Mqt
     ...(cert !== undefined ? { cert } : {}),
     ...(key !== undefined ? { key } : {}),
     ...(config.PHYGATE_MQTT_TLS_INSECURE ? { rejectUnauthorized: false } : {}),
+  };
+}
+
+/** Loopback only: nothing but this machine can reach it. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '[::1]';
+}
+
+export interface EmbeddedTrust {
+  ca: string;
+  checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined;
+}
+
+/**
+ * The embedded broker's TLS settings (both files or neither), and how this process's own clients
+ * (the gateway's, the virtual fleet's) trust it: they connect to 127.0.0.1, a name the
+ * certificate need not carry, so they check that the broker shows exactly this certificate
+ * instead, with the certificate itself (or PHYGATE_MQTT_CA_FILE) as the CA.
+ */
+function embeddedTls(config: Config): { tls: { cert: string; key: string }; trust: EmbeddedTrust } | undefined {
+  const { PHYGATE_MQTT_TLS_CERT: certFile, PHYGATE_MQTT_TLS_KEY: keyFile } = config;
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) throw new ConfigError('PHYGATE_MQTT_TLS_CERT and PHYGATE_MQTT_TLS_KEY go together: set both, or neither');
+  const read = (name: string, path: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`${name}: cannot read '${path}': ${(err as Error).message}`);
+    }
+  };
+  const cert = read('PHYGATE_MQTT_TLS_CERT', certFile);
+  const key = read('PHYGATE_MQTT_TLS_KEY', keyFile);
+  let fingerprint: string;
+  try {
+    fingerprint = new X509Certificate(cert).fingerprint256;
+  } catch (err) {
+    throw new ConfigError(`PHYGATE_MQTT_TLS_CERT: '${certFile}' is not a PEM certificate: ${(err as Error).message}`);
+  }
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new ConfigError(`PHYGATE_MQTT_TLS_CERT and PHYGATE_MQTT_TLS_KEY cannot be used together: ${(err as Error).message}`);
+  }
+  const ca = config.PHYGATE_MQTT_CA_FILE !== undefined ? read('PHYGATE_MQTT_CA_FILE', config.PHYGATE_MQTT_CA_FILE) : cert;
+  return {
+    tls: { cert, key },
+    trust: {
+      ca,
+      checkServerIdentity: (_host, peer) => (peer.fingerprint256 === fingerprint ? undefined : new Error('the broker does not show the certificate of PHYGATE_MQTT_TLS_CERT')),
+    },
   };
 }
 
@@ -126,13 +187,39 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
   try {
     const fleet = new FleetRegistry(site.index, log);
     let broker: EmbeddedBroker | undefined;
+    let mqttAccess: MqttAccess | undefined;
+    let mqttTrust: EmbeddedTrust | undefined;
     if (!config.PHYGATE_MQTT_URL) {
-      broker = await startEmbeddedBroker({ host: config.PHYGATE_MQTT_HOST, port: config.PHYGATE_MQTT_PORT });
+      const tls = embeddedTls(config);
+      mqttTrust = tls?.trust;
+      // Without logins anyone who reaches the broker can drive the robots: that is allowed only
+      // where nobody but this machine reaches it.
+      if (config.PHYGATE_MQTT_AUTH === 'off' && !isLoopback(config.PHYGATE_MQTT_HOST)) {
+        throw new ConfigError(`PHYGATE_MQTT_AUTH=off is allowed only when the embedded broker listens on loopback, not on '${config.PHYGATE_MQTT_HOST}': anyone on the network could drive the robots`);
+      }
+      if (config.PHYGATE_MQTT_AUTH === 'on') mqttAccess = new MqttAccess({ site: site.index, interfaceName: config.PHYGATE_VDA_INTERFACE, store: store.deviceCredentials });
+      broker = await startEmbeddedBroker({
+        host: config.PHYGATE_MQTT_HOST,
+        port: config.PHYGATE_MQTT_PORT,
+        auth: mqttAccess ?? 'off',
+        limits: {
+          maxPacketBytes: config.PHYGATE_MQTT_MAX_PACKET,
+          maxConnections: config.PHYGATE_MQTT_MAX_CONNECTIONS,
+          maxSubscriptionsPerClient: config.PHYGATE_MQTT_MAX_SUBSCRIPTIONS,
+        },
+        ...(tls ? { tls: tls.tls } : {}),
+        log,
+      });
       const b = broker;
       started.push(() => b.close());
+    } else if (config.PHYGATE_MQTT_TLS_CERT !== undefined || config.PHYGATE_MQTT_TLS_KEY !== undefined) {
+      throw new ConfigError('PHYGATE_MQTT_TLS_CERT and PHYGATE_MQTT_TLS_KEY are for the embedded broker; with PHYGATE_MQTT_URL use an mqtts:// URL (and PHYGATE_MQTT_CA_FILE)');
     }
     const mqttUrl = config.PHYGATE_MQTT_URL ?? broker!.url;
-    const client: MqttClient = await connectMqtt(mqttSettings(config, mqttUrl, `phygate-gateway-${site.index.site.id}-${randomBytes(4).toString('hex')}`));
+    const clientId = `${GATEWAY_CLIENT_ID_PREFIX}-${site.index.site.id}-${randomBytes(4).toString('hex')}`;
+    const client: MqttClient = await connectMqtt(
+      broker ? { url: mqttUrl, clientId, ...mqttAccess?.gateway, ...mqttTrust } : mqttSettings(config, mqttUrl, clientId),
+    );
     started.push(() => closeMqtt(client, true));
     const drops = new DropCounter({ log });
     const vda5050 = new Vda5050Master({
@@ -172,7 +259,16 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
     await stops.resume();
     let virtualFleet: VirtualFleet | undefined;
     if (config.PHYGATE_VIRTUAL_FLEET) {
-      const vf = await startVirtualFleet({ brokerUrl: mqttUrl, site, speed: config.PHYGATE_FLEET_SPEED, interfaceName: config.PHYGATE_VDA_INTERFACE });
+      // Each virtual device logs in as itself, with credentials that live as long as this process.
+      const access = mqttAccess;
+      const trust = mqttTrust;
+      const vf = await startVirtualFleet({
+        brokerUrl: mqttUrl,
+        site,
+        speed: config.PHYGATE_FLEET_SPEED,
+        interfaceName: config.PHYGATE_VDA_INTERFACE,
+        ...(access || trust ? { credentials: (id: string) => ({ ...access?.inProcessCredentials(id), ...trust }) } : {}),
+      });
       virtualFleet = vf;
       started.push(() => vf.close());
     }
@@ -219,6 +315,9 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
       url: address,
       mqttUrl,
       embeddedBroker: broker !== undefined,
+      ...(broker ? { mqttBroker: broker } : {}),
+      ...(mqttAccess ? { mqttAccess } : {}),
+      ...(mqttTrust ? { mqttTrust } : {}),
       ...(ros2 ? { ros2 } : {}),
       ...(virtualFleet ? { virtualFleet } : {}),
       ...(bootstrapToken ? { bootstrapToken } : {}),

@@ -15,10 +15,15 @@ export interface MqttSettings {
   cert?: string;
   key?: string;
   rejectUnauthorized?: boolean;
+  /** TLS: replaces the host name check (a client that pins the certificate it expects). */
+  checkServerIdentity?: (host: string, cert: import('node:tls').PeerCertificate) => Error | undefined;
   /** Sent by the broker when this client vanishes (VDA 5050's CONNECTIONBROKEN, say). */
   will?: { topic: string; payload: string; qos: 0 | 1; retain: boolean };
   keepaliveS?: number;
 }
+
+/** A device's login to the broker and how it trusts a TLS broker (the rest of its settings are its own). */
+export type MqttLogin = Pick<MqttSettings, 'username' | 'password' | 'ca' | 'checkServerIdentity'>;
 
 export const RECONNECT_MIN_MS = 500;
 export const RECONNECT_MAX_MS = 10_000;
@@ -46,6 +51,7 @@ export function mqttOptions(s: MqttSettings): IClientOptions {
     ...(s.cert !== undefined ? { cert: s.cert } : {}),
     ...(s.key !== undefined ? { key: s.key } : {}),
     ...(s.rejectUnauthorized !== undefined ? { rejectUnauthorized: s.rejectUnauthorized } : {}),
+    ...(s.checkServerIdentity ? { checkServerIdentity: s.checkServerIdentity } : {}),
     ...(s.will ? { will: { topic: s.will.topic, payload: Buffer.from(s.will.payload), qos: s.will.qos, retain: s.will.retain } } : {}),
   };
 }

@@ -1,6 +1,7 @@
 // What a virtual AMR accepts before it starts work: the actions it knows, whether it stands where
-// a new order begins, whether an order's route is a path on the site's nav graph. Pure functions
-// of the AMR's situation, each answering with VDA 5050 error references (empty: fine).
+// a new order begins, whether an order's route is a path on the site's nav graph that stays out
+// of its keep-out zones. Pure functions of the AMR's situation, each answering with VDA 5050
+// error references (empty: fine).
 import {
   AgvActionActionScope,
   AgvClass,
@@ -16,7 +17,7 @@ import {
   type Node,
   type RouteTraversableContext,
 } from 'vda-5050-lib';
-import type { NavGraph } from '../planners/route.ts';
+import { keepOutAt, type NavGraph } from '../planners/route.ts';
 import type { Amr, SiteIndex } from '../planners/site.ts';
 import { angleDiff } from './amr-motion.ts';
 
@@ -73,9 +74,15 @@ export function routeProblems(route: RouteTraversableContext, site: SiteIndex, g
     if (n.nodePosition.mapId !== site.site.mapId) return [{ referenceKey: 'nodePosition.mapId', referenceValue: n.nodePosition.mapId }, detail(`the AMR drives on map '${site.site.mapId}'`)];
   }
   for (const e of route.edges) {
-    if (!graph.arcs.get(e.startNodeId)?.some((a) => a.to === e.endNodeId)) {
-      return [{ referenceKey: 'edgeId', referenceValue: e.edgeId }, detail(`no way from '${e.startNodeId}' to '${e.endNodeId}' on the site's nav graph`)];
-    }
+    const arc = graph.arcs.get(e.startNodeId)?.find((a) => a.to === e.endNodeId);
+    if (!arc) return [{ referenceKey: 'edgeId', referenceValue: e.edgeId }, detail(`no way from '${e.startNodeId}' to '${e.endNodeId}' on the site's nav graph`)];
+    // Whoever sends the order, the vehicle itself does not drive into a keep-out zone (the
+    // planner never routes through one; an order that does was not made by it).
+    if (arc.keepOut.length > 0) return [{ referenceKey: 'edgeId', referenceValue: e.edgeId }, detail(`the way from '${e.startNodeId}' to '${e.endNodeId}' enters keep-out zone '${arc.keepOut[0]}'`)];
+  }
+  for (const n of route.nodes) {
+    const zone = keepOutAt(graph, n.nodeId);
+    if (zone) return [{ referenceKey: 'nodeId', referenceValue: n.nodeId }, detail(`'${n.nodeId}' lies inside keep-out zone '${zone}'`)];
   }
   return [];
 }

@@ -11,6 +11,7 @@ import { AgvController, ConnectionState, Topic, type ConnectionStateChangeCallba
 import type { NavGraph } from '../planners/route.ts';
 import type { SiteIndex } from '../planners/site.ts';
 import { VDA5050_VERSION } from '../robots/vda5050/schemas.ts';
+import type { MqttLogin } from '../robots/mqtt.ts';
 import { DEFAULT_INTERFACE_NAME } from '../robots/vda5050/topics.ts';
 import { VirtualAmrAdapter, type OrderSource, type VirtualAmrAdapterOptions } from './virtual-amr-adapter.ts';
 
@@ -32,6 +33,8 @@ export interface VirtualAmrSettings {
   visualizationIntervalMs?: number;
   /** Real ms between simulation steps. Default 50. */
   tickMs?: number;
+  /** Its MQTT login (and how to trust a TLS broker); none: anonymous. */
+  login?: MqttLogin;
 }
 
 export interface VirtualAmr {
@@ -84,6 +87,7 @@ export async function startVirtualAmr(settings: VirtualAmrSettings): Promise<Vir
   const speed = settings.speed ?? 1;
   if (!(speed > 0)) throw new Error(`speed must be positive, not ${speed}`);
 
+  const login = settings.login;
   let adapter: VirtualAmrAdapter | undefined;
   const adapterOptions: VirtualAmrAdapterOptions = {
     site,
@@ -99,7 +103,15 @@ export async function startVirtualAmr(settings: VirtualAmrSettings): Promise<Vir
     { manufacturer: amr.vda5050.manufacturer, serialNumber: amr.vda5050.serialNumber },
     {
       interfaceName: settings.interfaceName ?? DEFAULT_INTERFACE_NAME,
-      transport: { brokerUrl: settings.brokerUrl, heartbeat: 10, reconnectPeriod: 500, connectTimeout: 5_000 },
+      transport: {
+        brokerUrl: settings.brokerUrl,
+        heartbeat: 10,
+        reconnectPeriod: 500,
+        connectTimeout: 5_000,
+        ...(login?.username !== undefined ? { username: login.username } : {}),
+        ...(login?.password !== undefined ? { password: login.password } : {}),
+        ...(login?.ca !== undefined || login?.checkServerIdentity ? { tlsOptions: { ...(login.ca !== undefined ? { ca: login.ca } : {}), ...(login.checkServerIdentity ? { checkServerIdentity: login.checkServerIdentity } : {}) } } : {}),
+      },
       vdaVersion: VDA5050_VERSION,
     },
     {

@@ -2,6 +2,7 @@
 // conveyor and arm as a machine-protocol device, each with its own MQTT connection to the
 // broker, exactly as real hardware would connect. `npm start` runs it in the gateway process;
 // `phygate fleet` runs it as a process of its own.
+import type { MqttLogin } from '../robots/mqtt.ts';
 import type { LoadedSite } from './site-folder.ts';
 import { startVirtualAmr, type VirtualAmr } from './virtual-amr.ts';
 import { startVirtualMachine, type VirtualMachine } from './virtual-machine.ts';
@@ -14,6 +15,8 @@ export interface VirtualFleetOptions {
   interfaceName?: string;
   /** State of charge the AMRs start with. Default 0.9. */
   soc?: number;
+  /** Each device's login to the broker, as a real one has its own (none: connect anonymously). */
+  credentials?: (deviceId: string) => MqttLogin | undefined;
 }
 
 export interface VirtualFleet {
@@ -27,6 +30,10 @@ export async function startVirtualFleet(opts: VirtualFleetOptions): Promise<Virt
   const { site } = opts;
   const amrs = new Map<string, VirtualAmr>();
   const machines = new Map<string, VirtualMachine>();
+  const loginOf = (id: string) => {
+    const login = opts.credentials?.(id);
+    return login ? { login } : {};
+  };
   const close = async () => {
     await Promise.allSettled([...[...amrs.values()].map((a) => a.close()), ...[...machines.values()].map((m) => m.close())]);
   };
@@ -43,6 +50,7 @@ export async function startVirtualFleet(opts: VirtualFleetOptions): Promise<Virt
             ...(opts.interfaceName ? { interfaceName: opts.interfaceName } : {}),
             speed: opts.speed ?? 1,
             soc: opts.soc ?? 0.9,
+            ...loginOf(d.id),
           }),
         );
       } else {
@@ -54,6 +62,7 @@ export async function startVirtualFleet(opts: VirtualFleetOptions): Promise<Virt
             siteId: site.index.site.id,
             deviceId: d.id,
             speed: opts.speed ?? 1,
+            ...loginOf(d.id),
             // The simulated arm's transfer onto an AMR puts the tote on that virtual AMR.
             onJobDone: (job) => {
               if (job.action === 'transfer') amrs.get(job.to)?.receiveLoad();

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import type { Device, SiteIndex } from '../planners/site.ts';
-import { closeMqtt, connectMqtt } from '../robots/mqtt.ts';
+import { closeMqtt, connectMqtt, type MqttLogin } from '../robots/mqtt.ts';
 import {
   CommandIdSchema,
   MAX_ACKS,
@@ -37,6 +37,8 @@ export interface VirtualMachineOptions {
   log?: { warn(obj: object, msg: string): void };
   /** Called when a job ends `done`, before the state goes out: the simulator moves parts with it (the arm loads an AMR). */
   onJobDone?: (job: Job) => void;
+  /** Its MQTT login (and how to trust a TLS broker); none: anonymous. */
+  login?: MqttLogin;
 }
 
 export interface VirtualMachine {
@@ -76,6 +78,7 @@ export async function startVirtualMachine(opts: VirtualMachineOptions): Promise<
   const client = await connectMqtt({
     url: opts.brokerUrl,
     clientId: `phygate-vm-${opts.siteId}-${device.id}-${randomUUID().slice(0, 8)}`,
+    ...opts.login,
     will: { topic: topic('connection'), payload: connection('CONNECTIONBROKEN'), ...PUBLISH.connection },
   });
   const vm = new VirtualDevice(device, new Set(opts.site.devicesOfKind('amr').map((a) => a.id)), client, topic('state'), speed, now, opts.heartbeatMs ?? 10_000, opts.log, opts.onJobDone);

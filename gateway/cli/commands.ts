@@ -1,4 +1,4 @@
-// `phygate serve | check | fleet | token create | list | revoke | audit verify`: the command line of the gateway.
+// `phygate serve | check | fleet | token create | list | revoke | audit verify | device credentials`: the command line of the gateway.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,6 +13,7 @@ import { describeWorld, openSiteFolder, SiteLoadError, type LoadedSite } from '.
 import { isRole, ROLES } from '../auth/roles.ts';
 import { MqttConnectError } from '../../robots/mqtt.ts';
 import { startVirtualFleet } from '../../sim/virtual-fleet.ts';
+import { deviceTopics } from '../broker-auth.ts';
 import { ConfigError, DEFAULT_SITE_DIR, readConfig } from '../config.ts';
 import { startGateway } from '../main.ts';
 import { CheckRequestSchema } from '../routes/plans.ts';
@@ -24,7 +25,7 @@ Usage:
   phygate serve                              run the gateway (the default; configured by PHYGATE_* variables)
   phygate check PLAN.json [--site DIR] [--assume FILE] [--json] [--svg FILE]
                                              check a plan against a site folder; nothing moves
-  phygate fleet [--mqtt URL] [--site DIR] [--speed N] [--soc S]
+  phygate fleet [--mqtt URL] [--site DIR] [--speed N] [--soc S] [--issue-credentials]
                                              run the site's virtual fleet on its own, like real hardware
   phygate token create --role ROLE --name N [--expires 30d]
                                              create an access token and print it once; with
@@ -34,6 +35,9 @@ Usage:
   phygate token revoke ID|NAME               revoke a token: refused from its next request on,
                                              by a running gateway too
   phygate audit verify                       recompute the audit log's whole hash chain
+  phygate device credentials ID [--site DIR]
+                                             give a device its MQTT login for the embedded broker, printed
+                                             once (run again: a new one; the old one stops working)
 
 Roles: ${ROLES.join(', ')}
 Options: --data-dir DIR (default: $PHYGATE_DATA_DIR or ./var)
@@ -47,10 +51,15 @@ check: PLAN.json is a plan, or {"plan": …, "assume"?: …} as sent to POST /v1
   Exit status: 0 pass or warn, 1 fail, 2 unreadable input or site.
 
 fleet: every AMR of the site as a VDA 5050 vehicle, every machine as a machine-protocol device.
-  --mqtt URL     the broker (default: $PHYGATE_MQTT_URL, else mqtt://127.0.0.1:$PHYGATE_MQTT_PORT)
+  --mqtt URL     the broker (default: $PHYGATE_MQTT_URL, else mqtt://127.0.0.1:$PHYGATE_MQTT_PORT);
+                 for mqtts://, $PHYGATE_MQTT_CA_FILE is the CA the devices trust
   --site DIR     the site folder (default: $PHYGATE_SITE or the demo site)
   --speed N      time scale: 10 runs everything ten times faster (default 1)
   --soc S        the AMRs' state of charge at start, 0..1 (default 0.9)
+  --issue-credentials
+                 give each device fresh MQTT credentials in the data folder (as
+                 'phygate device credentials' does, replacing theirs) and log in with them:
+                 for the embedded broker of a gateway on this machine
 `;
 
 type Out = (line: string) => void;
@@ -69,6 +78,8 @@ export async function runCli(argv: string[], out: Out = (l) => process.stdout.wr
         return token(rest, out, err);
       case 'audit':
         return audit(rest, out, err);
+      case 'device':
+        return await device(rest, out, err);
       case 'help':
       case '--help':
       case '-h':
@@ -106,7 +117,7 @@ async function serve(out: Out): Promise<number> {
   for (const line of describeWorld(gateway.site)) out(line);
   out(
     gateway.embeddedBroker
-      ? `MQTT: embedded broker at ${gateway.mqttUrl} (devices connect here; set PHYGATE_MQTT_URL to use another broker)`
+      ? `MQTT: embedded broker at ${gateway.mqttUrl} (devices connect here${gateway.mqttAccess ? ", each with its own login: 'phygate device credentials ID'" : ', without logins (PHYGATE_MQTT_AUTH=off)'}; set PHYGATE_MQTT_URL to use another broker)`
       : `MQTT: connected to ${gateway.mqttUrl}`,
   );
   const vf = gateway.virtualFleet;
@@ -124,7 +135,18 @@ async function serve(out: Out): Promise<number> {
 }
 
 async function fleet(argv: string[], out: Out, err: Out): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { mqtt: { type: 'string' }, site: { type: 'string' }, speed: { type: 'string' }, soc: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      mqtt: { type: 'string' },
+      site: { type: 'string' },
+      speed: { type: 'string' },
+      soc: { type: 'string' },
+      'issue-credentials': { type: 'boolean', default: false },
+      'data-dir': { type: 'string' },
+    },
+    strict: true,
+  });
   const config = readConfig();
   const speed = values.speed === undefined ? 1 : Number(values.speed);
   const soc = values.soc === undefined ? undefined : Number(values.soc);
@@ -138,9 +160,29 @@ async function fleet(argv: string[], out: Out, err: Out): Promise<number> {
   }
   const brokerUrl = values.mqtt ?? config.PHYGATE_MQTT_URL ?? `mqtt://127.0.0.1:${config.PHYGATE_MQTT_PORT}`;
   const site = await openSiteFolder(resolve(values.site ?? config.PHYGATE_SITE));
+  // An mqtts:// broker whose certificate no system CA vouches for (the embedded one's, say).
+  const ca = config.PHYGATE_MQTT_CA_FILE === undefined ? undefined : readCa(config.PHYGATE_MQTT_CA_FILE);
+  // Issued before connecting, all at once: the gateway's broker reads them at each CONNECT.
+  const logins = new Map<string, { username: string; password: string }>();
+  if (values['issue-credentials']) {
+    const store = openStore(dataDirOf(values['data-dir']));
+    try {
+      for (const d of site.index.site.devices) logins.set(d.id, await store.deviceCredentials.issue(d.id));
+    } finally {
+      store.close();
+    }
+    err(`issued fresh MQTT credentials for ${[...logins.keys()].join(', ')} (the ones they had stop working)`);
+  }
   let vf;
   try {
-    vf = await startVirtualFleet({ brokerUrl, site, speed, interfaceName: config.PHYGATE_VDA_INTERFACE, ...(soc === undefined ? {} : { soc }) });
+    vf = await startVirtualFleet({
+      brokerUrl,
+      site,
+      speed,
+      interfaceName: config.PHYGATE_VDA_INTERFACE,
+      ...(soc === undefined ? {} : { soc }),
+      ...(logins.size > 0 || ca !== undefined ? { credentials: (id: string) => ({ ...logins.get(id), ...(ca !== undefined ? { ca } : {}) }) } : {}),
+    });
   } catch (e) {
     throw e instanceof MqttConnectError || /connect|ECONNREFUSED/i.test((e as Error).message) ? new MqttConnectError(`cannot reach ${brokerUrl}: ${(e as Error).message}`) : e;
   }
@@ -164,7 +206,7 @@ function token(argv: string[], out: Out, err: Out): number {
     allowPositionals: sub === 'revoke',
     strict: true,
   });
-  const dataDir = resolve(values['data-dir'] ?? (process.env.PHYGATE_DATA_DIR || 'var'));
+  const dataDir = dataDirOf(values['data-dir']);
   if (sub === 'create') {
     if (!isRole(values.role)) {
       err(`--role must be one of: ${ROLES.join(', ')}`);
@@ -263,6 +305,52 @@ function audit(argv: string[], out: Out, err: Out): number {
   } finally {
     store.close();
   }
+}
+
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`PHYGATE_MQTT_CA_FILE: cannot read '${path}': ${(e as Error).message}`);
+  }
+}
+
+function dataDirOf(option: string | undefined): string {
+  return resolve(option ?? (process.env.PHYGATE_DATA_DIR || 'var'));
+}
+
+/** `phygate device credentials ID`: a new MQTT login for one device of the site, printed once. */
+async function device(argv: string[], out: Out, err: Out): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { site: { type: 'string' }, 'data-dir': { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (sub !== 'credentials' || positionals.length !== 1) {
+    err('usage: phygate device credentials DEVICE_ID [--site DIR] [--data-dir DIR]');
+    return 2;
+  }
+  const id = positionals[0]!;
+  const site = await openSiteFolder(resolve(values.site ?? (process.env.PHYGATE_SITE || DEFAULT_SITE_DIR)));
+  const topics = deviceTopics(site.index, readConfig().PHYGATE_VDA_INTERFACE).get(id);
+  if (!topics) {
+    err(`no device '${id}' in site '${site.index.site.id}'; its devices are: ${site.index.site.devices.map((d) => d.id).join(', ')}`);
+    return 2;
+  }
+  const store = openStore(dataDirOf(values['data-dir']));
+  try {
+    const c = await store.deviceCredentials.issue(id);
+    out(`username: ${c.username}`);
+    out(`password: ${c.password}`);
+  } finally {
+    store.close();
+  }
+  err(`MQTT credentials for ${id}: shown only this once; only a hash is stored, and any earlier ones no longer work.`);
+  err(`${id} may publish on ${[...topics.publish].join(', ')}`);
+  err(`and subscribe to ${[...topics.subscribe].join(', ')}`);
+  return 0;
 }
 
 // ---- phygate check ------------------------------------------------------------------------------

@@ -252,6 +252,18 @@ export const MIGRATIONS: readonly string[] = [
     hash TEXT NOT NULL
   ) STRICT;
   `,
+  `
+  -- MQTT credentials of the site's devices for the embedded broker (gateway/broker.ts): one per
+  -- device, replaced when it is issued again. Only a scrypt hash with its own random salt is kept
+  -- (gateway/store/device-credentials.ts), so a copied database file lets no robot in.
+  CREATE TABLE device_credentials (
+    device TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    salt BLOB NOT NULL,
+    hash BLOB NOT NULL,
+    created_at TEXT NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /** The schema version a database has once every migration ran. */

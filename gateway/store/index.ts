@@ -1,6 +1,7 @@
 // The gateway's persistent state, opened once per process.
 import { AuditStore } from './audit.ts';
 import { openDatabase, type Database } from './database.ts';
+import { DeviceCredentialStore } from './device-credentials.ts';
 import { MissionStore } from './missions.ts';
 import { OutboxStore } from './outbox.ts';
 import { StopStore } from './stops.ts';
@@ -10,6 +11,8 @@ import { TrafficStore } from './traffic.ts';
 export interface Store {
   db: Database;
   audit: AuditStore;
+  /** MQTT credentials of the site's devices (hashed). */
+  deviceCredentials: DeviceCredentialStore;
   missions: MissionStore;
   outbox: OutboxStore;
   stops: StopStore;
@@ -23,6 +26,7 @@ export function openStore(dataDir: string): Store {
   return {
     db,
     audit: new AuditStore(db),
+    deviceCredentials: new DeviceCredentialStore(db),
     missions: new MissionStore(db),
     outbox: new OutboxStore(db),
     stops: new StopStore(db),

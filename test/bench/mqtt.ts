@@ -255,7 +255,8 @@ export async function startMosquitto(res: Resources): Promise<Broker> {
 export async function startAedes(res: Resources): Promise<Broker> {
   const code = [
     'const { startEmbeddedBroker } = await import(process.argv[1]);',
-    "const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0 });",
+    // Open and unbounded, as the bench's thousand vehicles and bare clients need (loopback only).
+    "const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, auth: 'off', limits: { maxConnections: 100000, maxSubscriptionsPerClient: 100000 } });",
     "process.stdout.write(b.port + '\\n');",
     "process.stdin.on('end', () => { void b.close().then(() => process.exit(0)); });",
     'process.stdin.resume();',

@@ -74,7 +74,7 @@ t.test('STOP all by a viewer: the driving AMR stops and loses its order, the CNC
   let pausedAt: number | undefined;
   g.fleet.onChange((s) => s.id === 'amr-1' && s.paused === true && pausedAt === undefined && (pausedAt = performance.now()));
   // What goes to amr-1 and what it answers, read off the broker from before the press on.
-  const watch = await connectMqtt({ url: g.mqttUrl, clientId: `stop-test-watch-${process.pid}` });
+  const watch = await connectMqtt({ url: g.mqttUrl, clientId: `stop-test-watch-${process.pid}`, ...g.mqttAccess!.gateway });
   t.teardown(() => closeMqtt(watch, true));
   const toAmr1: { actionId: string; actionType: string }[][] = [];
   const fromAmr1: { paused?: boolean; actionStates: { actionId: string; actionStatus: string }[] }[] = [];
@@ -145,7 +145,7 @@ t.test('STOP all by a viewer: the driving AMR stops and loses its order, the CNC
   // A device that connects while the stop is latched is told at once: amr-2 crashes and a fresh
   // vehicle (unpaused, as after a reboot) comes up in its place. Its own state messages, read off
   // the broker, say whether it is paused (the registry still holds the old vehicle's).
-  const rebornWatch = await connectMqtt({ url: g.mqttUrl, clientId: `stop-test-reborn-${process.pid}` });
+  const rebornWatch = await connectMqtt({ url: g.mqttUrl, clientId: `stop-test-reborn-${process.pid}`, ...g.mqttAccess!.gateway });
   t.teardown(() => closeMqtt(rebornWatch, true));
   const rebornPaused: boolean[] = [];
   rebornWatch.on('message', (_topic, payload) => rebornPaused.push((JSON.parse(payload.toString()) as { paused?: boolean }).paused === true));
@@ -153,7 +153,7 @@ t.test('STOP all by a viewer: the driving AMR stops and loses its order, the CNC
   await until('amr-2 offline', () => !g.fleet.get('amr-2')!.online);
   await rebornWatch.subscribeAsync('uagv/v2/phygate/amr-2/state', { qos: 0 });
   const started = performance.now();
-  const reborn = await startVirtualAmr({ brokerUrl: g.mqttUrl, site: g.site.index, graph: g.site.graph, amrId: 'amr-2', speed: 20 });
+  const reborn = await startVirtualAmr({ brokerUrl: g.mqttUrl, site: g.site.index, graph: g.site.graph, amrId: 'amr-2', speed: 20, login: g.mqttAccess!.inProcessCredentials('amr-2') });
   t.teardown(() => reborn.kill());
   await until('the reborn amr-2 reports paused', () => rebornPaused.includes(true));
   t.comment(`the reborn amr-2 reported paused ${(performance.now() - started).toFixed(0)} ms after it started (its states: ${rebornPaused.join(', ')})`);

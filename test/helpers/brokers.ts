@@ -75,7 +75,7 @@ export async function startMosquitto(t: Test): Promise<TestBroker> {
 }
 
 export async function startAedes(t: Test): Promise<TestBroker> {
-  let broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0 });
+  let broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, auth: 'off' });
   const port = broker.port;
   let stopped = false;
   t.teardown(() => broker.close());
@@ -89,7 +89,7 @@ export async function startAedes(t: Test): Promise<TestBroker> {
     },
     restart: async () => {
       if (!stopped) await broker.close();
-      broker = await startEmbeddedBroker({ host: '127.0.0.1', port });
+      broker = await startEmbeddedBroker({ host: '127.0.0.1', port, auth: 'off' });
       stopped = false;
     },
   };
