@@ -1,6 +1,6 @@
 // GET /v1/events over a real socket: a snapshot first, then device changes, throttled per
 // device with the latest state always delivered; the token by header or ?access_token=.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { EventHub } from '../../gateway/events.ts';
 import { until } from '../helpers/wait.ts';
 import { appFor, canonicalPlan } from './harness.ts';
@@ -164,34 +164,43 @@ t.test('the hub: throttle per key, latest wins, unthrottled publish, close cance
   t.equal(hub.subscribers, 0);
 });
 
-t.test('a token passed as ?access_token= never reaches the request log', async (t) => {
+/**
+ * A gateway listening on a free port whose log (at debug, where access lines are) the test reads
+ * with `text()`. Its event streams stay open until it closes, which ends them; `ac` aborts the
+ * test's fetches after that (aborted before, fetch would keep its socket 4 s more, and close()
+ * wait for it).
+ */
+async function loggedApp(t: Test) {
   const { PassThrough } = await import('node:stream');
-  const { buildApp, redactUrl } = await import('../../gateway/app.ts');
+  const { buildApp } = await import('../../gateway/app.ts');
   const { readConfig } = await import('../../gateway/config.ts');
-  t.equal(redactUrl('/v1/events?access_token=pgt_secret&x=1'), '/v1/events?access_token=REDACTED&x=1');
-  t.equal(redactUrl('/v1/events?x=1&ACCESS_TOKEN=pgt_secret'), '/v1/events?x=1&ACCESS_TOKEN=REDACTED');
   const h = await appFor(t);
   const log = new PassThrough();
-  let text = '';
-  log.on('data', (d: Buffer) => (text += d.toString()));
-  // Access lines are at debug (gateway/app.ts): the level that shows them.
+  let logged = '';
+  log.on('data', (d: Buffer) => (logged += d.toString()));
   const app = await buildApp({ config: { ...readConfig({}), PHYGATE_LOG_LEVEL: 'debug' }, site: h.site, store: h.store, fleet: h.fleet, logStream: log });
-  // The stream stays open until the gateway closes, which ends it. (Aborted here, fetch would
-  // keep its socket for 4 s more, and close() wait for it.)
   const ac = new AbortController();
   t.teardown(async () => {
     await app.close();
     ac.abort();
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return { h, app, url, ac, text: () => logged };
+}
+
+t.test('a token passed as ?access_token= never reaches the request log', async (t) => {
+  const { redactUrl } = await import('../../gateway/app.ts');
+  t.equal(redactUrl('/v1/events?access_token=pgt_secret&x=1'), '/v1/events?access_token=REDACTED&x=1');
+  t.equal(redactUrl('/v1/events?x=1&ACCESS_TOKEN=pgt_secret'), '/v1/events?x=1&ACCESS_TOKEN=REDACTED');
+  const { h, app, url, ac, text } = await loggedApp(t);
   const res = await fetch(`${url}/v1/events?access_token=${h.tokens.viewer}`, { signal: ac.signal });
   t.equal(res.status, 200);
   await app.inject({ method: 'GET', url: `/v1/robots?access_token=${h.tokens.admin}` });
-  const lines = () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string; req?: { url: string } });
+  const lines = () => text().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string; req?: { url: string } });
   await until('both requests logged', () => lines().filter((l) => l.msg === 'incoming request').length >= 2, 5000);
-  t.match(text, /access_token=REDACTED/, 'the request is logged, its token redacted');
-  t.notMatch(text, new RegExp(h.tokens.viewer), 'the viewer token is not in the log');
-  t.notMatch(text, new RegExp(h.tokens.admin), 'the admin token is not in the log');
+  t.match(text(), /access_token=REDACTED/, 'the request is logged, its token redacted');
+  t.notMatch(text(), new RegExp(h.tokens.viewer), 'the viewer token is not in the log');
+  t.notMatch(text(), new RegExp(h.tokens.admin), 'the admin token is not in the log');
   const access = lines().filter((l) => l.msg === 'incoming request' || l.msg === 'request completed');
   t.ok(access.some((l) => l.msg === 'request completed'), 'the completed line is there too');
   t.same([...new Set(access.map((l) => l.level))], [20], 'every access line is at debug (20)');
@@ -242,35 +251,23 @@ t.test('open streams are capped per token and in all: one more is 429 TOO_MANY_S
 });
 
 t.test('the token in any spelling of the access_token key is accepted and never logged', async (t) => {
-  const { PassThrough } = await import('node:stream');
-  const { buildApp, redactUrl } = await import('../../gateway/app.ts');
-  const { readConfig } = await import('../../gateway/config.ts');
+  const { redactUrl } = await import('../../gateway/app.ts');
   for (const key of ['access%5Ftoken', '%61ccess_token', 'access_%74oken', 'ACCESS%5fTOKEN', 'access%255Ftoken', 'access_token']) {
     t.equal(redactUrl(`/v1/events?x=1&${key}=pgt_secret&y=2`), `/v1/events?x=1&${key}=REDACTED&y=2`, key);
   }
   t.equal(redactUrl('/v1/events?access_tokens=keep&token=keep'), '/v1/events?access_tokens=keep&token=keep', 'other keys stay');
   t.equal(redactUrl('/v1/events?%zz=1&access%5Ftoken=pgt_secret#frag'), '/v1/events?%zz=1&access%5Ftoken=REDACTED#frag', 'a malformed escape elsewhere changes nothing');
 
-  const h = await appFor(t);
-  const log = new PassThrough();
-  let text = '';
-  log.on('data', (d: Buffer) => (text += d.toString()));
-  const app = await buildApp({ config: { ...readConfig({}), PHYGATE_LOG_LEVEL: 'debug' }, site: h.site, store: h.store, fleet: h.fleet, logStream: log });
-  const ac = new AbortController();
-  t.teardown(async () => {
-    await app.close();
-    ac.abort();
-  });
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const { h, app, url, ac, text } = await loggedApp(t);
   const spelled = [`access%5Ftoken=${h.tokens.viewer}`, `%61ccess_token=${h.tokens.operator}`];
   for (const q of spelled) {
     const res = await fetch(`${url}/v1/events?${q}`, { signal: ac.signal });
     t.equal(res.status, 200, `${q.split('=')[0]} is read as access_token`);
   }
   await app.inject({ method: 'GET', url: `/v1/nowhere?%61ccess%5Ftoken=${h.tokens.admin}` });
-  const lines = () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; req?: { url: string } });
+  const lines = () => text().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; req?: { url: string } });
   await until('the requests logged', () => lines().filter((l) => l.msg === 'incoming request').length >= 3, 5000);
-  for (const role of ['viewer', 'operator', 'admin'] as const) t.notMatch(text, h.tokens[role], `the ${role} token is not in the log`);
+  for (const role of ['viewer', 'operator', 'admin'] as const) t.notMatch(text(), h.tokens[role], `the ${role} token is not in the log`);
   t.same(
     lines().filter((l) => l.msg === 'incoming request').map((l) => l.req?.url).sort(),
     ['/v1/events?%61ccess_token=REDACTED', '/v1/events?access%5Ftoken=REDACTED', '/v1/nowhere?%61ccess%5Ftoken=REDACTED'],
