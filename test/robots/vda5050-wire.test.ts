@@ -14,7 +14,7 @@ import { Vda5050Master, type OrderProgress } from '../../robots/vda5050/master.t
 import { findRoute } from '../../planners/route.ts';
 import { indexSite, SiteSchema, type Amr, type SiteIndex } from '../../planners/site.ts';
 import { loadSiteFolder } from '../../sim/site-folder.ts';
-import { startVirtualAmr } from '../../sim/virtual-amr.ts';
+import { startVirtualAmr, toLibraryInstantActions } from '../../sim/virtual-amr.ts';
 import { startMosquitto, type TestBroker } from '../helpers/brokers.ts';
 import { recordingLog, type LogLine } from '../helpers/log.ts';
 import { SCHEMA_TOPICS } from '../helpers/vda5050-schemas.ts';
@@ -169,4 +169,14 @@ t.test('a vehicle configured with instantActionsKey: instantActions gets the 1.1
     [spec[1], 'cancelOrder'],
   ]);
   t.same(Object.keys(amr2).slice(0, 5), ['headerId', 'timestamp', 'version', 'manufacturer', 'serialNumber'], 'header first, as before');
+});
+
+t.test("the virtual AMR reads the spec's `actions` and still the 1.1 `instantActions`; anything else passes unchanged", async (t) => {
+  const header = { headerId: 3, timestamp: '2026-01-01T00:00:00.000Z', version: '2.0.0', manufacturer: 'phygate', serialNumber: 'amr-1' };
+  const list = [{ actionId: 'a', actionType: 'startPause', blockingType: 'NONE' }];
+  const renamed = JSON.parse(toLibraryInstantActions(Buffer.from(JSON.stringify({ ...header, actions: list }))).toString()) as Record<string, unknown>;
+  t.same(renamed, { ...header, instantActions: list }, '`actions` becomes the key the library validates');
+  for (const kept of [JSON.stringify({ ...header, instantActions: list }), JSON.stringify({ ...header, actions: list, instantActions: [] }), 'not json', '[1,2]', 'null', JSON.stringify(header)]) {
+    t.equal(toLibraryInstantActions(Buffer.from(kept)).toString(), kept, `unchanged: ${kept.slice(0, 40)}`);
+  }
 });
