@@ -72,7 +72,16 @@ const AmrSchema = z.strictObject({
   id,
   kind: z.literal('amr'),
   home: id,
-  vda5050: z.strictObject({ manufacturer: z.string().min(1), serialNumber: z.string().min(1) }),
+  vda5050: z.strictObject({
+    manufacturer: z.string().min(1),
+    serialNumber: z.string().min(1),
+    // VDA 5050 2.0 renamed the instant actions' list from `instantActions` (1.1) to `actions`; a
+    // vehicle that still reads the old name would ignore every STOP sent under the new one.
+    instantActionsKey: z
+      .enum(['actions', 'instantActions'])
+      .default('actions')
+      .describe("key of the list in an instantActions message: 'actions' (VDA 5050 2.0+), 'instantActions' for vehicles that still expect the 1.1 name"),
+  }),
   footprint: FootprintSchema,
   massKg: positive,
   payloadKg: positive,

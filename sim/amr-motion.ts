@@ -83,3 +83,25 @@ export function poseAt(run: MotionRun, tS: number): RunPose {
   const [x, y] = run.points[last]!;
   return { x, y, theta: run.endTheta ?? run.edgeHeadings[last - 1] ?? run.startTheta, speed: 0, omega: 0 };
 }
+
+/**
+ * Where on its run an AMR standing at `pose` is, when that is on the run's first edge short of its
+ * end: the run's time at that point (the edge is timed as a whole, the position interpolated
+ * linearly, as `poseAt` does). 0 when it stands on the first node (within `toleranceM`) or off the
+ * edge. A run resumed after a STOP between two nodes starts at the edge's first node (the order
+ * says so, with a deviation that covers the AMR): started at 0 it would jump back there.
+ */
+export function startOnFirstEdgeS(run: MotionRun, pose: { x: number; y: number }, toleranceM: number): number {
+  if (run.nodes.length < 2) return 0;
+  const [x0, y0] = run.points[0]!;
+  const [x1, y1] = run.points[1]!;
+  const dx = x1 - x0;
+  const dy = y1 - y0;
+  const length = Math.hypot(dx, dy);
+  if (length <= toleranceM || Math.hypot(pose.x - x0, pose.y - y0) <= toleranceM) return 0;
+  const along = ((pose.x - x0) * dx + (pose.y - y0) * dy) / length;
+  const across = Math.abs((pose.x - x0) * dy - (pose.y - y0) * dx) / length;
+  if (across > toleranceM || along <= 0 || along >= length) return 0;
+  const leftS = departsS(run, 0);
+  return leftS + (along / length) * (reachedS(run, 1) - leftS);
+}

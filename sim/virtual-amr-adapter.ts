@@ -32,7 +32,7 @@ import {
 import type { NavGraph } from '../planners/route.ts';
 import type { Amr, SiteIndex } from '../planners/site.ts';
 import { wrapAngle } from '../robots/vda5050/order.ts';
-import { departsS, planRun, poseAt, reachedS, type MotionRun } from './amr-motion.ts';
+import { departsS, planRun, poseAt, reachedS, startOnFirstEdgeS, type MotionRun } from './amr-motion.ts';
 import { actionProblems, deviationProblems, factsheetOf, NODE_TOLERANCE_M, routeProblems, unsupported } from './virtual-amr-checks.ts';
 
 const G = 9.81;
@@ -332,7 +332,8 @@ export class VirtualAmrAdapter implements AgvAdapter {
     // Setting off costs the energy of speeding up (braking recovers none) and of scrubbing the wheels round in turns.
     const mass = this.movingMass();
     this.spend((mass * motion.route.speedUpJPerKg + mass * G * this.amr.battery.rollingFriction * (this.amr.footprint.width / 2) * motion.route.turnRad) / this.amr.battery.efficiency);
-    this.run = { motion, edges, nodes, index: 0, t: 0, traverse: context };
+    // Halted between two nodes (a STOP), it goes on from where it stands, along the edge it is on.
+    this.run = { motion, edges, nodes, index: 0, t: startOnFirstEdgeS(motion, this.pose, NODE_TOLERANCE_M), traverse: context };
   }
 
   private tick(): void {

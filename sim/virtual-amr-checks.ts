@@ -87,12 +87,28 @@ export function routeProblems(route: RouteTraversableContext, site: SiteIndex, g
   return [];
 }
 
-/** What the AMR tells about itself when asked (factsheetRequest). */
+/**
+ * Instant actions the library's controller carries out itself, before our adapter sees them: it
+ * cancels orders, answers stateRequest and factsheetRequest. The factsheet lists them too.
+ */
+export const CONTROLLER_INSTANT_ACTIONS: readonly string[] = ['cancelOrder', 'stateRequest', 'factsheetRequest'];
+
+/** The virtual AMR's height (m): the site describes footprints, not heights. */
+export const VIRTUAL_AMR_HEIGHT_M = 0.4;
+
+/**
+ * What the AMR tells about itself (published at start and on factsheetRequest): every section the
+ * VDA 5050 2.0/2.1 factsheet requires, from the site's description of the AMR: speed and
+ * acceleration limits, its footprint as the 2D envelope, the tote it carries, and every action it
+ * executes (ours and the controller's).
+ */
 export function factsheetOf(amr: Amr): Headerless<Factsheet> {
+  const instant = [...SUPPORTED_ACTIONS.instant, ...CONTROLLER_INSTANT_ACTIONS];
   const scopes = (type: string) => [
     ...(SUPPORTED_ACTIONS.node.includes(type) ? [AgvActionActionScope.Node] : []),
-    ...(SUPPORTED_ACTIONS.instant.includes(type) ? [AgvActionActionScope.Instant] : []),
+    ...(instant.includes(type) ? [AgvActionActionScope.Instant] : []),
   ];
+  const { length, width } = amr.footprint;
   return {
     typeSpecification: {
       seriesName: `phygate virtual ${amr.id}`,
@@ -102,9 +118,45 @@ export function factsheetOf(amr: Amr): Headerless<Factsheet> {
       localizationTypes: [LocalizationType.Natural],
       navigationTypes: [NavigationType.Autonomous],
     },
+    physicalParameters: {
+      speedMin: 0,
+      speedMax: amr.limits.maxSpeed,
+      accelerationMax: amr.limits.maxAccel,
+      decelerationMax: amr.limits.maxDecel,
+      heightMin: VIRTUAL_AMR_HEIGHT_M,
+      heightMax: VIRTUAL_AMR_HEIGHT_M,
+      width,
+      length,
+    },
+    // No limits of its own on strings and arrays (empty objects: nothing stated); it takes an
+    // order at any time and publishes state on every change.
+    protocolLimits: {
+      maxStringLens: {},
+      maxArrayLens: {},
+      timing: { minOrderInterval: 0, minStateInterval: 0 },
+    },
     protocolFeatures: {
       optionalParameters: [],
-      agvActions: [...new Set([...SUPPORTED_ACTIONS.node, ...SUPPORTED_ACTIONS.instant])].map((actionType) => ({ actionType, actionScopes: scopes(actionType) })),
+      agvActions: [...new Set([...SUPPORTED_ACTIONS.node, ...instant])].map((actionType) => ({ actionType, actionScopes: scopes(actionType) })),
+    },
+    agvGeometry: {
+      // The footprint, centred on the reference point.
+      envelopes2d: [
+        {
+          set: 'footprint',
+          polygonPoints: [
+            { x: length / 2, y: width / 2 },
+            { x: -length / 2, y: width / 2 },
+            { x: -length / 2, y: -width / 2 },
+            { x: length / 2, y: -width / 2 },
+          ],
+        },
+      ],
+    },
+    // One tote at a time, up to the payload the site states (what pick and drop move). The spec's
+    // field is `maxWeight`; vda-5050-lib 1.4's type misspells it `maxWeigth`, hence the cast.
+    loadSpecification: {
+      loadSets: [{ setName: 'tote', loadType: 'tote', maxWeight: amr.payloadKg } as { setName: string; loadType: string }],
     },
   };
 }

@@ -3,8 +3,11 @@
 //
 // What the library does on the wire, and what we add:
 // * `connection` ONLINE (retained) when it starts, OFFLINE (retained) when it stops, and a
-//   retained last will CONNECTIONBROKEN; all three at QoS 0 (the spec asks QoS 1; the library
-//   hard-codes 0).
+//   retained last will CONNECTIONBROKEN. The library hard-codes QoS 0 for everything; the spec
+//   asks QoS 1 for these three, so we raise them (and only them).
+// * The library reads instant actions under the VDA 5050 1.1 key `instantActions`; the spec (2.0)
+//   and the gateway use `actions`. We rename the key as a message arrives, before the library
+//   validates it, so the virtual AMR obeys a STOP sent by the spec (and still takes the old name).
 // * After a reconnect the library publishes its state but not ONLINE again, so a retained
 //   CONNECTIONBROKEN from the drop would stay on the broker: we republish ONLINE.
 import { AgvController, ConnectionState, Topic, type ConnectionStateChangeCallback, type Order } from 'vda-5050-lib';
@@ -49,7 +52,60 @@ export interface VirtualAmr {
   kill(): void;
 }
 
+/** What the library's client does with MQTT, reached into: it offers no hooks for either. */
+interface ClientInternals {
+  _dispatchMessage(mqttTopic: string, mqttPayload: Buffer): void;
+  _withMqttProperties(pub: { qos?: number; topic?: string }): { qos: number };
+  publishTopic(topic: Topic, subject: unknown, object: unknown, options?: unknown): Promise<unknown>;
+}
+
+/** The spec's QoS for `connection` (and so the last will, which is a connection message). */
+const CONNECTION_QOS = 1;
+
+/**
+ * An instantActions payload with its list under the 2.0 key `actions` renamed to the 1.1 key the
+ * library validates against; anything else (already the old key, not JSON) is passed unchanged.
+ */
+export function toLibraryInstantActions(payload: Buffer): Buffer {
+  let message: unknown;
+  try {
+    message = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return payload;
+  }
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return payload;
+  const { actions, ...rest } = message as Record<string, unknown>;
+  if (actions === undefined || 'instantActions' in rest) return payload;
+  return Buffer.from(JSON.stringify({ ...rest, instantActions: actions }));
+}
+
 class VirtualAmrController extends AgvController implements OrderSource {
+  constructor(...args: ConstructorParameters<typeof AgvController>) {
+    super(...args);
+    const self = this as unknown as ClientInternals;
+    const dispatch = self._dispatchMessage.bind(this);
+    self._dispatchMessage = (mqttTopic, mqttPayload) =>
+      dispatch(mqttTopic, mqttTopic.endsWith('/instantActions') ? toLibraryInstantActions(mqttPayload) : mqttPayload);
+    // The last will carries its topic; a publish does not, so the connection topic is marked
+    // around the (synchronous) part of publishTopic that builds the MQTT options.
+    let connectionPublish = false;
+    const withProperties = self._withMqttProperties.bind(this);
+    self._withMqttProperties = (pub) => {
+      const out = withProperties(pub);
+      if (connectionPublish || pub.topic?.endsWith('/connection')) out.qos = CONNECTION_QOS;
+      return out;
+    };
+    const publishTopic = self.publishTopic.bind(this);
+    self.publishTopic = (topic, subject, object, options) => {
+      connectionPublish = topic === Topic.Connection;
+      try {
+        return publishTopic(topic, subject, object, options);
+      } finally {
+        connectionPublish = false;
+      }
+    };
+  }
+
   activeOrder(): Order | undefined {
     return this.currentOrder;
   }

@@ -406,7 +406,7 @@ export class Vda5050Master {
       ...this.header(v, 'instantActions'),
       // NONE (2.1 says instant actions always are): vda-5050-lib holds every later instant action
       // behind a pending HARD one, and a pause must not wait for a cancel to finish.
-      instantActions: actions.map(({ actionId, actionType }) => ({ actionId, actionType, blockingType: 'NONE' as const })),
+      actions: actions.map(({ actionId, actionType }) => ({ actionId, actionType, blockingType: 'NONE' as const })),
     };
     const parsed = InstantActionsSchema.parse(message);
     // Tracked before the message leaves: the vehicle's answer may arrive before publish resolves.
@@ -696,6 +696,17 @@ export class Vda5050Master {
   }
 
   private async publish(v: Vehicle, topic: Vda5050Topic, message: Order | InstantActions, qos: 0 | 1 = 0): Promise<void> {
-    await this.client.publishAsync(vehicleTopic(this.interfaceName, v.amr.vda5050, topic), JSON.stringify(message), { qos });
+    await this.client.publishAsync(vehicleTopic(this.interfaceName, v.amr.vda5050, topic), JSON.stringify(onTheWire(v, message)), { qos });
   }
+}
+
+/**
+ * The message as this vehicle reads it: instant actions under the 1.1 key `instantActions` for a
+ * vehicle configured so (`vda5050.instantActionsKey`), under the 2.0 key `actions` otherwise. Only
+ * the key changes; the order of the fields is kept, header first.
+ */
+function onTheWire(v: Vehicle, message: Order | InstantActions): Order | InstantActions | Record<string, unknown> {
+  if (!('actions' in message) || v.amr.vda5050.instantActionsKey !== 'instantActions') return message;
+  const { actions, ...header } = message;
+  return { ...header, instantActions: actions };
 }

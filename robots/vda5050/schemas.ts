@@ -3,7 +3,9 @@
 //
 // Where vda-5050-lib 1.4 (the vehicle side of our virtual AMRs) differs from the 2.0 text, the
 // wire follows the library so the two interoperate:
-// * instant actions travel in `instantActions` (2.0 renamed the array to `actions`);
+// * instant actions travel in `actions`, as 2.0 names the list; vda-5050-lib 1.4 still reads the
+//   1.1 name `instantActions`, which a vehicle may ask for per site (`vda5050.instantActionsKey`):
+//   the master renames the key on the way out, for that vehicle only;
 // * `version` must be exactly "2.0.0": the library drops any other version string.
 // Messages we read are validated leniently (unknown fields are ignored, 2.1 vehicles add some);
 // messages we send are validated strictly, sequence rules included.
@@ -135,8 +137,8 @@ export const OrderSchema = z
 
 export const InstantActionsSchema = z.object({
   ...HeaderShape,
-  /** vda-5050-lib 1.4's name for the array (the 2.0 text calls it `actions`). */
-  instantActions: z.array(ActionSchema),
+  /** The 2.0 name of the list (1.1 and vda-5050-lib 1.4 call it `instantActions`). */
+  actions: z.array(ActionSchema),
 });
 
 export const ActionStatusSchema = z.enum(['WAITING', 'INITIALIZING', 'RUNNING', 'PAUSED', 'FINISHED', 'FAILED']);

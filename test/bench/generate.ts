@@ -42,7 +42,7 @@ export function fleetSite(n: number): SiteIndex {
   if (!model) throw new Error('the demo site has no amr-1');
   const amrs: Amr[] = Array.from({ length: n }, (_, i) => {
     const id = `amr-${String(i + 1).padStart(4, '0')}`;
-    return { ...structuredClone(model), id, vda5050: { manufacturer: model.vda5050.manufacturer, serialNumber: id } };
+    return { ...structuredClone(model), id, vda5050: { ...model.vda5050, serialNumber: id } };
   });
   const site = SiteSchema.parse({ ...structuredClone(demo), devices: [...demo.devices.filter((d) => d.kind !== 'amr'), ...amrs] });
   const problems = crossCheckSite(site);

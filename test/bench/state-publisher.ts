@@ -247,7 +247,7 @@ class Publisher {
   /** `cancelOrder`: the vehicle halts where it is and drops the rest of its order. Other instant actions are acknowledged only. */
   private onInstantActions(v: Vehicle, message: InstantActions): void {
     const st = v.state;
-    for (const a of message.instantActions ?? []) {
+    for (const a of message.actions ?? []) {
       if (a.actionType === 'cancelOrder') {
         if (v.drive) this.orders.cancelled++;
         v.drive = undefined;

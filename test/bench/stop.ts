@@ -118,7 +118,7 @@ async function runStandIns(): Promise<void> {
     const t = wall();
     if (!armed || !topic.endsWith('/instantActions')) return;
     const msg = JSON.parse(payload.toString('utf8')) as InstantActions;
-    if (!msg.instantActions.some((a) => a.actionType === 'startPause')) return;
+    if (!msg.actions.some((a) => a.actionType === 'startPause')) return;
     if (armed.seen.has(msg.serialNumber)) return;
     armed.seen.add(msg.serialNumber);
     if (armed.seen.size === 1) armed.first = t;
@@ -384,7 +384,7 @@ async function measure(broker: Broker, res: Resources): Promise<StopResult> {
         version: '2.0.0',
         manufacturer,
         serialNumber,
-        instantActions: [
+        actions: [
           { actionId: `raw-${serialNumber}-pause-${rawHeader}`, actionType: 'startPause', blockingType: 'NONE' },
           { actionId: `raw-${serialNumber}-cancel-${rawHeader}`, actionType: 'cancelOrder', blockingType: 'NONE' },
         ],

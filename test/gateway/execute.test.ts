@@ -1,12 +1,14 @@
 // Missions run on the virtual fleet over real MQTT, in one process as `npm start` runs them:
 // the README's plan to succeeded, a failing step failing the mission with its reason, cancel,
-// pause and resume.
+// pause and resume. Every VDA 5050 message of the README plan's run, of cancel/pause/resume and of
+// STOP/release/resume is checked against the specification's schemas (test/helpers/vda5050-wire.ts).
 import t, { type Test } from 'tap';
 import { readConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { canonicalPlan, tempDirFor } from './harness.ts';
 import { until } from '../helpers/wait.ts';
 import { callApi } from '../helpers/http.ts';
+import { captureVdaWire, checkVdaWire } from '../helpers/vda5050-wire.ts';
 
 const ADMIN = 'test-admin-token-0123456789';
 
@@ -60,6 +62,7 @@ const missionIs = (g: Gateway, id: string, status: string) => async () => {
 t.test("the README's plan runs to succeeded on the virtual fleet; every step succeeded, in order", async (t) => {
   // 430 s of floor time: 4.3 s at 100x.
   const g = await gateway(t, 100);
+  const wire = await captureVdaWire(t, g.mqttUrl);
   const events: { type: string; data: { status?: string; step?: string } }[] = [];
   const off = g.hub.subscribe((e) => events.push(e as never));
   t.teardown(off);
@@ -78,6 +81,7 @@ t.test("the README's plan runs to succeeded on the virtual fleet; every step suc
   t.ok(events.some((e) => e.type === 'mission' && e.data.status === 'succeeded'), 'the event stream says so');
   const history = g.store.missions.events(approved.id).map((e) => e.type);
   t.equal(history.filter((x) => x === 'step.dispatched').length, 4, 'each step dispatched exactly once');
+  checkVdaWire(t, wire);
 });
 
 t.test('a step that fails fails the mission with a reason; steps not started are not started', async (t) => {
@@ -107,6 +111,7 @@ t.test('a step that fails fails the mission with a reason; steps not started are
 
 t.test('cancel stops the AMR in flight; pause holds it and resume finishes', async (t) => {
   const g = await gateway(t, 10);
+  const wire = await captureVdaWire(t, g.mqttUrl);
   const long = { schema: 'phygate.plan/v1', name: 'to-shelf-3', steps: [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-3' } }] };
   const a = await submitAndApprove(g, long);
   await until('amr-1 driving', () => g.fleet.get('amr-1')?.state === 'driving');
@@ -133,10 +138,12 @@ t.test('cancel stops the AMR in flight; pause holds it and resume finishes', asy
   const again = await api<{ code: string }>(g, 'POST', `/v1/missions/${b.id}/pause`, {});
   t.equal(again.status, 409, 'a finished mission cannot be paused');
   t.equal(again.json.code, 'INVALID_TRANSITION');
+  checkVdaWire(t, wire);
 });
 
 t.test('STOP between two nodes pauses the mission and holds it; resume is refused until release, then the AMR drives on from where it stopped', async (t) => {
   const g = await gateway(t, 5);
+  const wire = await captureVdaWire(t, g.mqttUrl);
   const plan = { schema: 'phygate.plan/v1', name: 'to-shelf-3', steps: [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-3' } }] };
   const m = await submitAndApprove(g, plan);
   // Pressed while amr-1 is between two nodes: it stops there, off its last node. It is pressed
@@ -166,6 +173,7 @@ t.test('STOP between two nodes pauses the mission and holds it; resume is refuse
   t.equal(g.fleet.get('amr-1')?.at, 'shelf-3', 'it drove on from where it stopped');
   const dispatched = g.store.missions.events(m.id).filter((e) => e.type === 'step.dispatched').length;
   t.equal(dispatched, 2, 'dispatched once, and once more after the STOP, never in parallel');
+  checkVdaWire(t, wire);
 });
 
 t.test('a machine job a STOP interrupted makes only the parts still missing when the mission resumes', async (t) => {

@@ -79,8 +79,8 @@ t.test('STOP all by a viewer: the driving AMR stops and loses its order, the CNC
   const toAmr1: { actionId: string; actionType: string }[][] = [];
   const fromAmr1: { paused?: boolean; actionStates: { actionId: string; actionStatus: string }[] }[] = [];
   watch.on('message', (topic, payload) => {
-    const body = JSON.parse(payload.toString()) as { instantActions?: { actionId: string; actionType: string }[] };
-    if (topic === 'uagv/v2/phygate/amr-1/instantActions') toAmr1.push(body.instantActions!);
+    const body = JSON.parse(payload.toString()) as { actions?: { actionId: string; actionType: string }[] };
+    if (topic === 'uagv/v2/phygate/amr-1/instantActions') toAmr1.push(body.actions!);
     else if (topic === 'uagv/v2/phygate/amr-1/state') fromAmr1.push(body as (typeof fromAmr1)[number]);
   });
   await watch.subscribeAsync(['uagv/v2/phygate/amr-1/instantActions', 'uagv/v2/phygate/amr-1/state'], { qos: 1 });

@@ -5,6 +5,7 @@
 // ever held by two.
 import t from 'tap';
 import { canonicalPlan } from './harness.ts';
+import { captureVdaWire, checkVdaWire } from '../helpers/vda5050-wire.ts';
 import { assertApart, startFloor } from './traffic-floor.ts';
 
 t.setTimeout(240_000);
@@ -17,6 +18,8 @@ function readmePlan(): object {
 
 t.test("the README's plan submitted twice, both approved: both succeed, the AMRs keep apart, every node held once", async (t) => {
   const floor = await startFloor(t, 20);
+  // Every VDA 5050 message between the gateway process and the fleet process, checked at the end.
+  const wire = await captureVdaWire(t, floor.broker.url);
   // As the README has it: submit, approve, and then the same again with another key.
   const first = await floor.submit(readmePlan(), 'brackets-1');
   t.equal(first.status, 201);
@@ -40,4 +43,5 @@ t.test("the README's plan submitted twice, both approved: both succeed, the AMRs
   for (const m of moves) t.equal(two.steps.find((s) => s.id === m.id)?.status, 'succeeded', `${m.id}: ${m.device} made way to ${m.to}`);
   t.ok(two.steps.every((s) => s.status === 'succeeded') && one.steps.every((s) => s.status === 'succeeded'), 'every step of both succeeded');
   assertApart(t, floor.watch);
+  checkVdaWire(t, wire);
 });

@@ -190,7 +190,7 @@ for (const [name, start] of BROKERS) {
     const f = await floor(t, start);
     const watch = await connectMqtt({ url: f.broker.url, clientId: `watch-${name}-${process.pid}` });
     t.teardown(() => closeMqtt(watch, true));
-    const seen: { qos: number; retain: boolean; body: { instantActions: { actionId: string; actionType: string; blockingType: string }[] } }[] = [];
+    const seen: { qos: number; retain: boolean; body: { actions: { actionId: string; actionType: string; blockingType: string }[] } }[] = [];
     watch.on('message', (_topic, payload, packet) => seen.push({ qos: packet.qos, retain: packet.retain, body: JSON.parse(payload.toString()) }));
     await watch.subscribeAsync('uagv/v2/phygate/amr-1/instantActions', { qos: 1 });
 
@@ -207,7 +207,7 @@ for (const [name, start] of BROKERS) {
     t.equal(seen.length, 1, 'one message');
     t.match(seen[0], { qos: 1, retain: false }, 'at QoS 1, not retained');
     t.same(
-      seen[0]!.body.instantActions.map((a) => [a.actionId, a.actionType, a.blockingType]),
+      seen[0]!.body.actions.map((a) => [a.actionId, a.actionType, a.blockingType]),
       [
         [ids[0], 'startPause', 'NONE'],
         [ids[1], 'cancelOrder', 'NONE'],
@@ -232,7 +232,7 @@ for (const [name, start] of BROKERS) {
     const before = seen.length;
     await f.master.stopVehicle('amr-1');
     await until('the watcher saw the second stop', () => seen.length > before);
-    t.match(seen.at(-1)!.body.instantActions.map((a) => a.actionType), ['startPause', 'cancelOrder'], 'sent to an offline vehicle too');
+    t.match(seen.at(-1)!.body.actions.map((a) => a.actionType), ['startPause', 'cancelOrder'], 'sent to an offline vehicle too');
     await t.rejects(f.master.stopVehicle('amr-9'), UnknownDeviceError);
   });
 

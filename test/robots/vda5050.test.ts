@@ -173,8 +173,8 @@ t.test('connection and instant action messages', async (t) => {
   const header = { headerId: 0, timestamp: TIMESTAMP, version: '2.0.0', manufacturer: 'phygate', serialNumber: 'amr-1' };
   for (const state of ['ONLINE', 'OFFLINE', 'CONNECTIONBROKEN']) t.ok(ConnectionSchema.safeParse({ ...header, connectionState: state }).success, state);
   t.notOk(ConnectionSchema.safeParse({ ...header, connectionState: 'GONE' }).success);
-  t.ok(InstantActionsSchema.safeParse({ ...header, instantActions: [{ actionId: 'a', actionType: 'startPause', blockingType: 'NONE' }] }).success);
-  t.notOk(InstantActionsSchema.safeParse({ ...header, actions: [{ actionId: 'a', actionType: 'startPause', blockingType: 'NONE' }] }).success, "the array is called 'instantActions', as vda-5050-lib has it");
+  t.ok(InstantActionsSchema.safeParse({ ...header, actions: [{ actionId: 'a', actionType: 'startPause', blockingType: 'NONE' }] }).success);
+  t.notOk(InstantActionsSchema.safeParse({ ...header, instantActions: [{ actionId: 'a', actionType: 'startPause', blockingType: 'NONE' }] }).success, "the list is called 'actions' (VDA 5050 2.0), not 'instantActions' (1.1)");
 });
 
 t.test('topics: built per vehicle, parsed back, wildcards for subscriptions', async (t) => {

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import type { Amr } from '../../planners/site.ts';
-import { angleDiff, departsS, planRun, poseAt, reachedS } from '../../sim/amr-motion.ts';
+import { angleDiff, departsS, planRun, poseAt, reachedS, startOnFirstEdgeS } from '../../sim/amr-motion.ts';
 import { loadSiteFolder } from '../../sim/site-folder.ts';
 
 const demo = loadSiteFolder(fileURLToPath(new URL('../../launch/sites/demo', import.meta.url)));
@@ -41,4 +41,19 @@ t.test('it turns in place at the start and at corners, and drives straight betwe
 t.test('no run where no edge leads', async (t) => {
   t.equal(planRun(demo.graph, ['dock-a', 'sa-2'], limits, 0), undefined);
   t.ok(close(angleDiff(3, -3), 2 * Math.PI - 6), 'the short way round across ±π');
+});
+
+t.test('a run starting behind an AMR halted on its first edge starts where the AMR stands', async (t) => {
+  // dock-a (4, 1.5) → sa-1 (4, 4): heading +y.
+  const run = planRun(demo.graph, ['dock-a', 'sa-1', 'sa-2'], limits, Math.PI / 2)!;
+  const halted = { x: 4, y: 2.5 };
+  const t0 = startOnFirstEdgeS(run, halted, 0.1);
+  t.ok(t0 > departsS(run, 0) && t0 < reachedS(run, 1), 'a time on the first edge');
+  const p = poseAt(run, t0);
+  t.ok(close(p.x, halted.x) && close(p.y, halted.y), `the pose there is where it stands (${p.x}, ${p.y})`);
+  t.ok(close(p.theta, Math.PI / 2), 'heading along the edge');
+  t.equal(startOnFirstEdgeS(run, { x: 4, y: 1.55 }, 0.1), 0, 'on the first node (within tolerance): from the start');
+  t.equal(startOnFirstEdgeS(run, { x: 4.5, y: 2.5 }, 0.1), 0, 'off the edge: from the start');
+  t.equal(startOnFirstEdgeS(run, { x: 4, y: 1 }, 0.1), 0, 'behind the first node: from the start');
+  t.equal(startOnFirstEdgeS(run, { x: 4, y: 4.5 }, 0.1), 0, 'beyond the edge: from the start');
 });
