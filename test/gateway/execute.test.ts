@@ -62,7 +62,7 @@ const missionIs = (g: Gateway, id: string, status: string) => async () => {
 t.test("the README's plan runs to succeeded on the virtual fleet; every step succeeded, in order", async (t) => {
   // 430 s of floor time: 4.3 s at 100x.
   const g = await gateway(t, 100);
-  const wire = await captureVdaWire(t, g.mqttUrl);
+  const wire = await captureVdaWire(t, g.mqttUrl, g.mqttAccess?.gateway);
   const events: { type: string; data: { status?: string; step?: string } }[] = [];
   const off = g.hub.subscribe((e) => events.push(e as never));
   t.teardown(off);
@@ -111,7 +111,7 @@ t.test('a step that fails fails the mission with a reason; steps not started are
 
 t.test('cancel stops the AMR in flight; pause holds it and resume finishes', async (t) => {
   const g = await gateway(t, 10);
-  const wire = await captureVdaWire(t, g.mqttUrl);
+  const wire = await captureVdaWire(t, g.mqttUrl, g.mqttAccess?.gateway);
   const long = { schema: 'phygate.plan/v1', name: 'to-shelf-3', steps: [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-3' } }] };
   const a = await submitAndApprove(g, long);
   await until('amr-1 driving', () => g.fleet.get('amr-1')?.state === 'driving');
@@ -143,7 +143,7 @@ t.test('cancel stops the AMR in flight; pause holds it and resume finishes', asy
 
 t.test('STOP between two nodes pauses the mission and holds it; resume is refused until release, then the AMR drives on from where it stopped', async (t) => {
   const g = await gateway(t, 5);
-  const wire = await captureVdaWire(t, g.mqttUrl);
+  const wire = await captureVdaWire(t, g.mqttUrl, g.mqttAccess?.gateway);
   const plan = { schema: 'phygate.plan/v1', name: 'to-shelf-3', steps: [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-3' } }] };
   const m = await submitAndApprove(g, plan);
   // Pressed while amr-1 is between two nodes: it stops there, off its last node. It is pressed

@@ -21,10 +21,14 @@ export function vda5050Schemas(): Vda5050Schemas | { missing: string } {
   return (loaded ??= loadVda5050Schemas());
 }
 
-/** Subscribes to `<interface>/#` at QoS 1; the array fills as messages arrive. Closed when `t` ends. */
-export async function captureVdaWire(t: Test, url: string, interfaceName = 'uagv'): Promise<Captured[]> {
+/**
+ * Subscribes to `<interface>/#` at QoS 1; the array fills as messages arrive. Closed when `t`
+ * ends. `login`: on the gateway's embedded broker, which lets no one in without one, the
+ * gateway's own (`Gateway.mqttAccess.gateway`): only it may read every vehicle's topics.
+ */
+export async function captureVdaWire(t: Test, url: string, login: { username?: string; password?: string } = {}, interfaceName = 'uagv'): Promise<Captured[]> {
   const seen: Captured[] = [];
-  const watch = await connectMqtt({ url, clientId: `vda-wire-${process.pid}-${Math.random().toString(36).slice(2)}` });
+  const watch = await connectMqtt({ url, clientId: `vda-wire-${process.pid}-${Math.random().toString(36).slice(2)}`, ...login });
   t.teardown(() => closeMqtt(watch, true));
   watch.on('message', (topic, payload, packet) => {
     // An empty retained message only clears a topic.
