@@ -56,7 +56,7 @@ t.test('finding 4 on a gateway with Mosquitto: the 257 KB plan is a 400; STOP go
   const watch = await connectMqtt({ url: broker.url, clientId: `stop-during-check-${process.pid}` });
   t.teardown(() => closeMqtt(watch, true));
   watch.on('message', (topic, payload) => {
-    const actions = (JSON.parse(payload.toString()) as { instantActions: { actionType: string }[] }).instantActions;
+    const actions = (JSON.parse(payload.toString()) as { actions: { actionType: string }[] }).actions;
     if (actions.some((a) => a.actionType === 'startPause')) order.push(`startPause ${topic.split('/')[3]}`);
   });
   await watch.subscribeAsync('uagv/v2/+/+/instantActions', { qos: 1 });
