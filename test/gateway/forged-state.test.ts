@@ -106,7 +106,10 @@ t.test("a forged `done` with the old predictable commandId does not end cnc-1's 
   // The real machine's states say `running` (and, before this change, named the same commandId).
   await until('the forged state read', () => (seen.get('cnc-1') ?? []).some((s) => s.state === 'done' && s.job?.commandId === forgedId));
   t.equal(g.store.missions.get(sub.json.id)!.steps[0]!.status, 'running', 'the step did not end');
-  t.same((await robot(g, 'cnc-1')).dropped, { 'unknown-command': 2 }, 'its acknowledgement and its job end, counted');
+  // (The real machine's states numbered below the forged one may be dropped too, as `seq`, until it catches up: how many depends on timing.)
+  const dropped = (await robot(g, 'cnc-1')).dropped;
+  t.equal(dropped['unknown-command'], 2, 'its acknowledgement and its job end, counted');
+  t.same(Object.keys(dropped).filter((k) => k !== 'unknown-command' && k !== 'seq'), [], 'and nothing else');
   const done = await until('the real job done', () => {
     const m = g.store.missions.get(sub.json.id)!;
     return m.status === 'succeeded' || m.status === 'failed' ? m : undefined;
