@@ -286,6 +286,7 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
     });
     started.push(() => executor.close());
     const checks = new CheckPool({ site, size: config.PHYGATE_CHECK_WORKERS, budgetMs: config.PHYGATE_CHECK_BUDGET_MS, log });
+    checks.warm();
     started.push(() => checks.close());
     const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor, traffic: executor.traffic, drops, log, checker: checks, ...(https ? { https } : {}) });
     started.push(() => app.close());

@@ -93,6 +93,15 @@ export class CheckPool implements Checker {
   }
 
   /** Gives waiting checks to ready workers, and starts workers while checks wait for one. */
+  /**
+   * Starts one worker now, before any check asks for it: a worker takes seconds to load the
+   * checker, and the first plan an agent sends should not wait for that (the gateway calls this
+   * at start).
+   */
+  warm(): void {
+    if (!this.closed && this.slots.size === 0) this.spawn();
+  }
+
   private pump(): void {
     if (this.closed) return;
     for (const slot of this.slots) {

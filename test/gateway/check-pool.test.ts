@@ -106,3 +106,15 @@ t.test('through the API: a check or submit past PHYGATE_CHECK_BUDGET_MS is 503 C
   const again = await h.app.inject({ method: 'POST', url: '/v1/missions', headers: { ...h.auth('agent'), 'idempotency-key': 'k-1' }, payload: { plan: canonicalPlan() } });
   t.equal(again.statusCode, 503, 'the idempotency key was not taken by the timed-out submit (same key, other body: not a 422 conflict)');
 });
+
+t.test('warm() starts one worker before any check asks, so the first check does not wait for one to load; a warm pool answers', async (t) => {
+  const p = new CheckPool({ site: demo, size: 2, budgetMs: 120_000 });
+  t.teardown(() => p.close());
+  t.equal(p.workers, 0, 'a pool starts no worker by itself');
+  p.warm();
+  p.warm();
+  t.equal(p.workers, 1, 'one worker starting, however often warmed');
+  const report = await p.check({ plan: PlanSchema.parse(canonicalPlan()), fleet: new Map(), now: new Date('2026-11-24T08:00:00Z') });
+  t.ok(['pass', 'warn', 'fail'].includes(report.verdict));
+  t.equal(p.workers, 1, 'the check ran on the warm worker');
+});
