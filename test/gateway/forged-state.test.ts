@@ -9,8 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import type { MqttClient } from 'mqtt';
-import { readConfig } from '../../gateway/config.ts';
-import { startGateway, type Gateway } from '../../gateway/main.ts';
+import type { Gateway } from '../../gateway/main.ts';
 import type { DeviceState } from '../../planners/fleet.ts';
 import type { MachineState } from '../../robots/machine/schemas.ts';
 import { machineTopic } from '../../robots/machine/topics.ts';
@@ -21,6 +20,7 @@ import { startVirtualMachine } from '../../sim/virtual-machine.ts';
 import { startMosquitto } from '../helpers/brokers.ts';
 import { callApi } from '../helpers/http.ts';
 import { until } from '../helpers/wait.ts';
+import { gatewayOnBroker } from './gateway-process.ts';
 import { tempDirFor } from './harness.ts';
 
 const ADMIN = 'test-admin-token-0123456789';
@@ -44,17 +44,7 @@ interface Floor {
 
 const floor = (async (): Promise<Floor> => {
   const broker = await startMosquitto(t);
-  const g = await startGateway(
-    readConfig({
-      PHYGATE_PORT: '0',
-      PHYGATE_MQTT_URL: broker.url,
-      PHYGATE_VIRTUAL_FLEET: '0',
-      PHYGATE_DATA_DIR: tempDirFor(t),
-      PHYGATE_LOG_LEVEL: 'silent',
-      PHYGATE_ADMIN_TOKEN: ADMIN,
-    }),
-  );
-  t.teardown(() => g.close());
+  const g = await gatewayOnBroker(t, broker.url, ADMIN, tempDirFor(t));
   const seen = new Map<string, DeviceState[]>();
   g.fleet.onChange((s) => seen.set(s.id, [...(seen.get(s.id) ?? []), s]));
   const cnc = await startVirtualMachine({ brokerUrl: broker.url, site: g.site.index, siteId: g.site.index.site.id, deviceId: 'cnc-1', speed: SPEED });

@@ -172,9 +172,10 @@ export async function runGatewayExpectingExit(
 
 /**
  * A gateway in this process with no virtual fleet of its own, on an external broker (closed when
- * `t` ends): the devices are expected to come from elsewhere, e.g. `spawnFleet`.
+ * `t` ends): the devices are expected to come from elsewhere, e.g. `spawnFleet`. `env`: more
+ * PHYGATE_* settings.
  */
-export async function gatewayOnBroker(t: Test, brokerUrl: string, adminToken: string, dataDir: string): Promise<Gateway> {
+export async function gatewayOnBroker(t: Test, brokerUrl: string, adminToken: string, dataDir: string, env: Record<string, string> = {}): Promise<Gateway> {
   const g = await startGateway(
     readConfig({
       PHYGATE_PORT: '0',
@@ -183,6 +184,7 @@ export async function gatewayOnBroker(t: Test, brokerUrl: string, adminToken: st
       PHYGATE_DATA_DIR: dataDir,
       PHYGATE_LOG_LEVEL: 'silent',
       PHYGATE_ADMIN_TOKEN: adminToken,
+      ...env,
     }),
   );
   t.teardown(() => g.close());

@@ -18,8 +18,6 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import t from 'tap';
-import { readConfig } from '../../gateway/config.ts';
-import { startGateway } from '../../gateway/main.ts';
 import type { DropReason } from '../../robots/drops.ts';
 import { ConnectionSchema as MachineConnectionSchema, MachineStateSchema, type MachineState } from '../../robots/machine/schemas.ts';
 import { machineTopic } from '../../robots/machine/topics.ts';
@@ -30,6 +28,7 @@ import { startMosquitto } from '../helpers/brokers.ts';
 import { callApi } from '../helpers/http.ts';
 import { until } from '../helpers/wait.ts';
 import { idleState } from '../helpers/vda5050-states.ts';
+import { gatewayOnBroker } from './gateway-process.ts';
 import { tempDirFor } from './harness.ts';
 import type { z } from 'zod';
 
@@ -159,18 +158,7 @@ function remember(set: Set<string>, key: string): boolean {
 t.test('random and mutated device messages over MQTT: no mission changes, the gateway answers, every message not taken is counted', async (t) => {
   t.setTimeout(180_000);
   const broker = await startMosquitto(t);
-  const g = await startGateway(
-    readConfig({
-      PHYGATE_PORT: '0',
-      PHYGATE_MQTT_URL: broker.url,
-      PHYGATE_VIRTUAL_FLEET: '0',
-      PHYGATE_DATA_DIR: tempDirFor(t),
-      PHYGATE_LOG_LEVEL: 'silent',
-      PHYGATE_ADMIN_TOKEN: ADMIN,
-      PHYGATE_STATE_CLOCK_SKEW_S: String(SKEW_S),
-    }),
-  );
-  t.teardown(() => g.close());
+  const g = await gatewayOnBroker(t, broker.url, ADMIN, tempDirFor(t), { PHYGATE_STATE_CLOCK_SKEW_S: String(SKEW_S) });
   const api = <T>(method: string, path: string, body?: unknown) => callApi<T>(g.url, ADMIN, method, path, body);
   const SITE = g.site.index.site.id;
   // cnc-1 at real speed: housing-a runs 240 s, longer than the whole test.
