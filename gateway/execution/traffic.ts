@@ -87,8 +87,8 @@ export class TrafficControl {
   private schedule: ScheduledPass[] = [];
   private byNode = new Map<string, ScheduledPass[]>();
   private readonly freed = new Set<() => void>();
-  /** The nodes held when the input being handled began (see batch). */
-  private heldBefore: Set<string> | undefined;
+  /** Within the input being handled (see batch): nodes given back, and nodes taken that were free when it began. */
+  private inInput: { released: Set<string>; takenFree: Set<string> } | undefined;
   private readonly off: () => void;
   private readonly lookahead: number;
 
@@ -517,7 +517,7 @@ export class TrafficControl {
    */
   private batch<T>(f: () => T): T {
     this.depth++;
-    if (this.depth === 1) this.heldBefore = new Set(this.owner.keys());
+    if (this.depth === 1) this.inInput = { released: new Set(), takenFree: new Set() };
     let result: T;
     try {
       result = this.depth === 1 ? this.deps.store.db.transaction(f).immediate() : f();
@@ -533,9 +533,9 @@ export class TrafficControl {
       // Only a node held before the input and free after it is news to a route that waits: one
       // taken and given back within the input (a route that could not be granted whole) is not,
       // and telling of it would have that route tried again, and again, for ever.
-      const before = this.heldBefore!;
-      this.heldBefore = undefined;
-      if ([...before].some((n) => !this.owner.has(n))) this.notifyFreed();
+      const { released, takenFree } = this.inInput!;
+      this.inInput = undefined;
+      if ([...released].some((n) => !this.owner.has(n) && !takenFree.has(n))) this.notifyFreed();
     }
     return result;
   }
@@ -554,17 +554,20 @@ export class TrafficControl {
       if (keep.has(n)) continue;
       this.traffic.leave(robot, n);
       this.owner.delete(n);
+      this.inInput?.released.add(n);
       freed = true;
     }
     for (const n of keep) this.take(device, n);
     this.deps.store.traffic.setHolds(device, [...keep], new Date(this.deps.clock.now()));
     // Within an input, the input's end tells (batch); outside one, at once.
-    if (freed && this.heldBefore === undefined) this.notifyFreed();
+    if (freed && this.inInput === undefined) this.notifyFreed();
   }
 
   private take(device: string, node: string): void {
     const robot = this.robots.get(device);
     if (!robot || robot.occupied.has(node)) return;
+    // Free now and not given back within the input: it was free when the input began.
+    if (this.inInput && !this.owner.has(node) && !this.inInput.released.has(node)) this.inInput.takenFree.add(node);
     this.traffic.enter(robot, node);
     this.owner.set(node, device);
   }
