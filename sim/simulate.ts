@@ -226,6 +226,19 @@ export function simulatePlan(input: EstimateInput): Estimate {
     for (const dep of dependents.get(id) ?? []) agenda.at(t, () => tryStart(dep));
   };
 
+  /** Where a charge step with no `at` sends `robot`: the nearest free charger, else one a robot may leave. */
+  const chargerFor = (robot: Robot): string | undefined => {
+    // A charger a committed robot goes to first is not free either (it has right of way).
+    const claimed = [...claims].filter(([, list]) => list.some((c) => c.device !== robot.id)).map(([node]) => node);
+    const free = nearestFreeCharger(site, graph, robot, traffic, claimed);
+    if (free || site.site.policies.idle === 'stay') return free;
+    // A charged robot standing on a charger with nothing left to do is moved aside (policy idle)
+    // when this one comes: its charger is taken only if no charger is free.
+    const target = site.site.policies.chargeTarget;
+    const idle = robotList.filter((r) => r !== robot && !r.drive && r.node && r.soc >= target && (queues.get(r.id) ?? []).length === 0).map((r) => r.node!);
+    return nearestFreeCharger(site, graph, robot, traffic, claimed, idle);
+  };
+
   const start = (r: ResolvedStep, t: number) => {
     const { step, device } = r;
     started.set(step.id, t);
@@ -265,13 +278,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
           return;
         }
         case 'charge': {
-          // A charger a committed robot goes to first is not free either (it has right of way).
-          const claimed = [...claims].filter(([, list]) => list.some((c) => c.device !== robot.id)).map(([node]) => node);
-          // A charged robot standing on a charger with nothing left to do is moved aside (policy
-          // idle) when this one comes: its charger is taken only if no charger is free.
-          const target = site.site.policies.chargeTarget;
-          const idle = site.site.policies.idle === 'stay' ? [] : robotList.filter((r) => r !== robot && !r.drive && r.node && r.soc >= target && (queues.get(r.id) ?? []).length === 0).map((r) => r.node!);
-          const charger = s.params.at ?? nearestFreeCharger(site, graph, robot, traffic, claimed) ?? nearestFreeCharger(site, graph, robot, traffic, claimed, idle);
+          const charger = s.params.at ?? chargerFor(robot);
           const afterDrive = (arrived: number) => {
             const target = site.site.policies.chargeTarget;
             const netW = device.battery.chargePowerW - device.battery.idlePowerW;
