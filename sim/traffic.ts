@@ -132,8 +132,9 @@ export class Traffic {
     if (!edge) {
       const a = this.graph.points.get(from)!;
       const b = this.graph.points.get(to)!;
-      const near = gridOf(this.graph)
-        .within(Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1]), this.maxReach)
+      const grid = gridOf(this.graph);
+      const near = grid
+        .inGraphOrder(grid.within(Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1]), this.maxReach))
         .filter((id) => id === to || distToSegment(this.graph.points.get(id)!, a, b) < this.maxReach);
       edge = { near, blocking: new Map() };
       fromHere.set(to, edge);
@@ -196,7 +197,7 @@ class NodeGrid {
     return `${i},${j}`;
   }
 
-  /** Every node in the box [x0, x1] × [y0, y1] grown by `margin` (and some just outside it), in graph order. */
+  /** Every node in the box [x0, x1] × [y0, y1] grown by `margin` (and some just outside it), in no order. */
   within(x0: number, y0: number, x1: number, y1: number, margin: number): string[] {
     const out: string[] = [];
     const i1 = NodeGrid.cell(x1 + margin);
@@ -207,7 +208,12 @@ class NodeGrid {
         if (list) out.push(...list);
       }
     }
-    return out.sort((a, b) => this.rank.get(a)! - this.rank.get(b)!);
+    return out;
+  }
+
+  /** `ids` in the graph's own order, as a scan of the graph would give them. */
+  inGraphOrder(ids: string[]): string[] {
+    return ids.sort((a, b) => this.rank.get(a)! - this.rank.get(b)!);
   }
 }
 
