@@ -61,22 +61,7 @@ interface Timing {
  * first; then at least `minRuns` pairs, more while within `budgetMs`, at most `maxRuns`.
  */
 function measure(c: Case, o: { warmup: number; minRuns: number; maxRuns: number; budgetMs: number }): Timing {
-  for (let i = 0; i < o.warmup; i++) {
-    fullCheck(c);
-    staticCheck(c);
-  }
-  const full: number[] = [];
-  const stat: number[] = [];
-  const began = performance.now();
-  while (full.length < o.maxRuns && (full.length < o.minRuns || performance.now() - began < o.budgetMs)) {
-    let t = performance.now();
-    fullCheck(c);
-    full.push(performance.now() - t);
-    t = performance.now();
-    staticCheck(c);
-    stat.push(performance.now() - t);
-  }
-  return { full, static: stat };
+  return measureInTurn([c], o)[0]!;
 }
 
 /**
