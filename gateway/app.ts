@@ -192,6 +192,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     app.addHook('onClose', async () => pool.close());
     checker = pool;
   }
+  // A STOP press, once its token is known, holds the running checks until its answer is out.
+  // After auth, so requests without a valid token cannot hold them.
+  const checks = checker;
+  if (checks.stepAside) {
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.method !== 'POST' || req.routeOptions.url !== '/v1/stop' || !req.principal) return;
+      reply.raw.once('close', checks.stepAside!());
+    });
+  }
   const missions = new MissionService({
     checker,
     site: deps.site,

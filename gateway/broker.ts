@@ -255,6 +255,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     for (const topic of topics) held?.delete(topic);
   });
   const accept = (socket: Socket) => {
+    // Small packets (acknowledgements, instant actions) go out at once, not held by Nagle's algorithm.
+    socket.setNoDelay(true);
     const limit = { max: limits.maxPacketBytes };
     packetLimits.set(socket, limit);
     aedes.handle(socket);

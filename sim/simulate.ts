@@ -13,6 +13,7 @@ import { issue, type DeviceSummary, type Issue, type Move, type StepTiming } fro
 import { findRoute, profileAlong, type Headings, type NavGraph, type Route, type RouteResult } from '../planners/route.ts';
 import type { Amr, SiteIndex } from '../planners/site.ts';
 import { Traffic, TRAFFIC_CLEARANCE, type TrafficRobot } from './traffic.ts';
+import { stepAside } from './step-aside.ts';
 
 const G = 9.81;
 
@@ -675,13 +676,19 @@ export function simulatePlan(input: EstimateInput): Estimate {
   // ---- run -------------------------------------------------------------------------------
   for (const step of input.order) agenda.at(0, () => tryStart(step.id));
   for (;;) {
-    for (let e = agenda.next(); e; e = agenda.next()) e.run();
+    for (let e = agenda.next(); e; e = agenda.next()) {
+      stepAside();
+      e.run();
+    }
     // Nothing else will happen: robots still waiting would wait forever. Each takes a detour
     // if there is one (and the simulation goes on), or is deadlocked.
     const still = [...waiting].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     if (still.length === 0) break;
     let detoured = false;
-    for (const r of still) if (r.drive?.wait && !r.stuck && (tryDetour(r) || makeWay(r))) detoured = true;
+    for (const r of still) {
+      stepAside();
+      if (r.drive?.wait && !r.stuck && (tryDetour(r) || makeWay(r))) detoured = true;
+    }
     if (detoured) continue;
     for (const r of still) stuckFor(r, agenda.now);
     break;

@@ -27,6 +27,10 @@ export interface CheckJob {
 export interface Checker {
   /** The report of `job` on this checker's site; passesOf(report) gives its schedule, as for an in-thread check. */
   check(job: CheckJob): Promise<CheckReport>;
+  /** The report of `job` as JSON (what POST /v1/plans/check answers): a worker sends the text, not the report to copy and serialize on the event loop. */
+  checkJson?(job: CheckJob): Promise<string>;
+  /** A STOP is being handled: running checks wait until the returned function is called (pool.ts). */
+  stepAside?(): () => void;
   close(): Promise<void>;
 }
 

@@ -18,9 +18,18 @@ export interface WorkerStart {
   site: unknown;
   graph: unknown;
   worldHash: string;
+  /** The pool's step-aside signal (STEP_ASIDE_*), shared with every worker. */
+  signal: SharedArrayBuffer;
 }
-export type ToWorker = { id: number; job: CheckJob };
-export type ToPool = { type: 'ready' } | { type: 'answer'; id: number; answer: CheckAnswer } | { type: 'failed'; id: number; message: string };
+
+/** Int32 slots of the step-aside signal: STOPs being handled now, and workers holding their check for them. */
+export const STEP_ASIDE_PRESSES = 0;
+export const STEP_ASIDE_HELD = 1;
+/** The longest one STOP holds the checks, ms, should its request never end. */
+export const STEP_ASIDE_MAX_MS = 250;
+/** `json`: answer the report as its JSON text only (checkJson). */
+export type ToWorker = { id: number; job: CheckJob; json?: boolean };
+export type ToPool = { type: 'ready' } | { type: 'answer'; id: number; answer: CheckAnswer } | { type: 'json'; id: number; json: string } | { type: 'failed'; id: number; message: string };
 
 export interface CheckPoolOptions {
   site: CheckSite;
@@ -28,13 +37,16 @@ export interface CheckPoolOptions {
   size: number;
   /** How long one check may run, ms (PHYGATE_CHECK_BUDGET_MS). */
   budgetMs: number;
+  /** The longest one STOP holds the checks, ms (STEP_ASIDE_MAX_MS unless a test says otherwise). */
+  stepAsideMaxMs?: number;
   /** Where worker failures are logged. */
   log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
 interface Waiting {
   job: CheckJob;
-  resolve: (report: CheckReport) => void;
+  json: boolean;
+  resolve: (answer: CheckReport | string) => void;
   reject: (err: Error) => void;
 }
 
@@ -54,18 +66,57 @@ export class CheckPool implements Checker {
   private closed = false;
   /** Checks that ran past the budget, since the start. */
   timeouts = 0;
+  /** Times checks were told to step aside (STOPs pressed), since the start. */
+  stepAsides = 0;
+  private readonly signal = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
 
   constructor(private readonly opts: CheckPoolOptions) {
     if (!Number.isInteger(opts.size) || opts.size < 1) throw new Error(`a check pool needs at least one worker, not ${opts.size}`);
-    this.start = { site: opts.site.index.site, graph: opts.site.graph, worldHash: opts.site.worldHash };
+    this.start = { site: opts.site.index.site, graph: opts.site.graph, worldHash: opts.site.worldHash, signal: this.signal.buffer as SharedArrayBuffer };
   }
 
   check(job: CheckJob): Promise<CheckReport> {
+    return this.enqueue(job, false) as Promise<CheckReport>;
+  }
+
+  checkJson(job: CheckJob): Promise<string> {
+    return this.enqueue(job, true) as Promise<string>;
+  }
+
+  private enqueue(job: CheckJob, json: boolean): Promise<CheckReport | string> {
     if (this.closed) return Promise.reject(new ApiError('UNAVAILABLE', 'the gateway is shutting down; no more checks'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ job, resolve, reject });
+      this.queue.push({ job, json, resolve, reject });
       this.pump();
     });
+  }
+
+  /**
+   * A STOP is being handled: every running check waits at its next simulation event (a few ms of
+   * work at most) until the returned function is called — when the STOP's answer is out — or
+   * STEP_ASIDE_MAX_MS have passed, whichever is first. The workers already run at the lowest CPU
+   * priority; this keeps them off the CPU, the caches and the collector altogether while the
+   * STOP's messages go out. Checks only wait: none is changed or ended by it.
+   */
+  stepAside(): () => void {
+    this.stepAsides++;
+    Atomics.add(this.signal, STEP_ASIDE_PRESSES, 1);
+    let done = false;
+    const resume = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      Atomics.sub(this.signal, STEP_ASIDE_PRESSES, 1);
+      Atomics.notify(this.signal, STEP_ASIDE_PRESSES);
+    };
+    const timer = setTimeout(resume, this.opts.stepAsideMaxMs ?? STEP_ASIDE_MAX_MS);
+    timer.unref();
+    return resume;
+  }
+
+  /** Workers holding their check for a STOP right now. */
+  get held(): number {
+    return Atomics.load(this.signal, STEP_ASIDE_HELD);
   }
 
   /** Checks running now (workers busy). */
@@ -117,7 +168,7 @@ export class CheckPool implements Checker {
     const timer = setTimeout(() => this.overBudget(slot), this.opts.budgetMs);
     slot.running = { id, waiting, timer };
     try {
-      slot.worker.postMessage({ id, job: waiting.job } satisfies ToWorker);
+      slot.worker.postMessage({ id, job: waiting.job, ...(waiting.json ? { json: true } : {}) } satisfies ToWorker);
     } catch (err) {
       // A job that cannot be copied to the worker (never one the routes build) is the caller's bug.
       clearTimeout(timer);
@@ -140,6 +191,7 @@ export class CheckPool implements Checker {
       clearTimeout(running.timer);
       slot.running = undefined;
       if (m.type === 'answer') running.waiting.resolve(reportOf(m.answer));
+      else if (m.type === 'json') running.waiting.resolve(m.json);
       else {
         this.opts.log?.error({ error: m.message }, 'a plan check failed in its worker');
         running.waiting.reject(new Error(`the check failed: ${m.message}`));

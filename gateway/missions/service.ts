@@ -96,6 +96,12 @@ export class MissionService {
     return this.checker.check(this.job(plan, assume, keep));
   }
 
+  /** check()'s report as JSON text, made where the check ran (POST /v1/plans/check sends it as it is). */
+  async checkJson(plan: Plan, assume?: Assume): Promise<string> {
+    const job = this.job(plan, assume);
+    return this.checker.checkJson ? this.checker.checkJson(job) : JSON.stringify(await this.checker.check(job));
+  }
+
   /** The committed work and the robots' holds as they are now: what a check runs against besides the fleet. */
   private schedule(): Pick<CheckJob, 'committed' | 'holds'> {
     return { committed: commitmentsOf(this.deps.store), ...(this.deps.runner?.holds ? { holds: this.deps.runner.holds() } : {}) };

@@ -22,6 +22,7 @@ export const planRoutes: FastifyPluginAsyncZod<{ missions: MissionService }> = a
         body: CheckRequestSchema,
       },
     },
-    async (req) => missions.check(req.body.plan, req.body.assume),
+    // The report's JSON is made in the check's worker; it is sent as it is.
+    async (req, reply) => reply.type('application/json; charset=utf-8').send(await missions.checkJson(req.body.plan, req.body.assume)),
   );
 };
