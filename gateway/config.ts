@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { closest } from '../planners/suggest.ts';
 
 const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -62,6 +63,24 @@ export type Config = z.infer<typeof ConfigSchema>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/** Variables that are not the gateway's settings but are read by its tools: the benchmarks and the tests. */
+const TOOL_VARIABLES = /^PHYGATE_(BENCH|TEST|PROPERTY|FUZZ)_|^PHYGATE_VDA5050_SCHEMAS$/;
+
+/**
+ * Warnings for PHYGATE_* variables that nothing reads (a typo such as PHYGATE_PROT would
+ * otherwise leave the default in place without a word), each with the closest known name.
+ */
+export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
+  const known = Object.keys(ConfigSchema.shape);
+  return Object.keys(env)
+    .filter((k) => k.startsWith('PHYGATE_') && !known.includes(k) && !TOOL_VARIABLES.test(k))
+    .sort()
+    .map((k) => {
+      const near = closest(k, known, 1);
+      return `${k} is not a phygate setting and is ignored${near.length > 0 ? `; did you mean ${near[0]}?` : ''} (the settings: README, "Configuration")`;
+    });
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {

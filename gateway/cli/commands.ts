@@ -14,10 +14,10 @@ import { isRole, ROLES } from '../auth/roles.ts';
 import { MqttConnectError } from '../../robots/mqtt.ts';
 import { startVirtualFleet } from '../../sim/virtual-fleet.ts';
 import { deviceTopics } from '../broker-auth.ts';
-import { ConfigError, DEFAULT_SITE_DIR, readConfig } from '../config.ts';
+import { ConfigError, DEFAULT_SITE_DIR, readConfig, unknownVariables } from '../config.ts';
 import { startGateway } from '../main.ts';
 import { CheckRequestSchema } from '../routes/plans.ts';
-import { openStore } from '../store/index.ts';
+import { openStore, StoreOpenError } from '../store/index.ts';
 
 const USAGE = `phygate — control gateway for small shop floors
 
@@ -64,12 +64,43 @@ fleet: every AMR of the site as a VDA 5050 vehicle, every machine as a machine-p
 
 type Out = (line: string) => void;
 
+/**
+ * A path the user typed, resolved where they stand: `npm run phygate -- check plan.json` runs in
+ * the repository's root, and npm says in INIT_CWD where it was started from.
+ */
+export function userPath(path: string): string {
+  return resolve(process.env.INIT_CWD || process.cwd(), path);
+}
+
+/** The usage of one command: its lines in USAGE and its own paragraph, if it has one. */
+export function usageOf(command: string): string | undefined {
+  const lines = USAGE.split('\n');
+  const head: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i]!.startsWith(`  phygate ${command}`)) continue;
+    head.push(lines[i]!);
+    for (let j = i + 1; j < lines.length && /^ {10,}\S/.test(lines[j]!); j++) head.push(lines[j]!);
+  }
+  if (head.length === 0) return undefined;
+  const start = lines.findIndex((l) => l.startsWith(`${command}:`));
+  const own: string[] = [];
+  if (start >= 0) for (let j = start; j < lines.length && lines[j]!.trim() !== ''; j++) own.push(lines[j]!);
+  return ['Usage:', ...head, ...(own.length > 0 ? ['', ...own] : []), '', 'Options for every command: --data-dir DIR (default: $PHYGATE_DATA_DIR or ./var), --help'].join('\n');
+}
+
 export async function runCli(argv: string[], out: Out = (l) => process.stdout.write(`${l}\n`), err: Out = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
   const [command = 'serve', ...rest] = argv;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    const usage = usageOf(command);
+    if (usage) {
+      out(usage);
+      return 0;
+    }
+  }
   try {
     switch (command) {
       case 'serve':
-        return await serve(out);
+        return await serve(out, err);
       case 'check':
         return await check(rest, out, err);
       case 'fleet':
@@ -92,6 +123,7 @@ export async function runCli(argv: string[], out: Out = (l) => process.stdout.wr
   } catch (e) {
     if (e instanceof ConfigError) err(`configuration error: ${e.message}`);
     else if (e instanceof SiteLoadError) err(`site error: ${e.message}`);
+    else if (e instanceof StoreOpenError) err(`data folder error: ${e.message}`);
     else if (e instanceof MqttConnectError) err(`MQTT error: ${e.message}; check PHYGATE_MQTT_URL (or --mqtt) and that the broker runs`);
     else if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE' || (e as NodeJS.ErrnoException).code === 'EACCES') {
       // The embedded broker's error names its own setting; the HTTP server's does not.
@@ -104,7 +136,8 @@ export async function runCli(argv: string[], out: Out = (l) => process.stdout.wr
   }
 }
 
-async function serve(out: Out): Promise<number> {
+async function serve(out: Out, err: Out): Promise<number> {
+  for (const w of unknownVariables(process.env)) err(`warning: ${w}`);
   const config = readConfig();
   const gateway = await startGateway(config);
   if (gateway.bootstrapToken) {
@@ -159,7 +192,7 @@ async function fleet(argv: string[], out: Out, err: Out): Promise<number> {
     return 2;
   }
   const brokerUrl = values.mqtt ?? config.PHYGATE_MQTT_URL ?? `mqtt://127.0.0.1:${config.PHYGATE_MQTT_PORT}`;
-  const site = await openSiteFolder(resolve(values.site ?? config.PHYGATE_SITE));
+  const site = await openSiteFolder(values.site !== undefined ? userPath(values.site) : resolve(config.PHYGATE_SITE));
   // An mqtts:// broker whose certificate no system CA vouches for (the embedded one's, say).
   const ca = config.PHYGATE_MQTT_CA_FILE === undefined ? undefined : readCa(config.PHYGATE_MQTT_CA_FILE);
   // Issued before connecting, all at once: the gateway's broker reads them at each CONNECT.
@@ -227,6 +260,7 @@ function token(argv: string[], out: Out, err: Out): number {
       const t = store.tokens.create(values.role, values.name, { now, ...(expiresAt ? { expiresAt } : {}) });
       out(t.token);
       err(`created ${t.role} token '${t.name}' (${t.id})${t.expiresAt ? `, expires ${t.expiresAt}` : ''}; it is shown only this once`);
+      err(`stored in ${dataDir}: a gateway with this data folder (PHYGATE_DATA_DIR, now ${process.env.PHYGATE_DATA_DIR || 'unset: ./var'}) takes it`);
     } finally {
       store.close();
     }
@@ -293,7 +327,7 @@ function audit(argv: string[], out: Out, err: Out): number {
     err('usage: phygate audit verify [--data-dir DIR]');
     return 2;
   }
-  const store = openStore(resolve(values['data-dir'] ?? (process.env.PHYGATE_DATA_DIR || 'var')));
+  const store = openStore(dataDirOf(values['data-dir']));
   try {
     const check = store.audit.verify();
     if (check.ok) {
@@ -315,8 +349,9 @@ function readCa(path: string): string {
   }
 }
 
+/** The data folder: --data-dir where the user stands, else PHYGATE_DATA_DIR (or ./var) as `serve` reads it. */
 function dataDirOf(option: string | undefined): string {
-  return resolve(option ?? (process.env.PHYGATE_DATA_DIR || 'var'));
+  return option !== undefined ? userPath(option) : resolve(process.env.PHYGATE_DATA_DIR || 'var');
 }
 
 /** `phygate device credentials ID`: a new MQTT login for one device of the site, printed once. */
@@ -333,7 +368,7 @@ async function device(argv: string[], out: Out, err: Out): Promise<number> {
     return 2;
   }
   const id = positionals[0]!;
-  const site = await openSiteFolder(resolve(values.site ?? (process.env.PHYGATE_SITE || DEFAULT_SITE_DIR)));
+  const site = await openSiteFolder(values.site !== undefined ? userPath(values.site) : resolve(process.env.PHYGATE_SITE || DEFAULT_SITE_DIR));
   const topics = deviceTopics(site.index, readConfig().PHYGATE_VDA_INTERFACE).get(id);
   if (!topics) {
     err(`no device '${id}' in site '${site.index.site.id}'; its devices are: ${site.index.site.devices.map((d) => d.id).join(', ')}`);
@@ -367,16 +402,16 @@ async function check(argv: string[], out: Out, err: Out): Promise<number> {
     return 2;
   }
   const planFile = positionals[0]!;
-  const request = readCheckRequest(planFile, err);
+  const request = readCheckRequest(userPath(planFile), err);
   if (!request) return 2;
   let assume = request.assume;
   if (values.assume !== undefined) {
-    const more = readJsonFile(values.assume, err, (doc) => parseWith(AssumeSchema, doc, ['assume']));
+    const more = readJsonFile(userPath(values.assume), err, (doc) => parseWith(AssumeSchema, doc, ['assume']));
     if (!more) return 2;
     assume = { ...assume, ...more };
   }
 
-  const siteDir = resolve(values.site ?? (process.env.PHYGATE_SITE || DEFAULT_SITE_DIR));
+  const siteDir = values.site !== undefined ? userPath(values.site) : resolve(process.env.PHYGATE_SITE || DEFAULT_SITE_DIR);
   const site = await openSiteFolder(siteDir);
   const problems = assumeProblems(site.index, assume);
   if (problems.length > 0) {
@@ -388,7 +423,7 @@ async function check(argv: string[], out: Out, err: Out): Promise<number> {
   if (values.json) out(JSON.stringify(report, null, 2));
   else printSummary(out, site, request.plan, report);
   if (values.svg !== undefined) {
-    const file = resolve(values.svg);
+    const file = userPath(values.svg);
     const svg = renderPlanSvg({ site: site.index, obstacles: site.world.obstacles, report, title: request.plan.name ?? basename(planFile) });
     try {
       writeFileSync(file, svg);

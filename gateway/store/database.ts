@@ -286,9 +286,28 @@ function migrate(db: Database): void {
   while (more) more = applyNext.immediate();
 }
 
+/** The data folder cannot hold the store: the message says which path, why, and what to do. */
+export class StoreOpenError extends Error {
+  override name = 'StoreOpenError';
+}
+
+const WHAT_TO_DO = 'set PHYGATE_DATA_DIR (or --data-dir) to a folder this user can create and write';
+
 export function openDatabase(dataDir: string): Database {
-  mkdirSync(dataDir, { recursive: true });
-  const db = new Sqlite(path.join(dataDir, DATABASE_FILE));
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'it, or a folder on its path, is a file' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'this user may not create it' : (err as Error).message;
+    throw new StoreOpenError(`the data folder '${dataDir}' cannot be created: ${why}; ${WHAT_TO_DO}`);
+  }
+  const file = path.join(dataDir, DATABASE_FILE);
+  let db: Database;
+  try {
+    db = new Sqlite(file);
+  } catch (err) {
+    throw new StoreOpenError(`the store '${file}' cannot be opened (${(err as Error).message}): is the folder read-only for this user? ${WHAT_TO_DO}`);
+  }
   try {
     db.pragma('busy_timeout = 5000');
     db.pragma('journal_mode = WAL');
@@ -298,6 +317,8 @@ export function openDatabase(dataDir: string): Database {
     migrate(db);
   } catch (err) {
     db.close();
+    const code = (err as { code?: string }).code ?? '';
+    if (/^SQLITE_(CANTOPEN|READONLY|PERM|IOERR)/.test(code)) throw new StoreOpenError(`the store '${file}' cannot be written (${(err as Error).message}): ${WHAT_TO_DO}`);
     throw err;
   }
   return db;

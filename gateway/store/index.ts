@@ -1,6 +1,7 @@
 // The gateway's persistent state, opened once per process.
 import { AuditStore } from './audit.ts';
 import { openDatabase, type Database } from './database.ts';
+export { StoreOpenError } from './database.ts';
 import { DeviceCredentialStore } from './device-credentials.ts';
 import { MissionStore } from './missions.ts';
 import { OutboxStore } from './outbox.ts';
