@@ -119,23 +119,44 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return503OnClosing: true,
     // Router-level failures (a malformed %-escape, an over-long path parameter) bypass the error
     // handler; answer them in the same {code, message} shape.
-    frameworkErrors: (err, _req, reply) => {
-      const e = toApiError(err);
+    frameworkErrors: (err, req, reply) => {
+      const e = toApiError(err, req as FastifyRequest);
       void (reply as FastifyReply).code(e.status).send(e.body());
     },
   }).withTypeProvider<ZodTypeProvider>();
   // JSON only: Fastify's built-in text/plain parser would hand a string to the schema (400, not 415).
   app.removeContentTypeParser('text/plain');
+  // Fastify's own JSON parser (prototype poisoning refused), with the place of a syntax error.
+  const parseJson = app.getDefaultJsonParser('error', 'ignore');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    parseJson(req, body as string, (err, value) => {
+      if (err && (err as FastifyError).code === 'FST_ERR_CTP_INVALID_JSON_BODY') return done(invalidJson(body as string), undefined);
+      done(err, value);
+    });
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const e = toApiError(err);
+    const e = toApiError(err, req);
     if (e.status >= 500) req.log.error({ err }, 'request failed');
     if (e.code === 'UNAUTHORIZED' || e.code === 'TOKEN_EXPIRED') reply.header('www-authenticate', 'Bearer realm="phygate"');
     return reply.code(e.status).send(e.body());
   });
+  // A path that exists with other methods is 405 with Allow, not 404.
+  const routes: { method: string; path: RegExp }[] = [];
+  app.addHook('onRoute', (route) => {
+    const path = new RegExp(`^${route.url.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}/?$`);
+    for (const method of [route.method].flat()) routes.push({ method, path });
+  });
   app.setNotFoundHandler((req, reply) => {
-    const e = new ApiError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`);
+    const path = req.url.split('?')[0]!;
+    const allowed = [...new Set(routes.filter((r) => r.path.test(path)).map((r) => r.method))].sort();
+    if (allowed.length > 0) {
+      const e = new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; it takes ${allowed.join(', ')}`, { allowed });
+      return reply.code(405).header('allow', allowed.join(', ')).send(e.body());
+    }
+    const e = new ApiError('NOT_FOUND', `no route ${req.method} ${path}`);
     return reply.code(404).send(e.body());
   });
 
@@ -322,9 +343,32 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',
 };
 
+/** INVALID_JSON with where the JSON breaks: the parser's words, and the line and column. */
+export function invalidJson(text: string): ApiError {
+  try {
+    JSON.parse(text);
+  } catch (e) {
+    const message = (e as Error).message;
+    const at = /position (\d+)/.exec(message);
+    if (!at) return new ApiError('INVALID_JSON', `the body is not valid JSON: ${message}`);
+    const position = Number(at[1]);
+    const before = text.slice(0, position).split('\n');
+    const line = before.length;
+    const column = before.at(-1)!.length + 1;
+    const why = message.replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, '');
+    return new ApiError('INVALID_JSON', `the body is not valid JSON at line ${line}, column ${column} (character ${position}): ${why}`, { position, line, column });
+  }
+  // Valid JSON that Fastify's parser refuses: a key that would reach an object's prototype.
+  return new ApiError('INVALID_JSON', text.trim() === '' ? 'the body is empty: send a JSON object' : "the body's JSON has a '__proto__' key, which is refused");
+}
+
 /** Every failure leaves as an ApiError: bad input is always a precise 4xx, never a 5xx. */
-function toApiError(err: FastifyError): ApiError {
+function toApiError(err: FastifyError, req?: FastifyRequest): ApiError {
   if (err instanceof ApiError) return err;
+  if (err.statusCode === 415 || err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const type = req?.headers['content-type'];
+    return new ApiError('UNSUPPORTED_MEDIA_TYPE', `${type ? `Content-Type '${type}' is not taken here` : 'a body without a Content-Type is not taken here'}: send the body as JSON with Content-Type: application/json`, type ? { contentType: type } : undefined);
+  }
   if (hasZodFastifySchemaValidationErrors(err)) {
     const where = err.validationContext === 'body' ? '' : `${err.validationContext === 'querystring' ? 'query' : err.validationContext}.`;
     const problems = err.validation.flatMap((v) => {
@@ -335,7 +379,9 @@ function toApiError(err: FastifyError): ApiError {
       }
       return [{ path: `${where}${path}` || '(root)', message: v.message }];
     });
-    return new ApiError('VALIDATION_FAILED', undefined, { problems });
+    // A plan posted as it is, where a request wraps it: say so, not only "unknown field 'steps'".
+    const bare = err.validationContext === 'body' && problems.some((p) => p.path === 'plan') && problems.some((p) => p.path === 'steps' || p.path === 'schema');
+    return new ApiError('VALIDATION_FAILED', bare ? 'the body is a bare plan: send it wrapped as {"plan": <the plan>}' : undefined, { problems });
   }
   const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
   if (mapped) return new ApiError(mapped, err.message);

@@ -37,7 +37,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         response: {
           200: MissionViewSchema,
           201: MissionViewSchema,
-          422: ErrorBodySchema.describe('PLAN_REJECTED with `details.report` and `details.mission`, or IDEMPOTENCY_CONFLICT'),
+          422: ErrorBodySchema.describe('PLAN_REJECTED with `details.report` and `details.mission` (the stored rejected mission, without its report: that is `details.report`), or IDEMPOTENCY_CONFLICT'),
         },
       },
     },
@@ -47,7 +47,9 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
       if (!created) reply.header('idempotent-replayed', 'true');
       if (mission.status === 'rejected') {
         // Stored as rejected, so the agent can refer to it; the report says what to change.
-        const e = new ApiError('PLAN_REJECTED', undefined, { report: mission.report, mission: missionView(mission) });
+        // The report once: in details.report, not again inside the mission.
+        const { report: _, ...rejected } = missionView(mission);
+        const e = new ApiError('PLAN_REJECTED', undefined, { report: mission.report, mission: rejected });
         return reply.code(422).send(e.body());
       }
       return reply.code(created ? 201 : 200).send(missionView(mission));

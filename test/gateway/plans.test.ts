@@ -327,8 +327,13 @@ t.test('an unknown route is 404 NOT_FOUND, with or without a token', async (t) =
     t.match(res.json(), { code: 'NOT_FOUND', message: /GET \/v1\/plans$/ }, 'names the route without the query');
   }
   const res = await h.app.inject({ method: 'DELETE', url: '/v1/site', headers: h.auth('admin') });
-  t.equal(res.statusCode, 404, 'an unknown method on a known path');
-  t.equal(res.json().code, 'NOT_FOUND');
+  t.equal(res.statusCode, 405, 'an unknown method on a known path is 405, not 404');
+  t.same(res.json(), { code: 'METHOD_NOT_ALLOWED', message: 'DELETE is not allowed on /v1/site; it takes GET, HEAD', details: { allowed: ['GET', 'HEAD'] } });
+  t.equal(res.headers.allow, 'GET, HEAD');
+  const missions = await h.app.inject({ method: 'DELETE', url: '/v1/missions?status=pending', headers: h.auth('admin') });
+  t.match(missions, { statusCode: 405, headers: { allow: 'GET, HEAD, POST' } }, 'DELETE /v1/missions: 405 with what it takes');
+  const param = await h.app.inject({ method: 'PUT', url: '/v1/missions/m_123/approve', headers: h.auth('admin') });
+  t.match(param.json(), { code: 'METHOD_NOT_ALLOWED', details: { allowed: ['POST'] } }, 'a path with a parameter too');
   const robot = await h.app.inject({ method: 'GET', url: '/v1/robots/amr-9', headers: h.auth('viewer') });
   t.equal(robot.statusCode, 404, 'an unknown device');
   t.match(robot.json(), { code: 'NOT_FOUND', details: { known: ['amr-1', 'amr-2', 'amr-3', 'arm-1', 'cnc-1', 'printer-1', 'conveyor-1'] } });
@@ -353,4 +358,32 @@ t.test('the live robots are listed with their kind and state', async (t) => {
   h.fleet.update('amr-2', { online: false, soc: 0.42 });
   const one = await h.app.inject({ method: 'GET', url: '/v1/robots/amr-2', headers: h.auth('viewer') });
   t.match(one.json(), { id: 'amr-2', kind: 'amr', online: false, soc: 0.42, at: 'dock-b' }, 'reflects the registry as it is now');
+});
+
+t.test('first-hour errors (#18): a bare plan is told to be wrapped; 415 names the type sent; INVALID_JSON says where; PLAN_REJECTED carries the report once', async (t) => {
+  const h = await appFor(t);
+  const bare = await h.app.inject({ method: 'POST', url: '/v1/plans/check', headers: h.auth('agent'), payload: canonicalPlan() });
+  t.equal(bare.statusCode, 400);
+  t.match(bare.json(), { code: 'VALIDATION_FAILED', message: 'the body is a bare plan: send it wrapped as {"plan": <the plan>}', details: { problems: [{ path: 'plan' }] } });
+  const other = await h.app.inject({ method: 'POST', url: '/v1/plans/check', headers: h.auth('agent'), payload: { plan: canonicalPlan(), extra: 1 } });
+  t.equal(other.json().message, ERRORS.VALIDATION_FAILED.message, 'an unknown field beside the plan is not called a bare plan');
+
+  const text = await h.app.inject({ method: 'POST', url: '/v1/plans/check', headers: { ...h.auth('agent'), 'content-type': 'text/plain' }, payload: 'hello' });
+  t.equal(text.statusCode, 415);
+  t.same(text.json(), { code: 'UNSUPPORTED_MEDIA_TYPE', message: "Content-Type 'text/plain' is not taken here: send the body as JSON with Content-Type: application/json", details: { contentType: 'text/plain' } });
+
+  const broken = await h.app.inject({ method: 'POST', url: '/v1/plans/check', headers: { ...h.auth('agent'), 'content-type': 'application/json' }, payload: '{"plan":\n  {"schema": "phygate.plan/v1",, "steps": []}}' });
+  t.equal(broken.statusCode, 400);
+  t.match(broken.json(), { code: 'INVALID_JSON', message: /^the body is not valid JSON at line 2, column 32 \(character 40\): /, details: { position: 40, line: 2, column: 32 } });
+  const poisoned = await h.app.inject({ method: 'POST', url: '/v1/plans/check', headers: { ...h.auth('agent'), 'content-type': 'application/json' }, payload: '{"__proto__": {"x": 1}}' });
+  t.match(poisoned, { statusCode: 400 });
+  t.match(poisoned.json(), { code: 'INVALID_JSON', message: /__proto__/ }, 'a prototype key is still refused, and says so');
+
+  const rejected = await h.app.inject({ method: 'POST', url: '/v1/missions', headers: h.auth('agent'), payload: { plan: failingPlan() } });
+  t.equal(rejected.statusCode, 422);
+  const body = rejected.json();
+  t.equal(body.code, 'PLAN_REJECTED');
+  t.equal(body.details.report.verdict, 'fail', 'the report is in details.report');
+  t.equal(body.details.mission.status, 'rejected');
+  t.notOk('report' in body.details.mission, 'and not again inside the mission');
 });
