@@ -209,6 +209,10 @@ function evaluate(
     resolved.push(r);
     for (const d of [r.device.id, r.targetAmr]) if (d && !firstUse.has(d)) firstUse.set(d, step.id);
   }
+  // Steps in a dependency cycle, or behind one, never run, but what else is wrong with them is
+  // reported all the same: an agent fixes every problem in one round, not one per check.
+  const ordered = new Set(deps.order.map((s) => s.id));
+  for (const step of plan.steps) if (!ordered.has(step.id)) resolveStep(step, input, assignments, issues);
   for (const [deviceId, stepId] of firstUse) {
     if (fleet.get(deviceId)?.online !== true) {
       const assumed = input.assume?.[deviceId]?.online === false;
@@ -257,9 +261,18 @@ function evaluate(
       devices: estimate.devices,
       issues,
       ...(estimate.moves?.length ? { moves: estimate.moves } : {}),
+      ...notRun(plan, estimate.steps, issues),
     },
     estimate.passes,
   );
+}
+
+/** The plan's steps the check did not run, and why: an error of their own, or a wait on a step that never finishes. */
+function notRun(plan: Plan, ran: readonly { id: string }[], issues: readonly Issue[]): Pick<CheckReport, 'notRun'> {
+  const started = new Set(ran.map((s) => s.id));
+  const broken = new Set(issues.filter((i) => i.severity === 'error' && i.step).map((i) => i.step));
+  const left = plan.steps.filter((s) => !started.has(s.id)).map((s) => ({ id: s.id, why: broken.has(s.id) ? ('not scheduled' as const) : ('never starts' as const) }));
+  return left.length > 0 ? { notRun: left } : {};
 }
 
 function resolveStep(step: Step, input: Checking, assignments: Record<string, string>, issues: Issue[]): ResolvedStep | undefined {

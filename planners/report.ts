@@ -111,6 +111,12 @@ export interface CheckReport {
    * assignment that passes and finishes first, or the first if none passes.
    */
   tried?: { assignments: Record<string, string>; verdict: CheckReport['verdict']; makespanS: number; issues: IssueCode[] }[];
+  /**
+   * Only when some of the plan's steps did not run in the check: each, and why — `not scheduled`
+   * (an error of its own, see its issue) or `never starts` (it waits on a step that never
+   * finishes). `makespanS` counts only the steps that ran.
+   */
+  notRun?: { id: string; why: 'not scheduled' | 'never starts' }[];
 }
 
 export function issue(code: IssueCode, fields: Omit<Issue, 'code' | 'severity'>): Issue {

@@ -90,6 +90,11 @@ function before(a: Event, b: Event): boolean {
   return a.t < b.t || (a.t === b.t && a.seq < b.seq);
 }
 
+/** A charge as a percentage rounded down to 0.1: 19.96 % is 19.9 %, never the reserve of 20 % it is below. */
+function percentBelow(soc: number): string {
+  return (Math.floor(soc * 1000 + 1e-9) / 10).toFixed(1);
+}
+
 export function simulatePlan(input: EstimateInput): Estimate {
   const { site, graph, fleet } = input;
   const reserve = site.site.policies.batteryReserve;
@@ -183,7 +188,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
           device: t.amr.id,
           message: charging
             ? `${t.amr.id} is predicted to run flat during step '${stepId}', before it reaches the charger`
-            : `${t.amr.id} is predicted at ${(Math.max(0, t.soc) * 100).toFixed(0)}% charge during step '${stepId}', below the site's reserve of ${(reserve * 100).toFixed(0)}%`,
+            : `${t.amr.id} is predicted at ${percentBelow(Math.max(0, t.soc))}% charge during step '${stepId}', below the site's reserve of ${Number((reserve * 100).toFixed(1))}%`,
           hint: charging ? `charge ${t.amr.id} at a charger nearer to it, or have a person bring it there` : `add a charge step for ${t.amr.id} before '${stepId}', or give the work to a fuller AMR`,
         }),
       );

@@ -489,7 +489,9 @@ function printSummary(out: Out, site: LoadedSite, plan: Plan, report: CheckRepor
   const counts = report.issues.length === 0 ? 'no issues' : [count(errors, 'error'), count(warnings, 'warning')].filter(Boolean).join(', ');
   out(`verdict: ${report.verdict.toUpperCase()} (${counts})`);
   out(`plan: ${plan.name ?? '(unnamed)'}, planHash ${report.planHash.slice(0, 12)}…, site ${site.index.site.id} (${site.dir})`);
-  out(`makespan: ${report.makespanS.toFixed(1)} s${report.makespanS >= 60 ? ` (${minutes(report.makespanS)})` : ''}`);
+  const stuck = report.steps.filter((s) => s.blocked).length + (report.notRun?.length ?? 0);
+  if (stuck === plan.steps.length) out(`makespan: none (no step of the plan finishes)`);
+  else out(`makespan: ${report.makespanS.toFixed(1)} s${report.makespanS >= 60 ? ` (${minutes(report.makespanS)})` : ''}${stuck > 0 ? ` for the steps that finish; ${stuck} of ${plan.steps.length} do not` : ''}`);
   const roles = Object.entries(report.assignments);
   out(`roles: ${roles.length === 0 ? 'none' : roles.map(([r, d]) => `$${r} → ${d}`).join(', ')}`);
   out('steps:');
@@ -500,11 +502,8 @@ function printSummary(out: Out, site: LoadedSite, plan: Plan, report: CheckRepor
     const times = s.blocked ? `${s.startS.toFixed(1)} s – stuck at ${s.endS.toFixed(1)} s, never finishes` : `${s.startS.toFixed(1)}–${s.endS.toFixed(1)} s`;
     out(`  ${s.id.padEnd(idW)}  ${(s.device ?? '-').padEnd(devW)}  ${times}${route}`);
   }
-  const scheduled = new Set(report.steps.map((s) => s.id));
-  const broken = new Set(report.issues.filter((i) => i.severity === 'error' && i.step).map((i) => i.step));
-  for (const s of plan.steps) {
-    if (scheduled.has(s.id)) continue;
-    out(`  ${s.id.padEnd(idW)}  ${'-'.padEnd(devW)}  ${broken.has(s.id) ? 'not scheduled (see its issue)' : 'never starts (it waits on a step that never finishes)'}`);
+  for (const s of report.notRun ?? []) {
+    out(`  ${s.id.padEnd(idW)}  ${'-'.padEnd(devW)}  ${s.why === 'not scheduled' ? 'not scheduled (see its issue)' : 'never starts (it waits on a step that never finishes)'}`);
   }
   if (report.issues.length === 0) {
     out('issues: none');

@@ -199,6 +199,8 @@ t.test('BATTERY_LOW: an AMR that would end below the reserve', async (t) => {
   t.equal(check(steps).verdict, 'pass', 'fine at 90%');
   const i = only(t, check(steps, { assume: { 'amr-1': { soc: 0.2005 } } }), 'BATTERY_LOW', 'a');
   t.match(i.hint, /charge/);
+  const [, predicted, reserve] = /predicted at ([\d.]+)% charge .* reserve of ([\d.]+)%/.exec(i.message) ?? [];
+  t.ok(Number(predicted) < Number(reserve), `the figures printed say it is below: ${i.message}`);
   t.equal(check([{ id: 'c', action: 'charge', device: 'amr-1' }, ...steps.map((s, k) => (k === 0 ? { ...s, after: ['c'] } : s))], { assume: { 'amr-1': { soc: 0.2005 } } }).verdict, 'pass', 'charging first fixes it');
 });
 
@@ -227,4 +229,23 @@ t.test('assume that names what the site lacks is a request problem with its path
     { path: 'assume.amr-1.at', message: "no station or node 'nowhere' on this site" },
   ]);
   t.same(assumeProblems(demo.index, { 'amr-1': { at: 'dock-b', soc: 0.5 } }), []);
+});
+
+t.test('a dependency cycle hides nothing: the steps in it and behind it are still checked, and the report says which steps never ran and why', async (t) => {
+  const r = check([
+    { id: 'a', action: 'navigate', device: 'amr-1', params: { to: 'dock-a' }, after: ['c'] },
+    { id: 'c', action: 'machine.run', device: 'cnc-2', params: { program: 'bracket-v2', count: 1 }, after: ['a'] },
+    { id: 'd', action: 'navigate', device: 'amr-2', params: { to: 'dock-q' }, after: ['c'] },
+    { id: 'e', action: 'navigate', device: 'amr-3', params: { to: 'dock-b' }, after: ['a'] },
+    { id: 'f', action: 'navigate', device: 'amr-2', params: { to: 'dock-b' } },
+  ]);
+  t.same(r.issues.map((i) => `${i.code} ${i.step}`).sort(), ['DEPENDENCY_CYCLE a', 'UNKNOWN_DEVICE c', 'UNKNOWN_LOCATION d']);
+  t.same(r.notRun, [
+    { id: 'a', why: 'not scheduled' },
+    { id: 'c', why: 'not scheduled' },
+    { id: 'd', why: 'not scheduled' },
+    { id: 'e', why: 'never starts' },
+  ]);
+  t.same(r.steps.map((s) => s.id), ['f'], 'the one step outside the cycle ran');
+  t.notOk('notRun' in check([{ id: 'f', action: 'navigate', device: 'amr-2', params: { to: 'dock-b' } }]), 'no notRun when every step ran');
 });
