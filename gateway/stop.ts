@@ -137,6 +137,11 @@ export class StopService {
     return [...this.latched];
   }
 
+  /** The latest stops, released or not, newest first: who pressed, when, why, who released. */
+  history(limit: number): StopRecord[] {
+    return this.deps.store.stops.recent(limit);
+  }
+
   /** The active stop that covers the device, if any: it must get no new work. */
   stopFor(deviceId: string): StopRecord | undefined {
     const device = this.deps.site.index.device(deviceId);

@@ -32,6 +32,20 @@ export const stopRoutes: FastifyPluginAsyncZod<{ stops: StopService }> = async (
     },
   );
 
+  app.get(
+    '/v1/stop/history',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['stop'],
+        summary: 'The latest STOPs, released or not, newest first',
+        description: 'Each with who pressed it (`createdBy`), when and why, and, once released, who released it, when and with what note (`releasedBy`, `releasedAt`, `releaseNote`; null while active).',
+        querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(50).describe('how many, newest first (1–500)') }),
+      },
+    },
+    async (req) => ({ stops: stops.history(req.query.limit) }),
+  );
+
   app.post(
     '/v1/stop/release',
     {

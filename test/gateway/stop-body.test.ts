@@ -404,3 +404,29 @@ t.test('over real HTTP: a client that goes away mid-body still stops everything'
   t.match(stop, { scope: 'all', reason: 'STOP', createdBy: 'viewer-test' }, 'everything stopped: the scope in the broken body is not trusted');
   t.match(await active(h), [{ id: stop!.id }]);
 });
+
+t.test('GET /v1/stop/history: every STOP, released or not, newest first, with who pressed and who released it (#18)', async (t) => {
+  const h = await appFor(t);
+  const press = (reason: string) => h.app.inject({ method: 'POST', url: '/v1/stop', headers: h.auth('viewer'), payload: { reason } });
+  t.equal((await press('first')).statusCode, 200);
+  t.equal((await h.app.inject({ method: 'POST', url: '/v1/stop/release', headers: h.auth('operator'), payload: { ack: true, note: 'checked the cell' } })).statusCode, 200);
+  t.equal((await press('second')).statusCode, 200);
+  const history = await h.app.inject({ method: 'GET', url: '/v1/stop/history', headers: h.auth('viewer') });
+  t.equal(history.statusCode, 200);
+  const stops = history.json().stops as { reason: string; createdBy: string; releasedBy: string | null; releaseNote: string | null }[];
+  t.same(
+    stops.map((s) => [s.reason, s.releasedBy === null ? 'active' : 'released', s.releaseNote]),
+    [
+      ['second', 'active', null],
+      ['first', 'released', 'checked the cell'],
+    ],
+  );
+  t.ok(stops.every((s) => s.createdBy.length > 0), 'who pressed each');
+  t.not(stops[1]!.releasedBy, null, 'who released the first');
+  const one = await h.app.inject({ method: 'GET', url: '/v1/stop/history?limit=1', headers: h.auth('viewer') });
+  t.same(one.json().stops.map((s: { reason: string }) => s.reason), ['second']);
+  const bad = await h.app.inject({ method: 'GET', url: '/v1/stop/history?limit=0', headers: h.auth('viewer') });
+  t.equal(bad.statusCode, 400);
+  t.match(bad.json(), { code: 'VALIDATION_FAILED', details: { problems: [{ path: 'query.limit' }] } });
+  t.equal((await h.app.inject({ method: 'GET', url: '/v1/stop/history' })).statusCode, 401, 'a token is needed');
+});
