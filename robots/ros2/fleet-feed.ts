@@ -5,14 +5,13 @@
 // offline after `silenceMs` without one. TF and odometry come at tens of Hz; the registry (and
 // the events it drives) gets at most one update per device every `updateMs`, except when
 // something that matters changes (coming online, the activity), which goes through at once.
-import type { DeviceState } from '../../planners/fleet.ts';
+import type { DeviceState, Pose } from '../../planners/fleet.ts';
 import type { SiteIndex } from '../../planners/site.ts';
 import type { FleetRegistry } from '../fleet-registry.ts';
 import type { Ros2Device } from './devices.ts';
 import { readBattery, readOdometry, readPoseWithCovariance } from './messages.ts';
 import { mapToSite } from './poses.ts';
-import { planarPose as planarPoseOf, TfTree } from './tf.ts';
-import type { Pose } from '../../planners/fleet.ts';
+import { frameId, planarPose, TfTree } from './tf.ts';
 import type { Log } from '../log.ts';
 
 /** The ROS 2 adapter's logger: the gateway's. */
@@ -99,7 +98,7 @@ export class FleetFeed {
     if (!changed.some((f) => t.tf!.onPath(device.frame, device.baseFrame, f))) return;
     const found = t.tf.lookup(device.frame, device.baseFrame);
     if (!found) return;
-    this.heard(t, this.placed(t, planarPoseOf(found)));
+    this.heard(t, this.placed(t, planarPose(found)));
   }
 
   onBattery(id: string, message: unknown): void {
@@ -122,7 +121,7 @@ export class FleetFeed {
   }
 
   private checkFrame(t: Track, what: string, frame: string | undefined): void {
-    if (t.device.kind !== 'amr' || frame === undefined || frame === t.device.frame || t.warnedFrame) return;
+    if (t.device.kind !== 'amr' || frame === undefined || frameId(frame) === frameId(t.device.frame) || t.warnedFrame) return;
     t.warnedFrame = true;
     this.opts.log.warn({ deviceId: t.device.id }, `${t.device.id}: ${what} is in frame '${frame}', not '${t.device.frame}': the fleet pose (zone STOPs, route starts) may drift from the map`);
   }
