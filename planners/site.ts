@@ -47,13 +47,28 @@ const rosNamespace = z
   .regex(/^(\/|(\/[A-Za-z_][A-Za-z0-9_]*)+)$/, "a ROS 2 namespace: '/' or absolute, like '/amr_1'")
   .describe("the robot's namespace; relative action and topic names are resolved under it");
 
+// A TF frame id: a ROS name, possibly prefixed for one robot of many (`amr_3/base_link`).
+const frameName = rosName.describe('a TF frame id');
+
 export const Ros2AmrSchema = z
   .strictObject({
     namespace: rosNamespace,
-    frame: rosName.default('map').describe("frame of the goals' poses; the site's x/y/theta are metres and radians in it"),
+    frame: frameName.default('map').describe("the robot's map frame: goals are sent in it and its pose is read in it"),
+    mapTransform: z
+      .strictObject({ x: metres.default(0), y: metres.default(0), theta: z.number().finite().default(0) })
+      .default({ x: 0, y: 0, theta: 0 })
+      .describe("where the site's origin (x, y, metres) and x axis (theta, radians) lie in the robot's map frame; identity when the site was drawn in that map"),
+    poseSource: z
+      .enum(['tf', 'amcl_pose', 'odom'])
+      .default('tf')
+      .describe("where the fleet pose comes from: 'tf' (the TF chain from `frame` to `baseFrame`), 'amcl_pose' (geometry_msgs/msg/PoseWithCovarianceStamped on `poseTopic`), or 'odom' (odometry: drifts, warned about)"),
+    baseFrame: frameName.default('base_link').describe("poseSource 'tf': the robot's base frame (base_link or base_footprint)"),
+    tfTopic: rosName.default('tf').describe("poseSource 'tf': tf2_msgs/msg/TFMessage, dynamic transforms"),
+    tfStaticTopic: rosName.default('tf_static').describe("poseSource 'tf': tf2_msgs/msg/TFMessage, static (latched) transforms"),
+    poseTopic: rosName.default('amcl_pose').describe("poseSource 'amcl_pose': geometry_msgs/msg/PoseWithCovarianceStamped in `frame`"),
     navigateAction: rosName.default('navigate_to_pose').describe('Nav2 nav2_msgs/action/NavigateToPose'),
     navigateThroughAction: rosName.default('navigate_through_poses').describe('Nav2 nav2_msgs/action/NavigateThroughPoses'),
-    odomTopic: rosName.default('odom').describe('nav_msgs/msg/Odometry the fleet pose is read from; it should be in `frame`'),
+    odomTopic: rosName.default('odom').describe("nav_msgs/msg/Odometry: whether the robot moves, and its pose with poseSource 'odom'"),
     batteryTopic: rosName.default('battery_state').describe('sensor_msgs/msg/BatteryState; `percentage` 0..1'),
     behaviorTree: z.string().default('').describe("Nav2 behavior tree file for goals; '' is the navigator's default"),
   })

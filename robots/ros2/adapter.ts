@@ -1,7 +1,12 @@
 // The gateway's side of the devices driven over ROS 2 (docs/architecture.md, "Device ports"): Nav2
-// NavigateToPose / NavigateThroughPoses for AMRs, FollowJointTrajectory for arms, odometry and
-// battery into the fleet registry, and cancel on STOP. The only module that touches rclnodejs,
-// through the binding it is given (the real one is imported lazily by `loadRclnodejs`).
+// NavigateToPose / NavigateThroughPoses for AMRs, FollowJointTrajectory for arms, map pose (TF or
+// AMCL), odometry and battery into the fleet registry, and cancel on STOP. The only module that
+// touches rclnodejs, through the binding it is given (the real one is imported lazily by
+// `loadRclnodejs`). Poses cross each AMR's map transform here: callers speak site coordinates.
+//
+// rclnodejs shuts ROS down on SIGINT by itself, from a handler it installs when it is loaded;
+// that handler is taken away at once, so the gateway's own shutdown runs first (it stops the
+// devices, then closes this adapter, which shuts ROS down).
 //
 // A goal is started with an id of the caller's (the executor's step or command id) and returns
 // at once a handle whose `outcome` settles exactly once: `succeeded`, `failed` with a reason, or
@@ -16,8 +21,9 @@ import type { SiteIndex } from '../../planners/site.ts';
 import type { FleetRegistry } from '../fleet-registry.ts';
 import { silentLog } from '../log.ts';
 import { loadRclnodejs, type RclActionClient, type RclBinding, type RclNode, type RclServiceClient } from './binding.ts';
+import { siteToMap } from './poses.ts';
 import { cancelAllGoals, TIMEOUT, within } from './cancel-all.ts';
-import { BATTERY_STATE, CANCEL_GOAL, JOINT_STATE, ros2Devices, type Ros2Action, type Ros2Device } from './devices.ts';
+import { CANCEL_GOAL, ros2Devices, type Ros2Action, type Ros2Device, type Ros2Qos, type Ros2TopicRole } from './devices.ts';
 import { GoalActiveError, InvalidGoalError, NotRos2DeviceError, Ros2NotStartedError } from './errors.ts';
 import { FleetFeed, type Ros2Log } from './fleet-feed.ts';
 import { ActionGoal, type GoalCancel, type GoalOutcome, type GoalProgress } from './goal.ts';
@@ -146,19 +152,20 @@ export class Ros2Adapter {
     return this.starting;
   }
 
-  /** Drives an AMR to a pose (site coordinates in its `frame`) with NavigateToPose. */
+  /** Drives an AMR to a pose (site coordinates; sent in its map frame) with NavigateToPose. */
   navigate(deviceId: string, pose: Pose, opts: GoalOptions = {}): Ros2Goal {
     const device = this.device(deviceId, 'amr');
     checkPose(pose);
-    return this.send(device, device.navigate, navigateToPoseGoal(pose, device.frame, device.behaviorTree), opts);
+    return this.send(device, device.navigate, navigateToPoseGoal(siteToMap(device.mapTransform, pose), device.frame, device.behaviorTree), opts);
   }
 
-  /** Drives an AMR through poses in order (a nav-graph route: poses.ts `routePoses`) with NavigateThroughPoses. */
+  /** Drives an AMR through poses in order (site coordinates, a nav-graph route: poses.ts `routePoses`) with NavigateThroughPoses. */
   navigateThrough(deviceId: string, poses: readonly Pose[], opts: GoalOptions = {}): Ros2Goal {
     const device = this.device(deviceId, 'amr');
     if (poses.length === 0) throw new InvalidGoalError('navigateThrough needs at least one pose');
     poses.forEach(checkPose);
-    const goal = navigateThroughPosesGoal(poses, device.frame, device.behaviorTree, this.opts.rosDistro ?? process.env.ROS_DISTRO);
+    const inMap = poses.map((p) => siteToMap(device.mapTransform, p));
+    const goal = navigateThroughPosesGoal(inMap, device.frame, device.behaviorTree, this.opts.rosDistro ?? process.env.ROS_DISTRO);
     return this.send(device, device.navigateThrough, goal, opts);
   }
 
@@ -223,6 +230,8 @@ export class Ros2Adapter {
 
   private async open(): Promise<void> {
     const rcl = await (this.opts.loadBinding ?? (() => loadRclnodejs()))();
+    if (typeof rcl.removeSignalHandlers === 'function') rcl.removeSignalHandlers();
+    else this.log.warn({}, 'this rclnodejs has no removeSignalHandlers(): on SIGINT it shuts ROS 2 down before the gateway has stopped the devices');
     await rcl.init();
     let node: RclNode | undefined;
     try {
@@ -236,10 +245,9 @@ export class Ros2Adapter {
             cancelService: node.createClient(CANCEL_GOAL, `${action.name}/_action/cancel_goal`),
           });
         }
-        // Sensor-data QoS (best effort) also matches publishers that are reliable.
         for (const topic of d.topics) {
-          const on = topic.type === BATTERY_STATE ? this.feed.onBattery : topic.type === JOINT_STATE ? this.feed.onJointStates : this.feed.onOdometry;
-          node.createSubscription(topic.type, topic.name, { qos: 'qos_profile_sensor_data' }, (m: unknown) => this.safely(() => on.call(this.feed, d.id, m)));
+          const on = this.handlers[topic.role];
+          node.createSubscription(topic.type, topic.name, { qos: qosFor(rcl, topic.qos) }, (m: unknown) => this.safely(() => on(d.id, m)));
         }
       }
       node.spin();
@@ -255,8 +263,22 @@ export class Ros2Adapter {
       throw err;
     }
     this.feed.start();
+    for (const d of this.devices.values()) {
+      if (d.kind === 'amr' && d.poseSource === 'odom') {
+        this.log.warn({ deviceId: d.id }, `${d.id}: its fleet pose comes from odometry, which drifts from the map: zone STOPs and route starts may place it wrongly (poseSource 'tf' or 'amcl_pose' give its map pose)`);
+      }
+    }
     this.log.info({ devices: [...this.devices.keys()] }, `ROS 2 adapter started: ${this.devices.size} device(s)`);
   }
+
+  private readonly handlers: Record<Ros2TopicRole, (id: string, message: unknown) => void> = {
+    odometry: (id, m) => this.feed.onOdometry(id, m),
+    battery: (id, m) => this.feed.onBattery(id, m),
+    joints: (id) => this.feed.onJointStates(id),
+    'map-pose': (id, m) => this.feed.onMapPose(id, m),
+    tf: (id, m) => this.feed.onTf(id, m),
+    'tf-static': (id, m) => this.feed.onTf(id, m),
+  };
 
   private device<K extends Ros2Device['kind']>(id: string, kind?: K): Extract<Ros2Device, { kind: K }> {
     const d = this.devices.get(id);
@@ -321,4 +343,16 @@ export class Ros2Adapter {
       this.log.error({ error: (err as Error).stack ?? String(err) }, 'handling a ROS 2 message failed');
     }
   }
+}
+
+/**
+ * A subscription's QoS. Sensor data (best effort) also matches reliable publishers. Latched topics
+ * (tf_static, AMCL's pose) are published once or only on change with durability transient local;
+ * a subscriber must ask for it too to get what was sent before it came. The depth is tf2's own for
+ * tf_static: each static broadcaster keeps its last message.
+ */
+function qosFor(rcl: RclBinding, qos: Ros2Qos): string | object {
+  if (qos === 'sensor') return 'qos_profile_sensor_data';
+  const Q = rcl.QoS;
+  return new Q(Q.HistoryPolicy.RMW_QOS_POLICY_HISTORY_KEEP_LAST, 100, Q.ReliabilityPolicy.RMW_QOS_POLICY_RELIABILITY_RELIABLE, Q.DurabilityPolicy.RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL);
 }

@@ -7,18 +7,32 @@
 // objects with ROS field names, which rclnodejs accepts wherever it takes a message.
 import { Ros2UnavailableError } from './errors.ts';
 
-/** rclnodejs's module: `init()`, `createNode()`, the `ActionClient` class, `shutdown()`. */
+/** rclnodejs's module: `init()`, `createNode()`, the `ActionClient` and `QoS` classes, `shutdown()`. */
 export interface RclBinding {
   init(): Promise<void>;
   createNode(nodeName: string, namespace?: string): RclNode;
   ActionClient: new (node: RclNode, typeClass: string, actionName: string) => RclActionClient;
+  QoS: RclQosClass;
   shutdown(): void;
+  /**
+   * Takes away the SIGINT handler rclnodejs installs when it is loaded (it shuts every context
+   * down at once); the application then shuts ROS down itself. Missing in old versions.
+   */
+  removeSignalHandlers?(): void;
+}
+
+/** `rclnodejs.QoS`: a profile from its policies (rmw's numeric values, under the class's enums). */
+export interface RclQosClass {
+  new (history: number, depth: number, reliability: number, durability: number): object;
+  readonly HistoryPolicy: { readonly RMW_QOS_POLICY_HISTORY_KEEP_LAST: number };
+  readonly ReliabilityPolicy: { readonly RMW_QOS_POLICY_RELIABILITY_RELIABLE: number };
+  readonly DurabilityPolicy: { readonly RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL: number };
 }
 
 /** `rclnodejs.Node` */
 export interface RclNode {
-  /** `options` as rclnodejs takes it, e.g. `{ qos: 'qos_profile_sensor_data' }`. */
-  createSubscription(typeClass: string, topic: string, options: { qos?: string }, callback: (message: any) => void): unknown;
+  /** `options` as rclnodejs takes it: `{ qos: 'qos_profile_sensor_data' }` (a profile's name) or a `QoS`. */
+  createSubscription(typeClass: string, topic: string, options: { qos?: string | object }, callback: (message: any) => void): unknown;
   createClient(typeClass: string, serviceName: string): RclServiceClient;
   /** Starts handling incoming messages on Node's event loop (rclnodejs ≥ 0.18). */
   spin(timeoutMs?: number): void;
@@ -71,7 +85,7 @@ export interface LoadOptions {
 
 // A variable, not a literal: tsc must not look for a module that is normally not installed.
 const RCLNODEJS = 'rclnodejs';
-const MEMBERS = ['init', 'createNode', 'ActionClient', 'shutdown'] as const;
+const MEMBERS = ['init', 'createNode', 'ActionClient', 'QoS', 'shutdown'] as const;
 
 /**
  * Imports rclnodejs and checks it is usable. Throws Ros2UnavailableError naming everything that

@@ -1,6 +1,7 @@
 // Which devices of a site are driven over ROS 2, and the full names of their actions and topics:
 // a device's `ros2` block (planners/site.ts) with relative names resolved under its namespace.
 import type { SiteIndex } from '../../planners/site.ts';
+import type { MapTransform } from './poses.ts';
 
 export const NAVIGATE_TO_POSE = 'nav2_msgs/action/NavigateToPose';
 export const NAVIGATE_THROUGH_POSES = 'nav2_msgs/action/NavigateThroughPoses';
@@ -8,6 +9,8 @@ export const FOLLOW_JOINT_TRAJECTORY = 'control_msgs/action/FollowJointTrajector
 export const ODOMETRY = 'nav_msgs/msg/Odometry';
 export const BATTERY_STATE = 'sensor_msgs/msg/BatteryState';
 export const JOINT_STATE = 'sensor_msgs/msg/JointState';
+export const POSE_WITH_COVARIANCE = 'geometry_msgs/msg/PoseWithCovarianceStamped';
+export const TF_MESSAGE = 'tf2_msgs/msg/TFMessage';
 /** The service behind every action's cancel: `<action>/_action/cancel_goal`. */
 export const CANCEL_GOAL = 'action_msgs/srv/CancelGoal';
 
@@ -17,9 +20,21 @@ export interface Ros2Action {
   name: string;
 }
 
+/** What a topic tells about the device. */
+export type Ros2TopicRole = 'odometry' | 'battery' | 'joints' | 'map-pose' | 'tf' | 'tf-static';
+
+/**
+ * How a topic is subscribed: `sensor` (best effort, matches any publisher, for streams), `latched`
+ * (reliable, transient local: what was published before the subscription is delivered too, as
+ * `tf_static` and AMCL's pose, sent only when it changes, need).
+ */
+export type Ros2Qos = 'sensor' | 'latched';
+
 export interface Ros2Topic {
-  type: typeof ODOMETRY | typeof BATTERY_STATE | typeof JOINT_STATE;
+  type: typeof ODOMETRY | typeof BATTERY_STATE | typeof JOINT_STATE | typeof POSE_WITH_COVARIANCE | typeof TF_MESSAGE;
   name: string;
+  role: Ros2TopicRole;
+  qos: Ros2Qos;
 }
 
 interface Common {
@@ -32,7 +47,13 @@ interface Common {
 
 export interface Ros2AmrDevice extends Common {
   kind: 'amr';
+  /** The robot's map frame: goals are sent in it, its pose is read in it. */
   frame: string;
+  /** Site coordinates → the robot's map frame. */
+  mapTransform: MapTransform;
+  poseSource: 'tf' | 'amcl_pose' | 'odom';
+  /** With poseSource `tf`: the frame whose pose in `frame` is the robot's. */
+  baseFrame: string;
   navigate: Ros2Action;
   navigateThrough: Ros2Action;
   behaviorTree: string;
@@ -66,13 +87,24 @@ export function ros2Devices(site: SiteIndex): Ros2Device[] {
         kind: 'amr',
         namespace: r.namespace,
         frame: r.frame,
+        mapTransform: { ...r.mapTransform },
+        poseSource: r.poseSource,
+        baseFrame: r.baseFrame,
         behaviorTree: r.behaviorTree,
         navigate,
         navigateThrough,
         actions: [navigate, navigateThrough],
         topics: [
-          { type: ODOMETRY, name: at(r.odomTopic) },
-          { type: BATTERY_STATE, name: at(r.batteryTopic) },
+          // Odometry always: it says whether the robot moves, whatever the pose comes from.
+          { type: ODOMETRY, name: at(r.odomTopic), role: 'odometry', qos: 'sensor' },
+          { type: BATTERY_STATE, name: at(r.batteryTopic), role: 'battery', qos: 'sensor' },
+          ...(r.poseSource === 'amcl_pose' ? [{ type: POSE_WITH_COVARIANCE, name: at(r.poseTopic), role: 'map-pose', qos: 'latched' } as const] : []),
+          ...(r.poseSource === 'tf'
+            ? ([
+                { type: TF_MESSAGE, name: at(r.tfTopic), role: 'tf', qos: 'sensor' },
+                { type: TF_MESSAGE, name: at(r.tfStaticTopic), role: 'tf-static', qos: 'latched' },
+              ] as const)
+            : []),
         ],
       });
     } else if (d.kind === 'arm' && d.ros2) {
@@ -85,7 +117,7 @@ export function ros2Devices(site: SiteIndex): Ros2Device[] {
         trajectory,
         joints: [...r.joints],
         actions: [trajectory],
-        topics: [{ type: JOINT_STATE, name: resolveName(r.namespace, r.jointStatesTopic) }],
+        topics: [{ type: JOINT_STATE, name: resolveName(r.namespace, r.jointStatesTopic), role: 'joints', qos: 'sensor' }],
       });
     }
   }

@@ -1,14 +1,17 @@
-// What ROS 2 devices report, into the fleet registry: the pose from odometry (heading from its
-// quaternion), the state of charge from BatteryState, an arm's liveliness from its joint states.
-// A device is online while its messages arrive and marked offline after `silenceMs` without one.
-// Odometry comes at tens of Hz; the registry (and the events it drives) gets at most one update
-// per device every `updateMs`, except when something that matters changes (coming online, the
-// activity), which goes through at once.
-import type { DeviceState } from '../../planners/fleet.ts';
+// What ROS 2 devices report, into the fleet registry: an AMR's map pose (from TF, AMCL's pose or,
+// warned about, odometry), carried into site coordinates by its map transform, and the node it
+// stands on; whether it moves, from odometry; the state of charge from BatteryState; an arm's
+// liveliness from its joint states. A device is online while its messages arrive and marked
+// offline after `silenceMs` without one. TF and odometry come at tens of Hz; the registry (and
+// the events it drives) gets at most one update per device every `updateMs`, except when
+// something that matters changes (coming online, the activity), which goes through at once.
+import type { DeviceState, Pose } from '../../planners/fleet.ts';
 import type { SiteIndex } from '../../planners/site.ts';
 import type { FleetRegistry } from '../fleet-registry.ts';
 import type { Ros2Device } from './devices.ts';
-import { readBattery, readOdometry } from './messages.ts';
+import { readBattery, readOdometry, readPoseWithCovariance } from './messages.ts';
+import { mapToSite } from './poses.ts';
+import { frameId, planarPose, TfTree } from './tf.ts';
 import type { Log } from '../log.ts';
 
 /** The ROS 2 adapter's logger: the gateway's. */
@@ -36,6 +39,8 @@ interface Track {
   charging: boolean;
   goals: number;
   warnedFrame: boolean;
+  /** poseSource `tf`: the device's transforms. */
+  tf?: TfTree;
 }
 
 export class FleetFeed {
@@ -47,7 +52,8 @@ export class FleetFeed {
     devices: readonly Ros2Device[],
   ) {
     for (const device of devices) {
-      this.tracks.set(device.id, { device, lastUpdateMs: -Infinity, pending: {}, moving: false, charging: false, goals: 0, warnedFrame: false });
+      const tf = device.kind === 'amr' && device.poseSource === 'tf' ? { tf: new TfTree() } : {};
+      this.tracks.set(device.id, { device, lastUpdateMs: -Infinity, pending: {}, moving: false, charging: false, goals: 0, warnedFrame: false, ...tf });
     }
   }
 
@@ -66,13 +72,33 @@ export class FleetFeed {
     const t = this.track(id);
     const read = readOdometry(message);
     if (!read) return this.heard(t, {});
-    if (t.device.kind === 'amr' && read.frame !== undefined && read.frame !== t.device.frame && !t.warnedFrame) {
-      t.warnedFrame = true;
-      this.opts.log.warn({ deviceId: id }, `${id}: odometry is in frame '${read.frame}', not '${t.device.frame}': the fleet pose (zone STOPs, route starts) may drift from the map`);
-    }
     t.moving = read.speed !== undefined && read.speed > (this.opts.movingMps ?? 0.05);
-    const at = this.nodeAt(read.pose.x, read.pose.y);
-    this.heard(t, { pose: read.pose, ...(at ? { at } : {}) });
+    if (t.device.kind !== 'amr' || t.device.poseSource !== 'odom') return this.heard(t, {});
+    this.checkFrame(t, 'odometry', read.frame);
+    this.heard(t, this.placed(t, read.pose));
+  }
+
+  /** AMCL's pose (PoseWithCovarianceStamped), in the map frame. */
+  onMapPose(id: string, message: unknown): void {
+    const t = this.track(id);
+    const read = readPoseWithCovariance(message);
+    if (!read) return this.heard(t, {});
+    this.checkFrame(t, 'the pose', read.frame);
+    this.heard(t, this.placed(t, read.pose));
+  }
+
+  /** A TFMessage from `tf` or `tf_static`: the pose when the chain from the map frame to the base is complete. */
+  onTf(id: string, message: unknown): void {
+    const t = this.track(id);
+    const device = t.device;
+    if (device.kind !== 'amr' || !t.tf) return;
+    const changed = t.tf.update(message);
+    // TF carries every frame of the robot (sensors, arms): only changes on the chain move it, and
+    // only those count as hearing from it.
+    if (!changed.some((f) => t.tf!.onPath(device.frame, device.baseFrame, f))) return;
+    const found = t.tf.lookup(device.frame, device.baseFrame);
+    if (!found) return;
+    this.heard(t, this.placed(t, planarPose(found)));
   }
 
   onBattery(id: string, message: unknown): void {
@@ -92,6 +118,19 @@ export class FleetFeed {
     const t = this.track(id);
     t.goals = running;
     if (t.lastHeardMs !== undefined) this.flush(t, { state: this.activity(t) }, true);
+  }
+
+  private checkFrame(t: Track, what: string, frame: string | undefined): void {
+    if (t.device.kind !== 'amr' || frame === undefined || frameId(frame) === frameId(t.device.frame) || t.warnedFrame) return;
+    t.warnedFrame = true;
+    this.opts.log.warn({ deviceId: t.device.id }, `${t.device.id}: ${what} is in frame '${frame}', not '${t.device.frame}': the fleet pose (zone STOPs, route starts) may drift from the map`);
+  }
+
+  /** A map-frame pose of the device, as the fleet shows it: in site coordinates, with the node it stands on. */
+  private placed(t: Track, mapPose: Pose): Partial<Omit<DeviceState, 'id'>> {
+    const pose = t.device.kind === 'amr' ? mapToSite(t.device.mapTransform, mapPose) : mapPose;
+    const at = this.nodeAt(pose.x, pose.y);
+    return { pose, ...(at ? { at } : {}) };
   }
 
   private heard(t: Track, patch: Partial<Omit<DeviceState, 'id'>>): void {

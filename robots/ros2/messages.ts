@@ -103,7 +103,7 @@ export function followJointTrajectoryGoal(joints: readonly string[], points: rea
   };
 }
 
-/** A map-frame pose from nav_msgs/msg/Odometry (or anything with `pose.pose`); undefined if malformed. */
+/** The pose, its frame and the speed from nav_msgs/msg/Odometry (or anything with `pose.pose`); undefined if malformed. */
 export function readOdometry(message: any): { pose: Pose; frame: string | undefined; speed: number | undefined } | undefined {
   const p = message?.pose?.pose;
   const x = p?.position?.x;
@@ -115,6 +115,13 @@ export function readOdometry(message: any): { pose: Pose; frame: string | undefi
   const speed = typeof v?.x === 'number' && typeof v?.y === 'number' ? Math.hypot(v.x, v.y) : undefined;
   const frame = message?.header?.frame_id;
   return { pose: { x, y, theta }, frame: typeof frame === 'string' && frame !== '' ? frame : undefined, speed: Number.isFinite(speed) ? speed : undefined };
+}
+
+/** The pose and its frame from geometry_msgs/msg/PoseWithCovarianceStamped (AMCL's `amcl_pose`); undefined if malformed. */
+export function readPoseWithCovariance(message: any): { pose: Pose; frame: string | undefined } | undefined {
+  // The same `header` and `pose.pose` as Odometry's.
+  const read = readOdometry(message);
+  return read && { pose: read.pose, frame: read.frame };
 }
 
 /**

@@ -15,6 +15,12 @@ t.test('an AMR block gets Nav2’s default names; an arm block needs its joints'
   t.same((r.data!.devices[0] as Extract<Device, { kind: 'amr' }>).ros2, {
     namespace: '/amr_1',
     frame: 'map',
+    mapTransform: { x: 0, y: 0, theta: 0 },
+    poseSource: 'tf',
+    baseFrame: 'base_link',
+    tfTopic: 'tf',
+    tfStaticTopic: 'tf_static',
+    poseTopic: 'amcl_pose',
     navigateAction: 'navigate_to_pose',
     navigateThroughAction: 'navigate_through_poses',
     odomTopic: 'odom',
@@ -35,6 +41,12 @@ t.test('ROS 2 names and namespaces are checked; unknown keys are refused', async
   t.ok(parseDevice({ ...amr, ros2: { namespace: '/a', odomTopic: '/localization/odom' } }).success, 'an absolute topic');
   t.notOk(parseDevice({ ...amr, ros2: { namespace: '/a', odomTopic: 'odom topic' } }).success);
   t.notOk(parseDevice({ ...amr, ros2: { namespace: '/a', speed: 2 } }).success, 'strict');
+  t.ok(parseDevice({ ...amr, ros2: { namespace: '/a', baseFrame: 'amr_1/base_footprint', poseSource: 'amcl_pose' } }).success, 'a prefixed frame');
+  t.notOk(parseDevice({ ...amr, ros2: { namespace: '/a', poseSource: 'gps' } }).success, 'a pose source of the three');
+  t.notOk(parseDevice({ ...amr, ros2: { namespace: '/a', mapTransform: { x: 1, y: 2, theta: 0, scale: 2 } } }).success, 'a rigid transform: no scale');
+  t.notOk(parseDevice({ ...amr, ros2: { namespace: '/a', mapTransform: { x: 'one' } } }).success, 'metres are numbers');
+  const partial = parseDevice({ ...amr, ros2: { namespace: '/a', mapTransform: { theta: 1.5 } } });
+  t.same((partial.data!.devices[0] as Extract<Device, { kind: 'amr' }>).ros2!.mapTransform, { x: 0, y: 0, theta: 1.5 }, 'what is left out is 0');
   t.notOk(parseDevice({ ...base.devices.find((d) => d.kind === 'cnc'), ros2: { namespace: '/cnc' } }).success, 'machines have no ros2 block');
 });
 

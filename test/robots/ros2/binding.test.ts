@@ -38,6 +38,6 @@ t.test('a module that loads with ROS 2 sourced is the binding, from its default 
 t.test('a module without the members the adapter uses is refused, naming them', async (t) => {
   await t.rejects(loadRclnodejs({ env: { ROS_DISTRO: 'jazzy' }, importModule: async () => ({ default: { init() {}, createNode() {} } }) }), {
     name: 'Ros2UnavailableError',
-    missing: ['the rclnodejs that loaded has no ActionClient, shutdown (a version this adapter does not know)'],
+    missing: ['the rclnodejs that loaded has no ActionClient, QoS, shutdown (a version this adapter does not know)'],
   });
 });

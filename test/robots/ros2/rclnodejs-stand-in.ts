@@ -259,6 +259,20 @@ class StandInNode implements RclNode {
   }
 }
 
+/** rclnodejs's QoS, remembering its policies (rmw's values, as rclnodejs has them). */
+export class StandInQoS {
+  static readonly HistoryPolicy = { RMW_QOS_POLICY_HISTORY_KEEP_LAST: 1 } as const;
+  static readonly ReliabilityPolicy = { RMW_QOS_POLICY_RELIABILITY_RELIABLE: 1 } as const;
+  static readonly DurabilityPolicy = { RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL: 1 } as const;
+
+  constructor(
+    readonly history: number,
+    readonly depth: number,
+    readonly reliability: number,
+    readonly durability: number,
+  ) {}
+}
+
 /** The stand-in module. Pass `() => Promise.resolve(rcl)` as the adapter's `loadBinding`. */
 export class StandInRcl implements RclBinding {
   /** How getResult() resolves: `result` (rclnodejs ≥ 0.20) or the whole `response` (older). */
@@ -267,6 +281,8 @@ export class StandInRcl implements RclBinding {
   feedbackShape: 'feedback' | 'message' = 'feedback';
   inits = 0;
   shutdowns = 0;
+  /** Calls of removeSignalHandlers(), and how many init() calls came before each. */
+  readonly signalHandlersRemoved: { initsBefore: number }[] = [];
   /** Make createNode throw (a start that fails half-way). */
   failCreateNode = false;
   readonly nodes: StandInNode[] = [];
@@ -276,6 +292,11 @@ export class StandInRcl implements RclBinding {
   readonly cancelRequests: { service: string; request: any }[] = [];
 
   readonly ActionClient = StandInActionClient as unknown as RclBinding['ActionClient'];
+  readonly QoS = StandInQoS;
+
+  removeSignalHandlers(): void {
+    this.signalHandlersRemoved.push({ initsBefore: this.inits });
+  }
 
   async init(): Promise<void> {
     this.inits++;

@@ -9,10 +9,15 @@ const DEMO = join(fileURLToPath(new URL('../../../', import.meta.url)), 'launch/
 
 export const ARM_JOINTS = ['shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_joint'];
 
-export function ros2Site(): LoadedSite {
+/**
+ * The site; `amr3` replaces amr-3's `ros2` block settings. By default amr-3 reports its pose on
+ * odometry, in the map frame (poseSource 'odom'), so a test places it with one message; the map
+ * pose sources and the map transform are tested in map-pose.test.ts.
+ */
+export function ros2Site(amr3: Record<string, unknown> = { poseSource: 'odom' }): LoadedSite {
   const demo = loadSiteFolder(DEMO);
   const devices = demo.index.site.devices.map((d) => {
-    if (d.id === 'amr-3') return { ...d, ros2: { namespace: '/amr_3' } };
+    if (d.id === 'amr-3') return { ...d, ros2: { namespace: '/amr_3', ...amr3 } };
     if (d.id === 'arm-1') return { ...d, ros2: { namespace: '/arm_1', trajectoryAction: 'joint_trajectory_controller/follow_joint_trajectory', joints: ARM_JOINTS } };
     return d;
   });
@@ -20,6 +25,6 @@ export function ros2Site(): LoadedSite {
   return { ...demo, index: indexSite(site) };
 }
 
-export function ros2SiteIndex(): SiteIndex {
-  return ros2Site().index;
+export function ros2SiteIndex(amr3?: Record<string, unknown>): SiteIndex {
+  return ros2Site(amr3).index;
 }
