@@ -100,6 +100,7 @@ async function start(token: string, who: Whoami): Promise<void> {
     canRelease: canOperate,
     who: who.name,
     onStop: (s) => alerts.raise(`stop:${s.id}`, 'stop', `STOP pressed by ${s.createdBy}: ${s.reason}`),
+    onActive: (active) => missions.stopActive(active),
   });
   tabs();
 

@@ -57,6 +57,8 @@ export class MissionsView {
   /** `<missionId>:<action>` whose confirmation is showing. */
   private confirming: string | undefined;
   private timer: number | undefined;
+  /** Whether a STOP is active now: a step a released STOP blocked says it waits for a resume. */
+  private stopped = false;
   private readonly lists: { awaiting: HTMLElement; running: HTMLElement; finished: HTMLElement };
 
   constructor(
@@ -141,11 +143,23 @@ export class MissionsView {
     for (const id of this.details.keys()) if (!ids.has(id)) this.details.delete(id);
   }
 
+  /** A STOP became active or was released. */
+  stopActive(active: boolean): void {
+    if (active === this.stopped) return;
+    this.stopped = active;
+    this.render();
+  }
+
+  /** A step's reason as it reads now: one given by a STOP that was released says what comes next. */
+  private reasonOf(reason: string): string {
+    return !this.stopped && reason.startsWith('STOP') ? `${reason} — the STOP was released; resume the mission to run it again` : reason;
+  }
+
   private render(): void {
     const awaiting = this.active.filter((m) => m.status === 'awaiting_approval');
     const running = this.active.filter((m) => m.status !== 'awaiting_approval');
     const state = (m: MissionSummary) =>
-      JSON.stringify([m.status, m.updatedAt, m.reason, m.steps.map((s) => [s.status, s.device, s.reason]), this.details.has(m.id), this.pictures.has(m.id), this.errors.get(m.id), this.busy.has(m.id), this.confirming?.startsWith(`${m.id}:`) ? this.confirming : '']);
+      JSON.stringify([m.status, m.updatedAt, m.reason, m.steps.map((s) => [s.status, s.device, s.reason]), this.details.has(m.id), this.pictures.has(m.id), this.errors.get(m.id), this.busy.has(m.id), this.confirming?.startsWith(`${m.id}:`) ? this.confirming : '', this.stopped]);
     keyedList(this.lists.awaiting, awaiting, (m) => m.id, state, (m) => this.awaitingCard(m));
     keyedList(this.lists.running, running, (m) => m.id, state, (m) => this.runningCard(m));
     keyedList(this.lists.finished, this.finished, (m) => m.id, (m) => JSON.stringify([m.status, m.updatedAt, m.reason]), (m) => this.finishedCard(m));
@@ -213,7 +227,7 @@ export class MissionsView {
       { class: `card mission status-${m.status}`, 'data-mission': m.id, 'aria-label': `Mission ${name}, ${MISSION_WORDS[m.status]}` },
       h('header', null, h('span', { class: `chip status-${m.status}` }, MISSION_WORDS[m.status]), h('h3', null, name)),
       h('div', { class: 'progress-line' }, h('progress', { max: m.steps.length, value: done, 'aria-label': `${done} of ${m.steps.length} steps done` }), h('span', null, `${done} of ${m.steps.length} steps done`)),
-      m.status === 'paused' ? h('p', { class: 'note' }, m.reason ? `Paused: ${m.reason}. Nothing new starts until it is resumed.` : 'Paused: nothing new starts until it is resumed.') : null,
+      m.status === 'paused' ? h('p', { class: 'note' }, m.reason ? `Paused: ${this.reasonOf(m.reason)}. Nothing new starts until it is resumed.` : 'Paused: nothing new starts until it is resumed.') : null,
       h(
         'ol',
         { class: 'steps' },
@@ -224,7 +238,7 @@ export class MissionsView {
             h('span', { class: 'icon', 'aria-hidden': 'true' }, STEP_ICONS[s.status] ?? '·'),
             h('span', { class: 'what' }, h('b', null, s.id), ` ${s.action} · ${s.device ?? 'no device'}`),
             h('span', { class: 'status' }, STEP_WORDS[s.status]),
-            s.reason && (s.status === 'failed' || s.status === 'blocked') ? h('span', { class: 'reason' }, s.reason) : null,
+            s.reason && (s.status === 'failed' || s.status === 'blocked') ? h('span', { class: 'reason' }, s.status === 'blocked' ? this.reasonOf(s.reason) : s.reason) : null,
           ),
         ),
       ),

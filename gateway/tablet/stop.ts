@@ -14,6 +14,8 @@ export interface StopOptions {
   who: string;
   /** A stop that is new to this page (pressed here or anywhere else). */
   onStop(stop: StopRecord): void;
+  /** Whether any stop is active, each time this page's view of it may have changed. */
+  onActive?(active: boolean): void;
 }
 
 export class StopControl {
@@ -89,6 +91,7 @@ export class StopControl {
     button.textContent = this.sending ? 'STOPPING…' : 'STOP';
     button.classList.toggle('sending', this.sending);
     document.body.classList.toggle('stop-active', this.active.length > 0);
+    this.o.onActive?.(this.active.length > 0);
     if (this.failure) {
       banner.hidden = false;
       banner.className = 'banner stop failed';

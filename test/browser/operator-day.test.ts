@@ -182,6 +182,9 @@ t.test("an operator's day", async (t) => {
     t.equal((await mission(missionId)).status, 'paused', 'missions stay paused until resumed');
 
     const card = page.locator(`#missions-running [data-mission="${missionId}"]`);
+    // Released: the blocked step no longer reads as if the STOP were on; it says what comes next.
+    await card.locator('[data-step="mill"] .reason', { hasText: 'released' }).waitFor({ timeout: 5000 });
+    t.equal(await card.locator('[data-step="mill"] .reason').textContent(), 'STOP: STOP button on the tablet — the STOP was released; resume the mission to run it again');
     await card.getByRole('button', { name: 'Resume' }).click();
     await until('the mission to run again', async () => (await mission(missionId)).status !== 'paused', 5000);
     await page.locator(`#missions-running [data-mission="${missionId}"] .chip`, { hasText: 'running' }).waitFor({ timeout: 5000 });
