@@ -87,6 +87,8 @@ export interface Report {
   assignments: Record<string, string>;
   steps: { id: string; device?: string; startS: number; endS: number }[];
   issues: Issue[];
+  /** Idle robots the mission moves out of the way (MAKE_WAY). */
+  moves?: { device: string }[];
 }
 
 export type MissionStatus = 'rejected' | 'awaiting_approval' | 'approved' | 'running' | 'paused' | 'succeeded' | 'failed' | 'cancelled';

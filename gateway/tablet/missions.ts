@@ -3,7 +3,7 @@
 // latest finished ones with their outcome and why. Approve sends the planHash of the report shown,
 // so what is approved is exactly what the operator looked at. Why a mission or a step is where it
 // is comes from the gateway's answers (so a reload shows it too); step events update it live.
-import { ApiError, type Api, type Mission, type MissionSummary } from './api.ts';
+import { ApiError, type Api, type Mission, type MissionSummary, type Report } from './api.ts';
 import { h, keyedList } from './dom.ts';
 import { clock, devicesUsed, duration, hhmm, MISSION_WORDS, STEP_WORDS, VERDICT_WORDS } from './words.ts';
 
@@ -45,6 +45,15 @@ export interface MissionsOptions {
   /** How many missions wait for approval, for the tab's badge. */
   onAwaiting(count: number): void;
   showPicture(url: string, alt: string): void;
+}
+
+/** "Approve X? It starts now: amr-2 (courier), arm-1 and cnc-1 work; amr-1 moves out of the way." */
+export function approveQuestion(name: string, report: Report): string {
+  const roleOf = new Map(Object.entries(report.assignments).map(([role, device]) => [device, role]));
+  const working = [...new Set(report.steps.map((s) => s.device).filter((d): d is string => !!d))].map((d) => (roleOf.has(d) ? `${d} (${roleOf.get(d)})` : d));
+  const making = [...new Set((report.moves ?? []).map((m) => m.device))].filter((d) => !report.steps.some((s) => s.device === d));
+  const list = (xs: string[]) => (xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`);
+  return `Approve ${name}? It starts now, as checked: ${working.length > 0 ? `${list(working)} ${working.length === 1 ? 'works' : 'work'}` : 'no device works'}${making.length > 0 ? `; ${list(making)} ${making.length === 1 ? 'moves' : 'move'} out of the way` : ''}.`;
 }
 
 export class MissionsView {
@@ -206,7 +215,13 @@ export class MissionsView {
         : null,
       this.o.canOperate && report
         ? this.actions(m, [
-            { label: 'Approve', cls: 'approve', run: () => this.o.api.json('POST', `/v1/missions/${m.id}/approve`, { planHash: report.planHash }) },
+            {
+              label: 'Approve',
+              cls: 'approve',
+              // An approval moves robots: the question says which, as the check assigned them.
+              confirm: approveQuestion(name, report),
+              run: () => this.o.api.json('POST', `/v1/missions/${m.id}/approve`, { planHash: report.planHash }),
+            },
             {
               label: 'Reject',
               cls: 'reject',

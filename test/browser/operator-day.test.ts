@@ -113,7 +113,15 @@ t.test("an operator's day", async (t) => {
 
   await t.test('approving it sends the checked planHash and makes robots move on the map', async (t) => {
     const before = await robotsOnMap(page);
-    await page.locator(`[data-mission="${missionId}"]`).getByRole('button', { name: 'Approve' }).click();
+    const card = page.locator(`[data-mission="${missionId}"]`);
+    await card.getByRole('button', { name: 'Approve' }).click();
+    // Deliberate: the question says which robots and machines will move, and nothing is sent before yes.
+    const question = await card.locator('.confirm-question').textContent();
+    const report = (await mission(missionId)).report as { assignments: Record<string, string> };
+    const courier = Object.values(report.assignments)[0]!;
+    t.match(question, new RegExp(`^Approve .*\\? It starts now, as checked: .*${courier} \\(courier\\).* work`), `the question names what moves: ${question}`);
+    t.equal((await mission(missionId)).status, 'awaiting_approval', 'nothing approved before yes');
+    await card.getByRole('button', { name: 'Yes, approve' }).click();
     await page.locator(`#missions-running [data-mission="${missionId}"]`).waitFor({ timeout: 5000 });
     const approved = gateway.store.missions.events(missionId).find((e) => e.type === 'mission.approved');
     t.equal(approved?.actor, 'tablet-1', 'approved by the operator signed in');
