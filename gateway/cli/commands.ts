@@ -27,10 +27,11 @@ Usage:
                                              check a plan against a site folder; nothing moves
   phygate fleet [--mqtt URL] [--site DIR] [--speed N] [--soc S] [--issue-credentials]
                                              run the site's virtual fleet on its own, like real hardware
-  phygate token create --role ROLE --name N [--expires 30d]
+  phygate token create --role ROLE --name N [--expires 30d] [--link URL]
                                              create an access token and print it once; with
                                              --expires (30d, 12h, 45m or an ISO 8601 time) it is
-                                             refused from then on (401 TOKEN_EXPIRED)
+                                             refused from then on (401 TOKEN_EXPIRED); with
+                                             --link http://host:8080 also a tablet's sign-in link
   phygate token list                         list tokens (never their secrets)
   phygate token revoke ID|NAME               revoke a token: refused from its next request on,
                                              by a running gateway too
@@ -235,7 +236,7 @@ function token(argv: string[], out: Out, err: Out): number {
   const [sub, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { role: { type: 'string' }, name: { type: 'string' }, expires: { type: 'string' }, 'data-dir': { type: 'string' } },
+    options: { role: { type: 'string' }, name: { type: 'string' }, expires: { type: 'string' }, link: { type: 'string' }, 'data-dir': { type: 'string' } },
     allowPositionals: sub === 'revoke',
     strict: true,
   });
@@ -255,12 +256,23 @@ function token(argv: string[], out: Out, err: Out): number {
       err(`--expires must be a duration (30d, 12h, 45m) or an ISO 8601 time in the future, not '${values.expires}'`);
       return 2;
     }
+    let link: string | undefined;
+    if (values.link !== undefined) {
+      // The token goes in the fragment: a browser never sends it to the server, so no log has it.
+      const url = URL.canParse(values.link) ? new URL(values.link) : undefined;
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+        err(`--link must be the gateway's address, like http://192.168.1.20:8080, not '${values.link}'`);
+        return 2;
+      }
+      link = `${url.origin}/`;
+    }
     const store = openStore(dataDir);
     try {
       const t = store.tokens.create(values.role, values.name, { now, ...(expiresAt ? { expiresAt } : {}) });
       out(t.token);
       err(`created ${t.role} token '${t.name}' (${t.id})${t.expiresAt ? `, expires ${t.expiresAt}` : ''}; it is shown only this once`);
       err(`stored in ${dataDir}: a gateway with this data folder (PHYGATE_DATA_DIR, now ${process.env.PHYGATE_DATA_DIR || 'unset: ./var'}) takes it`);
+      if (link) err(`sign-in link for a tablet (open it once there; it signs in and remembers the token on that device): ${link}#token=${encodeURIComponent(t.token)}`);
     } finally {
       store.close();
     }

@@ -12,6 +12,31 @@ import { clock, deviceStateWords, TONE_WORDS, type Tone } from './words.ts';
 
 const TOKEN_KEY = 'phygate.token';
 
+/**
+ * Where the token is kept: for this tab (sessionStorage), or, when the operator asks to be
+ * remembered or opens a sign-in link, on this device (localStorage) until signed out.
+ */
+const tokens = {
+  get: (): string | null => sessionStorage.getItem(TOKEN_KEY) ?? localStorage.getItem(TOKEN_KEY),
+  keep(token: string, onDevice: boolean): void {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    if (onDevice) localStorage.setItem(TOKEN_KEY, token);
+    else localStorage.removeItem(TOKEN_KEY);
+  },
+  forget(): void {
+    sessionStorage.removeItem(TOKEN_KEY);
+    localStorage.removeItem(TOKEN_KEY);
+  },
+};
+
+/** A sign-in link's token (`…/#token=pgt_…`, from `phygate token create --link`), taken off the address at once. */
+function linkToken(): string | undefined {
+  const m = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
+  if (!m) return undefined;
+  history.replaceState(null, '', window.location.pathname + window.location.search);
+  return decodeURIComponent(m[1]!);
+}
+
 async function whoami(token: string): Promise<Whoami> {
   return new Api(token).json<Whoami>('GET', '/v1/whoami');
 }
@@ -34,7 +59,7 @@ function showSignIn(message?: string): void {
     button.disabled = true;
     try {
       const who = await whoami(token);
-      sessionStorage.setItem(TOKEN_KEY, token);
+      tokens.keep(token, byId<HTMLInputElement>('remember').checked);
       input.value = '';
       await start(token, who);
     } catch (err) {
@@ -50,7 +75,7 @@ function showSignIn(message?: string): void {
 }
 
 function signOut(message?: string): void {
-  sessionStorage.removeItem(TOKEN_KEY);
+  tokens.forget();
   sessionStorage.removeItem('phygate.alerts');
   sessionStorage.removeItem('phygate.alerts.acknowledged');
   if (message) sessionStorage.setItem('phygate.signout', message);
@@ -202,12 +227,15 @@ function legend(): void {
 async function boot(): Promise<void> {
   const farewell = sessionStorage.getItem('phygate.signout') ?? undefined;
   sessionStorage.removeItem('phygate.signout');
-  const token = sessionStorage.getItem(TOKEN_KEY);
+  const linked = linkToken();
+  const token = linked ?? tokens.get();
   if (!token) return showSignIn(farewell);
   try {
-    await start(token, await whoami(token));
+    const who = await whoami(token);
+    if (linked) tokens.keep(linked, true);
+    await start(token, who);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) sessionStorage.removeItem(TOKEN_KEY);
+    if (err instanceof ApiError && err.status === 401 && !linked) tokens.forget();
     showSignIn(err instanceof ApiError && err.status === 401 ? 'Your token is no longer accepted. Sign in again.' : `Cannot reach the gateway: ${err instanceof Error ? err.message : String(err)}.`);
   }
 }

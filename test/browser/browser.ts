@@ -26,6 +26,8 @@ export interface TabletGateway {
   url: string;
   /** One token per role, named like a tablet or an agent would be. */
   tokens: Record<Role, string>;
+  /** The gateway's data folder. */
+  dataDir: string;
   /** Closes the gateway if it runs and starts it again on the same ports and data folder. */
   restart(): Promise<Gateway>;
 }
@@ -68,6 +70,7 @@ export async function tabletGateway(t: Test, speed = 10): Promise<TabletGateway>
     gateway,
     url: gateway.url,
     tokens,
+    dataDir,
     restart: async () => {
       await gateway.close();
       gateway = await startGateway(config);

@@ -25,7 +25,7 @@ t.test("an operator's day", async (t) => {
   // the gateway while it closes (a request of the page can reach it then).
   const page = await pageFor(t, context, [/status of 401/, /status of 503/]);
   const robots = async () => ((await call(url, tokens.viewer, 'GET', '/v1/robots')).json as { robots: Robot[] }).robots;
-  const mission = async (id: string) => (await call(url, tokens.viewer, 'GET', `/v1/missions/${id}`)).json as { status: string; planHash: string };
+  const mission = async (id: string) => (await call(url, tokens.viewer, 'GET', `/v1/missions/${id}`)).json as { status: string; planHash: string; report: unknown };
   let missionId = '';
 
   await t.test('sign in: a wrong token is refused, an operator token shows who is signed in', async (t) => {
