@@ -1,0 +1,161 @@
+// Interoperability run: a VDA 5050 vehicle that is not phygate's — vda-5050-lib's own
+// AgvController with its VirtualAgvAdapter, unmodified, in a process of its own
+// (test/helpers/interop-agv.mjs) — plays amr-1 of the demo site against a real gateway over a
+// real Mosquitto broker. Through the gateway's HTTP API it runs a mission to `succeeded`, obeys
+// STOP (pauses and drops its order: read from its own state on the broker), runs a resumed
+// mission to the end after the release, and is shown offline once its process is killed.
+//
+// What the library's vehicle needs to take phygate's orders, found by running it:
+// - `vda5050.instantActionsKey: instantActions` in site.yaml: vda-5050-lib 1.4 reads instant
+//   actions under the 1.1 key; sent under the 2.0 key `actions` it drops them all, STOP included.
+// - An initial position on the site's map (`mapId` of site.yaml) at the node the vehicle stands
+//   on, with `lastNodeId` that node: its default is map `local` at (0, 0), and it rejects any order
+//   whose first node is not within the node's allowed deviation of where it stands.
+// - Every node of an order with a `nodePosition` (phygate always sends one).
+// Every message on the wire is captured and checked against the specification's JSON schemas.
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import t, { type Test } from 'tap';
+import type { Gateway } from '../../gateway/main.ts';
+import { startMosquitto } from '../helpers/brokers.ts';
+import { childEnv, spawnNode } from '../helpers/child-env.ts';
+import { captureVdaWire, checkVdaWire } from '../helpers/vda5050-wire.ts';
+import { until } from '../helpers/wait.ts';
+import { call, gatewayOnBroker } from '../gateway/gateway-process.ts';
+import { demoSiteCopy, REPO_ROOT, tempDirFor } from '../gateway/harness.ts';
+
+const TOKEN = 'test-admin-token-0123456789';
+const VEHICLE = fileURLToPath(new URL('../helpers/interop-agv.mjs', import.meta.url));
+const MANUFACTURER = 'coaty-lib';
+const SERIAL = 'agv-001';
+
+interface Vehicle {
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+}
+
+/** The library's vehicle in its own process, standing on dock-a of the demo hall; killed when `t` ends. */
+async function startVehicle(t: Test, brokerUrl: string): Promise<Vehicle> {
+  const options = {
+    brokerUrl,
+    manufacturer: MANUFACTURER,
+    serialNumber: SERIAL,
+    initialPosition: { mapId: 'demo-hall', x: 4, y: 1.5, theta: -1.5708, lastNodeId: 'dock-a' },
+    vehicleSpeed: 2,
+    timeLapse: 2,
+  };
+  const child = spawnNode([VEHICLE, JSON.stringify(options)], { cwd: REPO_ROOT, env: childEnv({}) });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  await new Promise<void>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout });
+    rl.on('line', (line) => line === 'ready' && resolve());
+    void exited.then((e) => reject(new Error(`the vehicle exited (${JSON.stringify(e)}): ${err}`)));
+  });
+  return { child, exited, stderr: () => err };
+}
+
+interface VdaState {
+  orderId: string;
+  lastNodeId: string;
+  driving: boolean;
+  paused?: boolean;
+  nodeStates: unknown[];
+  edgeStates: unknown[];
+  agvPosition?: { x: number; y: number; mapId: string; positionInitialized: boolean };
+  actionStates: { actionType?: string; actionId: string; actionStatus: string }[];
+  errors: { errorType: string; errorDescription?: string }[];
+}
+
+t.test('vda-5050-lib vehicle as amr-1: a mission succeeds, STOP pauses it and drops its order, a resumed mission ends, killed it is offline', async (t) => {
+  const broker = await startMosquitto(t);
+  const wire = await captureVdaWire(t, broker.url);
+  const siteDir = demoSiteCopy(t, (y) =>
+    y.replace('vda5050: { manufacturer: phygate, serialNumber: amr-1 }', `vda5050: { manufacturer: ${MANUFACTURER}, serialNumber: ${SERIAL}, instantActionsKey: instantActions }`),
+  );
+  const g: Gateway = await gatewayOnBroker(t, broker.url, TOKEN, tempDirFor(t), { PHYGATE_SITE: siteDir });
+  const api = async (method: 'GET' | 'POST', path: string, body?: unknown) => call(g.url, TOKEN, method, path, body);
+  const mission = async (id: string) => (await api('GET', `/v1/missions/${id}`)).json as { status: string; reason: string | null; steps: { status: string; reason: string | null }[] };
+  const ended = (id: string, what: string) =>
+    until(what, async () => {
+      const m = await mission(id);
+      return m.status === 'succeeded' || m.status === 'failed' || m.status === 'cancelled' ? m : undefined;
+    });
+  const submitAndApprove = async (name: string, steps: unknown[]) => {
+    const sub = await api('POST', '/v1/missions', { plan: { schema: 'phygate.plan/v1', name, steps } });
+    t.equal(sub.status, 201, `${name}: submitted (${sub.status === 201 ? "" : JSON.stringify(sub.json).slice(0, 300)})`);
+    t.equal(sub.json.report?.verdict, 'pass', `${name}: its check passes`);
+    const approved = await api('POST', `/v1/missions/${sub.json.id}/approve`, { planHash: sub.json.planHash });
+    t.equal(approved.json.status, 'running', `${name}: approved and running`);
+    return sub.json.id as string;
+  };
+  // The vehicle's own word: its states as Mosquitto delivered them.
+  const ownTopic = `uagv/v2/${MANUFACTURER}/${SERIAL}/`;
+  const states = () => wire.filter((c) => c.topic === `${ownTopic}state`).map((c) => JSON.parse(c.text) as VdaState);
+  const lastState = () => states().at(-1);
+
+  const vehicle = await startVehicle(t, broker.url);
+  await until('amr-1 online', async () => (await api('GET', '/v1/robots/amr-1')).json.online === true);
+  t.match((await api('GET', '/v1/robots/amr-1')).json, { online: true, at: 'dock-a', state: 'idle' }, 'the gateway sees the vehicle at dock-a, idle');
+
+  // 1. A navigate mission, run to the end.
+  const first = await submitAndApprove('interop-navigate', [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-2' } }]);
+  const firstEnd = await ended(first, 'the first mission over');
+  t.equal(firstEnd.status, 'succeeded', 'the mission succeeded');
+  t.match(lastState(), { lastNodeId: 'shelf-2', driving: false, errors: [] }, 'the vehicle says it stands at shelf-2');
+  t.match((await api('GET', '/v1/robots/amr-1')).json, { at: 'shelf-2' }, 'and so does the gateway');
+
+  const pick = await submitAndApprove('interop-pick', [{ id: 'load', action: 'pick', device: 'amr-1', params: { at: 'shelf-2' } }]);
+  const pickEnd = await ended(pick, 'the pick over');
+  t.comment(JSON.stringify(pickEnd).slice(0, 1500));
+  t.comment(JSON.stringify(lastState()).slice(0, 2500));
+  t.comment(JSON.stringify((await api('GET', '/v1/robots/amr-1')).json));
+
+  // 2. A longer mission, stopped while the vehicle drives.
+  const second = await submitAndApprove('interop-stopped', [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'dock-a' } }]);
+  await until('the vehicle driving in the aisle', () => { const s = lastState(); return s?.driving === true && s.lastNodeId !== 'shelf-2'; });
+  const stop = await api('POST', '/v1/stop', { scope: 'all', reason: 'interoperability run' });
+  t.equal(stop.status, 200, 'STOP answered');
+  t.match(stop.json.told.find((d: { device: string }) => d.device === 'amr-1'), { result: 'sent' }, "STOP's answer says the message to amr-1 was sent");
+  const stopped = await until('the vehicle paused, its order dropped, standing', () => {
+    const s = lastState();
+    return s?.paused === true && s.driving === false && s.nodeStates.length === 0 && s.edgeStates.length === 0 ? s : undefined;
+  });
+  t.ok(stopped.actionStates.some((a) => a.actionType === 'cancelOrder' && a.actionStatus === 'FINISHED'), 'its cancelOrder is FINISHED');
+  t.comment(`stopped at ${JSON.stringify(stopped.agvPosition)} after ${stopped.lastNodeId}`);
+  t.comment(JSON.stringify(stopped).slice(0, 2000));
+  t.equal((await mission(second)).status, 'paused', 'the mission is paused by the STOP');
+
+  // 3. Release, then resume the mission: it drives on to the end.
+  const release = await api('POST', '/v1/stop/release', { ack: true });
+  t.equal(release.status, 200, 'released');
+  await until('the vehicle unpaused', () => lastState()?.paused === false);
+  t.match(lastState()?.agvPosition, { x: stopped.agvPosition!.x, y: stopped.agvPosition!.y }, 'it has not moved since the STOP');
+  const resumed = await api('POST', `/v1/missions/${second}/resume`, {});
+  t.comment(JSON.stringify(resumed.json).slice(0, 1500));
+  t.equal(resumed.status, 200, 'resumed');
+  const secondEnd = await ended(second, 'the resumed mission over');
+  t.comment(JSON.stringify(secondEnd).slice(0, 1500));
+  t.equal(secondEnd.status, 'succeeded', 'the resumed mission succeeded');
+  t.match(lastState(), { lastNodeId: 'dock-a', driving: false }, 'the vehicle says it stands at dock-a');
+
+  // 4. Killed: the broker publishes its last will and the gateway shows it offline.
+  vehicle.child.kill('SIGKILL');
+  t.same(await vehicle.exited, { code: null, signal: 'SIGKILL' }, 'the vehicle process is killed');
+  await until('amr-1 offline', async () => (await api('GET', '/v1/robots/amr-1')).json.online === false);
+  t.pass('GET /v1/robots/amr-1 says offline');
+  const connections = wire.filter((c) => c.topic === `${ownTopic}connection`).map((c) => (JSON.parse(c.text) as { connectionState: string }).connectionState);
+  t.comment(`connection: ${connections.join(', ')}`);
+  t.comment(vehicle.stderr());
+
+  checkVdaWire(t, wire);
+});
