@@ -1,9 +1,10 @@
 // Interoperability run: a VDA 5050 vehicle that is not phygate's — vda-5050-lib's own
 // AgvController with its VirtualAgvAdapter, unmodified, in a process of its own
 // (test/helpers/interop-agv.mjs) — plays amr-1 of the demo site against a real gateway over a
-// real Mosquitto broker. Through the gateway's HTTP API it runs a mission to `succeeded`, obeys
-// STOP (pauses and drops its order: read from its own state on the broker), runs a resumed
-// mission to the end after the release, and is shown offline once its process is killed.
+// real Mosquitto broker. Through the gateway's HTTP API it runs missions (navigate, then pick and
+// drop) to `succeeded`, obeys STOP (pauses and drops its order: read from its own state on the
+// broker), runs a resumed mission to the end after the release, and is shown offline once its
+// process is killed.
 //
 // What the library's vehicle needs to take phygate's orders, found by running it:
 // - `vda5050.instantActionsKey: instantActions` in site.yaml: vda-5050-lib 1.4 reads instant
@@ -11,8 +12,16 @@
 // - An initial position on the site's map (`mapId` of site.yaml) at the node the vehicle stands
 //   on, with `lastNodeId` that node: its default is map `local` at (0, 0), and it rejects any order
 //   whose first node is not within the node's allowed deviation of where it stands.
-// - Every node of an order with a `nodePosition` (phygate always sends one).
+// - Every node of an order with a `nodePosition` (phygate always sends one). It reads the allowed
+//   deviation under the 1.1 name `allowedDeviationXy`, not 2.0's `allowedDeviationXY`, so it
+//   ignores phygate's and uses its own (0.5 m by default): a vehicle stopped further than that
+//   from the node a resumed order starts at would refuse it. The library's vehicle stops at a
+//   node on STOP, so this run does not meet it.
+// - For `pick` and `drop`, `stationType` starting with `floor` and `loadType: EPAL`, optional in
+//   the specification: site.yaml's `vda5050.actionParameters` adds them to its orders.
 // Every message on the wire is captured and checked against the specification's JSON schemas.
+// Also noted, not asserted: the library publishes `connection` and its last will at QoS 0, where
+// the specification asks for QoS 1.
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +81,7 @@ interface VdaState {
   nodeStates: unknown[];
   edgeStates: unknown[];
   agvPosition?: { x: number; y: number; mapId: string; positionInitialized: boolean };
+  headerId: number;
   actionStates: { actionType?: string; actionId: string; actionStatus: string }[];
   errors: { errorType: string; errorDescription?: string }[];
 }
@@ -80,7 +90,10 @@ t.test('vda-5050-lib vehicle as amr-1: a mission succeeds, STOP pauses it and dr
   const broker = await startMosquitto(t);
   const wire = await captureVdaWire(t, broker.url);
   const siteDir = demoSiteCopy(t, (y) =>
-    y.replace('vda5050: { manufacturer: phygate, serialNumber: amr-1 }', `vda5050: { manufacturer: ${MANUFACTURER}, serialNumber: ${SERIAL}, instantActionsKey: instantActions }`),
+    y.replace(
+      'vda5050: { manufacturer: phygate, serialNumber: amr-1 }',
+      `vda5050: { manufacturer: ${MANUFACTURER}, serialNumber: ${SERIAL}, instantActionsKey: instantActions, actionParameters: { pick: { stationType: floor, loadType: EPAL }, drop: { stationType: floor, loadType: EPAL } } }`,
+    ),
   );
   const g: Gateway = await gatewayOnBroker(t, broker.url, TOKEN, tempDirFor(t), { PHYGATE_SITE: siteDir });
   const api = async (method: 'GET' | 'POST', path: string, body?: unknown) => call(g.url, TOKEN, method, path, body);
@@ -92,7 +105,7 @@ t.test('vda-5050-lib vehicle as amr-1: a mission succeeds, STOP pauses it and dr
     });
   const submitAndApprove = async (name: string, steps: unknown[]) => {
     const sub = await api('POST', '/v1/missions', { plan: { schema: 'phygate.plan/v1', name, steps } });
-    t.equal(sub.status, 201, `${name}: submitted (${sub.status === 201 ? "" : JSON.stringify(sub.json).slice(0, 300)})`);
+    t.equal(sub.status, 201, `${name}: submitted${sub.status === 201 ? '' : `: ${JSON.stringify(sub.json).slice(0, 300)}`}`);
     t.equal(sub.json.report?.verdict, 'pass', `${name}: its check passes`);
     const approved = await api('POST', `/v1/missions/${sub.json.id}/approve`, { planHash: sub.json.planHash });
     t.equal(approved.json.status, 'running', `${name}: approved and running`);
@@ -114,15 +127,25 @@ t.test('vda-5050-lib vehicle as amr-1: a mission succeeds, STOP pauses it and dr
   t.match(lastState(), { lastNodeId: 'shelf-2', driving: false, errors: [] }, 'the vehicle says it stands at shelf-2');
   t.match((await api('GET', '/v1/robots/amr-1')).json, { at: 'shelf-2' }, 'and so does the gateway');
 
-  const pick = await submitAndApprove('interop-pick', [{ id: 'load', action: 'pick', device: 'amr-1', params: { at: 'shelf-2' } }]);
-  const pickEnd = await ended(pick, 'the pick over');
-  t.comment(JSON.stringify(pickEnd).slice(0, 1500));
-  t.comment(JSON.stringify(lastState()).slice(0, 2500));
-  t.comment(JSON.stringify((await api('GET', '/v1/robots/amr-1')).json));
+  // A pick at shelf-2 and a drop back at dock-a. The library's vehicle refuses both unless they say
+  // `stationType: floor…` and `loadType: EPAL`: site.yaml's `vda5050.actionParameters` adds them.
+  const cargo = await submitAndApprove('interop-pick-drop', [
+    { id: 'load', action: 'pick', device: 'amr-1', params: { at: 'shelf-2' } },
+    { id: 'unload', action: 'drop', device: 'amr-1', params: { at: 'dock-a' }, after: ['load'] },
+  ]);
+  const cargoEnd = await ended(cargo, 'the pick and drop over');
+  t.equal(cargoEnd.status, 'succeeded', `the pick and drop succeeded${cargoEnd.reason ? `: ${cargoEnd.reason}` : ''}`);
+  const picked = states().find((s) => s.actionStates.some((a) => a.actionType === 'pick' && a.actionStatus === 'FINISHED'));
+  t.match(picked, { lastNodeId: 'shelf-2' }, 'the vehicle finished its pick at shelf-2');
+  t.match(lastState(), { lastNodeId: 'dock-a', driving: false, actionStates: [{ actionType: 'drop', actionStatus: 'FINISHED' }] }, 'and its drop at dock-a');
+  t.same((lastState() as { loads?: unknown[] }).loads ?? [], [], 'it carries nothing after the drop');
 
   // 2. A longer mission, stopped while the vehicle drives.
-  const second = await submitAndApprove('interop-stopped', [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'dock-a' } }]);
-  await until('the vehicle driving in the aisle', () => { const s = lastState(); return s?.driving === true && s.lastNodeId !== 'shelf-2'; });
+  const second = await submitAndApprove('interop-stopped', [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-2' } }]);
+  await until('the vehicle driving in the aisle', () => {
+    const s = lastState();
+    return s?.driving === true && s.lastNodeId !== 'dock-a' ? s : undefined;
+  });
   const stop = await api('POST', '/v1/stop', { scope: 'all', reason: 'interoperability run' });
   t.equal(stop.status, 200, 'STOP answered');
   t.match(stop.json.told.find((d: { device: string }) => d.device === 'amr-1'), { result: 'sent' }, "STOP's answer says the message to amr-1 was sent");
@@ -131,31 +154,53 @@ t.test('vda-5050-lib vehicle as amr-1: a mission succeeds, STOP pauses it and dr
     return s?.paused === true && s.driving === false && s.nodeStates.length === 0 && s.edgeStates.length === 0 ? s : undefined;
   });
   t.ok(stopped.actionStates.some((a) => a.actionType === 'cancelOrder' && a.actionStatus === 'FINISHED'), 'its cancelOrder is FINISHED');
-  t.comment(`stopped at ${JSON.stringify(stopped.agvPosition)} after ${stopped.lastNodeId}`);
-  t.comment(JSON.stringify(stopped).slice(0, 2000));
+  t.ok(stopped.actionStates.some((a) => a.actionType === 'startPause' && a.actionStatus === 'FINISHED'), 'and its startPause');
+  t.not(stopped.lastNodeId, 'shelf-2', `it stopped on the way (at ${stopped.lastNodeId}), short of where the order led`);
+  t.comment(`stopped at ${JSON.stringify(stopped.agvPosition)}, last node ${stopped.lastNodeId}`);
   t.equal((await mission(second)).status, 'paused', 'the mission is paused by the STOP');
 
   // 3. Release, then resume the mission: it drives on to the end.
   const release = await api('POST', '/v1/stop/release', { ack: true });
   t.equal(release.status, 200, 'released');
   await until('the vehicle unpaused', () => lastState()?.paused === false);
-  t.match(lastState()?.agvPosition, { x: stopped.agvPosition!.x, y: stopped.agvPosition!.y }, 'it has not moved since the STOP');
+  const since = states().filter((s) => s.headerId >= stopped.headerId);
+  t.ok(
+    since.every((s) => !s.driving && s.agvPosition?.x === stopped.agvPosition!.x && s.agvPosition.y === stopped.agvPosition!.y),
+    `from the STOP to the release (${since.length} states) it stood where it stopped`,
+  );
   const resumed = await api('POST', `/v1/missions/${second}/resume`, {});
-  t.comment(JSON.stringify(resumed.json).slice(0, 1500));
   t.equal(resumed.status, 200, 'resumed');
   const secondEnd = await ended(second, 'the resumed mission over');
-  t.comment(JSON.stringify(secondEnd).slice(0, 1500));
-  t.equal(secondEnd.status, 'succeeded', 'the resumed mission succeeded');
-  t.match(lastState(), { lastNodeId: 'dock-a', driving: false }, 'the vehicle says it stands at dock-a');
+  t.equal(secondEnd.status, 'succeeded', `the resumed mission succeeded${secondEnd.reason ? `: ${secondEnd.reason}` : ''}`);
+  t.match(lastState(), { lastNodeId: 'shelf-2', driving: false }, 'the vehicle says it stands at shelf-2');
 
   // 4. Killed: the broker publishes its last will and the gateway shows it offline.
   vehicle.child.kill('SIGKILL');
   t.same(await vehicle.exited, { code: null, signal: 'SIGKILL' }, 'the vehicle process is killed');
   await until('amr-1 offline', async () => (await api('GET', '/v1/robots/amr-1')).json.online === false);
   t.pass('GET /v1/robots/amr-1 says offline');
-  const connections = wire.filter((c) => c.topic === `${ownTopic}connection`).map((c) => (JSON.parse(c.text) as { connectionState: string }).connectionState);
-  t.comment(`connection: ${connections.join(', ')}`);
-  t.comment(vehicle.stderr());
+  const connections = wire.filter((c) => c.topic === `${ownTopic}connection`);
+  t.same(connections.map((c) => (JSON.parse(c.text) as { connectionState: string }).connectionState), ['ONLINE', 'CONNECTIONBROKEN'], 'its connection: ONLINE, then its last will');
+  // The specification asks for QoS 1 on connection; vda-5050-lib 1.4 publishes it, and its last
+  // will, at QoS 0. Noted, not asserted: it is the library's to fix.
+  t.comment(`the vehicle's connection messages arrived at QoS ${connections.map((c) => c.qos).join(', ')}`);
+  t.ok(states().every((s) => s.errors.length === 0), 'the vehicle reported no error all along (no order refused, no instant action refused)');
 
-  checkVdaWire(t, wire);
+  // Every message on the wire, the gateway's and the vehicle's, against the 2.0.0 and 2.1.0
+  // schemas. The instant actions to this vehicle carry their list under the 1.1 key, as its
+  // site.yaml asks: each is shown to, and then checked as the specification names the key.
+  const compat = wire.filter((c) => c.topic === `${ownTopic}instantActions`);
+  t.ok(compat.length > 0, `${compat.length} instantActions messages to the vehicle`);
+  t.ok(
+    compat.every((c) => {
+      const m = JSON.parse(c.text) as Record<string, unknown>;
+      return Array.isArray(m.instantActions) && !('actions' in m);
+    }),
+    'each with its list under `instantActions`, none under `actions`',
+  );
+  const renamed = compat.map((c) => {
+    const { instantActions, ...rest } = JSON.parse(c.text) as Record<string, unknown>;
+    return { ...c, text: JSON.stringify({ ...rest, actions: instantActions }) };
+  });
+  checkVdaWire(t, [...wire.filter((c) => !compat.includes(c)), ...renamed]);
 });

@@ -403,8 +403,8 @@ t.test('aedes: an order the vehicle never took is dropped without a stopPause; a
   // the executor lets the vehicle go on. It was never paused: a stopPause would only earn an
   // instantActionError from it.
   const unsent = port.prepare(request(0));
-  port.abort(unsent, 'refused');
-  port.abort(unsent, 'refused');
+  port.abort(unsent);
+  port.abort(unsent);
   await until('the abort confirmed', () => signals.some((s) => s.type === 'aborted' && s.workId === unsent.id));
   port.resume(unsent);
   await f.master.instantAction('amr-1', 'stateRequest');
