@@ -19,7 +19,8 @@ const controller = new AgvController(
     transport: { brokerUrl: options.brokerUrl },
     vdaVersion: '2.0.0',
   },
-  { agvAdapterType: VirtualAgvAdapter },
+  // Its position ten times a second (the default is once): the test stops it between two nodes.
+  { agvAdapterType: VirtualAgvAdapter, publishVisualizationInterval: 100 },
   {
     initialPosition: options.initialPosition,
     vehicleSpeed: options.vehicleSpeed,

@@ -12,11 +12,11 @@
 // - An initial position on the site's map (`mapId` of site.yaml) at the node the vehicle stands
 //   on, with `lastNodeId` that node: its default is map `local` at (0, 0), and it rejects any order
 //   whose first node is not within the node's allowed deviation of where it stands.
-// - Every node of an order with a `nodePosition` (phygate always sends one). It reads the allowed
-//   deviation under the 1.1 name `allowedDeviationXy`, not 2.0's `allowedDeviationXY`, so it
-//   ignores phygate's and uses its own (0.5 m by default): a vehicle stopped further than that
-//   from the node a resumed order starts at would refuse it. The library's vehicle stops at a
-//   node on STOP, so this run does not meet it.
+// - Every node of an order with a `nodePosition` (phygate always sends one), and
+//   `vda5050.allowedDeviationKey: allowedDeviationXy`: it reads a node's allowed deviation under
+//   the 1.1 name, not 2.0's `allowedDeviationXY`, and without it uses its own 0.5 m. Stopped 1.6 m
+//   past a node, it then refused the order the resumed mission sent from where it stood ("first
+//   node of new order not within deviation range"), and the mission failed.
 // - For `pick` and `drop`, `stationType` starting with `floor` and `loadType: EPAL`, optional in
 //   the specification: site.yaml's `vda5050.actionParameters` adds them to its orders.
 // Every message on the wire is captured and checked against the specification's JSON schemas.
@@ -92,7 +92,7 @@ t.test('vda-5050-lib vehicle as amr-1: a mission succeeds, STOP pauses it and dr
   const siteDir = demoSiteCopy(t, (y) =>
     y.replace(
       'vda5050: { manufacturer: phygate, serialNumber: amr-1 }',
-      `vda5050: { manufacturer: ${MANUFACTURER}, serialNumber: ${SERIAL}, instantActionsKey: instantActions, actionParameters: { pick: { stationType: floor, loadType: EPAL }, drop: { stationType: floor, loadType: EPAL } } }`,
+      `vda5050: { manufacturer: ${MANUFACTURER}, serialNumber: ${SERIAL}, instantActionsKey: instantActions, allowedDeviationKey: allowedDeviationXy, actionParameters: { pick: { stationType: floor, loadType: EPAL }, drop: { stationType: floor, loadType: EPAL } } }`,
     ),
   );
   const g: Gateway = await gatewayOnBroker(t, broker.url, TOKEN, tempDirFor(t), { PHYGATE_SITE: siteDir });
@@ -115,6 +115,10 @@ t.test('vda-5050-lib vehicle as amr-1: a mission succeeds, STOP pauses it and dr
   const ownTopic = `uagv/v2/${MANUFACTURER}/${SERIAL}/`;
   const states = () => wire.filter((c) => c.topic === `${ownTopic}state`).map((c) => JSON.parse(c.text) as VdaState);
   const lastState = () => states().at(-1);
+  const lastPosition = () => {
+    const v = wire.filter((c) => c.topic === `${ownTopic}visualization`).at(-1);
+    return v && (JSON.parse(v.text) as { agvPosition?: { x: number; y: number } }).agvPosition;
+  };
 
   const vehicle = await startVehicle(t, broker.url);
   await until('amr-1 online', async () => (await api('GET', '/v1/robots/amr-1')).json.online === true);
@@ -142,9 +146,13 @@ t.test('vda-5050-lib vehicle as amr-1: a mission succeeds, STOP pauses it and dr
 
   // 2. A longer mission, stopped while the vehicle drives.
   const second = await submitAndApprove('interop-stopped', [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-2' } }]);
-  await until('the vehicle driving in the aisle', () => {
-    const s = lastState();
-    return s?.driving === true && s.lastNodeId !== 'dock-a' ? s : undefined;
+  // Just past sa-2 (8, 4) on the way to sa-3 (13, 4), as its visualization says: the STOP should
+  // leave it further from any node than the library's own tolerance (0.5 m).
+  const between = (p: { x: number; y: number } | undefined) => p !== undefined && Math.abs(p.y - 4) < 0.01 && p.x > 8.6 && p.x < 10.5;
+  const offNodes = (p: { x: number; y: number } | undefined) => p !== undefined && g.site.index.site.nodes.every((n) => Math.hypot(n.x - p.x, n.y - p.y) > 0.5);
+  const seenAt = await until('the vehicle between sa-2 and sa-3', () => {
+    const p = lastPosition();
+    return between(p) ? p : undefined;
   });
   const stop = await api('POST', '/v1/stop', { scope: 'all', reason: 'interoperability run' });
   t.equal(stop.status, 200, 'STOP answered');
@@ -155,8 +163,7 @@ t.test('vda-5050-lib vehicle as amr-1: a mission succeeds, STOP pauses it and dr
   });
   t.ok(stopped.actionStates.some((a) => a.actionType === 'cancelOrder' && a.actionStatus === 'FINISHED'), 'its cancelOrder is FINISHED');
   t.ok(stopped.actionStates.some((a) => a.actionType === 'startPause' && a.actionStatus === 'FINISHED'), 'and its startPause');
-  t.not(stopped.lastNodeId, 'shelf-2', `it stopped on the way (at ${stopped.lastNodeId}), short of where the order led`);
-  t.comment(`stopped at ${JSON.stringify(stopped.agvPosition)}, last node ${stopped.lastNodeId}`);
+  t.ok(offNodes(stopped.agvPosition), `it stopped between two nodes, more than 0.5 m from any: at x ${stopped.agvPosition?.x.toFixed(2)} (x ${seenAt!.x.toFixed(2)} when the STOP was pressed)`);
   t.equal((await mission(second)).status, 'paused', 'the mission is paused by the STOP');
 
   // 3. Release, then resume the mission: it drives on to the end.
@@ -185,6 +192,12 @@ t.test('vda-5050-lib vehicle as amr-1: a mission succeeds, STOP pauses it and dr
   // will, at QoS 0. Noted, not asserted: it is the library's to fix.
   t.comment(`the vehicle's connection messages arrived at QoS ${connections.map((c) => c.qos).join(', ')}`);
   t.ok(states().every((s) => s.errors.length === 0), 'the vehicle reported no error all along (no order refused, no instant action refused)');
+
+  const orders = wire.filter((c) => c.topic === `${ownTopic}order`).map((c) => JSON.parse(c.text) as { nodes: { nodePosition?: Record<string, unknown> }[] });
+  t.ok(
+    orders.length > 0 && orders.every((o) => o.nodes.every((n) => n.nodePosition && 'allowedDeviationXy' in n.nodePosition && !('allowedDeviationXY' in n.nodePosition))),
+    `the ${orders.length} orders to it give each node's allowed deviation under the 1.1 key allowedDeviationXy`,
+  );
 
   // Every message on the wire, the gateway's and the vehicle's, against the 2.0.0 and 2.1.0
   // schemas. The instant actions to this vehicle carry their list under the 1.1 key, as its
