@@ -31,8 +31,8 @@ const controller = new AgvController(
 await controller.start();
 process.stdout.write('ready\n');
 
-// Ended by the test: SIGTERM stops the controller cleanly (connection OFFLINE); SIGKILL leaves the
-// broker to publish the last will.
+// The test kills it (SIGKILL), leaving the broker to publish its last will. SIGTERM, for a run by
+// hand, stops the controller cleanly (connection OFFLINE).
 process.once('SIGTERM', () => {
   controller.stop().finally(() => process.exit(0));
 });
