@@ -96,6 +96,24 @@ const AmrSchema = z.strictObject({
       .enum(['actions', 'instantActions'])
       .default('actions')
       .describe("key of the list in an instantActions message: 'actions' (VDA 5050 2.0+), 'instantActions' for vehicles that still expect the 1.1 name"),
+    // 2.0 also renamed a node's allowed deviation from `allowedDeviationXy` (1.1) to
+    // `allowedDeviationXY`; a vehicle that reads the old name uses its own tolerance instead, and
+    // refuses an order resumed from where a STOP left it between two nodes.
+    allowedDeviationKey: z
+      .enum(['allowedDeviationXY', 'allowedDeviationXy'])
+      .default('allowedDeviationXY')
+      .describe("key of a node's allowed deviation in an order: 'allowedDeviationXY' (VDA 5050 2.0+), 'allowedDeviationXy' for vehicles that still expect the 1.1 name"),
+    // The specification's pick and drop parameters (stationType, loadType, loadId, lhd, …) are all
+    // optional, but a vehicle may insist on some: vda-5050-lib's virtual vehicle refuses a pick
+    // without `stationType: floor…` and `loadType: EPAL`.
+    actionParameters: z
+      .strictObject({
+        pick: z.record(z.string().min(1), z.union([z.string(), z.number().finite(), z.boolean()])).optional(),
+        drop: z.record(z.string().min(1), z.union([z.string(), z.number().finite(), z.boolean()])).optional(),
+        startCharging: z.record(z.string().min(1), z.union([z.string(), z.number().finite(), z.boolean()])).optional(),
+      })
+      .optional()
+      .describe('extra actionParameters this vehicle wants on the pick, drop and startCharging actions phygate puts at the end of an order, key: value'),
   }),
   footprint: FootprintSchema,
   massKg: positive,

@@ -702,10 +702,22 @@ export class Vda5050Master {
 
 /**
  * The message as this vehicle reads it: instant actions under the 1.1 key `instantActions` for a
- * vehicle configured so (`vda5050.instantActionsKey`), under the 2.0 key `actions` otherwise. Only
- * the key changes; the order of the fields is kept, header first.
+ * vehicle configured so (`vda5050.instantActionsKey`), under the 2.0 key `actions` otherwise; a
+ * node's allowed deviation under the 1.1 key `allowedDeviationXy` for a vehicle configured so
+ * (`vda5050.allowedDeviationKey`). Only the keys change; the order of the fields is kept.
  */
 function onTheWire(v: Vehicle, message: Order | InstantActions): Order | InstantActions | Record<string, unknown> {
+  if ('nodes' in message) {
+    if (v.amr.vda5050.allowedDeviationKey !== 'allowedDeviationXy') return message;
+    return {
+      ...message,
+      nodes: message.nodes.map((n) => {
+        if (!n.nodePosition) return n;
+        const { allowedDeviationXY, ...position } = n.nodePosition;
+        return { ...n, nodePosition: allowedDeviationXY === undefined ? position : { ...position, allowedDeviationXy: allowedDeviationXY } };
+      }),
+    };
+  }
   if (!('actions' in message) || v.amr.vda5050.instantActionsKey !== 'instantActions') return message;
   const { actions, ...header } = message;
   return { ...header, instantActions: actions };

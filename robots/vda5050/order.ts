@@ -47,6 +47,17 @@ export function actionIdFor(orderId: string, sequenceId: number, index: number, 
   return `${orderId}-${sequenceId}-${index}-${type}`;
 }
 
+/**
+ * An end action's parameters: `stationName` for a pick or drop at a station, then what the site
+ * asks for this vehicle (`vda5050.actionParameters`), which may also replace `stationName`.
+ */
+export function actionParametersFor(amr: Amr, type: EndAction, station: string | undefined): { key: string; value: string | number | boolean }[] {
+  const params = new Map<string, string | number | boolean>();
+  if (station !== undefined && type !== 'startCharging') params.set('stationName', station);
+  for (const [key, value] of Object.entries(amr.vda5050.actionParameters?.[type] ?? {})) params.set(key, value);
+  return [...params].map(([key, value]) => ({ key, value }));
+}
+
 export function buildOrder(input: BuildOrderInput): Order {
   const { site, amr, route, orderId, orderUpdateId, actionsAtEnd } = input;
   if (route.length === 0) throw new InvalidRouteError('a route has at least one node');
@@ -67,12 +78,15 @@ export function buildOrder(input: BuildOrderInput): Order {
     const sequenceId = first + 2 * i;
     const actions: Action[] =
       i === last
-        ? actionsAtEnd.map((type, k) => ({
-            actionId: actionIdFor(orderId, sequenceId, k, type),
-            actionType: type,
-            blockingType: 'HARD',
-            ...(endStation && type !== 'startCharging' ? { actionParameters: [{ key: 'stationName', value: endStation.id }] } : {}),
-          }))
+        ? actionsAtEnd.map((type, k) => {
+            const parameters = actionParametersFor(amr, type, endStation?.id);
+            return {
+              actionId: actionIdFor(orderId, sequenceId, k, type),
+              actionType: type,
+              blockingType: 'HARD',
+              ...(parameters.length > 0 ? { actionParameters: parameters } : {}),
+            };
+          })
         : [];
     return {
       nodeId: id,

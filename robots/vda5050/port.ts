@@ -31,6 +31,13 @@ export class Vda5050Port implements DevicePort {
   private readonly followed = new Map<string, Work>();
   /** Works told to drop, by device: the vehicle's state confirms once it has no such order left. */
   private readonly aborting = new Map<string, Work>();
+  /**
+   * Devices this port told `startPause` (a mission pause, or an abort of an order they run): only
+   * those are told `stopPause` when they may go on. A vehicle never paused answers a `stopPause`
+   * with an instantActionError ("not yet paused", as vda-5050-lib's does), which the operator
+   * would then see among its errors.
+   */
+  private readonly pausedHere = new Set<string>();
   private readonly offs: (() => void)[];
 
   constructor(
@@ -79,12 +86,15 @@ export class Vda5050Port implements DevicePort {
   }
 
   pause(work: Work): PauseEffect {
+    this.pausedHere.add(work.device);
     this.instant(work.device, 'startPause');
     return 'held';
   }
 
+  /** `stopPause`, unless the vehicle was never paused: an order it never took was dropped without one. */
   resume(work: Work): void {
-    this.instant(work.device, 'stopPause');
+    const paused = this.pausedHere.delete(work.device);
+    if (paused || this.master.lastState(work.device)?.paused === true) this.instant(work.device, 'stopPause');
   }
 
   /**
@@ -101,6 +111,7 @@ export class Vda5050Port implements DevicePort {
     if (this.checkAborted(work.device)) return;
     const state = this.master.lastState(work.device);
     if (state?.orderId === work.id) {
+      this.pausedHere.add(work.device);
       this.master.stopVehicle(work.device).catch((err: Error) => this.log.warn({ device: work.device, err: err.message }, `cancelOrder not sent to ${work.device}`));
       return;
     }

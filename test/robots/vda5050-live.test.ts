@@ -377,3 +377,46 @@ t.test('aedes: a restarted gateway follows an order amr-1 finished meanwhile: ac
     ],
   );
 });
+
+t.test('aedes: an order the vehicle never took is dropped without a stopPause; a paused one goes on with one', async (t) => {
+  const f = await floor(t, BROKERS[1][1], { speed: FAST });
+  const port = new Vda5050Port(f.master, f.fleet);
+  t.teardown(() => port.close());
+  const told: string[] = [];
+  const watch = await connectMqtt({ url: f.broker.url, clientId: `instant-watch-${process.pid}` });
+  t.teardown(() => closeMqtt(watch, true));
+  watch.on('message', (_topic, payload) => told.push(...(JSON.parse(payload.toString()) as { actions: { actionType: string }[] }).actions.map((a) => a.actionType)));
+  await watch.subscribeAsync('uagv/v2/phygate/amr-1/instantActions', { qos: 1 });
+  const signals: StepSignal[] = [];
+  port.onSignal((s) => signals.push(s));
+  const request = (attempt: number) => ({
+    missionId: 'm-drop',
+    step: { id: 'fetch', action: 'navigate' as const, device: 'amr-1', params: { to: 'shelf-1' } },
+    stepIndex: 0,
+    attempt,
+    device: 'amr-1',
+    route: { nodes: dockToShelf() },
+    ttlMs: 60_000,
+  });
+
+  // Never sent (as an order a vehicle refuses): cancelOrder, confirmed at the second call, then
+  // the executor lets the vehicle go on. It was never paused: a stopPause would only earn an
+  // instantActionError from it.
+  const unsent = port.prepare(request(0));
+  port.abort(unsent);
+  port.abort(unsent);
+  await until('the abort confirmed', () => signals.some((s) => s.type === 'aborted' && s.workId === unsent.id));
+  port.resume(unsent);
+  await f.master.instantAction('amr-1', 'stateRequest');
+  await until('the marker stateRequest on the broker', () => told.includes('stateRequest'));
+  t.same(told, ['cancelOrder', 'stateRequest'], 'a cancelOrder, and no stopPause before the marker');
+
+  // Sent, taken, paused: resume tells it to go on.
+  const sent = port.prepare(request(1));
+  await port.send(sent);
+  await until('the vehicle runs the order', () => f.master.lastState('amr-1')?.orderId === sent.id);
+  port.pause(sent);
+  port.resume(sent);
+  await until('startPause and stopPause on the broker', () => told.includes('stopPause'));
+  t.same(told.slice(2), ['startPause', 'stopPause'], 'the paused vehicle is told stopPause');
+});

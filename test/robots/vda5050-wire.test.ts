@@ -139,6 +139,8 @@ t.test('every message of a session is valid against the VDA 5050 2.0.0 and 2.1.0
 
   const instant = seen.filter((c) => c.kind === 'instantActions').map((c) => JSON.parse(c.text) as Record<string, unknown>);
   t.ok(instant.length >= 7 && instant.every((i) => Array.isArray(i.actions) && !('instantActions' in i)), 'instant actions go under `actions`');
+  const positions = seen.filter((c) => c.kind === 'order').flatMap((c) => (JSON.parse(c.text) as { nodes: { nodePosition: Record<string, unknown> }[] }).nodes.map((n) => n.nodePosition));
+  t.ok(positions.length > 0 && positions.every((p) => typeof p.allowedDeviationXY === 'number' && !('allowedDeviationXy' in p)), "a node's allowed deviation goes under 2.0's `allowedDeviationXY`");
 });
 
 t.test('a vehicle configured with instantActionsKey: instantActions gets the 1.1 key; the others get `actions`', async (t) => {

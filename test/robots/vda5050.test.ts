@@ -3,7 +3,7 @@
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { buildNavGraph, findRoute } from '../../planners/route.ts';
-import type { Amr } from '../../planners/site.ts';
+import { DeviceSchema, type Amr } from '../../planners/site.ts';
 import { InvalidRouteError } from '../../robots/vda5050/errors.ts';
 import { ANGLE_LIMIT, ConnectionSchema, InstantActionsSchema, OrderSchema, StateSchema, type Order, type State } from '../../robots/vda5050/schemas.ts';
 import { buildOrder, wrapAngle, type BuildOrderInput } from '../../robots/vda5050/order.ts';
@@ -102,6 +102,26 @@ t.test('actions at the end: HARD, ids unique within the order, the station named
   t.same(actions[0]!.actionParameters, [{ key: 'stationName', value: 'shelf-1' }]);
   t.ok(o.nodes.slice(0, 4).every((n) => n.actions.length === 0), 'nothing to do on the way');
   t.same(order({ route: ['sa-1', 'sa-2'], actionsAtEnd: ['pick'] }).nodes[1]!.actions[0]!.actionParameters, undefined, 'no station, no stationName');
+});
+
+t.test("a vehicle's own action parameters (site.yaml vda5050.actionParameters) go on its pick, drop and startCharging", async (t) => {
+  const strict: Amr = { ...amr1, vda5050: { ...amr1.vda5050, actionParameters: { pick: { stationType: 'floor', loadType: 'EPAL', lhd: 1 }, drop: { stationName: 'rack-7' } } } };
+  const at = (route: string[], type: 'pick' | 'drop' | 'startCharging') => buildOrder({ site, amr: strict, graph: demo.graph, orderId: 'o-2', orderUpdateId: 0, actionsAtEnd: [type], headerId: 1, timestamp: TIMESTAMP, route }).nodes.at(-1)!.actions[0]!.actionParameters;
+  t.same(at(DOCK_TO_SHELF, 'pick'), [
+    { key: 'stationName', value: 'shelf-1' },
+    { key: 'stationType', value: 'floor' },
+    { key: 'loadType', value: 'EPAL' },
+    { key: 'lhd', value: 1 },
+  ], 'after stationName, in the order site.yaml gives them');
+  t.same(at(DOCK_TO_SHELF, 'drop'), [{ key: 'stationName', value: 'rack-7' }], 'the site may name the station for the vehicle');
+  t.same(at(['ma-1', 'charger-1'], 'startCharging'), undefined, 'none asked for startCharging: none sent');
+  t.same(order({ route: DOCK_TO_SHELF, actionsAtEnd: ['pick'] }).nodes[4]!.actions[0]!.actionParameters, [{ key: 'stationName', value: 'shelf-1' }], 'other vehicles: stationName only');
+
+  const amrYaml = { id: 'amr-9', kind: 'amr', home: 'dock-a', footprint: amr1.footprint, massKg: 60, payloadKg: 30, limits: amr1.limits, battery: amr1.battery, transport: amr1.transport };
+  const parsed = DeviceSchema.safeParse({ ...amrYaml, vda5050: { manufacturer: 'acme', serialNumber: '9', actionParameters: { pick: { loadType: 'EPAL' } } } });
+  t.ok(parsed.success, 'site.yaml takes them');
+  const wrong = DeviceSchema.safeParse({ ...amrYaml, vda5050: { manufacturer: 'acme', serialNumber: '9', actionParameters: { pick: { loadType: { a: 1 } }, navigate: {} } } });
+  t.same(wrong.error?.issues.map((i) => i.path.join('.')).sort(), ['vda5050.actionParameters', 'vda5050.actionParameters.pick.loadType'], 'a value that is no string, number or boolean, and an action phygate does not send, are refused with their path');
 });
 
 t.test('a single node is an order without edges (work where the AMR stands)', async (t) => {
