@@ -90,19 +90,36 @@ t.test('a factsheet short of the site: problems on /v1/robots/{id}, one alert an
 });
 
 t.test('a vehicle on another map: flagged at once, not usable, not bound; usable again on the right map', async (t) => {
-  const { h, alerts, logs, vehicle } = await setUp(t);
-  await publish(vehicle, 'state', stateOn('local'));
+  const { h, master, alerts, logs, vehicle } = await setUp(t);
+  // A 2.1 state: it lists its maps (the site's is there, disabled) and explains its error.
+  const first: State = {
+    ...stateOn('local'),
+    version: '2.1.0',
+    maps: [
+      { mapId: 'local', mapVersion: '3', mapStatus: 'ENABLED' },
+      { mapId: 'demo-hall', mapVersion: '1', mapStatus: 'DISABLED' },
+    ],
+    errors: [{ errorType: 'noRoute', errorLevel: 'WARNING', errorHint: 'enable the right map' }],
+  };
+  await publish(vehicle, 'state', first);
   const wrong = await until('amr-1 is flagged', async () => {
     const r = await robot(h);
     return r.state === 'wrong map' ? r : undefined;
   });
   t.match(wrong, { online: true, mapId: 'local' }, 'online, but on map local');
   t.same(alerts.map((a) => [a.code, a.mapId]), [['DEVICE_WRONG_MAP', 'local']]);
+  t.match(alerts[0]!.message, /it has 'demo-hall', DISABLED/, "the alert says the vehicle has the site's map, disabled");
+  t.same(master.lastState('amr-1')?.maps, first.maps, "2.1's maps are kept as they came");
+  t.equal(master.lastState('amr-1')?.errors[0]?.errorHint, 'enable the right map', "2.1's errorHint is kept");
   t.equal(logs.filter((l) => l.level === 'warn' && /reports map 'local'/.test(l.msg)).length, 1);
 
-  // Another state on the same wrong map: no second alert.
-  await publish(vehicle, 'state', stateOn('local'));
-  await until('the second state is taken', () => h.fleet.get('amr-1')!.lastSeen !== undefined && alerts.length === 1);
+  // Another state on the same wrong map, with a map status 2.1 does not have: refused; then a valid one: no second alert.
+  await publish(vehicle, 'state', { ...stateOn('local'), maps: [{ mapId: 'local', mapVersion: '3', mapStatus: 'ACTIVE' }] });
+  const second = stateOn('local');
+  await publish(vehicle, 'state', second);
+  await until('the valid second state is taken', () => master.lastState('amr-1')?.headerId === second.headerId);
+  t.equal(master.stats().invalid, 1, 'the state with mapStatus ACTIVE was refused');
+  t.equal(alerts.length, 1, 'no second alert for the same wrong map');
 
   const direct = await checkPlan(h, { schema: 'phygate.plan/v1', steps: [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-1' } }] });
   t.equal(direct.verdict, 'fail');
