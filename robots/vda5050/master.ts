@@ -16,7 +16,7 @@ import { DropCounter, UNKNOWN_DEVICE, type DropReason } from '../drops.ts';
 import type { FleetRegistry } from '../fleet-registry.ts';
 import { silentLog, type Log } from '../log.ts';
 import { SequenceGuard } from '../sequence.ts';
-import { DeviceOfflineError, NoOrderError, OrderActiveError, RouteStartError, UnknownDeviceError } from './errors.ts';
+import { DeviceOfflineError, NoOrderError, OrderActiveError, RouteStartError, UnknownDeviceError, WrongMapError } from './errors.ts';
 import { compareFactsheet } from './factsheet.ts';
 import { buildOrder, type EndAction, type InstantActionType } from './order.ts';
 import { describeError, evaluateProgress, hasActiveOrder, releasedActions, type OrderProgress, type TrackedOrder } from './progress.ts';
@@ -747,9 +747,11 @@ export class Vda5050Master {
     return v;
   }
 
+  /** Online and on the site's map: an order may go to it. */
   private requireOnline(v: Vehicle): DeviceState {
     const s = this.fleet.get(v.id);
     if (!s?.online) throw new DeviceOfflineError(v.id);
+    if (s.mapId !== undefined && s.mapId !== this.site.site.mapId) throw new WrongMapError(v.id, s.mapId, this.site.site.mapId);
     return s;
   }
 

@@ -126,6 +126,8 @@ t.test('a vehicle on another map: flagged at once, not usable, not bound; usable
   const issue = direct.issues.find((i) => i.code === 'DEVICE_WRONG_MAP')!;
   t.match(issue, { step: 'go', device: 'amr-1' });
   t.match(issue.hint, /reports map 'local'; set its map to 'demo-hall'/);
+  // Nothing is sent to it meanwhile: an order is refused before it is built.
+  t.throws(() => master.prepareOrder('amr-1', { route: ['dock-a', 'sa-1'] }), { code: 'DEVICE_WRONG_MAP', message: /reports map 'local'/ });
   // dock-a is where amr-1 stands: the nearest AMR to a step there, yet another is bound.
   const rolePlan: PlanInput = { schema: 'phygate.plan/v1', roles: { courier: { kind: 'amr' } }, steps: [{ id: 'go', action: 'navigate', device: '$courier', params: { to: 'sa-1' } }] };
   const role = await checkPlan(h, rolePlan);
@@ -138,6 +140,7 @@ t.test('a vehicle on another map: flagged at once, not usable, not bound; usable
   });
   t.match(back, { online: true, mapId: 'demo-hall', state: 'idle' });
   t.same(alerts.map((a) => a.code), ['DEVICE_WRONG_MAP', 'DEVICE_MAP_OK']);
+  t.equal(master.prepareOrder('amr-1', { route: ['dock-a', 'sa-1'] }).nodes.length, 2, 'an order may go to it again');
   const again = await checkPlan(h, { schema: 'phygate.plan/v1', steps: [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'shelf-1' } }] });
   t.same(again.issues.map((i) => i.code), [], 'no DEVICE_WRONG_MAP any more');
   t.equal((await checkPlan(h, rolePlan)).assignments.courier, 'amr-1', 'the nearest AMR is bound again');
