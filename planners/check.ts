@@ -298,6 +298,18 @@ function vehicleIssues(site: SiteIndex, fleet: ReadonlyMap<string, DeviceState>,
   };
   const able = (action: string, scope: 'NODE' | 'INSTANT') => amrs.filter((d) => !lacking(d.id, action, scope)).map((d) => d.id);
   for (const r of resolved) {
+    // An arm loading a tote onto an AMR asks the AMR to carry it, as a pick would.
+    const loaded = r.targetAmr ? fleet.get(r.targetAmr)?.factsheet?.problems.filter((p) => p.kind === 'payload') : undefined;
+    if (loaded?.length) {
+      issues.push(
+        issue('DEVICE_LIMITS', {
+          step: r.step.id,
+          device: r.targetAmr!,
+          message: `site.yaml assumes more of '${r.targetAmr}' than its factsheet states: ${loaded.map((p) => p.message).join('; ')}`,
+          hint: `set the device's payloadKg in site.yaml to at most what the factsheet states (GET /v1/robots/${r.targetAmr} shows it), or load another vehicle`,
+        }),
+      );
+    }
     if (r.device.kind !== 'amr') continue;
     const sheet = fleet.get(r.device.id)?.factsheet;
     if (!sheet) continue;
@@ -333,6 +345,7 @@ function vehicleIssues(site: SiteIndex, fleet: ReadonlyMap<string, DeviceState>,
   return issues;
 }
 
+/** The site.yaml field that states what a factsheet's figure bounds. */
 const LIMIT_FIELD: Record<string, string> = { speed: 'limits.maxSpeed', acceleration: 'limits.maxAccel', deceleration: 'limits.maxDecel', payload: 'payloadKg', footprint: 'footprint' };
 
 function resolveStep(step: Step, input: Checking, assignments: Record<string, string>, issues: Issue[]): ResolvedStep | undefined {

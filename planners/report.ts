@@ -22,7 +22,7 @@ export const ISSUE_CODES = {
   DEVICE_OFFLINE: { severity: 'error', when: 'the device is offline now, or `assume` says `online: false`' },
   DEVICE_WRONG_MAP: { severity: 'error', when: "the vehicle reports a map other than the site's `mapId`" },
   DEVICE_UNSUPPORTED_ACTION: { severity: 'error', when: "the vehicle's factsheet does not list an action the step needs (pick, drop, startCharging; startPause, stopPause, cancelOrder for any step)" },
-  DEVICE_LIMITS: { severity: 'error', when: "the site assumes more of the vehicle than its factsheet states (speed, acceleration, deceleration, footprint; payload for a pick)" },
+  DEVICE_LIMITS: { severity: 'error', when: "the site assumes more of the vehicle than its factsheet states (speed, acceleration, deceleration, footprint; payload for a pick or an arm's transfer onto it)" },
   SPEED_LIMIT: { severity: 'warning', when: 'a route crosses a slow zone (the time includes it)' },
   DEVICE_BUSY: { severity: 'warning', when: 'the device has work committed to another mission first; the step starts after it' },
   MAKE_WAY: { severity: 'warning', when: "an idle robot stands in another robot's way for good; it is moved aside (site policy `idle`)" },

@@ -7,7 +7,7 @@ import type { Amr } from '../../planners/site.ts';
 import { compareFactsheet } from '../../robots/vda5050/factsheet.ts';
 import type { Factsheet } from '../../robots/vda5050/schemas.ts';
 import { factsheetOf } from '../../sim/virtual-amr-checks.ts';
-import { CANONICAL_ROLES, check, demo, parkedFleet } from './fixtures/demo.ts';
+import { CANONICAL_ROLES, CANONICAL_STEPS, check, demo, parkedFleet } from './fixtures/demo.ts';
 
 const amr1 = demo.index.device('amr-1') as Amr;
 
@@ -107,6 +107,14 @@ t.test('DEVICE_LIMITS: the site assumes a faster vehicle than its factsheet; pay
   const pick = check([{ id: 'p', action: 'pick', device: 'amr-1', params: { at: 'shelf-1' } }], { fleet: light });
   t.same(pick.issues.map((i) => i.code), ['DEVICE_LIMITS']);
   t.match(pick.issues[0]!.hint, /payloadKg/);
+  // The canonical plan: the arm loads the courier, which then drops. With every AMR too light, the load is the problem.
+  const allLight = parkedFleet();
+  for (const id of ['amr-1', 'amr-2', 'amr-3']) {
+    const amr = demo.index.device(id) as Amr;
+    allLight.set(id, { ...allLight.get(id)!, factsheet: compareFactsheet(amr, sheet((f) => (f.typeSpecification!.maxLoadMass = 10)), 'now') });
+  }
+  const canonical = check(CANONICAL_STEPS, { extra: CANONICAL_ROLES, fleet: allLight });
+  t.same(canonical.issues.map((i) => [i.code, i.step, i.device]), [['DEVICE_LIMITS', 'load', canonical.assignments.courier]], "the arm's transfer onto the courier");
 });
 
 t.test('DEVICE_WRONG_MAP: named with both maps; a role never binds the vehicle; the right map again passes', async (t) => {
