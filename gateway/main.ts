@@ -254,6 +254,8 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
     // STOP is wired before any device can connect, so one that comes online while a stop is
     // latched is told at once; stops still active from before a restart go out again now.
     const hub = new EventHub();
+    // A vehicle on another map, or whose factsheet falls short of the site: told at once (`alert`).
+    vda5050.onAlert((a) => hub.publish('alert', a));
     const stops = new StopService({ store, site, fleet, ports, hub, log });
     started.push(() => stops.close());
     await stops.resume();

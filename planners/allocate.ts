@@ -1,5 +1,5 @@
 // Role allocation: bind each `$role` to one concrete device for the whole plan.
-import type { DeviceState } from './fleet.ts';
+import { onWrongMap, type DeviceState } from './fleet.ts';
 import type { Plan, Step } from './plan.ts';
 import { issue, type Issue } from './report.ts';
 import { findRoute, type NavGraph } from './route.ts';
@@ -42,14 +42,15 @@ export function allocateRoles(
   for (const [role, spec] of Object.entries(plan.roles ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
     const firstStep = order.find((s) => s.device === `$${role}`) ?? plan.steps.find((s) => s.device === `$${role}`);
     const ofKind = index.site.devices.filter((d) => d.kind === spec.kind);
-    const online = ofKind.filter((d) => fleet.get(d.id)?.online === true);
+    // A vehicle on another map is online but cannot be sent anywhere on this one.
+    const online = ofKind.filter((d) => fleet.get(d.id)?.online === true && !onWrongMap(fleet.get(d.id), index.site.mapId));
     const free = online.filter((d) => !bound.has(d.id));
     if (free.length === 0) {
       const why =
         ofKind.length === 0
           ? `the site has no device of kind '${spec.kind}'`
           : online.length === 0
-            ? `every ${spec.kind} (${ofKind.map((d) => d.id).join(', ')}) is offline`
+            ? `every ${spec.kind} (${ofKind.map((d) => d.id).join(', ')}) is offline${ofKind.some((d) => onWrongMap(fleet.get(d.id), index.site.mapId)) ? ` or on another map than '${index.site.mapId}'` : ''}`
             : `every online ${spec.kind} is already bound to another role`;
       issues.push(
         issue('ROLE_UNASSIGNABLE', {
@@ -59,7 +60,7 @@ export function allocateRoles(
             ofKind.length === 0
               ? `use one of the kinds this site has: ${[...new Set(index.site.devices.map((d) => d.kind))].join(', ')}`
               : online.length === 0
-                ? 'bring a device online, or wait and check again'
+                ? `bring a device online (on map '${index.site.mapId}'), or wait and check again`
                 : 'use fewer roles of this kind, or let two roles share one device by using its id',
         }),
       );

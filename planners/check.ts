@@ -3,7 +3,7 @@
 import { allocateRoles } from './allocate.ts';
 import { committedWork, ownPart, type Commitment } from './commitments.ts';
 import { analyseDependencies } from './dependencies.ts';
-import { applyAssume, type Assume, type DeviceState, type FleetState } from './fleet.ts';
+import { applyAssume, onWrongMap, type Assume, type DeviceState, type FleetState } from './fleet.ts';
 import { planHash, type Plan, type ShapeProblem, type Step } from './plan.ts';
 import { issue, verdictOf, type CheckReport, type DeviceSummary, type Issue, type IssueCode, type Move, type StepTiming } from './report.ts';
 import type { NavGraph } from './route.ts';
@@ -227,6 +227,8 @@ function evaluate(
     }
   }
 
+  issues.push(...vehicleIssues(site, fleet, resolved, firstUse));
+
   // The committed work goes first: on a device both use, the other mission's steps come first.
   const valid = new Set([...work.origin.keys(), ...resolved.map((r) => r.step.id)]);
   const estimate = ownPart(
@@ -274,6 +276,90 @@ function notRun(plan: Plan, ran: readonly { id: string }[], issues: readonly Iss
   const left = plan.steps.filter((s) => !started.has(s.id)).map((s) => ({ id: s.id, why: broken.has(s.id) ? ('not scheduled' as const) : ('never starts' as const) }));
   return left.length > 0 ? { notRun: left } : {};
 }
+
+/** The node action of an order each AMR step ends with, if any (robots/vda5050/order.ts sends them). */
+const NODE_ACTION: Partial<Record<Step['action'], string>> = { pick: 'pick', drop: 'drop', charge: 'startCharging' };
+/** Instant actions every vehicle with work must take: STOP (startPause + cancelOrder) and resuming after a pause. */
+const STOP_ACTIONS = ['startPause', 'stopPause', 'cancelOrder'] as const;
+
+/**
+ * What the vehicles themselves say against the plan: one reporting another map than the site's
+ * (DEVICE_WRONG_MAP), and, from the factsheet it published (none yet: nothing is said), an action a
+ * step needs that it does not list (DEVICE_UNSUPPORTED_ACTION) or site figures above its own
+ * (DEVICE_LIMITS).
+ */
+function vehicleIssues(site: SiteIndex, fleet: ReadonlyMap<string, DeviceState>, resolved: readonly ResolvedStep[], firstUse: ReadonlyMap<string, string>): Issue[] {
+  const issues: Issue[] = [];
+  const mapId = site.site.mapId;
+  const amrs = site.devicesOfKind('amr');
+  for (const [deviceId, stepId] of firstUse) {
+    const state = fleet.get(deviceId);
+    if (state?.online === true && onWrongMap(state, mapId)) {
+      issues.push(
+        issue('DEVICE_WRONG_MAP', {
+          step: stepId,
+          device: deviceId,
+          message: `'${deviceId}' reports map '${state.mapId}', not the site's '${mapId}'`,
+          hint: `the vehicle reports map '${state.mapId}'; set its map to '${mapId}' (localise it on the site's map) and check again, or give its steps to another vehicle (a role picks one on '${mapId}')`,
+        }),
+      );
+    }
+  }
+  const lacking = (deviceId: string, action: string, scope: 'NODE' | 'INSTANT') => {
+    const actions = fleet.get(deviceId)?.factsheet?.actions;
+    return actions !== undefined && !(scope === 'NODE' ? actions.node : actions.instant).includes(action);
+  };
+  const able = (action: string, scope: 'NODE' | 'INSTANT') => amrs.filter((d) => !lacking(d.id, action, scope)).map((d) => d.id);
+  for (const r of resolved) {
+    // An arm loading a tote onto an AMR asks the AMR to carry it, as a pick would.
+    const loaded = r.targetAmr ? fleet.get(r.targetAmr)?.factsheet?.problems.filter((p) => p.kind === 'payload') : undefined;
+    if (loaded?.length) {
+      issues.push(
+        issue('DEVICE_LIMITS', {
+          step: r.step.id,
+          device: r.targetAmr!,
+          message: `site.yaml assumes more of '${r.targetAmr}' than its factsheet states: ${loaded.map((p) => p.message).join('; ')}`,
+          hint: `set the device's payloadKg in site.yaml to at most what the factsheet states (GET /v1/robots/${r.targetAmr} shows it), or load another vehicle`,
+        }),
+      );
+    }
+    if (r.device.kind !== 'amr') continue;
+    const sheet = fleet.get(r.device.id)?.factsheet;
+    if (!sheet) continue;
+    const needed: [string, 'NODE' | 'INSTANT'][] = [];
+    const nodeAction = NODE_ACTION[r.step.action];
+    if (nodeAction) needed.push([nodeAction, 'NODE']);
+    if (firstUse.get(r.device.id) === r.step.id) for (const a of STOP_ACTIONS) needed.push([a, 'INSTANT']);
+    for (const [action, scope] of needed) {
+      if (!lacking(r.device.id, action, scope)) continue;
+      const others = able(action, scope).filter((id) => id !== r.device.id);
+      const why = scope === 'NODE' ? `step '${r.step.id}' (${r.step.action}) ends its order with '${action}'` : `STOP and pause/resume send '${action}' as an instant action`;
+      issues.push(
+        issue('DEVICE_UNSUPPORTED_ACTION', {
+          step: r.step.id,
+          device: r.device.id,
+          message: `the factsheet of '${r.device.id}' does not list '${action}' (scope ${scope}); ${why}`,
+          hint: `${others.length > 0 ? `give the step to a vehicle that lists it (${others.join(', ')})` : 'no vehicle of the site lists it'}, or have the vehicle's integrator enable '${action}' and publish its factsheet again`,
+        }),
+      );
+    }
+    const limits = sheet.problems.filter((p) => p.kind !== 'action' && (p.kind !== 'payload' || r.step.action === 'pick') && (p.kind === 'payload' || firstUse.get(r.device.id) === r.step.id));
+    if (limits.length > 0) {
+      issues.push(
+        issue('DEVICE_LIMITS', {
+          step: r.step.id,
+          device: r.device.id,
+          message: `site.yaml assumes more of '${r.device.id}' than its factsheet states: ${limits.map((p) => p.message).join('; ')}`,
+          hint: `set the device's ${[...new Set(limits.map((p) => LIMIT_FIELD[p.kind]))].join(', ')} in site.yaml to at most what the factsheet states (GET /v1/robots/${r.device.id} shows it), or give the step to another vehicle`,
+        }),
+      );
+    }
+  }
+  return issues;
+}
+
+/** The site.yaml field that states what a factsheet's figure bounds. */
+const LIMIT_FIELD: Record<string, string> = { speed: 'limits.maxSpeed', acceleration: 'limits.maxAccel', deceleration: 'limits.maxDecel', payload: 'payloadKg', footprint: 'footprint' };
 
 function resolveStep(step: Step, input: Checking, assignments: Record<string, string>, issues: Issue[]): ResolvedStep | undefined {
   const { site, plan } = input;

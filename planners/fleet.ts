@@ -38,6 +38,51 @@ export interface DeviceState {
   progress?: number;
   /** Machines: parts of the job finished. */
   partsProduced?: number;
+  /**
+   * VDA 5050 AMRs: the map the vehicle says it is localised on (its state's `agvPosition.mapId`).
+   * Another than the site's `mapId` makes it unusable (`wrongMap`), however online it is.
+   */
+  mapId?: string;
+  /** VDA 5050 AMRs: what its last factsheet says, and where that falls short of the site's description. */
+  factsheet?: DeviceFactsheet;
+}
+
+/** A vehicle's factsheet as the check needs it (robots/vda5050/factsheet.ts makes it). */
+export interface DeviceFactsheet {
+  /** The factsheet's VDA 5050 version and when it arrived (ISO). */
+  version: string;
+  receivedAt: string;
+  seriesName?: string;
+  /** Action types the vehicle lists, by scope; absent when the factsheet lists none (nothing is then known). */
+  actions?: { node: string[]; instant: string[] };
+  /** m/s, m/s² */
+  speedMax?: number;
+  accelerationMax?: number;
+  decelerationMax?: number;
+  /** kg: the most it carries. */
+  maxLoadMass?: number;
+  /** Metres: the vehicle's outline (physicalParameters, or its 2D envelopes if larger). */
+  length?: number;
+  width?: number;
+  /** Where the site assumes more than the factsheet offers; [] when nothing. */
+  problems: FactsheetProblem[];
+}
+
+export interface FactsheetProblem {
+  /** `action`: an action phygate sends is not listed (in its scope); the others: the site's figure is above the vehicle's. */
+  kind: 'action' | 'speed' | 'acceleration' | 'deceleration' | 'payload' | 'footprint';
+  /** For `action`: the action type. */
+  action?: string;
+  /** For `action`: the scope it is sent in. */
+  scope?: 'NODE' | 'INSTANT';
+  /** The factsheet field, e.g. `physicalParameters.speedMax`. */
+  field: string;
+  message: string;
+}
+
+/** A device reporting a map that is not the site's: online, but nothing may be sent to it. */
+export function onWrongMap(state: DeviceState | undefined, siteMapId: string): boolean {
+  return state?.mapId !== undefined && state.mapId !== siteMapId;
 }
 
 export interface MachineJob {

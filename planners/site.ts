@@ -90,6 +90,10 @@ const AmrSchema = z.strictObject({
   vda5050: z.strictObject({
     manufacturer: z.string().min(1),
     serialNumber: z.string().min(1),
+    version: z
+      .enum(['2.0.0', '2.1.0'])
+      .default('2.0.0')
+      .describe('the VDA 5050 version the vehicle speaks: every message to it carries it in its header'),
     // VDA 5050 2.0 renamed the instant actions' list from `instantActions` (1.1) to `actions`; a
     // vehicle that still reads the old name would ignore every STOP sent under the new one.
     instantActionsKey: z

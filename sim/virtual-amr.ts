@@ -8,12 +8,16 @@
 // * The library reads instant actions under the VDA 5050 1.1 key `instantActions`; the spec (2.0)
 //   and the gateway use `actions`. We rename the key as a message arrives, before the library
 //   validates it, so the virtual AMR obeys a STOP sent by the spec (and still takes the old name).
+// * The library speaks 2.0.0 only (it drops a message of any other version). A vehicle whose site
+//   entry says `vda5050.version: '2.1.0'` stamps 2.1.0 on everything it sends, its last will
+//   included, and takes messages stamped 2.1.0: the library checks them as 2.0.0 ones, which the
+//   gateway's 2.1 messages are (it sends none of 2.1's additions).
 // * After a reconnect the library publishes its state but not ONLINE again, so a retained
 //   CONNECTIONBROKEN from the drop would stay on the broker: we republish ONLINE.
 import { AgvController, ConnectionState, Topic, type ConnectionStateChangeCallback, type Order } from 'vda-5050-lib';
 import type { NavGraph } from '../planners/route.ts';
 import type { SiteIndex } from '../planners/site.ts';
-import { VDA5050_VERSION } from '../robots/vda5050/schemas.ts';
+import { VDA5050_VERSION, type Vda5050Version } from '../robots/vda5050/schemas.ts';
 import type { MqttLogin } from '../robots/mqtt.ts';
 import { DEFAULT_INTERFACE_NAME } from '../robots/vda5050/topics.ts';
 import { VirtualAmrAdapter, type OrderSource, type VirtualAmrAdapterOptions } from './virtual-amr-adapter.ts';
@@ -55,6 +59,8 @@ export interface VirtualAmr {
 /** What the library's client does with MQTT, reached into: it offers no hooks for either. */
 interface ClientInternals {
   _dispatchMessage(mqttTopic: string, mqttPayload: Buffer): void;
+  _withObjectHeader(topic: string, subject: unknown, object: unknown): { version: string };
+  validateTopicObject(topic: string, object: unknown, vdaVersion: string): void;
   _withMqttProperties(pub: { qos?: number; topic?: string }): { qos: number };
   publishTopic(topic: Topic, subject: unknown, object: unknown, options?: unknown): Promise<unknown>;
 }
@@ -103,6 +109,26 @@ class VirtualAmrController extends AgvController implements OrderSource {
       } finally {
         connectionPublish = false;
       }
+    };
+  }
+
+  /**
+   * Speaks `version` on the wire while the library works in its own 2.0.0: headers made are
+   * stamped `version`, and a message stamped `version` is checked as a 2.0.0 one. Call before start.
+   */
+  speak(version: Vda5050Version): void {
+    if (version === VDA5050_VERSION) return;
+    const self = this as unknown as ClientInternals;
+    const header = self._withObjectHeader.bind(this);
+    self._withObjectHeader = (topic, subject, object) => {
+      const out = header(topic, subject, object);
+      out.version = version;
+      return out;
+    };
+    const validate = self.validateTopicObject.bind(this);
+    self.validateTopicObject = (topic, object, vdaVersion) => {
+      const stamped = typeof object === 'object' && object !== null && (object as { version?: unknown }).version === version;
+      validate(topic, stamped ? { ...object, version: vdaVersion } : object, vdaVersion);
     };
   }
 
@@ -177,6 +203,7 @@ export async function startVirtualAmr(settings: VirtualAmrSettings): Promise<Vir
     },
     adapterOptions,
   );
+  controller.speak(amr.vda5050.version);
   await controller.start();
   await adapter!.ready;
 

@@ -1,5 +1,5 @@
 // Why the VDA 5050 master refuses a command. Each has a stable `code` callers can branch on.
-export type Vda5050ErrorCode = 'UNKNOWN_DEVICE' | 'DEVICE_OFFLINE' | 'ROUTE_NOT_FROM_DEVICE' | 'INVALID_ROUTE' | 'ORDER_ACTIVE' | 'NO_ORDER';
+export type Vda5050ErrorCode = 'UNKNOWN_DEVICE' | 'DEVICE_OFFLINE' | 'DEVICE_WRONG_MAP' | 'ROUTE_NOT_FROM_DEVICE' | 'INVALID_ROUTE' | 'ORDER_ACTIVE' | 'NO_ORDER';
 
 export class Vda5050Error extends Error {
   constructor(
@@ -22,6 +22,17 @@ export class UnknownDeviceError extends Vda5050Error {
 export class DeviceOfflineError extends Vda5050Error {
   constructor(readonly deviceId: string) {
     super('DEVICE_OFFLINE', `${deviceId} is offline`);
+  }
+}
+
+/** The AMR reports another map than the site's: an order on the site's map would be refused by it, or worse, driven on its map. */
+export class WrongMapError extends Vda5050Error {
+  constructor(
+    readonly deviceId: string,
+    readonly mapId: string,
+    readonly siteMapId: string,
+  ) {
+    super('DEVICE_WRONG_MAP', `${deviceId} reports map '${mapId}', not the site's '${siteMapId}'`);
   }
 }
 

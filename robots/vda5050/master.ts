@@ -9,21 +9,21 @@
 // ../sequence.ts) and its timestamp within `clockSkewMs` of the gateway's clock, so a replayed or
 // forged message cannot put a vehicle back where it was, or where it never was, for long.
 import type { MqttClient } from 'mqtt';
-import type { DeviceState, Pose } from '../../planners/fleet.ts';
+import type { DeviceFactsheet, DeviceState, Pose } from '../../planners/fleet.ts';
 import { buildNavGraph, type NavGraph } from '../../planners/route.ts';
 import type { Amr, SiteIndex } from '../../planners/site.ts';
 import { DropCounter, UNKNOWN_DEVICE, type DropReason } from '../drops.ts';
 import type { FleetRegistry } from '../fleet-registry.ts';
 import { silentLog, type Log } from '../log.ts';
 import { SequenceGuard } from '../sequence.ts';
-import { DeviceOfflineError, NoOrderError, OrderActiveError, RouteStartError, UnknownDeviceError } from './errors.ts';
-import { buildOrder, type EndAction } from './order.ts';
+import { DeviceOfflineError, NoOrderError, OrderActiveError, RouteStartError, UnknownDeviceError, WrongMapError } from './errors.ts';
+import { compareFactsheet } from './factsheet.ts';
+import { buildOrder, type EndAction, type InstantActionType } from './order.ts';
 import { describeError, evaluateProgress, hasActiveOrder, releasedActions, type OrderProgress, type TrackedOrder } from './progress.ts';
 import {
   INBOUND,
   InstantActionsSchema,
   OrderSchema,
-  VDA5050_VERSION,
   type Connection,
   type Factsheet,
   type InstantActions,
@@ -81,10 +81,26 @@ export interface OrderRequest {
   startDeviationXY?: number;
 }
 
-export type InstantActionType = 'startPause' | 'stopPause' | 'cancelOrder' | 'stateRequest' | 'factsheetRequest' | 'stopCharging';
+export type { InstantActionType } from './order.ts';
 
 export type { OrderProgress } from './progress.ts';
 export type OrderProgressListener = (progress: OrderProgress) => void;
+
+/**
+ * Something about a vehicle people should know at once (the gateway sends it as an `alert` event):
+ * `DEVICE_WRONG_MAP` when it reports a map other than the site's, `DEVICE_MAP_OK` when it reports
+ * the site's again, `FACTSHEET_MISMATCH` when a factsheet it publishes falls short of the site.
+ */
+export interface VehicleAlert {
+  code: 'DEVICE_WRONG_MAP' | 'DEVICE_MAP_OK' | 'FACTSHEET_MISMATCH';
+  deviceId: string;
+  message: string;
+  /** DEVICE_WRONG_MAP, DEVICE_MAP_OK: the map it reports. */
+  mapId?: string;
+  /** FACTSHEET_MISMATCH */
+  problems?: DeviceFactsheet['problems'];
+}
+export type VehicleAlertListener = (alert: VehicleAlert) => void;
 
 export interface MasterStats {
   /** Messages on the subscribed VDA 5050 topics. */
@@ -115,6 +131,8 @@ interface Vehicle {
   taken: { state: SequenceGuard; visualization: SequenceGuard };
   state?: State;
   factsheet?: Factsheet;
+  /** The factsheet compared with the site, as the fleet shows it. */
+  sheet?: DeviceFactsheet;
   lastHeardMs?: number;
   order?: TrackedOrder;
   progress?: OrderProgress;
@@ -152,8 +170,22 @@ class AmrFleetState implements DeviceState {
   state: string;
   errors: string[];
   lastSeen: string;
+  mapId: string | undefined;
+  factsheet: DeviceFactsheet | undefined;
 
-  constructor(id: string, at: string | undefined, pose: Pose | undefined, soc: number, cargo: number | undefined, paused: boolean, state: string, errors: string[], lastSeen: string) {
+  constructor(
+    id: string,
+    at: string | undefined,
+    pose: Pose | undefined,
+    soc: number,
+    cargo: number | undefined,
+    paused: boolean,
+    state: string,
+    errors: string[],
+    lastSeen: string,
+    mapId: string | undefined,
+    factsheet: DeviceFactsheet | undefined,
+  ) {
     this.id = id;
     this.online = true;
     this.at = at;
@@ -164,6 +196,8 @@ class AmrFleetState implements DeviceState {
     this.state = state;
     this.errors = errors;
     this.lastSeen = lastSeen;
+    this.mapId = mapId;
+    this.factsheet = factsheet;
   }
 }
 
@@ -200,6 +234,7 @@ export class Vda5050Master {
   private readonly byAddress = new Map<string, Vehicle>();
   private readonly inboundTopics = new Map<string, Inbound>();
   private readonly listeners = new Set<OrderProgressListener>();
+  private readonly alertListeners = new Set<VehicleAlertListener>();
   private readonly counts: MasterStats = { received: 0, invalid: 0, unknownDevice: 0, outOfOrder: 0, clockSkew: 0 };
   private readonly drops: DropCounter;
   private readonly clockSkewMs: number;
@@ -269,6 +304,22 @@ export class Vda5050Master {
   onOrderProgress(listener: OrderProgressListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Hears every VehicleAlert; returns the unsubscribe. */
+  onAlert(listener: VehicleAlertListener): () => void {
+    this.alertListeners.add(listener);
+    return () => this.alertListeners.delete(listener);
+  }
+
+  private alert(a: VehicleAlert): void {
+    for (const listener of this.alertListeners) {
+      try {
+        listener(a);
+      } catch (err) {
+        this.log.error({ deviceId: a.deviceId, error: (err as Error).stack ?? String(err) }, 'an alert listener threw');
+      }
+    }
   }
 
   /** The last progress reported for the AMR's current order. */
@@ -463,7 +514,7 @@ export class Vda5050Master {
       this.drops.drop(v.id, 'other-vehicle', `a message on ${topic} names another vehicle than its topic`, { topic, manufacturer: message.manufacturer, serialNumber: message.serialNumber });
       return;
     }
-    if ((inbound.topic === 'state' || inbound.topic === 'visualization') && !this.inOrder(v, inbound.topic, message.headerId, message.timestamp, topic)) return;
+    if ((inbound.topic === 'state' || inbound.topic === 'visualization') && !this.inOrder(v, inbound.topic, (message as State).headerId, (message as State).timestamp, topic)) return;
     try {
       switch (inbound.topic) {
         case 'state':
@@ -476,8 +527,7 @@ export class Vda5050Master {
           this.onVisualization(v, message as Visualization);
           break;
         case 'factsheet':
-          v.factsheet = message as Factsheet;
-          v.lastHeardMs = this.now().getTime();
+          this.onFactsheet(v, message as Factsheet);
           break;
       }
     } catch (err) {
@@ -547,6 +597,10 @@ export class Vda5050Master {
     v.lastHeardMs = now.getTime();
     const known = this.fleet.get(v.id)!;
     const p = state.agvPosition;
+    // The map it is localised on: without a position it has not said, and what was known stays.
+    const mapId = p ? p.mapId : known.mapId;
+    const siteMap = this.site.site.mapId;
+    const wrong = mapId !== undefined && mapId !== siteMap;
     // Where the state does not tell (no lastNodeId, agvPosition or loads), what was known stays;
     // without `loads` the vehicle cannot tell what it carries.
     this.fleet.set(
@@ -557,11 +611,24 @@ export class Vda5050Master {
         Math.max(0, Math.min(1, state.batteryState.batteryCharge / 100)),
         state.loads ? state.loads.length : known.cargo,
         state.paused ?? false,
-        activity(state),
+        wrong ? 'wrong map' : activity(state),
         errorTexts(state, v),
         this.isoTime(now),
+        mapId,
+        v.sheet,
       ),
     );
+    const wasWrong = known.mapId !== undefined && known.mapId !== siteMap;
+    if (wrong && (!wasWrong || known.mapId !== mapId)) {
+      const enabled = state.maps?.find((m) => m.mapId === siteMap);
+      const message = `${v.id} reports map '${mapId}', not the site's '${siteMap}': not usable until it does${enabled ? ` (it has '${siteMap}', ${enabled.mapStatus})` : ''}`;
+      this.log.warn({ deviceId: v.id, mapId, siteMapId: siteMap }, message);
+      this.alert({ code: 'DEVICE_WRONG_MAP', deviceId: v.id, mapId: mapId!, message });
+    } else if (!wrong && wasWrong && mapId !== undefined) {
+      const message = `${v.id} reports the site's map '${siteMap}' again: usable`;
+      this.log.info({ deviceId: v.id, mapId }, message);
+      this.alert({ code: 'DEVICE_MAP_OK', deviceId: v.id, mapId, message });
+    }
     this.reportProgress(v);
   }
 
@@ -585,10 +652,31 @@ export class Vda5050Master {
     this.log.info({ deviceId: v.id }, `${v.id} ${message.connectionState}`);
   }
 
+  /**
+   * A factsheet: kept, compared with the site (./factsheet.ts), shown in the fleet; where it falls
+   * short, logged and alerted once for this factsheet.
+   */
+  private onFactsheet(v: Vehicle, factsheet: Factsheet): void {
+    const now = this.now();
+    v.lastHeardMs = now.getTime();
+    v.factsheet = factsheet;
+    const sheet = compareFactsheet(v.amr, factsheet, now.toISOString());
+    v.sheet = sheet;
+    this.fleet.update(v.id, { factsheet: sheet });
+    if (sheet.problems.length === 0) {
+      this.log.info({ deviceId: v.id, version: factsheet.version }, `${v.id} factsheet matches the site`);
+      return;
+    }
+    const message = `${v.id} factsheet falls short of the site: ${sheet.problems.map((p) => p.message).join('; ')}`;
+    this.log.warn({ deviceId: v.id, problems: sheet.problems }, message);
+    this.alert({ code: 'FACTSHEET_MISMATCH', deviceId: v.id, message, problems: sheet.problems });
+  }
+
   private onVisualization(v: Vehicle, message: Visualization): void {
     const now = this.now();
     v.lastHeardMs = now.getTime();
-    const p = message.agvPosition;
+    // A pose on another map is in another frame: it says nothing of where it is on the site.
+    const p = message.agvPosition?.mapId === this.site.site.mapId ? message.agvPosition : undefined;
     // A vehicle that publishes is connected: this also ends a silence the master noticed.
     this.fleet.update(v.id, { online: true, lastSeen: now.toISOString(), ...(p ? { pose: { x: p.x, y: p.y, theta: p.theta } } : {}) });
   }
@@ -659,9 +747,11 @@ export class Vda5050Master {
     return v;
   }
 
+  /** Online and on the site's map: an order may go to it. */
   private requireOnline(v: Vehicle): DeviceState {
     const s = this.fleet.get(v.id);
     if (!s?.online) throw new DeviceOfflineError(v.id);
+    if (s.mapId !== undefined && s.mapId !== this.site.site.mapId) throw new WrongMapError(v.id, s.mapId, this.site.site.mapId);
     return s;
   }
 
@@ -669,7 +759,7 @@ export class Vda5050Master {
     return {
       headerId: v.headerIds[topic]++,
       timestamp: this.now().toISOString(),
-      version: VDA5050_VERSION,
+      version: v.amr.vda5050.version,
       manufacturer: v.amr.vda5050.manufacturer,
       serialNumber: v.amr.vda5050.serialNumber,
     };

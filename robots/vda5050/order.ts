@@ -3,10 +3,14 @@
 import { buildNavGraph, NODE_TOLERANCE_M, type NavGraph } from '../../planners/route.ts';
 import type { Amr, SiteIndex } from '../../planners/site.ts';
 import { InvalidRouteError } from './errors.ts';
-import { VDA5050_VERSION, type Action, type Order, type OrderEdge, type OrderNode } from './schemas.ts';
+import { type Action, type Order, type OrderEdge, type OrderNode } from './schemas.ts';
 
 export const END_ACTIONS = ['pick', 'drop', 'startCharging'] as const;
 export type EndAction = (typeof END_ACTIONS)[number];
+
+/** The instant actions the master sends (robots/vda5050/master.ts); STOP is startPause + cancelOrder. */
+export const INSTANT_ACTIONS = ['startPause', 'stopPause', 'cancelOrder', 'stateRequest', 'factsheetRequest', 'stopCharging'] as const;
+export type InstantActionType = (typeof INSTANT_ACTIONS)[number];
 
 /** How close (m) an AMR must pass a node for it to count as reached. */
 export const DEFAULT_DEVIATION_XY = NODE_TOLERANCE_M;
@@ -127,7 +131,7 @@ export function buildOrder(input: BuildOrderInput): Order {
   return {
     headerId: input.headerId,
     timestamp: input.timestamp,
-    version: VDA5050_VERSION,
+    version: amr.vda5050.version,
     manufacturer: amr.vda5050.manufacturer,
     serialNumber: amr.vda5050.serialNumber,
     orderId,

@@ -1,18 +1,29 @@
-// The VDA 5050 2.0 messages the master sends (order, instantActions) and reads (state,
+// The VDA 5050 2.0 and 2.1 messages the master sends (order, instantActions) and reads (state,
 // connection, visualization, factsheet), as zod schemas; the types are inferred from them.
+//
+// 2.0 and 2.1 share these messages; what 2.1 adds is all optional and is read here: `maps` (the
+// maps the vehicle has) and `errors[].errorHint` in the state, `corridor` on an order's edge,
+// `vehicleConfig` in the factsheet, whose header needs no headerId or timestamp any more. Which
+// version a vehicle speaks is its site entry's `vda5050.version`; every message sent to it carries
+// that version. docs/vda5050.md says what 3.0 would change.
 //
 // Where vda-5050-lib 1.4 (the vehicle side of our virtual AMRs) differs from the 2.0 text, the
 // wire follows the library so the two interoperate:
 // * instant actions travel in `actions`, as 2.0 names the list; vda-5050-lib 1.4 still reads the
 //   1.1 name `instantActions`, which a vehicle may ask for per site (`vda5050.instantActionsKey`):
 //   the master renames the key on the way out, for that vehicle only;
-// * `version` must be exactly "2.0.0": the library drops any other version string.
+// * `version` must be exactly "2.0.0" for the library, which drops any other version string: the
+//   virtual AMR of a 2.1 vehicle translates the header's version at its edge (sim/virtual-amr.ts).
 // Messages we read are validated leniently (unknown fields are ignored, 2.1 vehicles add some);
 // messages we send are validated strictly, sequence rules included.
 // The master reads them through INBOUND: the same schemas, compiled by zod (z.compile).
 import { z } from 'zod';
 
-export const VDA5050_VERSION = '2.0.0';
+/** The versions a vehicle may speak (site.yaml `vda5050.version`). */
+export const VDA5050_VERSIONS = ['2.0.0', '2.1.0'] as const;
+export type Vda5050Version = (typeof VDA5050_VERSIONS)[number];
+/** A vehicle's version when its site entry names none. */
+export const VDA5050_VERSION = '2.0.0' satisfies Vda5050Version;
 
 /** The spec's bound for angles: [-π, π] written to eleven decimals. */
 export const ANGLE_LIMIT = 3.14159265359;
@@ -88,6 +99,8 @@ export const EdgeSchema = z.object({
   /** Metres from start to end node. */
   length: finite.nonnegative().optional(),
   trajectory: z.unknown().optional(),
+  /** 2.1: the corridor the vehicle may leave the edge's line within (the master sends none). */
+  corridor: z.looseObject({ leftWidth: finite.nonnegative(), rightWidth: finite.nonnegative(), corridorRefPoint: z.enum(['KINEMATICCENTER', 'CONTOUR']).optional() }).optional(),
   actions: z.array(ActionSchema),
 });
 
@@ -206,6 +219,8 @@ export const ErrorSchema = z.object({
   errorType: z.string().min(1),
   errorReferences: z.array(ReferenceSchema).optional(),
   errorDescription: z.string().optional(),
+  /** 2.1: how to solve it, for people. */
+  errorHint: z.string().optional(),
   errorLevel: z.enum(['WARNING', 'FATAL']),
 });
 
@@ -221,6 +236,14 @@ export const SafetyStateSchema = z.object({
   fieldViolation: z.boolean(),
 });
 
+/** 2.1: a map the vehicle has, and whether it is the one it uses (ENABLED). */
+export const MapSchema = z.object({
+  mapId: z.string(),
+  mapVersion: z.string(),
+  mapDescription: z.string().optional(),
+  mapStatus: z.enum(['ENABLED', 'DISABLED']),
+});
+
 export const OperatingModeSchema = z.enum(['AUTOMATIC', 'SEMIAUTOMATIC', 'MANUAL', 'SERVICE', 'TEACHIN']);
 
 export const StateSchema = z.object({
@@ -234,6 +257,8 @@ export const StateSchema = z.object({
   edgeStates: z.array(EdgeStateSchema),
   agvPosition: AgvPositionSchema.optional(),
   velocity: VelocitySchema.optional(),
+  /** 2.1 */
+  maps: z.array(MapSchema).optional(),
   loads: z.array(LoadSchema).optional(),
   driving: z.boolean(),
   paused: z.boolean().optional(),
@@ -260,15 +285,24 @@ export const VisualizationSchema = z.object({
   velocity: VelocitySchema.optional(),
 });
 
-/** Enough of the factsheet to know what it is; its sections are kept as they came. */
+/**
+ * What of the factsheet the master compares with the site (./factsheet.ts); its sections are kept
+ * as they came. 2.1 made the header's headerId and timestamp optional here.
+ */
 export const FactsheetSchema = z.looseObject({
   ...HeaderShape,
-  typeSpecification: z.looseObject({ seriesName: z.string() }).optional(),
-  physicalParameters: z.looseObject({ speedMax: finite }).optional(),
+  headerId: int.optional(),
+  timestamp: z.iso.datetime({ offset: true }).optional(),
+  typeSpecification: z.looseObject({ seriesName: z.string(), maxLoadMass: finite.nonnegative().optional() }).optional(),
+  physicalParameters: z.looseObject({ speedMax: finite, accelerationMax: finite.optional(), decelerationMax: finite.optional(), length: finite.optional(), width: finite.optional() }).optional(),
   protocolLimits: z.looseObject({}).optional(),
-  protocolFeatures: z.looseObject({ agvActions: z.array(z.looseObject({ actionType: z.string() })) }).optional(),
-  agvGeometry: z.looseObject({}).optional(),
-  loadSpecification: z.looseObject({}).optional(),
+  protocolFeatures: z
+    .looseObject({ agvActions: z.array(z.looseObject({ actionType: z.string(), actionScopes: z.array(z.string()).optional() })) })
+    .optional(),
+  agvGeometry: z
+    .looseObject({ envelopes2d: z.array(z.looseObject({ set: z.string().optional(), polygonPoints: z.array(z.looseObject({ x: finite, y: finite })) })).optional() })
+    .optional(),
+  loadSpecification: z.looseObject({ loadSets: z.array(z.looseObject({ setName: z.string().optional(), maxWeight: finite.optional() })).optional() }).optional(),
 });
 
 /**
@@ -308,3 +342,4 @@ export type ConnectionState = z.infer<typeof ConnectionStateSchema>;
 export type Connection = z.infer<typeof ConnectionSchema>;
 export type Visualization = z.infer<typeof VisualizationSchema>;
 export type Factsheet = z.infer<typeof FactsheetSchema>;
+export type VehicleMap = z.infer<typeof MapSchema>;

@@ -4,7 +4,7 @@
 // `checkVdaWire(t, wire)` after it.
 import type { Test } from 'tap';
 import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
-import { loadVda5050Schemas, SCHEMA_TOPICS, SCHEMA_VERSIONS, type SchemaTopic, type Vda5050Schemas } from './vda5050-schemas.ts';
+import { loadVda5050Schemas, SCHEMA_TOPICS, SCHEMA_VERSIONS, type SchemaTopic, type SchemaVersion, type Vda5050Schemas } from './vda5050-schemas.ts';
 
 export interface Captured {
   topic: string;
@@ -39,8 +39,11 @@ export async function captureVdaWire(t: Test, url: string, login: { username?: s
   return seen;
 }
 
-/** Each problem names the topic, the schema and the path in it, and the message. [] when all is valid. */
-export function wireProblems(schemas: Vda5050Schemas, seen: readonly Captured[]): string[] {
+/**
+ * Each problem names the topic, the schema and the path in it, and the message. [] when all is
+ * valid against every one of `versions` (default: both).
+ */
+export function wireProblems(schemas: Vda5050Schemas, seen: readonly Captured[], versions: readonly SchemaVersion[] = SCHEMA_VERSIONS): string[] {
   const problems: string[] = [];
   for (const c of seen) {
     if (!(SCHEMA_TOPICS as readonly string[]).includes(c.kind)) {
@@ -54,7 +57,7 @@ export function wireProblems(schemas: Vda5050Schemas, seen: readonly Captured[])
       problems.push(`${c.topic}: not JSON: ${c.text.slice(0, 200)}`);
       continue;
     }
-    for (const version of SCHEMA_VERSIONS) {
+    for (const version of versions) {
       for (const p of schemas.check(version, c.kind as SchemaTopic, message)) problems.push(`${c.topic}: ${p}\n  message: ${c.text.slice(0, 600)}`);
     }
   }

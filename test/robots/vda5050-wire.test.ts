@@ -17,7 +17,7 @@ import { loadSiteFolder } from '../../sim/site-folder.ts';
 import { startVirtualAmr, toLibraryInstantActions } from '../../sim/virtual-amr.ts';
 import { startMosquitto, type TestBroker } from '../helpers/brokers.ts';
 import { recordingLog, type LogLine } from '../helpers/log.ts';
-import { SCHEMA_TOPICS } from '../helpers/vda5050-schemas.ts';
+import { SCHEMA_TOPICS, type SchemaVersion } from '../helpers/vda5050-schemas.ts';
 import { captureVdaWire as capture, vda5050Schemas, wireProblems } from '../helpers/vda5050-wire.ts';
 
 const demo = loadSiteFolder(fileURLToPath(new URL('../../launch/sites/demo', import.meta.url)));
@@ -53,12 +53,31 @@ async function master(t: Test, broker: TestBroker, site: SiteIndex, logs: LogLin
   return { fleet, master: m, progress, last: () => progress.at(-1) };
 }
 
+/** The demo site with amr-1 speaking VDA 5050 `version`. */
+function speaking(version: '2.0.0' | '2.1.0'): SiteIndex {
+  const site = structuredClone(demo.index.site);
+  for (const d of site.devices) if (d.kind === 'amr' && d.id === 'amr-1') d.vda5050.version = version;
+  return indexSite(SiteSchema.parse(site));
+}
+
 t.test('every message of a session is valid against the VDA 5050 2.0.0 and 2.1.0 schemas', { skip }, async (t) => {
-  if ('missing' in schemas) return;
+  await session(t, demo.index, ['2.0.0', '2.1.0']);
+});
+
+t.test("a 2.1 vehicle's whole session is stamped 2.1.0 and valid against the 2.1.0 schemas", { skip }, async (t) => {
+  const seen = await session(t, speaking('2.1.0'), ['2.1.0']);
+  // The master asks every vehicle of the site for its state at start: amr-2 and amr-3 speak 2.0.
+  const versions = (serial: string) => [...new Set(seen.filter((c) => c.topic.includes(`/${serial}/`)).map((c) => (JSON.parse(c.text) as { version: string }).version))];
+  t.same(versions('amr-1'), ['2.1.0'], "every message to and from amr-1 (order, instantActions, state, connection, visualization, factsheet) says 2.1.0");
+  t.same(versions('amr-2'), ['2.0.0'], 'the state request to amr-2, a 2.0 vehicle, says 2.0.0');
+});
+
+async function session(t: Test, site: SiteIndex, versions: readonly SchemaVersion[]) {
+  if ('missing' in schemas) return [];
   const broker = await startMosquitto(t);
   const seen = await capture(t, broker.url);
-  const { fleet, master: m, last } = await master(t, broker, demo.index);
-  const amr = await startVirtualAmr({ brokerUrl: broker.url, site: demo.index, graph: demo.graph, amrId: 'amr-1', startNode: 'dock-a', speed: 20, visualizationIntervalMs: 100 });
+  const { fleet, master: m, last } = await master(t, broker, site);
+  const amr = await startVirtualAmr({ brokerUrl: broker.url, site, graph: demo.graph, amrId: 'amr-1', startNode: 'dock-a', speed: 20, visualizationIntervalMs: 100 });
   t.teardown(() => amr.close());
   const state = () => fleet.get('amr-1')!;
   await until('amr-1 is online with a pose', () => state().online && state().pose !== undefined);
@@ -113,8 +132,8 @@ t.test('every message of a session is valid against the VDA 5050 2.0.0 and 2.1.0
   for (const c of seen) counts.set(c.kind, (counts.get(c.kind) ?? 0) + 1);
   t.comment(`captured: ${[...counts].map(([k, n]) => `${k} ${n}`).join(', ')}`);
   for (const kind of SCHEMA_TOPICS) t.ok((counts.get(kind) ?? 0) > 0, `at least one ${kind} message was captured`);
-  const failures = wireProblems(schemas, seen);
-  t.same(failures, [], 'every captured message is valid against both schema versions');
+  const failures = wireProblems(schemas, seen, versions);
+  t.same(failures, [], `every captured message is valid against the ${versions.join(' and ')} schemas`);
 
   // The vendored schemas' own defect, read leniently: trailing commas (not strict JSON).
   t.same(schemas.lenient, ['2.0.0/state.schema'], 'the only vendored 2.0.0/2.1.0 schema that is not strict JSON');
@@ -141,7 +160,8 @@ t.test('every message of a session is valid against the VDA 5050 2.0.0 and 2.1.0
   t.ok(instant.length >= 7 && instant.every((i) => Array.isArray(i.actions) && !('instantActions' in i)), 'instant actions go under `actions`');
   const positions = seen.filter((c) => c.kind === 'order').flatMap((c) => (JSON.parse(c.text) as { nodes: { nodePosition: Record<string, unknown> }[] }).nodes.map((n) => n.nodePosition));
   t.ok(positions.length > 0 && positions.every((p) => typeof p.allowedDeviationXY === 'number' && !('allowedDeviationXy' in p)), "a node's allowed deviation goes under 2.0's `allowedDeviationXY`");
-});
+  return seen;
+}
 
 t.test('a vehicle configured with instantActionsKey: instantActions gets the 1.1 key; the others get `actions`', async (t) => {
   const site = structuredClone(demo.index.site);
