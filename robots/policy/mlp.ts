@@ -17,14 +17,6 @@ export interface Mlp {
   layers: DenseLayer[];
 }
 
-export function mlpInputs(mlp: Mlp): number {
-  return mlp.layers[0]!.inputs;
-}
-
-export function mlpOutputs(mlp: Mlp): number {
-  return mlp.layers[mlp.layers.length - 1]!.outputs;
-}
-
 /** An MLP of these layer widths ([n, hidden…, m]) with weights drawn from `random` (uniform in ±1/√inputs). */
 export function randomMlp(widths: readonly number[], random: () => number, activation: Activation = 'tanh', last: Activation = 'tanh'): Mlp {
   if (widths.length < 2) throw new Error('an MLP needs at least an input and an output width');
