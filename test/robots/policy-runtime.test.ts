@@ -2,7 +2,7 @@
 // answers for each robot is what a plain JavaScript evaluation of the same MLP gives (to float32
 // tolerance), for one robot and for many on one model, with the description's scales and limits
 // applied; a tick asked while one is running is missed, not queued.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { checkPolicy } from '../../robots/policy/loader.ts';
 import { evaluateMlp, type Mlp } from '../../robots/policy/mlp.ts';
 import { writeMlpModel } from '../../robots/policy/model-writer.ts';
@@ -26,7 +26,7 @@ function observations(count: number, seed: number): number[][] {
 
 const TOLERANCE = 1e-5;
 
-function near(t: Tap.Test, got: Float32Array | undefined, want: number[], what: string): void {
+function near(t: Test, got: Float32Array | undefined, want: number[], what: string): void {
   t.ok(got, `${what} has actions`);
   const worst = Math.max(...want.map((w, k) => Math.abs((got?.[k] ?? NaN) - w)));
   t.ok(worst <= TOLERANCE, `${what}: off by ${worst} at most`);
