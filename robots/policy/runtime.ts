@@ -45,9 +45,21 @@ export interface TickAnswer {
 
 const WORKER = new URL('./inference-worker.mjs', import.meta.url);
 
+/** The timers a tick's budget runs on (the gateway's Clock has this shape; tests pass a fake one). */
+export interface BudgetTimers {
+  after(ms: number, f: () => void): { cancel(): void };
+}
+
+const realTimers: BudgetTimers = {
+  after(ms, f) {
+    const t = setTimeout(f, Math.max(0, ms));
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
 export class PolicyRuntime {
   private nextId = 1;
-  private inFlight?: { id: number; resolve: (a: TickAnswer) => void; timer: NodeJS.Timeout; robots: Map<string, { model: string; row: number }> };
+  private inFlight?: { id: number; resolve: (a: TickAnswer) => void; timer: { cancel(): void }; robots: Map<string, { model: string; row: number }> };
   private failure?: string;
   /** Ticks answered, and missed by reason, since the start. */
   readonly ticks = { answered: 0, budget: 0, busy: 0 };
@@ -57,6 +69,7 @@ export class PolicyRuntime {
     private readonly models: ReadonlyMap<string, InferenceModel>,
     /** The default budget of a tick, ms: half the period of the fastest model. */
     readonly budgetMs: number,
+    private readonly timers: BudgetTimers,
   ) {
     worker.on('message', (m: ToRuntime) => this.answer(m));
     worker.on('error', (err) => this.fail(err.stack ?? String(err)));
@@ -64,7 +77,7 @@ export class PolicyRuntime {
   }
 
   /** Starts the worker and one session per model; rejects if any model's session cannot be made. */
-  static async start(policies: ReadonlyMap<string, LoadedPolicy>, opts: { budgetMs?: number } = {}): Promise<PolicyRuntime> {
+  static async start(policies: ReadonlyMap<string, LoadedPolicy>, opts: { budgetMs?: number; timers?: BudgetTimers } = {}): Promise<PolicyRuntime> {
     if (policies.size === 0) throw new Error('a policy runtime needs at least one model');
     const models = [...policies].map(([id, policy]): InferenceModel => {
       const md = policy.metadata;
@@ -97,7 +110,7 @@ export class PolicyRuntime {
       };
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
     });
-    return new PolicyRuntime(worker, new Map(models.map((m) => [m.id, m])), opts.budgetMs ?? 500 / fastest);
+    return new PolicyRuntime(worker, new Map(models.map((m) => [m.id, m])), opts.budgetMs ?? 500 / fastest, opts.timers ?? realTimers);
   }
 
   /** The actions of every robot for this tick (see the file's head for missed ticks). */
@@ -121,12 +134,12 @@ export class PolicyRuntime {
     const batches = [...rows].map(([model, list]) => ({ model, rows: list.length, obs: Float32Array.from(list.flat()) }));
     const id = this.nextId++;
     return new Promise<TickAnswer>((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = this.timers.after(budgetMs, () => {
         if (this.inFlight?.id !== id) return;
         this.inFlight = undefined;
         this.ticks.budget++;
         resolve({ actions: new Map(), missed: 'budget' });
-      }, budgetMs);
+      });
       this.inFlight = { id, resolve, timer, robots };
       this.worker.postMessage({ id, batches } satisfies ToInference, batches.map((b) => b.obs.buffer as ArrayBuffer));
     });
@@ -138,7 +151,7 @@ export class PolicyRuntime {
     const flight = this.inFlight;
     // A late answer to a tick already given up: its robots got their zero command then.
     if (!flight || flight.id !== m.id) return;
-    clearTimeout(flight.timer);
+    flight.timer.cancel();
     this.inFlight = undefined;
     this.ticks.answered++;
     const byModel = new Map(m.batches.map((b) => [b.model, b.actions]));
@@ -154,7 +167,7 @@ export class PolicyRuntime {
     this.failure ??= message;
     const flight = this.inFlight;
     if (!flight) return;
-    clearTimeout(flight.timer);
+    flight.timer.cancel();
     this.inFlight = undefined;
     // Robots get no actions; the caller learns of the failure at the next tick.
     flight.resolve({ actions: new Map(), missed: 'budget' });

@@ -8,6 +8,7 @@ import { evaluateMlp, type Mlp } from '../../robots/policy/mlp.ts';
 import { writeMlpModel } from '../../robots/policy/model-writer.ts';
 import { PolicyRuntime, type RobotObservation } from '../../robots/policy/runtime.ts';
 import type { PolicyMetadata } from '../../robots/policy/contract.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
 import { seeded, trackMetadata, trackMlp } from './policy-models.ts';
 
 /** What the runtime should answer: the JS forward pass of the scaled observation, scaled and clamped. */
@@ -95,6 +96,38 @@ t.test('a tick asked while one runs is missed; a robot asking for an unknown mod
   t.throws(() => rt.tick(new Map([['r', { model: 'other', obs: obs! }]])), { message: "robot r: no model 'other' in this runtime" });
   t.throws(() => rt.tick(new Map([['r', { model: 'm', obs: [1, 2] }]])), { message: "robot r: model 'm' takes 8 observations, got 2" });
   t.same(await rt.tick(new Map()), { actions: new Map() });
+});
+
+t.test('a tick the worker does not answer within its budget is missed, and its late answer is dropped', async (t) => {
+  // The budget runs on fake time: moved past it before the worker's answer can be read, the
+  // tick is missed whatever the machine's speed.
+  const clock = new FakeClock();
+  const mlp = trackMlp(51);
+  const rt = await PolicyRuntime.start(new Map([['m', checkPolicy(writeMlpModel(mlp, { metadata: trackMetadata() }))]]), { budgetMs: 50, timers: clock });
+  t.teardown(() => rt.close());
+  t.equal(rt.budgetMs, 50);
+  const [a, b] = observations(2, 9);
+  const late = rt.tick(new Map([['r', { model: 'm', obs: a! }]]));
+  clock.advance(50);
+  t.same(await late, { actions: new Map(), missed: 'budget' });
+  // The next tick gets its own answer, not the late one of the tick before.
+  const next = rt.tick(new Map([['r', { model: 'm', obs: b! }]]));
+  const answer = await next;
+  t.equal(answer.missed, undefined);
+  near(t, answer.actions.get('r'), expected(mlp, trackMetadata(), b!), 'the tick after');
+  t.same(rt.ticks, { answered: 1, budget: 1, busy: 0 });
+  t.equal(clock.timers, 0, 'the answered tick cancelled its budget timer');
+});
+
+t.test('the default budget is half the period of the fastest model', async (t) => {
+  const rt = await PolicyRuntime.start(
+    new Map([
+      ['slow', checkPolicy(writeMlpModel(trackMlp(61), { metadata: trackMetadata({ rateHz: 10 }) }))],
+      ['fast', checkPolicy(writeMlpModel(trackMlp(62), { metadata: trackMetadata({ rateHz: 50 }) }))],
+    ]),
+  );
+  t.teardown(() => rt.close());
+  t.equal(rt.budgetMs, 10);
 });
 
 t.test('a model onnxruntime cannot run fails the start with its reason', async (t) => {
