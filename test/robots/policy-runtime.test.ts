@@ -130,6 +130,12 @@ t.test('the default budget is half the period of the fastest model', async (t) =
   t.equal(rt.budgetMs, 10);
 });
 
+t.test('a closed runtime refuses every tick with the reason', async (t) => {
+  const rt = await PolicyRuntime.start(new Map([['m', checkPolicy(writeMlpModel(trackMlp(71), { metadata: trackMetadata() }))]]));
+  await rt.close();
+  await t.rejects(rt.tick(new Map([['r', { model: 'm', obs: observations(1, 1)[0]! }]])), { message: 'the policy runtime failed: closed' });
+});
+
 t.test('a model onnxruntime cannot run fails the start with its reason', async (t) => {
   // The contract's checks pass (names, types, shapes, description), but the graph is not valid:
   // a Gemm whose weights do not match the input width.
