@@ -27,6 +27,7 @@ export interface Footprint {
 /** The walls: what the site's collision world answers (sim/world/collision.ts has this shape). */
 export interface Walls {
   footprintHits(x: number, y: number, yaw: number, footprint: Footprint, margin?: number): readonly string[];
+  circleHits(x: number, y: number, radius: number): readonly string[];
 }
 
 export interface ShieldSite {
@@ -152,31 +153,60 @@ export class Shield {
   }
 
   /** Whether a robot's footprint at this pose, grown by `margin`, touches a wall or a keep-out zone. */
-  blocked(x: number, y: number, theta: number, margin = this.margin): boolean {
+  blocked(x: number, y: number, theta: number, margin = this.margin, near: Near = this.everything()): boolean {
     const { footprint, site } = this.opts;
-    if (site.walls && site.walls.footprintHits(x, y, theta, footprint, margin).length > 0) return true;
-    if (site.keepOuts.length === 0) return false;
+    if (near.walls && site.walls && site.walls.footprintHits(x, y, theta, footprint, margin).length > 0) return true;
+    if (near.keepOuts.length === 0) return false;
     const box = footprintCorners(x, y, theta, footprint, margin);
-    return site.keepOuts.some((k) => polygonsOverlap(box, k.polygon));
+    return near.keepOuts.some((k) => polygonsOverlap(box, k));
+  }
+
+  private everything(): Near {
+    return { walls: true, keepOuts: this.opts.site.keepOuts.map((k) => k.polygon) };
+  }
+
+  /**
+   * What the look-ahead from this state can reach at all: a disc around the robot as far as it can
+   * drive over the horizon and brake, plus its footprint. One query for the walls and a box test
+   * per keep-out, so the poses of the look-ahead are checked only against what is near (in open
+   * floor, against nothing).
+   */
+  private near(state: AmrState): Near {
+    const { limits, footprint, site, tickS } = this.opts;
+    const reach =
+      limits.maxSpeed * (this.horizonTicks + 1) * tickS + (limits.maxSpeed * limits.maxSpeed) / (2 * limits.maxDecel) + limits.maxSpeed * tickS + Math.hypot(footprint.length, footprint.width) / 2 + this.margin;
+    const walls = site.walls !== undefined && site.walls.circleHits(state.x, state.y, reach).length > 0;
+    const keepOuts = site.keepOuts
+      .map((k) => k.polygon)
+      .filter((poly) => {
+        let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+        for (const [px, py] of poly) [x0, y0, x1, y1] = [Math.min(x0, px), Math.min(y0, py), Math.max(x1, px), Math.max(y1, py)];
+        return state.x + reach >= x0 && state.x - reach <= x1 && state.y + reach >= y0 && state.y - reach <= y1;
+      });
+    return { walls, keepOuts };
   }
 
   /** The first of the command and slower ones that is safe held over the horizon, else the first safe braked after one tick; zero when none is. */
   private lookAhead(state: AmrState, command: MotionCommand): MotionCommand {
+    const near = this.near(state);
     const candidates = SLOWER.map((k) => ({ v: command.v * k, omega: command.omega }));
     candidates.push({ ...ZERO_COMMAND });
     // Safe for one tick then braking is what makes a zero command next tick safe; held over the
     // horizon is what slows the robot before it has to brake.
-    const braked = candidates.map((c) => this.safe(state, c, 1));
-    for (let i = 0; i < candidates.length; i++) if (braked[i] && this.safe(state, candidates[i]!, this.horizonTicks)) return candidates[i]!;
+    const braked: boolean[] = [];
+    for (const c of candidates) {
+      braked.push(this.safe(state, c, 1, near));
+      if (braked[braked.length - 1] && this.safe(state, c, this.horizonTicks, near)) return c;
+    }
     const first = braked.indexOf(true);
     return first >= 0 ? candidates[first]! : { ...ZERO_COMMAND };
   }
 
   /** The command held for `ticks`, then braking straight to a stand, stays clear and under the zones' limits. */
-  private safe(state: AmrState, command: MotionCommand, ticks: number): boolean {
+  private safe(state: AmrState, command: MotionCommand, ticks: number, near: Near): boolean {
     const { limits, tickS } = this.opts;
     let s = state;
-    const ok = (x: AmrState) => !this.blocked(x.x, x.y, x.theta) && Math.abs(x.v) <= this.zoneLimit(x.x, x.y) + EPS;
+    const ok = (x: AmrState) => !this.blocked(x.x, x.y, x.theta, this.margin, near) && Math.abs(x.v) <= this.zoneLimit(x.x, x.y) + EPS;
     for (let k = 0; k < ticks; k++) {
       s = stepAmr(s, command, limits, tickS);
       if (!ok(s)) return false;
@@ -202,6 +232,12 @@ export class Shield {
     const c = this.counts.get(robot) ?? this.counts.set(robot, emptyCounts()).get(robot)!;
     c[reason]++;
   }
+}
+
+/** The walls (whether any is in reach) and keep-out polygons a look-ahead checks against. */
+interface Near {
+  walls: boolean;
+  keepOuts: (readonly Point[])[];
 }
 
 function emptyCounts(): Record<InterventionReason, number> {
