@@ -67,8 +67,9 @@ export function gazeboWorld(loaded: LoadedSite, robots: readonly GazeboRobot[]):
   const { index } = loaded;
   const sdf = loaded.worldSdf;
   const open = /<world\b[^>]*>/.exec(sdf);
-  const close = sdf.lastIndexOf('</world>');
-  if (!open || close < 0) throw new Error('the site world has no <world> element');
+  // From the start of the closing tag's line, so the robots go in at the world's indentation.
+  const close = sdf.lastIndexOf('\n', sdf.lastIndexOf('</world>')) + 1;
+  if (!open || close <= 0) throw new Error('the site world has no <world> element');
   const at = open.index + open[0].length;
   const systems = WORLD_SYSTEMS.filter((s) => !sdf.includes(`filename="${s.filename}"`))
     .map((s) => `    <plugin filename="${s.filename}" name="${s.name}">${s.body}</plugin>`)
@@ -78,7 +79,7 @@ export function gazeboWorld(loaded: LoadedSite, robots: readonly GazeboRobot[]):
       const { x, y, z, yaw } = homePose(index, loaded.world.obstacles, r);
       return [
         `    <include>`,
-        `      <uri>models/${r.model}</uri>`,
+        `      <uri>model://${r.model}</uri>`,
         `      <name>${r.model}</name>`,
         `      <pose>${[x, y, z, 0, 0, yaw].map((v) => String(round(v))).join(' ')}</pose>`,
         `    </include>`,
@@ -92,9 +93,12 @@ export function gazeboWorld(loaded: LoadedSite, robots: readonly GazeboRobot[]):
     sdf.slice(0, at).replace(/^<\?xml[^>]*>\s*/, ''),
     `\n    <!-- Gazebo Harmonic systems (added by phygate) -->\n${systems}\n`,
     sdf.slice(at, close),
-    `  <!-- the site's robots, at their homes (added by phygate) -->\n${includes}\n  `,
+    `    <!-- the site's robots, at their homes (added by phygate) -->\n${includes}`,
     sdf.slice(close),
-  ].join('\n').replace(/\n{3,}/g, '\n\n');
+  ]
+    .join('\n')
+    .replace(/[ \t]+\n/g, '\n')
+    .replace(/\n{3,}/g, '\n\n');
 }
 
 /** Where a robot starts: an AMR on its home station's node at the station's heading, an arm on its pose. */
@@ -470,15 +474,17 @@ export function launchFile(site: Site, robots: readonly GazeboRobot[]): string {
 #
 # Gazebo Harmonic with the site's world and robots, the ros_gz bridges, robot_state_publisher
 # and Nav2 in each robot's namespace, all on the simulation clock.
-#   ros2 launch ./gazebo.launch.py
+#   ros2 launch ./gazebo.launch.py                  (headless:=true: Gazebo's server only, no window)
 # robot_state_publisher reads the SDF models directly (ros-jazzy-sdformat-urdf).
 import os
 
 import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import AppendEnvironmentVariable, GroupAction, IncludeLaunchDescription
+from launch.actions import AppendEnvironmentVariable, DeclareLaunchArgument, GroupAction, IncludeLaunchDescription
+from launch.conditions import IfCondition, UnlessCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushROSNamespace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -545,11 +551,19 @@ def costmap_filters(robot):
 def generate_launch_description():
     gz_sim = get_package_share_directory('ros_gz_sim')
     nav2_bringup = get_package_share_directory('nav2_bringup')
+    world = os.path.join(HERE, 'world.sdf')
     actions = [
+        DeclareLaunchArgument('headless', default_value='false', description="true: run Gazebo's server only, without its window"),
         AppendEnvironmentVariable('GZ_SIM_RESOURCE_PATH', os.path.join(HERE, 'models')),
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(gz_sim, 'launch', 'gz_sim.launch.py')),
-            launch_arguments={'gz_args': '-r ' + os.path.join(HERE, 'world.sdf')}.items(),
+            launch_arguments={'gz_args': '-r ' + world}.items(),
+            condition=UnlessCondition(LaunchConfiguration('headless')),
+        ),
+        IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(os.path.join(gz_sim, 'launch', 'gz_sim.launch.py')),
+            launch_arguments={'gz_args': '-r -s ' + world}.items(),
+            condition=IfCondition(LaunchConfiguration('headless')),
         ),
         Node(
             package='ros_gz_bridge',

@@ -2,15 +2,17 @@
 #
 # Gazebo Harmonic with the site's world and robots, the ros_gz bridges, robot_state_publisher
 # and Nav2 in each robot's namespace, all on the simulation clock.
-#   ros2 launch ./gazebo.launch.py
+#   ros2 launch ./gazebo.launch.py                  (headless:=true: Gazebo's server only, no window)
 # robot_state_publisher reads the SDF models directly (ros-jazzy-sdformat-urdf).
 import os
 
 import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import AppendEnvironmentVariable, GroupAction, IncludeLaunchDescription
+from launch.actions import AppendEnvironmentVariable, DeclareLaunchArgument, GroupAction, IncludeLaunchDescription
+from launch.conditions import IfCondition, UnlessCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushROSNamespace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -79,11 +81,19 @@ def costmap_filters(robot):
 def generate_launch_description():
     gz_sim = get_package_share_directory('ros_gz_sim')
     nav2_bringup = get_package_share_directory('nav2_bringup')
+    world = os.path.join(HERE, 'world.sdf')
     actions = [
+        DeclareLaunchArgument('headless', default_value='false', description="true: run Gazebo's server only, without its window"),
         AppendEnvironmentVariable('GZ_SIM_RESOURCE_PATH', os.path.join(HERE, 'models')),
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(gz_sim, 'launch', 'gz_sim.launch.py')),
-            launch_arguments={'gz_args': '-r ' + os.path.join(HERE, 'world.sdf')}.items(),
+            launch_arguments={'gz_args': '-r ' + world}.items(),
+            condition=UnlessCondition(LaunchConfiguration('headless')),
+        ),
+        IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(os.path.join(gz_sim, 'launch', 'gz_sim.launch.py')),
+            launch_arguments={'gz_args': '-r -s ' + world}.items(),
+            condition=IfCondition(LaunchConfiguration('headless')),
         ),
         Node(
             package='ros_gz_bridge',
