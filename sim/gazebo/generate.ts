@@ -169,6 +169,7 @@ export function robotBridge(r: GazeboRobot): BridgeEntry[] {
       entry('scan', t.scan, 'sensor_msgs/msg/LaserScan', 'gz.msgs.LaserScan', 'GZ_TO_ROS'),
       entry('imu', t.imu, 'sensor_msgs/msg/Imu', 'gz.msgs.IMU', 'GZ_TO_ROS'),
       entry('joint_states', t.jointStates, 'sensor_msgs/msg/JointState', 'gz.msgs.Model', 'GZ_TO_ROS'),
+      entry('battery_state', t.battery, 'sensor_msgs/msg/BatteryState', 'gz.msgs.BatteryState', 'GZ_TO_ROS'),
     ];
   }
   const t = armTopics(r.model);
@@ -606,7 +607,7 @@ export function companionSiteYaml(siteYaml: string, site: Site, robots: readonly
   site.devices.forEach((d, i) => {
     if (d.kind !== 'amr') return;
     const r = byId.get(d.id)!;
-    const ros2 = { ...(d.ros2 ? { ...d.ros2 } : {}), namespace: r.namespace, odomTopic: 'ground_truth_odom' };
+    const ros2 = { ...(d.ros2 ? { ...d.ros2 } : {}), namespace: r.namespace, odomTopic: 'ground_truth_odom', batteryTopic: 'battery_state' };
     doc.setIn(['devices', i, 'ros2'], doc.createNode(ros2, { flow: true }));
   });
   doc.commentBefore =

@@ -54,7 +54,13 @@ export interface AmrTopics {
   scan: string;
   imu: string;
   jointStates: string;
+  battery: string;
 }
+
+/** Nominal pack voltage of the simulated battery: the site gives energy (Wh), Gazebo wants charge (Ah). */
+export const BATTERY_VOLTAGE = 24;
+/** The simulated AMRs start as the virtual fleet's do. */
+export const INITIAL_SOC = 0.9;
 
 export function amrTopics(model: string): AmrTopics {
   const at = `/model/${model}`;
@@ -67,6 +73,8 @@ export function amrTopics(model: string): AmrTopics {
     scan: `${at}/scan`,
     imu: `${at}/imu`,
     jointStates: `${at}/joint_states`,
+    // LinearBatteryPlugin publishes on /model/<model>/battery/<battery_name>/state.
+    battery: `${at}/battery/battery/state`,
   };
 }
 
@@ -203,6 +211,21 @@ ${wheel('right', -sep / 2)}
     </plugin>
     <plugin filename="gz-sim-joint-state-publisher-system" name="gz::sim::systems::JointStatePublisher">
       <topic>${t.jointStates}</topic>
+    </plugin>
+    <!-- The site's battery (capacityWh at ${BATTERY_VOLTAGE} V), drawing its idle power once the
+         robot moves: state of charge for the gateway (BatteryState.percentage, 0..1). Driving
+         energy is not modelled here; the plan check's energy model is the site's. -->
+    <plugin filename="gz-sim-linearbatteryplugin-system" name="gz::sim::systems::LinearBatteryPlugin">
+      <battery_name>battery</battery_name>
+      <voltage>${BATTERY_VOLTAGE}</voltage>
+      <open_circuit_voltage_constant_coef>${BATTERY_VOLTAGE}</open_circuit_voltage_constant_coef>
+      <open_circuit_voltage_linear_coef>0</open_circuit_voltage_linear_coef>
+      <capacity>${n(amr.battery.capacityWh / BATTERY_VOLTAGE)}</capacity>
+      <initial_charge>${n((INITIAL_SOC * amr.battery.capacityWh) / BATTERY_VOLTAGE)}</initial_charge>
+      <resistance>0.07</resistance>
+      <smooth_current_tau>1.9</smooth_current_tau>
+      <power_load>${n(amr.battery.idlePowerW)}</power_load>
+      <start_on_motion>true</start_on_motion>
     </plugin>
   </model>
 </sdf>

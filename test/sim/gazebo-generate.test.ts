@@ -128,7 +128,8 @@ t.test("the AMR model: the site's footprint, mass and limits, and the systems a 
   const masses = tag('mass').map(Number);
   t.equal(Math.round(masses.slice(0, 3).reduce((a, b) => a + b, 0) * 1000) / 1000, amr.massKg, 'chassis and wheels weigh massKg');
   t.match(sdf, new RegExp(`<size>${amr.footprint.length} `), "the chassis is the footprint's length");
-  for (const plugin of ['gz-sim-diff-drive-system" name="gz::sim::systems::DiffDrive', 'gz-sim-odometry-publisher-system" name="gz::sim::systems::OdometryPublisher', 'gz-sim-joint-state-publisher-system" name="gz::sim::systems::JointStatePublisher']) {
+  t.ok(Math.abs(Number(tag('capacity')[0]) * 24 - amr.battery.capacityWh) < 1e-3, "the site's battery capacity (Ah at 24 V)");
+  for (const plugin of ['gz-sim-linearbatteryplugin-system" name="gz::sim::systems::LinearBatteryPlugin', 'gz-sim-diff-drive-system" name="gz::sim::systems::DiffDrive', 'gz-sim-odometry-publisher-system" name="gz::sim::systems::OdometryPublisher', 'gz-sim-joint-state-publisher-system" name="gz::sim::systems::JointStatePublisher']) {
     t.ok(sdf.includes(`<plugin filename="${plugin}">`), plugin.split('"')[0]!);
   }
   t.match(sdf, /<sensor name="lidar" type="gpu_lidar">/);
@@ -189,6 +190,7 @@ const BRIDGE_TYPES: Record<string, string> = {
   'sensor_msgs/msg/JointState': 'gz.msgs.Model',
   'trajectory_msgs/msg/JointTrajectory': 'gz.msgs.JointTrajectory',
   'std_msgs/msg/Float32': 'gz.msgs.Float',
+  'sensor_msgs/msg/BatteryState': 'gz.msgs.BatteryState',
 };
 
 t.test("the bridges: ros_gz_bridge's keys, its type pairs, and the models' own Gazebo topics", async (t) => {
@@ -198,6 +200,8 @@ t.test("the bridges: ros_gz_bridge's keys, its type pairs, and the models' own G
     const entries = parseYaml(text(`bridges/${r.model}.yaml`)) as Record<string, string>[];
     const sdf = text(`models/${r.model}/model.sdf`);
     const gzTopics = new Set([...sdf.matchAll(/<(?:topic|odom_topic|tf_topic|progress_topic)>([^<]+)</g)].map((m) => m[1]));
+    // LinearBatteryPlugin's topic is made from the model's and the battery's names.
+    for (const m of sdf.matchAll(/<battery_name>([^<]+)</g)) gzTopics.add(`/model/${r.model}/battery/${m[1]}/state`);
     for (const e of entries) {
       t.same(Object.keys(e).sort(), ['direction', 'gz_topic_name', 'gz_type_name', 'ros_topic_name', 'ros_type_name'], `${r.model} ${e.ros_topic_name}: keys`);
       t.equal(BRIDGE_TYPES[e.ros_type_name!], e.gz_type_name, `${e.ros_type_name} ↔ ${e.gz_type_name}`);
@@ -206,7 +210,7 @@ t.test("the bridges: ros_gz_bridge's keys, its type pairs, and the models' own G
       t.notOk(e.ros_topic_name!.startsWith('/'), 'relative: resolved in the namespace');
     }
     const topics = entries.map((e) => e.ros_topic_name);
-    const expected = r.kind === 'amr' ? ['cmd_vel', 'odom', 'tf', 'ground_truth_odom', 'scan', 'imu', 'joint_states'] : ['joint_states', 'joint_trajectory', 'joint_trajectory_progress'];
+    const expected = r.kind === 'amr' ? ['cmd_vel', 'odom', 'tf', 'ground_truth_odom', 'scan', 'imu', 'joint_states', 'battery_state'] : ['joint_states', 'joint_trajectory', 'joint_trajectory_progress'];
     t.same(topics, expected, `${r.model}'s topics`);
   }
 });
@@ -303,6 +307,7 @@ t.test('the companion site opens, and its AMRs are driven over ROS 2 in the Gaze
     const d = site.index.device(r.id) as Amr;
     t.equal(d.ros2?.namespace, r.namespace, `${r.id}'s namespace`);
     t.equal(d.ros2?.odomTopic, 'ground_truth_odom', `${r.id} reads its pose in the map frame`);
+    t.equal(d.ros2?.batteryTopic, 'battery_state', `${r.id} reads its simulated battery`);
   }
   t.equal(site.worldHash === demo.worldHash, false, 'a different site (the ros2 blocks)');
   t.same(site.world.obstacles, demo.world.obstacles, 'the same hall');
