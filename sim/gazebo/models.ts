@@ -212,9 +212,9 @@ ${wheel('right', -sep / 2)}
     <plugin filename="gz-sim-joint-state-publisher-system" name="gz::sim::systems::JointStatePublisher">
       <topic>${t.jointStates}</topic>
     </plugin>
-    <!-- The site's battery (capacityWh at ${BATTERY_VOLTAGE} V), drawing its idle power once the
-         robot moves: state of charge for the gateway (BatteryState.percentage, 0..1). Driving
-         energy is not modelled here; the plan check's energy model is the site's. -->
+    <!-- The site's battery (capacityWh at ${BATTERY_VOLTAGE} V), drawing its idle power from the
+         robot's first move on: state of charge for the gateway (BatteryState.percentage, 0..1).
+         Driving energy is not modelled here; the plan check's energy model is the site's. -->
     <plugin filename="gz-sim-linearbatteryplugin-system" name="gz::sim::systems::LinearBatteryPlugin">
       <battery_name>battery</battery_name>
       <voltage>${BATTERY_VOLTAGE}</voltage>
@@ -225,7 +225,6 @@ ${wheel('right', -sep / 2)}
       <resistance>0.07</resistance>
       <smooth_current_tau>1.9</smooth_current_tau>
       <power_load>${n(amr.battery.idlePowerW)}</power_load>
-      <start_on_motion>true</start_on_motion>
     </plugin>
   </model>
 </sdf>
@@ -242,6 +241,7 @@ export interface ArmTopics {
 
 export function armTopics(model: string): ArmTopics {
   const at = `/model/${model}`;
+  // The controller publishes its progress on its topic's name + `_progress`.
   return { trajectory: `${at}/joint_trajectory`, progress: `${at}/joint_trajectory_progress`, jointStates: `${at}/joint_states` };
 }
 
@@ -302,7 +302,6 @@ export function armModelSdf(arm: Arm, model: string, joints: readonly string[]):
     <!-- trajectories in (gz.msgs.JointTrajectory), followed with a PID per joint -->
     <plugin filename="gz-sim-joint-trajectory-controller-system" name="gz::sim::systems::JointTrajectoryController">
       <topic>${t.trajectory}</topic>
-      <progress_topic>${t.progress}</progress_topic>
 ${joints.map((j) => `      <joint_name>${j}</joint_name>
       <initial_position>0</initial_position>
       <position_p_gain>400</position_p_gain>

@@ -199,7 +199,9 @@ t.test("the bridges: ros_gz_bridge's keys, its type pairs, and the models' own G
   for (const r of robots) {
     const entries = parseYaml(text(`bridges/${r.model}.yaml`)) as Record<string, string>[];
     const sdf = text(`models/${r.model}/model.sdf`);
-    const gzTopics = new Set([...sdf.matchAll(/<(?:topic|odom_topic|tf_topic|progress_topic)>([^<]+)</g)].map((m) => m[1]));
+    const gzTopics = new Set([...sdf.matchAll(/<(?:topic|odom_topic|tf_topic)>([^<]+)</g)].map((m) => m[1]));
+    // JointTrajectoryController's progress: its topic + `_progress`.
+    for (const m of sdf.matchAll(/JointTrajectoryController">\s*<topic>([^<]+)</g)) gzTopics.add(`${m[1]}_progress`);
     // LinearBatteryPlugin's topic is made from the model's and the battery's names.
     for (const m of sdf.matchAll(/<battery_name>([^<]+)</g)) gzTopics.add(`/model/${r.model}/battery/${m[1]}/state`);
     for (const e of entries) {
