@@ -4,7 +4,7 @@
 // map and filter masks, a launch file, and a companion site folder that drives that fleet.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { parseDocument, stringify } from 'yaml';
+import { Document, isPair, isScalar, parseDocument, stringify, visit } from 'yaml';
 import type { Amr, Arm, Site, SiteIndex } from '../../planners/site.ts';
 import type { LoadedSite } from '../site-folder.ts';
 import type { Obstacle } from '../world/sdf.ts';
@@ -451,6 +451,27 @@ export function nav2Params(index: SiteIndex, amr: Amr, resolution: number): Reco
   };
 }
 
+/**
+ * The Nav2 parameters that are integers; every other number is a double. ROS 2 refuses a
+ * parameter override of the wrong type (`4` for a double fails the node's configuration, and a
+ * list mixing `1` and `0.5` does not load at all), so doubles are written with a decimal point.
+ */
+export const INTEGER_PARAMS = new Set(['bt_loop_duration', 'default_server_timeout', 'wait_for_service_timeout', 'max_beams', 'min_particles', 'max_particles', 'width', 'height', 'type', 'loop_rate', 'waypoint_pause_duration', 'max_its', 'min_points', 'max_retries']);
+
+/** YAML for a ROS 2 parameter file: numbers typed as the parameters are (see INTEGER_PARAMS). */
+export function rosParamsYaml(params: Record<string, unknown>): string {
+  const doc = new Document(params);
+  visit(doc, {
+    Scalar(_key, node, path) {
+      if (typeof node.value !== 'number') return;
+      const pair = [...path].reverse().find(isPair);
+      const name = pair && isScalar(pair.key) ? String(pair.key.value) : '';
+      if (!INTEGER_PARAMS.has(name)) node.minFractionDigits = 1;
+    },
+  });
+  return doc.toString({ lineWidth: 0 });
+}
+
 // ---- the launch file -----------------------------------------------------------------------------
 
 /** ROS 2 packages and what of each the launch file uses; the tests hold it to this list. */
@@ -641,7 +662,7 @@ export function generateGazebo(loaded: LoadedSite, opts: GazeboOptions = {}): Ge
     if (d.kind === 'amr') {
       files.set(`models/${r.model}/model.sdf`, amrModelSdf(d, r.model));
       files.set(`models/${r.model}/model.config`, modelConfig(r.model, `AMR ${d.id} of the site ${site.id}`));
-      files.set(`nav2/${r.model}.yaml`, header(`Nav2 Jazzy parameters of ${d.id} (namespace ${r.namespace})`) + stringify(nav2Params(index, d, resolution)));
+      files.set(`nav2/${r.model}.yaml`, header(`Nav2 Jazzy parameters of ${d.id} (namespace ${r.namespace})`) + rosParamsYaml(nav2Params(index, d, resolution)));
     } else {
       const arm = d as Arm;
       files.set(`models/${r.model}/model.sdf`, armModelSdf(arm, r.model, armJoints(arm)));

@@ -10,7 +10,7 @@ import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { runCli } from '../../gateway/cli/commands.ts';
 import type { Amr } from '../../planners/site.ts';
-import { FILTER_NODES, gazeboRobots, generateGazebo, LAUNCH_USES, writeGenerated, type GeneratedFiles } from '../../sim/gazebo/generate.ts';
+import { FILTER_NODES, gazeboRobots, generateGazebo, INTEGER_PARAMS, LAUNCH_USES, nav2Params, rosParamsYaml, writeGenerated, type GeneratedFiles } from '../../sim/gazebo/generate.ts';
 import { openSiteFolder, type LoadedSite } from '../../sim/site-folder.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -251,7 +251,15 @@ const PLUGIN_LISTS: Record<string, string[]> = {
 t.test('Nav2 parameters: the keys Nav2 Jazzy reads, with the footprint, speeds and accelerations of site.yaml', async (t) => {
   for (const r of robots.filter((r) => r.kind === 'amr')) {
     const amr = demo.index.device(r.id) as Amr;
-    const doc = parseYaml(text(`nav2/${r.model}.yaml`)) as Record<string, any>;
+    const yaml = text(`nav2/${r.model}.yaml`);
+    const doc = parseYaml(yaml) as Record<string, any>;
+    t.same(doc, nav2Params(demo.index, amr, 0.05), 'the file holds the parameters as made');
+    // ROS 2 refuses an integer for a double parameter: only the integer ones are written bare.
+    for (const line of yaml.split('\n')) {
+      const bare = /^\s*([A-Za-z_]+): -?\d+$/.exec(line);
+      if (bare) t.ok(INTEGER_PARAMS.has(bare[1]!), `${r.model}: ${line.trim()} is an integer parameter`);
+      t.notMatch(line, /^\s*- -?\d+$/, 'no integer in a list of doubles');
+    }
     for (const node of [...NAV2_NODES, ...FILTER_NODES, 'lifecycle_manager_costmap_filters']) t.type(doc[node]?.ros__parameters, 'object', `${r.model}: ${node}.ros__parameters`);
     for (const [node, keys] of Object.entries(NAV2_KEYS)) {
       for (const k of keys) t.not(doc[node].ros__parameters[k], undefined, `${node}.${k}`);
@@ -288,6 +296,10 @@ t.test('Nav2 parameters: the keys Nav2 Jazzy reads, with the footprint, speeds a
     t.same(doc.amcl.ros__parameters.initial_pose, { x: home.x, y: home.y, z: 0, yaw: demo.index.station(amr.home)!.theta }, 'AMCL starts at home');
     t.same(doc.docking_server.ros__parameters.docks, ['charger_1', 'charger_2'], "the site's chargers are docks");
   }
+});
+
+t.test('ROS parameter YAML: doubles keep their decimal point, integer parameters stay integers', async (t) => {
+  t.equal(rosParamsYaml({ n: { ros__parameters: { x: 4, width: 4, v: [1, 0.5], type: 0, f: 0.25 } } }), 'n:\n  ros__parameters:\n    x: 4.0\n    width: 4\n    v:\n      - 1.0\n      - 0.5\n    type: 0\n    f: 0.25\n');
 });
 
 t.test('map YAMLs carry what map_server reads', async (t) => {
