@@ -139,6 +139,29 @@ t.test("the AMR model: the site's footprint, mass and limits, and the systems a 
   t.same([...arm.matchAll(/<joint_name>([^<]+)<\/joint_name>/g)].map((m) => m[1]), ['shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_joint']);
 });
 
+t.test("every model is within sdformat_urdf's rules, so robot_state_publisher can read it", async (t) => {
+  // From sdformat_urdf's README ("Limitations that result in Errors"): one <model> not in a
+  // <world>, without a <pose>, nothing nested; box, cylinder, mesh and sphere only; continuous,
+  // fixed, prismatic and revolute joints; a tree from the canonical link, which is nobody's child.
+  for (const r of robots) {
+    const sdf = text(`models/${r.model}/model.sdf`);
+    t.equal(sdf.split('<model ').length - 1, 1, `${r.model}: one model`);
+    t.notMatch(sdf, /<world/);
+    t.notMatch(sdf, /<model name="[^"]+">\s*<pose/, 'no model pose');
+    const shapes = new Set([...sdf.matchAll(/<geometry><(\w+)>/g)].map((m) => m[1]));
+    for (const shape of shapes) t.ok(['box', 'cylinder', 'mesh', 'sphere'].includes(shape!), `${r.model}: ${shape}`);
+    const joints = [...sdf.matchAll(/<joint name="([^"]+)" type="(\w+)">\s*<parent>([^<]+)<\/parent>\s*<child>([^<]+)<\/child>/g)].map((m) => ({ type: m[2]!, parent: m[3]!, child: m[4]! }));
+    const links = [...sdf.matchAll(/<link name="([^"]+)">/g)].map((m) => m[1]!);
+    t.equal(joints.length, links.length - 1, `${r.model}: a tree (${links.length} links)`);
+    for (const j of joints) t.ok(['continuous', 'fixed', 'prismatic', 'revolute'].includes(j.type), `${r.model}: ${j.type} joint`);
+    t.notOk(joints.some((j) => j.child === links[0]), 'the canonical (first) link is nobody\'s child');
+    t.notOk(joints.some((j) => j.parent === 'world'), 'no joint to the world');
+    t.same(new Set(joints.map((j) => j.child)).size, joints.length, 'no link is the child of two joints');
+    const visuals = [...sdf.matchAll(/<visual name="([^"]+)">/g)].map((m) => m[1]);
+    t.equal(new Set(visuals).size, visuals.length, 'visual names unique (they name the URDF materials)');
+  }
+});
+
 t.test('the launch file compiles and names only ROS 2 Jazzy packages and what they install', async (t) => {
   const launch = text('gazebo.launch.py');
   if (noPython) t.comment(`not compiled: ${noPython}`);
