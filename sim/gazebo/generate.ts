@@ -48,7 +48,7 @@ export function derivedNamespace(id: string): string {
   return `/${rosSafe(id)}`;
 }
 
-/** Names of the top-level models of a world file. */
+/** Names of the models in a world file (nested ones too: a robot named like one would be confusing anyway). */
 export function worldModelNames(worldSdf: string): Set<string> {
   return new Set([...worldSdf.matchAll(/<model\s+name="([^"]+)"/g)].map((m) => m[1]!));
 }
@@ -122,6 +122,7 @@ function pedestalTop(obstacles: readonly Obstacle[], arm: Arm): number {
       o.shape.kind === 'circle'
         ? Math.hypot(dx, dy) <= o.shape.r
         : Math.abs(dx * Math.cos(o.yaw) + dy * Math.sin(o.yaw)) <= o.shape.hx && Math.abs(-dx * Math.sin(o.yaw) + dy * Math.cos(o.yaw)) <= o.shape.hy;
+    // Standing on the floor and below head height: a pedestal or a table, not a wall or a ceiling.
     if (inside && o.zMin <= 0.01 && o.zMax < 2) top = Math.max(top, o.zMax);
   }
   return top;

@@ -10,7 +10,7 @@ import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { runCli } from '../../gateway/cli/commands.ts';
 import type { Amr } from '../../planners/site.ts';
-import { FILTER_NODES, gazeboRobots, generateGazebo, INTEGER_PARAMS, LAUNCH_USES, nav2Params, rosParamsYaml, writeGenerated, type GeneratedFiles } from '../../sim/gazebo/generate.ts';
+import { FILTER_NODES, gazeboRobots, generateGazebo, INTEGER_PARAMS, LAUNCH_USES, nav2Params, rosParamsYaml, writeGenerated } from '../../sim/gazebo/generate.ts';
 import { openSiteFolder, type LoadedSite } from '../../sim/site-folder.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -383,4 +383,3 @@ t.test('phygate launch gazebo and phygate map from the command line', async (t) 
   t.same(readdirSync(maps).sort(), ['keepout.pgm', 'keepout.yaml', 'map.pgm', 'map.yaml', 'speed.pgm', 'speed.yaml']);
 });
 
-export type { GeneratedFiles };
