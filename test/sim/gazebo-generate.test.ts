@@ -12,6 +12,8 @@ import { runCli } from '../../gateway/cli/commands.ts';
 import type { Amr } from '../../planners/site.ts';
 import { FILTER_NODES, gazeboRobots, generateGazebo, INTEGER_PARAMS, LAUNCH_USES, nav2Params, rosParamsYaml, writeGenerated } from '../../sim/gazebo/generate.ts';
 import { openSiteFolder, type LoadedSite } from '../../sim/site-folder.ts';
+import { startVirtualFleet } from '../../sim/virtual-fleet.ts';
+import { startMosquitto } from '../helpers/brokers.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const DEMO = join(REPO, 'launch/sites/demo');
@@ -383,3 +385,17 @@ t.test('phygate launch gazebo and phygate map from the command line', async (t) 
   t.same(readdirSync(maps).sort(), ['keepout.pgm', 'keepout.yaml', 'map.pgm', 'map.yaml', 'speed.pgm', 'speed.yaml']);
 });
 
+
+t.test("on the companion site the virtual fleet leaves the Gazebo AMRs to ROS 2 and runs the rest", async (t) => {
+  const broker = await startMosquitto(t);
+  const dir = t.testdir();
+  writeGenerated(dir, generated);
+  const site = await openSiteFolder(join(dir, 'site'));
+  const vf = await startVirtualFleet({ brokerUrl: broker.url, site });
+  t.teardown(() => vf.close());
+  t.same([...vf.amrs.keys()], [], 'no VDA 5050 twin of an AMR driven over ROS 2');
+  t.same([...vf.machines.keys()], ['arm-1', 'cnc-1', 'printer-1', 'conveyor-1'], 'the arm and the machines stay virtual');
+  const plain = await startVirtualFleet({ brokerUrl: broker.url, site: demo });
+  t.teardown(() => plain.close());
+  t.same([...plain.amrs.keys()], ['amr-1', 'amr-2', 'amr-3'], 'on the demo site itself every AMR is virtual');
+});
