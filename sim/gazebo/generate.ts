@@ -593,12 +593,14 @@ def generate_launch_description():
             executable='parameter_bridge',
             name='clock_bridge',
             output='screen',
-            parameters=[{'config_file': os.path.join(HERE, 'bridges', 'clock.yaml'), 'use_sim_time': True}],
+            # The clock's source: it runs on wall time, everything else on what it publishes.
+            parameters=[{'config_file': os.path.join(HERE, 'bridges', 'clock.yaml')}],
         ),
     ]
     for robot in AMRS:
         actions.append(GroupAction([PushROSNamespace(robot['namespace']), bridge(robot), state_publisher(robot)] + costmap_filters(robot)))
-        actions.append(IncludeLaunchDescription(
+        # In a group of its own: the launch arguments of one robot's Nav2 stay out of the next one's.
+        actions.append(GroupAction([IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(nav2_bringup, 'launch', 'bringup_launch.py')),
             launch_arguments={
                 'namespace': robot['namespace'].lstrip('/'),
@@ -610,7 +612,7 @@ def generate_launch_description():
                 'autostart': 'True',
                 'use_composition': 'False',
             }.items(),
-        ))
+        )]))
     for robot in ARMS:
         actions.append(GroupAction([PushROSNamespace(robot['namespace']), bridge(robot), state_publisher(robot)]))
     return LaunchDescription(actions)
