@@ -1,7 +1,8 @@
 // The demo site's virtual fleet: every AMR of the site as a VDA 5050 vehicle and every machine,
-// conveyor and arm as a machine-protocol device, each with its own MQTT connection to the
-// broker, exactly as real hardware would connect. `npm start` runs it in the gateway process;
+// conveyor and arm as a machine-protocol device (those with a `ros2` block aside: ROS 2 drives
+// them), each with its own MQTT connection to the broker, exactly as real hardware would connect. `npm start` runs it in the gateway process;
 // `phygate fleet` runs it as a process of its own.
+import { protocolOf } from '../planners/site.ts';
 import type { MqttLogin } from '../robots/mqtt.ts';
 import type { LoadedSite } from './site-folder.ts';
 import { startVirtualAmr, type VirtualAmr } from './virtual-amr.ts';
@@ -39,6 +40,9 @@ export async function startVirtualFleet(opts: VirtualFleetOptions): Promise<Virt
   };
   try {
     for (const d of site.index.site.devices) {
+      // A device with a `ros2` block is driven over ROS 2 only (planners/site.ts protocolOf): a
+      // VDA 5050 twin of it would report a second, motionless pose for the same robot.
+      if (protocolOf(d) === 'ros2') continue;
       if (d.kind === 'amr') {
         amrs.set(
           d.id,

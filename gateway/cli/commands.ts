@@ -1,4 +1,4 @@
-// `phygate serve | check | fleet | token create | list | revoke | audit verify | device credentials`: the command line of the gateway.
+// `phygate serve | check | fleet | launch gazebo | map | token create | list | revoke | audit verify | device credentials`: the command line of the gateway.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -8,6 +8,8 @@ import { AssumeSchema, type Assume } from '../../planners/fleet.ts';
 import { PlanSchema, shapeProblems, type Plan, type ShapeProblem } from '../../planners/plan.ts';
 import type { CheckReport } from '../../planners/report.ts';
 import { checkOnSite } from '../../sim/checker.ts';
+import { generateGazebo, writeGenerated } from '../../sim/gazebo/generate.ts';
+import { buildMapFiles, DEFAULT_MAP_RESOLUTION } from '../../sim/gazebo/map.ts';
 import { renderPlanSvg } from '../../sim/plan-svg.ts';
 import { describeWorld, openSiteFolder, SiteLoadError, type LoadedSite } from '../../sim/site-folder.ts';
 import { isRole, ROLES } from '../auth/roles.ts';
@@ -27,6 +29,11 @@ Usage:
                                              check a plan against a site folder; nothing moves
   phygate fleet [--mqtt URL] [--site DIR] [--speed N] [--soc S] [--issue-credentials]
                                              run the site's virtual fleet on its own, like real hardware
+  phygate launch gazebo --out DIR [--site DIR] [--resolution R]
+                                             generate the site's Gazebo Harmonic world, robot models,
+                                             bridges, Nav2 parameters, map and ROS 2 launch file
+  phygate map [--site DIR] [--out DIR] [--resolution R]
+                                             write the site's Nav2 occupancy map and filter masks
   phygate token create --role ROLE --name N [--expires 30d] [--link URL]
                                              create an access token and print it once; with
                                              --expires (30d, 12h, 45m or an ISO 8601 time) it is
@@ -106,6 +113,10 @@ export async function runCli(argv: string[], out: Out = (l) => process.stdout.wr
         return await check(rest, out, err);
       case 'fleet':
         return await fleet(rest, out, err);
+      case 'launch':
+        return await launch(rest, out, err);
+      case 'map':
+        return await map(rest, out, err);
       case 'token':
         return token(rest, out, err);
       case 'audit':
@@ -397,6 +408,102 @@ async function device(argv: string[], out: Out, err: Out): Promise<number> {
   err(`MQTT credentials for ${id}: shown only this once; only a hash is stored, and any earlier ones no longer work.`);
   err(`${id} may publish on ${[...topics.publish].join(', ')}`);
   err(`and subscribe to ${[...topics.subscribe].join(', ')}`);
+  return 0;
+}
+
+// ---- phygate launch gazebo, phygate map ------------------------------------------------------------
+
+const LAUNCH_USAGE = `phygate launch gazebo --out DIR [--site DIR] [--resolution R]
+
+Generates, from the site folder, what runs its fleet in Gazebo Harmonic with ROS 2 Jazzy and Nav2:
+  world.sdf          the site's world with Gazebo's systems and the robots at their homes
+  models/NAME/       each robot's SDF model (AMR: diff drive, odometry, lidar, IMU, joint states;
+                     arm: joint trajectory controller)
+  bridges/NAME.yaml  ros_gz_bridge topics of each robot, in its namespace (bridges/clock.yaml: /clock)
+  nav2/NAME.yaml     Nav2 parameters of each AMR: footprint, speeds and accelerations from site.yaml,
+                     keepout and speed filters
+  maps/              the Nav2 map and the keepout and speed filter masks (as 'phygate map')
+  gazebo.launch.py   starts Gazebo, the bridges, robot_state_publisher and Nav2 per robot
+  site/              the site folder for the gateway: its AMRs with ros2 blocks for that fleet,
+                     PHYGATE_ROS2=on PHYGATE_SITE=DIR/site npm start
+Files already in DIR with these names are replaced.
+
+  --out DIR         where to write (created if missing)
+  --site DIR        the site folder (default: $PHYGATE_SITE or the demo site)
+  --resolution R    map cell size in metres (default ${DEFAULT_MAP_RESOLUTION})`;
+
+const MAP_USAGE = `phygate map [--site DIR] [--out DIR] [--resolution R]
+
+Writes the site's Nav2 occupancy map rasterised from the obstacles of its world, the same
+shapes the plan check reads (a cell any obstacle overlaps is occupied), origin at the site's origin:
+  map.pgm, map.yaml          trinary occupancy map for map_server and AMCL
+  keepout.pgm, keepout.yaml  keepout filter mask: the site's keep-out zones (raw mode, 100)
+  speed.pgm, speed.yaml      speed filter mask: the slow zones' limits in cm/s (raw mode; speed
+                             filter type 2, multiplier 0.01)
+
+  --site DIR        the site folder (default: $PHYGATE_SITE or the demo site)
+  --out DIR         where to write (default: ./maps)
+  --resolution R    cell size in metres, above 0 and at most 1 (default ${DEFAULT_MAP_RESOLUTION})`;
+
+function resolutionOf(text: string | undefined, err: Out): number | undefined {
+  if (text === undefined) return DEFAULT_MAP_RESOLUTION;
+  const r = Number(text);
+  if (!(r > 0 && r <= 1)) {
+    err(`--resolution must be a number of metres above 0 and at most 1, not '${text}'`);
+    return undefined;
+  }
+  return r;
+}
+
+async function launch(argv: string[], out: Out, err: Out): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: { site: { type: 'string' }, out: { type: 'string' }, resolution: { type: 'string' }, help: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  if (sub === '--help' || sub === '-h' || (sub === 'gazebo' && values.help)) {
+    out(LAUNCH_USAGE);
+    return 0;
+  }
+  if (sub !== 'gazebo') {
+    err(`usage: ${LAUNCH_USAGE.split('\n')[0]}`);
+    return 2;
+  }
+  if (values.out === undefined) {
+    err(`--out DIR is required\n\n${LAUNCH_USAGE}`);
+    return 2;
+  }
+  const resolution = resolutionOf(values.resolution, err);
+  if (resolution === undefined) return 2;
+  const site = await openSiteFolder(resolve(values.site ?? (process.env.PHYGATE_SITE || DEFAULT_SITE_DIR)));
+  const dir = resolve(values.out);
+  const files = generateGazebo(site, { resolution });
+  writeGenerated(dir, files);
+  out(`wrote ${files.size} files for the Gazebo fleet of site '${site.index.site.id}' to ${dir}`);
+  out(`  run it:   ros2 launch ${resolve(dir, 'gazebo.launch.py')}`);
+  out(`  drive it: PHYGATE_ROS2=on PHYGATE_SITE=${resolve(dir, 'site')} npm start`);
+  return 0;
+}
+
+async function map(argv: string[], out: Out, err: Out): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { site: { type: 'string' }, out: { type: 'string' }, resolution: { type: 'string' }, help: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  if (values.help) {
+    out(MAP_USAGE);
+    return 0;
+  }
+  const resolution = resolutionOf(values.resolution, err);
+  if (resolution === undefined) return 2;
+  const site = await openSiteFolder(resolve(values.site ?? (process.env.PHYGATE_SITE || DEFAULT_SITE_DIR)));
+  const dir = resolve(values.out ?? 'maps');
+  const { files, occupancy } = buildMapFiles(site.index.site, site.world.obstacles, resolution);
+  writeGenerated(dir, files);
+  const occupied = occupancy.cells.reduce((n, c) => n + c, 0);
+  out(`wrote the map of site '${site.index.site.id}' to ${dir}: ${occupancy.width} × ${occupancy.height} cells of ${resolution} m, ${occupied} occupied`);
   return 0;
 }
 
