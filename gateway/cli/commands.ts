@@ -82,6 +82,9 @@ export function userPath(path: string): string {
 
 /** The usage of one command: its lines in USAGE and its own paragraph, if it has one. */
 export function usageOf(command: string): string | undefined {
+  // Commands with a usage page of their own.
+  const page = ({ launch: LAUNCH_USAGE, map: MAP_USAGE } as Record<string, string>)[command];
+  if (page !== undefined) return page;
   const lines = USAGE.split('\n');
   const head: string[] = [];
   for (let i = 0; i < lines.length; i++) {

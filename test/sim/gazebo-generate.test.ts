@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { runCli } from '../../gateway/cli/commands.ts';
-import type { Amr } from '../../planners/site.ts';
+import { Ros2AmrSchema, type Amr } from '../../planners/site.ts';
 import { FILTER_NODES, gazeboRobots, generateGazebo, INTEGER_PARAMS, LAUNCH_USES, nav2Params, rosParamsYaml, writeGenerated } from '../../sim/gazebo/generate.ts';
 import { openSiteFolder, type LoadedSite } from '../../sim/site-folder.ts';
 import { startVirtualFleet } from '../../sim/virtual-fleet.ts';
@@ -63,7 +63,7 @@ t.test('robots: namespaces from ros2 blocks or derived from the ids, model names
   );
   const site = structuredClone(demo.index.site);
   const amr = site.devices.find((d) => d.id === 'amr-2') as Amr;
-  amr.ros2 = { namespace: '/floor/robot_b', frame: 'map', navigateAction: 'navigate_to_pose', navigateThroughAction: 'navigate_through_poses', odomTopic: 'odom', batteryTopic: 'battery_state', behaviorTree: '' };
+  amr.ros2 = Ros2AmrSchema.parse({ namespace: '/floor/robot_b' });
   const named = gazeboRobots(site, new Set());
   t.same(named[1], { id: 'amr-2', kind: 'amr', namespace: '/floor/robot_b', model: 'floor_robot_b' }, "a ros2 block's namespace is used");
 });
