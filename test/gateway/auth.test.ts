@@ -30,6 +30,7 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', url: '/v1/missions/:id/events', role: 'viewer' },
   { method: 'GET', url: '/v1/events', role: 'viewer', stream: true },
   { method: 'GET', url: '/v1/stop', role: 'viewer' },
+  { method: 'GET', url: '/v1/stop/history', role: 'viewer' },
   { method: 'POST', url: '/v1/stop', role: 'viewer', body: () => ({ scope: 'all', reason: 'auth test' }) },
   { method: 'POST', url: '/v1/stop/release', role: 'operator', body: () => ({ ack: true }) },
   { method: 'POST', url: '/v1/plans/check', role: 'agent', body: () => ({ plan: canonicalPlan() }) },
