@@ -195,11 +195,22 @@ export const PoliciesSchema = z.strictObject({
   charging: z.enum(['manual', 'auto']).default('manual'),
 });
 
+/** A wall drawn in site.yaml, for a site without a Gazebo world: a box from one point to another. */
+const WallSchema = z.strictObject({
+  id,
+  from: z.tuple([z.number().finite(), z.number().finite()]).describe('one end of the centre line of the wall, [x, y] in metres'),
+  to: z.tuple([z.number().finite(), z.number().finite()]).describe('the other end'),
+  thickness: positive.default(0.2).describe('metres'),
+  height: positive.default(2).describe('metres'),
+});
+export type Wall = z.infer<typeof WallSchema>;
+
 export const SiteSchema = z.strictObject({
   schema: z.literal('phygate.site/v1'),
   id,
   name: z.string().min(1),
-  world: z.string().min(1).default('world.sdf'),
+  world: z.string().min(1).optional().describe("the Gazebo world file (SDF ≤ 1.9) in the site folder; without one, the hall's obstacles are the `walls` below"),
+  walls: z.array(WallSchema).optional().describe('obstacles as walls, for a site without a world file'),
   mapId: z.string().min(1),
   nodes: z.array(NodeSchema).min(1),
   edges: z.array(EdgeSchema),
@@ -287,6 +298,13 @@ export function crossCheckSite(site: Site): SiteProblem[] {
       case 'cnc': case 'printer': station('station', d.station); break;
       case 'conveyor': station('from', d.from); station('to', d.to); break;
     }
+  });
+  if (site.walls !== undefined && site.world !== undefined) problems.push({ path: 'walls', message: `walls are read only for a site without a world file: draw them in ${site.world}, or remove 'world'` });
+  const wallIds = new Set<string>();
+  (site.walls ?? []).forEach((w, i) => {
+    if (wallIds.has(w.id)) problems.push({ path: `walls.${i}.id`, message: `wall '${w.id}' is defined twice` });
+    wallIds.add(w.id);
+    if (w.from[0] === w.to[0] && w.from[1] === w.to[1]) problems.push({ path: `walls.${i}.to`, message: 'a wall needs two different ends' });
   });
   return problems;
 }

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { canonicalJson, sha256, shapeProblems, type ShapeProblem } from '../planners/plan.ts';
 import { buildNavGraph, type NavGraph } from '../planners/route.ts';
-import { crossCheckSite, indexSite, SiteSchema, type SiteIndex } from '../planners/site.ts';
+import { crossCheckSite, indexSite, SiteSchema, type Site, type SiteIndex } from '../planners/site.ts';
 import { createCollisionWorld } from './world/collision.ts';
 import { parseWorld, WorldLoadError, type ParsedWorld } from './world/sdf.ts';
 import { checkSiteAgainstWorld } from './world/validate.ts';
@@ -45,20 +45,7 @@ export function loadSiteFolder(dir: string): LoadedSite {
   const site = parsed.data;
   const problems = crossCheckSite(site);
   if (problems.length > 0) throw new SiteLoadError(file, problems);
-  const worldFile = join(root, site.world);
-  let worldSdf: string;
-  try {
-    worldSdf = readFileSync(worldFile, 'utf8');
-  } catch (err) {
-    throw new SiteLoadError(worldFile, [{ path: 'world', message: `cannot read the world file: ${(err as Error).message}` }]);
-  }
-  let world: ParsedWorld;
-  try {
-    world = parseWorld(worldSdf, { baseDir: root, file: worldFile });
-  } catch (err) {
-    if (err instanceof WorldLoadError) throw new SiteLoadError(err.file ?? worldFile, [{ path: 'world', message: err.detail }]);
-    throw err;
-  }
+  const { worldSdf, world } = readWorld(root, site);
   return {
     dir: root,
     index: indexSite(site),
@@ -67,6 +54,81 @@ export function loadSiteFolder(dir: string): LoadedSite {
     worldSdf,
     world,
   };
+}
+
+/**
+ * The site's world: its world file, or, for a site without one, a world made of its `walls`
+ * (boxes in an SDF world, so the checker, the world hash and the Gazebo generator read it as they
+ * read a file).
+ */
+function readWorld(root: string, site: Site): { worldSdf: string; world: ParsedWorld } {
+  const worldFile = site.world === undefined ? undefined : join(root, site.world);
+  let worldSdf: string;
+  if (worldFile === undefined) worldSdf = wallsWorld(site);
+  else {
+    try {
+      worldSdf = readFileSync(worldFile, 'utf8');
+    } catch (err) {
+      throw new SiteLoadError(worldFile, [{ path: 'world', message: `cannot read the world file: ${(err as Error).message}` }]);
+    }
+  }
+  try {
+    return { worldSdf, world: parseWorld(worldSdf, { baseDir: root, file: worldFile ?? join(root, 'site.yaml') }) };
+  } catch (err) {
+    if (err instanceof WorldLoadError) throw new SiteLoadError(err.file ?? worldFile ?? join(root, 'site.yaml'), [{ path: 'world', message: err.detail }]);
+    throw err;
+  }
+}
+
+/** An SDF world holding the site's walls as static boxes. */
+export function wallsWorld(site: Pick<Site, 'id' | 'walls'>): string {
+  const f = (n: number) => String(Number(n.toFixed(6)));
+  const models = (site.walls ?? []).map((w) => {
+    const [x1, y1] = w.from;
+    const [x2, y2] = w.to;
+    const size = `${f(Math.hypot(x2 - x1, y2 - y1) + w.thickness)} ${f(w.thickness)} ${f(w.height)}`;
+    const geometry = `<geometry><box><size>${size}</size></box></geometry>`;
+    return [
+      `    <model name="wall-${w.id}">`,
+      '      <static>true</static>',
+      `      <pose>${f((x1 + x2) / 2)} ${f((y1 + y2) / 2)} ${f(w.height / 2)} 0 0 ${f(Math.atan2(y2 - y1, x2 - x1))}</pose>`,
+      `      <link name="link"><collision name="collision">${geometry}</collision><visual name="visual">${geometry}</visual></link>`,
+      '    </model>',
+    ].join('\n');
+  });
+  return ['<?xml version="1.0"?>', `<!-- The walls of site '${site.id}', drawn in its site.yaml. -->`, '<sdf version="1.9">', `  <world name="${site.id}">`, ...models, '  </world>', '</sdf>', ''].join('\n');
+}
+
+/** Every problem of a site folder that can be found: one category does not hide the next where it can be helped. */
+export async function validateSiteFolder(dir: string): Promise<{ site?: LoadedSite; problems: { file: string; path: string; message: string }[] }> {
+  const root = resolve(dir);
+  const file = join(root, 'site.yaml');
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    return { problems: [{ file, path: '(file)', message: err instanceof YAMLParseError ? err.message : `cannot read: ${(err as Error).message}` }] };
+  }
+  const parsed = SiteSchema.safeParse(raw);
+  // A site of the wrong shape cannot be cross-checked; its world file can still be read.
+  const problems = parsed.success ? crossCheckSite(parsed.data).map((p) => ({ file, ...p })) : shapeProblems(parsed.error).map((p) => ({ file, ...p }));
+  const shape = (raw ?? {}) as { world?: unknown };
+  const worldOf = parsed.success ? parsed.data : typeof shape.world === 'string' ? ({ world: shape.world } as Site) : undefined;
+  if (worldOf) {
+    try {
+      readWorld(root, worldOf);
+    } catch (err) {
+      if (!(err instanceof SiteLoadError)) throw err;
+      problems.push(...err.problems.map((p) => ({ file: err.file, ...p })));
+    }
+  }
+  if (!parsed.success || problems.length > 0) return { problems };
+  try {
+    return { site: await openSiteFolder(root), problems: [] };
+  } catch (err) {
+    if (!(err instanceof SiteLoadError)) throw err;
+    return { problems: err.problems.map((p) => ({ file: err.file, ...p })) };
+  }
 }
 
 /**
@@ -92,7 +154,7 @@ export async function openSiteFolder(dir: string): Promise<LoadedSite> {
 export function describeWorld(site: LoadedSite): string[] {
   const { obstacles, ignored } = site.world;
   return [
-    `world ${site.index.site.world}: ${obstacles.length} obstacle shapes read${ignored.length > 0 ? `; ${ignored.length} element(s) not read:` : ''}`,
+    `world ${site.index.site.world ?? `of ${site.index.site.walls?.length ?? 0} walls in site.yaml`}: ${obstacles.length} obstacle shapes read${ignored.length > 0 ? `; ${ignored.length} element(s) not read:` : ''}`,
     ...ignored.map((i) => `  ${i.path}: ${i.reason}`),
   ];
 }

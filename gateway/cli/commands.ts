@@ -1,6 +1,6 @@
 // `phygate serve | check | fleet | launch gazebo | map | token create | list | revoke | audit verify | device credentials`: the command line of the gateway.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
 import { assumeProblems } from '../../planners/check.ts';
@@ -11,7 +11,7 @@ import { checkOnSite } from '../../sim/checker.ts';
 import { generateGazebo, writeGenerated } from '../../sim/gazebo/generate.ts';
 import { buildMapFiles, DEFAULT_MAP_RESOLUTION } from '../../sim/gazebo/map.ts';
 import { renderPlanSvg } from '../../sim/plan-svg.ts';
-import { describeWorld, openSiteFolder, SiteLoadError, type LoadedSite } from '../../sim/site-folder.ts';
+import { describeWorld, openSiteFolder, SiteLoadError, validateSiteFolder, type LoadedSite } from '../../sim/site-folder.ts';
 import { isRole, ROLES } from '../auth/roles.ts';
 import { MqttConnectError } from '../../robots/mqtt.ts';
 import { startVirtualFleet } from '../../sim/virtual-fleet.ts';
@@ -46,6 +46,8 @@ Usage:
   phygate device credentials ID [--site DIR]
                                              give a device its MQTT login for the embedded broker, printed
                                              once (run again: a new one; the old one stops working)
+  phygate site validate DIR                  check a site folder (site.yaml, its world, the nav graph
+                                             against the obstacles) and print every problem found
 
 Roles: ${ROLES.join(', ')}
 Options: --data-dir DIR (default: $PHYGATE_DATA_DIR or ./var)
@@ -126,6 +128,8 @@ export async function runCli(argv: string[], out: Out = (l) => process.stdout.wr
         return audit(rest, out, err);
       case 'device':
         return await device(rest, out, err);
+      case 'site':
+        return await siteCommand(rest, out, err);
       case 'help':
       case '--help':
       case '-h':
@@ -378,6 +382,26 @@ function readCa(path: string): string {
 /** The data folder: --data-dir where the user stands, else PHYGATE_DATA_DIR (or ./var) as `serve` reads it. */
 function dataDirOf(option: string | undefined): string {
   return option !== undefined ? userPath(option) : resolve(process.env.PHYGATE_DATA_DIR || 'var');
+}
+
+/** `phygate site validate DIR`: every problem of a site folder, each with its file and path; exit 0 valid, 1 not. */
+async function siteCommand(argv: string[], out: Out, err: Out): Promise<number> {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  if (positionals[0] !== 'validate' || positionals.length !== 2) {
+    err(`usage: phygate site validate DIR\n\n${usageOf('site')}`);
+    return 2;
+  }
+  const dir = userPath(positionals[1]!);
+  const { site, problems } = await validateSiteFolder(dir);
+  if (!site) {
+    err(`site folder ${dir}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
+    for (const p of problems) err(`  ${relative(dir, p.file) || p.file} ${p.path}: ${p.message}`);
+    return 1;
+  }
+  const s = site.index.site;
+  out(`site folder ${dir}: valid — site '${s.id}' (${s.name}), ${s.nodes.length} nodes, ${s.edges.length} edges, ${s.stations.length} stations, ${s.zones.length} zones, ${s.devices.length} devices`);
+  for (const line of describeWorld(site)) out(line);
+  return 0;
 }
 
 /** `phygate device credentials ID`: a new MQTT login for one device of the site, printed once. */
