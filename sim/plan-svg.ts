@@ -382,6 +382,8 @@ interface DrawnRoute {
   startS: number;
   endS: number;
   nodes: string[];
+  /** Metres along the route's nodes, as `phygate check` prints it. */
+  lengthM: number;
   /** The polyline on the page, shifted to the right of travel so routes on one aisle stay apart. */
   points: Pt[];
 }
@@ -414,6 +416,11 @@ function planRoutes(site: SiteIndex, report: CheckReport, v: View): DrawnRoute[]
       startS: s.startS,
       endS: s.endS,
       nodes,
+      lengthM: nodes.slice(1).reduce((m, id, i) => {
+        const a = site.locate(nodes[i]!)!;
+        const b = site.locate(id)!;
+        return m + Math.hypot(b.x - a.x, b.y - a.y);
+      }, 0),
       points: offsetPolyline(pts, 3 + 5 * Math.min(lane, 5)),
     });
   }
@@ -581,7 +588,15 @@ function legendPanel(input: PlanSvgInput, routes: readonly DrawnRoute[], x0: num
   const counts = report.issues.length === 0 ? 'no issues' : [plural(errors, 'error'), plural(warnings, 'warning')].filter(Boolean).join(', ');
   o.push(el('text', { class: 'verdict-text', x: tx + 98, y: y + 20, 'font-size': 14, fill: '#333333' }, esc(counts)));
   y += 34;
-  line(`makespan ${num1(report.makespanS)} s${report.makespanS >= 60 ? ` (${duration(report.makespanS)})` : ''}`, 14, { class: 'makespan' });
+  const stuck = report.steps.filter((st) => st.blocked).length + (report.notRun?.length ?? 0);
+  const total = report.steps.length + (report.notRun?.length ?? 0);
+  line(
+    stuck > 0 && stuck === total
+      ? 'makespan: none (no step finishes)'
+      : `makespan ${num1(report.makespanS)} s${report.makespanS >= 60 ? ` (${duration(report.makespanS)})` : ''}${stuck > 0 ? `; ${stuck} of ${total} steps do not finish` : ''}`,
+    14,
+    { class: 'makespan' },
+  );
   y += 2;
   line(`plan ${report.planHash.slice(0, 12)}`, 13, { class: 'plan-hash', 'font-family': MONO, fill: '#555555' });
   for (const [role, device] of Object.entries(report.assignments)) line(`$${role} → ${device}`, 13, { class: 'assignment', fill: '#333333' });
@@ -592,7 +607,10 @@ function legendPanel(input: PlanSvgInput, routes: readonly DrawnRoute[], x0: num
   for (const device of moving) {
     const mine = routes.filter((r) => r.device === device);
     const colour = mine[0]!.colour;
-    const dist = report.devices.find((d) => d.id === device)?.distanceM;
+    // The routes' length, as the CLI prints it, and "stuck" when the check saw it drive less.
+    const planned = mine.reduce((m, r) => m + r.lengthM, 0);
+    const driven = report.devices.find((d) => d.id === device)?.distanceM;
+    const dist = `${num1(planned)} m${driven !== undefined && driven < planned - 0.05 ? ' (stuck)' : ''}`;
     y += 20;
     o.push(
       el('g', { class: 'legend-device', 'data-device': device, 'data-colour': colour }, [
@@ -601,7 +619,7 @@ function legendPanel(input: PlanSvgInput, routes: readonly DrawnRoute[], x0: num
         el(
           'text',
           { x: tx + 42 + textWidth(device, 14, true) + 8, y, 'font-size': 13, fill: '#555555' },
-          esc(ellipsize(`${mine.map((r) => r.step).join(', ')}${dist === undefined ? '' : ` · ${num1(dist)} m`}`, charsFor(inner - 50 - textWidth(device, 14, true), 13))),
+          esc(ellipsize(`${mine.map((r) => r.step).join(', ')} · ${dist}`, charsFor(inner - 50 - textWidth(device, 14, true), 13))),
         ),
       ]),
     );

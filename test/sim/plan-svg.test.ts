@@ -306,6 +306,17 @@ t.test('the legend: verdict in its colour, makespan, planHash prefix, roles', as
   t.equal(textOf(byClass(svg, 'verdict-text')[0]!), '1 warning');
   t.ok(allText(svg).includes('also: press-1 (press)'), 'devices that do not drive are listed with their steps, those that drive are not');
 
+  // A robot that got stuck: its route's length as the CLI prints it, and what it drove (issue #18: it said "0.0 m").
+  const base = report();
+  const stuckRep = report({ devices: base.devices.map((d) => (d.id === 'amr-2' ? { ...d, distanceM: 0 } : d)) });
+  const stuckLegend = byClass(parse(renderPlanSvg(input({ report: stuckRep }))), 'legend-device').find((l) => l.attrs['data-device'] === 'amr-2')!;
+  t.match(textOf(stuckLegend), /deliver · [1-9]\d*\.\d m \(stuck\)$/, 'planned metres, and that it did not drive them');
+  t.match(textOf(byClass(parse(renderPlanSvg(input())), 'legend-device')[1]!), /deliver · \d+\.\d m$/, 'not stuck when it drove its route');
+  const none = report({ steps: base.steps.map((st) => ({ ...st, blocked: true })) });
+  t.equal(textOf(byClass(parse(renderPlanSvg(input({ report: none }))), 'makespan')[0]!), 'makespan: none (no step finishes)', 'no makespan for a plan where nothing finishes');
+  const some = report({ steps: base.steps.map((st, i) => (i === 0 ? { ...st, blocked: true } : st)) });
+  t.match(textOf(byClass(parse(renderPlanSvg(input({ report: some }))), 'makespan')[0]!), /; 1 of \d+ steps do not finish$/);
+
   const many = Array.from({ length: 11 }, (_, i) => ({ ...conflict, step: `s${i}`, at: undefined }));
   const crowded = parse(renderPlanSvg(input({ report: report({ issues: many }) })));
   t.equal(byClass(crowded, 'legend-issue').length, 8, 'at most 8 issues in the legend');
