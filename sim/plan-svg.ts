@@ -73,6 +73,18 @@ export function renderPlanSvg(input: PlanSvgInput): string {
     return n ? [{ station: s, node: n, label: labels.place(view.px(n.x), view.py(n.y), s.id, 13, false, 9) }] : [];
   });
 
+  // Nodes the issues name that are not stations (an aisle node where robots meet) get their id too.
+  const stationNodes = new Set(site.site.stations.map((st) => st.node));
+  const namedNodes = [...new Set(report.issues.flatMap((i) => (typeof i.at === 'string' ? [i.at] : [])))].filter((id) => !stationNodes.has(id) && site.node(id));
+  const nodeLabels = namedNodes.map((id) => {
+    const n = site.node(id)!;
+    return { id, label: labels.place(view.px(n.x), view.py(n.y), id, 12, false, 9) };
+  });
+  // Arms stand where site.yaml puts them: a mark and their id.
+  const arms = site.site.devices.flatMap((d) => (d.kind === 'arm' ? [{ id: d.id, x: view.px(d.pose.x), y: view.py(d.pose.y) }] : []));
+  for (const a of arms) labels.avoidBox(squareBox(a.x, a.y, 8));
+  const armLabels = arms.map((a) => labels.place(a.x, a.y, a.id, 13, true, 10));
+
   const panel = legendPanel(input, routes, view.map.x1 + GAP, HEADER);
   const width = Math.ceil(view.map.x1 + GAP + PANEL_W + MARGIN / 2);
   const height = Math.ceil(Math.max(view.map.y1 + 58, HEADER + panel.height + MARGIN / 2));
@@ -111,6 +123,15 @@ export function renderPlanSvg(input: PlanSvgInput): string {
   o.push(edgesSvg(site, view));
   o.push(nodesSvg(site.site.nodes, view));
   o.push(stationsSvg(stationLabels, view));
+  for (const a of arms) {
+    o.push(
+      el('g', { class: 'arm', 'data-device': a.id }, [
+        el('circle', { cx: a.x, cy: a.y, r: 7, fill: '#ffffff', stroke: '#5d4037', 'stroke-width': 2 }),
+        el('circle', { cx: a.x, cy: a.y, r: 2.5, fill: '#5d4037' }),
+        el('title', {}, esc(`${a.id} (arm)`)),
+      ]),
+    );
+  }
   o.push(routesSvg(routes));
   o.push('</g>');
   o.push(axisLabels(view));
@@ -120,6 +141,8 @@ export function renderPlanSvg(input: PlanSvgInput): string {
   o.push('<g class="labels">');
   for (const z of zoneLabels) o.push(z);
   for (const s of stationLabels) o.push(labelText(s.label, '#263238', 400, { class: 'station-label', 'data-station': s.station.id }));
+  for (const n of nodeLabels) o.push(labelText(n.label, '#555555', 400, { class: 'node-label', 'data-node': n.id }));
+  arms.forEach((a, i) => o.push(labelText(armLabels[i]!, '#5d4037', 700, { class: 'arm-label', 'data-device': a.id })));
   routes.forEach((r, i) => o.push(labelText(stepLabels[i]!, r.colour, 700, { class: 'step-label', 'data-step': r.step, 'data-device': r.device })));
   o.push('</g>');
   o.push('<g class="issues">');
@@ -659,8 +682,15 @@ function legendPanel(input: PlanSvgInput, routes: readonly DrawnRoute[], x0: num
   key((cy) => el('path', { d: `M${num(tx + 6)} ${num(cy - 6)}l12 12m0 -12l-12 12`, stroke: DEADLOCK.stroke, 'stroke-width': 4, 'stroke-linecap': 'round', fill: 'none' }), 'deadlock: robots block each other');
   key((cy) => swatch(cy, { fill: KEEP_OUT.fill, 'fill-opacity': 0.2, stroke: KEEP_OUT.stroke, 'stroke-dasharray': '4 3' }), 'keep-out zone');
   key((cy) => swatch(cy, { fill: SLOW.fill, 'fill-opacity': 0.25, stroke: SLOW.stroke, 'stroke-dasharray': '4 3' }), 'slow zone');
-  key((cy) => swatch(cy, { fill: OBSTACLE.fill, stroke: OBSTACLE.stroke }), 'obstacle (from the world file)');
-  key((cy) => el('rect', { x: tx + 6.5, y: cy - 5.5, width: 11, height: 11, rx: 2, fill: '#ffffff', stroke: '#37474f', 'stroke-width': 1.5 }), 'station');
+  key((cy) => swatch(cy, { fill: OBSTACLE.fill, stroke: OBSTACLE.stroke }), input.site.site.world === undefined ? 'obstacle (a wall in site.yaml)' : 'obstacle (from the world file)');
+  // One row per kind of station the site has, in its colour.
+  const kinds = [...new Set(input.site.site.stations.map((st) => st.kind))];
+  for (const kind of kinds) {
+    key((cy) => el('rect', { class: 'key-station', 'data-kind': kind, x: tx + 6.5, y: cy - 5.5, width: 11, height: 11, rx: 2, fill: STATION_FILL[kind], stroke: '#37474f', 'stroke-width': 1.5 }), `station: ${kind}`);
+  }
+  if (input.site.site.devices.some((d) => d.kind === 'arm')) {
+    key((cy) => el('circle', { cx: tx + 12, cy, r: 7, fill: '#ffffff', stroke: '#5d4037', 'stroke-width': 2 }), 'arm');
+  }
   key((cy) => el('circle', { cx: tx + 12, cy, r: 4, fill: '#ffffff', stroke: '#555555', 'stroke-width': 2.5 }), 'where a route starts');
 
   const height = y - y0 + pad;

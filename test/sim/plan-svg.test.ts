@@ -415,3 +415,25 @@ t.test('a detour from the simulator is drawn as a detour, not as a wait of 0 s',
   t.match(svg, new RegExp(`${detour.device} (waits [\\d.]+ s, )?detours around ${detour.with}`));
   t.notMatch(svg, /waits 0(\.0)? s/);
 });
+
+t.test('on the demo site (issue #18): the aisle nodes issues name have their ids, the arm is drawn and named, the key has each kind of station', async (t) => {
+  const { loadSiteFolder } = await import('../../sim/site-folder.ts');
+  const { checkOnSite } = await import('../../sim/checker.ts');
+  const { PlanSchema } = await import('../../planners/plan.ts');
+  const demo = loadSiteFolder(new URL('../../launch/sites/demo', import.meta.url).pathname);
+  const plan = PlanSchema.parse({
+    schema: 'phygate.plan/v1',
+    steps: [
+      { id: 'a', action: 'navigate', device: 'amr-1', params: { to: 'shelf-2' } },
+      { id: 'b', action: 'navigate', device: 'amr-2', params: { to: 'dock-a' } },
+    ],
+  });
+  const report = checkOnSite(demo, plan);
+  const named = [...new Set(report.issues.flatMap((i) => (i.at ? [i.at] : [])))].filter((id) => !demo.index.site.stations.some((s) => s.node === id));
+  t.ok(named.length > 0, `the plan's issues name aisle nodes: ${named.join(', ')}`);
+  const svg = parse(renderPlanSvg({ site: demo.index, obstacles: demo.world.obstacles, report }));
+  t.same(byClass(svg, 'node-label', 'text').map((e) => e.attrs['data-node']).sort(), named.sort(), 'each such node is labelled');
+  t.same(byClass(svg, 'arm').map((e) => e.attrs['data-device']), ['arm-1'], 'the arm is drawn');
+  t.same(byClass(svg, 'arm-label', 'text').map(textOf), ['arm-1'], 'and named');
+  t.same(byClass(svg, 'key-station', 'rect').map((e) => e.attrs['data-kind']).sort(), [...new Set(demo.index.site.stations.map((s) => s.kind))].sort(), 'one key row per kind of station');
+});
