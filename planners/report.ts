@@ -49,6 +49,8 @@ export interface Issue {
   at?: string;
   /** ROBOT_CONFLICT, DEADLOCK: simulated time (s from the start) when the wait begins; MAKE_WAY: when it sets off. */
   atS?: number;
+  /** DEADLOCK: the node where `with` stands when it does not move at all (parked, and no step moves it). */
+  withAt?: string;
   /** ROBOT_CONFLICT: how long the robot waits there, seconds. */
   waitS?: number;
   /** ROBOT_CONFLICT: `device` took a detour around the other robot (after waiting `waitS`). */

@@ -80,6 +80,13 @@ export function renderPlanSvg(input: PlanSvgInput): string {
     const n = site.node(id)!;
     return { id, label: labels.place(view.px(n.x), view.py(n.y), id, 12, false, 9) };
   });
+  // A parked robot a DEADLOCK names stands where the check left it: drawn, with its id.
+  const parked = [...new Map(report.issues.flatMap((i) => (i.code === 'DEADLOCK' && i.withAt && i.with && site.locate(i.withAt) ? [[i.with, i.withAt] as const] : []))).entries()].map(([id, at]) => {
+    const n = site.locate(at)!;
+    return { id, at, x: view.px(n.x), y: view.py(n.y) };
+  });
+  for (const r of parked) labels.avoidBox(squareBox(r.x, r.y, 9));
+  const parkedLabels = parked.map((r) => labels.place(r.x, r.y, `${r.id} (parked)`, 13, true, 11));
   // Arms stand where site.yaml puts them: a mark and their id.
   const arms = site.site.devices.flatMap((d) => (d.kind === 'arm' ? [{ id: d.id, x: view.px(d.pose.x), y: view.py(d.pose.y) }] : []));
   for (const a of arms) labels.avoidBox(squareBox(a.x, a.y, 8));
@@ -132,6 +139,14 @@ export function renderPlanSvg(input: PlanSvgInput): string {
       ]),
     );
   }
+  for (const r of parked) {
+    o.push(
+      el('g', { class: 'parked-robot', 'data-device': r.id, 'data-at': r.at }, [
+        el('rect', { x: r.x - 9, y: r.y - 7, width: 18, height: 14, rx: 3, fill: '#78909c', stroke: '#263238', 'stroke-width': 1.5 }),
+        el('title', {}, esc(`${r.id}, parked at ${r.at}`)),
+      ]),
+    );
+  }
   o.push(routesSvg(routes));
   o.push('</g>');
   o.push(axisLabels(view));
@@ -143,6 +158,7 @@ export function renderPlanSvg(input: PlanSvgInput): string {
   for (const s of stationLabels) o.push(labelText(s.label, '#263238', 400, { class: 'station-label', 'data-station': s.station.id }));
   for (const n of nodeLabels) o.push(labelText(n.label, '#555555', 400, { class: 'node-label', 'data-node': n.id }));
   arms.forEach((a, i) => o.push(labelText(armLabels[i]!, '#5d4037', 700, { class: 'arm-label', 'data-device': a.id })));
+  parked.forEach((r, i) => o.push(labelText(parkedLabels[i]!, '#263238', 700, { class: 'parked-label', 'data-device': r.id })));
   routes.forEach((r, i) => o.push(labelText(stepLabels[i]!, r.colour, 700, { class: 'step-label', 'data-step': r.step, 'data-device': r.device })));
   o.push('</g>');
   o.push('<g class="issues">');
@@ -550,6 +566,9 @@ function issueMarks(site: SiteIndex, issues: readonly Issue[], v: View): IssueMa
         const wait = issue.waitS === undefined ? 'waits' : `waits ${num1(issue.waitS)} s`;
         label = `${who} ${wait}${issue.with ? ` for ${issue.with}` : ''}`;
       }
+    } else if (issue.withAt !== undefined) {
+      // The other robot does not move at all: it is in the way, not locked in a cycle with this one.
+      label = `DEADLOCK: ${who} blocked by ${issue.with ?? 'a robot'} (parked)`;
     } else {
       label = `DEADLOCK: ${who}${issue.with ? ` ⇄ ${issue.with}` : ''}`;
     }
@@ -679,7 +698,8 @@ function legendPanel(input: PlanSvgInput, routes: readonly DrawnRoute[], x0: num
   };
   const swatch = (cy: number, attrs: Record<string, string | number>) => el('rect', { x: tx, y: cy - 7, width: 24, height: 14, ...attrs });
   key((cy) => el('circle', { cx: tx + 12, cy, r: 8, fill: CONFLICT.fill, 'fill-opacity': 0.3, stroke: CONFLICT.stroke, 'stroke-width': 3 }), 'robot waits for another (conflict)');
-  key((cy) => el('path', { d: `M${num(tx + 6)} ${num(cy - 6)}l12 12m0 -12l-12 12`, stroke: DEADLOCK.stroke, 'stroke-width': 4, 'stroke-linecap': 'round', fill: 'none' }), 'deadlock: robots block each other');
+  key((cy) => el('path', { d: `M${num(tx + 6)} ${num(cy - 6)}l12 12m0 -12l-12 12`, stroke: DEADLOCK.stroke, 'stroke-width': 4, 'stroke-linecap': 'round', fill: 'none' }), 'deadlock: a robot that never gets through');
+  if (report.issues.some((i) => i.code === 'DEADLOCK' && i.withAt !== undefined)) key((cy) => el('rect', { x: tx + 3, y: cy - 7, width: 18, height: 14, rx: 3, fill: '#78909c', stroke: '#263238', 'stroke-width': 1.5 }), 'a parked robot in the way');
   key((cy) => swatch(cy, { fill: KEEP_OUT.fill, 'fill-opacity': 0.2, stroke: KEEP_OUT.stroke, 'stroke-dasharray': '4 3' }), 'keep-out zone');
   key((cy) => swatch(cy, { fill: SLOW.fill, 'fill-opacity': 0.25, stroke: SLOW.stroke, 'stroke-dasharray': '4 3' }), 'slow zone');
   key((cy) => swatch(cy, { fill: OBSTACLE.fill, stroke: OBSTACLE.stroke }), input.site.site.world === undefined ? 'obstacle (a wall in site.yaml)' : 'obstacle (from the world file)');

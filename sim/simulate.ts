@@ -665,6 +665,7 @@ export function simulatePlan(input: EstimateInput): Estimate {
         device: robot.id,
         with: w.blocker,
         at: w.node,
+        ...(w.why !== 'claim' && !other.drive?.wait && other.node ? { withAt: other.node } : {}),
         atS: round(w.since),
         message: `${robot.id} ${what} (t = ${w.since.toFixed(1)} s): ${why}; step '${d.stepId}' never finishes`,
         hint:

@@ -437,3 +437,19 @@ t.test('on the demo site (issue #18): the aisle nodes issues name have their ids
   t.same(byClass(svg, 'arm-label', 'text').map(textOf), ['arm-1'], 'and named');
   t.same(byClass(svg, 'key-station', 'rect').map((e) => e.attrs['data-kind']).sort(), [...new Set(demo.index.site.stations.map((s) => s.kind))].sort(), 'one key row per kind of station');
 });
+
+t.test('a DEADLOCK behind a parked robot (issue #18): the issue says where it stands, and the picture draws it as parked, not as two robots blocking each other', async (t) => {
+  const { loadSiteFolder } = await import('../../sim/site-folder.ts');
+  const { checkOnSite } = await import('../../sim/checker.ts');
+  const { PlanSchema } = await import('../../planners/plan.ts');
+  const demo = loadSiteFolder(new URL('../../launch/sites/demo', import.meta.url).pathname);
+  const staying = { ...demo, index: indexSite(SiteSchema.parse({ ...demo.index.site, policies: { ...demo.index.site.policies, idle: 'stay' } })) };
+  const report = checkOnSite(staying, PlanSchema.parse({ schema: 'phygate.plan/v1', steps: [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'dock-b' } }] }));
+  const dl = report.issues.find((i) => i.code === 'DEADLOCK');
+  t.match(dl, { device: 'amr-1', with: 'amr-2', withAt: 'dock-b' }, 'amr-2 stands on dock-b and nothing moves it');
+  const svg = parse(renderPlanSvg({ site: staying.index, obstacles: demo.world.obstacles, report }));
+  t.same(byClass(svg, 'parked-robot').map((e) => [e.attrs['data-device'], e.attrs['data-at']]), [['amr-2', 'dock-b']], 'the parked robot is drawn where it stands');
+  t.same(byClass(svg, 'parked-label', 'text').map(textOf), ['amr-2 (parked)']);
+  t.match(allText(byClass(svg, 'deadlock')[0]!).join(''), /DEADLOCK: amr-1 blocked by amr-2 \(parked\)/);
+  t.notMatch(allText(svg).join(' '), /amr-1 ⇄ amr-2/, 'not drawn as a cycle');
+});
