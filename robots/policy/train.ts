@@ -48,7 +48,7 @@ export interface TrainOptions {
 }
 
 export const FULL_TRAINING: Omit<TrainOptions, 'seed'> = { episodes: 500, daggerRounds: 4, steps: 4000 };
-export const QUICK_TRAINING: Omit<TrainOptions, 'seed'> = { episodes: 40, daggerRounds: 1, steps: 300 };
+export const QUICK_TRAINING: Omit<TrainOptions, 'seed'> = { episodes: 20, daggerRounds: 1, steps: 200 };
 
 export interface RoundFigures {
   round: number;
@@ -171,7 +171,7 @@ export function trainTrackPolicy(opts: TrainOptions): TrainResult {
     log(`round ${round} (${round === 0 ? 'teacher drives' : 'DAgger: network drives'}): ${figures.samples} samples, ${(figures.arrived * 100).toFixed(1)}% arrived, loss ${figures.lossBefore.toFixed(5)} → ${figures.lossAfter.toFixed(5)}`);
   }
   let heldOut = 0;
-  const heldOutEpisodes = Math.max(20, Math.round(opts.episodes / 2));
+  const heldOutEpisodes = Math.max(10, Math.round(opts.episodes / 2));
   for (let i = 0; i < heldOutEpisodes; i++) if (rollOut(randomEpisode(random), policy, random)) heldOut++;
   const mlp = net.toMlp();
   const metadata = trackPolicyMetadata(opts.version ?? '1.0.0');
