@@ -51,8 +51,9 @@ export async function policyCommand(argv: string[], userPath: (p: string) => str
     return 2;
   }
   const site = await openSiteFolder(values.site !== undefined ? userPath(values.site) : resolve(process.env.PHYGATE_SITE || DEFAULT_SITE_DIR));
-  if (values.device !== undefined && !site.index.devicesOfKind('amr').some((d) => d.id === values.device)) {
-    err(`site '${site.index.site.id}' has no AMR '${values.device}'`);
+  const amrs = site.index.devicesOfKind('amr');
+  if (values.device !== undefined ? !amrs.some((d) => d.id === values.device) : amrs.length === 0) {
+    err(values.device !== undefined ? `site '${site.index.site.id}' has no AMR '${values.device}'` : `site '${site.index.site.id}' has no AMR to verify a policy for`);
     return 2;
   }
   const cert = await verifyPolicy(policy, site, { device: values.device, variants: numbers.variants, maxEdges: numbers.edges, seed: numbers.seed });

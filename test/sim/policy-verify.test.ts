@@ -108,6 +108,9 @@ t.test('phygate policy verify prints the figures, writes the certificate, exits 
   const notModel = join(dir, 'not.onnx');
   writeFileSync(notModel, 'hello');
   t.equal((await run(['policy', 'verify', notModel, '--site', DEMO_SITE_DIR])).code, 2);
+  const noDevice = await run(['policy', 'verify', SHIPPED, '--site', DEMO_SITE_DIR, '--device', 'cnc-1']);
+  t.equal(noDevice.code, 2);
+  t.match(noDevice.err, /site 'demo' has no AMR 'cnc-1'/);
   const badNumber = await run(['policy', 'verify', SHIPPED, '--variants', '0']);
   t.equal(badNumber.code, 2);
   t.match(badNumber.err, /--variants must be a whole number of at least 1/);
