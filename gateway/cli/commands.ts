@@ -1,4 +1,4 @@
-// `phygate serve | check | fleet | launch gazebo | map | token create | list | revoke | audit verify | device credentials`: the command line of the gateway.
+// `phygate serve | check | fleet | launch gazebo | map | token create | list | revoke | audit verify | device credentials | policy verify`: the command line of the gateway.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +18,7 @@ import { startVirtualFleet } from '../../sim/virtual-fleet.ts';
 import { deviceTopics } from '../broker-auth.ts';
 import { ConfigError, DEFAULT_SITE_DIR, readConfig, unknownVariables } from '../config.ts';
 import { startGateway } from '../main.ts';
+import { policyCommand } from './policy.ts';
 import { CheckRequestSchema } from '../routes/plans.ts';
 import { openStore, StoreOpenError } from '../store/index.ts';
 
@@ -43,6 +44,9 @@ Usage:
   phygate token revoke ID|NAME               revoke a token: refused from its next request on,
                                              by a running gateway too
   phygate audit verify                       recompute the audit log's whole hash chain
+  phygate policy verify MODEL [--site DIR] [--out CERT] [--device ID] [--variants N] [--edges N] [--seed N]
+                                             roll a policy out on every edge and station approach
+                                             of the site, through the shield; write its certificate
   phygate device credentials ID [--site DIR]
                                              give a device its MQTT login for the embedded broker, printed
                                              once (run again: a new one; the old one stops working)
@@ -70,6 +74,15 @@ fleet: every AMR of the site as a VDA 5050 vehicle, every machine as a machine-p
                  give each device fresh MQTT credentials in the data folder (as
                  'phygate device credentials' does, replacing theirs) and log in with them:
                  for the embedded broker of a gateway on this machine
+
+policy: 'verify' rolls an amr.track policy out in closed loop, faster than real time, through the shield.
+  --site DIR     the site folder (default: $PHYGATE_SITE or the demo site)
+  --out CERT     the certificate (default: MODEL.cert.json beside the model)
+  --device ID    the AMR whose limits and footprint are used (default: the site's first)
+  --variants N   roll-outs per edge: nominal, then perturbed ones (default 4)
+  --edges N      only the first N edges (a quick look; the certificate says how many)
+  --seed N       the perturbations' seed (default 1)
+  Exit status: 0 passed, 1 failed, 2 unreadable model or site.
 `;
 
 type Out = (line: string) => void;
@@ -130,6 +143,8 @@ export async function runCli(argv: string[], out: Out = (l) => process.stdout.wr
         return await device(rest, out, err);
       case 'site':
         return await siteCommand(rest, out, err);
+      case 'policy':
+        return await policyCommand(rest, userPath, out, err);
       case 'help':
       case '--help':
       case '-h':

@@ -38,7 +38,7 @@ t.test('a data "folder" that is a file: StoreOpenError naming the path and the v
 });
 
 t.test('every command answers --help with its own usage, exit 0', async (t) => {
-  for (const command of ['serve', 'check', 'fleet', 'token', 'audit', 'device']) {
+  for (const command of ['serve', 'check', 'fleet', 'token', 'audit', 'device', 'policy']) {
     const r = await cli([command, '--help']);
     t.equal(r.code, 0, `${command} --help: exit 0`);
     t.match(r.out.join('\n'), new RegExp(`^Usage:\\n  phygate ${command}`), `${command}: its usage`);
