@@ -44,6 +44,11 @@ import type { Store } from './store/index.ts';
 import { tabletAssets, type TabletAssets } from './tablet-assets.ts';
 
 export interface AppDeps {
+  /**
+   * How many times faster than real time the floor runs: the virtual fleet's PHYGATE_FLEET_SPEED
+   * (1 with real hardware). GET /v1/site says it, so a screen can give both times.
+   */
+  timeScale?: number;
   /** The limits added later default as in gateway/config.ts. */
   config: Pick<Config, 'PHYGATE_ADMIN_TOKEN' | 'PHYGATE_RATE_LIMIT' | 'PHYGATE_BODY_LIMIT' | 'PHYGATE_REQUEST_TIMEOUT_MS' | 'PHYGATE_LOG_LEVEL'> &
     Partial<Pick<Config, 'PHYGATE_RATE_LIMIT_ANONYMOUS' | 'PHYGATE_EVENT_STREAMS_PER_TOKEN' | 'PHYGATE_EVENT_STREAMS' | 'PHYGATE_CHECK_WORKERS' | 'PHYGATE_CHECK_BUDGET_MS'>>;
@@ -234,7 +239,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(healthRoutes, { site: deps.site });
   await app.register(whoamiRoutes);
-  await app.register(siteRoutes, { site: deps.site });
+  await app.register(siteRoutes, { site: deps.site, timeScale: deps.timeScale ?? 1 });
   await app.register(robotRoutes, { site: deps.site, fleet: deps.fleet, ...(deps.drops ? { drops: deps.drops } : {}) });
   await app.register(metricsRoutes, { site: deps.site, ...(deps.drops ? { drops: deps.drops } : {}) });
   if (deps.traffic) await app.register(trafficRoutes, { traffic: deps.traffic });

@@ -290,7 +290,7 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
     const checks = new CheckPool({ site, size: config.PHYGATE_CHECK_WORKERS, budgetMs: config.PHYGATE_CHECK_BUDGET_MS, log });
     checks.warm();
     started.push(() => checks.close());
-    const app = await buildApp({ config, site, store, fleet, hub, stops, runner: executor, traffic: executor.traffic, drops, log, checker: checks, ...(https ? { https } : {}) });
+    const app = await buildApp({ config, site, store, fleet, hub, stops, timeScale: config.PHYGATE_VIRTUAL_FLEET ? config.PHYGATE_FLEET_SPEED : 1, runner: executor, traffic: executor.traffic, drops, log, checker: checks, ...(https ? { https } : {}) });
     started.push(() => app.close());
     const address = await app.listen({ port: config.PHYGATE_PORT, host: config.PHYGATE_HOST });
     const exposed = plainHttpWarning(config);

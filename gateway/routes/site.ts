@@ -4,7 +4,7 @@ import { planJsonSchema } from '../../planners/plan.ts';
 import { ISSUE_CODES } from '../../planners/report.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
 
-export const siteRoutes: FastifyPluginAsyncZod<{ site: LoadedSite }> = async (app, { site }) => {
+export const siteRoutes: FastifyPluginAsyncZod<{ site: LoadedSite; timeScale: number }> = async (app, { site, timeScale }) => {
   const { index, worldHash } = site;
   const s = index.site;
   // The site never changes while the gateway runs: build the answers once.
@@ -22,6 +22,8 @@ export const siteRoutes: FastifyPluginAsyncZod<{ site: LoadedSite }> = async (ap
     zones: s.zones,
     devices: s.devices,
     policies: s.policies,
+    // Times in reports are real robots' times; the floor runs this many times faster (the virtual fleet's speed).
+    timeScale,
     // The world seen from above, as the checker sees it, and what of it the checker did not read.
     world: {
       obstacles: site.world.obstacles.map((o) => ({ model: o.model, shape: o.shape, x: o.x, y: o.y, yaw: o.yaw, static: o.static })),

@@ -69,6 +69,8 @@ export interface SiteView {
   zones: Zone[];
   devices: SiteDevice[];
   world: { obstacles: Obstacle[] };
+  /** How many times faster than real time the floor runs (the virtual fleet's speed; 1 on real hardware). */
+  timeScale: number;
 }
 
 export interface Issue {

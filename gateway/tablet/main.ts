@@ -110,6 +110,7 @@ async function start(token: string, who: Whoami): Promise<void> {
     api,
     canOperate,
     who: who.name,
+    timeScale: site.timeScale ?? 1,
     onAwaiting: (n) => badge('badge-missions', n, 'waiting for approval'),
     showPicture: (url, alt) => {
       const img = byId<HTMLImageElement>('picture-img');

@@ -44,6 +44,8 @@ export interface MissionsOptions {
   who: string;
   /** How many missions wait for approval, for the tab's badge. */
   onAwaiting(count: number): void;
+  /** How many times faster than real time the floor runs (the virtual fleet's speed; 1 on real hardware). */
+  timeScale: number;
   showPicture(url: string, alt: string): void;
 }
 
@@ -189,7 +191,7 @@ export class MissionsView {
       h(
         'dl',
         { class: 'facts' },
-        fact('Takes', `about ${duration(m.makespanS)} once approved`),
+        fact('Takes', `about ${duration(m.makespanS)} once approved${this.o.timeScale > 1 ? ` (about ${duration(m.makespanS / this.o.timeScale)} on this floor, which runs ${this.o.timeScale}× faster)` : ''}`),
         report ? fact('Uses', ...devicesUsed(report).flatMap((d, i) => [i > 0 ? ', ' : '', h('span', { class: 'nobr' }, d)])) : null,
         detail ? fact('Sent', `${hhmm(new Date(m.createdAt))} by ${detail.createdBy}`) : null,
       ),
