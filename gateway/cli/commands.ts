@@ -1,4 +1,4 @@
-// `phygate serve | check | fleet | launch gazebo | map | token create | list | revoke | audit verify | device credentials`: the command line of the gateway.
+// `phygate serve | check | fleet | launch gazebo | map | token create | list | revoke | audit verify | device credentials | mcp`: the command line of the gateway.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,6 +20,7 @@ import { ConfigError, DEFAULT_SITE_DIR, readConfig, unknownVariables } from '../
 import { startGateway } from '../main.ts';
 import { CheckRequestSchema } from '../routes/plans.ts';
 import { openStore, StoreOpenError } from '../store/index.ts';
+import { mcpCommand } from '../mcp/stdio.ts';
 
 const USAGE = `phygate — control gateway for small shop floors
 
@@ -46,6 +47,9 @@ Usage:
   phygate device credentials ID [--site DIR]
                                              give a device its MQTT login for the embedded broker, printed
                                              once (run again: a new one; the old one stops working)
+  phygate mcp --url http://HOST:PORT --token TOKEN
+                                             an MCP server on stdio for LLM clients that start a process;
+                                             passes every request on to the gateway's /mcp with the token
 
 Roles: ${ROLES.join(', ')}
 Options: --data-dir DIR (default: $PHYGATE_DATA_DIR or ./var)
@@ -71,6 +75,11 @@ fleet: every AMR of the site as a VDA 5050 vehicle, every machine as a machine-p
 `;
 
 type Out = (line: string) => void;
+
+/** phygate's version, from package.json. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 /**
  * A path the user typed, resolved where they stand: `npm run phygate -- check plan.json` runs in
@@ -126,6 +135,8 @@ export async function runCli(argv: string[], out: Out = (l) => process.stdout.wr
         return audit(rest, out, err);
       case 'device':
         return await device(rest, out, err);
+      case 'mcp':
+        return await mcpCommand(rest, packageVersion(), err);
       case 'help':
       case '--help':
       case '-h':

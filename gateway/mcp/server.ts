@@ -79,7 +79,9 @@ function refused(err: unknown): CallToolResult {
   const body = err.body();
   const issues = (err.details as { report?: CheckReport } | undefined)?.report?.issues;
   const lines = [`${body.code}: ${body.message}`, ...(issues ?? []).filter((i) => i.severity === 'error').map((i) => `- ${i.code}${i.step ? ` (step ${i.step})` : ''}: ${i.message} Hint: ${i.hint}`)];
-  return { isError: true, content: [{ type: 'text', text: lines.join('\n') }], structuredContent: { ...body } };
+  // No structuredContent: clients check it against the tool's output schema even on an error.
+  // The first text is for the model; the second is the API's error body, for programs.
+  return { isError: true, content: [{ type: 'text', text: lines.join('\n') }, { type: 'text', text: JSON.stringify(body) }] };
 }
 
 /** The issues with their hints, as text a model reads. */

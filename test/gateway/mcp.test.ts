@@ -21,12 +21,20 @@ async function connect(t: Test, url: URL, token: string): Promise<Client> {
   const client = new Client({ name: 'mcp-test', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
   t.teardown(() => client.close());
+  // Listed first, so the client checks every structured result against its tool's output schema.
+  await client.listTools();
   return client;
 }
 
 const as = (h: TestApp, role: Role) => h.tokens[role];
 const call = async (client: Client, name: string, args: Record<string, unknown> = {}) => (await client.callTool({ name, arguments: args })) as CallToolResult;
 const text = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+/** A refusal's API error body: the last text of a tool error. */
+const refusal = (r: CallToolResult): unknown => {
+  if (!r.isError) return { notAnError: r.structuredContent };
+  const last = r.content.at(-1);
+  return last?.type === 'text' ? JSON.parse(last.text) : undefined;
+};
 
 const TOOLS = ['approve_mission', 'cancel_mission', 'check_plan', 'get_mission', 'get_site', 'list_missions', 'list_robots', 'pause_mission', 'release_stop', 'resume_mission', 'stop', 'submit_mission'];
 
@@ -93,7 +101,7 @@ t.test('approve: a viewer or an agent is refused with FORBIDDEN, an operator app
     const client = role === 'agent' ? agent : await connect(t, url, as(h, role));
     const r = await call(client, 'approve_mission', { id: mission.id, planHash: mission.planHash });
     t.ok(r.isError, `${role}: refused`);
-    t.match(r.structuredContent, { code: 'FORBIDDEN', message: new RegExp(`'operator'.*'${role}-test'`) }, `${role}: REST's code and message`);
+    t.match(refusal(r), { code: 'FORBIDDEN', message: new RegExp(`'operator'.*'${role}-test'`) }, `${role}: REST's code and message`);
     t.equal(h.store.missions.get(mission.id)!.status, 'awaiting_approval', `${role}: the mission did not move`);
   }
   const operator = await connect(t, url, as(h, 'operator'));
@@ -113,10 +121,10 @@ t.test('approve: a viewer or an agent is refused with FORBIDDEN, an operator app
   );
   // Other refusals keep REST's codes too.
   const again = await call(operator, 'approve_mission', { id: mission.id, planHash: mission.planHash });
-  t.match(again.structuredContent, { code: 'INVALID_TRANSITION' });
+  t.match(refusal(again), { code: 'INVALID_TRANSITION' });
   const missing = await call(operator, 'get_mission', { id: 'no-such-mission' });
   t.ok(missing.isError);
-  t.match(missing.structuredContent, { code: 'NOT_FOUND' });
+  t.match(refusal(missing), { code: 'NOT_FOUND' });
   t.ok(h.store.audit.verify().ok, 'the chain verifies with operation rows in it');
 });
 
@@ -129,9 +137,9 @@ t.test('STOP from a viewer token works through StopService and is audited with i
   t.equal(h.store.stops.active().length, 1, 'latched');
   t.match(h.store.audit.list().filter((e) => e.operation === 'stop.press'), [{ actor: 'viewer-test', role: 'viewer', method: 'POST', path: '/mcp', status: 200 }]);
   const unknown = await call(viewer, 'stop', { scope: 'zone:nowhere' });
-  t.match(unknown.structuredContent, { code: 'NOT_FOUND' }, 'a scope that names nothing is refused, as REST refuses it');
+  t.match(refusal(unknown), { code: 'NOT_FOUND' }, 'a scope that names nothing is refused, as REST refuses it');
   const release = await call(viewer, 'release_stop', { ack: true });
-  t.match(release.structuredContent, { code: 'FORBIDDEN' }, 'a viewer may not release');
+  t.match(refusal(release), { code: 'FORBIDDEN' }, 'a viewer may not release');
   const operator = await connect(t, url, as(h, 'operator'));
   const released = await call(operator, 'release_stop', { ack: true, note: 'floor is clear' });
   t.notOk(released.isError, text(released));
