@@ -68,6 +68,7 @@ t.test('check_plan on the canonical plan answers a structured report', async (t)
   t.match(report.assignments, { courier: /^amr-/ }, 'the role is bound to an AMR');
   t.equal(h.store.missions.list().length, 0, 'a check stores nothing');
   const audit = h.store.audit.list().filter((e) => e.operation === 'plans.check');
+  t.equal(audit.length, 1, 'one row for the check');
   t.match(audit, [{ actor: 'agent-test', method: 'POST', path: '/mcp', status: 200, operation: 'plans.check' }], 'the check is audited as REST audits it');
   t.equal(h.store.audit.list().filter((e) => e.path === '/mcp' && !e.operation).length, 0, 'the MCP requests themselves leave no row of their own');
 });
@@ -84,6 +85,7 @@ t.test('a failing plan comes back as a result with its issues and hints, not an 
   t.ok(out.issues.filter((i) => i.severity === 'error').every((i) => i.hint.length > 0), 'each error has a hint');
   for (const i of out.issues) t.ok(text(r).includes(i.hint), `the text carries the hint of ${i.code}`);
   t.equal(h.store.missions.get(out.mission.id)!.status, 'rejected', 'stored as rejected, as REST stores it');
+  t.equal(h.store.audit.list().filter((e) => e.operation === 'missions.submit').length, 1, 'one row for the submit');
   t.match(h.store.audit.list().filter((e) => e.operation === 'missions.submit'), [{ status: 422, code: 'PLAN_REJECTED' }], 'audited as the 422 REST answers');
   // Bad input is refused by the schema before anything runs.
   const bad = await call(client, 'submit_mission', { plan: { schema: 'nope' } });
@@ -110,6 +112,7 @@ t.test('approve: a viewer or an agent is refused with FORBIDDEN, an operator app
   t.match(r.structuredContent, { id: mission.id, status: 'approved', approvedBy: 'operator-test' });
   t.equal(h.store.missions.get(mission.id)!.status, 'approved');
   const rows = h.store.audit.list().filter((e) => e.operation === 'missions.approve');
+  t.equal(rows.length, 3, 'three tries, three rows');
   t.match(
     rows,
     [
@@ -135,6 +138,7 @@ t.test('STOP from a viewer token works through StopService and is audited with i
   t.notOk(r.isError, text(r));
   t.match(r.structuredContent, { scope: 'all', reason: 'mcp test', createdBy: 'viewer-test', told: Array });
   t.equal(h.store.stops.active().length, 1, 'latched');
+  t.equal(h.store.audit.list().filter((e) => e.operation === 'stop.press').length, 1, 'one row for the press');
   t.match(h.store.audit.list().filter((e) => e.operation === 'stop.press'), [{ actor: 'viewer-test', role: 'viewer', method: 'POST', path: '/mcp', status: 200 }]);
   const unknown = await call(viewer, 'stop', { scope: 'zone:nowhere' });
   t.match(refusal(unknown), { code: 'NOT_FOUND' }, 'a scope that names nothing is refused, as REST refuses it');
@@ -188,4 +192,23 @@ t.test('resources and the prompt', async (t) => {
   const words = (prompt.messages[0]!.content as { text: string }).text;
   t.match(words, /bring brackets to shelf-2/);
   for (const st of h.site.index.site.stations) t.ok(words.includes(st.id), `the prompt names station ${st.id}`);
+});
+
+t.test('REST writes the same operation in its audit rows, so both doors read alike', async (t) => {
+  const { h, url } = await listening(t);
+  const res = await h.app.inject({ method: 'POST', url: '/v1/missions', headers: h.auth('agent'), payload: { plan: canonicalPlan() } });
+  t.equal(res.statusCode, 201);
+  const { id, planHash } = res.json() as { id: string; planHash: string };
+  const refused = await h.app.inject({ method: 'POST', url: `/v1/missions/${id}/approve`, headers: h.auth('agent'), payload: { planHash } });
+  t.equal(refused.statusCode, 403);
+  const operator = await connect(t, url, as(h, 'operator'));
+  t.notOk((await call(operator, 'approve_mission', { id, planHash })).isError);
+  t.same(
+    h.store.audit.list().filter((e) => e.operation).map((e) => ({ operation: e.operation, method: e.method, path: e.path, status: e.status, code: e.code })),
+    [
+      { operation: 'missions.submit', method: 'POST', path: '/v1/missions', status: 201, code: null },
+      { operation: 'missions.approve', method: 'POST', path: `/v1/missions/${id}/approve`, status: 403, code: 'FORBIDDEN' },
+      { operation: 'missions.approve', method: 'POST', path: '/mcp', status: 200, code: null },
+    ],
+  );
 });
