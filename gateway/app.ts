@@ -271,6 +271,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     fleet: deps.fleet,
     ...(deps.drops ? { drops: deps.drops } : {}),
     limit,
+    ...(checks.stepAside ? { stepAside: () => checks.stepAside!() } : {}),
     version: PACKAGE_VERSION,
   });
   // Site policy `charging: auto`: idle robots below the reserve are sent to a charger, as missions.

@@ -10,10 +10,12 @@ import { mcpServer, type McpDeps } from './server.ts';
 export interface McpHttpOptions extends McpDeps {
   /** The request budgets (gateway/rate-limit.ts): every MCP request counts but one that only calls `stop`. */
   limit?: (req: FastifyRequest, reply: FastifyReply, principal: Principal | undefined) => void;
+  /** Holds the running plan checks until it is called back (gateway/checks/checker.ts): a STOP's answer is not delayed by them. */
+  stepAside?: () => () => void;
 }
 
 /** Only `stop` tool calls: STOP is never rate-limited, whichever door it comes through. */
-function onlyStops(body: unknown): boolean {
+export function onlyStops(body: unknown): boolean {
   const messages = Array.isArray(body) ? body : [body];
   return messages.length > 0 && messages.every((m) => (m as { method?: unknown })?.method === 'tools/call' && (m as { params?: { name?: unknown } }).params?.name === 'stop');
 }
@@ -31,7 +33,10 @@ export const mcpRoutes: FastifyPluginAsync<McpHttpOptions> = async (app, opts) =
       },
     },
     async (req, reply) => {
-      if (!onlyStops(req.body)) opts.limit?.(req, reply, req.principal);
+      // A STOP over MCP is what POST /v1/stop is: never rate-limited, and checks wait until its answer is out.
+      if (onlyStops(req.body)) {
+        if (opts.stepAside) reply.raw.once('close', opts.stepAside());
+      } else opts.limit?.(req, reply, req.principal);
       const server = mcpServer(opts, { principal: req.principal!, method: req.method, path: '/mcp', requestId: String(req.id) });
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       reply.hijack();

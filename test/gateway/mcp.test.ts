@@ -7,6 +7,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import t, { type Test } from 'tap';
 import type { Role } from '../../gateway/auth/roles.ts';
+import { inThreadChecker } from '../../gateway/checks/checker.ts';
+import { until } from '../helpers/wait.ts';
 import { appFor, canonicalPlan, failingPlan, type TestApp } from './harness.ts';
 
 /** A gateway listening on a free port of 127.0.0.1, closed when `t` ends. */
@@ -211,4 +213,18 @@ t.test('REST writes the same operation in its audit rows, so both doors read ali
       { operation: 'missions.approve', method: 'POST', path: '/mcp', status: 200, code: null },
     ],
   );
+});
+
+t.test('a STOP over MCP holds the running checks until its answer is out, as POST /v1/stop does', async (t) => {
+  // The in-thread checker with a counting stepAside: the pool's own is tested in check-pool.test.ts.
+  let held = 0;
+  let letGo = 0;
+  const h = await appFor(t, { checker: (site) => ({ ...inThreadChecker(site), stepAside: () => (held++, () => void letGo++) }) });
+  const url = new URL('/mcp', await h.app.listen({ port: 0, host: '127.0.0.1' }));
+  const client = await connect(t, url, as(h, 'agent'));
+  t.notOk((await call(client, 'check_plan', { plan: canonicalPlan() })).isError);
+  t.equal(held, 0, 'other tool calls do not');
+  t.notOk((await call(client, 'stop', { reason: 'hold the checks' })).isError);
+  t.equal(held, 1, 'the STOP call held them');
+  await until('the checks let go once the answer is out', () => letGo === 1);
 });
