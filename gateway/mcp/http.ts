@@ -24,8 +24,9 @@ export const mcpRoutes: FastifyPluginAsync<McpHttpOptions> = async (app, opts) =
   app.post(
     '/mcp',
     {
-      // The budget is counted in the handler, once the body says whether this is a STOP.
-      config: { role: 'viewer', rateLimit: false },
+      // Without a valid token the auth hook counts the request; with one, the handler does, once
+      // the body says whether it is a STOP.
+      config: { role: 'viewer', rateLimit: 'route' },
       schema: {
         tags: ['mcp'],
         summary: 'The MCP server (Streamable HTTP, stateless): tools, resources and a prompt for LLM agents',

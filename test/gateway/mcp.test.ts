@@ -228,3 +228,16 @@ t.test('a STOP over MCP holds the running checks until its answer is out, as POS
   t.equal(held, 1, 'the STOP call held them');
   await until('the checks let go once the answer is out', () => letGo === 1);
 });
+
+t.test('requests to /mcp without a valid token count against the address budget', async (t) => {
+  const h = await appFor(t, { config: { PHYGATE_RATE_LIMIT_ANONYMOUS: 3 } });
+  const url = new URL('/mcp', await h.app.listen({ port: 0, host: '127.0.0.1' }));
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer not-a-token' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'stop' } }) });
+    statuses.push(res.status);
+    await res.arrayBuffer();
+  }
+  t.same(statuses.slice(0, 3), [401, 401, 401], 'refused for the token first');
+  t.ok(statuses.slice(3).every((s) => s === 429), `then rate-limited, a stop call too (${statuses.join(', ')})`);
+});
