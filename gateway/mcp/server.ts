@@ -93,7 +93,7 @@ function issuesText(report: CheckReport): string {
 /** The MCP server for one caller. */
 export function mcpServer(deps: McpDeps, caller: Caller): McpServer {
   const { useCases, missions, stops, site, fleet } = deps;
-  const server = new McpServer({ name: 'phygate', version: deps.version }, { capabilities: { logging: {} } });
+  const server = new McpServer({ name: 'phygate', version: deps.version });
   const need = (op: Operation) => `Needs the '${OPERATIONS[op].role}' role.`;
   const run = <T>(op: Operation, f: () => T | Promise<T>, outcome?: (result: T) => Outcome): Promise<T> => useCases.run(op, caller, f, outcome);
   // Each tool's answer, or its refusal as a tool error with the API's code.
@@ -305,7 +305,7 @@ export function planPrompt(site: LoadedSite, goal: string): string {
     'and these devices:',
     devices,
     '',
-    'A plan is JSON: {"schema": "phygate.plan/v1", "name", "goal", "priority" (1-10), "roles": {"courier": {"kind": "amr"}}, "steps": [...]}.',
+    'A plan is JSON: {"schema": "phygate.plan/v1", "name", "goal", "priority" (0-10, default 5), "roles": {"courier": {"kind": "amr"}}, "steps": [...]}.',
     'Each step has an id, an action, a device (a device id, or $role for any device of the role\'s kind) and params; "after" lists the steps it waits for. For example:',
     '{"id": "fetch", "action": "navigate", "device": "$courier", "params": {"to": "cnc-1"}}',
     '{"id": "load", "action": "arm.transfer", "device": "arm-1", "params": {"from": "cnc-1", "to": "$courier"}, "after": ["fetch"]}',
