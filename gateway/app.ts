@@ -1,4 +1,5 @@
 // The Fastify app factory. It never listens: tests use `inject()`, `main` calls `listen()`.
+import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -24,6 +25,7 @@ import { EventHub } from './events.ts';
 import type { TrafficDeviceView } from './execution/traffic.ts';
 import { createLogger, redactUrl, type Logger } from './log.ts';
 import { requestBudgets } from './rate-limit.ts';
+import { UseCases } from './use-cases.ts';
 
 export { redactUrl } from './log.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -39,6 +41,7 @@ import { tokenRoutes } from './routes/tokens.ts';
 import { tabletRoutes } from './routes/tablet.ts';
 import { trafficRoutes } from './routes/traffic.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
+import { mcpRoutes } from './mcp/http.ts';
 import { StopService } from './stop.ts';
 import type { Store } from './store/index.ts';
 import { tabletAssets, type TabletAssets } from './tablet-assets.ts';
@@ -82,6 +85,7 @@ export interface AppDeps {
 export type App = FastifyInstance;
 
 const { PHYGATE_RATE_LIMIT_ANONYMOUS, PHYGATE_EVENT_STREAMS_PER_TOKEN, PHYGATE_EVENT_STREAMS } = readConfig({});
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const LIMIT_DEFAULTS = { PHYGATE_RATE_LIMIT_ANONYMOUS, PHYGATE_EVENT_STREAMS_PER_TOKEN, PHYGATE_EVENT_STREAMS };
 
 declare module 'fastify' {
@@ -263,6 +267,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     stops = own;
   }
   await app.register(stopRoutes, { stops });
+  // The same use cases for LLM agents over MCP, with the same roles and audit rows.
+  await app.register(mcpRoutes, {
+    useCases: new UseCases({ audit: deps.store.audit, now, log: app.log }),
+    missions,
+    stops,
+    site: deps.site,
+    timeScale: deps.timeScale ?? 1,
+    fleet: deps.fleet,
+    ...(deps.drops ? { drops: deps.drops } : {}),
+    limit,
+    ...(checks.stepAside ? { stepAside: () => checks.stepAside!() } : {}),
+    version: PACKAGE_VERSION,
+  });
   // Site policy `charging: auto`: idle robots below the reserve are sent to a charger, as missions.
   if (deps.runner && deps.site.index.site.policies.charging === 'auto') {
     const latch = stops;
@@ -302,7 +319,10 @@ function installAuditLog(app: App, store: Store, now: () => Date): void {
     clearInterval(timer);
     flush();
   });
-  const audited = (req: FastifyRequest) => !READ_METHODS.has(req.method) && req.url.split('?')[0] !== '/healthz';
+  // An MCP request with a valid token leaves its rows where its tools run (gateway/use-cases.ts):
+  // one per use case, with the operation; a refused one is audited here as any request is.
+  const audited = (req: FastifyRequest) =>
+    !READ_METHODS.has(req.method) && req.url.split('?')[0] !== '/healthz' && !(req.principal && req.routeOptions.url === '/mcp');
   // The error code is in the body, which onResponse no longer sees. Every error body is
   // ApiError.body(), serialized with `code` first, so the code is read without parsing the body
   // (a PLAN_REJECTED body carries the whole report).
@@ -324,6 +344,7 @@ function installAuditLog(app: App, store: Store, now: () => Date): void {
       status: reply.statusCode,
       code: reply.statusCode >= 400 ? (codes.get(req) ?? null) : null,
       requestId: String(req.id),
+      ...(req.routeOptions.config?.operation ? { operation: req.routeOptions.config.operation } : {}),
     };
     try {
       if (!req.principal && reply.statusCode >= 400) {

@@ -25,8 +25,11 @@ declare module 'fastify' {
     role?: Role | 'public';
     /** The token may also come as `?access_token=` (RFC 6750), for EventSource, which cannot send headers. */
     queryToken?: boolean;
-    /** `false`: never rate-limited (STOP). */
-    rateLimit?: false;
+    /**
+     * `false`: never rate-limited (STOP). `'route'`: requests without a valid token are counted
+     * here, those with one by the route itself, once it knows what they ask (/mcp: a `stop` call is never limited).
+     */
+    rateLimit?: false | 'route';
   }
 }
 
@@ -60,7 +63,8 @@ export function installAuth(app: FastifyInstance, tokens: TokenStore, opts: Auth
     const header = req.headers.authorization ?? (typeof fromQuery === 'string' ? `Bearer ${fromQuery}` : undefined);
     const found = authenticate(header, tokens, adminDigest, opts.now());
     const principal = 'refused' in found ? undefined : found;
-    if (req.routeOptions.config.rateLimit !== false) opts.limit?.(req, reply, principal);
+    const rateLimit = req.routeOptions.config.rateLimit;
+    if (rateLimit === undefined || (rateLimit === 'route' && !principal)) opts.limit?.(req, reply, principal);
     if (!principal) throw new ApiError('refused' in found ? found.refused : 'UNAUTHORIZED');
     req.principal = principal;
     const required = need ?? 'admin';

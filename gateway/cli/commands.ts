@@ -1,4 +1,4 @@
-// `phygate serve | check | fleet | launch gazebo | map | token create | list | revoke | audit verify | device credentials | policy verify`: the command line of the gateway.
+// `phygate serve | check | fleet | launch gazebo | map | token create | list | revoke | audit verify | device credentials | site validate | policy verify | mcp`: the command line of the gateway.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +21,7 @@ import { startGateway } from '../main.ts';
 import { policyCommand } from './policy.ts';
 import { CheckRequestSchema } from '../routes/plans.ts';
 import { openStore, StoreOpenError } from '../store/index.ts';
+import { mcpCommand } from '../mcp/stdio.ts';
 
 const USAGE = `phygate — control gateway for small shop floors
 
@@ -52,6 +53,9 @@ Usage:
                                              once (run again: a new one; the old one stops working)
   phygate site validate DIR                  check a site folder (site.yaml, its world, the nav graph
                                              against the obstacles) and print every problem found
+  phygate mcp --url http://HOST:PORT --token TOKEN
+                                             an MCP server on stdio for LLM clients that start a process;
+                                             passes every request on to the gateway's /mcp with the token
 
 Roles: ${ROLES.join(', ')}
 Options: --data-dir DIR (default: $PHYGATE_DATA_DIR or ./var)
@@ -86,6 +90,11 @@ policy: 'verify' rolls an amr.track policy out in closed loop, faster than real 
 `;
 
 type Out = (line: string) => void;
+
+/** phygate's version, from package.json. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 /**
  * A path the user typed, resolved where they stand: `npm run phygate -- check plan.json` runs in
@@ -145,6 +154,8 @@ export async function runCli(argv: string[], out: Out = (l) => process.stdout.wr
         return await siteCommand(rest, out, err);
       case 'policy':
         return await policyCommand(rest, userPath, out, err);
+      case 'mcp':
+        return await mcpCommand(rest, packageVersion(), err);
       case 'help':
       case '--help':
       case '-h':

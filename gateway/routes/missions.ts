@@ -10,6 +10,7 @@ import type { LoadedSite } from '../../sim/site-folder.ts';
 import { ApiError, ErrorBodySchema } from '../errors.ts';
 import type { MissionService } from '../missions/service.ts';
 import { missionEventView, MissionEventViewSchema, missionSummary, MissionSummarySchema, missionView, MissionViewSchema } from '../missions/view.ts';
+import { restConfig } from '../use-cases.ts';
 import { EVENTS_LIMIT_MAX, EVENTS_PAGE } from '../store/missions.ts';
 
 const MissionIdParams = z.object({ id: z.string().min(1).max(100) });
@@ -26,7 +27,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
   app.post(
     '/v1/missions',
     {
-      config: { role: 'agent' },
+      config: restConfig('missions.submit'),
       schema: {
         tags: ['missions'],
         summary: 'Check a plan and store it as a mission',
@@ -59,7 +60,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
   app.get(
     '/v1/missions',
     {
-      config: { role: 'viewer' },
+      config: restConfig('missions.list'),
       schema: {
         tags: ['missions'],
         summary: 'Missions, newest first',
@@ -88,7 +89,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
   app.get(
     '/v1/missions/:id',
     {
-      config: { role: 'viewer' },
+      config: restConfig('missions.get'),
       schema: {
         tags: ['missions'],
         summary: 'One mission with its plan, report and steps',
@@ -157,7 +158,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
   app.post(
     '/v1/missions/:id/approve',
     {
-      config: { role: 'operator' },
+      config: restConfig('missions.approve'),
       schema: {
         tags: ['missions'],
         summary: 'Approve exactly the plan that was checked',
@@ -173,7 +174,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
   app.post(
     '/v1/missions/:id/cancel',
     {
-      config: { role: 'operator' },
+      config: restConfig('missions.cancel'),
       schema: {
         tags: ['missions'],
         summary: 'Cancel a mission that has not finished',
@@ -189,7 +190,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
   app.post(
     '/v1/missions/:id/pause',
     {
-      config: { role: 'operator' },
+      config: restConfig('missions.pause'),
       schema: {
         tags: ['missions'],
         summary: 'Pause a running mission: no new steps start, its AMRs pause (VDA 5050 startPause)',
@@ -204,7 +205,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
   app.post(
     '/v1/missions/:id/resume',
     {
-      config: { role: 'operator' },
+      config: restConfig('missions.resume'),
       schema: {
         tags: ['missions'],
         summary: 'Resume a paused mission (after a pause, a STOP or a gateway restart)',

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AssumeSchema } from '../../planners/fleet.ts';
 import { PlanSchema } from '../../planners/plan.ts';
 import type { MissionService } from '../missions/service.ts';
+import { restConfig } from '../use-cases.ts';
 
 export const CheckRequestSchema = z.strictObject({
   plan: PlanSchema,
@@ -14,7 +15,7 @@ export const planRoutes: FastifyPluginAsyncZod<{ missions: MissionService }> = a
   app.post(
     '/v1/plans/check',
     {
-      config: { role: 'agent' },
+      config: restConfig('plans.check'),
       schema: {
         tags: ['plans'],
         summary: 'Check a plan in simulation; nothing moves',

@@ -5,14 +5,18 @@ import type { DropCounter } from '../../robots/drops.ts';
 import type { FleetRegistry } from '../../robots/fleet-registry.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
 import { ApiError } from '../errors.ts';
+import { restConfig } from '../use-cases.ts';
+
+/** One device of the site with its live state and its dropped messages, as the API shows it. */
+export function robotView(site: LoadedSite, fleet: FleetRegistry, drops: Pick<DropCounter, 'of'> | undefined, id: string) {
+  const device = site.index.device(id)!;
+  return { kind: device.kind, ...fleet.get(id)!, dropped: drops?.of(id) ?? {} };
+}
 
 export const robotRoutes: FastifyPluginAsyncZod<{ site: LoadedSite; fleet: FleetRegistry; drops?: Pick<DropCounter, 'of'> }> = async (app, { site, fleet, drops }) => {
   // `dropped`: how many of the device's messages were not acted on, by reason (robots/drops.ts).
-  const view = (id: string) => {
-    const device = site.index.device(id)!;
-    return { kind: device.kind, ...fleet.get(id)!, dropped: drops?.of(id) ?? {} };
-  };
-  app.get('/v1/robots', { config: { role: 'viewer' }, schema: { tags: ['robots'], summary: 'Every device of the site with its live state' } }, async () => ({
+  const view = (id: string) => robotView(site, fleet, drops, id);
+  app.get('/v1/robots', { config: restConfig('robots.list'), schema: { tags: ['robots'], summary: 'Every device of the site with its live state' } }, async () => ({
     robots: site.index.site.devices.map((d) => view(d.id)),
   }));
   app.get(

@@ -3,12 +3,16 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { planJsonSchema } from '../../planners/plan.ts';
 import { ISSUE_CODES } from '../../planners/report.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
+import { restConfig } from '../use-cases.ts';
 
-export const siteRoutes: FastifyPluginAsyncZod<{ site: LoadedSite; timeScale: number }> = async (app, { site, timeScale }) => {
+/**
+ * The site as GET /v1/site and the MCP tool get_site answer it. `timeScale`: how many times
+ * faster than real time the floor runs (the virtual fleet's speed; 1 with real hardware).
+ */
+export function siteView(site: LoadedSite, timeScale = 1) {
   const { index, worldHash } = site;
   const s = index.site;
-  // The site never changes while the gateway runs: build the answers once.
-  const view = {
+  return {
     id: s.id,
     name: s.name,
     mapId: s.mapId,
@@ -30,9 +34,14 @@ export const siteRoutes: FastifyPluginAsyncZod<{ site: LoadedSite; timeScale: nu
       ignored: site.world.ignored,
     },
   };
+}
+
+export const siteRoutes: FastifyPluginAsyncZod<{ site: LoadedSite; timeScale: number }> = async (app, { site, timeScale }) => {
+  // The site never changes while the gateway runs: build the answers once.
+  const view = siteView(site, timeScale);
   const planSchema = planJsonSchema();
 
-  app.get('/v1/site', { config: { role: 'viewer' }, schema: { tags: ['site'], summary: 'Stations, nav graph, zones, devices and policies of the site' } }, async () => view);
+  app.get('/v1/site', { config: restConfig('site.read'), schema: { tags: ['site'], summary: 'Stations, nav graph, zones, devices and policies of the site' } }, async () => view);
   app.get('/v1/schemas/plan.json', { config: { role: 'viewer' }, schema: { tags: ['site'], summary: 'JSON Schema of plan format v1' } }, async (_req, reply) =>
     reply.type('application/schema+json').send(planSchema),
   );

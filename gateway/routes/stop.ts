@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ApiError } from '../errors.ts';
 import { DEFAULT_REASON, readStopBody, REASON_MAX, STOP_BODY_MAX, type StopBody } from '../stop-request.ts';
 import type { StopService } from '../stop.ts';
+import { restConfig } from '../use-cases.ts';
 
 /** What the press's body says at best; the route reads any body (see stop-request.ts). Documentation only. */
 const StopPressBody = z
@@ -49,7 +50,7 @@ export const stopRoutes: FastifyPluginAsyncZod<{ stops: StopService }> = async (
   app.post(
     '/v1/stop/release',
     {
-      config: { role: 'operator' },
+      config: restConfig('stop.release'),
       schema: {
         tags: ['stop'],
         summary: 'Release every active STOP (operator); missions stay paused until resumed',
@@ -88,7 +89,7 @@ const stopPress: FastifyPluginAsyncZod<{ stops: StopService }> = async (app, { s
     '/v1/stop',
     {
       // Any token may stop the floor, however many requests it has made: STOP is never rate-limited.
-      config: { role: 'viewer', rateLimit: false, bodyOptional: true },
+      config: { ...restConfig('stop.press'), rateLimit: false, bodyOptional: true },
       schema: {
         tags: ['stop'],
         summary: 'STOP: every device in the scope stops at once; latched until an operator releases it',

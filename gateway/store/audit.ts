@@ -29,6 +29,8 @@ export interface AuditEntry {
   count?: number;
   /** The client address of such a row. */
   address?: string;
+  /** The use case, e.g. `missions.approve` (gateway/use-cases.ts); absent on rows of requests that are none. */
+  operation?: string;
   prevHash: string;
   hash: string;
 }
@@ -38,6 +40,7 @@ export type NewAuditEntry = Pick<AuditEntry, 'actor' | 'role' | 'method' | 'path
   at?: Date;
   count?: number;
   address?: string;
+  operation?: string;
 };
 
 export type ChainCheck = { ok: true; rows: number } | { ok: false; seq: number; reason: string };
@@ -60,22 +63,23 @@ interface AuditRow {
   request_id: string;
   count: number | null;
   address: string | null;
+  operation: string | null;
   prev_hash: string;
   hash: string;
 }
 
-const COLUMNS = 'seq, at, actor, role, method, path, status, code, request_id, count, address, prev_hash, hash';
+const COLUMNS = 'seq, at, actor, role, method, path, status, code, request_id, count, address, operation, prev_hash, hash';
 
 /** The page size of `list()` when none is given, and the most it returns. */
 export const AUDIT_PAGE = 100;
 export const AUDIT_PAGE_MAX = 1000;
 
-type HashedFields = Omit<AuditRow, 'prev_hash' | 'hash' | 'count' | 'address'> & Partial<Pick<AuditRow, 'count' | 'address'>>;
+type HashedFields = Omit<AuditRow, 'prev_hash' | 'hash' | 'count' | 'address' | 'operation'> & Partial<Pick<AuditRow, 'count' | 'address' | 'operation'>>;
 
 /**
  * The JSON the hash covers: every field but the hashes, keys sorted, no whitespace. Written out
  * key by key, so the hash never depends on how an object happened to be built. `address` and
- * `count` are left out when null, so rows written before they existed keep their hashes.
+ * `count` (and `operation`) are left out when null, so rows written before they existed keep their hashes.
  */
 export function canonicalAuditJson(r: HashedFields): string {
   return JSON.stringify({
@@ -85,6 +89,7 @@ export function canonicalAuditJson(r: HashedFields): string {
     code: r.code,
     ...(r.count == null ? {} : { count: r.count }),
     method: r.method,
+    ...(r.operation == null ? {} : { operation: r.operation }),
     path: r.path,
     requestId: r.request_id,
     role: r.role,
@@ -110,6 +115,7 @@ function toEntry(r: AuditRow): AuditEntry {
     requestId: r.request_id,
     ...(r.count === null ? {} : { count: r.count }),
     ...(r.address === null ? {} : { address: r.address }),
+    ...(r.operation == null ? {} : { operation: r.operation }),
     prevHash: r.prev_hash,
     hash: r.hash,
   };
@@ -137,7 +143,7 @@ export class AuditStore {
     this.#last = db.prepare<[], Pick<AuditRow, 'seq' | 'hash'>>('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
     this.#insert = db.prepare<[AuditRow]>(
       `INSERT INTO audit (${COLUMNS})
-       VALUES (@seq, @at, @actor, @role, @method, @path, @status, @code, @request_id, @count, @address, @prev_hash, @hash)`,
+       VALUES (@seq, @at, @actor, @role, @method, @path, @status, @code, @request_id, @count, @address, @operation, @prev_hash, @hash)`,
     );
     this.#page = db.prepare<[number, number], AuditRow>(`SELECT ${COLUMNS} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`);
     this.#all = db.prepare<[], AuditRow>(`SELECT ${COLUMNS} FROM audit ORDER BY seq`);
@@ -166,6 +172,7 @@ export class AuditStore {
       request_id: entry.requestId,
       count: entry.count ?? null,
       address: entry.address ?? null,
+      operation: entry.operation ?? null,
     });
     return toEntry(row);
   }

@@ -264,6 +264,12 @@ export const MIGRATIONS: readonly string[] = [
     created_at TEXT NOT NULL
   ) STRICT;
   `,
+  `
+  -- The use case an audit row records (e.g. missions.approve), whichever door it came through:
+  -- REST or MCP (gateway/use-cases.ts). NULL on rows without one, and then left out of the
+  -- row's hash, so the rows before this migration verify as they did.
+  ALTER TABLE audit ADD COLUMN operation TEXT;
+  `,
 ];
 
 /** The schema version a database has once every migration ran. */
