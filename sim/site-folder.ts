@@ -30,16 +30,20 @@ export class SiteLoadError extends Error {
   }
 }
 
-export function loadSiteFolder(dir: string): LoadedSite {
-  const root = resolve(dir);
-  const file = join(root, 'site.yaml');
-  let raw: unknown;
+/** The parsed YAML of a site file, or a SiteLoadError saying why it cannot be read. */
+function readSiteYaml(file: string): unknown {
   try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
+    return parseYaml(readFileSync(file, 'utf8'));
   } catch (err) {
     const message = err instanceof YAMLParseError ? err.message : `cannot read: ${(err as Error).message}`;
     throw new SiteLoadError(file, [{ path: '(file)', message }]);
   }
+}
+
+export function loadSiteFolder(dir: string): LoadedSite {
+  const root = resolve(dir);
+  const file = join(root, 'site.yaml');
+  const raw = readSiteYaml(file);
   const parsed = SiteSchema.safeParse(raw);
   if (!parsed.success) throw new SiteLoadError(file, shapeProblems(parsed.error));
   const site = parsed.data;
@@ -105,9 +109,9 @@ export async function validateSiteFolder(dir: string): Promise<{ site?: LoadedSi
   const file = join(root, 'site.yaml');
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
+    raw = readSiteYaml(file);
   } catch (err) {
-    return { problems: [{ file, path: '(file)', message: err instanceof YAMLParseError ? err.message : `cannot read: ${(err as Error).message}` }] };
+    return { problems: (err as SiteLoadError).problems.map((p) => ({ file, ...p })) };
   }
   const parsed = SiteSchema.safeParse(raw);
   // A site of the wrong shape cannot be cross-checked; its world file can still be read.

@@ -1,2 +1,0 @@
-// Imported by worker.mjs to learn whether this thread can load TypeScript yet.
-export const typescript: boolean = true;
