@@ -78,6 +78,20 @@ export function policyNodeTimeoutS(lengthM: number, amr: Pick<Amr, 'limits'>): n
   return 3 * (lengthM / amr.limits.maxSpeed + Math.PI / amr.limits.maxTurnRate) + 10;
 }
 
+/** What a policy-driven AMR did since its last pause, counted in control ticks. */
+export interface PolicyPause {
+  /** Control ticks run when the pause came. */
+  atTick: number;
+  /** Its speed then, m/s. */
+  speed: number;
+  /** The largest |v| or |ω| commanded since (0: every command was zero). */
+  maxCommand: number;
+  /** Ticks the shield answered since (a robot not asked about gets no command). */
+  commanded: number;
+  /** The tick by which it stood still (undefined: still braking). */
+  stoodAtTick?: number;
+}
+
 /** A policy-driven run's progress toward node `index + 1`. */
 interface Track {
   path: PathPose[];
@@ -141,7 +155,7 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
   private policyError: VdaError | undefined;
   private lastInterventions = -1;
   /** Policy-driven: control ticks run, and the last command the shield let through. */
-  readonly policyStats = { ticks: 0, lastCommand: { v: 0, omega: 0 } as { v: number; omega: number }, pausedTicks: 0 };
+  readonly policyStats: { ticks: number; lastCommand: { v: number; omega: number }; pausedTicks: number; pause?: PolicyPause } = { ticks: 0, lastCommand: { v: 0, omega: 0 }, pausedTicks: 0 };
 
   constructor(
     readonly controller: AgvController,
@@ -254,6 +268,7 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
       case 'startPause':
         // Stop at once; the controller hears about it right after.
         this.paused = true;
+        if (this.motion) this.policyStats.pause = { atTick: this.policyStats.ticks, speed: Math.abs(this.motion.v), maxCommand: 0, commanded: 0 };
         this.setDriving(false);
         for (const job of this.jobs) this.report(job.ctx, { actionStatus: ActionStatus.Paused });
         this.report(context, { actionStatus: ActionStatus.Finished, resultDescription: 'paused', linkedState: { paused: true } });
@@ -497,7 +512,12 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
 
   sense(): { state: AmrState; obs: ArrayLike<number> } | undefined {
     const r = this.run;
-    if (this.halted || !this.motion || !r?.track || this.soc <= 0) return undefined;
+    if (this.halted || !this.motion || this.soc <= 0) return undefined;
+    // Paused (a STOP) while moving or on a run: through the shield's hold, which answers zero
+    // without asking the policy (the observation is never read) and counts it.
+    const moving = Math.abs(this.motion.v) > 1e-6 || Math.abs(this.motion.omega) > 1e-6;
+    if (this.paused && (moving || r)) return { state: this.motion, obs: new Float64Array(8) };
+    if (!r?.track) return undefined;
     if (!r.traverse && !r.stop) {
       // Nobody let the AMR onto the next edge: the run ends here.
       this.run = undefined;
@@ -524,6 +544,15 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
     this.spend((this.movingMass() * G * this.amr.battery.rollingFriction * Math.hypot(after.x - before.x, after.y - before.y)) / this.amr.battery.efficiency);
     this.velocity = { vx: after.v, vy: 0, omega: after.omega };
     const moving = Math.abs(after.v) > 1e-6 || Math.abs(after.omega) > 1e-6;
+    const pause = this.policyStats.pause;
+    if (this.paused && pause) {
+      // What the pilot's shield commanded, not the zero the adapter holds to anyway.
+      if (command) {
+        pause.commanded++;
+        pause.maxCommand = Math.max(pause.maxCommand, Math.abs(command.v), Math.abs(command.omega));
+      }
+      if (!moving) pause.stoodAtTick ??= this.policyStats.ticks;
+    }
     this.setDriving(moving);
     if (moving) this.reportPose();
     this.reportInterventions();

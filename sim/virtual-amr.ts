@@ -21,7 +21,7 @@ import { VDA5050_VERSION, type Vda5050Version } from '../robots/vda5050/schemas.
 import type { MqttLogin } from '../robots/mqtt.ts';
 import { DEFAULT_INTERFACE_NAME } from '../robots/vda5050/topics.ts';
 import type { PolicyPilot } from './policy-pilot.ts';
-import { VirtualAmrAdapter, type OrderSource, type VirtualAmrAdapterOptions } from './virtual-amr-adapter.ts';
+import { VirtualAmrAdapter, type OrderSource, type PolicyPause, type VirtualAmrAdapterOptions } from './virtual-amr-adapter.ts';
 
 export interface VirtualAmrSettings {
   brokerUrl: string;
@@ -60,6 +60,8 @@ export interface VirtualAmrPolicy {
   /** The last command the shield let through, and the speed now. */
   lastCommand: { v: number; omega: number };
   speed: { v: number; omega: number };
+  /** Since its last pause (a STOP), if it was paused. */
+  pause?: PolicyPause;
 }
 
 export interface VirtualAmr {
@@ -240,8 +242,9 @@ export async function startVirtualAmr(settings: VirtualAmrSettings): Promise<Vir
       const loaded = settings.pilot?.policies.get(amrId)?.policy;
       const a = adapter!;
       if (!loaded) return undefined;
-      const { ticks, pausedTicks, lastCommand } = a.policyStats;
-      return { name: loaded.metadata.name, version: loaded.metadata.version, sha256: loaded.sha256, interventions: { ...a.interventions() }, ticks, pausedTicks, lastCommand: { ...lastCommand }, speed: a.speedNow };
+      const { ticks, pausedTicks, lastCommand, pause } = a.policyStats;
+      return {
+        ...(pause ? { pause: { ...pause } } : {}), name: loaded.metadata.name, version: loaded.metadata.version, sha256: loaded.sha256, interventions: { ...a.interventions() }, ticks, pausedTicks, lastCommand: { ...lastCommand }, speed: a.speedNow };
     },
     receiveLoad: () => adapter!.receiveLoad(),
     close: async () => {
