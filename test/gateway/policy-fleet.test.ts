@@ -96,4 +96,13 @@ t.test("the README's plan runs to succeeded with its courier driven by a policy;
   const policy = courier.policy()!;
   t.ok(policy.interventions.stop! > 0, `the stop is counted among the interventions (${policy.interventions.stop})`);
   t.ok(Object.values(policy.interventions).reduce((a, b) => a + b, 0) > 0, `interventions: ${JSON.stringify(policy.interventions)}`);
+  // The gateway shows it: GET /v1/robots/{id} from the vehicle's state.
+  const robot = await until('the policy on GET /v1/robots/amr-3', async () => {
+    const r = (await api<{ policy?: { name: string; version: string; sha256: string; interventions: number; byReason: Record<string, number> } }>(g, 'GET', `/v1/robots/${COURIER}`)).json;
+    return r.policy && r.policy.interventions > 0 ? r : undefined;
+  });
+  t.match(robot.policy, { name: 'test-tracker', version: '1.0.0', sha256: policy.sha256 }, 'GET /v1/robots/{id} names the policy by name, version and SHA-256');
+  t.ok(robot.policy!.byReason.stop! > 0, `and counts the interventions by reason: ${JSON.stringify(robot.policy!.byReason)}`);
+  const plain = (await api<{ policy?: unknown }>(g, 'GET', '/v1/robots/amr-1')).json;
+  t.equal(plain.policy, undefined, 'an AMR on the analytic motion model has none');
 });
