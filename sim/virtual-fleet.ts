@@ -1,6 +1,8 @@
 // The demo site's virtual fleet: every AMR of the site as a VDA 5050 vehicle and every machine,
 // conveyor and arm as a machine-protocol device (those with a `ros2` block aside: ROS 2 drives
-// them), each with its own MQTT connection to the broker, exactly as real hardware would connect. `npm start` runs it in the gateway process;
+// them), each with its own MQTT connection to the broker, exactly as real hardware would connect.
+// An AMR whose device says `policy:` is driven by that ONNX policy through the fleet's one
+// PolicyPilot (policy-pilot.ts), loaded only then. `npm start` runs it in the gateway process;
 // `phygate fleet` runs it as a process of its own.
 import { protocolOf } from '../planners/site.ts';
 import type { MqttLogin } from '../robots/mqtt.ts';
