@@ -305,6 +305,7 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
         const p = Object.fromEntries((action.actionParameters ?? []).map((a) => [a.key, a.value]));
         this.run = undefined;
         this.pose = { x: p.x as number, y: p.y as number, theta: wrapAngle(p.theta as number) };
+        if (this.motion) this.motion = { ...this.pose, v: 0, omega: 0 };
         this.lastNode = { id: p.lastNodeId as string, sequenceId: typeof p.lastNodeSequenceId === 'number' ? p.lastNodeSequenceId : 0 };
         this.report(context, {
           actionStatus: ActionStatus.Finished,
