@@ -269,6 +269,7 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
         site,
         speed: config.PHYGATE_FLEET_SPEED,
         interfaceName: config.PHYGATE_VDA_INTERFACE,
+        log: (line) => log.warn(line),
         ...(access || trust ? { credentials: (id: string) => ({ ...access?.inProcessCredentials(id), ...trust }) } : {}),
       });
       virtualFleet = vf;

@@ -45,6 +45,20 @@ export interface DeviceState {
   mapId?: string;
   /** VDA 5050 AMRs: what its last factsheet says, and where that falls short of the site's description. */
   factsheet?: DeviceFactsheet;
+  /**
+   * VDA 5050 AMRs driven by a learned policy: which one, and how often its safety shield stepped
+   * in (the state's `policyShield` information entry, POLICY.md).
+   */
+  policy?: DevicePolicy;
+}
+
+export interface DevicePolicy {
+  name: string;
+  version: string;
+  sha256: string;
+  /** The shield's interventions in total and by reason. */
+  interventions: number;
+  byReason: Record<string, number>;
 }
 
 /** A vehicle's factsheet as the check needs it (robots/vda5050/factsheet.ts makes it). */

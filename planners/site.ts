@@ -142,6 +142,12 @@ const AmrSchema = z.strictObject({
   }),
   transport: z.strictObject({ loadS: z.number().finite().nonnegative(), unloadS: z.number().finite().nonnegative() }),
   ros2: Ros2AmrSchema.optional(),
+  policy: z
+    .strictObject({
+      model: z.string().min(1).describe('the ONNX model file (POLICY.md), relative to the site folder'),
+    })
+    .optional()
+    .describe('drive this AMR with a learned policy instead of the analytic motion model (the virtual fleet only, for now)'),
 });
 
 const ArmSchema = z.strictObject({

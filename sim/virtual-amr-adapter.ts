@@ -2,12 +2,14 @@
 // hands the physical part to this adapter. It drives the order's edges on the site's nav graph
 // with the AMR's motion limits (the planners' motion profile, `speed` times faster than real
 // time), drains and charges its battery, picks and drops totes, pauses and resumes, and stops
-// when an order is cancelled.
+// when an order is cancelled. An AMR whose device says `policy:` is driven by that policy
+// instead (policy-pilot.ts): the same protocol upward, the motion from the shielded policy.
 import {
   ActionStatus,
   AgvController,
   EStop,
   ErrorLevel,
+  InfoLevel,
   OperatingMode,
   type ActionContext,
   type ActionStatusChangeInfo,
@@ -33,6 +35,10 @@ import type { NavGraph } from '../planners/route.ts';
 import type { Amr, SiteIndex } from '../planners/site.ts';
 import { wrapAngle } from '../robots/vda5050/order.ts';
 import { departsS, planRun, poseAt, reachedS, startOnFirstEdgeS, type MotionRun } from './amr-motion.ts';
+import { trackObservation, type PathPose } from '../robots/policy/amr-track.ts';
+import { stepAmr, ZERO_COMMAND, type AmrState } from '../robots/policy/kinematics.ts';
+import { INTERVENTION_REASONS, type Shield, type ShieldedCommand } from '../robots/policy/shield.ts';
+import type { PilotedVehicle, PolicyPilot } from './policy-pilot.ts';
 import { actionProblems, deviationProblems, factsheetOf, NODE_TOLERANCE_M, routeProblems, unsupported } from './virtual-amr-checks.ts';
 
 const G = 9.81;
@@ -56,6 +62,45 @@ export interface VirtualAmrAdapterOptions extends AgvAdapterOptions {
   tickMs: number;
   /** Called with the adapter once the controller has created it. */
   created?: (adapter: VirtualAmrAdapter) => void;
+  /** Drive with the policy this pilot holds for the AMR instead of the analytic motion model. */
+  pilot?: PolicyPilot;
+}
+
+/** How close (rad) a policy-driven AMR must turn to a node's heading, when the order gives one. */
+export const POLICY_HEADING_TOLERANCE_RAD = 0.05;
+
+/**
+ * Simulated seconds a policy gets to reach the next node before the AMR reports a FATAL
+ * `policyTimeout` error (the step fails rather than hang): three times what driving the edge at
+ * the AMR's top speed and a half turn in place take, plus 10 s.
+ */
+export function policyNodeTimeoutS(lengthM: number, amr: Pick<Amr, 'limits'>): number {
+  return 3 * (lengthM / amr.limits.maxSpeed + Math.PI / amr.limits.maxTurnRate) + 10;
+}
+
+/** What a policy-driven AMR did since its last pause, counted in control ticks. */
+export interface PolicyPause {
+  /** Control ticks run when the pause came. */
+  atTick: number;
+  /** Its speed then, m/s. */
+  speed: number;
+  /** The largest |v| or |ω| commanded since (0: every command was zero). */
+  maxCommand: number;
+  /** Ticks the shield answered since (a robot not asked about gets no command). */
+  commanded: number;
+  /** The tick by which it stood still (undefined: still braking). */
+  stoodAtTick?: number;
+}
+
+/** A policy-driven run's progress toward node `index + 1`. */
+interface Track {
+  path: PathPose[];
+  segment: number;
+  /** Simulated seconds spent on the way to this node. */
+  sinceS: number;
+  timeoutS: number;
+  /** Turning in place on the end node to the order's heading. */
+  turning: boolean;
 }
 
 interface Job {
@@ -79,9 +124,11 @@ interface ActiveRun {
   stop?: StopTraverseContext;
   /** The order's nodes along the run (nodes[index + 1] is the one ahead). */
   nodes: Node[];
+  /** Policy-driven: the path to the node ahead. */
+  track?: Track;
 }
 
-export class VirtualAmrAdapter implements AgvAdapter {
+export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
   readonly name = 'PhygateVirtualAmr';
   readonly apiVersion = 2;
   private readonly options: VirtualAmrAdapterOptions;
@@ -102,6 +149,13 @@ export class VirtualAmrAdapter implements AgvAdapter {
   private loadCount = 0;
   private emptyError: VdaError | undefined;
   private attachedPromise: Promise<void> = Promise.resolve();
+  /** Policy-driven: its shield, its speed and turn rate, the last command, the error it reports. */
+  private shield: Shield | undefined;
+  private motion: AmrState | undefined;
+  private policyError: VdaError | undefined;
+  private lastInterventions = -1;
+  /** Policy-driven: control ticks run, and the last command the shield let through. */
+  readonly policyStats: { ticks: number; lastCommand: { v: number; omega: number }; pausedTicks: number; pause?: PolicyPause } = { ticks: 0, lastCommand: { v: 0, omega: 0 }, pausedTicks: 0 };
 
   constructor(
     readonly controller: AgvController,
@@ -140,10 +194,28 @@ export class VirtualAmrAdapter implements AgvAdapter {
     return { ...this.pose };
   }
 
+  get id(): string {
+    return this.amr.id;
+  }
+
+  /** Its speed (m/s) and turn rate now. */
+  get speedNow(): { v: number; omega: number } {
+    return this.motion ? { v: this.motion.v, omega: this.motion.omega } : { v: this.velocity.vx, omega: this.velocity.omega };
+  }
+
+  /** Policy-driven: the shield's interventions on it so far, by reason. */
+  interventions(): Readonly<Record<string, number>> | undefined {
+    return this.shield?.interventions(this.amr.id);
+  }
+
   attach(context: AttachContext): void {
     this.controller.updateFactsheet(factsheetOf(this.amr));
     this.lastTickMs = performance.now();
     this.timer = setInterval(() => this.tick(), this.options.tickMs);
+    if (this.options.pilot) {
+      this.motion = { ...this.pose, v: 0, omega: 0 };
+      this.shield = this.options.pilot.attach(this.amr, this);
+    }
     // `attached` is declared void but is async: it subscribes to orders before the first state goes out.
     const done: unknown = context.attached({
       agvPosition: this.agvPosition(),
@@ -169,6 +241,7 @@ export class VirtualAmrAdapter implements AgvAdapter {
   /** Stops the simulation clock for good (the AMR is switched off or crashed). */
   halt(): void {
     this.halted = true;
+    this.options.pilot?.detach(this.amr.id);
     clearInterval(this.timer);
     this.timer = undefined;
   }
@@ -195,6 +268,7 @@ export class VirtualAmrAdapter implements AgvAdapter {
       case 'startPause':
         // Stop at once; the controller hears about it right after.
         this.paused = true;
+        if (this.motion) this.policyStats.pause = { atTick: this.policyStats.ticks, speed: Math.abs(this.motion.v), maxCommand: 0, commanded: 0 };
         this.setDriving(false);
         for (const job of this.jobs) this.report(job.ctx, { actionStatus: ActionStatus.Paused });
         this.report(context, { actionStatus: ActionStatus.Finished, resultDescription: 'paused', linkedState: { paused: true } });
@@ -231,6 +305,7 @@ export class VirtualAmrAdapter implements AgvAdapter {
         const p = Object.fromEntries((action.actionParameters ?? []).map((a) => [a.key, a.value]));
         this.run = undefined;
         this.pose = { x: p.x as number, y: p.y as number, theta: wrapAngle(p.theta as number) };
+        if (this.motion) this.motion = { ...this.pose, v: 0, omega: 0 };
         this.lastNode = { id: p.lastNodeId as string, sequenceId: typeof p.lastNodeSequenceId === 'number' ? p.lastNodeSequenceId : 0 };
         this.report(context, {
           actionStatus: ActionStatus.Finished,
@@ -293,7 +368,7 @@ export class VirtualAmrAdapter implements AgvAdapter {
 
   stopTraverse(context: StopTraverseContext): void {
     const r = this.run;
-    const onNode = !r || r.t <= departsS(r.motion, r.index);
+    const onNode = !r || (r.track ? this.standsOn(r.nodes[r.index]!) : r.t <= departsS(r.motion, r.index));
     if (!r || onNode || this.paused) {
       // On a node, or paused (a STOP): stay exactly here.
       this.run = undefined;
@@ -334,6 +409,13 @@ export class VirtualAmrAdapter implements AgvAdapter {
     this.spend((mass * motion.route.speedUpJPerKg + mass * G * this.amr.battery.rollingFriction * (this.amr.footprint.width / 2) * motion.route.turnRad) / this.amr.battery.efficiency);
     // Halted between two nodes (a STOP), it goes on from where it stands, along the edge it is on.
     this.run = { motion, edges, nodes, index: 0, t: startOnFirstEdgeS(motion, this.pose, NODE_TOLERANCE_M), traverse: context };
+    if (this.motion) {
+      if (this.policyError) {
+        this.controller.updateErrors(this.policyError, 'remove', true);
+        this.policyError = undefined;
+      }
+      this.run.track = this.trackTo(this.run);
+    }
   }
 
   private tick(): void {
@@ -365,7 +447,8 @@ export class VirtualAmrAdapter implements AgvAdapter {
   }
 
   private advance(dt: number): void {
-    if (this.paused || this.soc <= 0) return;
+    // A policy-driven AMR moves on the pilot's ticks (sense/act below).
+    if (this.paused || this.soc <= 0 || this.motion) return;
     let left = dt;
     let moved = false;
     let r = this.run;
@@ -420,6 +503,168 @@ export class VirtualAmrAdapter implements AgvAdapter {
     // The controller marks the node reached and, synchronously, lets the AMR onto the next edge.
     traverse.edgeTraversed();
     return this.run === r ? r : undefined;
+  }
+
+  // ---- driven by a policy (policy-pilot.ts) ------------------------------------------------
+
+  stopped(): boolean {
+    return this.paused;
+  }
+
+  sense(): { state: AmrState; obs: ArrayLike<number> } | undefined {
+    const r = this.run;
+    if (this.halted || !this.motion || this.soc <= 0) return undefined;
+    // Paused (a STOP) while moving or on a run: through the shield's hold, which answers zero
+    // without asking the policy (the observation is never read) and counts it.
+    const moving = Math.abs(this.motion.v) > 1e-6 || Math.abs(this.motion.omega) > 1e-6;
+    if (this.paused && (moving || r)) return { state: this.motion, obs: new Float64Array(8) };
+    if (!r?.track) return undefined;
+    if (!r.traverse && !r.stop) {
+      // Nobody let the AMR onto the next edge: the run ends here.
+      this.run = undefined;
+      return undefined;
+    }
+    const edgeLimit = r.edges[r.index]?.maxSpeed ?? Infinity;
+    const limit = Math.min(this.amr.limits.maxSpeed, edgeLimit, this.shield!.zoneLimit(this.motion.x, this.motion.y));
+    const o = trackObservation(r.track.path, this.motion, limit, r.track.segment);
+    r.track.segment = o.segment;
+    return { state: this.motion, obs: o.obs };
+  }
+
+  act(command: ShieldedCommand | undefined, dtS: number): void {
+    if (this.halted || !this.motion) return;
+    this.policyStats.ticks++;
+    if (this.paused) this.policyStats.pausedTicks++;
+    // Paused, without a run or without an answer: a zero command, so the AMR brakes to a stand.
+    const c = !this.paused && this.run?.track && command ? command : ZERO_COMMAND;
+    this.policyStats.lastCommand = { v: c.v, omega: c.omega };
+    const before = this.motion;
+    const after = this.soc > 0 ? stepAmr(before, c, this.amr.limits, dtS) : { ...before, v: 0, omega: 0 };
+    this.motion = after;
+    this.pose = { x: after.x, y: after.y, theta: after.theta };
+    this.spend((this.movingMass() * G * this.amr.battery.rollingFriction * Math.hypot(after.x - before.x, after.y - before.y)) / this.amr.battery.efficiency);
+    this.velocity = { vx: after.v, vy: 0, omega: after.omega };
+    const moving = Math.abs(after.v) > 1e-6 || Math.abs(after.omega) > 1e-6;
+    const pause = this.policyStats.pause;
+    if (this.paused && pause) {
+      // What the pilot's shield commanded, not the zero the adapter holds to anyway.
+      if (command) {
+        pause.commanded++;
+        pause.maxCommand = Math.max(pause.maxCommand, Math.abs(command.v), Math.abs(command.omega));
+      }
+      if (!moving) pause.stoodAtTick ??= this.policyStats.ticks;
+    }
+    this.setDriving(moving);
+    if (moving) this.reportPose();
+    this.reportInterventions();
+    const r = this.run;
+    if (!r?.track || this.paused) return;
+    r.track.sinceS += dtS;
+    if (this.reached(r)) {
+      const next = this.arrive(r);
+      if (next) next.track = this.trackTo(next);
+      return;
+    }
+    if (r.track.sinceS > r.track.timeoutS) {
+      const node = r.nodes[r.index + 1]!;
+      this.run = undefined;
+      this.policyError = {
+        errorType: 'policyTimeout',
+        errorLevel: ErrorLevel.Fatal,
+        errorDescription: `the policy did not reach node '${node.nodeId}' within ${Math.round(r.track.timeoutS)} s`,
+        errorReferences: [{ referenceKey: 'nodeId', referenceValue: node.nodeId }],
+      };
+      this.controller.updateErrors(this.policyError, 'add', true);
+    }
+  }
+
+  fault(message: string): void {
+    if (this.halted) return;
+    this.run = undefined;
+    this.policyError = { errorType: 'policyRuntimeFailed', errorLevel: ErrorLevel.Fatal, errorDescription: message, errorReferences: [] };
+    if (this.motion) this.motion = { ...this.motion, v: 0, omega: 0 };
+    this.setDriving(false);
+    this.controller.updateErrors(this.policyError, 'add', true);
+  }
+
+  /** The path to node `index + 1`: the edge from node `index` to it, and a turn in place there to the order's heading. */
+  private trackTo(r: ActiveRun): Track {
+    const from = r.nodes[r.index]!;
+    const to = r.nodes[r.index + 1]!;
+    const a = this.options.graph.points.get(from.nodeId)!;
+    const b = this.options.graph.points.get(to.nodeId)!;
+    const heading = Math.atan2(b[1] - a[1], b[0] - a[0]);
+    const length = Math.hypot(b[0] - a[0], b[1] - a[1]);
+    // A zero-length edge (the AMR is sent to the node it stands on) is a turn to where it faces.
+    const theta = length > 1e-9 ? heading : this.pose.theta;
+    return {
+      path: [
+        { x: a[0], y: a[1], theta },
+        { x: b[0], y: b[1], theta },
+      ],
+      segment: 0,
+      sinceS: 0,
+      timeoutS: policyNodeTimeoutS(length, this.amr),
+      turning: false,
+    };
+  }
+
+  /** Node `index + 1` is reached: within NODE_TOLERANCE_M of it, and turned to the order's heading on the last node. */
+  private reached(r: ActiveRun): boolean {
+    const track = r.track!;
+    const node = r.nodes[r.index + 1]!;
+    if (!track.turning) {
+      if (!this.standsOn(node)) return false;
+      const last = r.index + 1 === r.nodes.length - 1;
+      const theta = node.nodePosition?.theta;
+      if (!last || theta === undefined || Math.abs(wrapAngle(theta - this.pose.theta)) <= POLICY_HEADING_TOLERANCE_RAD) return true;
+      // On the end node, facing the wrong way: a path of zero length turns the AMR in place.
+      const end = track.path[1]!;
+      track.path = [
+        { ...end, theta },
+        { ...end, theta },
+      ];
+      track.segment = 0;
+      track.turning = true;
+      return false;
+    }
+    return Math.abs(wrapAngle(track.path[1]!.theta - this.pose.theta)) <= POLICY_HEADING_TOLERANCE_RAD;
+  }
+
+  private standsOn(node: Node): boolean {
+    const p = this.options.graph.points.get(node.nodeId);
+    return !!p && Math.hypot(p[0] - this.pose.x, p[1] - this.pose.y) <= NODE_TOLERANCE_M;
+  }
+
+  /**
+   * The shield's interventions, upward in the state's `information`: one entry of type
+   * `policyShield` naming the policy, with the count per reason and the total.
+   */
+  private reportInterventions(): void {
+    const counts = this.shield!.interventions(this.amr.id);
+    const total = INTERVENTION_REASONS.reduce((sum, k) => sum + counts[k], 0);
+    if (total === this.lastInterventions) return;
+    this.lastInterventions = total;
+    const p = this.options.pilot!.policies.get(this.amr.id)!.policy;
+    this.controller.updatePartialState(
+      {
+        information: [
+          {
+            infoType: 'policyShield',
+            infoLevel: InfoLevel.Info,
+            infoDescription: `driven by policy ${p.metadata.name} ${p.metadata.version}`,
+            infoReferences: [
+              { referenceKey: 'policyName', referenceValue: p.metadata.name },
+              { referenceKey: 'policyVersion', referenceValue: p.metadata.version },
+              { referenceKey: 'policySha256', referenceValue: p.sha256 },
+              { referenceKey: 'interventions', referenceValue: String(total) },
+              ...INTERVENTION_REASONS.map((k) => ({ referenceKey: `interventions.${k}`, referenceValue: String(counts[k]) })),
+            ],
+          },
+        ],
+      },
+      false,
+    );
   }
 
   private setDriving(driving: boolean): void {

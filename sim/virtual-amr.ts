@@ -20,7 +20,8 @@ import type { SiteIndex } from '../planners/site.ts';
 import { VDA5050_VERSION, type Vda5050Version } from '../robots/vda5050/schemas.ts';
 import type { MqttLogin } from '../robots/mqtt.ts';
 import { DEFAULT_INTERFACE_NAME } from '../robots/vda5050/topics.ts';
-import { VirtualAmrAdapter, type OrderSource, type VirtualAmrAdapterOptions } from './virtual-amr-adapter.ts';
+import type { PolicyPilot } from './policy-pilot.ts';
+import { VirtualAmrAdapter, type OrderSource, type PolicyPause, type VirtualAmrAdapterOptions } from './virtual-amr-adapter.ts';
 
 export interface VirtualAmrSettings {
   brokerUrl: string;
@@ -42,12 +43,33 @@ export interface VirtualAmrSettings {
   tickMs?: number;
   /** Its MQTT login (and how to trust a TLS broker); none: anonymous. */
   login?: MqttLogin;
+  /** Drive it with its device's policy, held by this pilot, instead of the analytic motion model. */
+  pilot?: PolicyPilot;
+}
+
+/** What drives a policy-driven virtual AMR, and how it went so far. */
+export interface VirtualAmrPolicy {
+  name: string;
+  version: string;
+  sha256: string;
+  /** The shield's interventions by reason. */
+  interventions: Readonly<Record<string, number>>;
+  /** Control ticks run, and of those while paused. */
+  ticks: number;
+  pausedTicks: number;
+  /** The last command the shield let through, and the speed now. */
+  lastCommand: { v: number; omega: number };
+  speed: { v: number; omega: number };
+  /** Since its last pause (a STOP), if it was paused. */
+  pause?: PolicyPause;
 }
 
 export interface VirtualAmr {
   readonly amrId: string;
   /** Where it is now. */
   position(): { x: number; y: number; theta: number };
+  /** The policy that drives it; undefined when the analytic motion model does. */
+  policy(): VirtualAmrPolicy | undefined;
   /** A tote put on it from outside (the arm's transfer onto this AMR); false if it already had one. */
   receiveLoad(): boolean;
   /** Switches it off cleanly: OFFLINE published, disconnected. */
@@ -180,6 +202,7 @@ export async function startVirtualAmr(settings: VirtualAmrSettings): Promise<Vir
     speed,
     tickMs: settings.tickMs ?? 50,
     created: (a) => (adapter = a),
+    ...(settings.pilot ? { pilot: settings.pilot } : {}),
   };
   const controller = new VirtualAmrController(
     { manufacturer: amr.vda5050.manufacturer, serialNumber: amr.vda5050.serialNumber },
@@ -215,6 +238,14 @@ export async function startVirtualAmr(settings: VirtualAmrSettings): Promise<Vir
   return {
     amrId,
     position: () => adapter!.position,
+    policy: () => {
+      const loaded = settings.pilot?.policies.get(amrId)?.policy;
+      const a = adapter!;
+      if (!loaded) return undefined;
+      const { ticks, pausedTicks, lastCommand, pause } = a.policyStats;
+      return {
+        ...(pause ? { pause: { ...pause } } : {}), name: loaded.metadata.name, version: loaded.metadata.version, sha256: loaded.sha256, interventions: { ...a.interventions() }, ticks, pausedTicks, lastCommand: { ...lastCommand }, speed: a.speedNow };
+    },
     receiveLoad: () => adapter!.receiveLoad(),
     close: async () => {
       if (closed) return;

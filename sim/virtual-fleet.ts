@@ -1,10 +1,13 @@
 // The demo site's virtual fleet: every AMR of the site as a VDA 5050 vehicle and every machine,
 // conveyor and arm as a machine-protocol device (those with a `ros2` block aside: ROS 2 drives
-// them), each with its own MQTT connection to the broker, exactly as real hardware would connect. `npm start` runs it in the gateway process;
+// them), each with its own MQTT connection to the broker, exactly as real hardware would connect.
+// An AMR whose device says `policy:` is driven by that ONNX policy through the fleet's one
+// PolicyPilot (policy-pilot.ts), loaded only then. `npm start` runs it in the gateway process;
 // `phygate fleet` runs it as a process of its own.
 import { protocolOf } from '../planners/site.ts';
 import type { MqttLogin } from '../robots/mqtt.ts';
 import type { LoadedSite } from './site-folder.ts';
+import type { PolicyPilot } from './policy-pilot.ts';
 import { startVirtualAmr, type VirtualAmr } from './virtual-amr.ts';
 import { startVirtualMachine, type VirtualMachine } from './virtual-machine.ts';
 
@@ -18,11 +21,15 @@ export interface VirtualFleetOptions {
   soc?: number;
   /** Each device's login to the broker, as a real one has its own (none: connect anonymously). */
   credentials?: (deviceId: string) => MqttLogin | undefined;
+  /** Where a refused policy model is said (default: stderr). */
+  log?: (line: string) => void;
 }
 
 export interface VirtualFleet {
   amrs: Map<string, VirtualAmr>;
   machines: Map<string, VirtualMachine>;
+  /** AMRs not started because their policy model was refused, with why. */
+  refused: Map<string, string>;
   /** Every device says OFFLINE and disconnects. */
   close(): Promise<void>;
 }
@@ -35,15 +42,28 @@ export async function startVirtualFleet(opts: VirtualFleetOptions): Promise<Virt
     const login = opts.credentials?.(id);
     return login ? { login } : {};
   };
+  let pilot: PolicyPilot | undefined;
+  let refused = new Map<string, string>();
   const close = async () => {
     await Promise.allSettled([...[...amrs.values()].map((a) => a.close()), ...[...machines.values()].map((m) => m.close())]);
+    await pilot?.close();
   };
   try {
+    // The policy runtime (onnxruntime, a worker) and the shields' collision world are loaded only
+    // when some virtual AMR is driven by a policy.
+    if (site.index.site.devices.some((d) => d.kind === 'amr' && d.policy && protocolOf(d) !== 'ros2')) {
+      const { PolicyPilot } = await import('./policy-pilot.ts');
+      const started = await PolicyPilot.start({ site, speed: opts.speed ?? 1, log: opts.log ?? ((line) => console.error(line)) });
+      pilot = started.pilot;
+      refused = started.refused;
+    }
     for (const d of site.index.site.devices) {
       // A device with a `ros2` block is driven over ROS 2 only (planners/site.ts protocolOf): a
       // VDA 5050 twin of it would report a second, motionless pose for the same robot.
       if (protocolOf(d) === 'ros2') continue;
       if (d.kind === 'amr') {
+        // A model that does not fit the contract: this AMR stays off, the rest of the fleet runs.
+        if (refused.has(d.id)) continue;
         amrs.set(
           d.id,
           await startVirtualAmr({
@@ -55,6 +75,7 @@ export async function startVirtualFleet(opts: VirtualFleetOptions): Promise<Virt
             speed: opts.speed ?? 1,
             soc: opts.soc ?? 0.9,
             ...loginOf(d.id),
+            ...(d.policy && pilot ? { pilot } : {}),
           }),
         );
       } else {
@@ -79,5 +100,5 @@ export async function startVirtualFleet(opts: VirtualFleetOptions): Promise<Virt
     await close();
     throw err;
   }
-  return { amrs, machines, close };
+  return { amrs, machines, refused, close };
 }

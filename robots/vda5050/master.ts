@@ -9,7 +9,7 @@
 // ../sequence.ts) and its timestamp within `clockSkewMs` of the gateway's clock, so a replayed or
 // forged message cannot put a vehicle back where it was, or where it never was, for long.
 import type { MqttClient } from 'mqtt';
-import type { DeviceFactsheet, DeviceState, Pose } from '../../planners/fleet.ts';
+import type { DeviceFactsheet, DevicePolicy, DeviceState, Pose } from '../../planners/fleet.ts';
 import { buildNavGraph, type NavGraph } from '../../planners/route.ts';
 import type { Amr, SiteIndex } from '../../planners/site.ts';
 import { DropCounter, UNKNOWN_DEVICE, type DropReason } from '../drops.ts';
@@ -172,6 +172,7 @@ class AmrFleetState implements DeviceState {
   lastSeen: string;
   mapId: string | undefined;
   factsheet: DeviceFactsheet | undefined;
+  policy: DevicePolicy | undefined;
 
   constructor(
     id: string,
@@ -185,6 +186,7 @@ class AmrFleetState implements DeviceState {
     lastSeen: string,
     mapId: string | undefined,
     factsheet: DeviceFactsheet | undefined,
+    policy: DevicePolicy | undefined,
   ) {
     this.id = id;
     this.online = true;
@@ -198,7 +200,19 @@ class AmrFleetState implements DeviceState {
     this.lastSeen = lastSeen;
     this.mapId = mapId;
     this.factsheet = factsheet;
+    this.policy = policy;
   }
+}
+
+/** The policy a vehicle says drives it, from its state's `policyShield` information entry (POLICY.md). */
+function policyOf(state: State): DevicePolicy | undefined {
+  const info = state.information?.find((i) => i.infoType === 'policyShield');
+  if (!info) return undefined;
+  const refs = new Map((info.infoReferences ?? []).map((r) => [r.referenceKey, r.referenceValue]));
+  const byReason: Record<string, number> = {};
+  for (const [k, v] of refs) if (k.startsWith('interventions.') && Number.isFinite(Number(v))) byReason[k.slice('interventions.'.length)] = Number(v);
+  const total = Number(refs.get('interventions'));
+  return { name: refs.get('policyName') ?? '', version: refs.get('policyVersion') ?? '', sha256: refs.get('policySha256') ?? '', interventions: Number.isFinite(total) ? total : 0, byReason };
 }
 
 /** A pose of an AMR's fleet state (a class for the reason AmrFleetState is one). */
@@ -616,6 +630,7 @@ export class Vda5050Master {
         this.isoTime(now),
         mapId,
         v.sheet,
+        policyOf(state),
       ),
     );
     const wasWrong = known.mapId !== undefined && known.mapId !== siteMap;

@@ -1,0 +1,197 @@
+// The virtual fleet's policy pilot: every virtual AMR whose device in site.yaml says `policy:` is
+// driven by that ONNX model instead of the analytic motion model. One pilot per fleet holds one
+// policy runtime (a worker thread, one session per model, every robot on a model in one batch),
+// the site's collision world for the shields, and one control loop: each tick it asks every
+// policy-driven AMR for its observation, runs PolicyDrive (shield hold, batched inference, shield
+// filter) and hands each AMR its shielded command for one tick of simulated time.
+//
+// Simulated time moves one control tick per tick of the loop, never by the wall clock: a machine
+// too slow for the fleet's speed factor makes the robots move slower, never jump. The loop waits
+// 1 / (rateHz × speed) real seconds between ticks.
+import { resolve } from 'node:path';
+import { PolicyContractError } from '../robots/policy/contract.ts';
+import type { AmrState } from '../robots/policy/kinematics.ts';
+import type { LoadedPolicy } from '../robots/policy/loader.ts';
+import type { Shield, ShieldAlert, ShieldedCommand } from '../robots/policy/shield.ts';
+import type { Amr } from '../planners/site.ts';
+import type { LoadedSite } from './site-folder.ts';
+
+/** What the pilot asks of a policy-driven virtual AMR each tick. */
+export interface PilotedVehicle {
+  readonly id: string;
+  /** Its state and the observation of the path it follows; undefined when it has nothing to follow. */
+  sense(): { state: AmrState; obs: ArrayLike<number> } | undefined;
+  /** Paused (a STOP is a pause to a VDA 5050 vehicle): the shield gives zero without asking the policy. */
+  stopped(): boolean;
+  /** One tick of `dtS` simulated seconds under the shielded command (undefined: none this tick, brake). */
+  act(command: ShieldedCommand | undefined, dtS: number): void;
+  /** The runtime failed: the vehicle reports an error and stands. */
+  fault(message: string): void;
+}
+
+/** The policy a device is driven by, as the pilot loaded it. */
+export interface PilotPolicy {
+  file: string;
+  policy: LoadedPolicy;
+}
+
+export interface PolicyPilotOptions {
+  site: LoadedSite;
+  /** Simulated seconds per real second. */
+  speed: number;
+  log: (line: string) => void;
+}
+
+export interface PolicyPilotStart {
+  /** Undefined when no device's model could be used. */
+  pilot?: PolicyPilot;
+  /** Devices whose model was refused, with why: they are not started. */
+  refused: Map<string, string>;
+}
+
+export class PolicyPilot {
+  private readonly vehicles = new Map<string, { vehicle: PilotedVehicle; model: string; shield: Shield }>();
+  private closed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private simMs = 0;
+  private looping: Promise<void> | undefined;
+  /** Control ticks run since the start. */
+  ticks = 0;
+
+  private constructor(
+    private readonly opts: PolicyPilotOptions,
+    /** By device id. */
+    readonly policies: ReadonlyMap<string, PilotPolicy>,
+    private readonly runtime: import('../robots/policy/runtime.ts').PolicyRuntime,
+    private readonly drive: import('../robots/policy/drive.ts').PolicyDrive,
+    private readonly makeShield: (amr: Amr, tickS: number, onAlert: (a: ShieldAlert) => void) => Shield,
+    private readonly freeWorld: () => void,
+    /** Seconds of simulated time per control tick. */
+    readonly tickS: number,
+  ) {}
+
+  /**
+   * Loads the model of every AMR with `policy:`, checks each against the contract and starts one
+   * runtime for those that fit. The runtime, onnxruntime and the collision world are loaded only
+   * here, so a site without policies never loads them.
+   */
+  static async start(opts: PolicyPilotOptions): Promise<PolicyPilotStart> {
+    const refused = new Map<string, string>();
+    const policies = new Map<string, PilotPolicy>();
+    const { loadPolicyFile } = await import('../robots/policy/loader.ts');
+    let rateHz: number | undefined;
+    for (const d of opts.site.index.devicesOfKind('amr')) {
+      if (!d.policy) continue;
+      const file = resolve(opts.site.dir, d.policy.model);
+      try {
+        const policy = await loadPolicyFile(file);
+        rateHz ??= policy.metadata.rateHz;
+        if (policy.metadata.rateHz !== rateHz) {
+          throw new PolicyContractError('metadata.rateHz', `the fleet's policies run on one control loop at ${rateHz} Hz; this model is made for ${policy.metadata.rateHz} Hz`);
+        }
+        policies.set(d.id, { file, policy });
+      } catch (err) {
+        const why = err instanceof PolicyContractError ? `${file}: ${err.message}` : `${file}: ${(err as Error).message}`;
+        refused.set(d.id, why);
+        opts.log(`${d.id}: policy model refused, the AMR is not started: ${why}`);
+      }
+    }
+    if (policies.size === 0 || rateHz === undefined) return { refused };
+    const [{ PolicyRuntime }, { PolicyDrive }, { Shield, shieldSiteOf }, { createCollisionWorld }] = await Promise.all([
+      import('../robots/policy/runtime.ts'),
+      import('../robots/policy/drive.ts'),
+      import('../robots/policy/shield.ts'),
+      import('./world/collision.ts'),
+    ]);
+    // One session per model file: robots on the same file are rows of one batch.
+    const models = new Map<string, LoadedPolicy>();
+    for (const p of policies.values()) models.set(p.file, p.policy);
+    let runtime: import('../robots/policy/runtime.ts').PolicyRuntime;
+    try {
+      runtime = await PolicyRuntime.start(models);
+    } catch (err) {
+      for (const id of policies.keys()) {
+        refused.set(id, (err as Error).message);
+        opts.log(`${id}: policy runtime did not start, the AMR is not started: ${(err as Error).message}`);
+      }
+      return { refused };
+    }
+    const world = await createCollisionWorld(opts.site.world.obstacles);
+    const shieldSite = shieldSiteOf(opts.site.index.site, world);
+    const tickS = 1 / rateHz;
+    let pilot: PolicyPilot | undefined;
+    const drive = new PolicyDrive({ inference: runtime, stopped: (id) => pilot!.vehicles.get(id)?.vehicle.stopped() ?? true, now: () => pilot!.simMs });
+    pilot = new PolicyPilot(
+      opts,
+      policies,
+      runtime,
+      drive,
+      (amr, tick, onAlert) => new Shield({ limits: amr.limits, footprint: amr.footprint, site: shieldSite, tickS: tick, onAlert }),
+      () => world.free(),
+      tickS,
+    );
+    return { pilot, refused };
+  }
+
+  /** The shield a device's vehicle is driven through (one per device, counting its interventions). */
+  attach(amr: Amr, vehicle: PilotedVehicle): Shield {
+    const p = this.policies.get(amr.id);
+    if (!p) throw new Error(`'${amr.id}' has no policy in this pilot`);
+    const shield = this.makeShield(amr, this.tickS, (a) => this.opts.log(`${a.robot}: shield: ${a.message}`));
+    this.vehicles.set(amr.id, { vehicle, model: p.file, shield });
+    this.looping ??= this.loop();
+    return shield;
+  }
+
+  detach(id: string): void {
+    this.vehicles.delete(id);
+  }
+
+  private async loop(): Promise<void> {
+    const periodMs = (this.tickS * 1000) / this.opts.speed;
+    // Not within attach: the vehicle being attached is not ready for its first tick yet.
+    await new Promise<void>((done) => setImmediate(done));
+    while (!this.closed) {
+      const began = performance.now();
+      try {
+        await this.tick();
+      } catch (err) {
+        // The runtime failed (its worker died, a run failed): no robot can be driven any more.
+        const message = `the policy pilot failed: ${(err as Error).message}`;
+        this.opts.log(message);
+        for (const { vehicle } of this.vehicles.values()) vehicle.fault(message);
+        return;
+      }
+      const wait = periodMs - (performance.now() - began);
+      await new Promise<void>((done) => {
+        this.wake = done;
+        this.timer = setTimeout(done, Math.max(0, wait));
+      });
+    }
+  }
+
+  private async tick(): Promise<void> {
+    this.simMs += this.tickS * 1000;
+    this.ticks++;
+    const driven: import('../robots/policy/drive.ts').DrivenRobot[] = [];
+    const entries = [...this.vehicles.values()];
+    for (const e of entries) {
+      const sensed = e.vehicle.sense();
+      if (sensed) driven.push({ id: e.vehicle.id, model: e.model, state: sensed.state, obs: sensed.obs, observedAt: this.simMs, shield: e.shield });
+    }
+    const commands = driven.length > 0 ? await this.drive.tick(driven) : new Map<string, ShieldedCommand>();
+    if (this.closed) return;
+    for (const e of entries) if (this.vehicles.get(e.vehicle.id) === e) e.vehicle.act(commands.get(e.vehicle.id), this.tickS);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.wake?.();
+    await this.looping?.catch(() => {});
+    await this.runtime.close();
+    this.freeWorld();
+  }
+}

@@ -1,0 +1,108 @@
+// End to end with a policy-driven AMR: the gateway with its virtual fleet over its broker, on a
+// copy of the demo site where the README plan's courier says `policy:` with the test's own
+// tracking model (test/sim/policy-tracker.ts). The README's plan runs to succeeded; a STOP while
+// the courier drives makes it report paused, the shield commands zero from the first control tick
+// on, and it stands within the ticks its braking takes.
+import t, { type Test } from 'tap';
+import { readConfig } from '../../gateway/config.ts';
+import { startGateway, type Gateway } from '../../gateway/main.ts';
+import { canonicalPlan, demoSiteCopy, tempDirFor } from './harness.ts';
+import { until } from '../helpers/wait.ts';
+import { callApi } from '../helpers/http.ts';
+import { writeTracker } from '../sim/policy-tracker.ts';
+import type { Amr } from '../../planners/site.ts';
+
+const ADMIN = 'test-admin-token-0123456789';
+/** The AMR the planner makes the README plan's courier on the demo site. */
+const COURIER = 'amr-3';
+
+async function gateway(t: Test, speed: number): Promise<Gateway> {
+  const site = demoSiteCopy(t, (yaml) => yaml.replace(`serialNumber: ${COURIER} }\n`, `serialNumber: ${COURIER} }\n    policy: { model: tracker.onnx }\n`));
+  writeTracker(site);
+  const g = await startGateway(
+    readConfig({
+      PHYGATE_PORT: '0',
+      PHYGATE_MQTT_PORT: '0',
+      PHYGATE_DATA_DIR: tempDirFor(t),
+      PHYGATE_LOG_LEVEL: 'silent',
+      PHYGATE_FLEET_SPEED: String(speed),
+      PHYGATE_ADMIN_TOKEN: ADMIN,
+      PHYGATE_SITE: site,
+    }),
+  );
+  t.teardown(() => g.close());
+  await until('the fleet online', () => g.fleet.list().every((d) => d.online));
+  return g;
+}
+
+interface MissionView {
+  id: string;
+  status: string;
+  planHash: string;
+  steps: { id: string; status: string }[];
+  report?: { assignments: Record<string, string> };
+}
+
+const api = <T = MissionView>(g: Gateway, method: string, path: string, body?: unknown) => callApi<T>(g.url, ADMIN, method, path, body);
+
+async function submitAndApprove(g: Gateway, plan: unknown): Promise<MissionView> {
+  const sub = await api(g, 'POST', '/v1/missions', { plan });
+  if (sub.status !== 201) throw new Error(`submit: ${sub.status} ${JSON.stringify(sub.json)}`);
+  const ok = await api(g, 'POST', `/v1/missions/${sub.json.id}/approve`, { planHash: sub.json.planHash });
+  if (ok.status !== 200) throw new Error(`approve: ${ok.status} ${JSON.stringify(ok.json)}`);
+  return ok.json;
+}
+
+const missionIs = (g: Gateway, id: string, status: string) => async () => {
+  const m = (await api(g, 'GET', `/v1/missions/${id}`)).json;
+  return m.status === status ? m : undefined;
+};
+
+t.test("the README's plan runs to succeeded with its courier driven by a policy; STOP pauses it within a control tick", async (t) => {
+  const g = await gateway(t, 20);
+  const courier = g.virtualFleet!.amrs.get(COURIER)!;
+  t.match(courier.policy(), { name: 'test-tracker' }, `${COURIER} is driven by the test's policy`);
+  const approved = await submitAndApprove(g, canonicalPlan());
+  t.equal(approved.status, 'running', 'approval starts it');
+  const view = (await api(g, 'GET', `/v1/missions/${approved.id}`)).json;
+  t.equal(view.report?.assignments.courier, COURIER, `the courier is ${COURIER}`);
+
+  // STOP while it drives to cnc-1 (the fetch step).
+  await until('the courier drives', () => Math.abs(courier.policy()!.speed.v) > 0.3, 60_000);
+  const stop = await api<{ id: string }>(g, 'POST', '/v1/stop', { scope: 'all', reason: 'person in aisle' });
+  t.equal(stop.status, 200);
+  await until('the mission paused', missionIs(g, approved.id, 'paused'), 30_000);
+  await until('the courier reports paused', () => g.fleet.get(COURIER)?.state === 'paused', 30_000);
+  const pause = await until('the courier stands', () => courier.policy()!.pause?.stoodAtTick !== undefined && courier.policy()!.pause, 30_000);
+  t.ok(pause.commanded > 0, `the shield answered ${pause.commanded} control ticks from the pause on`);
+  t.equal(pause.maxCommand, 0, 'the shield commanded zero on every control tick from the pause on, without the policy');
+  const amr = g.site.index.device(COURIER) as Amr;
+  const tickS = 1 / 20;
+  const brakingTicks = Math.ceil(pause.speed / (amr.limits.maxDecel * tickS)) + 1;
+  const took = pause.stoodAtTick! - pause.atTick;
+  t.ok(pause.speed > 0.2, `it was driving at ${pause.speed.toFixed(2)} m/s when paused`);
+  t.ok(took <= brakingTicks, `it stood ${took} control ticks after the pause: no more than braking at maxDecel takes (${brakingTicks})`);
+  const held = courier.position();
+  const ticksThen = courier.policy()!.ticks;
+  await until('ten more control ticks', () => courier.policy()!.ticks >= ticksThen + 10);
+  t.same(courier.position(), held, 'and stays where it stood');
+
+  t.equal((await api(g, 'POST', '/v1/stop/release', { ack: true })).status, 200);
+  t.equal((await api(g, 'POST', `/v1/missions/${approved.id}/resume`, {})).status, 200);
+  const done = await until('succeeded', missionIs(g, approved.id, 'succeeded'), 240_000);
+  t.same(done.steps.map((s) => s.status), ['succeeded', 'succeeded', 'succeeded', 'succeeded'], 'every step succeeded');
+  await until('the courier at shelf-2, empty', () => g.fleet.get(COURIER)?.at === 'shelf-2' && g.fleet.get(COURIER)?.cargo === 0);
+  t.pass(`${COURIER} dropped the brackets at shelf-2`);
+  const policy = courier.policy()!;
+  t.ok(policy.interventions.stop! > 0, `the stop is counted among the interventions (${policy.interventions.stop})`);
+  t.ok(Object.values(policy.interventions).reduce((a, b) => a + b, 0) > 0, `interventions: ${JSON.stringify(policy.interventions)}`);
+  // The gateway shows it: GET /v1/robots/{id} from the vehicle's state.
+  const robot = await until('the policy on GET /v1/robots/amr-3', async () => {
+    const r = (await api<{ policy?: { name: string; version: string; sha256: string; interventions: number; byReason: Record<string, number> } }>(g, 'GET', `/v1/robots/${COURIER}`)).json;
+    return r.policy && r.policy.interventions > 0 ? r : undefined;
+  });
+  t.match(robot.policy, { name: 'test-tracker', version: '1.0.0', sha256: policy.sha256 }, 'GET /v1/robots/{id} names the policy by name, version and SHA-256');
+  t.ok(robot.policy!.byReason.stop! > 0, `and counts the interventions by reason: ${JSON.stringify(robot.policy!.byReason)}`);
+  const plain = (await api<{ policy?: unknown }>(g, 'GET', '/v1/robots/amr-1')).json;
+  t.equal(plain.policy, undefined, 'an AMR on the analytic motion model has none');
+});
