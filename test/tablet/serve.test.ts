@@ -85,7 +85,9 @@ t.test('anything else under /tablet/ is 404, including the page itself and paths
 t.test('the tablet routes are not part of the API description', async (t) => {
   const h = await appFor(t);
   const doc = (await h.app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, unknown> };
-  t.same(Object.keys(doc.paths).filter((p) => !p.startsWith('/v1/') && p !== '/healthz'), []);
+  // The API is /v1/, /healthz and the agents' MCP endpoint; nothing of the tablet.
+  t.same(Object.keys(doc.paths).filter((p) => !p.startsWith('/v1/') && p !== '/healthz' && p !== '/mcp'), []);
+  t.notOk(Object.keys(doc.paths).some((p) => p === '/' || p.startsWith('/tablet')), 'no tablet route');
 });
 
 t.test('Accept-Encoding: gzip unless it is refused with q=0', async (t) => {
