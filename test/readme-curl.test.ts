@@ -1,6 +1,6 @@
 // The README's "Try it with curl" walkthrough, run as a user pastes it (issue #18: every README
 // command copy-paste runnable): the sh block is taken from README.md as it is, and run by bash
-// with -e against a real gateway (embedded broker, virtual fleet at 20× speed), in a folder of its
+// with -e against a real gateway (embedded broker, virtual fleet at 50× speed), in a folder of its
 // own. Two things differ from a user's terminal, both outside the block: the gateway listens on a
 // free port, so the block's `export PHYGATE=http://127.0.0.1:8080` is pointed at it, and `npm run
 // phygate` finds a package.json there whose `phygate` script is this repository's CLI.
@@ -31,7 +31,7 @@ t.test('the README\'s curl walkthrough runs as written: check passes, the missio
   const block = shBlockAfter(readFileSync(join(REPO, 'README.md'), 'utf8'), '## Try it with curl');
   t.match(block, /^export PHYGATE=http:\/\/127\.0\.0\.1:8080$/m, 'the block sets the default address');
   const data = tempDirFor(t);
-  const g = await startGateway(readConfig({ PHYGATE_PORT: '0', PHYGATE_MQTT_PORT: '0', PHYGATE_DATA_DIR: data, PHYGATE_LOG_LEVEL: 'silent', PHYGATE_FLEET_SPEED: '20' }));
+  const g = await startGateway(readConfig({ PHYGATE_PORT: '0', PHYGATE_MQTT_PORT: '0', PHYGATE_DATA_DIR: data, PHYGATE_LOG_LEVEL: 'silent', PHYGATE_FLEET_SPEED: '50' }));
   t.teardown(() => g.close());
   await until('every device online', () => g.fleet.list().every((d) => d.online));
 
