@@ -11,23 +11,20 @@ import { join } from 'node:path';
 import { AMR_TRACK, type PolicyMetadata } from '../../robots/policy/contract.ts';
 import type { Mlp } from '../../robots/policy/mlp.ts';
 import { writeMlpModel } from '../../robots/policy/model-writer.ts';
+import { trackMetadata } from '../robots/policy-models.ts';
 
 const OBS = Object.fromEntries(AMR_TRACK.observations.map((o, i) => [o.name, i])) as Record<string, number>;
 
 export function trackerMetadata(over: Partial<PolicyMetadata> = {}): PolicyMetadata {
-  return {
-    schemaVersion: 1,
+  return trackMetadata({
     name: 'test-tracker',
     version: '1.0.0',
-    controls: 'amr.track',
-    observations: AMR_TRACK.observations.map((o) => ({ ...o, scale: 1 })),
     actions: [
       { name: 'v', unit: 'm/s', scale: 1, min: 0, max: 1 },
       { name: 'omega', unit: 'rad/s', scale: 1, min: -1, max: 1 },
     ],
-    rateHz: 20,
     ...over,
-  };
+  });
 }
 
 export function trackerMlp(): Mlp {
