@@ -20,6 +20,7 @@ import { Vda5050Master } from '../robots/vda5050/master.ts';
 import { Vda5050Port } from '../robots/vda5050/port.ts';
 import { openSiteFolder, type LoadedSite } from '../sim/site-folder.ts';
 import { startVirtualFleet, type VirtualFleet } from '../sim/virtual-fleet.ts';
+import { clearPolicies, withCertifiedTiming } from '../sim/policy-gate.ts';
 import { buildApp, type App } from './app.ts';
 import { GATEWAY_CLIENT_ID_PREFIX, startEmbeddedBroker, type EmbeddedBroker } from './broker.ts';
 import { MqttAccess } from './broker-auth.ts';
@@ -171,7 +172,11 @@ export function plainHttpWarning(config: Pick<Config, 'PHYGATE_HOST' | 'PHYGATE_
 
 export async function startGateway(config: Config, log: Logger = createLogger(config.PHYGATE_LOG_LEVEL)): Promise<Gateway> {
   const https = httpsFiles(config);
-  const site = await openSiteFolder(config.PHYGATE_SITE);
+  const loaded = await openSiteFolder(config.PHYGATE_SITE);
+  // A robot driven by a learned policy is used only with a passing certificate for this floor; the
+  // check times its drives by what the certificate measured.
+  const policies = await clearPolicies(loaded);
+  const site = withCertifiedTiming(loaded, policies);
   const store = openStore(resolve(config.PHYGATE_DATA_DIR));
   // Everything started so far, closed in reverse order if a later part fails (or on close).
   const started: (() => Promise<void> | void)[] = [() => store.close()];
@@ -186,6 +191,12 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
   };
   try {
     const fleet = new FleetRegistry(site.index, log);
+    for (const p of policies) {
+      if (p.problem) {
+        log.warn({ device: p.device }, `${p.device} is not available: ${p.problem}`);
+        fleet.withhold(p.device, p.problem);
+      } else log.info({ device: p.device }, `${p.device} is driven by policy ${p.cleared!.name} ${p.cleared!.version} (sha256 ${p.cleared!.sha256.slice(0, 12)}…); the check times its drives at ${p.cleared!.timeScale}× the analytic profile`);
+    }
     let broker: EmbeddedBroker | undefined;
     let mqttAccess: MqttAccess | undefined;
     let mqttTrust: EmbeddedTrust | undefined;
@@ -270,6 +281,7 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
         speed: config.PHYGATE_FLEET_SPEED,
         interfaceName: config.PHYGATE_VDA_INTERFACE,
         log: (line) => log.warn(line),
+        withheld: new Set(policies.flatMap((p) => (p.problem ? [p.device] : []))),
         ...(access || trust ? { credentials: (id: string) => ({ ...access?.inProcessCredentials(id), ...trust }) } : {}),
       });
       virtualFleet = vf;

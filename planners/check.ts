@@ -216,12 +216,15 @@ function evaluate(
   for (const [deviceId, stepId] of firstUse) {
     if (fleet.get(deviceId)?.online !== true) {
       const assumed = input.assume?.[deviceId]?.online === false;
+      const unavailable = fleet.get(deviceId)?.unavailable;
       issues.push(
         issue('DEVICE_OFFLINE', {
           step: stepId,
           device: deviceId,
-          message: assumed ? `'${deviceId}' is assumed offline` : `'${deviceId}' is offline now`,
-          hint: 'bring it online and check again, or give its steps to another device (a role picks an online one)',
+          message: assumed ? `'${deviceId}' is assumed offline` : unavailable ? `'${deviceId}' is not available: ${unavailable}` : `'${deviceId}' is offline now`,
+          hint: unavailable
+            ? 'give its steps to another device (a role picks an available one); the gateway uses it again once what its message says is fixed and the gateway restarted'
+            : 'bring it online and check again, or give its steps to another device (a role picks an online one)',
         }),
       );
     }

@@ -50,6 +50,11 @@ export interface DeviceState {
    * in (the state's `policyShield` information entry, POLICY.md).
    */
   policy?: DevicePolicy;
+  /**
+   * Why the gateway does not use this device, whatever it reports (e.g. its policy has no passing
+   * certificate for this floor). Such a device is offline to the check and is never given work.
+   */
+  unavailable?: string;
 }
 
 export interface DevicePolicy {
@@ -117,7 +122,8 @@ export function applyAssume(fleet: FleetState, assume: Assume | undefined, locat
     const base: DeviceState = out.get(id) ?? { id, online: false, state: 'unknown' };
     out.set(id, {
       ...base,
-      ...(a.online === undefined ? {} : { online: a.online }),
+      // A device the gateway withholds stays offline: `assume` asks what if, not to use it anyway.
+      ...(a.online === undefined || base.unavailable !== undefined ? {} : { online: a.online }),
       ...(a.soc === undefined ? {} : { soc: a.soc }),
       ...(a.at === undefined ? {} : { at: locate(a.at) ?? a.at }),
     });

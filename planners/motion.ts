@@ -6,6 +6,11 @@ export interface MotionLimits {
   maxAccel: number;
   maxDecel: number;
   maxTurnRate: number;
+  /**
+   * How much longer every drive and turn takes than this profile (≥ 1; default 1): a robot driven
+   * by a learned policy is timed by its certificate's (sim/policy-gate.ts).
+   */
+  timeScale?: number;
 }
 
 /** A straight stretch with one speed limit. Consecutive pieces of one run are collinear. */

@@ -19,7 +19,7 @@ export const ISSUE_CODES = {
   DEADLOCK: { severity: 'error', when: 'robots would block each other with no resolution' },
   BATTERY_LOW: { severity: 'error', when: "predicted state of charge falls below the site's reserve" },
   DEADLINE_MISSED: { severity: 'warning', when: 'predicted finish after `deadline`' },
-  DEVICE_OFFLINE: { severity: 'error', when: 'the device is offline now, or `assume` says `online: false`' },
+  DEVICE_OFFLINE: { severity: 'error', when: 'the device is offline now, or not available (the gateway withholds it, e.g. its policy has no passing certificate), or `assume` says `online: false`' },
   DEVICE_WRONG_MAP: { severity: 'error', when: "the vehicle reports a map other than the site's `mapId`" },
   DEVICE_UNSUPPORTED_ACTION: { severity: 'error', when: "the vehicle's factsheet does not list an action the step needs (pick, drop, startCharging; startPause, stopPause, cancelOrder for any step)" },
   DEVICE_LIMITS: { severity: 'error', when: "the site assumes more of the vehicle than its factsheet states (speed, acceleration, deceleration, footprint; payload for a pick or an arm's transfer onto it)" },

@@ -166,10 +166,11 @@ function withMotion(graph: NavGraph, path: Path, limits: MotionLimits, headings:
   // The run being built: its pieces, and for each node it passes the index of the piece boundary there.
   let run: Piece[] = [];
   let runNodes: { node: number; boundary: number }[] = [];
+  const scale = limits.timeScale ?? 1;
   const closeRun = () => {
     const profile = runProfile(run, limits);
-    for (const { node, boundary } of runNodes) times[node]!.arriveS = times[node]!.departS = clock + profile.boundaryS[boundary]!;
-    clock += profile.boundaryS[profile.boundaryS.length - 1]!;
+    for (const { node, boundary } of runNodes) times[node]!.arriveS = times[node]!.departS = clock + profile.boundaryS[boundary]! * scale;
+    clock += profile.boundaryS[profile.boundaryS.length - 1]! * scale;
     speedUpJPerKg += profile.speedUpJPerKg;
     run = [];
     runNodes = [];
@@ -179,7 +180,7 @@ function withMotion(graph: NavGraph, path: Path, limits: MotionLimits, headings:
     if (angle <= 1e-3) return false;
     closeRun();
     times[node]!.arriveS = clock;
-    clock += turnTime(heading!, to, limits);
+    clock += turnTime(heading!, to, limits) * scale;
     times[node]!.departS = clock;
     turnRad += angle;
     return true;

@@ -145,9 +145,10 @@ const AmrSchema = z.strictObject({
   policy: z
     .strictObject({
       model: z.string().min(1).describe('the ONNX model file (POLICY.md), relative to the site folder'),
+      certificate: z.string().min(1).optional().describe("its certificate from `phygate policy verify`, relative to the site folder (default: the model's file name plus .cert.json)"),
     })
     .optional()
-    .describe('drive this AMR with a learned policy instead of the analytic motion model (the virtual fleet only, for now)'),
+    .describe('drive this AMR with a learned policy instead of the analytic motion model; used only with a passing certificate for this floor (POLICY.md)'),
 });
 
 const ArmSchema = z.strictObject({

@@ -9,6 +9,8 @@ export type DeviceListener = (state: DeviceState) => void;
 export class FleetRegistry {
   private readonly states = new Map<string, DeviceState>();
   private readonly listeners = new Set<DeviceListener>();
+  /** Devices the gateway does not use, and why: whatever they report, they stay offline. */
+  private readonly withheld = new Map<string, string>();
 
   constructor(
     readonly site: SiteIndex,
@@ -43,6 +45,8 @@ export class FleetRegistry {
    */
   set(next: DeviceState): DeviceState {
     if (!this.states.has(next.id)) throw new Error(`unknown device '${next.id}'`);
+    const why = this.withheld.get(next.id);
+    if (why !== undefined) next = { ...next, online: false, unavailable: why };
     this.states.set(next.id, next);
     // One listener's bug must not keep the others from hearing the update.
     for (const l of this.listeners) {
@@ -53,6 +57,16 @@ export class FleetRegistry {
       }
     }
     return next;
+  }
+
+  /**
+   * Takes a device out of use for good (this process): it reads as offline, with `unavailable`
+   * saying why, whatever it reports, so no check passes with it and no work goes to it.
+   */
+  withhold(id: string, why: string): void {
+    if (!this.states.has(id)) throw new Error(`unknown device '${id}'`);
+    this.withheld.set(id, why);
+    this.update(id, {});
   }
 
   onChange(listener: DeviceListener): () => void {

@@ -7,7 +7,8 @@
 //
 // Simulated time moves one control tick per tick of the loop, never by the wall clock: a machine
 // too slow for the fleet's speed factor makes the robots move slower, never jump. The loop waits
-// 1 / (rateHz × speed) real seconds between ticks.
+// 1 / (rateHz × speed) real seconds between ticks. When no vehicle has a path to follow or is
+// still moving, the loop sleeps until one is given a route (`nudge`): an idle fleet costs nothing.
 import { resolve } from 'node:path';
 import { PolicyContractError } from '../robots/policy/contract.ts';
 import type { AmrState } from '../robots/policy/kinematics.ts';
@@ -27,6 +28,8 @@ export interface PilotedVehicle {
   act(command: ShieldedCommand | undefined, dtS: number): void;
   /** The runtime failed: the vehicle reports an error and stands. */
   fault(message: string): void;
+  /** Still moving (braking to a stand takes ticks too, with or without a path). */
+  moving(): boolean;
 }
 
 /** The policy a device is driven by, as the pilot loaded it. */
@@ -40,6 +43,8 @@ export interface PolicyPilotOptions {
   /** Simulated seconds per real second. */
   speed: number;
   log: (line: string) => void;
+  /** Devices not to drive (the gateway withholds them). */
+  skip?: ReadonlySet<string>;
 }
 
 export interface PolicyPilotStart {
@@ -54,6 +59,10 @@ export class PolicyPilot {
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
+  /** Set when a vehicle was given something to drive since the loop last looked. */
+  private nudged = false;
+  /** The loop waits for a nudge, not a timer. */
+  private sleeping = false;
   private simMs = 0;
   private looping: Promise<void> | undefined;
   /** Control ticks run since the start. */
@@ -82,7 +91,7 @@ export class PolicyPilot {
     const { loadPolicyFile } = await import('../robots/policy/loader.ts');
     let rateHz: number | undefined;
     for (const d of opts.site.index.devicesOfKind('amr')) {
-      if (!d.policy) continue;
+      if (!d.policy || opts.skip?.has(d.id)) continue;
       const file = resolve(opts.site.dir, d.policy.model);
       try {
         const policy = await loadPolicyFile(file);
@@ -154,8 +163,9 @@ export class PolicyPilot {
     await new Promise<void>((done) => setImmediate(done));
     while (!this.closed) {
       const began = performance.now();
+      let busy: boolean;
       try {
-        await this.tick();
+        busy = await this.tick();
       } catch (err) {
         // The runtime failed (its worker died, a run failed): no robot can be driven any more.
         const message = `the policy pilot failed: ${(err as Error).message}`;
@@ -164,14 +174,25 @@ export class PolicyPilot {
         return;
       }
       const wait = periodMs - (performance.now() - began);
+      const idle = !busy && !this.nudged;
+      this.nudged = false;
       await new Promise<void>((done) => {
         this.wake = done;
-        this.timer = setTimeout(done, Math.max(0, wait));
+        this.sleeping = idle;
+        if (!idle) this.timer = setTimeout(done, Math.max(0, wait));
       });
+      this.sleeping = false;
     }
   }
 
-  private async tick(): Promise<void> {
+  /** A vehicle was given a route (or anything to drive): the loop wakes if it sleeps. */
+  nudge(): void {
+    this.nudged = true;
+    if (this.sleeping) this.wake?.();
+  }
+
+  /** One control tick; false when nothing was driven and nothing moves (the loop may sleep). */
+  private async tick(): Promise<boolean> {
     this.simMs += this.tickS * 1000;
     this.ticks++;
     const driven: import('../robots/policy/drive.ts').DrivenRobot[] = [];
@@ -181,8 +202,9 @@ export class PolicyPilot {
       if (sensed) driven.push({ id: e.vehicle.id, model: e.model, state: sensed.state, obs: sensed.obs, observedAt: this.simMs, shield: e.shield });
     }
     const commands = driven.length > 0 ? await this.drive.tick(driven) : new Map<string, ShieldedCommand>();
-    if (this.closed) return;
+    if (this.closed) return false;
     for (const e of entries) if (this.vehicles.get(e.vehicle.id) === e) e.vehicle.act(commands.get(e.vehicle.id), this.tickS);
+    return driven.length > 0 || entries.some((e) => e.vehicle.moving());
   }
 
   async close(): Promise<void> {

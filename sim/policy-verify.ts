@@ -6,14 +6,19 @@
 // certificate bound to the model's SHA-256 and the site's world hash.
 import type { InferenceSession } from 'onnxruntime-node';
 import { runProfile, turnTime, type Piece } from '../planners/motion.ts';
+import { findRoute } from '../planners/route.ts';
 import { trackObservation, type PathPose } from '../robots/policy/amr-track.ts';
-import { CERTIFICATE_SCHEMA, type Certificate, type CertificateFigures, type CertificateThresholds } from '../robots/policy/certificate.ts';
+import { CERTIFICATE_SCHEMA, checkTimeScale, type Certificate, type CertificateFigures, type CertificateThresholds } from '../robots/policy/certificate.ts';
 import { INPUT_NAME, OUTPUT_NAME } from '../robots/policy/contract.ts';
 import { stepAmr, wrapAngle, ZERO_COMMAND, type AmrState, type MotionCommand } from '../robots/policy/kinematics.ts';
 import { createSession, type LoadedPolicy } from '../robots/policy/loader.ts';
+import { RouteTrack } from '../robots/policy/route-track.ts';
 import { footprintCorners, INTERVENTION_REASONS, polygonsOverlap, Shield, shieldSiteOf, type InterventionReason } from '../robots/policy/shield.ts';
 import { arrived, NOMINAL, noisy, poseError, seededRandom, slowerLimits, startState, type Perturbation } from '../robots/policy/track-expert.ts';
+import type { Amr } from '../planners/site.ts';
+import { policyFloorHash } from './policy-gate.ts';
 import type { LoadedSite } from './site-folder.ts';
+import { NODE_TOLERANCE_M } from './virtual-amr-checks.ts';
 import { createCollisionWorld, type CollisionWorld } from './world/collision.ts';
 
 export const DEFAULT_THRESHOLDS: CertificateThresholds = {
@@ -34,6 +39,8 @@ export interface VerifyOptions {
   variants?: number;
   /** Only the first this many edges (for quick runs); default every one. */
   maxEdges?: number;
+  /** Only the first this many station-to-station routes (for quick runs); default every one. */
+  maxRoutes?: number;
   thresholds?: CertificateThresholds;
   /** The certificate's time; default now. */
   now?: Date;
@@ -88,6 +95,39 @@ export function verifyEdges(site: LoadedSite, limits: Parameters<typeof runProfi
     }
   }
   return { edges, skipped };
+}
+
+/** A route between two stations as the check times it: its nodes, their edges' speed limits, the headings at both ends. */
+export interface VerifyRoute {
+  from: string;
+  to: string;
+  points: (readonly [number, number])[];
+  /** The speed limit of each edge of the route (edge k joins node k and k + 1). */
+  edgeMaxSpeeds: number[];
+  startTheta: number;
+  endTheta: number;
+  analyticS: number;
+}
+
+/**
+ * Every route from one station to another that the check could give a robot (the fastest one,
+ * clear of keep-out zones), from standing at the first station to standing turned at the second:
+ * what a plan's drives are made of, corners and all.
+ */
+export function verifyRoutes(site: LoadedSite, limits: Parameters<typeof runProfile>[1]): VerifyRoute[] {
+  const stations = site.index.site.stations;
+  const routes: VerifyRoute[] = [];
+  for (const a of stations) {
+    for (const b of stations) {
+      if (a === b || a.node === b.node) continue;
+      const found = findRoute(site.graph, a.node, b.node, limits, { start: a.theta, end: b.theta });
+      if (!found.ok) continue;
+      const nodes = found.route.nodes;
+      const edgeMaxSpeeds = nodes.slice(1).map((to, k) => site.graph.arcs.get(nodes[k]!)!.find((arc) => arc.to === to)!.edgeMaxSpeed);
+      routes.push({ from: a.id, to: b.id, points: nodes.map((n) => site.graph.points.get(n)!), edgeMaxSpeeds, startTheta: a.theta, endTheta: b.theta, analyticS: found.route.timeS });
+    }
+  }
+  return routes;
 }
 
 /** The perturbations of one edge: nominal first, then seeded draws. */
@@ -188,11 +228,66 @@ export async function verifyPolicy(policy: LoadedPolicy, site: LoadedSite, opts:
         } else if (r.ticks >= r.budget) r.done = true;
       });
     }
-    return certify(policy, site, device.id, { seed, variants, tickS }, thresholds, edges, all.skipped, rollouts, shield, clearance, opts.now ?? new Date());
+    const routes = await rollRoutes(verifyRoutes(site, device.limits).slice(0, opts.maxRoutes ?? Infinity), { session, policy, shield, limits: device.limits, tickS });
+    return certify(policy, site, device.id, { seed, variants, tickS }, thresholds, edges, all.skipped, rollouts, routes, shield, clearance, opts.now ?? new Date());
   } finally {
     await session?.release();
     world.free();
   }
+}
+
+/** A route driven by the policy, nominally: its time to arrive (null: it did not within its budget). */
+export interface RouteRollout {
+  route: VerifyRoute;
+  arrivedAt: number | null;
+}
+
+/**
+ * Every route driven by the policy through the shield, from standing at its first station, edge by
+ * edge as a policy-driven AMR of the virtual fleet follows a route (robots/policy/route-track.ts):
+ * the time a plan's drive takes with this policy, against the analytic profile the check uses.
+ */
+async function rollRoutes(
+  routes: VerifyRoute[],
+  ctx: { session: InferenceSession; policy: LoadedPolicy; shield: Shield; limits: Parameters<typeof runProfile>[1]; tickS: number },
+): Promise<RouteRollout[]> {
+  const { session, shield, limits, tickS } = ctx;
+  const md = ctx.policy.metadata;
+  const ort = await import('onnxruntime-node');
+  const n = md.observations.length;
+  const live = routes.map((route, k) => ({
+    id: `route ${route.from}>${route.to}#${k}`,
+    route,
+    track: new RouteTrack(route.points, route.endTheta, NODE_TOLERANCE_M, route.startTheta),
+    state: { x: route.points[0]![0], y: route.points[0]![1], theta: route.startTheta, v: 0, omega: 0 } as AmrState,
+    ticks: 0,
+    budget: Math.ceil((2 * route.analyticS + 10) / tickS),
+    arrivedAt: null as number | null,
+    done: false,
+  }));
+  for (;;) {
+    const active = live.filter((r) => !r.done);
+    if (active.length === 0) break;
+    const seen = new Float32Array(active.length * n);
+    active.forEach((r, j) => {
+      const limit = Math.min(limits.maxSpeed, r.route.edgeMaxSpeeds[r.track.index]!, shield.zoneLimit(r.state.x, r.state.y));
+      const track = trackObservation(r.track.path, r.state, limit, r.track.segment);
+      r.track.segment = track.segment;
+      for (let i = 0; i < n; i++) seen[j * n + i] = track.obs[i]! * md.observations[i]!.scale;
+    });
+    const out = await session.run({ [INPUT_NAME]: new ort.Tensor('float32', seen, [active.length, n]) });
+    const raw = out[OUTPUT_NAME]!.data as Float32Array;
+    active.forEach((r, j) => {
+      const action = md.actions.map((a, k) => Math.min(a.max, Math.max(a.min, raw[j * md.actions.length + k]! * a.scale)));
+      r.state = stepAmr(r.state, shield.filter(r.id, { state: r.state, action }), limits, tickS);
+      r.ticks++;
+      if (r.track.advance(r.state) === 'end') {
+        r.arrivedAt = r.ticks * tickS;
+        r.done = true;
+      } else if (r.ticks >= r.budget) r.done = true;
+    });
+  }
+  return live.map((r) => ({ route: r.route, arrivedAt: r.arrivedAt }));
 }
 
 /** The least clearance so far, lowered if the footprint here is nearer a wall (found to 5 mm). */
@@ -217,6 +312,7 @@ function certify(
   edges: VerifyEdge[],
   skipped: SkippedEdge[],
   rollouts: Rollout[],
+  routes: RouteRollout[],
   shield: Shield,
   clearance: number,
   now: Date,
@@ -246,9 +342,11 @@ function certify(
     wallContacts: rollouts.filter((r) => r.wall).length,
     keepOutEntries: rollouts.filter((r) => r.keepOut).length,
     interventions,
-    timeRatio: {
-      mean: round(ratios.length === 0 ? 0 : ratios.reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0) / Math.max(1, ratios.filter(Number.isFinite).length)),
-      worst: round(Math.max(0, ...ratios.map((x) => (Number.isFinite(x) ? x : 1e6)))),
+    timeRatio: ratioFigures(ratios),
+    routes: {
+      driven: routes.length,
+      arrived: routes.filter((r) => r.arrivedAt !== null).length,
+      timeRatio: ratioFigures(routes.map((r) => (r.arrivedAt === null ? Infinity : r.arrivedAt / Math.max(r.route.analyticS, settings.tickS)))),
     },
   };
   const failures: string[] = [];
@@ -261,10 +359,13 @@ function certify(
   if (figures.worstFinalHeadingRad > thresholds.maxFinalHeadingRad) failures.push(`worst final heading error ${figures.worstFinalHeadingRad} rad is above ${thresholds.maxFinalHeadingRad} rad`);
   if (figures.minWallClearanceM < thresholds.minWallClearanceM) failures.push(`least clearance to walls ${figures.minWallClearanceM} m is below ${thresholds.minWallClearanceM} m`);
   if (figures.timeRatio.worst > thresholds.maxTimeRatio) failures.push(`the slowest nominal edge took ${figures.timeRatio.worst}× its analytic time, above ${thresholds.maxTimeRatio}×`);
+  const lost = routes.filter((r) => r.arrivedAt === null);
+  if (lost.length > 0) failures.push(`${lost.length} route(s) between stations not driven to the end (${lost.slice(0, 3).map((r) => `${r.route.from} → ${r.route.to}`).join(', ')}${lost.length > 3 ? ', …' : ''})`);
+  else if (figures.routes.timeRatio.worst > thresholds.maxTimeRatio) failures.push(`the slowest route between stations took ${figures.routes.timeRatio.worst}× its analytic time, above ${thresholds.maxTimeRatio}×`);
   return {
     schema: CERTIFICATE_SCHEMA,
     model: { sha256: policy.sha256, name: policy.metadata.name, version: policy.metadata.version, controls: policy.metadata.controls },
-    site: { id: site.index.site.id, worldHash: site.worldHash, device },
+    site: { id: site.index.site.id, floorHash: policyFloorHash(site, site.index.device(device) as Amr), device },
     verifiedAt: now.toISOString(),
     settings: { seed: settings.seed, variants: settings.variants, rateHz: 1 / settings.tickS, edges: edges.length },
     thresholds,
@@ -281,6 +382,15 @@ function certify(
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/** The mean of the finite ratios and the worst of all (one that never arrived counts as 10⁶). */
+function ratioFigures(ratios: number[]): { mean: number; worst: number } {
+  const finite = ratios.filter(Number.isFinite);
+  return {
+    mean: round(finite.length === 0 ? 0 : finite.reduce((a, b) => a + b, 0) / finite.length),
+    worst: round(Math.max(0, ...ratios.map((x) => (Number.isFinite(x) ? x : 1e6)))),
+  };
+}
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 /** The figures as lines for a terminal. */
@@ -289,7 +399,7 @@ export function describeCertificate(cert: Certificate): string[] {
   const reasons = Object.entries(f.interventions).filter(([, c]) => c > 0).map(([r, c]) => `${r} ${c}`);
   const slowest = [...cert.edges].filter((e) => e.nominalS !== null).sort((a, b) => b.nominalS! / Math.max(b.analyticS, 1e-9) - a.nominalS! / Math.max(a.analyticS, 1e-9))[0];
   return [
-    `policy ${cert.model.name} ${cert.model.version} (sha256 ${cert.model.sha256}) on site ${cert.site.id} (world ${cert.site.worldHash.slice(0, 12)}…), as ${cert.site.device}`,
+    `policy ${cert.model.name} ${cert.model.version} (sha256 ${cert.model.sha256}) on site ${cert.site.id} (floor ${cert.site.floorHash.slice(0, 12)}…), as ${cert.site.device}`,
     `${cert.settings.edges} edges and station approaches × ${cert.settings.variants} roll-outs (nominal, then start offsets, observation noise, a tick of latency, a slower robot) at ${cert.settings.rateHz} Hz`,
     `success rate: ${pct(f.successRate)} (${f.succeeded} of ${f.rollouts})`,
     `worst cross-track error: ${f.worstCrossTrackM} m`,
@@ -298,6 +408,7 @@ export function describeCertificate(cert: Certificate): string[] {
     `keep-out entries: ${f.keepOutEntries}`,
     `shield interventions: ${reasons.length > 0 ? reasons.join(', ') : 'none'}`,
     `time per edge against the analytic profile (nominal): mean ${f.timeRatio.mean}×, worst ${f.timeRatio.worst}×${slowest ? ` (${slowest.from} → ${slowest.to}: ${slowest.nominalS} s against ${slowest.analyticS} s)` : ''}`,
+    `time per route between stations against the analytic profile: mean ${f.routes.timeRatio.mean}×, worst ${f.routes.timeRatio.worst}× (${f.routes.arrived} of ${f.routes.driven} routes driven to the end); the plan check times this policy's drives at ${checkTimeScale(cert)}×`,
     ...cert.skipped.map((e) => `not driven: ${e.from} → ${e.to} (${e.reason})`),
     cert.passed ? 'PASSED' : `FAILED: ${cert.failures.join('; ')}`,
   ];

@@ -35,7 +35,8 @@ import type { NavGraph } from '../planners/route.ts';
 import type { Amr, SiteIndex } from '../planners/site.ts';
 import { wrapAngle } from '../robots/vda5050/order.ts';
 import { departsS, planRun, poseAt, reachedS, startOnFirstEdgeS, type MotionRun } from './amr-motion.ts';
-import { trackObservation, type PathPose } from '../robots/policy/amr-track.ts';
+import { trackObservation } from '../robots/policy/amr-track.ts';
+import { RouteTrack } from '../robots/policy/route-track.ts';
 import { stepAmr, ZERO_COMMAND, type AmrState } from '../robots/policy/kinematics.ts';
 import { INTERVENTION_REASONS, type Shield, type ShieldedCommand } from '../robots/policy/shield.ts';
 import type { PilotedVehicle, PolicyPilot } from './policy-pilot.ts';
@@ -66,8 +67,6 @@ export interface VirtualAmrAdapterOptions extends AgvAdapterOptions {
   pilot?: PolicyPilot;
 }
 
-/** How close (rad) a policy-driven AMR must turn to a node's heading, when the order gives one. */
-export const POLICY_HEADING_TOLERANCE_RAD = 0.05;
 
 /**
  * Simulated seconds a policy gets to reach the next node before the AMR reports a FATAL
@@ -92,15 +91,12 @@ export interface PolicyPause {
   stoodAtTick?: number;
 }
 
-/** A policy-driven run's progress toward node `index + 1`. */
+/** A policy-driven run's progress: the route it follows (robots/policy/route-track.ts) and its time toward node `index + 1`. */
 interface Track {
-  path: PathPose[];
-  segment: number;
+  route: RouteTrack;
   /** Simulated seconds spent on the way to this node. */
   sinceS: number;
   timeoutS: number;
-  /** Turning in place on the end node to the order's heading. */
-  turning: boolean;
 }
 
 interface Job {
@@ -414,7 +410,8 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
         this.controller.updateErrors(this.policyError, 'remove', true);
         this.policyError = undefined;
       }
-      this.run.track = this.trackTo(this.run);
+      this.run.track = this.trackOf(this.run);
+      this.options.pilot?.nudge();
     }
   }
 
@@ -511,13 +508,16 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
     return this.paused;
   }
 
+  moving(): boolean {
+    return !!this.motion && (Math.abs(this.motion.v) > 1e-6 || Math.abs(this.motion.omega) > 1e-6);
+  }
+
   sense(): { state: AmrState; obs: ArrayLike<number> } | undefined {
     const r = this.run;
     if (this.halted || !this.motion || this.soc <= 0) return undefined;
     // Paused (a STOP) while moving or on a run: through the shield's hold, which answers zero
     // without asking the policy (the observation is never read) and counts it.
-    const moving = Math.abs(this.motion.v) > 1e-6 || Math.abs(this.motion.omega) > 1e-6;
-    if (this.paused && (moving || r)) return { state: this.motion, obs: new Float64Array(8) };
+    if (this.paused && (this.moving() || r)) return { state: this.motion, obs: new Float64Array(8) };
     if (!r?.track) return undefined;
     if (!r.traverse && !r.stop) {
       // Nobody let the AMR onto the next edge: the run ends here.
@@ -526,8 +526,9 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
     }
     const edgeLimit = r.edges[r.index]?.maxSpeed ?? Infinity;
     const limit = Math.min(this.amr.limits.maxSpeed, edgeLimit, this.shield!.zoneLimit(this.motion.x, this.motion.y));
-    const o = trackObservation(r.track.path, this.motion, limit, r.track.segment);
-    r.track.segment = o.segment;
+    const route = r.track.route;
+    const o = trackObservation(route.path, this.motion, limit, route.segment);
+    route.segment = o.segment;
     return { state: this.motion, obs: o.obs };
   }
 
@@ -560,9 +561,9 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
     const r = this.run;
     if (!r?.track || this.paused) return;
     r.track.sinceS += dtS;
-    if (this.reached(r)) {
+    if (r.track.route.advance(after) !== 'driving') {
       const next = this.arrive(r);
-      if (next) next.track = this.trackTo(next);
+      if (next) next.track = { ...next.track!, sinceS: 0, timeoutS: this.edgeTimeoutS(next) };
       return;
     }
     if (r.track.sinceS > r.track.timeoutS) {
@@ -587,48 +588,21 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
     this.controller.updateErrors(this.policyError, 'add', true);
   }
 
-  /** The path to node `index + 1`: the edge from node `index` to it, and a turn in place there to the order's heading. */
-  private trackTo(r: ActiveRun): Track {
-    const from = r.nodes[r.index]!;
-    const to = r.nodes[r.index + 1]!;
-    const a = this.options.graph.points.get(from.nodeId)!;
-    const b = this.options.graph.points.get(to.nodeId)!;
-    const heading = Math.atan2(b[1] - a[1], b[0] - a[0]);
-    const length = Math.hypot(b[0] - a[0], b[1] - a[1]);
-    // A zero-length edge (the AMR is sent to the node it stands on) is a turn to where it faces.
-    const theta = length > 1e-9 ? heading : this.pose.theta;
-    return {
-      path: [
-        { x: a[0], y: a[1], theta },
-        { x: b[0], y: b[1], theta },
-      ],
-      segment: 0,
-      sinceS: 0,
-      timeoutS: policyNodeTimeoutS(length, this.amr),
-      turning: false,
-    };
+  /**
+   * The run's route for the policy, from node `index` (where the run starts) to the order's last
+   * node of the run, turned at the end to that node's heading when the order gives one.
+   */
+  private trackOf(r: ActiveRun): Track {
+    const points = r.nodes.slice(r.index).map((n) => this.options.graph.points.get(n.nodeId)!);
+    const route = new RouteTrack(points, r.nodes.at(-1)!.nodePosition?.theta, NODE_TOLERANCE_M, this.pose.theta);
+    return { route, sinceS: 0, timeoutS: this.edgeTimeoutS(r) };
   }
 
-  /** Node `index + 1` is reached: within NODE_TOLERANCE_M of it, and turned to the order's heading on the last node. */
-  private reached(r: ActiveRun): boolean {
-    const track = r.track!;
-    const node = r.nodes[r.index + 1]!;
-    if (!track.turning) {
-      if (!this.standsOn(node)) return false;
-      const last = r.index + 1 === r.nodes.length - 1;
-      const theta = node.nodePosition?.theta;
-      if (!last || theta === undefined || Math.abs(wrapAngle(theta - this.pose.theta)) <= POLICY_HEADING_TOLERANCE_RAD) return true;
-      // On the end node, facing the wrong way: a path of zero length turns the AMR in place.
-      const end = track.path[1]!;
-      track.path = [
-        { ...end, theta },
-        { ...end, theta },
-      ];
-      track.segment = 0;
-      track.turning = true;
-      return false;
-    }
-    return Math.abs(wrapAngle(track.path[1]!.theta - this.pose.theta)) <= POLICY_HEADING_TOLERANCE_RAD;
+  /** The time the policy gets to reach node `index + 1`. */
+  private edgeTimeoutS(r: ActiveRun): number {
+    const a = this.options.graph.points.get(r.nodes[r.index]!.nodeId)!;
+    const b = this.options.graph.points.get(r.nodes[r.index + 1]!.nodeId)!;
+    return policyNodeTimeoutS(Math.hypot(b[0] - a[0], b[1] - a[1]), this.amr);
   }
 
   private standsOn(node: Node): boolean {

@@ -23,6 +23,8 @@ export interface VirtualFleetOptions {
   credentials?: (deviceId: string) => MqttLogin | undefined;
   /** Where a refused policy model is said (default: stderr). */
   log?: (line: string) => void;
+  /** Devices the gateway withholds (sim/policy-gate.ts): not started, as a robot the gateway does not use stays parked. */
+  withheld?: ReadonlySet<string>;
 }
 
 export interface VirtualFleet {
@@ -51,16 +53,17 @@ export async function startVirtualFleet(opts: VirtualFleetOptions): Promise<Virt
   try {
     // The policy runtime (onnxruntime, a worker) and the shields' collision world are loaded only
     // when some virtual AMR is driven by a policy.
-    if (site.index.site.devices.some((d) => d.kind === 'amr' && d.policy && protocolOf(d) !== 'ros2')) {
+    const withheld = opts.withheld ?? new Set<string>();
+    if (site.index.site.devices.some((d) => d.kind === 'amr' && d.policy && protocolOf(d) !== 'ros2' && !withheld.has(d.id))) {
       const { PolicyPilot } = await import('./policy-pilot.ts');
-      const started = await PolicyPilot.start({ site, speed: opts.speed ?? 1, log: opts.log ?? ((line) => console.error(line)) });
+      const started = await PolicyPilot.start({ site, speed: opts.speed ?? 1, log: opts.log ?? ((line) => console.error(line)), skip: withheld });
       pilot = started.pilot;
       refused = started.refused;
     }
     for (const d of site.index.site.devices) {
       // A device with a `ros2` block is driven over ROS 2 only (planners/site.ts protocolOf): a
       // VDA 5050 twin of it would report a second, motionless pose for the same robot.
-      if (protocolOf(d) === 'ros2') continue;
+      if (protocolOf(d) === 'ros2' || withheld.has(d.id)) continue;
       if (d.kind === 'amr') {
         // A model that does not fit the contract: this AMR stays off, the rest of the fleet runs.
         if (refused.has(d.id)) continue;

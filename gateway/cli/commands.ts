@@ -85,6 +85,7 @@ policy: 'verify' rolls an amr.track policy out in closed loop, faster than real 
   --device ID    the AMR whose limits and footprint are used (default: the site's first)
   --variants N   roll-outs per edge: nominal, then perturbed ones (default 4)
   --edges N      only the first N edges (a quick look; the certificate says how many)
+  --routes N     only the first N routes between stations (default every one; they time the check)
   --seed N       the perturbations' seed (default 1)
   Exit status: 0 passed, 1 failed, 2 unreadable model or site.
 `;

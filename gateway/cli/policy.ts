@@ -12,7 +12,7 @@ import { DEFAULT_SITE_DIR } from '../config.ts';
 
 type Out = (line: string) => void;
 
-export const POLICY_VERIFY_USAGE = 'phygate policy verify MODEL [--site DIR] [--out CERT] [--device ID] [--variants N] [--edges N] [--seed N]';
+export const POLICY_VERIFY_USAGE = 'phygate policy verify MODEL [--site DIR] [--out CERT] [--device ID] [--variants N] [--edges N] [--routes N] [--seed N]';
 
 export async function policyCommand(argv: string[], userPath: (p: string) => string, out: Out, err: Out): Promise<number> {
   const [sub, ...rest] = argv;
@@ -22,7 +22,7 @@ export async function policyCommand(argv: string[], userPath: (p: string) => str
   }
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { site: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' }, variants: { type: 'string' }, edges: { type: 'string' }, seed: { type: 'string' } },
+    options: { site: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' }, variants: { type: 'string' }, edges: { type: 'string' }, routes: { type: 'string' }, seed: { type: 'string' } },
     allowPositionals: true,
     strict: true,
   });
@@ -31,7 +31,7 @@ export async function policyCommand(argv: string[], userPath: (p: string) => str
     return 2;
   }
   const numbers: Record<string, number | undefined> = {};
-  for (const [name, min] of [['variants', 1], ['edges', 1], ['seed', 0]] as const) {
+  for (const [name, min] of [['variants', 1], ['edges', 1], ['routes', 0], ['seed', 0]] as const) {
     const text = values[name];
     if (text === undefined) continue;
     const n = Number(text);
@@ -56,7 +56,7 @@ export async function policyCommand(argv: string[], userPath: (p: string) => str
     err(values.device !== undefined ? `site '${site.index.site.id}' has no AMR '${values.device}'` : `site '${site.index.site.id}' has no AMR to verify a policy for`);
     return 2;
   }
-  const cert = await verifyPolicy(policy, site, { device: values.device, variants: numbers.variants, maxEdges: numbers.edges, seed: numbers.seed });
+  const cert = await verifyPolicy(policy, site, { device: values.device, variants: numbers.variants, maxEdges: numbers.edges, maxRoutes: numbers.routes, seed: numbers.seed });
   for (const line of describeCertificate(cert)) out(line);
   const certFile = values.out !== undefined ? userPath(values.out) : modelFile + CERTIFICATE_SUFFIX;
   try {

@@ -26,7 +26,7 @@ export const robotRoutes: FastifyPluginAsyncZod<{ site: LoadedSite; fleet: Fleet
       schema: {
         tags: ['robots'],
         summary: 'One device with its live state',
-        description: "`dropped`: how many of the device's messages the gateway did not act on, by reason (`schema`, `headerId-backwards`, `headerId-jump`, `clock-skew`, `other-vehicle`, `seq`, `unknown-command`). `policy` (an AMR driven by a learned policy): its `name`, `version`, `sha256`, and the safety shield's `interventions` in total and `byReason` (POLICY.md)",
+        description: "`dropped`: how many of the device's messages the gateway did not act on, by reason (`schema`, `headerId-backwards`, `headerId-jump`, `clock-skew`, `other-vehicle`, `seq`, `unknown-command`). `policy` (an AMR driven by a learned policy): its `name`, `version`, `sha256`, and the safety shield's `interventions` in total and `byReason` (POLICY.md). `unavailable`: why the gateway does not use the device, whatever it reports (e.g. its policy has no passing certificate for this floor); such a device is offline to every check",
         params: z.object({ id: z.string() }),
       },
     },

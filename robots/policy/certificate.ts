@@ -1,7 +1,7 @@
 // The certificate `phygate policy verify` writes: what a policy did in closed loop on one site's
-// floor, bound to the model's SHA-256 and the site's world hash, so it says nothing about another
-// model or another floor. The gateway reads it to refuse a policy that has none for the current
-// world, or whose verification failed.
+// floor, bound to the model's SHA-256 and the floor's hash (sim/policy-gate.ts), so it says
+// nothing about another model, another floor or a robot of another size. The gateway reads it to
+// withhold a robot whose policy has none for the current floor, or whose verification failed.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { INTERVENTION_REASONS, type InterventionReason } from './shield.ts';
@@ -38,6 +38,8 @@ export const EdgeFiguresSchema = z.strictObject({
   succeeded: count,
 });
 
+const ratios = z.strictObject({ mean: z.number().nonnegative(), worst: z.number().nonnegative() });
+
 const interventions = z.strictObject(Object.fromEntries(INTERVENTION_REASONS.map((r) => [r, count])) as Record<InterventionReason, typeof count>);
 
 export const FiguresSchema = z.strictObject({
@@ -52,13 +54,20 @@ export const FiguresSchema = z.strictObject({
   wallContacts: count,
   keepOutEntries: count,
   interventions,
-  timeRatio: z.strictObject({ mean: z.number().nonnegative(), worst: z.number().nonnegative() }),
+  timeRatio: ratios,
+  /**
+   * Every route from one station to another, driven nominally edge by edge as a policy-driven AMR
+   * follows a route: the time of a plan's drives with this policy against the check's analytic
+   * profile. The check stretches a policy-driven robot's drives by the worst ratio.
+   */
+  routes: z.strictObject({ driven: count, arrived: count, timeRatio: ratios }),
 });
 
 export const CertificateSchema = z.strictObject({
   schema: z.literal(CERTIFICATE_SCHEMA),
   model: z.strictObject({ sha256: sha256Hex, name: z.string(), version: z.string(), controls: z.string() }),
-  site: z.strictObject({ id: z.string(), worldHash: sha256Hex, device: z.string() }),
+  /** `floorHash`: what the roll-outs depended on (sim/policy-gate.ts policyFloorHash); `device`: the AMR whose footprint and limits they used. */
+  site: z.strictObject({ id: z.string(), floorHash: sha256Hex, device: z.string() }),
   verifiedAt: z.iso.datetime(),
   settings: z.strictObject({ seed: z.number().int(), variants: count, rateHz: z.number().positive(), edges: count }),
   thresholds: ThresholdsSchema,
@@ -109,9 +118,20 @@ export async function readCertificate(path: string): Promise<Certificate> {
 }
 
 /** Why this certificate does not let this model drive on this world, or undefined when it does. */
-export function certificateProblem(cert: Certificate, current: { modelSha256: string; worldHash: string }): string | undefined {
+export function certificateProblem(cert: Certificate, current: { modelSha256: string; floorHash: string }): string | undefined {
   if (cert.model.sha256 !== current.modelSha256) return `the certificate is for another model (sha256 ${cert.model.sha256.slice(0, 12)}…, this one is ${current.modelSha256.slice(0, 12)}…)`;
-  if (cert.site.worldHash !== current.worldHash) return `the certificate is for another world (hash ${cert.site.worldHash.slice(0, 12)}…, the site's is ${current.worldHash.slice(0, 12)}…): verify the policy again on this site`;
+  if (cert.site.floorHash !== current.floorHash) {
+    return `the certificate is for another floor or robot (floor hash ${cert.site.floorHash.slice(0, 12)}…, here ${current.floorHash.slice(0, 12)}…: the world, nav graph, stations, zones or the robot's footprint or limits changed): verify the policy again on this site`;
+  }
   if (!cert.passed) return `the policy failed verification: ${cert.failures.join('; ') || 'no reason recorded'}`;
   return undefined;
+}
+
+/**
+ * How much longer than the analytic profile the plan check takes a drive of a robot this
+ * certificate lets the policy drive: the worst time ratio of the routes between stations, never
+ * less than 1 (a policy that is faster somewhere is not counted on to be).
+ */
+export function checkTimeScale(cert: Certificate): number {
+  return Math.max(1, cert.figures.routes.timeRatio.worst);
 }

@@ -1,8 +1,12 @@
 // End to end with a policy-driven AMR: the gateway with its virtual fleet over its broker, on a
-// copy of the demo site where the README plan's courier says `policy:` with the test's own
-// tracking model (test/sim/policy-tracker.ts). The README's plan runs to succeeded; a STOP while
-// the courier drives makes it report paused, the shield commands zero from the first control tick
-// on, and it stands within the ticks its braking takes.
+// copy of the demo site where the README plan's courier says `policy:` with the shipped model and
+// its certificate. The README's plan runs to succeeded; a STOP while the courier drives makes it
+// report paused, the shield commands zero from the first control tick on, and it stands within the
+// ticks its braking takes. A policy without a passing certificate for the floor withholds its AMR;
+// a certified one's drives are checked at its certified timing.
+import { copyFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { readConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
@@ -10,15 +14,27 @@ import { canonicalPlan, demoSiteCopy, tempDirFor } from './harness.ts';
 import { until } from '../helpers/wait.ts';
 import { callApi } from '../helpers/http.ts';
 import { writeTracker } from '../sim/policy-tracker.ts';
+import { checkTimeScale, readCertificate } from '../../robots/policy/certificate.ts';
 import type { Amr } from '../../planners/site.ts';
 
 const ADMIN = 'test-admin-token-0123456789';
 /** The AMR the planner makes the README plan's courier on the demo site. */
 const COURIER = 'amr-3';
+const SHIPPED = fileURLToPath(new URL('../../launch/policies/amr-track.onnx', import.meta.url));
 
-async function gateway(t: Test, speed: number): Promise<Gateway> {
-  const site = demoSiteCopy(t, (yaml) => yaml.replace(`serialNumber: ${COURIER} }\n`, `serialNumber: ${COURIER} }\n    policy: { model: tracker.onnx }\n`));
-  writeTracker(site);
+/** A copy of the demo site whose devices say `policy:` as given, with the shipped model and its certificate beside it. */
+function policySite(t: Test, policies: Record<string, string>, edit: (yaml: string) => string = (y) => y): string {
+  const site = demoSiteCopy(t, (yaml) => {
+    let out = yaml;
+    for (const [id, block] of Object.entries(policies)) out = out.replace(`serialNumber: ${id} }\n`, `serialNumber: ${id} }\n    policy: ${block}\n`);
+    return edit(out);
+  });
+  copyFileSync(SHIPPED, join(site, 'amr-track.onnx'));
+  copyFileSync(`${SHIPPED}.cert.json`, join(site, 'amr-track.onnx.cert.json'));
+  return site;
+}
+
+async function gateway(t: Test, speed: number, site = policySite(t, { [COURIER]: '{ model: amr-track.onnx }' }), fleet = true): Promise<Gateway> {
   const g = await startGateway(
     readConfig({
       PHYGATE_PORT: '0',
@@ -28,10 +44,11 @@ async function gateway(t: Test, speed: number): Promise<Gateway> {
       PHYGATE_FLEET_SPEED: String(speed),
       PHYGATE_ADMIN_TOKEN: ADMIN,
       PHYGATE_SITE: site,
+      PHYGATE_VIRTUAL_FLEET: fleet ? 'true' : 'false',
     }),
   );
   t.teardown(() => g.close());
-  await until('the fleet online', () => g.fleet.list().every((d) => d.online));
+  if (fleet) await until('the fleet online', () => g.fleet.list().every((d) => d.online || d.unavailable !== undefined));
   return g;
 }
 
@@ -61,7 +78,7 @@ const missionIs = (g: Gateway, id: string, status: string) => async () => {
 t.test("the README's plan runs to succeeded with its courier driven by a policy; STOP pauses it within a control tick", async (t) => {
   const g = await gateway(t, 20);
   const courier = g.virtualFleet!.amrs.get(COURIER)!;
-  t.match(courier.policy(), { name: 'test-tracker' }, `${COURIER} is driven by the test's policy`);
+  t.match(courier.policy(), { name: 'amr-track-mlp' }, `${COURIER} is driven by the shipped policy`);
   const approved = await submitAndApprove(g, canonicalPlan());
   t.equal(approved.status, 'running', 'approval starts it');
   const view = (await api(g, 'GET', `/v1/missions/${approved.id}`)).json;
@@ -101,8 +118,60 @@ t.test("the README's plan runs to succeeded with its courier driven by a policy;
     const r = (await api<{ policy?: { name: string; version: string; sha256: string; interventions: number; byReason: Record<string, number> } }>(g, 'GET', `/v1/robots/${COURIER}`)).json;
     return r.policy && r.policy.interventions > 0 ? r : undefined;
   });
-  t.match(robot.policy, { name: 'test-tracker', version: '1.0.0', sha256: policy.sha256 }, 'GET /v1/robots/{id} names the policy by name, version and SHA-256');
+  t.match(robot.policy, { name: 'amr-track-mlp', version: '1.0.0', sha256: policy.sha256 }, 'GET /v1/robots/{id} names the policy by name, version and SHA-256');
   t.ok(robot.policy!.byReason.stop! > 0, `and counts the interventions by reason: ${JSON.stringify(robot.policy!.byReason)}`);
   const plain = (await api<{ policy?: unknown }>(g, 'GET', '/v1/robots/amr-1')).json;
   t.equal(plain.policy, undefined, 'an AMR on the analytic motion model has none');
+});
+
+interface CheckView {
+  verdict: string;
+  steps: { id: string; startS: number; endS: number }[];
+  issues: { code: string; device?: string; message: string }[];
+  assignments: Record<string, string>;
+}
+
+const drive = (device: string) => ({ schema: 'phygate.plan/v1', name: 'one-drive', steps: [{ id: 'go', action: 'navigate', device, params: { to: 'shelf-2' } }] });
+
+t.test('a policy without a passing certificate for this floor withholds its AMR; a certified one is checked at its certified timing', async (t) => {
+  // amr-2: the shipped policy, certified for this floor. amr-3: a model with no certificate.
+  const site = policySite(t, { 'amr-2': '{ model: amr-track.onnx }', [COURIER]: '{ model: tracker.onnx }' });
+  writeTracker(site);
+  const g = await gateway(t, 20, site, false);
+  const robot = (await api<{ online: boolean; unavailable?: string }>(g, 'GET', `/v1/robots/${COURIER}`)).json;
+  t.equal(robot.online, false);
+  t.match(robot.unavailable, /its policy test-tracker 1\.0\.0 has no usable certificate: .*tracker\.onnx\.cert\.json: no certificate \(run phygate policy verify\)/, 'GET /v1/robots/{id} says why it is not available');
+  t.equal((await api<{ unavailable?: string }>(g, 'GET', '/v1/robots/amr-2')).json.unavailable, undefined, 'the certified one is available');
+
+  // Even assumed online, the withheld AMR fails the check, saying why.
+  const refused = (await api<CheckView>(g, 'POST', '/v1/plans/check', { plan: drive(COURIER), assume: { [COURIER]: { online: true, at: 'dock-a' } } })).json;
+  t.equal(refused.verdict, 'fail');
+  t.match(refused.issues, [{ code: 'DEVICE_OFFLINE', device: COURIER, message: /'amr-3' is not available: its policy test-tracker/ }]);
+
+  // The same drive from the same place: the certified AMR takes its certificate's time scale longer than the analytic one.
+  const timeOf = async (device: string) => {
+    const r = (await api<CheckView>(g, 'POST', '/v1/plans/check', { plan: drive(device), assume: { [device]: { online: true, at: 'dock-a' } } })).json;
+    t.equal(r.verdict, 'pass', `${device}: ${JSON.stringify(r.issues)}`);
+    return r.steps[0]!.endS - r.steps[0]!.startS;
+  };
+  const analytic = await timeOf('amr-1');
+  const certified = await timeOf('amr-2');
+  const scale = checkTimeScale(await readCertificate(join(site, 'amr-track.onnx.cert.json')));
+  t.ok(scale > 1, `the shipped certificate's time scale is ${scale}`);
+  // The report gives times to 0.1 s: each duration is within 0.1 s of the exact one.
+  t.ok(Math.abs(certified - analytic * scale) <= 0.2, `dock-a → shelf-2: ${certified.toFixed(2)} s with the policy, ${analytic.toFixed(2)} s analytic × ${scale} = ${(analytic * scale).toFixed(2)} s`);
+});
+
+t.test('a certificate for another floor, or one made for a quick look, withholds the AMR', async (t) => {
+  // The shelf moved: the floor the certificate was made on is not this one.
+  const moved = policySite(t, { 'amr-2': '{ model: amr-track.onnx }' }, (y) => y.replace('{ id: shelf-2, x: 17, y: 5.3 }', '{ id: shelf-2, x: 17.2, y: 5.3 }'));
+  const g = await gateway(t, 20, moved, false);
+  t.match((await api<{ unavailable?: string }>(g, 'GET', '/v1/robots/amr-2')).json.unavailable, /is not certified for this floor: the certificate is for another floor or robot/);
+
+  // A certificate of a few edges only (--edges) does not let the policy drive.
+  const quick = policySite(t, { 'amr-2': '{ model: amr-track.onnx, certificate: quick.cert.json }' });
+  const cert = await readCertificate(join(quick, 'amr-track.onnx.cert.json'));
+  writeFileSync(join(quick, 'quick.cert.json'), JSON.stringify({ ...cert, settings: { ...cert.settings, edges: 4 } }));
+  const g2 = await gateway(t, 20, quick, false);
+  t.match((await api<{ unavailable?: string }>(g2, 'GET', '/v1/robots/amr-2')).json.unavailable, /the certificate covers 4 of 72 edges and 156 of 156 routes between stations: verify without --edges or --routes/);
 });
