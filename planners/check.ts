@@ -5,6 +5,7 @@ import { committedWork, ownPart, type Commitment } from './commitments.ts';
 import { analyseDependencies } from './dependencies.ts';
 import { applyAssume, onWrongMap, type Assume, type DeviceState, type FleetState } from './fleet.ts';
 import { planHash, type Plan, type ShapeProblem, type Step } from './plan.ts';
+import { partIssues } from './parts.ts';
 import { issue, verdictOf, type CheckReport, type DeviceSummary, type Issue, type IssueCode, type Move, type StepTiming } from './report.ts';
 import type { NavGraph } from './route.ts';
 import type { Device, DeviceKind, SiteIndex } from './site.ts';
@@ -240,6 +241,7 @@ function evaluate(
     resolved,
   );
   issues.push(...estimate.issues);
+  issues.push(...partIssues(resolved, estimate.steps));
   if (plan.deadline) {
     const finish = input.now.getTime() + estimate.makespanS * 1000;
     const deadline = Date.parse(plan.deadline);

@@ -19,6 +19,7 @@ export const ISSUE_CODES = {
   DEADLOCK: { severity: 'error', when: 'robots would block each other with no resolution' },
   BATTERY_LOW: { severity: 'error', when: "predicted state of charge falls below the site's reserve" },
   DEADLINE_MISSED: { severity: 'warning', when: 'predicted finish after `deadline`' },
+  PARTS_SHORT: { severity: 'warning', when: 'a step takes more parts from a station than the plan has put there by then (machine.run, convey, arm.transfer)' },
   DEVICE_OFFLINE: { severity: 'error', when: 'the device is offline now, or not available (the gateway withholds it, e.g. its policy has no passing certificate), or `assume` says `online: false`' },
   DEVICE_WRONG_MAP: { severity: 'error', when: "the vehicle reports a map other than the site's `mapId`" },
   DEVICE_UNSUPPORTED_ACTION: { severity: 'error', when: "the vehicle's factsheet does not list an action the step needs (pick, drop, startCharging; startPause, stopPause, cancelOrder for any step)" },

@@ -212,6 +212,28 @@ t.test('DEADLINE_MISSED: a deadline one minute away for six minutes of milling',
   t.equal(only(t, r, 'DEADLINE_MISSED', 'mill').severity, 'warning');
 });
 
+t.test('PARTS_SHORT: a convey of two parts after one transfer onto the conveyor; a transfer before the milling ends', async (t) => {
+  const mill = { id: 'mill', action: 'machine.run' as const, device: 'cnc-1', params: { program: 'bracket-v2', count: 1 } };
+  const move = { id: 'move', action: 'arm.transfer' as const, device: 'arm-1', params: { from: 'cnc-1', to: 'conveyor-1-in' }, after: ['mill'] };
+  const convey = (count: number) => ({ id: 'convey', action: 'convey' as const, device: 'conveyor-1', params: { count }, after: ['move'] });
+  const short = check([mill, move, convey(2)]);
+  t.equal(short.verdict, 'warn');
+  const i = only(t, short, 'PARTS_SHORT', 'convey');
+  t.equal(i.device, 'conveyor-1');
+  t.match(i.message, /'convey' takes 2 parts from conveyor-1-in at [\d.]+ s, but the plan has put 1 there by then/);
+  t.equal(check([mill, move, convey(1)]).verdict, 'pass', 'one part brought, one conveyed');
+  // Without `after: ['mill']` the arm takes from cnc-1 while the part is still being milled.
+  const early = check([mill, { ...move, after: [] }, convey(1)]);
+  t.equal(only(t, early, 'PARTS_SHORT', 'move').device, 'arm-1');
+  t.match(early.issues.find((x) => x.code === 'PARTS_SHORT')!.message, /has put 0 there by then/);
+  // Four parts milled are four the arm can take one by one.
+  const four = [{ ...mill, params: { program: 'bracket-v2', count: 4 } }, ...[1, 2, 3, 4].map((k) => ({ ...move, id: `move-${k}`, after: k === 1 ? ['mill'] : [`move-${k - 1}`] }))];
+  t.equal(check([...four, { ...convey(4), after: ['move-4'] }]).verdict, 'pass');
+  t.equal(only(t, check([...four, { ...convey(5), after: ['move-4'] }]), 'PARTS_SHORT', 'convey').severity, 'warning');
+  // A station the plan brings nothing to is not counted: what waits there is not known.
+  t.equal(check([{ ...convey(3), after: [] }]).verdict, 'pass');
+});
+
 t.test('several problems in one plan are all reported', async (t) => {
   const r = check([
     { id: 'a', action: 'navigate', device: 'amr-9', params: { to: 'dock-a' } },
