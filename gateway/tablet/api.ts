@@ -33,6 +33,16 @@ export interface DeviceState {
   job?: { action: string; program?: string; count?: number };
   progress?: number;
   partsProduced?: number;
+  /** An AMR driven by a learned policy: which one, and how often its safety shield stepped in. */
+  policy?: DevicePolicy;
+}
+
+export interface DevicePolicy {
+  name: string;
+  version: string;
+  sha256: string;
+  interventions: number;
+  byReason: Record<string, number>;
 }
 
 export interface SiteDevice {

@@ -32,8 +32,8 @@ export interface TabletGateway {
   restart(): Promise<Gateway>;
 }
 
-/** A gateway with the demo site's virtual fleet, `speed` times faster than real time. */
-export async function tabletGateway(t: Test, speed = 10): Promise<TabletGateway> {
+/** A gateway with the demo site's virtual fleet (or `site`'s), `speed` times faster than real time. */
+export async function tabletGateway(t: Test, speed = 10, site?: string): Promise<TabletGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'phygate-tablet-'));
   // Fixed ports, so a restarted gateway is where the page was; another test's process may take a
   // port between freePort() and the gateway's bind, and then the start is tried on new ones.
@@ -45,6 +45,7 @@ export async function tabletGateway(t: Test, speed = 10): Promise<TabletGateway>
       PHYGATE_LOG_LEVEL: 'silent',
       PHYGATE_FLEET_SPEED: String(speed),
       PHYGATE_ADMIN_TOKEN: 'tablet-test-admin-token-0123456789',
+      ...(site ? { PHYGATE_SITE: site } : {}),
     });
   const first = async (): Promise<[Gateway, Awaited<ReturnType<typeof configFor>>]> => {
     for (let attempt = 1; ; attempt++) {
