@@ -149,6 +149,10 @@ export interface StopRecord {
   devices: string[];
   createdBy: string;
   createdAt: string;
+  /** Who released it, when and with what note; null while it is active (GET /v1/stop/history). */
+  releasedBy?: string | null;
+  releasedAt?: string | null;
+  releaseNote?: string | null;
 }
 
 /** Whom a waiting AMR waits for, and why (GET /v1/traffic). */

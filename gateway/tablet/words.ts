@@ -15,6 +15,13 @@ export function clock(at: Date | string): string {
   return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 }
 
+/** The time, and the day too when it is not today: for records that outlast a shift. */
+export function dayClock(at: string): string {
+  const d = new Date(at);
+  const today = new Date().toDateString() === d.toDateString();
+  return today ? clock(d) : `${d.toLocaleDateString([], { day: 'numeric', month: 'short' })} ${clock(d)}`;
+}
+
 export function hhmm(at: Date): string {
   return at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
