@@ -231,6 +231,7 @@ function legend(): void {
     h('li', { class: 'zone-slow' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), 'slow zone'),
     h('li', { class: 'route' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), 'route reserved for a robot'),
     h('li', { class: 'route ahead' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), 'its route ahead'),
+    h('li', { class: 'route destination' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), 'where it is going'),
   );
 }
 

@@ -162,6 +162,21 @@ export async function robotsOnMap(page: Page): Promise<Record<string, { x: numbe
 }
 
 /**
+ * Robot labels (names, states such as "paused", whom a robot waits for) that cover a station's
+ * name on the map, as drawn on screen: "amr-2 'paused' covers dock-b". Empty when none does.
+ */
+export async function labelsOverStations(page: Page): Promise<string[]> {
+  return page.$$eval('svg.map .stations text, svg.map g.robot text', (texts) => {
+    const box = (el: Element) => el.getBoundingClientRect();
+    const stations = texts.filter((el) => el.closest('.stations')).map((el) => ({ name: el.textContent ?? '', box: box(el) }));
+    const labels = texts.filter((el) => el.closest('g.robot') && el.textContent).map((el) => ({ name: `${el.closest('g.robot')!.getAttribute('data-id')} '${el.textContent}'`, box: box(el) }));
+    // Half a pixel of anti-aliasing either way is not covering.
+    const covers = (a: DOMRect, b: DOMRect) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+    return labels.flatMap((l) => stations.filter((st) => covers(l.box, st.box)).map((st) => `${l.name} covers ${st.name}`));
+  });
+}
+
+/**
  * What every screen must be: no horizontal scrolling, every control named for assistive
  * technology (the names Chromium's accessibility tree computes), touch targets of 48 px and more,
  * STOP at least 64 px and fully on screen.

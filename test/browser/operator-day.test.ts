@@ -6,7 +6,7 @@
 import t from 'tap';
 import { call } from '../gateway/gateway-process.ts';
 import { until } from '../helpers/wait.ts';
-import { browserFor, checkScreen, LANDSCAPE, pageFor, PORTRAIT, robotsOnMap, screenshot, signIn, tabletGateway, tabletPlan } from './browser.ts';
+import { browserFor, checkScreen, labelsOverStations, LANDSCAPE, pageFor, PORTRAIT, robotsOnMap, screenshot, signIn, tabletGateway, tabletPlan } from './browser.ts';
 
 interface Robot {
   id: string;
@@ -168,6 +168,8 @@ t.test("an operator's day", async (t) => {
     t.equal(await card.locator('.note').textContent(), 'Paused: STOP (all): STOP button on the tablet. Nothing new starts until it is resumed.', 'why it is paused');
     t.equal(await card.locator('[data-step="mill"] .reason').textContent(), 'STOP: STOP button on the tablet', 'and why its step is blocked');
     await until('the robots to be drawn paused', async () => Object.values(await robotsOnMap(page)).every((r) => r.tone === 'paused'), 5000);
+    await until('"paused" written by every robot', async () => (await page.locator('svg.map g.robot text.state', { hasText: 'paused' }).count()) === 3, 5000);
+    t.same(await labelsOverStations(page), [], 'no robot\'s name or "paused" covers a station\'s name');
     t.equal(await page.locator('#badge-alerts').textContent(), '1', 'the STOP is an alert until acknowledged');
     const pressedRecord = page.locator('ol.stop-history li.stop-record').first();
     await until('the STOP in the STOP history, active', async () => (await pressedRecord.getAttribute('class')) === 'stop-record active', 5000);
