@@ -33,17 +33,12 @@ export interface DeviceState {
   job?: { action: string; program?: string; count?: number };
   progress?: number;
   partsProduced?: number;
-  /** An AMR driven by a learned policy: which one, and how often its safety shield stepped in. */
-  policy?: DevicePolicy;
+  /** An AMR driven by a learned policy: which one, and how often its safety shield stepped in, in total and by reason. */
+  policy?: { name: string; version: string; sha256: string; interventions: number; byReason: Record<string, number> };
 }
 
-export interface DevicePolicy {
-  name: string;
-  version: string;
-  sha256: string;
-  interventions: number;
-  byReason: Record<string, number>;
-}
+export type DevicePolicy = NonNullable<DeviceState['policy']>;
+
 
 export interface SiteDevice {
   id: string;
