@@ -22,6 +22,7 @@ import { policyCommand } from './policy.ts';
 import { CheckRequestSchema } from '../routes/plans.ts';
 import { openStore, StoreOpenError } from '../store/index.ts';
 import { mcpCommand } from '../mcp/stdio.ts';
+import { renderUnicodeCompact } from 'uqr';
 
 const USAGE = `phygate — control gateway for small shop floors
 
@@ -36,11 +37,13 @@ Usage:
                                              bridges, Nav2 parameters, map and ROS 2 launch file
   phygate map [--site DIR] [--out DIR] [--resolution R]
                                              write the site's Nav2 occupancy map and filter masks
-  phygate token create --role ROLE --name N [--expires 30d] [--link URL]
+  phygate token create --role ROLE --name N [--expires 30d] [--link URL [--qr]]
                                              create an access token and print it once; with
                                              --expires (30d, 12h, 45m or an ISO 8601 time) it is
                                              refused from then on (401 TOKEN_EXPIRED); with
-                                             --link http://host:8080 also a tablet's sign-in link
+                                             --link http://host:8080 also a tablet's sign-in link,
+                                             and with --qr that link as a QR code to scan with the
+                                             tablet's camera
   phygate token list                         list tokens (never their secrets)
   phygate token revoke ID|NAME               revoke a token: refused from its next request on,
                                              by a running gateway too
@@ -281,7 +284,7 @@ function token(argv: string[], out: Out, err: Out): number {
   const [sub, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { role: { type: 'string' }, name: { type: 'string' }, expires: { type: 'string' }, link: { type: 'string' }, 'data-dir': { type: 'string' } },
+    options: { role: { type: 'string' }, name: { type: 'string' }, expires: { type: 'string' }, link: { type: 'string' }, qr: { type: 'boolean' }, 'data-dir': { type: 'string' } },
     allowPositionals: sub === 'revoke',
     strict: true,
   });
@@ -311,13 +314,21 @@ function token(argv: string[], out: Out, err: Out): number {
       }
       link = `${url.origin}/`;
     }
+    if (values.qr && !link) {
+      err('--qr prints the sign-in link as a QR code: give the gateway\'s address with --link too');
+      return 2;
+    }
     const store = openStore(dataDir);
     try {
       const t = store.tokens.create(values.role, values.name, { now, ...(expiresAt ? { expiresAt } : {}) });
       out(t.token);
       err(`created ${t.role} token '${t.name}' (${t.id})${t.expiresAt ? `, expires ${t.expiresAt}` : ''}; it is shown only this once`);
       err(`stored in ${dataDir}: a gateway with this data folder (PHYGATE_DATA_DIR, now ${process.env.PHYGATE_DATA_DIR || 'unset: ./var'}) takes it`);
-      if (link) err(`sign-in link for a tablet (open it once there; it signs in and remembers the token on that device): ${link}#token=${encodeURIComponent(t.token)}`);
+      if (link) {
+        const signIn = `${link}#token=${encodeURIComponent(t.token)}`;
+        err(`sign-in link for a tablet (open it once there; it signs in and remembers the token on that device): ${signIn}`);
+        if (values.qr) err(`the same link as a QR code: scan it with the tablet's camera (anyone who scans it is signed in as '${t.name}')\n${signInQr(signIn)}`);
+      }
     } finally {
       store.close();
     }
@@ -407,6 +418,14 @@ function readCa(path: string): string {
 }
 
 /** The data folder: --data-dir where the user stands, else PHYGATE_DATA_DIR (or ./var) as `serve` reads it. */
+/**
+ * A sign-in link as a QR code in the terminal: two rows of modules a line, the light modules drawn
+ * as blocks (a terminal's background is usually dark), with a quiet zone of two modules around it.
+ */
+export function signInQr(link: string): string {
+  return renderUnicodeCompact(link, { border: 2 });
+}
+
 function dataDirOf(option: string | undefined): string {
   return option !== undefined ? userPath(option) : resolve(process.env.PHYGATE_DATA_DIR || 'var');
 }

@@ -16,7 +16,7 @@ export function robotView(site: LoadedSite, fleet: FleetRegistry, drops: Pick<Dr
 export const robotRoutes: FastifyPluginAsyncZod<{ site: LoadedSite; fleet: FleetRegistry; drops?: Pick<DropCounter, 'of'> }> = async (app, { site, fleet, drops }) => {
   // `dropped`: how many of the device's messages were not acted on, by reason (robots/drops.ts).
   const view = (id: string) => robotView(site, fleet, drops, id);
-  app.get('/v1/robots', { config: restConfig('robots.list'), schema: { tags: ['robots'], summary: 'Every device of the site with its live state' } }, async () => ({
+  app.get('/v1/robots', { config: restConfig('robots.list'), schema: { tags: ['robots'], summary: 'Every device of the site with its live state', description: 'Each as GET /v1/robots/{id} answers it, with `dropped` and, for an AMR driven by a learned policy, `policy` (POLICY.md).' } }, async () => ({
     robots: site.index.site.devices.map((d) => view(d.id)),
   }));
   app.get(

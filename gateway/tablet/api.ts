@@ -33,7 +33,12 @@ export interface DeviceState {
   job?: { action: string; program?: string; count?: number };
   progress?: number;
   partsProduced?: number;
+  /** An AMR driven by a learned policy: which one, and how often its safety shield stepped in, in total and by reason. */
+  policy?: { name: string; version: string; sha256: string; interventions: number; byReason: Record<string, number> };
 }
+
+export type DevicePolicy = NonNullable<DeviceState['policy']>;
+
 
 export interface SiteDevice {
   id: string;
@@ -139,6 +144,10 @@ export interface StopRecord {
   devices: string[];
   createdBy: string;
   createdAt: string;
+  /** Who released it, when and with what note; null while it is active (GET /v1/stop/history). */
+  releasedBy?: string | null;
+  releasedAt?: string | null;
+  releaseNote?: string | null;
 }
 
 /** Whom a waiting AMR waits for, and why (GET /v1/traffic). */

@@ -1,13 +1,17 @@
 // Devices: one row each with what someone walking up to the tablet asks first: online or not,
-// what it does, battery, paused, cargo, errors, whom a robot waits for; machines with their job and progress.
-import type { DeviceState, TrafficDevice } from './api.ts';
+// what it does, battery, paused, cargo, errors, whom a robot waits for; machines with their job and
+// progress; a robot driven by a learned policy with that policy and how often its safety shield
+// stepped in (by reason when opened).
+import type { DevicePolicy, DeviceState, TrafficDevice } from './api.ts';
 import { h, keyedList } from './dom.ts';
-import { clock, deviceStateWords, deviceTone, percent, TONE_WORDS, waitWords } from './words.ts';
+import { clock, deviceStateWords, deviceTone, interventionsByReason, percent, policyWords, timesWords, TONE_WORDS, waitWords } from './words.ts';
 
 export class DevicesView {
   private readonly states = new Map<string, DeviceState>();
   /** Whom each waiting robot waits for, in words. */
   private readonly waits = new Map<string, string>();
+  /** The robots whose policy details are opened: a redraw of the row keeps them open. */
+  private readonly policyOpen = new Set<string>();
   private readonly list: HTMLElement;
   private stale = false;
   private pending = false;
@@ -52,7 +56,7 @@ export class DevicesView {
     const items = this.order.map((id) => this.states.get(id)).filter((d): d is DeviceState => !!d);
     // Rounded as shown, so a battery falling by 0.01 % does not redraw the row.
     const signature = (d: DeviceState) =>
-      JSON.stringify([this.stale, d.online, d.state, d.paused, d.cargo, d.errors, d.at, d.soc === undefined ? null : Math.round(d.soc * 100), d.progress === undefined ? null : Math.round(d.progress * 100), d.partsProduced, d.job?.program, this.waits.get(d.id)]);
+      JSON.stringify([this.stale, d.online, d.state, d.paused, d.cargo, d.errors, d.at, d.soc === undefined ? null : Math.round(d.soc * 100), d.progress === undefined ? null : Math.round(d.progress * 100), d.partsProduced, d.job?.program, this.waits.get(d.id), d.policy ?? null]);
     keyedList(this.list, items, (d) => d.id, signature, (d) => this.row(d));
   }
 
@@ -79,6 +83,26 @@ export class DevicesView {
       h('span', { class: 'facts' }, ...facts),
       d.errors && d.errors.length > 0 ? h('span', { class: 'errors', role: 'note' }, d.errors.join('; ')) : null,
       this.waits.has(d.id) ? h('span', { class: 'waits', role: 'note' }, `${d.id} ${this.waits.get(d.id)}`) : null,
+      d.policy ? this.policy(d.id, d.policy) : null,
+    );
+  }
+
+  /** The policy in one line; opened, its whole SHA-256 and the shield's interventions by reason. */
+  private policy(id: string, p: DevicePolicy): HTMLElement {
+    const reasons = interventionsByReason(p);
+    return h(
+      'details',
+      {
+        class: 'policy',
+        open: this.policyOpen.has(id),
+        ontoggle: (e) => {
+          if ((e.target as HTMLDetailsElement).open) this.policyOpen.add(id);
+          else this.policyOpen.delete(id);
+        },
+      },
+      h('summary', null, h('span', { class: 'policy-name' }, `Policy ${policyWords(p)}`), h('span', { class: 'interventions' }, `safety shield stepped in ${timesWords(p.interventions)}`)),
+      h('p', { class: 'sha' }, `SHA-256 ${p.sha256}`),
+      reasons.length > 0 ? h('ul', { class: 'by-reason', 'aria-label': `Interventions of ${id}'s safety shield by reason` }, ...reasons.map((r) => h('li', null, r))) : h('p', null, 'The shield has not stepped in.'),
     );
   }
 }

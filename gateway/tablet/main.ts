@@ -8,6 +8,7 @@ import { Live, type LiveStatus } from './live.ts';
 import { FloorMap } from './map.ts';
 import { MissionsView } from './missions.ts';
 import { StopControl } from './stop.ts';
+import { StopHistory } from './stop-history.ts';
 import { clock, deviceStateWords, TONE_WORDS, type Tone } from './words.ts';
 
 const TOKEN_KEY = 'phygate.token';
@@ -104,6 +105,7 @@ async function start(token: string, who: Whoami): Promise<void> {
     el.setAttribute('aria-label', `${n} ${label}`);
   };
   const alerts = new AlertsView(byId('panel-alerts'), (n) => badge('badge-alerts', n, 'unacknowledged'));
+  const stopHistory = new StopHistory(byId('panel-alerts'), api);
   const picture = byId<HTMLDialogElement>('picture-dialog');
   byId('picture-close').onclick = () => picture.close();
   const missions = new MissionsView(byId('panel-missions'), {
@@ -156,6 +158,7 @@ async function start(token: string, who: Whoami): Promise<void> {
       for (const d of list) apply(d);
       void missions.refresh();
       void stop.refresh();
+      void stopHistory.refresh();
       void loadTraffic();
     },
     device: apply,
@@ -169,8 +172,14 @@ async function start(token: string, who: Whoami): Promise<void> {
       }
       missions.step(e);
     },
-    stop: (s) => stop.stopped(s),
-    released: () => stop.released(),
+    stop: (s) => {
+      stop.stopped(s);
+      void stopHistory.refresh();
+    },
+    released: () => {
+      stop.released();
+      void stopHistory.refresh();
+    },
     alert: (e) => alerts.raise(`gateway:${e.missionId ?? ''}/${e.step ?? ''}/${e.device ?? ''}/${e.message}`, 'gateway', e.message),
     traffic: (e) => {
       trafficEvents++;
@@ -222,6 +231,7 @@ function legend(): void {
     h('li', { class: 'zone-slow' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), 'slow zone'),
     h('li', { class: 'route' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), 'route reserved for a robot'),
     h('li', { class: 'route ahead' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), 'its route ahead'),
+    h('li', { class: 'route destination' }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), 'where it is going'),
   );
 }
 

@@ -1,6 +1,8 @@
 // The floor map: the site from GET /v1/site drawn as SVG in metres (world y points up, so the
 // picture uses y' = -y), with robots and machines updated in place as their states arrive.
 // Robots are drawn a little larger than their footprint so they can be read from a metre away.
+// Their names and what they say (paused, whom they wait for) are placed where they cover no
+// station's name, no machine and no other robot's label, as measured in the page.
 import type { DeviceState, SiteDevice, SiteView, TrafficDevice, TrafficWait, Zone } from './api.ts';
 import { s } from './dom.ts';
 import { TrafficLayer } from './traffic.ts';
@@ -19,11 +21,30 @@ interface Box {
   y1: number;
 }
 
-const overlaps = (a: Box, b: Box) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
-/** Robot names: font size (metres) and where they sit, above or below the robot. */
-const NAME_SIZE = 0.74;
+/** How much two boxes overlap, in square metres (0: not at all). */
+const overlap = (a: Box, b: Box) => Math.max(0, Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0)) * Math.max(0, Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0));
+/** Robot names: where they sit (the baseline, on screen), above or below the robot. */
 const NAME_ABOVE = -0.85;
 const NAME_BELOW = 1.55;
+/**
+ * Where what a robot says (its state, whom it waits for) may go: beside it on the right or the
+ * left, level with it, lower or higher, then clear of its name; the first that covers nothing is
+ * taken.
+ */
+const SIDE_PLACES: { x: number; dy: number }[] = [
+  { x: 0.85, dy: 0 },
+  { x: -0.85, dy: 0 },
+  { x: 0.85, dy: 0.9 },
+  { x: -0.85, dy: 0.9 },
+  { x: 0.85, dy: -0.9 },
+  { x: -0.85, dy: -0.9 },
+  { x: 1.4, dy: -1.8 },
+  { x: -1.4, dy: -1.8 },
+  { x: 1.4, dy: 1.8 },
+  { x: -1.4, dy: 1.8 },
+];
+/** What a label may cover least: a station's name, then a machine, a zone's name or the map's edge, then another robot or its label. */
+const WEIGHT = { station: 100, machine: 10, other: 1 };
 
 interface Marker {
   g: SVGGElement;
@@ -42,8 +63,6 @@ export class FloorMap {
   /** Whom each waiting robot waits for. */
   private readonly waits = new Map<string, TrafficWait>();
   private labelsDue = false;
-  /** Where machines and their names are drawn: robot names keep off them. */
-  private readonly fixed: Box[] = [];
   private readonly machines = new Map<string, Marker & { bar?: SVGRectElement; barWidth: number }>();
   private stale = false;
 
@@ -85,28 +104,92 @@ export class FloorMap {
     robot.g.dataset.y = String(r2(y));
     robot.body.setAttribute('transform', `rotate(${svgDeg(theta)})`);
     this.paint(robot, d);
-    if (!this.labelsDue) {
-      this.labelsDue = true;
-      window.requestAnimationFrame(() => this.placeNames());
+    this.labelsLater();
+  }
+
+  /** Labels are placed once per frame, after whatever changed them. */
+  private labelsLater(): void {
+    if (this.labelsDue) return;
+    this.labelsDue = true;
+    window.requestAnimationFrame(() => this.placeLabels());
+  }
+
+  /**
+   * Each robot's name above or below it, and what it says beside it, where they cover the least:
+   * nothing if they can. Boxes are measured in the page, in the map's units (y down); a map not
+   * laid out (no size yet) keeps its labels where they are until it is.
+   */
+  private placeLabels(): void {
+    this.labelsDue = false;
+    const toMap = this.el.getScreenCTM()?.inverse();
+    if (!toMap) return;
+    const boxOf = (el: SVGGraphicsElement): Box | undefined => {
+      const b = el.getBBox();
+      const m = el.getScreenCTM();
+      if (!m || (b.width === 0 && b.height === 0)) return undefined;
+      const t = toMap.multiply(m);
+      const xs = [b.x, b.x + b.width].flatMap((x) => [b.y, b.y + b.height].map((y) => t.a * x + t.c * y + t.e));
+      const ys = [b.x, b.x + b.width].flatMap((x) => [b.y, b.y + b.height].map((y) => t.b * x + t.d * y + t.f));
+      return { x0: Math.min(...xs), x1: Math.max(...xs), y0: Math.min(...ys), y1: Math.max(...ys) };
+    };
+    const measured = (els: Iterable<Element>) => [...els].map((el) => boxOf(el as SVGGraphicsElement)).filter((b): b is Box => !!b);
+    const stations = measured(this.el.querySelectorAll('.stations text'));
+    const machines = measured(this.el.querySelectorAll('g.machine, .zone-labels text'));
+    const robots = [...this.robots.values()].filter((r) => r.last?.pose).sort((a, b) => b.last!.pose!.y - a.last!.pose!.y || a.last!.pose!.x - b.last!.pose!.x);
+    // A robot's labels may touch its own body (a turned robot's corners reach its name), not another's.
+    const bodies = new Map(robots.map((r) => [r, boxOf(r.body)]));
+    const others: Box[] = [];
+    let self: Robot | undefined;
+    const covered = (box: Box, boxes: Iterable<Box | undefined>) => {
+      let sum = 0;
+      for (const b of boxes) if (b) sum += overlap(box, b);
+      return sum;
+    };
+    const ground = boxOf(this.el.querySelector<SVGGraphicsElement>('.ground')!);
+    const area = (b: Box) => (b.x1 - b.x0) * (b.y1 - b.y0);
+    const cost = (box: Box | undefined) =>
+      box === undefined
+        ? 0
+        : WEIGHT.station * covered(box, stations) +
+          WEIGHT.machine * (covered(box, machines) + (ground ? area(box) - overlap(box, ground) : 0)) +
+          WEIGHT.other * (covered(box, others) + covered(box, [...bodies].filter(([r]) => r !== self).map(([, b]) => b)));
+    /** Tries each place in turn, keeps the first that covers nothing, else the one that covers least. */
+    const place = <P>(places: P[], put: (p: P) => void, box: () => Box | undefined) => {
+      let best: { p: P; cost: number } | undefined;
+      for (const p of places) {
+        put(p);
+        const c = cost(box());
+        if (!best || c < best.cost) best = { p, cost: c };
+        if (c === 0) break;
+      }
+      if (best) put(best.p);
+      const b = box();
+      if (b) others.push(b);
+    };
+    for (const r of robots) {
+      self = r;
+      place([NAME_ABOVE, NAME_BELOW], (y) => r.name.setAttribute('y', String(y)), () => boxOf(r.name));
+      const said = [r.state, r.wait].filter((t) => t.textContent);
+      if (said.length === 0) continue;
+      place(
+        SIDE_PLACES,
+        (p) => this.saySide(r, p),
+        () => {
+          const boxes = measured(said);
+          return boxes.length === 0 ? undefined : { x0: Math.min(...boxes.map((b) => b.x0)), x1: Math.max(...boxes.map((b) => b.x1)), y0: Math.min(...boxes.map((b) => b.y0)), y1: Math.max(...boxes.map((b) => b.y1)) };
+        },
+      );
     }
   }
 
-  /** Robots close together would write their names over each other: then a name goes below its robot. */
-  private placeNames(): void {
-    this.labelsDue = false;
-    const robots = [...this.robots.values()].filter((r) => r.last?.pose).sort((a, b) => b.last!.pose!.y - a.last!.pose!.y || a.last!.pose!.x - b.last!.pose!.x);
-    const bodies: Box[] = robots.map((r) => ({ x0: r.last!.pose!.x - 0.75, x1: r.last!.pose!.x + 0.75, y0: r.last!.pose!.y - 0.75, y1: r.last!.pose!.y + 0.75 }));
-    const names: Box[] = [];
-    robots.forEach((r, i) => {
-      const { x, y } = r.last!.pose!;
-      const half = textWidth(r.g.dataset.id ?? '', NAME_SIZE) / 2;
-      // The text's baseline is `offset` below the robot's centre on screen, i.e. above it in the world.
-      const box = (offset: number): Box => ({ x0: x - half, x1: x + half, y0: y - offset - 0.1, y1: y - offset + NAME_SIZE * 0.75 });
-      const free = (b: Box) => !names.some((n) => overlaps(n, b)) && !this.fixed.some((f) => overlaps(f, b)) && !bodies.some((o, j) => j !== i && overlaps(o, b));
-      const place = free(box(NAME_ABOVE)) || !free(box(NAME_BELOW)) ? NAME_ABOVE : NAME_BELOW;
-      r.name.setAttribute('y', String(place));
-      names.push(box(place));
-    });
+  /** A robot's state and wait lines at one of SIDE_PLACES: the wait below the state when there is one. */
+  private saySide(r: Robot, p: { x: number; dy: number }): void {
+    const left = p.x < 0;
+    r.state.setAttribute('x', String(p.x));
+    r.state.setAttribute('y', String(r2(0.2 + p.dy)));
+    r.wait.setAttribute('y', String(r2((r.state.textContent ? 0.85 : 0.1) + p.dy)));
+    for (const t of [r.state, r.wait]) t.classList.toggle('left', left);
+    for (const span of r.wait.querySelectorAll('tspan')) span.setAttribute('x', String(p.x));
   }
 
   /** Who holds which nodes, the routes reserved, and whom a waiting robot waits for. */
@@ -126,6 +209,7 @@ export class FloorMap {
     robot.wait.setAttribute('class', `wait ${w ? this.traffic.colourOf(w.device) : ''}`);
     robot.wait.replaceChildren(...(w ? [s('tspan', { class: 'who', x: 0.85, dy: 0 }, `waits for ${w.device}`), s('tspan', { x: 0.85, dy: 0.6 }, waitReason(w))] : []));
     if (robot.last) this.paint(robot, robot.last);
+    this.labelsLater();
   }
 
   /** No live feed: robots and machines are drawn as last known, not as current. */
@@ -133,6 +217,7 @@ export class FloorMap {
     this.stale = stale;
     this.el.classList.toggle('stale', stale);
     for (const m of [...this.robots.values(), ...this.machines.values()]) if (m.last) this.paint(m, m.last);
+    this.labelsLater();
   }
 
   private paint(m: Marker, d: DeviceState): void {
@@ -144,8 +229,6 @@ export class FloorMap {
     // Colour says idle or busy; words are for what needs attention, and a machine's progress.
     const robot = m.g.classList.contains('robot');
     m.state.textContent = this.stale ? (robot ? 'last known' : '') : tone === 'idle' || (tone === 'busy' && robot) ? '' : tone === 'busy' ? `${d.state}${progress}` : words;
-    // Whom a robot waits for is written beside it, below its state when it has one to show.
-    if (robot) (m as Robot).wait.setAttribute('y', m.state.textContent ? '0.85' : '0.1');
     const wait = robot && this.waits.get(d.id);
     m.title.textContent = `${d.id}: ${this.stale ? 'last known state, ' : ''}${words}${d.soc !== undefined ? `, battery ${percent(d.soc)}` : ''}${wait ? `; ${waitWords(wait)}` : ''}`;
   }
@@ -187,11 +270,6 @@ export class FloorMap {
   /** Stations with a machine at them are named by the machine. */
   private stations(): SVGElement[] {
     const machineStations = new Set(this.site.devices.flatMap((d) => [d.station, d.from, d.to]).filter(Boolean));
-    for (const st of this.site.stations) {
-      if (machineStations.has(st.id)) continue;
-      const half = textWidth(st.id, 0.52) / 2;
-      this.fixed.push({ x0: st.x - half, x1: st.x + half, y0: st.y - 1.3, y1: st.y - 0.85 });
-    }
     return this.site.stations.map((st) =>
       s(
         'g',
@@ -225,12 +303,6 @@ export class FloorMap {
         state,
       );
       this.machines.set(d.id, { g, state, title, barWidth, ...(bar ? { bar } : {}) });
-      const nameHalf = textWidth(d.id, 0.62) / 2;
-      const nameX = round ? x + label.x + nameHalf : x;
-      this.fixed.push(
-        { x0: x - Math.max(w, barWidth) / 2, x1: x + Math.max(w, barWidth) / 2, y0: y - h / 2 - 0.45, y1: y + h / 2 },
-        { x0: nameX - nameHalf, x1: nameX + nameHalf, y0: y - label.y - 0.1, y1: y - label.y + 0.5 },
-      );
       return [g];
     });
   }

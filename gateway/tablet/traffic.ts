@@ -1,7 +1,8 @@
 // Traffic on the floor map (GET /v1/traffic, `traffic` events): for each AMR the part of its route
 // reserved for it (granted: a solid line in the robot's colour), the rest of its route (thin and
-// dashed: not yet its own), and the nodes it holds, ringed. Drawn over the lanes and under the
-// stations, machines and robots, so it never hides what stands on the floor.
+// dashed: not yet its own), where it is going (a target of two rings at the route's last node, while
+// it is on its way), and the nodes it holds, ringed. Drawn over the lanes and under the stations,
+// machines and robots, so it never hides what stands on the floor.
 import type { SiteView, TrafficDevice } from './api.ts';
 import { s } from './dom.ts';
 
@@ -49,11 +50,22 @@ export class TrafficLayer {
     const p = d.path;
     const reserved = p ? p.nodes.slice(p.reached, p.granted + 1) : [];
     const ahead = p ? p.nodes.slice(Math.max(p.granted, p.reached)) : [];
+    const goal = p && p.reached < p.nodes.length - 1 ? p.nodes[p.nodes.length - 1]! : undefined;
+    const at = goal ? this.at.get(goal) : undefined;
     return s(
       'g',
       { class: `traffic-of ${this.colourOf(d.id)}`, 'data-device': d.id, 'data-holds': d.holds.join(' ') },
       ahead.length > 1 ? s('polyline', { class: 'ahead', 'data-ahead-for': d.id, 'data-nodes': ahead.join(' '), points: this.points(ahead) }) : null,
       p ? s('polyline', { class: 'reserved', 'data-reserved-for': d.id, 'data-nodes': reserved.join(' '), points: this.points(reserved) }) : null,
+      at
+        ? s(
+            'g',
+            { class: 'destination', 'data-destination-for': d.id, 'data-node': goal, transform: `translate(${at.x} ${-at.y})` },
+            s('title', null, `${d.id} drives to ${goal}`),
+            s('circle', { r: 0.95 }),
+            s('circle', { r: 0.6 }),
+          )
+        : null,
       ...d.holds.map((n) => {
         const at = this.at.get(n);
         return at ? s('circle', { class: 'hold', 'data-node': n, cx: at.x, cy: -at.y, r: 0.45 }) : null;

@@ -1,6 +1,6 @@
 // What the tablet says, in the shop floor's words: durations, times, device and mission states,
 // and the colour class that goes with each state (style.css holds the colours).
-import type { DeviceState, MissionStatus, Report, StepStatus, TrafficWait } from './api.ts';
+import type { DevicePolicy, DeviceState, MissionStatus, Report, StepStatus, TrafficWait } from './api.ts';
 
 export function duration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
@@ -13,6 +13,13 @@ export function duration(seconds: number): string {
 export function clock(at: Date | string): string {
   const d = typeof at === 'string' ? new Date(at) : at;
   return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+/** The time, and the day too when it is not today: for records that outlast a shift. */
+export function dayClock(at: string): string {
+  const d = new Date(at);
+  const today = new Date().toDateString() === d.toDateString();
+  return today ? clock(d) : `${d.toLocaleDateString([], { day: 'numeric', month: 'short' })} ${clock(d)}`;
 }
 
 export function hhmm(at: Date): string {
@@ -95,4 +102,33 @@ export function waitReason(w: TrafficWait): string {
 /** Whom a robot waits for and why: "waits for amr-1 (mission m_…): it holds sa-2". */
 export function waitWords(w: TrafficWait): string {
   return `waits for ${w.device}${w.missionId ? ` (mission ${w.missionId})` : ''}: ${waitReason(w)}`;
+}
+
+/** Why a policy's safety shield stepped in, in words (the reasons of POLICY.md's shield table). */
+const SHIELD_REASON_WORDS: Record<string, string> = {
+  stop: 'STOP or pause',
+  stale: 'observation too old',
+  'missed-tick': 'no action in time',
+  'non-finite': 'action not a number',
+  'device-limit': "beyond the robot's speed or turn limit",
+  acceleration: 'speed change too sharp',
+  'zone-limit': "above a slow zone's speed",
+  'look-ahead': 'wall, keep-out or slow zone ahead',
+};
+
+/** The policy that drives a robot, in one line: "track-mlp 1.0.0 · SHA-256 1a2b3c4d5e6f". */
+export function policyWords(p: DevicePolicy): string {
+  return `${p.name} ${p.version} · SHA-256 ${p.sha256.slice(0, 12)}`;
+}
+
+/** How often the shield stepped in, by reason, most first; reasons it never had are left out. */
+export function interventionsByReason(p: DevicePolicy): string[] {
+  return Object.entries(p.byReason)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([reason, n]) => `${reason} (${SHIELD_REASON_WORDS[reason] ?? 'other'}): ${n}`);
+}
+
+export function timesWords(n: number): string {
+  return n === 1 ? 'once' : `${n} times`;
 }

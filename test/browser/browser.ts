@@ -32,8 +32,8 @@ export interface TabletGateway {
   restart(): Promise<Gateway>;
 }
 
-/** A gateway with the demo site's virtual fleet, `speed` times faster than real time. */
-export async function tabletGateway(t: Test, speed = 10): Promise<TabletGateway> {
+/** A gateway with the demo site's virtual fleet (or `site`'s), `speed` times faster than real time. */
+export async function tabletGateway(t: Test, speed = 10, site?: string): Promise<TabletGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'phygate-tablet-'));
   // Fixed ports, so a restarted gateway is where the page was; another test's process may take a
   // port between freePort() and the gateway's bind, and then the start is tried on new ones.
@@ -45,6 +45,7 @@ export async function tabletGateway(t: Test, speed = 10): Promise<TabletGateway>
       PHYGATE_LOG_LEVEL: 'silent',
       PHYGATE_FLEET_SPEED: String(speed),
       PHYGATE_ADMIN_TOKEN: 'tablet-test-admin-token-0123456789',
+      ...(site ? { PHYGATE_SITE: site } : {}),
     });
   const first = async (): Promise<[Gateway, Awaited<ReturnType<typeof configFor>>]> => {
     for (let attempt = 1; ; attempt++) {
@@ -158,6 +159,21 @@ export async function robotsOnMap(page: Page): Promise<Record<string, { x: numbe
   return page.$$eval('svg.map g.robot', (gs) =>
     Object.fromEntries(gs.map((g) => [g.getAttribute('data-id')!, { x: Number((g as SVGGElement).dataset.x), y: Number((g as SVGGElement).dataset.y), tone: (g as SVGGElement).dataset.tone ?? '' }])),
   );
+}
+
+/**
+ * Robot labels (names, states such as "paused", whom a robot waits for) that cover a station's
+ * name on the map, as drawn on screen: "amr-2 'paused' covers dock-b". Empty when none does.
+ */
+export async function labelsOverStations(page: Page): Promise<string[]> {
+  return page.$$eval('svg.map .stations text, svg.map g.robot text', (texts) => {
+    const box = (el: Element) => el.getBoundingClientRect();
+    const stations = texts.filter((el) => el.closest('.stations')).map((el) => ({ name: el.textContent ?? '', box: box(el) }));
+    const labels = texts.filter((el) => el.closest('g.robot') && el.textContent).map((el) => ({ name: `${el.closest('g.robot')!.getAttribute('data-id')} '${el.textContent}'`, box: box(el) }));
+    // Half a pixel of anti-aliasing either way is not covering.
+    const covers = (a: DOMRect, b: DOMRect) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+    return labels.flatMap((l) => stations.filter((st) => covers(l.box, st.box)).map((st) => `${l.name} covers ${st.name}`));
+  });
 }
 
 /**

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { call } from '../gateway/gateway-process.ts';
 import { until } from '../helpers/wait.ts';
-import { browserFor, checkScreen, LANDSCAPE, pageFor, PORTRAIT, robotsOnMap, screenshot, signIn, tabletGateway, tabletPlan } from './browser.ts';
+import { browserFor, checkScreen, labelsOverStations, LANDSCAPE, pageFor, PORTRAIT, robotsOnMap, screenshot, signIn, tabletGateway, tabletPlan } from './browser.ts';
 
 interface Robot {
   id: string;
@@ -168,7 +168,12 @@ t.test("an operator's day", async (t) => {
     t.equal(await card.locator('.note').textContent(), 'Paused: STOP (all): STOP button on the tablet. Nothing new starts until it is resumed.', 'why it is paused');
     t.equal(await card.locator('[data-step="mill"] .reason').textContent(), 'STOP: STOP button on the tablet', 'and why its step is blocked');
     await until('the robots to be drawn paused', async () => Object.values(await robotsOnMap(page)).every((r) => r.tone === 'paused'), 5000);
+    await until('"paused" written by every robot', async () => (await page.locator('svg.map g.robot text.state', { hasText: 'paused' }).count()) === 3, 5000);
+    t.same(await labelsOverStations(page), [], 'no robot\'s name or "paused" covers a station\'s name');
     t.equal(await page.locator('#badge-alerts').textContent(), '1', 'the STOP is an alert until acknowledged');
+    const pressedRecord = page.locator('ol.stop-history li.stop-record').first();
+    await until('the STOP in the STOP history, active', async () => (await pressedRecord.getAttribute('class')) === 'stop-record active', 5000);
+    t.match(await pressedRecord.textContent(), /^activePressed by tablet-1 at .*: STOP button on the tablet/, 'the STOP history lists it: who pressed it and why');
     await screenshot(page, '05-stop-active');
     await checkScreen(t, page, 'STOP active, landscape');
     await page.setViewportSize(PORTRAIT);
@@ -188,6 +193,18 @@ t.test("an operator's day", async (t) => {
     await banner.waitFor({ state: 'hidden', timeout: 5000 });
     t.equal((await call(url, tokens.viewer, 'GET', '/v1/stop')).json.active, false, 'released');
     t.equal((await mission(missionId)).status, 'paused', 'missions stay paused until resumed');
+
+    // The STOP history (under the alerts) says who released it and with what note, as the API does.
+    await page.getByRole('tab', { name: 'Alerts' }).click();
+    const [latest] = ((await call(url, tokens.viewer, 'GET', '/v1/stop/history')).json as { stops: { id: string; createdBy: string; reason: string; releasedBy: string; releaseNote: string }[] }).stops;
+    t.match(latest, { createdBy: 'tablet-1', reason: 'STOP button on the tablet', releasedBy: 'tablet-1', releaseNote: 'released on the tablet by tablet-1' }, 'the API has the release');
+    const record = page.locator(`ol.stop-history li[data-stop="${latest!.id}"]`);
+    await record.locator('.chip', { hasText: 'released' }).waitFor({ timeout: 5000 });
+    t.match(await record.locator('.release').textContent(), /^Released by tablet-1 at \d.*: released on the tablet by tablet-1$/, 'the history says who released it and the note');
+    t.match(await record.locator('.pressed').textContent(), /^Pressed by tablet-1 at \d.*: STOP button on the tablet$/, 'and who pressed it, when and why');
+    t.match(await record.locator('.scope').textContent(), /^everything · \d+ devices$/, 'and what it stopped');
+    await screenshot(page, '06-stop-history');
+    await page.getByRole('tab', { name: 'Missions' }).click();
 
     const card = page.locator(`#missions-running [data-mission="${missionId}"]`);
     // Released: the blocked step no longer reads as if the STOP were on; it says what comes next.

@@ -1,12 +1,13 @@
-// Traffic on the tablet: each robot's reserved route on the map, and a robot that waits says whom
-// it waits for and why, on the map and in its device row. amr-1 drives dock-a → shelf-3 along the
+// Traffic on the tablet: each robot's reserved route and where it is going on the map, and a robot
+// that waits says whom it waits for and why, on the map and in its device row, its labels covering
+// no station's name. amr-1 drives dock-a → shelf-3 along the
 // south aisle and amr-2 dock-b → dock-a against it: amr-2 waits for amr-1. Pausing amr-1's mission
 // holds that picture still for as long as the test looks (its route and holds stay), so nothing
 // here races the robots.
 import t, { type Test } from 'tap';
 import { call } from '../gateway/gateway-process.ts';
 import { until } from '../helpers/wait.ts';
-import { browserFor, checkScreen, pageFor, screenshot, signIn, tabletGateway } from './browser.ts';
+import { browserFor, checkScreen, labelsOverStations, pageFor, screenshot, signIn, tabletGateway } from './browser.ts';
 
 interface TrafficDevice {
   id: string;
@@ -40,6 +41,7 @@ t.test('the tablet shows reserved routes and whom a waiting robot waits for', as
     });
     t.same(drawn, { 'amr-1': 'dock-a', 'amr-2': 'dock-b', 'amr-3': 'charger-1' });
     t.equal(await page.locator('[data-reserved-for]').count(), 0, 'no route reserved');
+    t.equal(await page.locator('svg.map g.destination').count(), 0, 'no destination marked');
     t.equal(await page.locator('svg.map g.robot .wait tspan').count(), 0, 'nobody waits');
   });
 
@@ -64,6 +66,8 @@ t.test('the tablet shows reserved routes and whom a waiting robot waits for', as
     t.pass(`${what}: amr-1's reserved route ${p.nodes.slice(p.reached, p.granted + 1).join(' → ')} is drawn`);
     t.equal(await page.locator('svg.map polyline.ahead[data-ahead-for="amr-1"]').getAttribute('data-nodes'), p.nodes.slice(p.granted).join(' '), `${what}: and the rest of its route, dashed`);
     t.equal(await page.locator('svg.map g.traffic-of[data-device="amr-1"]').getAttribute('data-holds'), amr1.holds.join(' '), `${what}: the nodes it holds`);
+    t.equal(await page.locator('svg.map g.destination[data-destination-for="amr-1"]').getAttribute('data-node'), p.nodes.at(-1), `${what}: amr-1's destination marked, the end of its route`);
+    t.equal(p.nodes.at(-1), 'shelf-3', `${what}: which is shelf-3`);
     t.equal(await page.locator('svg.map g.traffic-of[data-device="amr-1"] circle.hold').count(), amr1.holds.length, `${what}: each ringed`);
     const label = page.locator('svg.map g.robot[data-id="amr-2"] text.wait');
     await until(`${what}: amr-2's wait on the map`, async () => /waits for amr-1/.test((await label.textContent()) ?? ''), 20_000);
@@ -74,6 +78,8 @@ t.test('the tablet shows reserved routes and whom a waiting robot waits for', as
     await until(`${what}: amr-2's row says whom it waits for`, async () => ((await row.textContent()) ?? '').includes(expected()), 20_000);
     t.equal(await row.getByRole('note').textContent(), `amr-2 ${expected()}`, `${what}: in amr-2's row, for screen readers too`);
     t.notMatch(await page.locator('li.device[data-device="amr-1"]').textContent(), /waits for/, `${what}: amr-1 waits for nobody`);
+    await until(`${what}: amr-1 drawn paused`, async () => (await page.locator('svg.map g.robot[data-id="amr-1"] text.state').textContent()) === 'paused', 20_000);
+    t.same(await labelsOverStations(page), [], `${what}: no robot's name, "paused" or wait covers a station's name`);
   };
 
   await t.test('the map shows amr-1 reserved route and amr-2 waiting for it, live', async (t) => {
@@ -94,6 +100,7 @@ t.test('the tablet shows reserved routes and whom a waiting robot waits for', as
     await until('amr-2 to be granted the way to dock-a', async () => ((await page.locator('svg.map polyline.reserved[data-reserved-for="amr-2"]').getAttribute('data-nodes').catch(() => null)) ?? '').includes(' '), 60_000);
     await until('both robots to arrive and hold only where they stand', async () => (await page.locator('svg.map g.traffic-of[data-device="amr-2"]').getAttribute('data-holds')) === 'dock-a', 90_000);
     await until('no route reserved any more', async () => (await page.locator('[data-reserved-for]').count()) === 0, 30_000);
+    t.equal(await page.locator('svg.map g.destination').count(), 0, 'nor a destination marked');
     t.equal(await page.locator('svg.map g.traffic-of[data-device="amr-1"]').getAttribute('data-holds'), 'shelf-3', 'amr-1 holds shelf-3');
     t.notMatch(await page.locator('li.device[data-device="amr-2"]').textContent(), /waits for/, "amr-2's row no longer says it waits");
   });

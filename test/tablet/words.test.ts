@@ -1,7 +1,7 @@
 // What the tablet says, in the shop floor's words: durations, device states, the devices a plan uses,
-// and whom a waiting robot waits for and why.
+// whom a waiting robot waits for and why, and the policy that drives a robot with its shield's interventions.
 import t from 'tap';
-import { clock, devicesUsed, deviceStateWords, deviceTone, duration, hhmm, percent, waitReason, waitWords } from '../../gateway/tablet/words.ts';
+import { clock, dayClock, devicesUsed, deviceStateWords, deviceTone, duration, hhmm, interventionsByReason, percent, policyWords, timesWords, waitReason, waitWords } from '../../gateway/tablet/words.ts';
 
 t.test('a robot waits for another that holds the node, is too close to it, or is scheduled there first', async (t) => {
   t.equal(waitWords({ device: 'amr-1', node: 'sa-2', why: 'held', missionId: 'm_01ABC' }), 'waits for amr-1 (mission m_01ABC): it holds sa-2');
@@ -38,4 +38,21 @@ t.test('durations, shares and device states in the words the floor uses', async 
 t.test('the devices a plan uses, with their roles', async (t) => {
   const report = { verdict: 'pass', planHash: 'h', makespanS: 1, assignments: { courier: 'amr-2' }, issues: [], steps: [{ id: 'a', device: 'cnc-1', startS: 0, endS: 1 }, { id: 'b', device: 'amr-2', startS: 0, endS: 1 }, { id: 'c', startS: 0, endS: 1 }] } as const;
   t.same(devicesUsed({ ...report, steps: [...report.steps], issues: [] }), ['amr-2 (courier)', 'cnc-1']);
+});
+
+t.test('a policy by name, version and the start of its SHA-256; its interventions by reason, most first', async (t) => {
+  const policy = { name: 'track-mlp', version: '1.2.0', sha256: '7fcdb9b284186177255eeb1991955123a781016609f4ca0997101ffd5c46e029', interventions: 12, byReason: { stop: 2, acceleration: 9, 'look-ahead': 0, 'brand-new': 1 } };
+  t.equal(policyWords(policy), 'track-mlp 1.2.0 · SHA-256 7fcdb9b28418');
+  t.same(interventionsByReason(policy), ['acceleration (speed change too sharp): 9', 'stop (STOP or pause): 2', 'brand-new (other): 1'], 'reasons never counted are left out; one the tablet does not know is still shown');
+  t.equal(timesWords(1), 'once');
+  t.equal(timesWords(0), '0 times');
+  t.equal(timesWords(219), '219 times');
+});
+
+t.test('a record of today by its time, one of another day with its day', async (t) => {
+  const now = new Date();
+  t.equal(dayClock(now.toISOString()), clock(now));
+  const before = new Date(now.getTime() - 3 * 86_400_000);
+  t.not(dayClock(before.toISOString()), clock(before));
+  t.ok(dayClock(before.toISOString()).endsWith(clock(before)), 'the day, then the time');
 });
