@@ -508,6 +508,11 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
     return this.paused;
   }
 
+  /** Neither on a route nor moving: nothing for the pilot to drive. */
+  get resting(): boolean {
+    return !this.run?.track && !this.moving();
+  }
+
   moving(): boolean {
     return !!this.motion && (Math.abs(this.motion.v) > 1e-6 || Math.abs(this.motion.omega) > 1e-6);
   }

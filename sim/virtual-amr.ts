@@ -62,6 +62,11 @@ export interface VirtualAmrPolicy {
   speed: { v: number; omega: number };
   /** Since its last pause (a STOP), if it was paused. */
   pause?: PolicyPause;
+  /**
+   * Neither on a route nor moving: the pilot does not tick it (and sleeps when no AMR needs a
+   * tick) until it is given a route.
+   */
+  resting: boolean;
 }
 
 export interface VirtualAmr {
@@ -244,7 +249,7 @@ export async function startVirtualAmr(settings: VirtualAmrSettings): Promise<Vir
       if (!loaded) return undefined;
       const { ticks, pausedTicks, lastCommand, pause } = a.policyStats;
       return {
-        ...(pause ? { pause: { ...pause } } : {}), name: loaded.metadata.name, version: loaded.metadata.version, sha256: loaded.sha256, interventions: { ...a.interventions() }, ticks, pausedTicks, lastCommand: { ...lastCommand }, speed: a.speedNow };
+        ...(pause ? { pause: { ...pause } } : {}), name: loaded.metadata.name, version: loaded.metadata.version, sha256: loaded.sha256, interventions: { ...a.interventions() }, ticks, pausedTicks, lastCommand: { ...lastCommand }, speed: a.speedNow, resting: a.resting };
     },
     receiveLoad: () => adapter!.receiveLoad(),
     close: async () => {

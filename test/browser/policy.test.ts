@@ -1,12 +1,11 @@
 // A robot driven by a learned policy, on the tablet (issue #15): its device row names the policy
 // (name, version, SHA-256) and says how often the safety shield stepped in, by reason when opened,
-// as GET /v1/robots/{id} has it. amr-3 of a demo site copy is driven by the test's tracking model
-// (test/sim/policy-tracker.ts) and drives to the printer; once it stands its counts stay put.
+// as GET /v1/robots/{id} has it. amr-3 of a demo site copy is driven by the shipped policy (with
+// its certificate) and drives to the printer.
 import t from 'tap';
 import { call } from '../gateway/gateway-process.ts';
-import { demoSiteCopy } from '../gateway/harness.ts';
+import { policySite } from '../gateway/harness.ts';
 import { until } from '../helpers/wait.ts';
-import { writeTracker } from '../sim/policy-tracker.ts';
 import { browserFor, checkScreen, pageFor, screenshot, signIn, tabletGateway } from './browser.ts';
 
 interface Policy {
@@ -18,8 +17,7 @@ interface Policy {
 }
 
 t.test('the tablet shows which policy drives a robot and how often its shield stepped in', async (t) => {
-  const site = demoSiteCopy(t, (yaml) => yaml.replace('serialNumber: amr-3 }\n', 'serialNumber: amr-3 }\n    policy: { model: tracker.onnx }\n'));
-  writeTracker(site);
+  const site = policySite(t, { 'amr-3': '{ model: amr-track.onnx }' });
   const { url, tokens } = await tabletGateway(t, 20, site);
   const context = await browserFor(t);
   const page = await pageFor(t, context);
@@ -30,7 +28,7 @@ t.test('the tablet shows which policy drives a robot and how often its shield st
 
   await t.test('the GET /v1/robots list has the policy too', async (t) => {
     const list = (await call(url, tokens.viewer, 'GET', '/v1/robots')).json as { robots: { id: string; policy?: Policy }[] };
-    t.match(list.robots.find((r) => r.id === 'amr-3')?.policy, { name: 'test-tracker', version: '1.0.0', sha256: /^[0-9a-f]{64}$/ }, 'amr-3 with its policy');
+    t.match(list.robots.find((r) => r.id === 'amr-3')?.policy, { name: 'amr-track-mlp', version: '1.0.0', sha256: /^[0-9a-f]{64}$/ }, 'amr-3 with its policy');
     t.equal(list.robots.find((r) => r.id === 'amr-1')?.policy, undefined, 'amr-1 (no policy) without');
   });
 

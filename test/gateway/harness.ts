@@ -1,7 +1,7 @@
 // Test harness for the HTTP gateway: an app built from the demo site, a throwaway store in its own
 // temp folder, the virtual fleet parked at home and one token per role. Nothing listens; use
 // `app.inject()`.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,6 +160,24 @@ export function demoSiteCopy(t: Test, edit: (yaml: string) => string): string {
   if (after === before) throw new Error('demoSiteCopy: the edit did not change site.yaml');
   writeFileSync(file, after);
   return dir;
+}
+
+/** The trained policy that ships for the demo site; its certificate is beside it. */
+export const SHIPPED_POLICY = fileURLToPath(new URL('../../launch/policies/amr-track.onnx', import.meta.url));
+
+/**
+ * A copy of the demo site whose devices say `policy:` with the given blocks (e.g. `{ model:
+ * amr-track.onnx }`), the shipped model and its certificate copied beside site.yaml.
+ */
+export function policySite(t: Test, policies: Record<string, string>, edit: (yaml: string) => string = (y) => y): string {
+  const site = demoSiteCopy(t, (yaml) => {
+    let out = yaml;
+    for (const [id, block] of Object.entries(policies)) out = out.replace(`serialNumber: ${id} }\n`, `serialNumber: ${id} }\n    policy: ${block}\n`);
+    return edit(out);
+  });
+  copyFileSync(SHIPPED_POLICY, join(site, 'amr-track.onnx'));
+  copyFileSync(`${SHIPPED_POLICY}.cert.json`, join(site, 'amr-track.onnx.cert.json'));
+  return site;
 }
 
 /** The canonical plan of planners/plan-format.md ("brackets-to-shelf"), as an agent writes it. */
