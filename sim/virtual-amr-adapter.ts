@@ -9,7 +9,6 @@ import {
   AgvController,
   EStop,
   ErrorLevel,
-  InfoLevel,
   OperatingMode,
   type ActionContext,
   type ActionStatusChangeInfo,
@@ -35,18 +34,15 @@ import type { NavGraph } from '../planners/route.ts';
 import type { Amr, SiteIndex } from '../planners/site.ts';
 import { wrapAngle } from '../robots/vda5050/order.ts';
 import { departsS, planRun, poseAt, reachedS, startOnFirstEdgeS, type MotionRun } from './amr-motion.ts';
-import { trackObservation, type PathPose } from '../robots/policy/amr-track.ts';
+import { trackObservation } from '../robots/policy/amr-track.ts';
+import { nodeReached, policyFailedError, policyShieldInformation, policyTimeoutError, standsOnNode, trackToNode, type NodeTrack } from '../robots/policy/order-track.ts';
 import { stepAmr, ZERO_COMMAND, type AmrState } from '../robots/policy/kinematics.ts';
-import { INTERVENTION_REASONS, type Shield, type ShieldedCommand } from '../robots/policy/shield.ts';
+import type { Shield, ShieldedCommand } from '../robots/policy/shield.ts';
 import type { PilotedVehicle, PolicyPilot } from './policy-pilot.ts';
-import { actionProblems, deviationProblems, factsheetOf, NODE_TOLERANCE_M, routeProblems, unsupported } from './virtual-amr-checks.ts';
+import type { OrderSource } from '../robots/vda5050/vehicle-controller.ts';
+import { actionProblems, deviationProblems, factsheetOf, NODE_TOLERANCE_M, routeProblems, unsupported } from '../robots/vda5050/vehicle-checks.ts';
 
 const G = 9.81;
-
-/** Lets the adapter read the order the controller is working on (stitched updates included). */
-export interface OrderSource {
-  activeOrder(): Order | undefined;
-}
 
 export interface VirtualAmrAdapterOptions extends AgvAdapterOptions {
   site: SiteIndex;
@@ -66,18 +62,6 @@ export interface VirtualAmrAdapterOptions extends AgvAdapterOptions {
   pilot?: PolicyPilot;
 }
 
-/** How close (rad) a policy-driven AMR must turn to a node's heading, when the order gives one. */
-export const POLICY_HEADING_TOLERANCE_RAD = 0.05;
-
-/**
- * Simulated seconds a policy gets to reach the next node before the AMR reports a FATAL
- * `policyTimeout` error (the step fails rather than hang): three times what driving the edge at
- * the AMR's top speed and a half turn in place take, plus 10 s.
- */
-export function policyNodeTimeoutS(lengthM: number, amr: Pick<Amr, 'limits'>): number {
-  return 3 * (lengthM / amr.limits.maxSpeed + Math.PI / amr.limits.maxTurnRate) + 10;
-}
-
 /** What a policy-driven AMR did since its last pause, counted in control ticks. */
 export interface PolicyPause {
   /** Control ticks run when the pause came. */
@@ -90,17 +74,6 @@ export interface PolicyPause {
   commanded: number;
   /** The tick by which it stood still (undefined: still braking). */
   stoodAtTick?: number;
-}
-
-/** A policy-driven run's progress toward node `index + 1`. */
-interface Track {
-  path: PathPose[];
-  segment: number;
-  /** Simulated seconds spent on the way to this node. */
-  sinceS: number;
-  timeoutS: number;
-  /** Turning in place on the end node to the order's heading. */
-  turning: boolean;
 }
 
 interface Job {
@@ -124,8 +97,8 @@ interface ActiveRun {
   stop?: StopTraverseContext;
   /** The order's nodes along the run (nodes[index + 1] is the one ahead). */
   nodes: Node[];
-  /** Policy-driven: the path to the node ahead. */
-  track?: Track;
+  /** Policy-driven: the path to the node ahead (in simulated seconds). */
+  track?: NodeTrack;
 }
 
 export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
@@ -568,12 +541,7 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
     if (r.track.sinceS > r.track.timeoutS) {
       const node = r.nodes[r.index + 1]!;
       this.run = undefined;
-      this.policyError = {
-        errorType: 'policyTimeout',
-        errorLevel: ErrorLevel.Fatal,
-        errorDescription: `the policy did not reach node '${node.nodeId}' within ${Math.round(r.track.timeoutS)} s`,
-        errorReferences: [{ referenceKey: 'nodeId', referenceValue: node.nodeId }],
-      };
+      this.policyError = policyTimeoutError(node.nodeId, r.track);
       this.controller.updateErrors(this.policyError, 'add', true);
     }
   }
@@ -581,59 +549,25 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
   fault(message: string): void {
     if (this.halted) return;
     this.run = undefined;
-    this.policyError = { errorType: 'policyRuntimeFailed', errorLevel: ErrorLevel.Fatal, errorDescription: message, errorReferences: [] };
+    this.policyError = policyFailedError(message);
     if (this.motion) this.motion = { ...this.motion, v: 0, omega: 0 };
     this.setDriving(false);
     this.controller.updateErrors(this.policyError, 'add', true);
   }
 
   /** The path to node `index + 1`: the edge from node `index` to it, and a turn in place there to the order's heading. */
-  private trackTo(r: ActiveRun): Track {
-    const from = r.nodes[r.index]!;
-    const to = r.nodes[r.index + 1]!;
-    const a = this.options.graph.points.get(from.nodeId)!;
-    const b = this.options.graph.points.get(to.nodeId)!;
-    const heading = Math.atan2(b[1] - a[1], b[0] - a[0]);
-    const length = Math.hypot(b[0] - a[0], b[1] - a[1]);
-    // A zero-length edge (the AMR is sent to the node it stands on) is a turn to where it faces.
-    const theta = length > 1e-9 ? heading : this.pose.theta;
-    return {
-      path: [
-        { x: a[0], y: a[1], theta },
-        { x: b[0], y: b[1], theta },
-      ],
-      segment: 0,
-      sinceS: 0,
-      timeoutS: policyNodeTimeoutS(length, this.amr),
-      turning: false,
-    };
+  private trackTo(r: ActiveRun): NodeTrack {
+    return trackToNode(this.options.graph, r.nodes[r.index]!.nodeId, r.nodes[r.index + 1]!.nodeId, this.pose, this.amr);
   }
 
-  /** Node `index + 1` is reached: within NODE_TOLERANCE_M of it, and turned to the order's heading on the last node. */
   private reached(r: ActiveRun): boolean {
-    const track = r.track!;
     const node = r.nodes[r.index + 1]!;
-    if (!track.turning) {
-      if (!this.standsOn(node)) return false;
-      const last = r.index + 1 === r.nodes.length - 1;
-      const theta = node.nodePosition?.theta;
-      if (!last || theta === undefined || Math.abs(wrapAngle(theta - this.pose.theta)) <= POLICY_HEADING_TOLERANCE_RAD) return true;
-      // On the end node, facing the wrong way: a path of zero length turns the AMR in place.
-      const end = track.path[1]!;
-      track.path = [
-        { ...end, theta },
-        { ...end, theta },
-      ];
-      track.segment = 0;
-      track.turning = true;
-      return false;
-    }
-    return Math.abs(wrapAngle(track.path[1]!.theta - this.pose.theta)) <= POLICY_HEADING_TOLERANCE_RAD;
+    const last = r.index + 1 === r.nodes.length - 1;
+    return nodeReached(this.options.graph, r.track!, node.nodeId, this.pose, last ? node.nodePosition?.theta : undefined);
   }
 
   private standsOn(node: Node): boolean {
-    const p = this.options.graph.points.get(node.nodeId);
-    return !!p && Math.hypot(p[0] - this.pose.x, p[1] - this.pose.y) <= NODE_TOLERANCE_M;
+    return standsOnNode(this.options.graph, node.nodeId, this.pose);
   }
 
   /**
@@ -641,30 +575,10 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
    * `policyShield` naming the policy, with the count per reason and the total.
    */
   private reportInterventions(): void {
-    const counts = this.shield!.interventions(this.amr.id);
-    const total = INTERVENTION_REASONS.reduce((sum, k) => sum + counts[k], 0);
+    const { total, information } = policyShieldInformation(this.options.pilot!.policies.get(this.amr.id)!.policy, this.shield!.interventions(this.amr.id));
     if (total === this.lastInterventions) return;
     this.lastInterventions = total;
-    const p = this.options.pilot!.policies.get(this.amr.id)!.policy;
-    this.controller.updatePartialState(
-      {
-        information: [
-          {
-            infoType: 'policyShield',
-            infoLevel: InfoLevel.Info,
-            infoDescription: `driven by policy ${p.metadata.name} ${p.metadata.version}`,
-            infoReferences: [
-              { referenceKey: 'policyName', referenceValue: p.metadata.name },
-              { referenceKey: 'policyVersion', referenceValue: p.metadata.version },
-              { referenceKey: 'policySha256', referenceValue: p.sha256 },
-              { referenceKey: 'interventions', referenceValue: String(total) },
-              ...INTERVENTION_REASONS.map((k) => ({ referenceKey: `interventions.${k}`, referenceValue: String(counts[k]) })),
-            ],
-          },
-        ],
-      },
-      false,
-    );
+    this.controller.updatePartialState({ information: [information] }, false);
   }
 
   private setDriving(driving: boolean): void {
