@@ -49,6 +49,8 @@ export class EdgeRefusedError extends Error {
   }
 }
 
+class BaseFailure extends Error {}
+
 /** What the edge needs of the site folder (sim/site-folder.ts's LoadedSite has it). */
 export interface EdgeSite {
   dir: string;
@@ -214,6 +216,14 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     const drive = new PolicyDrive({ inference: rt, stopped: () => v.isPaused, now: () => clock.now() });
     const ZERO_OBS = new Float64Array(policy.inputs);
 
+    // A command the base does not take is a failure of the base, not of the policy.
+    const send = (v: number, omega: number) => {
+      try {
+        base.drive(v, omega);
+      } catch (err) {
+        throw new BaseFailure((err as Error).message);
+      }
+    };
     const tick = async () => {
       ticks++;
       const now = clock.now();
@@ -221,10 +231,10 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       const stale = !last || now - last.at > 2 * periodMs;
       v.setStale(stale, base.odom);
       v.battery(base.battery());
-      if (!last) return zero();
+      if (!last) return send(0, 0);
       const sensed = v.sense(last);
       // Nothing to follow and not paused: the robot stands, and the policy is not asked.
-      if (!sensed && !v.isPaused) return zero();
+      if (!sensed && !v.isPaused) return send(0, 0);
       const robot: DrivenRobot = {
         id: amr.id,
         model: chosen.file,
@@ -235,7 +245,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       };
       const command = (await drive.tick([robot])).get(amr.id)!;
       if (state !== 'running') return;
-      base.drive(command.v, command.omega);
+      send(command.v, command.omega);
       v.advance(tickS);
     };
 
@@ -247,10 +257,11 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
         } catch (err) {
           if (state !== 'running') return;
           state = 'failed';
-          failure = `${opts.deviceId}: the robot is stopped: ${(err as Error).message}`;
+          const ofBase = err instanceof BaseFailure;
+          failure = `${opts.deviceId}: the robot is stopped: ${ofBase ? `its base failed: ${err.message}` : (err as Error).message}`;
           zero();
           log(failure);
-          v.fault(failure);
+          v.fault(failure, ofBase ? 'baseFailed' : 'policyRuntimeFailed');
           return;
         }
         await clock.sleep(Math.max(0, periodMs - (clock.now() - began)));

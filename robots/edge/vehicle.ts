@@ -300,11 +300,11 @@ export class EdgeVehicle implements AgvAdapter {
     }
   }
 
-  /** The policy or the base failed: the robot was given zero; the order cannot go on. */
-  fault(message: string): void {
+  /** The policy runtime or the base failed: the robot was given zero; the order cannot go on. */
+  fault(message: string, errorType: 'policyRuntimeFailed' | 'baseFailed'): void {
     if (this.halted) return;
     this.leg = undefined;
-    this.policyError = policyFailedError(message);
+    this.policyError = { ...policyFailedError(message), errorType };
     this.controller.updateErrors(this.policyError, 'add', true);
   }
 

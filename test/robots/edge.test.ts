@@ -5,8 +5,6 @@
 // odometry, on a clock that moves one control tick each time the edge sleeps. The certificates are
 // made by the real verifier on one edge of the site. A missing, failed or foreign certificate
 // refuses the start before the base or the broker are touched.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { Amr } from '../../planners/site.ts';
@@ -14,42 +12,20 @@ import { EdgeRefusedError, edgePolicy, startEdge, type EdgeClock } from '../../r
 import { startRos2Base } from '../../robots/edge/ros2-base.ts';
 import { FleetRegistry } from '../../robots/fleet-registry.ts';
 import { stepAmr, type AmrState } from '../../robots/policy/kinematics.ts';
-import { loadPolicyFile } from '../../robots/policy/loader.ts';
 import { yawToQuaternion } from '../../robots/ros2/poses.ts';
 import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
 import { Vda5050Master, type OrderProgress } from '../../robots/vda5050/master.ts';
 import { NODE_TOLERANCE_M } from '../../robots/vda5050/vehicle-checks.ts';
-import { verifyPolicy } from '../../sim/policy-verify.ts';
-import { loadSiteFolder } from '../../sim/site-folder.ts';
-import { DEMO_SITE_DIR } from '../gateway/harness.ts';
 import { startMosquitto } from '../helpers/brokers.ts';
 import { until } from '../helpers/wait.ts';
 import { StandInRcl } from './ros2/rclnodejs-stand-in.ts';
-import { writeTracker } from '../sim/policy-tracker.ts';
+import { certifiedTracker, edgeSite as site } from './edge-fixtures.ts';
+import { runCli } from '../../gateway/cli/commands.ts';
 
-const site = loadSiteFolder(DEMO_SITE_DIR);
 const amr1 = site.index.device('amr-1') as Amr;
 const NS = '/amr_1';
 
-const dir = mkdtempSync(join(tmpdir(), 'phygate-edge-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const model = writeTracker(dir);
-
-/**
- * A certificate of the tracker on the site's first edge, by the real verifier. The tracker is a
- * plain controller, not a trained policy, and does not meet the shipped thresholds (it arrives
- * too slowly): a passing certificate is made with thresholds of this test's own, which the
- * certificate records; a failed one with the default thresholds.
- */
-async function certify(file: string, pass: boolean): Promise<void> {
-  const policy = await loadPolicyFile(model);
-  const loose = { minSuccessRate: 0, maxCrossTrackM: 10, maxFinalPositionM: 10, maxFinalHeadingRad: 10, minWallClearanceM: 0, maxKeepOutEntries: 0, maxTimeRatio: 1e9 };
-  const cert = await verifyPolicy(policy, site, { device: 'amr-1', variants: 1, maxEdges: 1, ...(pass ? { thresholds: loose } : {}) });
-  if (cert.passed !== pass) throw new Error(`the certificate should have ${pass ? 'passed' : 'failed'}: ${cert.failures.join('; ')}`);
-  writeFileSync(file, JSON.stringify(cert));
-}
-const goodCert = join(dir, 'tracker.onnx.cert.json');
-const failedCert = join(dir, 'failed.cert.json');
+const { model, goodCert, failedCert, dir } = await certifiedTracker(t);
 
 /** Simulated time: it moves only when the edge's loop sleeps, one control tick at a time, `speed` times faster than real time. */
 class SimClock implements EdgeClock {
@@ -105,11 +81,6 @@ class SimBase {
   }
 }
 
-t.before(async () => {
-  await certify(goodCert, true);
-  await certify(failedCert, false);
-});
-
 t.test('a missing, failed or foreign certificate refuses the start, saying why; the base is never started', async (t) => {
   const refused = async (certificateFile: string, siteOver = site) => {
     let baseStarted = false;
@@ -137,6 +108,19 @@ t.test('a missing, failed or foreign certificate refuses the start, saying why; 
   t.equal(ok.policy.metadata.name, 'test-tracker', 'the certified model may drive');
   await t.rejects(edgePolicy(site, 'cnc-1', model, goodCert), { code: 'EDGE_REFUSED', message: /has no AMR 'cnc-1'; its AMRs are: amr-1, amr-2, amr-3$/ }, 'a device that is not an AMR');
   await t.rejects(edgePolicy(site, 'amr-1'), { message: /no policy to drive it: give --policy FILE/ }, 'no policy given, none in site.yaml');
+});
+
+t.test('phygate edge: its usage page, and a refusal is exit status 2 with the reason', async (t) => {
+  const lines: string[] = [];
+  t.equal(await runCli(['edge', '--help'], (l) => lines.push(l)), 0, '--help is 0');
+  t.match(lines.join('\n'), /phygate edge --device ID[\s\S]*--certificate FILE[\s\S]*Exit status: 0 stopped, 1 stopped after a failure, 2 refused/, 'the usage names the options and exit statuses');
+  const errors: string[] = [];
+  const code = await runCli(['edge', '--site', site.dir, '--device', 'amr-1', '--policy', model, '--certificate', join(dir, 'none.cert.json')], () => {}, (l) => errors.push(l));
+  t.equal(code, 2, 'refused: 2');
+  t.match(errors.join('\n'), /^edge refused: amr-1: the policy test-tracker 1\.0\.0 may not drive: .*none\.cert\.json: no certificate/, 'saying why');
+  const missing: string[] = [];
+  t.equal(await runCli(['edge', '--site', site.dir], () => {}, (l) => missing.push(l)), 2, 'no --device: 2');
+  t.match(missing.join('\n'), /--device is required/, 'saying so');
 });
 
 async function harness(t: Test) {
@@ -169,7 +153,7 @@ async function harness(t: Test) {
   return { master, fleet, progress, base, edge, clock, rcl };
 }
 
-t.test('an order over MQTT is driven to its last node through cmd_vel; a pause gives zero within a tick; stale odometry gives zero and an error', async (t) => {
+t.test('an order over MQTT is driven to its last node through cmd_vel; a pause gives zero within a tick; stale odometry gives zero and an error; a failed base is a FATAL error', async (t) => {
   const { master, progress, base, edge, clock, rcl } = await harness(t);
   t.equal(rcl.node.namespace, NS, "the edge's node is in the robot's namespace");
   const route = ['dock-a', 'sa-1', 'sa-2'];
@@ -217,4 +201,11 @@ t.test('an order over MQTT is driven to its last node through cmd_vel; a pause g
   const info = state.information?.find((i) => i.infoType === 'policyShield');
   t.match(Object.fromEntries((info?.infoReferences ?? []).map((r) => [r.referenceKey, r.referenceValue])), { policyName: 'test-tracker', policySha256: edge.policy.policy.sha256 }, 'and names the policy');
 
+
+  // A base that fails (its ROS 2 node gone: the command cannot be sent) stops the loop, and the
+  // vehicle reports it as a FATAL error.
+  rcl.node.destroy();
+  await until('baseFailed reported', () => master.lastState('amr-1')?.errors.find((e) => e.errorType === 'baseFailed'));
+  t.match(master.lastState('amr-1')!.errors.find((e) => e.errorType === 'baseFailed'), { errorLevel: 'FATAL', errorDescription: /^amr-1: the robot is stopped: its base failed: the node is destroyed$/ }, 'a FATAL baseFailed, saying why');
+  t.match(edge.failure(), /its base failed/, 'the edge says so too');
 });
