@@ -147,7 +147,7 @@ const AmrSchema = z.strictObject({
       model: z.string().min(1).describe('the ONNX model file (POLICY.md), relative to the site folder'),
     })
     .optional()
-    .describe('drive this AMR with a learned policy instead of the analytic motion model (the virtual fleet only, for now)'),
+    .describe('drive this AMR with a learned policy instead of the analytic motion model (the virtual fleet; `phygate edge` on the robot takes it as its model by default)'),
 });
 
 const ArmSchema = z.strictObject({

@@ -13,7 +13,7 @@ import { readConfig } from '../config.ts';
 
 type Out = (line: string) => void;
 
-export const EDGE_USAGE_LINE = 'phygate edge --device ID [--site DIR] [--broker URL] [--policy FILE] [--certificate FILE] [--namespace NS] [--cmd-vel TOPIC] [--odom TOPIC]';
+export const EDGE_USAGE_LINE = 'phygate edge --device ID [--site DIR] [--broker URL] [--policy FILE] [--certificate FILE] [--namespace NS] [--cmd-vel TOPIC] [--odom TOPIC] [--map-transform X,Y,THETA]';
 
 export interface EdgeCliHelpers {
   /** A path the user typed, resolved where they stand. */
@@ -34,6 +34,7 @@ export async function edgeCommand(argv: string[], { userPath, readCa }: EdgeCliH
       namespace: { type: 'string' },
       'cmd-vel': { type: 'string' },
       odom: { type: 'string' },
+      'map-transform': { type: 'string' },
       'data-dir': { type: 'string' },
     },
     strict: true,
@@ -41,6 +42,15 @@ export async function edgeCommand(argv: string[], { userPath, readCa }: EdgeCliH
   if (values.device === undefined) {
     err(`--device is required: the AMR of the site this computer drives\n\nusage: ${EDGE_USAGE_LINE}`);
     return 2;
+  }
+  let mapTransform: { x: number; y: number; theta: number } | undefined;
+  if (values['map-transform'] !== undefined) {
+    const parts = values['map-transform'].split(',').map((p) => Number(p.trim()));
+    if (parts.length !== 3 || !parts.every(Number.isFinite)) {
+      err(`--map-transform must be X,Y,THETA (metres, metres, radians), not '${values['map-transform']}'`);
+      return 2;
+    }
+    mapTransform = { x: parts[0]!, y: parts[1]!, theta: parts[2]! };
   }
   const config = readConfig();
   const site = await openSiteFolder(values.site !== undefined ? userPath(values.site) : resolve(config.PHYGATE_SITE));
@@ -71,7 +81,8 @@ export async function edgeCommand(argv: string[], { userPath, readCa }: EdgeCliH
           namespace: values.namespace ?? ros2?.namespace ?? '/',
           ...(values['cmd-vel'] !== undefined ? { cmdVelTopic: values['cmd-vel'] } : {}),
           odomTopic: values.odom ?? ros2?.odomTopic ?? 'odom',
-          ...(ros2 ? { batteryTopic: ros2.batteryTopic, mapTransform: ros2.mapTransform } : {}),
+          ...(ros2 ? { batteryTopic: ros2.batteryTopic } : {}),
+          ...((mapTransform ?? ros2?.mapTransform) ? { mapTransform: mapTransform ?? ros2!.mapTransform } : {}),
           nodeName: `phygate_edge_${values.device!.replace(/[^A-Za-z0-9_]/g, '_')}`,
           now,
           warn: err,
