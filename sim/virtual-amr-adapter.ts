@@ -7,9 +7,7 @@
 import {
   ActionStatus,
   AgvController,
-  EStop,
   ErrorLevel,
-  OperatingMode,
   type ActionContext,
   type ActionStatusChangeInfo,
   type AgvAdapter,
@@ -39,7 +37,7 @@ import { nodeReached, policyFailedError, policyShieldInformation, policyTimeoutE
 import { stepAmr, ZERO_COMMAND, type AmrState } from '../robots/policy/kinematics.ts';
 import type { Shield, ShieldedCommand } from '../robots/policy/shield.ts';
 import type { PilotedVehicle, PolicyPilot } from './policy-pilot.ts';
-import type { OrderSource } from '../robots/vda5050/vehicle-controller.ts';
+import { attachVehicle, reportActionLater, type OrderSource } from '../robots/vda5050/vehicle-controller.ts';
 import { actionProblems, deviationProblems, factsheetOf, NODE_TOLERANCE_M, routeProblems, unsupported } from '../robots/vda5050/vehicle-checks.ts';
 
 const G = 9.81;
@@ -189,21 +187,7 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
       this.motion = { ...this.pose, v: 0, omega: 0 };
       this.shield = this.options.pilot.attach(this.amr, this);
     }
-    // `attached` is declared void but is async: it subscribes to orders before the first state goes out.
-    const done: unknown = context.attached({
-      agvPosition: this.agvPosition(),
-      velocity: { vx: 0, vy: 0, omega: 0 },
-      lastNodeId: this.lastNode.id,
-      lastNodeSequenceId: 0,
-      batteryState: this.batteryState(),
-      driving: false,
-      paused: false,
-      loads: [],
-      errors: [],
-      operatingMode: OperatingMode.Automatic,
-      safetyState: { eStop: EStop.None, fieldViolation: false },
-    });
-    this.attachedPromise = Promise.resolve(done).then(() => undefined);
+    this.attachedPromise = attachVehicle(context, { agvPosition: this.agvPosition(), lastNodeId: this.lastNode.id, batteryState: this.batteryState() });
   }
 
   detach(context: DetachContext): void {
@@ -314,17 +298,8 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
     this.report(ctx, { actionStatus: ActionStatus.Failed, errorDescription: why });
   }
 
-  /**
-   * Status changes go to the controller on the next turn of the event loop: the controller reacts
-   * to them by calling back into this adapter, and may be iterating its own lists right now.
-   */
   private report(ctx: ActionContext, change: ActionStatusChangeInfo, before?: () => void): void {
-    setImmediate(() => {
-      // A stopped controller throws on every state update: once halted, the AMR reports nothing.
-      if (this.halted) return;
-      before?.();
-      ctx.updateActionStatus(change);
-    });
+    reportActionLater(ctx, change, () => this.halted, before);
   }
 
   // ---- driving ------------------------------------------------------------------------------

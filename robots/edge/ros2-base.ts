@@ -3,7 +3,7 @@
 // `cmd_vel` out and `nav_msgs/msg/Odometry` on `odom` in (and `sensor_msgs/msg/BatteryState` on
 // `battery_state`, for the state's battery), for a bare base with no Nav2. rclnodejs
 // is loaded only here, lazily (binding.ts), so the rest of the edge is tested without ROS 2.
-import { loadRclnodejs, type RclBinding, type RclNode, type RclPublisher } from '../ros2/binding.ts';
+import { abandonStart, loadRclnodejs, type RclBinding, type RclNode, type RclPublisher } from '../ros2/binding.ts';
 import { BATTERY_STATE, ODOMETRY, resolveName } from '../ros2/devices.ts';
 import { readBattery } from '../ros2/messages.ts';
 import { mapToSite, quaternionToYaw, type MapTransform } from '../ros2/poses.ts';
@@ -100,12 +100,7 @@ export async function startRos2Base(opts: Ros2BaseOptions): Promise<EdgeBase & {
     });
     node.spin();
   } catch (err) {
-    try {
-      node?.destroy();
-      rcl.shutdown();
-    } catch {
-      // the first error is the one to report
-    }
+    abandonStart(rcl, node);
     throw err;
   }
   let closed = false;

@@ -8,9 +8,7 @@
 import {
   ActionStatus,
   AgvController,
-  EStop,
   ErrorLevel,
-  OperatingMode,
   type ActionContext,
   type ActionStatusChangeInfo,
   type AgvAdapter,
@@ -32,9 +30,13 @@ import type { AmrState } from '../policy/kinematics.ts';
 import type { LoadedPolicy } from '../policy/loader.ts';
 import { nodeReached, policyFailedError, policyShieldInformation, policyTimeoutError, standsOnNode, trackToNode, type NodeTrack } from '../policy/order-track.ts';
 import type { Shield } from '../policy/shield.ts';
-import type { OrderSource } from '../vda5050/vehicle-controller.ts';
+import { attachVehicle, reportActionLater, type OrderSource } from '../vda5050/vehicle-controller.ts';
 import { actionProblems, deviationProblems, factsheetOf, NODE_TOLERANCE_M, routeProblems, unsupported, type SupportedActions } from '../vda5050/vehicle-checks.ts';
 import type { BaseOdometry } from './ros2-base.ts';
+
+// Until the base reports its battery (ros2-base.ts), it is not known: 0 keeps the gateway from
+// planning on a charge nobody measured.
+const EDGE_UNKNOWN_BATTERY = { batteryCharge: 0, charging: false };
 
 /** A bare base: it drives, pauses and resumes; it has nothing to pick, drop or charge with. */
 export const EDGE_ACTIONS: SupportedActions = { node: [], edge: [], instant: ['startPause', 'stopPause'] };
@@ -109,23 +111,7 @@ export class EdgeVehicle implements AgvAdapter {
 
   attach(context: AttachContext): void {
     this.controller.updateFactsheet(factsheetOf(this.amr, EDGE_ACTIONS, `phygate edge ${this.amr.id}`));
-    // `attached` is declared void but is async: it subscribes to orders before the first state goes out.
-    const done: unknown = context.attached({
-      agvPosition: this.agvPosition(),
-      velocity: { vx: 0, vy: 0, omega: 0 },
-      lastNodeId: this.lastNode.id,
-      lastNodeSequenceId: 0,
-      // Until the base reports its battery (ros2-base.ts), it is not known: 0 keeps the gateway
-      // from planning on a charge nobody measured.
-      batteryState: { batteryCharge: 0, charging: false },
-      driving: false,
-      paused: false,
-      loads: [],
-      errors: [],
-      operatingMode: OperatingMode.Automatic,
-      safetyState: { eStop: EStop.None, fieldViolation: false },
-    });
-    this.attachedPromise = Promise.resolve(done).then(() => undefined);
+    this.attachedPromise = attachVehicle(context, { agvPosition: this.agvPosition(), lastNodeId: this.lastNode.id, batteryState: EDGE_UNKNOWN_BATTERY });
   }
 
   detach(context: DetachContext): void {
@@ -180,16 +166,8 @@ export class EdgeVehicle implements AgvAdapter {
     this.report(context, { actionStatus: ActionStatus.Finished });
   }
 
-  /**
-   * Status changes go to the controller on the next turn of the event loop: the controller reacts
-   * to them by calling back into this adapter, and may be iterating its own lists right now.
-   */
   private report(ctx: ActionContext, change: ActionStatusChangeInfo, before?: () => void): void {
-    setImmediate(() => {
-      if (this.halted) return;
-      before?.();
-      ctx.updateActionStatus(change);
-    });
+    reportActionLater(ctx, change, () => this.halted, before);
   }
 
   // ---- driving ------------------------------------------------------------------------------

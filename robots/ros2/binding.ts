@@ -85,6 +85,19 @@ export interface CancelGoalResponse {
   goals_canceling?: readonly unknown[];
 }
 
+/**
+ * After a start that failed half-way: the node (if made) destroyed and ROS 2 shut down, quietly,
+ * so that the error the caller rethrows is the first one.
+ */
+export function abandonStart(rcl: RclBinding, node: RclNode | undefined): void {
+  try {
+    node?.destroy();
+    rcl.shutdown();
+  } catch {
+    // the first error is the one to report
+  }
+}
+
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** How to import a module by name; tests pass one that fails or returns a stand-in. */

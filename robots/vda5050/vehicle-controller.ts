@@ -14,13 +14,62 @@
 //   gateway's 2.1 messages are (it sends none of 2.1's additions).
 // * After a reconnect the library publishes its state but not ONLINE again, so a retained
 //   CONNECTIONBROKEN from the drop would stay on the broker: we republish ONLINE.
-import { AgvController, ConnectionState, Topic, type ConnectionStateChangeCallback, type MqttTransportOptions, type Order } from 'vda-5050-lib';
+import {
+  AgvController,
+  ConnectionState,
+  EStop,
+  OperatingMode,
+  Topic,
+  type ActionContext,
+  type ActionStatusChangeInfo,
+  type AgvPosition,
+  type AttachContext,
+  type BatteryState,
+  type ConnectionStateChangeCallback,
+  type MqttTransportOptions,
+  type Order,
+} from 'vda-5050-lib';
 import type { MqttLogin } from '../mqtt.ts';
 import { VDA5050_VERSION, type Vda5050Version } from './schemas.ts';
 
 /** Lets an adapter read the order the controller is working on (stitched updates included). */
 export interface OrderSource {
   activeOrder(): Order | undefined;
+}
+
+/**
+ * Hands the controller an adapter's first state: where the vehicle stands, standing still, not
+ * paused, no loads, no errors. Resolves once the controller has subscribed to orders and published it.
+ */
+export function attachVehicle(context: AttachContext, at: { agvPosition: AgvPosition; lastNodeId: string; batteryState: BatteryState }): Promise<void> {
+  // `attached` is declared void but is async: it subscribes to orders before the first state goes out.
+  const done: unknown = context.attached({
+    agvPosition: at.agvPosition,
+    velocity: { vx: 0, vy: 0, omega: 0 },
+    lastNodeId: at.lastNodeId,
+    lastNodeSequenceId: 0,
+    batteryState: at.batteryState,
+    driving: false,
+    paused: false,
+    loads: [],
+    errors: [],
+    operatingMode: OperatingMode.Automatic,
+    safetyState: { eStop: EStop.None, fieldViolation: false },
+  });
+  return Promise.resolve(done).then(() => undefined);
+}
+
+/**
+ * An action's status change, to the controller on the next turn of the event loop: the controller
+ * reacts to it by calling back into the adapter, and may be iterating its own lists right now. A
+ * stopped controller throws on every state update: once `halted()`, nothing is reported.
+ */
+export function reportActionLater(ctx: ActionContext, change: ActionStatusChangeInfo, halted: () => boolean, before?: () => void): void {
+  setImmediate(() => {
+    if (halted()) return;
+    before?.();
+    ctx.updateActionStatus(change);
+  });
 }
 
 /** The controller's MQTT transport for a broker and a login (none: anonymous). */

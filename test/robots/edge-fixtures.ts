@@ -1,13 +1,18 @@
-// What the edge's tests share: the demo site, and the tests' own tracking policy with a passing
-// and a failed certificate, both made by the real verifier on the site's first edge.
+// What the edge's tests share: the demo site, the tests' own tracking policy with a passing and a
+// failed certificate, both made by the real verifier on the site's first edge, and the gateway's
+// side: a real Mosquitto and the real VDA 5050 master, the order progress it hears collected.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
+import { FleetRegistry } from '../../robots/fleet-registry.ts';
+import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
 import { loadPolicyFile } from '../../robots/policy/loader.ts';
+import { Vda5050Master, type OrderProgress } from '../../robots/vda5050/master.ts';
 import { verifyPolicy } from '../../sim/policy-verify.ts';
 import { loadSiteFolder } from '../../sim/site-folder.ts';
 import { DEMO_SITE_DIR } from '../gateway/harness.ts';
+import { startMosquitto, type TestBroker } from '../helpers/brokers.ts';
 import { writeTracker } from '../sim/policy-tracker.ts';
 
 export const edgeSite = loadSiteFolder(DEMO_SITE_DIR);
@@ -43,4 +48,18 @@ export async function certifiedTracker(t: Test, opts: { failed?: boolean } = {})
   await certify(model, goodCert, true);
   if (opts.failed !== false) await certify(model, failedCert, false);
   return { dir, model, goodCert, failedCert };
+}
+
+/** A real Mosquitto and the real VDA 5050 master on it (stopped when `t` ends). */
+export async function edgeMaster(t: Test): Promise<{ broker: TestBroker; master: Vda5050Master; fleet: FleetRegistry; progress: OrderProgress[] }> {
+  const broker = await startMosquitto(t);
+  const fleet = new FleetRegistry(edgeSite.index);
+  const client = await connectMqtt({ url: broker.url, clientId: `edge-master-${process.pid}-${Math.random().toString(36).slice(2)}` });
+  t.teardown(() => closeMqtt(client, true));
+  const master = new Vda5050Master({ client, site: edgeSite.index, fleet, graph: edgeSite.graph });
+  await master.start();
+  t.teardown(() => master.stop());
+  const progress: OrderProgress[] = [];
+  master.onOrderProgress((p) => progress.push(p));
+  return { broker, master, fleet, progress };
 }

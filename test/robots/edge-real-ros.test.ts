@@ -12,16 +12,12 @@ import { runCli } from '../../gateway/cli/commands.ts';
 import type { Amr } from '../../planners/site.ts';
 import { startEdge } from '../../robots/edge/edge.ts';
 import { startRos2Base, TWIST } from '../../robots/edge/ros2-base.ts';
-import { FleetRegistry } from '../../robots/fleet-registry.ts';
-import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
 import { stepAmr, type AmrState } from '../../robots/policy/kinematics.ts';
 import { loadRclnodejs } from '../../robots/ros2/binding.ts';
 import { ODOMETRY } from '../../robots/ros2/devices.ts';
 import { yawToQuaternion } from '../../robots/ros2/poses.ts';
-import { Vda5050Master, type OrderProgress } from '../../robots/vda5050/master.ts';
-import { startMosquitto } from '../helpers/brokers.ts';
 import { until } from '../helpers/wait.ts';
-import { certifiedTracker, edgeSite as site } from './edge-fixtures.ts';
+import { certifiedTracker, edgeMaster, edgeSite as site } from './edge-fixtures.ts';
 
 const installed = existsSync(new URL('../../node_modules/rclnodejs/package.json', import.meta.url));
 
@@ -41,15 +37,7 @@ if (!process.env.ROS_DISTRO) {
     const { model, goodCert } = await certifiedTracker(t, { failed: false });
     const rcl: any = await loadRclnodejs();
     const amr = site.index.device('amr-1') as Amr;
-    const broker = await startMosquitto(t);
-    const fleet = new FleetRegistry(site.index);
-    const client = await connectMqtt({ url: broker.url, clientId: `edge-ros-master-${process.pid}` });
-    t.teardown(() => closeMqtt(client, true));
-    const master = new Vda5050Master({ client, site: site.index, fleet, graph: site.graph });
-    await master.start();
-    t.teardown(() => master.stop());
-    const progress: OrderProgress[] = [];
-    master.onOrderProgress((p) => progress.push(p));
+    const { broker, master, fleet, progress } = await edgeMaster(t);
 
     // The robot: Twist in, the motion model at 50 Hz in real time, Odometry out.
     const dock = site.index.node('dock-a')!;

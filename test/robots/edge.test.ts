@@ -10,16 +10,12 @@ import t, { type Test } from 'tap';
 import type { Amr } from '../../planners/site.ts';
 import { EdgeRefusedError, edgePolicy, startEdge, type EdgeClock } from '../../robots/edge/edge.ts';
 import { startRos2Base } from '../../robots/edge/ros2-base.ts';
-import { FleetRegistry } from '../../robots/fleet-registry.ts';
 import { stepAmr, type AmrState } from '../../robots/policy/kinematics.ts';
 import { yawToQuaternion } from '../../robots/ros2/poses.ts';
-import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
-import { Vda5050Master, type OrderProgress } from '../../robots/vda5050/master.ts';
 import { NODE_TOLERANCE_M } from '../../robots/vda5050/vehicle-checks.ts';
-import { startMosquitto } from '../helpers/brokers.ts';
 import { until } from '../helpers/wait.ts';
 import { StandInRcl } from './ros2/rclnodejs-stand-in.ts';
-import { certifiedTracker, edgeSite as site } from './edge-fixtures.ts';
+import { certifiedTracker, edgeMaster, edgeSite as site } from './edge-fixtures.ts';
 import { runCli } from '../../gateway/cli/commands.ts';
 
 const amr1 = site.index.device('amr-1') as Amr;
@@ -124,15 +120,7 @@ t.test('phygate edge: its usage page, and a refusal is exit status 2 with the re
 });
 
 async function harness(t: Test) {
-  const broker = await startMosquitto(t);
-  const fleet = new FleetRegistry(site.index);
-  const client = await connectMqtt({ url: broker.url, clientId: `edge-master-${process.pid}` });
-  t.teardown(() => closeMqtt(client, true));
-  const master = new Vda5050Master({ client, site: site.index, fleet, graph: site.graph });
-  await master.start();
-  t.teardown(() => master.stop());
-  const progress: OrderProgress[] = [];
-  master.onOrderProgress((p) => progress.push(p));
+  const { broker, master, fleet, progress } = await edgeMaster(t);
   const rcl = new StandInRcl();
   const clock = new SimClock(20);
   const dock = site.index.node('dock-a')!;
