@@ -148,7 +148,7 @@ const AmrSchema = z.strictObject({
       certificate: z.string().min(1).optional().describe("its certificate from `phygate policy verify`, relative to the site folder (default: the model's file name plus .cert.json)"),
     })
     .optional()
-    .describe('drive this AMR with a learned policy instead of the analytic motion model; used only with a passing certificate for this floor (POLICY.md)'),
+    .describe('drive this AMR with a learned policy instead of the analytic motion model, used only with a passing certificate for this floor (POLICY.md); the virtual fleet drives it so, and `phygate edge` on the robot takes it as its model by default'),
 });
 
 const ArmSchema = z.strictObject({

@@ -8,6 +8,7 @@ import { canonicalJson, sha256 } from '../planners/plan.ts';
 import { indexSite, type Amr } from '../planners/site.ts';
 import { CERTIFICATE_SUFFIX, certificateProblem, checkTimeScale, readCertificate, type Certificate } from '../robots/policy/certificate.ts';
 import { verifyEdges, verifyRoutes } from './policy-verify.ts';
+import type { EdgeSite } from '../robots/edge/edge.ts';
 import type { LoadedSite } from './site-folder.ts';
 
 /**
@@ -76,11 +77,20 @@ export async function clearPolicies(site: LoadedSite): Promise<PolicyClearance[]
       out.push({ ...base, problem: `its policy ${name} ${version} has no usable certificate: ${(err as Error).message}` });
       continue;
     }
-    const problem = certificateProblem(cert, { modelSha256: sha, floorHash: policyFloorHash(site, d) }) ?? incomplete(cert, site, d);
+    const problem = policyCertificateProblem(site, d, cert, sha);
     if (problem) out.push({ ...base, problem: `its policy ${name} ${version} is not certified for this floor: ${problem} (${certificate})` });
     else out.push({ ...base, cleared: { name, version, sha256: sha, timeScale: checkTimeScale(cert) } });
   }
   return out;
+}
+
+/**
+ * Why this certificate does not let a model (by SHA-256) drive this AMR on this floor — another
+ * model, another floor or robot size, a failed verification, or one that covers only part of the
+ * floor — or undefined when it does. The gateway and `phygate edge` decide by it alike.
+ */
+export function policyCertificateProblem(site: LoadedSite, amr: Amr, cert: Certificate, modelSha256: string): string | undefined {
+  return certificateProblem(cert, { modelSha256, floorHash: policyFloorHash(site, amr) }) ?? incomplete(cert, site, amr);
 }
 
 /** Why a certificate does not cover the whole floor (made with --edges or --routes for a quick look), if it does not. */
@@ -102,4 +112,9 @@ export function withCertifiedTiming(site: LoadedSite, clearances: readonly Polic
   if (scale.size === 0) return site;
   const devices = site.index.site.devices.map((d) => (d.kind === 'amr' && scale.has(d.id) ? { ...d, limits: { ...d.limits, timeScale: scale.get(d.id)! } } : d));
   return { ...site, index: indexSite({ ...site.index.site, devices }) };
+}
+
+/** The site as `phygate edge` needs it: the folder, and the gateway's rule for certificates on this floor. */
+export function edgeSiteOf(site: LoadedSite): EdgeSite {
+  return { dir: site.dir, index: site.index, graph: site.graph, certificateProblem: (amr, cert, sha) => policyCertificateProblem(site, amr, cert, sha) };
 }

@@ -18,7 +18,6 @@ import { arrived, NOMINAL, noisy, poseError, seededRandom, slowerLimits, startSt
 import type { Amr } from '../planners/site.ts';
 import { policyFloorHash } from './policy-gate.ts';
 import type { LoadedSite } from './site-folder.ts';
-import { NODE_TOLERANCE_M } from './virtual-amr-checks.ts';
 import { createCollisionWorld, type CollisionWorld } from './world/collision.ts';
 
 export const DEFAULT_THRESHOLDS: CertificateThresholds = {
@@ -101,7 +100,7 @@ export function verifyEdges(site: LoadedSite, limits: Parameters<typeof runProfi
 export interface VerifyRoute {
   from: string;
   to: string;
-  points: (readonly [number, number])[];
+  nodes: string[];
   /** The speed limit of each edge of the route (edge k joins node k and k + 1). */
   edgeMaxSpeeds: number[];
   startTheta: number;
@@ -124,7 +123,7 @@ export function verifyRoutes(site: LoadedSite, limits: Parameters<typeof runProf
       if (!found.ok) continue;
       const nodes = found.route.nodes;
       const edgeMaxSpeeds = nodes.slice(1).map((to, k) => site.graph.arcs.get(nodes[k]!)!.find((arc) => arc.to === to)!.edgeMaxSpeed);
-      routes.push({ from: a.id, to: b.id, points: nodes.map((n) => site.graph.points.get(n)!), edgeMaxSpeeds, startTheta: a.theta, endTheta: b.theta, analyticS: found.route.timeS });
+      routes.push({ from: a.id, to: b.id, nodes: [...nodes], edgeMaxSpeeds, startTheta: a.theta, endTheta: b.theta, analyticS: found.route.timeS });
     }
   }
   return routes;
@@ -228,7 +227,7 @@ export async function verifyPolicy(policy: LoadedPolicy, site: LoadedSite, opts:
         } else if (r.ticks >= r.budget) r.done = true;
       });
     }
-    const routes = await rollRoutes(verifyRoutes(site, device.limits).slice(0, opts.maxRoutes ?? Infinity), { session, policy, shield, limits: device.limits, tickS });
+    const routes = await rollRoutes(verifyRoutes(site, device.limits).slice(0, opts.maxRoutes ?? Infinity), { session, policy, shield, graph: site.graph, limits: device.limits, tickS });
     return certify(policy, site, device.id, { seed, variants, tickS }, thresholds, edges, all.skipped, rollouts, routes, shield, clearance, opts.now ?? new Date());
   } finally {
     await session?.release();
@@ -249,30 +248,35 @@ export interface RouteRollout {
  */
 async function rollRoutes(
   routes: VerifyRoute[],
-  ctx: { session: InferenceSession; policy: LoadedPolicy; shield: Shield; limits: Parameters<typeof runProfile>[1]; tickS: number },
+  ctx: { session: InferenceSession; policy: LoadedPolicy; shield: Shield; graph: LoadedSite['graph']; limits: Parameters<typeof runProfile>[1]; tickS: number },
 ): Promise<RouteRollout[]> {
   const { session, shield, limits, tickS } = ctx;
   const md = ctx.policy.metadata;
   const ort = await import('onnxruntime-node');
   const n = md.observations.length;
-  const live = routes.map((route, k) => ({
-    id: `route ${route.from}>${route.to}#${k}`,
-    route,
-    track: new RouteTrack(route.points, route.endTheta, NODE_TOLERANCE_M, route.startTheta),
-    state: { x: route.points[0]![0], y: route.points[0]![1], theta: route.startTheta, v: 0, omega: 0 } as AmrState,
-    ticks: 0,
-    budget: Math.ceil((2 * route.analyticS + 10) / tickS),
-    arrivedAt: null as number | null,
-    done: false,
-  }));
+  const live = routes.map((route, k) => {
+    const [x, y] = ctx.graph.points.get(route.nodes[0]!)!;
+    const state: AmrState = { x, y, theta: route.startTheta, v: 0, omega: 0 };
+    return {
+      id: `route ${route.from}>${route.to}#${k}`,
+      route,
+      track: new RouteTrack(ctx.graph, route.nodes, route.endTheta, { limits }, state),
+      state,
+      ticks: 0,
+      budget: Math.ceil((2 * route.analyticS + 10) / tickS),
+      arrivedAt: null as number | null,
+      done: false,
+    };
+  });
   for (;;) {
     const active = live.filter((r) => !r.done);
     if (active.length === 0) break;
     const seen = new Float32Array(active.length * n);
     active.forEach((r, j) => {
       const limit = Math.min(limits.maxSpeed, r.route.edgeMaxSpeeds[r.track.index]!, shield.zoneLimit(r.state.x, r.state.y));
-      const track = trackObservation(r.track.path, r.state, limit, r.track.segment);
-      r.track.segment = track.segment;
+      const way = r.track.track;
+      const track = trackObservation(way.path, r.state, limit, way.segment);
+      way.segment = track.segment;
       for (let i = 0; i < n; i++) seen[j * n + i] = track.obs[i]! * md.observations[i]!.scale;
     });
     const out = await session.run({ [INPUT_NAME]: new ort.Tensor('float32', seen, [active.length, n]) });

@@ -7,10 +7,7 @@
 import {
   ActionStatus,
   AgvController,
-  EStop,
   ErrorLevel,
-  InfoLevel,
-  OperatingMode,
   type ActionContext,
   type ActionStatusChangeInfo,
   type AgvAdapter,
@@ -36,18 +33,14 @@ import type { Amr, SiteIndex } from '../planners/site.ts';
 import { wrapAngle } from '../robots/vda5050/order.ts';
 import { departsS, planRun, poseAt, reachedS, startOnFirstEdgeS, type MotionRun } from './amr-motion.ts';
 import { trackObservation } from '../robots/policy/amr-track.ts';
-import { RouteTrack } from '../robots/policy/route-track.ts';
+import { nodeReached, policyFailedError, policyShieldInformation, policyTimeoutError, standsOnNode, trackToNode, type NodeTrack } from '../robots/policy/order-track.ts';
 import { stepAmr, ZERO_COMMAND, type AmrState } from '../robots/policy/kinematics.ts';
-import { INTERVENTION_REASONS, type Shield, type ShieldedCommand } from '../robots/policy/shield.ts';
+import type { Shield, ShieldedCommand } from '../robots/policy/shield.ts';
 import type { PilotedVehicle, PolicyPilot } from './policy-pilot.ts';
-import { actionProblems, deviationProblems, factsheetOf, NODE_TOLERANCE_M, routeProblems, unsupported } from './virtual-amr-checks.ts';
+import { attachVehicle, reportActionLater, type OrderSource } from '../robots/vda5050/vehicle-controller.ts';
+import { actionProblems, deviationProblems, factsheetOf, NODE_TOLERANCE_M, routeProblems, unsupported } from '../robots/vda5050/vehicle-checks.ts';
 
 const G = 9.81;
-
-/** Lets the adapter read the order the controller is working on (stitched updates included). */
-export interface OrderSource {
-  activeOrder(): Order | undefined;
-}
 
 export interface VirtualAmrAdapterOptions extends AgvAdapterOptions {
   site: SiteIndex;
@@ -67,16 +60,6 @@ export interface VirtualAmrAdapterOptions extends AgvAdapterOptions {
   pilot?: PolicyPilot;
 }
 
-
-/**
- * Simulated seconds a policy gets to reach the next node before the AMR reports a FATAL
- * `policyTimeout` error (the step fails rather than hang): three times what driving the edge at
- * the AMR's top speed and a half turn in place take, plus 10 s.
- */
-export function policyNodeTimeoutS(lengthM: number, amr: Pick<Amr, 'limits'>): number {
-  return 3 * (lengthM / amr.limits.maxSpeed + Math.PI / amr.limits.maxTurnRate) + 10;
-}
-
 /** What a policy-driven AMR did since its last pause, counted in control ticks. */
 export interface PolicyPause {
   /** Control ticks run when the pause came. */
@@ -89,14 +72,6 @@ export interface PolicyPause {
   commanded: number;
   /** The tick by which it stood still (undefined: still braking). */
   stoodAtTick?: number;
-}
-
-/** A policy-driven run's progress: the route it follows (robots/policy/route-track.ts) and its time toward node `index + 1`. */
-interface Track {
-  route: RouteTrack;
-  /** Simulated seconds spent on the way to this node. */
-  sinceS: number;
-  timeoutS: number;
 }
 
 interface Job {
@@ -120,8 +95,8 @@ interface ActiveRun {
   stop?: StopTraverseContext;
   /** The order's nodes along the run (nodes[index + 1] is the one ahead). */
   nodes: Node[];
-  /** Policy-driven: the path to the node ahead. */
-  track?: Track;
+  /** Policy-driven: the path to the node ahead (in simulated seconds). */
+  track?: NodeTrack;
 }
 
 export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
@@ -212,21 +187,7 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
       this.motion = { ...this.pose, v: 0, omega: 0 };
       this.shield = this.options.pilot.attach(this.amr, this);
     }
-    // `attached` is declared void but is async: it subscribes to orders before the first state goes out.
-    const done: unknown = context.attached({
-      agvPosition: this.agvPosition(),
-      velocity: { vx: 0, vy: 0, omega: 0 },
-      lastNodeId: this.lastNode.id,
-      lastNodeSequenceId: 0,
-      batteryState: this.batteryState(),
-      driving: false,
-      paused: false,
-      loads: [],
-      errors: [],
-      operatingMode: OperatingMode.Automatic,
-      safetyState: { eStop: EStop.None, fieldViolation: false },
-    });
-    this.attachedPromise = Promise.resolve(done).then(() => undefined);
+    this.attachedPromise = attachVehicle(context, { agvPosition: this.agvPosition(), lastNodeId: this.lastNode.id, batteryState: this.batteryState() });
   }
 
   detach(context: DetachContext): void {
@@ -337,17 +298,8 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
     this.report(ctx, { actionStatus: ActionStatus.Failed, errorDescription: why });
   }
 
-  /**
-   * Status changes go to the controller on the next turn of the event loop: the controller reacts
-   * to them by calling back into this adapter, and may be iterating its own lists right now.
-   */
   private report(ctx: ActionContext, change: ActionStatusChangeInfo, before?: () => void): void {
-    setImmediate(() => {
-      // A stopped controller throws on every state update: once halted, the AMR reports nothing.
-      if (this.halted) return;
-      before?.();
-      ctx.updateActionStatus(change);
-    });
+    reportActionLater(ctx, change, () => this.halted, before);
   }
 
   // ---- driving ------------------------------------------------------------------------------
@@ -410,7 +362,7 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
         this.controller.updateErrors(this.policyError, 'remove', true);
         this.policyError = undefined;
       }
-      this.run.track = this.trackOf(this.run);
+      this.run.track = this.trackTo(this.run);
       this.options.pilot?.nudge();
     }
   }
@@ -531,9 +483,8 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
     }
     const edgeLimit = r.edges[r.index]?.maxSpeed ?? Infinity;
     const limit = Math.min(this.amr.limits.maxSpeed, edgeLimit, this.shield!.zoneLimit(this.motion.x, this.motion.y));
-    const route = r.track.route;
-    const o = trackObservation(route.path, this.motion, limit, route.segment);
-    route.segment = o.segment;
+    const o = trackObservation(r.track.path, this.motion, limit, r.track.segment);
+    r.track.segment = o.segment;
     return { state: this.motion, obs: o.obs };
   }
 
@@ -566,20 +517,15 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
     const r = this.run;
     if (!r?.track || this.paused) return;
     r.track.sinceS += dtS;
-    if (r.track.route.advance(after) !== 'driving') {
+    if (this.reached(r)) {
       const next = this.arrive(r);
-      if (next) next.track = { ...next.track!, sinceS: 0, timeoutS: this.edgeTimeoutS(next) };
+      if (next) next.track = this.trackTo(next);
       return;
     }
     if (r.track.sinceS > r.track.timeoutS) {
       const node = r.nodes[r.index + 1]!;
       this.run = undefined;
-      this.policyError = {
-        errorType: 'policyTimeout',
-        errorLevel: ErrorLevel.Fatal,
-        errorDescription: `the policy did not reach node '${node.nodeId}' within ${Math.round(r.track.timeoutS)} s`,
-        errorReferences: [{ referenceKey: 'nodeId', referenceValue: node.nodeId }],
-      };
+      this.policyError = policyTimeoutError(node.nodeId, r.track);
       this.controller.updateErrors(this.policyError, 'add', true);
     }
   }
@@ -587,32 +533,25 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
   fault(message: string): void {
     if (this.halted) return;
     this.run = undefined;
-    this.policyError = { errorType: 'policyRuntimeFailed', errorLevel: ErrorLevel.Fatal, errorDescription: message, errorReferences: [] };
+    this.policyError = policyFailedError(message);
     if (this.motion) this.motion = { ...this.motion, v: 0, omega: 0 };
     this.setDriving(false);
     this.controller.updateErrors(this.policyError, 'add', true);
   }
 
-  /**
-   * The run's route for the policy, from node `index` (where the run starts) to the order's last
-   * node of the run, turned at the end to that node's heading when the order gives one.
-   */
-  private trackOf(r: ActiveRun): Track {
-    const points = r.nodes.slice(r.index).map((n) => this.options.graph.points.get(n.nodeId)!);
-    const route = new RouteTrack(points, r.nodes.at(-1)!.nodePosition?.theta, NODE_TOLERANCE_M, this.pose.theta);
-    return { route, sinceS: 0, timeoutS: this.edgeTimeoutS(r) };
+  /** The path to node `index + 1`: the edge from node `index` to it, and a turn in place there to the order's heading. */
+  private trackTo(r: ActiveRun): NodeTrack {
+    return trackToNode(this.options.graph, r.nodes[r.index]!.nodeId, r.nodes[r.index + 1]!.nodeId, this.pose, this.amr);
   }
 
-  /** The time the policy gets to reach node `index + 1`. */
-  private edgeTimeoutS(r: ActiveRun): number {
-    const a = this.options.graph.points.get(r.nodes[r.index]!.nodeId)!;
-    const b = this.options.graph.points.get(r.nodes[r.index + 1]!.nodeId)!;
-    return policyNodeTimeoutS(Math.hypot(b[0] - a[0], b[1] - a[1]), this.amr);
+  private reached(r: ActiveRun): boolean {
+    const node = r.nodes[r.index + 1]!;
+    const last = r.index + 1 === r.nodes.length - 1;
+    return nodeReached(this.options.graph, r.track!, node.nodeId, this.pose, last ? node.nodePosition?.theta : undefined);
   }
 
   private standsOn(node: Node): boolean {
-    const p = this.options.graph.points.get(node.nodeId);
-    return !!p && Math.hypot(p[0] - this.pose.x, p[1] - this.pose.y) <= NODE_TOLERANCE_M;
+    return standsOnNode(this.options.graph, node.nodeId, this.pose);
   }
 
   /**
@@ -620,30 +559,10 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
    * `policyShield` naming the policy, with the count per reason and the total.
    */
   private reportInterventions(): void {
-    const counts = this.shield!.interventions(this.amr.id);
-    const total = INTERVENTION_REASONS.reduce((sum, k) => sum + counts[k], 0);
+    const { total, information } = policyShieldInformation(this.options.pilot!.policies.get(this.amr.id)!.policy, this.shield!.interventions(this.amr.id));
     if (total === this.lastInterventions) return;
     this.lastInterventions = total;
-    const p = this.options.pilot!.policies.get(this.amr.id)!.policy;
-    this.controller.updatePartialState(
-      {
-        information: [
-          {
-            infoType: 'policyShield',
-            infoLevel: InfoLevel.Info,
-            infoDescription: `driven by policy ${p.metadata.name} ${p.metadata.version}`,
-            infoReferences: [
-              { referenceKey: 'policyName', referenceValue: p.metadata.name },
-              { referenceKey: 'policyVersion', referenceValue: p.metadata.version },
-              { referenceKey: 'policySha256', referenceValue: p.sha256 },
-              { referenceKey: 'interventions', referenceValue: String(total) },
-              ...INTERVENTION_REASONS.map((k) => ({ referenceKey: `interventions.${k}`, referenceValue: String(counts[k]) })),
-            ],
-          },
-        ],
-      },
-      false,
-    );
+    this.controller.updatePartialState({ information: [information] }, false);
   }
 
   private setDriving(driving: boolean): void {

@@ -1,4 +1,4 @@
-// `phygate serve | check | fleet | launch gazebo | map | token create | list | revoke | audit verify | device credentials | site validate | policy verify | mcp`: the command line of the gateway.
+// `phygate serve | check | fleet | edge | launch gazebo | map | token create | list | revoke | audit verify | device credentials | site validate | policy verify | mcp`: the command line of the gateway.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,7 @@ import { deviceTopics } from '../broker-auth.ts';
 import { ConfigError, DEFAULT_SITE_DIR, readConfig, unknownVariables } from '../config.ts';
 import { startGateway } from '../main.ts';
 import { policyCommand } from './policy.ts';
+import { edgeCommand } from './edge.ts';
 import { CheckRequestSchema } from '../routes/plans.ts';
 import { openStore, StoreOpenError } from '../store/index.ts';
 import { mcpCommand } from '../mcp/stdio.ts';
@@ -32,6 +33,11 @@ Usage:
                                              check a plan against a site folder; nothing moves
   phygate fleet [--mqtt URL] [--site DIR] [--speed N] [--soc S] [--issue-credentials]
                                              run the site's virtual fleet on its own, like real hardware
+  phygate edge --device ID [--site DIR] [--broker URL] [--policy FILE] [--certificate FILE]
+               [--namespace NS] [--cmd-vel TOPIC] [--odom TOPIC] [--map-transform X,Y,THETA]
+                                             on a robot's own computer: be the AMR's VDA 5050 vehicle
+                                             and drive its ROS 2 base (Twist on cmd_vel, odometry in)
+                                             with its certified policy, through the shield
   phygate launch gazebo --out DIR [--site DIR] [--resolution R]
                                              generate the site's Gazebo Harmonic world, robot models,
                                              bridges, Nav2 parameters, map and ROS 2 launch file
@@ -81,6 +87,24 @@ fleet: every AMR of the site as a VDA 5050 vehicle, every machine as a machine-p
                  give each device fresh MQTT credentials in the data folder (as
                  'phygate device credentials' does, replacing theirs) and log in with them:
                  for the embedded broker of a gateway on this machine
+
+edge: one AMR of the site, on its own computer (POLICY.md, "On a robot: phygate edge").
+  --device ID         the AMR (the vehicle its vda5050 manufacturer and serialNumber name)
+  --site DIR          the site folder, the gateway's own (default: $PHYGATE_SITE or the demo site)
+  --broker URL        the gateway's broker (default: $PHYGATE_MQTT_URL, else mqtt://127.0.0.1:$PHYGATE_MQTT_PORT);
+                      the robot's login in $PHYGATE_MQTT_USERNAME and $PHYGATE_MQTT_PASSWORD (from
+                      'phygate device credentials ID'), for mqtts:// $PHYGATE_MQTT_CA_FILE
+  --policy FILE       the ONNX model (default: the device's policy.model in site.yaml)
+  --certificate FILE  its certificate (default: FILE.cert.json): it must have passed for this model on
+                      this site's world ('phygate policy verify'), else the edge refuses to start
+  --namespace NS      the robot's ROS 2 namespace (default: the device's ros2.namespace, else /)
+  --cmd-vel TOPIC     geometry_msgs/msg/Twist out (default: cmd_vel)
+  --odom TOPIC        nav_msgs/msg/Odometry in (default: the device's ros2.odomTopic, else odom)
+  --map-transform X,Y,THETA
+                      where the site's origin and x axis lie in the odometry's frame (metres,
+                      radians; default: the device's ros2.mapTransform, else 0,0,0)
+  Needs ROS 2 sourced and rclnodejs installed. Runs until SIGINT or SIGTERM (the robot is given
+  zero and goes offline). Exit status: 0 stopped, 1 stopped after a failure, 2 refused.
 
 policy: 'verify' rolls an amr.track policy out in closed loop, faster than real time, through the shield.
   --site DIR     the site folder (default: $PHYGATE_SITE or the demo site)
@@ -156,6 +180,8 @@ export async function runCli(argv: string[], out: Out = (l) => process.stdout.wr
         return await device(rest, out, err);
       case 'site':
         return await siteCommand(rest, out, err);
+      case 'edge':
+        return await edgeCommand(rest, { userPath, readCa }, out, err);
       case 'policy':
         return await policyCommand(rest, userPath, out, err);
       case 'mcp':

@@ -1,71 +1,41 @@
-// How a policy-driven AMR follows a route of nav-graph nodes: one edge at a time, each edge a path
-// of two poses for `amr.track`; an intermediate node counts as reached within a tolerance of it
-// (the robot goes on to the next edge without stopping there), the last one once the robot also
-// faces the route's end heading (a turn in place, as a path of zero length). The virtual fleet's
-// policy-driven AMR and `phygate policy verify`'s route roll-outs follow routes by this rule, so
-// the timing a certificate states is the timing of the same driving.
-import type { PathPose } from './amr-track.ts';
-import { wrapAngle, type AmrState } from './kinematics.ts';
+// A route of nav-graph nodes followed by an `amr.track` policy, one node at a time by the rule a
+// policy-driven vehicle follows an order (order-track.ts: the edge ahead as the path, a node
+// passed within NODE_TOLERANCE_M, the last one once also turned to the end heading).
+// `phygate policy verify` drives routes between stations with it, so the timing a certificate
+// states is the timing of the driving the virtual fleet and `phygate edge` do.
+import type { NavGraph } from '../../planners/route.ts';
+import type { Amr } from '../../planners/site.ts';
+import type { AmrState } from './kinematics.ts';
+import { nodeReached, trackToNode, type NodeTrack } from './order-track.ts';
 
-/** How close (rad) a policy-driven AMR must turn to a route's end heading. */
-export const POLICY_HEADING_TOLERANCE_RAD = 0.05;
-
-/** What a step of the robot did to the route: still on the way, an intermediate node passed, or the end reached. */
-export type RouteProgress = 'driving' | 'node' | 'end';
+/** What a step of the robot did to the route: still on the way, or the end reached. */
+export type RouteProgress = 'driving' | 'end';
 
 export class RouteTrack {
-  /** The path the policy is given now: the edge ahead, or the turn in place at the end. */
-  path: PathPose[];
-  /** The segment of `path` the robot is on (pass to trackObservation and keep what it returns). */
-  segment = 0;
+  /** The way to the node ahead: its path is what the policy is given now. */
+  track: NodeTrack;
   /** Edge being driven: node `index` is behind, `index + 1` ahead. */
   index = 0;
-  /** Turning in place on the last node to the end heading. */
-  turning = false;
 
   constructor(
-    private readonly points: readonly (readonly [number, number])[],
+    private readonly graph: NavGraph,
+    private readonly nodes: readonly string[],
     /** The heading the route must end with; undefined: any. */
     private readonly endTheta: number | undefined,
-    /** How near (m) a node's point counts as reached. */
-    private readonly toleranceM: number,
-    /** The robot's heading now: a first edge of zero length keeps it. */
-    theta: number,
+    private readonly amr: Pick<Amr, 'limits'>,
+    start: AmrState,
   ) {
-    if (points.length < 2) throw new Error('a route to follow has two nodes at least');
-    this.path = this.edgePath(theta);
+    if (nodes.length < 2) throw new Error('a route to follow has two nodes at least');
+    this.track = trackToNode(graph, nodes[0]!, nodes[1]!, start, amr);
   }
 
-  /** Where the robot is after a step: moves to the next edge when it reached the node ahead. */
+  /** Where the robot is after a step: on to the next edge once it reached the node ahead. */
   advance(s: AmrState): RouteProgress {
-    if (this.turning) return Math.abs(wrapAngle(this.path[1]!.theta - s.theta)) <= POLICY_HEADING_TOLERANCE_RAD ? 'end' : 'driving';
-    const [x, y] = this.points[this.index + 1]!;
-    if (Math.hypot(x - s.x, y - s.y) > this.toleranceM) return 'driving';
-    if (this.index + 1 < this.points.length - 1) {
-      this.index++;
-      this.path = this.edgePath(s.theta);
-      this.segment = 0;
-      return 'node';
-    }
-    if (this.endTheta === undefined || Math.abs(wrapAngle(this.endTheta - s.theta)) <= POLICY_HEADING_TOLERANCE_RAD) return 'end';
-    this.path = [
-      { x, y, theta: this.endTheta },
-      { x, y, theta: this.endTheta },
-    ];
-    this.segment = 0;
-    this.turning = true;
+    const last = this.index + 1 === this.nodes.length - 1;
+    if (!nodeReached(this.graph, this.track, this.nodes[this.index + 1]!, s, last ? this.endTheta : undefined)) return 'driving';
+    if (last) return 'end';
+    this.index++;
+    this.track = trackToNode(this.graph, this.nodes[this.index]!, this.nodes[this.index + 1]!, s, this.amr);
     return 'driving';
-  }
-
-  /** The edge from node `index` to `index + 1`; one of zero length is a turn to where the robot faces. */
-  private edgePath(theta: number): PathPose[] {
-    const [ax, ay] = this.points[this.index]!;
-    const [bx, by] = this.points[this.index + 1]!;
-    const length = Math.hypot(bx - ax, by - ay);
-    const heading = length > 1e-9 ? Math.atan2(by - ay, bx - ax) : theta;
-    return [
-      { x: ax, y: ay, theta: heading },
-      { x: bx, y: by, theta: heading },
-    ];
   }
 }

@@ -20,7 +20,7 @@ import type { Pose } from '../../planners/fleet.ts';
 import type { SiteIndex } from '../../planners/site.ts';
 import type { FleetRegistry } from '../fleet-registry.ts';
 import { silentLog } from '../log.ts';
-import { loadRclnodejs, type RclActionClient, type RclBinding, type RclNode, type RclServiceClient } from './binding.ts';
+import { abandonStart, loadRclnodejs, type RclActionClient, type RclBinding, type RclNode, type RclServiceClient } from './binding.ts';
 import { siteToMap } from './poses.ts';
 import { cancelAllGoals, TIMEOUT, within } from './cancel-all.ts';
 import { CANCEL_GOAL, ros2Devices, type Ros2Action, type Ros2Device, type Ros2Qos, type Ros2TopicRole } from './devices.ts';
@@ -254,12 +254,7 @@ export class Ros2Adapter {
       if (this.closed) throw new Ros2NotStartedError('closed');
       this.live = { rcl, node, endpoints };
     } catch (err) {
-      try {
-        node?.destroy();
-        rcl.shutdown();
-      } catch {
-        // the first error is the one to report
-      }
+      abandonStart(rcl, node);
       throw err;
     }
     this.feed.start();

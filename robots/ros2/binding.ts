@@ -34,10 +34,18 @@ export interface RclNode {
   /** `options` as rclnodejs takes it: `{ qos: 'qos_profile_sensor_data' }` (a profile's name) or a `QoS`. */
   createSubscription(typeClass: string, topic: string, options: { qos?: string | object }, callback: (message: any) => void): unknown;
   createClient(typeClass: string, serviceName: string): RclServiceClient;
+  /** `options` as for a subscription; `phygate edge` publishes the robot's `cmd_vel` with one. */
+  createPublisher(typeClass: string, topic: string, options?: { qos?: string | object }): RclPublisher;
   /** Starts handling incoming messages on Node's event loop (rclnodejs ≥ 0.18). */
   spin(timeoutMs?: number): void;
   /** Destroys the node and everything created on it (subscriptions, clients, action clients). */
   destroy(): void;
+}
+
+/** `rclnodejs.Publisher` */
+export interface RclPublisher {
+  /** Sends a message (a plain object with the interface's field names). */
+  publish(message: object): void;
 }
 
 /** `rclnodejs.ActionClient` */
@@ -75,6 +83,19 @@ export interface RclServiceClient {
 export interface CancelGoalResponse {
   return_code: number;
   goals_canceling?: readonly unknown[];
+}
+
+/**
+ * After a start that failed half-way: the node (if made) destroyed and ROS 2 shut down, quietly,
+ * so that the error the caller rethrows is the first one.
+ */
+export function abandonStart(rcl: RclBinding, node: RclNode | undefined): void {
+  try {
+    node?.destroy();
+    rcl.shutdown();
+  } catch {
+    // the first error is the one to report
+  }
 }
 
 export interface LoadOptions {

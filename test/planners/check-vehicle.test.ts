@@ -6,7 +6,7 @@ import type { DeviceState } from '../../planners/fleet.ts';
 import type { Amr } from '../../planners/site.ts';
 import { compareFactsheet } from '../../robots/vda5050/factsheet.ts';
 import type { Factsheet } from '../../robots/vda5050/schemas.ts';
-import { factsheetOf } from '../../sim/virtual-amr-checks.ts';
+import { factsheetOf } from '../../robots/vda5050/vehicle-checks.ts';
 import { CANONICAL_ROLES, CANONICAL_STEPS, check, demo, parkedFleet } from './fixtures/demo.ts';
 
 const amr1 = demo.index.device('amr-1') as Amr;

@@ -12,7 +12,7 @@ import type { Amr } from '../../planners/site.ts';
 import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
 import { Vda5050Master, type VehicleAlert } from '../../robots/vda5050/master.ts';
 import type { Factsheet, State } from '../../robots/vda5050/schemas.ts';
-import { factsheetOf } from '../../sim/virtual-amr-checks.ts';
+import { factsheetOf } from '../../robots/vda5050/vehicle-checks.ts';
 import { appFor, type TestApp } from '../gateway/harness.ts';
 import { startMosquitto } from '../helpers/brokers.ts';
 import { recordingLog, type LogLine } from '../helpers/log.ts';

@@ -14,7 +14,8 @@ import { Vda5050Master, type OrderProgress } from '../../robots/vda5050/master.t
 import { findRoute } from '../../planners/route.ts';
 import { indexSite, SiteSchema, type Amr, type SiteIndex } from '../../planners/site.ts';
 import { loadSiteFolder } from '../../sim/site-folder.ts';
-import { startVirtualAmr, toLibraryInstantActions } from '../../sim/virtual-amr.ts';
+import { startVirtualAmr } from '../../sim/virtual-amr.ts';
+import { toLibraryInstantActions } from '../../robots/vda5050/vehicle-controller.ts';
 import { startMosquitto, type TestBroker } from '../helpers/brokers.ts';
 import { recordingLog, type LogLine } from '../helpers/log.ts';
 import { SCHEMA_TOPICS, type SchemaVersion } from '../helpers/vda5050-schemas.ts';

@@ -12,7 +12,7 @@ import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
 import { Vda5050Master, type OrderProgress } from '../../robots/vda5050/master.ts';
 import { PolicyPilot } from '../../sim/policy-pilot.ts';
 import { loadSiteFolder, type LoadedSite } from '../../sim/site-folder.ts';
-import { NODE_TOLERANCE_M } from '../../sim/virtual-amr-checks.ts';
+import { NODE_TOLERANCE_M } from '../../robots/vda5050/vehicle-checks.ts';
 import { startVirtualAmr } from '../../sim/virtual-amr.ts';
 import { startVirtualFleet } from '../../sim/virtual-fleet.ts';
 import { startMosquitto } from '../helpers/brokers.ts';

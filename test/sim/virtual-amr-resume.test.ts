@@ -10,7 +10,7 @@ import { FleetRegistry } from '../../robots/fleet-registry.ts';
 import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
 import { Vda5050Master, type OrderProgress } from '../../robots/vda5050/master.ts';
 import { loadSiteFolder } from '../../sim/site-folder.ts';
-import { NODE_TOLERANCE_M } from '../../sim/virtual-amr-checks.ts';
+import { NODE_TOLERANCE_M } from '../../robots/vda5050/vehicle-checks.ts';
 import { startVirtualAmr } from '../../sim/virtual-amr.ts';
 import { startMosquitto } from '../helpers/brokers.ts';
 import { recordingLog, type LogLine } from '../helpers/log.ts';

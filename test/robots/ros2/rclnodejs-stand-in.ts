@@ -6,13 +6,15 @@
 // checks where ROS 2 is installed.
 //
 // The test plays the robots' side through `server(name)` (an action server: accept, reject or
-// ignore goals; send feedback; finish them) and `publish(topic, message)`.
+// ignore goals; send feedback; finish them), `publish(topic, message)`, and `onPublished(topic, f)`
+// for what the code under test publishes itself (`published` keeps it all).
 import type {
   CancelGoalResponse,
   RclActionClient,
   RclBinding,
   RclClientGoalHandle,
   RclNode,
+  RclPublisher,
   RclServiceClient,
 } from '../../../robots/ros2/binding.ts';
 import { GOAL_STATUS } from '../../../robots/ros2/messages.ts';
@@ -243,6 +245,18 @@ class StandInNode implements RclNode {
     return new StandInServiceClient(this, typeClass, serviceName);
   }
 
+  createPublisher(type: string, topic: string, options: object = {}): RclPublisher {
+    this.alive();
+    const name = topic.startsWith('/') ? topic : `${this.namespace === '/' ? '' : this.namespace}/${topic}`;
+    return {
+      publish: (message: object) => {
+        if (this.destroyed) throw new Error('the node is destroyed');
+        this.rcl.published.push({ type, topic: name, options, message });
+        for (const f of this.rcl.listeners.get(name) ?? []) f(message);
+      },
+    };
+  }
+
   spin(): void {
     if (this.spinning) throw new Error('The node is already spinning.');
     this.spinning = true;
@@ -290,6 +304,10 @@ export class StandInRcl implements RclBinding {
   readonly actionClients: StandInActionClient[] = [];
   readonly sentGoals: { action: string; type: string; goal: any }[] = [];
   readonly cancelRequests: { service: string; request: any }[] = [];
+  /** Every message published by the code under test, in order, with its topic's full name. */
+  readonly published: { type: string; topic: string; options: object; message: any }[] = [];
+  /** @internal */
+  readonly listeners = new Map<string, ((message: any) => void)[]>();
 
   readonly ActionClient = StandInActionClient as unknown as RclBinding['ActionClient'];
   readonly QoS = StandInQoS;
@@ -328,6 +346,11 @@ export class StandInRcl implements RclBinding {
       for (const s of n.subscriptions) if (s.topic === topic) (s.callback(message), delivered++);
     }
     return delivered;
+  }
+
+  /** Calls `f` with every message the code under test publishes on `topic` (its full name) from now on. */
+  onPublished(topic: string, f: (message: any) => void): void {
+    this.listeners.set(topic, [...(this.listeners.get(topic) ?? []), f]);
   }
 
   get node(): StandInNode {

@@ -1,7 +1,7 @@
-// What a virtual AMR accepts before it starts work: the actions it knows, whether it stands where
-// a new order begins, whether an order's route is a path on the site's nav graph that stays out
-// of its keep-out zones. Pure functions of the AMR's situation, each answering with VDA 5050
-// error references (empty: fine).
+// What a vehicle phygate runs itself (a virtual AMR, or `phygate edge` on a robot) accepts before
+// it starts work: the actions it knows, whether it stands where a new order begins, whether an
+// order's route is a path on the site's nav graph that stays out of its keep-out zones. Pure
+// functions of the AMR's situation, each answering with VDA 5050 error references (empty: fine).
 import {
   AgvActionActionScope,
   AgvClass,
@@ -17,14 +17,18 @@ import {
   type Node,
   type RouteTraversableContext,
 } from 'vda-5050-lib';
-import { keepOutAt, type NavGraph } from '../planners/route.ts';
-import type { Amr, SiteIndex } from '../planners/site.ts';
-import { angleDiff } from './amr-motion.ts';
+import { keepOutAt, type NavGraph } from '../../planners/route.ts';
+import type { Amr, SiteIndex } from '../../planners/site.ts';
+import { wrapAngle } from './order.ts';
 
 /** How close (m) the AMR must be to a node to count as standing on it, when the order does not say. */
 export const NODE_TOLERANCE_M = 0.1;
 
-export const SUPPORTED_ACTIONS: Record<ActionScope, readonly string[]> = {
+/** The actions a vehicle carries out itself, by scope. */
+export type SupportedActions = Record<ActionScope, readonly string[]>;
+
+/** The virtual AMR's. */
+export const SUPPORTED_ACTIONS: SupportedActions = {
   node: ['pick', 'drop', 'startCharging', 'stopCharging'],
   edge: [],
   instant: ['startPause', 'stopPause', 'startCharging', 'stopCharging', 'initPosition'],
@@ -39,8 +43,8 @@ export function unsupported(action: Action, scope: ActionScope): string {
   return `'${action.actionType}' is not supported ${scope === 'instant' ? 'as an instant action' : `on a ${scope}`}`;
 }
 
-export function actionProblems(action: Action, scope: ActionScope): ErrorReference[] {
-  if (!SUPPORTED_ACTIONS[scope].includes(action.actionType)) return [detail(unsupported(action, scope))];
+export function actionProblems(action: Action, scope: ActionScope, supported: SupportedActions = SUPPORTED_ACTIONS): ErrorReference[] {
+  if (!supported[scope].includes(action.actionType)) return [detail(unsupported(action, scope))];
   if (action.actionType === 'initPosition') {
     const p = Object.fromEntries((action.actionParameters ?? []).map((a) => [a.key, a.value]));
     const bad = ['x', 'y', 'theta'].filter((k) => typeof p[k] !== 'number').concat(typeof p.lastNodeId === 'string' ? [] : ['lastNodeId']);
@@ -60,7 +64,7 @@ export function deviationProblems(node: Node, pose: { x: number; y: number; thet
   const allowed = np.allowedDeviationXY || np.allowedDeviationXy || NODE_TOLERANCE_M;
   const off = Math.hypot(np.x - pose.x, np.y - pose.y);
   if (off > allowed) refs.push({ referenceKey: 'nodePosition.allowedDeviationXY', referenceValue: String(allowed) }, detail(`the AMR is ${off.toFixed(2)} m from the node`));
-  if (np.theta !== undefined && np.allowedDeviationTheta !== undefined && Math.abs(angleDiff(pose.theta, np.theta)) > np.allowedDeviationTheta) {
+  if (np.theta !== undefined && np.allowedDeviationTheta !== undefined && Math.abs(wrapAngle(np.theta - pose.theta)) > np.allowedDeviationTheta) {
     refs.push({ referenceKey: 'nodePosition.allowedDeviationTheta', referenceValue: String(np.allowedDeviationTheta) });
   }
   return refs;
@@ -102,16 +106,16 @@ export const VIRTUAL_AMR_HEIGHT_M = 0.4;
  * acceleration limits, its footprint as the 2D envelope, the tote it carries, and every action it
  * executes (ours and the controller's).
  */
-export function factsheetOf(amr: Amr): Headerless<Factsheet> {
-  const instant = [...SUPPORTED_ACTIONS.instant, ...CONTROLLER_INSTANT_ACTIONS];
+export function factsheetOf(amr: Amr, supported: SupportedActions = SUPPORTED_ACTIONS, seriesName = `phygate virtual ${amr.id}`): Headerless<Factsheet> {
+  const instant = [...supported.instant, ...CONTROLLER_INSTANT_ACTIONS];
   const scopes = (type: string) => [
-    ...(SUPPORTED_ACTIONS.node.includes(type) ? [AgvActionActionScope.Node] : []),
+    ...(supported.node.includes(type) ? [AgvActionActionScope.Node] : []),
     ...(instant.includes(type) ? [AgvActionActionScope.Instant] : []),
   ];
   const { length, width } = amr.footprint;
   return {
     typeSpecification: {
-      seriesName: `phygate virtual ${amr.id}`,
+      seriesName,
       agvKinematic: AgvKinematic.Diff,
       agvClass: AgvClass.Carrier,
       maxLoadMass: amr.payloadKg,
@@ -137,7 +141,7 @@ export function factsheetOf(amr: Amr): Headerless<Factsheet> {
     },
     protocolFeatures: {
       optionalParameters: [],
-      agvActions: [...new Set([...SUPPORTED_ACTIONS.node, ...instant])].map((actionType) => ({ actionType, actionScopes: scopes(actionType) })),
+      agvActions: [...new Set([...supported.node, ...instant])].map((actionType) => ({ actionType, actionScopes: scopes(actionType) })),
     },
     agvGeometry: {
       // The footprint, centred on the reference point.
