@@ -275,7 +275,14 @@ async function benchStopUnderPolicies(): Promise<void> {
     const amrs = site.index.devicesOfKind('amr');
     const vehicles = benchVehicles(site, amrs, 3);
     const on = () => vehicles.forEach((v, i) => (v.shield = pilot.attach(amrs[i]!, v)));
-    const off = () => vehicles.forEach((v) => pilot.detach(v.id));
+    // A vehicle gets a new shield at each attach: its counts are added up at each detach.
+    const counts: Record<string, number> = {};
+    const off = () =>
+      vehicles.forEach((v) => {
+        pilot.detach(v.id);
+        for (const [k, n] of Object.entries(v.shield?.interventions(v.id) ?? {})) counts[k] = (counts[k] ?? 0) + n;
+        v.shield = undefined;
+      });
 
     const blocksOf = (): Blocks => ({ stop: { last: [], first: [], returned: [] }, delayP99: [], delayMax: [], busyMs: 0, wallMs: 0, ticks: 0 });
     const without = blocksOf();
@@ -309,11 +316,6 @@ async function benchStopUnderPolicies(): Promise<void> {
     off();
     const pilotMs = withP.wallMs;
     const pilotTicks = withP.ticks;
-    const missed = vehicles.reduce((n, v) => n + (v.shield?.interventions(v.id)['missed-tick'] ?? 0), 0);
-    const counts = vehicles.reduce<Record<string, number>>((acc, v) => {
-      for (const [k, n] of Object.entries(v.shield?.interventions(v.id) ?? {})) acc[k] = (acc[k] ?? 0) + n;
-      return acc;
-    }, {});
     const faults = vehicles.filter((v) => v.faulted);
 
     const row = (label: string, m: Blocks) => [
@@ -333,9 +335,12 @@ async function benchStopUnderPolicies(): Promise<void> {
     );
     console.log(`  STOP = POST /v1/stop → the last of ${ROBOTS} stand-ins' startPause; loop delay = monitorEventLoopDelay (1 ms resolution): the median`);
     console.log(`  of the blocks' p99, and the largest; loop busy = event-loop utilisation. The vehicles were driven ${pilotTicks} control ticks in ${(pilotMs / 1000).toFixed(1)} s of policy blocks`);
-    console.log(`  (${(pilotTicks / (pilotMs / 1000)).toFixed(1)} Hz), ${missed} robot-ticks missed; shield interventions: ${JSON.stringify(counts)}`);
+    console.log(`  (${(pilotTicks / (pilotMs / 1000)).toFixed(1)} Hz), ${counts['missed-tick'] ?? 0} robot-ticks missed; shield interventions: ${JSON.stringify(counts)}`);
     if (faults.length) console.log(`  !! ${faults.length} vehicles faulted: ${faults[0]!.faulted}`);
-    if (logged.length) console.log(`  pilot log (${logged.length} lines), first: ${logged[0]}`);
+    // The pilot's log, robot names taken out: what happened, and how often.
+    const kinds = new Map<string, number>();
+    for (const l of logged) kinds.set(l.replace(/^amr-\d+: /, ''), (kinds.get(l.replace(/^amr-\d+: /, '')) ?? 0) + 1);
+    if (logged.length) console.log(`  the pilot's log: ${[...kinds].map(([k, n]) => `${n} × ${k}`).join('; ')}`);
     const notSent = [...rig.notSent].map(([k, n]) => `${n} ${k}`).join(', ');
     if (notSent) console.log(`  !! deliveries not 'sent': ${notSent}`);
     const ratio = quantile(withP.stop.last, 0.99) / quantile(without.stop.last, 0.99);
