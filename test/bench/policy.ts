@@ -119,6 +119,10 @@ class BenchVehicle implements PilotedVehicle {
     return false;
   }
 
+  moving(): boolean {
+    return Math.abs(this.state.v) > 1e-6 || Math.abs(this.state.omega) > 1e-6;
+  }
+
   act(command: ShieldedCommand | undefined, dtS: number): void {
     this.acts++;
     this.state = stepAmr(this.state, command ?? ZERO_COMMAND, this.amr.limits, dtS);
@@ -278,7 +282,11 @@ async function benchStopUnderPolicies(): Promise<void> {
     res.add('the policy pilot', () => pilot.close());
     const amrs = site.index.devicesOfKind('amr');
     const vehicles = benchVehicles(site, amrs, 3);
-    const on = () => vehicles.forEach((v, i) => (v.shield = pilot.attach(amrs[i]!, v)));
+    const on = () => {
+      vehicles.forEach((v, i) => (v.shield = pilot.attach(amrs[i]!, v)));
+      // A pilot whose loop sleeps while nothing drives has `nudge` to wake it.
+      (pilot as { nudge?: () => void }).nudge?.();
+    };
     // A vehicle gets a new shield at each attach: its counts are added up at each detach.
     const counts: Record<string, number> = {};
     const off = () =>

@@ -2,7 +2,7 @@
 // copy of the demo site where the README plan's courier says `policy:` with the test's own
 // tracking model (test/sim/policy-tracker.ts). The README's plan runs to succeeded; a STOP while
 // the courier drives makes it report paused, the shield commands zero from the first control tick
-// after the pause on (the tick counted, not timed), and it stands within the ticks its braking takes.
+// on, and it stands within the ticks its braking takes.
 import t, { type Test } from 'tap';
 import { readConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
