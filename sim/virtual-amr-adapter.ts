@@ -70,6 +70,8 @@ export interface PolicyPause {
   maxCommand: number;
   /** Ticks the shield answered since (a robot not asked about gets no command). */
   commanded: number;
+  /** The first tick the shield answered since: `atTick + 1` when it answered the very next one. */
+  firstCommandedAtTick?: number;
   /** The tick by which it stood still (undefined: still braking). */
   stoodAtTick?: number;
 }
@@ -507,6 +509,7 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
       // What the pilot's shield commanded, not the zero the adapter holds to anyway.
       if (command) {
         pause.commanded++;
+        pause.firstCommandedAtTick ??= this.policyStats.ticks;
         pause.maxCommand = Math.max(pause.maxCommand, Math.abs(command.v), Math.abs(command.omega));
       }
       if (!moving) pause.stoodAtTick ??= this.policyStats.ticks;

@@ -1,7 +1,10 @@
 // One control tick for every policy-driven robot: the shield's hold first (STOP, pause, a stale
 // observation: zero command, the policy not asked), then one batched inference for the robots
 // left, then the shield's filter on each action. A STOP pressed while the inference ran wins over
-// its answer: whether a robot is stopped is asked again when the actions arrive.
+// its answer: whether a robot is stopped is asked again when the actions arrive. The filters run
+// on the event loop that STOP, the device masters and the broker's traffic share, and 50 robots'
+// look-aheads near walls take milliseconds: the loop is given back between robots once a slice of
+// it is used up, and a STOP that comes in meanwhile wins for the robots not yet filtered.
 import type { AmrState } from './kinematics.ts';
 import type { RobotObservation, TickAnswer } from './runtime.ts';
 import type { Shield, ShieldedCommand } from './shield.ts';
@@ -28,6 +31,8 @@ export interface PolicyDriveOptions {
   /** Whether STOP or a pause covers the robot now. */
   stopped: (robot: string) => boolean;
   now: () => number;
+  /** Event-loop time the filters may take before they yield to other work, ms. Default 2. */
+  sliceMs?: number;
 }
 
 export class PolicyDrive {
@@ -46,8 +51,15 @@ export class PolicyDrive {
     if (asking.size === 0) return commands;
     const answer = await this.opts.inference.tick(asking);
     const later = this.opts.now();
+    const sliceMs = this.opts.sliceMs ?? 2;
+    let slice = performance.now();
+    let filtered = 0;
     for (const r of robots) {
       if (!asking.has(r.id)) continue;
+      if (filtered++ > 0 && performance.now() - slice >= sliceMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        slice = performance.now();
+      }
       const held = r.shield.hold(r.id, { now: later, stopped: this.opts.stopped(r.id), observedAt: r.observedAt });
       commands.set(r.id, held ?? r.shield.filter(r.id, { state: r.state, action: answer.actions.get(r.id) }));
     }

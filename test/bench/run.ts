@@ -9,7 +9,9 @@
 // last of 100 devices; section (g), test/bench/missions.ts, the ingestion of 1,000 vehicles' states
 // while the executor runs 100 missions, against the same gateway without missions; sections (h)
 // and (i), test/bench/traffic.ts, a 10-AMR shift executed on the virtual fleet: how soon a node
-// reached grants the nodes ahead, and the run's makespan against the checked one.
+// reached grants the nodes ahead, and the run's makespan against the checked one; section (j),
+// test/bench/policy.ts, inference per control tick for 1, 10 and 50 policy-driven robots against
+// the analytic controller, and STOP with 50 policy-driven robots at 20 Hz against without.
 import os from 'node:os';
 import { checkPlan, type Simulate } from '../../planners/check.ts';
 import type { Commitment } from '../../planners/commitments.ts';
@@ -22,6 +24,7 @@ import { demoSite, demoTwentyStepPlan, generateShift, generateShiftPlans, genera
 import { table } from './format.ts';
 import { benchMissions } from './missions.ts';
 import { benchMqtt } from './mqtt.ts';
+import { benchPolicy } from './policy.ts';
 import { benchStop } from './stop.ts';
 import { benchTraffic } from './traffic.ts';
 
@@ -360,5 +363,9 @@ await benchMissions();
 // ---- (h), (i) traffic at run time: grant latency, run against checked makespan (test/bench/traffic.ts)
 console.log('');
 await benchTraffic();
+
+// ---- (j) policies: inference per tick, STOP with 50 policy-driven robots (test/bench/policy.ts)
+console.log('');
+await benchPolicy();
 
 console.log(`\n  bench wall time ${((performance.now() - benchStart) / 1000).toFixed(1)} s`);

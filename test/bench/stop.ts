@@ -292,7 +292,7 @@ const CheckLoadProcess = { start: (res: Resources) => Child.start<ToCheckLoad, F
 
 // ---- the measurement -----------------------------------------------------------------------
 
-interface Samples {
+export interface Samples {
   /** Last arrival − start, ms. */
   last: number[];
   first: number[];
@@ -342,9 +342,14 @@ async function clockOffset(standIns: StandIns): Promise<{ offsetMs: number; rttM
   return best;
 }
 
-async function measure(broker: Broker, res: Resources): Promise<StopResult> {
+/**
+ * The STOP set-up this section measures, and the policy section (test/bench/policy.ts) too: the
+ * gateway side in this process on a site of `n` AMRs, the broker, and the stand-ins' process, all
+ * online. `stopRound` is one STOP round; what it finds wrong goes to `notSent` and `stopLogErrors`.
+ */
+export async function startStopRig(broker: Broker, res: Resources, n: number) {
   const demo = demoSite();
-  const site: LoadedSite = { ...demo, index: fleetSite(AMRS) };
+  const site: LoadedSite = { ...demo, index: fleetSite(n) };
   const amrs = site.index.devicesOfKind('amr');
   const manufacturer = amrs[0]!.vda5050.manufacturer;
   const home = site.index.node(amrs[0]!.home)!;
@@ -407,20 +412,12 @@ async function measure(broker: Broker, res: Resources): Promise<StopResult> {
   const serialNumbers = amrs.map((a) => a.vda5050.serialNumber);
   await standIns.wait('the stand-ins to be ready', (m) => m.type === 'ready', { type: 'start', url: broker.url, interfaceName: DEFAULT_INTERFACE_NAME, manufacturer, serialNumbers, connections: CONNECTIONS, mapId: site.index.site.mapId, node: home.id, x: home.x, y: home.y }, 20_000);
   const onlineCount = () => amrs.filter((a) => fleet.get(a.id)?.online).length;
-  await until(`all ${AMRS} AMRs online`, () => onlineCount() === AMRS, 10_000);
-  const onlineBefore = onlineCount();
+  await until(`all ${n} AMRs online`, () => onlineCount() === n, 10_000);
   const { offsetMs, rttMs } = await clockOffset(standIns);
-
-  const out: StopResult = {
-    stop: { last: [], first: [], returned: [] },
-    underChecks: { last: [], first: [], returned: [] },
-    checks: { clients: CHECK_CLIENTS, workers, steps: 0, bodyBytes: 0, answered: [], failed: new Map(), outcomes: new Map() },
-    raw: { last: [], first: [], returned: [] },
-    offsetMs, offsetRttMs: rttMs, notSent: new Map(), stopLogErrors, onlineBefore, onlineAfter: 0, bodyBytes: 0, rawBytes: 0 };
+  const notSent = new Map<string, number>();
+  let bodyBytes = 0;
   const arm = (round: number) => standIns.wait('the stand-ins to arm', (m) => m.type === 'armed' && m.round === round, { type: 'arm', round });
-  const arrivals = (round: number, what: string) => standIns.wait<RoundReport>(`${what}: all ${AMRS} startPause arrivals of round ${round}`, (m) => m.type === 'round' && m.round === round);
-  const rawTopics = serialNumbers.map((serialNumber) => ({ serialNumber, topic: vehicleTopic(DEFAULT_INTERFACE_NAME, { manufacturer, serialNumber }, 'instantActions') }));
-  let rawHeader = 0;
+  const arrivals = (round: number, what: string) => standIns.wait<RoundReport>(`${what}: all ${n} startPause arrivals of round ${round}`, (m) => m.type === 'round' && m.round === round);
   let round = 0;
   /** One STOP round: POST /v1/stop → all arrivals → release; its times go to `into` unless it is a warm-up. */
   const stopRound = async (i: number, into: Samples | undefined) => {
@@ -432,23 +429,38 @@ async function measure(broker: Broker, res: Resources): Promise<StopResult> {
     const tHttp = wall();
     const rep = await got;
     const told = (JSON.parse(body) as { told: { device: string; result: string }[] }).told;
-    for (const d of told) if (d.result !== 'sent') out.notSent.set(`${d.result}`, (out.notSent.get(d.result) ?? 0) + 1);
+    for (const d of told) if (d.result !== 'sent') notSent.set(`${d.result}`, (notSent.get(d.result) ?? 0) + 1);
     if (into) {
       into.last.push(rep.last - t0);
       into.first.push(rep.first - t0);
       into.returned.push(tHttp - t0);
-      out.bodyBytes = Math.max(out.bodyBytes, Buffer.byteLength(body));
+      bodyBytes = Math.max(bodyBytes, Buffer.byteLength(body));
     }
     await post('/v1/stop/release', { ack: true });
     await sleep(PAUSE_MS);
   };
+  return { site, client, url, token, workers, manufacturer, serialNumbers, onlineCount, offsetMs, rttMs, notSent, stopLogErrors, arm, arrivals, stopRound, nextRound: () => ++round, bodyBytes: () => bodyBytes };
+}
+
+async function measure(broker: Broker, res: Resources): Promise<StopResult> {
+  const rig = await startStopRig(broker, res, AMRS);
+  const { site, client, url, token, workers, manufacturer, serialNumbers, onlineCount, arm, arrivals, stopRound } = rig;
+  const onlineBefore = onlineCount();
+  const out: StopResult = {
+    stop: { last: [], first: [], returned: [] },
+    underChecks: { last: [], first: [], returned: [] },
+    checks: { clients: CHECK_CLIENTS, workers, steps: 0, bodyBytes: 0, answered: [], failed: new Map(), outcomes: new Map() },
+    raw: { last: [], first: [], returned: [] },
+    offsetMs: rig.offsetMs, offsetRttMs: rig.rttMs, notSent: rig.notSent, stopLogErrors: rig.stopLogErrors, onlineBefore, onlineAfter: 0, bodyBytes: 0, rawBytes: 0 };
+  const rawTopics = serialNumbers.map((serialNumber) => ({ serialNumber, topic: vehicleTopic(DEFAULT_INTERFACE_NAME, { manufacturer, serialNumber }, 'instantActions') }));
+  let rawHeader = 0;
   /** One idle STOP round followed by its raw baseline. */
   const idleRound = async (i: number, keep: boolean) => {
     // STOP over HTTP.
     await stopRound(i, keep ? out.stop : undefined);
 
     // Baseline: the same 100 messages, published raw.
-    const r2 = ++round;
+    const r2 = rig.nextRound();
     await arm(r2);
     const rawGot = arrivals(r2, 'the raw baseline');
     const b0 = wall();
@@ -504,6 +516,7 @@ async function measure(broker: Broker, res: Resources): Promise<StopResult> {
     out.checks.outcomes = new Map(done.outcomes);
   }
   out.onlineAfter = onlineCount();
+  out.bodyBytes = rig.bodyBytes();
 
   return out;
 }

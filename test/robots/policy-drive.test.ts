@@ -1,6 +1,7 @@
 // A control tick over the real runtime: robots under STOP or with a stale observation get a zero
 // command and are not in the batch the model is asked for; the others get the shield's filter of
-// the model's action; a STOP pressed while the model runs wins over its answer.
+// the model's action; a STOP pressed while the model runs wins over its answer, and so does one
+// that comes in while the drive has yielded the event loop between robots' filters.
 import t from 'tap';
 import { PolicyDrive, type DrivenRobot, type Inference } from '../../robots/policy/drive.ts';
 import { checkPolicy } from '../../robots/policy/loader.ts';
@@ -11,7 +12,7 @@ import { Shield } from '../../robots/policy/shield.ts';
 import { trackMetadata, trackMlp } from './policy-models.ts';
 
 const LIMITS = { maxSpeed: 1.2, maxAccel: 0.8, maxDecel: 1.0, maxTurnRate: 1.0 };
-const mlp = trackMlp(3);
+const mlp = trackMlp(27);
 const runtime = await PolicyRuntime.start(new Map([['m', checkPolicy(writeMlpModel(mlp, { metadata: trackMetadata() }))]]), { budgetMs: 60_000 });
 t.teardown(() => runtime.close());
 
@@ -58,6 +59,20 @@ t.test('a STOP pressed while the model runs wins over its answer', async (t) => 
   t.same(inference.asked, [['r3', 'r4']]);
   t.same(commands.get('r3'), { v: 0, omega: 0, reasons: ['stop'] });
   t.not(commands.get('r4')!.v, 0);
+});
+
+t.test('the filters give the event loop back between robots, and a STOP that comes in meanwhile wins for the rest', async (t) => {
+  const stopped = new Set<string>();
+  // The STOP is handled on the event loop as soon as the drive lets it: right after the answer.
+  const inference: Inference = { tick: (obs) => runtime.tick(obs).then((a) => (setImmediate(() => stopped.add('r4')), a)) };
+  const sliced = new PolicyDrive({ inference, stopped: (r) => stopped.has(r), now: () => 0, sliceMs: 0 });
+  const commands = await sliced.tick([robot('r3', 0), robot('r4', 0)]);
+  t.not(commands.get('r3')!.v, 0, 'r3 was filtered before the STOP came in');
+  t.same(commands.get('r4'), { v: 0, omega: 0, reasons: ['stop'] }, 'r4, after the drive yielded, is stopped');
+  // Within its slice the drive filters every robot in one go: the STOP comes after the tick.
+  stopped.clear();
+  const whole = await new PolicyDrive({ inference, stopped: (r) => stopped.has(r), now: () => 0 }).tick([robot('r3', 0), robot('r4', 0)]);
+  t.not(whole.get('r4')!.v, 0, 'with the default slice, two robots are filtered without yielding');
 });
 
 t.test('with every robot stopped the model is not asked at all', async (t) => {

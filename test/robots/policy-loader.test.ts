@@ -10,7 +10,8 @@ import { PolicyContractError } from '../../robots/policy/contract.ts';
 import { checkPolicy, loadPolicyFile, type CheckOptions } from '../../robots/policy/loader.ts';
 import { randomMlp } from '../../robots/policy/mlp.ts';
 import { writeMlpModel, type ModelWriteOptions } from '../../robots/policy/model-writer.ts';
-import { seeded, trackMetadata, trackMlp } from './policy-models.ts';
+import { trackMetadata, trackMlp } from './policy-models.ts';
+import { seededRandom } from '../../robots/policy/track-expert.ts';
 
 const mlp = trackMlp(1);
 
@@ -83,8 +84,8 @@ t.test('each kind of wrong model is refused with its message', async (t) => {
     [refused({ inputShape: ['batch', 'n'] }), 'input obs shape: expected a fixed size for dimension 1, found [batch, n]'],
     [refused({ outputShape: ['batch', 'm', 2] }), 'output actions shape: expected rank 2 [batch, m], found [batch, m, 2]'],
     // A network with 6 inputs declares [batch, 6]: the description's 8 observations do not fit it.
-    [refused({}, randomMlp([6, 4, 2], seeded(2))), 'input obs shape: dimension 1 is 6, but amr.track has 8 observations'],
-    [refused({}, randomMlp([8, 4, 3], seeded(3))), 'output actions shape: dimension 1 is 3, but amr.track has 2 actions'],
+    [refused({}, randomMlp([6, 4, 2], seededRandom(2))), 'input obs shape: dimension 1 is 6, but amr.track has 8 observations'],
+    [refused({}, randomMlp([8, 4, 3], seededRandom(3))), 'output actions shape: dimension 1 is 3, but amr.track has 2 actions'],
     [refused({ opset: 9 }), 'opset: opset 9 is not supported; expected 13 to 22'],
     [refused({ opset: 40 }), 'opset: opset 40 is not supported; expected 13 to 22'],
   ];

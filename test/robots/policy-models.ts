@@ -1,12 +1,7 @@
 // Policy models the policy tests make for themselves: amr.track descriptions and seeded MLPs.
 import { AMR_TRACK, type PolicyMetadata } from '../../robots/policy/contract.ts';
 import { randomMlp, type Mlp } from '../../robots/policy/mlp.ts';
-
-/** A seeded uniform [0, 1) generator (Park–Miller), so a model is the same on every run. */
-export function seeded(seed: number): () => number {
-  let s = (Math.abs(Math.trunc(seed)) % 2147483646) + 1;
-  return () => (s = (s * 16807) % 2147483647) / 2147483647;
-}
+import { seededRandom } from '../../robots/policy/track-expert.ts';
 
 export function trackMetadata(over: Partial<PolicyMetadata> = {}): PolicyMetadata {
   return {
@@ -26,5 +21,5 @@ export function trackMetadata(over: Partial<PolicyMetadata> = {}): PolicyMetadat
 
 /** An amr.track MLP: 8 observations, a hidden layer, 2 actions. */
 export function trackMlp(seed: number, hidden = 16): Mlp {
-  return randomMlp([8, hidden, 2], seeded(seed));
+  return randomMlp([8, hidden, 2], seededRandom(seed));
 }

@@ -9,7 +9,8 @@ import { writeMlpModel } from '../../robots/policy/model-writer.ts';
 import { PolicyRuntime, type RobotObservation } from '../../robots/policy/runtime.ts';
 import type { PolicyMetadata } from '../../robots/policy/contract.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { seeded, trackMetadata, trackMlp } from './policy-models.ts';
+import { trackMetadata, trackMlp } from './policy-models.ts';
+import { seededRandom } from '../../robots/policy/track-expert.ts';
 
 /** What the runtime should answer: the JS forward pass of the scaled observation, scaled and clamped. */
 function expected(mlp: Mlp, md: PolicyMetadata, obs: readonly number[]): number[] {
@@ -21,7 +22,7 @@ function expected(mlp: Mlp, md: PolicyMetadata, obs: readonly number[]): number[
 }
 
 function observations(count: number, seed: number): number[][] {
-  const r = seeded(seed);
+  const r = seededRandom(seed);
   return Array.from({ length: count }, () => Array.from({ length: 8 }, () => (r() * 2 - 1) * 3));
 }
 

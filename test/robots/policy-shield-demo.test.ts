@@ -1,11 +1,14 @@
 // The shield on the demo site as the gateway loads it: its zones from site.yaml, its walls and
 // machines from world.sdf through Rapier, amr-1's limits and footprint. Random policies started
 // next to the keep-out around the cell and in and around the slow walkway never touch the world,
-// never enter the keep-out and never go faster than the walkway allows.
+// never enter the keep-out and never go faster than the walkway allows; and random policies on
+// random edges of the demo's nav graph (the one into the paint booth's keep-out among them), told
+// to follow the edge, do the same and get a zero command from the tick of a STOP on.
 import fc from 'fast-check';
 import t from 'tap';
 import { loadSiteFolder } from '../../sim/site-folder.ts';
 import { createCollisionWorld } from '../../sim/world/collision.ts';
+import { trackObservation, type PathPose } from '../../robots/policy/amr-track.ts';
 import { stepAmr, type AmrState } from '../../robots/policy/kinematics.ts';
 import { evaluateMlp } from '../../robots/policy/mlp.ts';
 import { footprintCorners, polygonsOverlap, Shield, shieldSiteOf } from '../../robots/policy/shield.ts';
@@ -58,4 +61,62 @@ t.test('property: random policies on the demo floor stay clear, out and under th
   );
   t.ok(runs >= 20, `${runs} runs started clear`);
   t.ok(steppedIn > 0, `the look-ahead and the zone limit stepped in ${steppedIn} times`);
+});
+
+t.test('property: random policies on random demo edges stay clear, out and under the limit, and stop at STOP', async (t) => {
+  const shieldSite = shieldSiteOf(site, world);
+  const touches = (s: AmrState) => world.footprintHits(s.x, s.y, s.theta, amr.footprint).length > 0;
+  const inKeepOut = (s: AmrState) => keepOuts.some((k) => polygonsOverlap(footprintCorners(s.x, s.y, s.theta, amr.footprint), k));
+  // Every edge in each direction it may be driven, as the path the observation is built on.
+  const legs = site.edges.flatMap((e) => (e.oneWay ? [[e.from, e.to]] : [[e.from, e.to], [e.to, e.from]])).map(([from, to]): PathPose[] => {
+    const a = loaded.index.node(from!)!;
+    const b = loaded.index.node(to!)!;
+    const heading = Math.atan2(b.y - a.y, b.x - a.x);
+    return [
+      { x: a.x, y: a.y, theta: heading },
+      { x: b.x, y: b.y, theta: heading },
+    ];
+  });
+  const intoKeepOut = legs.findIndex((p) => !inKeepOut({ ...p[0]!, v: 0, omega: 0 }) && inKeepOut({ ...p[1]!, v: 0, omega: 0 }));
+  t.ok(intoKeepOut >= 0, 'an edge of the demo leads into a keep-out zone');
+  let runs = 0;
+  let stops = 0;
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 2 ** 30 }),
+      // Every fourth run drives the edge into the keep-out: a random draw would rarely pick it.
+      fc.oneof({ arbitrary: fc.integer({ min: 0, max: legs.length - 1 }), weight: 3 }, { arbitrary: fc.constant(intoKeepOut), weight: 1 }),
+      fc.double({ min: -0.3, max: 0.3, noNaN: true }),
+      fc.double({ min: -Math.PI, max: Math.PI, noNaN: true }),
+      fc.integer({ min: 10, max: 100 }),
+      (seed, leg, offset, theta, stopTick) => {
+        const path = legs[leg]!;
+        const [a] = path;
+        let s: AmrState = { x: a!.x - Math.sin(a!.theta) * offset, y: a!.y + Math.cos(a!.theta) * offset, theta, v: 0, omega: 0 };
+        if (touches(s) || inKeepOut(s)) return true;
+        runs++;
+        const mlp = trackMlp(seed);
+        const shield = new Shield({ limits: amr.limits, footprint: amr.footprint, site: shieldSite, tickS: TICK_S });
+        let segment = 0;
+        for (let k = 0; k < 120; k++) {
+          const now = k * TICK_S * 1000;
+          let command = shield.hold(amr.id, { now, stopped: k >= stopTick, observedAt: now });
+          if (k >= stopTick && (!command || command.v !== 0 || command.omega !== 0)) return false;
+          if (!command) {
+            const o = trackObservation(path, s, Math.min(amr.limits.maxSpeed, shield.zoneLimit(s.x, s.y)), segment);
+            segment = o.segment;
+            const out = evaluateMlp(mlp, o.obs);
+            command = shield.filter(amr.id, { state: s, action: [out[0]! * 2, out[1]! * 2] });
+          }
+          s = stepAmr(s, command, amr.limits, TICK_S);
+          if (touches(s) || inKeepOut(s) || Math.abs(s.v) > shield.zoneLimit(s.x, s.y) + 1e-9) return false;
+        }
+        stops += shield.interventions(amr.id).stop;
+        return true;
+      },
+    ),
+    { numRuns: 40, seed: 7 },
+  );
+  t.ok(runs >= 20, `${runs} runs started clear`);
+  t.ok(stops > 0, `STOP answered with zero ${stops} times`);
 });

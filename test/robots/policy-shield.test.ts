@@ -2,9 +2,10 @@
 // kinematic model the shield predicts with. A room of 8 m × 5 m (walls in Rapier, as the site's
 // world is loaded), a keep-out zone and a slow zone in it. Case by case first (STOP, stale, missed
 // and non-finite give zero commands with alerts, limits clamp, the look-ahead stops short of a
-// wall and a keep-out); then property-based: random policies (random weights) from random poses
-// near the walls and zones never touch a wall, never enter the keep-out, never go faster than
-// the slow zone allows, and get a zero command from the tick of a STOP on.
+// wall and a keep-out); then property-based: random policies (random weights) on random edges
+// across the room (through the keep-out, the slow zone, past the pillar), started near the edge at
+// any heading, never touch a wall, never enter the keep-out, never go faster than the slow zone
+// allows, and get a zero command from the tick of a STOP on.
 import fc from 'fast-check';
 import t from 'tap';
 import { createCollisionWorld } from '../../sim/world/collision.ts';
@@ -14,7 +15,8 @@ import { trackObservation, type PathPose } from '../../robots/policy/amr-track.t
 import { stepAmr, type AmrLimits, type AmrState } from '../../robots/policy/kinematics.ts';
 import { evaluateMlp } from '../../robots/policy/mlp.ts';
 import { polygonsOverlap, footprintCorners, Shield, shieldSiteOf, type ShieldAlert } from '../../robots/policy/shield.ts';
-import { seeded, trackMlp } from './policy-models.ts';
+import { trackMlp } from './policy-models.ts';
+import { seededRandom } from '../../robots/policy/track-expert.ts';
 
 const LIMITS: AmrLimits = { maxSpeed: 1.2, maxAccel: 0.8, maxDecel: 1.0, maxTurnRate: 1.0 };
 const FOOTPRINT = { length: 0.8, width: 0.6 };
@@ -143,28 +145,38 @@ t.test('heading into the keep-out: the shield stops before entering it', async (
   t.equal(states[states.length - 1]!.v, 0);
 });
 
-t.test('property: random policies near walls and zones never hit, enter or speed, and stop at STOP', async (t) => {
-  const path: PathPose[] = [
-    { x: 1, y: 1, theta: 0 },
-    { x: 7, y: 1, theta: 0 },
-    { x: 7, y: 4.5, theta: Math.PI / 2 },
+/** A point on the room's floor (walls at x 0 and 8, y 0 and 5). */
+const floorPoint = () => fc.tuple(fc.double({ min: 0.45, max: 7.55, noNaN: true }), fc.double({ min: 0.45, max: 4.55, noNaN: true }));
+
+/** A random edge across the room, a turn in place to a random heading at its end: through the cell, the aisle or past the pillar. */
+const randomEdge = fc.tuple(floorPoint(), floorPoint(), fc.double({ min: -Math.PI, max: Math.PI, noNaN: true })).map(([[ax, ay], [bx, by], end]): PathPose[] => {
+  const heading = Math.atan2(by - ay, bx - ax);
+  return [
+    { x: ax, y: ay, theta: heading },
+    { x: bx, y: by, theta: heading },
+    { x: bx, y: by, theta: end },
   ];
+});
+
+t.test('property: random policies on random edges near walls and zones never hit, enter or speed, and stop at STOP', async (t) => {
   let runs = 0;
   let interventions = 0;
   fc.assert(
     fc.property(
       fc.integer({ min: 1, max: 2 ** 30 }),
-      fc.double({ min: 0.45, max: 7.55, noNaN: true }),
-      fc.double({ min: 0.45, max: 4.55, noNaN: true }),
+      randomEdge,
+      fc.double({ min: -0.5, max: 0.5, noNaN: true }),
+      fc.double({ min: -0.5, max: 0.5, noNaN: true }),
       fc.double({ min: -Math.PI, max: Math.PI, noNaN: true }),
       fc.integer({ min: 20, max: 120 }),
       fc.double({ min: 0.5, max: 3, noNaN: true }),
-      (seed, x, y, theta, stopTick, gain) => {
-        const start = at(x, y, theta);
+      (seed, path, dx, dy, theta, stopTick, gain) => {
+        // The robot starts near the edge's start, at any heading.
+        const start = at(path[0]!.x + dx, path[0]!.y + dy, theta);
         if (touchesWall(start) || inKeepOut(start)) return true;
         runs++;
         const mlp = trackMlp(seed);
-        const noise = seeded(seed + 1);
+        const noise = seededRandom(seed + 1);
         const sh = shield();
         let s = start;
         let segment = 0;
