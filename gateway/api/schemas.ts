@@ -190,7 +190,7 @@ export const CheckReportSchema = z
   })
   .meta({ examples: [REPORT_EXAMPLE] });
 
-/** The canonical plan of plan-format.md, as the request examples send it. */
+/** The canonical plan of planners/plan-format.md, as the request examples send it. */
 export const PLAN_EXAMPLE = {
   schema: 'phygate.plan/v1',
   name: 'brackets-to-shelf',
