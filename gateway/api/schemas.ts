@@ -190,17 +190,15 @@ export const CheckReportSchema = z
   })
   .meta({ examples: [REPORT_EXAMPLE] });
 
-/** The canonical plan of planners/plan-format.md, as the request examples send it. */
+/** A plan as the request examples send it (planners/plan-format.md has the format). */
 export const PLAN_EXAMPLE = {
   schema: 'phygate.plan/v1',
-  name: 'brackets-to-shelf',
-  goal: 'Machine 4 brackets on cnc-1 and put them on shelf-2',
-  priority: 5,
+  name: 'tote-to-shelf',
+  goal: 'Bring the tote at cnc-1 to shelf-2',
   roles: { courier: { kind: 'amr' } },
   steps: [
-    { id: 'mill', action: 'machine.run', device: 'cnc-1', params: { program: 'bracket-v2', count: 4 } },
     { id: 'fetch', action: 'navigate', device: '$courier', params: { to: 'cnc-1' } },
-    { id: 'load', action: 'arm.transfer', device: 'arm-1', params: { from: 'cnc-1', to: '$courier' }, after: ['mill', 'fetch'] },
+    { id: 'load', action: 'arm.transfer', device: 'arm-1', params: { from: 'cnc-1', to: '$courier' }, after: ['fetch'] },
     { id: 'carry', action: 'drop', device: '$courier', params: { at: 'shelf-2' }, after: ['load'] },
   ],
 };
