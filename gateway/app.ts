@@ -178,7 +178,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       info: {
         title: 'phygate',
         version: '1',
-        description: 'Check plans in simulation, approve what was checked, run missions on the shop floor, stop everything.',
+        description: [
+          'Check plans in simulation, approve what was checked, run missions on the shop floor, stop everything.',
+          'Every operation lists each status it answers, with the schema of its body; every error body is `{code, message, details?}`, and each error status lists its codes.',
+          'Any path answers besides: 404 `NOT_FOUND` for a path that does not exist, 405 `METHOD_NOT_ALLOWED` (with `Allow`) for a method it does not take, and 503 `UNAVAILABLE` while the gateway shuts down.',
+        ].join(' '),
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
@@ -199,6 +203,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addHook('onRoute', (route) => {
     if (route.url === '/docs' || route.url.startsWith('/docs/')) route.config = { ...route.config, role: 'public' };
     if (route.config?.bodyOptional) for (const m of [route.method].flat()) optionalBodies.add(`${m.toLowerCase()} ${route.url}`);
+    // A use case's route is named by its operation, as its audit rows are.
+    if (route.config?.operation && route.schema && !route.schema.operationId) route.schema = { ...route.schema, operationId: route.config.operation };
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiHooks: {}, staticCSP: true });
   app.get('/openapi.json', { config: { role: 'public' }, schema: { hide: true } }, async () => app.swagger());

@@ -134,10 +134,21 @@ for (const rule of RULES) {
   });
 }
 
-t.test('gateway/tablet/ is browser code: it imports only its own files, no package, nothing of Node', async (t) => {
+/** What the tablet may take types from: the API's shapes and the roles, which it must not copy. Types only: the bundle drops them. */
+const TABLET_TYPES_FROM = new Set(['../api/schemas.ts', '../auth/roles.ts']);
+const TYPE_ONLY = /\b(?:import|export)\s+type\s+[\w*{}\s,$]*?\s*from\s*['"]([^'"]+)['"]\s*;?/g;
+
+t.test("gateway/tablet/ is browser code: it imports only its own files (and the API's types), no package, nothing of Node", async (t) => {
   const dir = join(ROOT, 'gateway', 'tablet');
   const files = readdirSync(dir).filter((n) => n.endsWith('.ts')).map((n) => join(dir, n));
   t.ok(files.length > 5, 'the tablet has sources');
-  const outside = files.flatMap((f) => importsOf(readFileSync(f, 'utf8')).filter((spec) => !/^\.\/[\w-]+\.ts$/.test(spec)).map((spec) => `${relative(ROOT, f)} imports '${spec}'`));
+  const outside = files.flatMap((f) => {
+    // Type-only imports of the API's shapes are allowed; everything else must be the tablet's own.
+    const code = readFileSync(f, 'utf8').replace(TYPE_ONLY, (statement, spec: string) => (TABLET_TYPES_FROM.has(spec) ? '' : statement));
+    return importsOf(code).filter((spec) => !/^\.\/[\w-]+\.ts$/.test(spec)).map((spec) => `${relative(ROOT, f)} imports '${spec}'`);
+  });
   t.same(outside, []);
+  t.ok(files.some((f) => /from '\.\.\/api\/schemas\.ts'/.test(readFileSync(f, 'utf8'))), "the tablet takes the API's types from the gateway, not copies");
+  const valueImport = "import { roleAllows } from '../auth/roles.ts';".replace(TYPE_ONLY, '');
+  t.same(importsOf(valueImport), ['../auth/roles.ts'], 'a value import from the gateway is still outside');
 });

@@ -4,6 +4,9 @@
 // not offered: 405.
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { refusals, TOKEN_REFUSALS } from '../api/refusals.ts';
+import { JsonRpcAnswerSchema, JsonRpcErrorSchema, JsonRpcMessageSchema } from '../api/schemas.ts';
 import type { Principal } from '../auth/bearer.ts';
 import { mcpServer, type McpDeps } from './server.ts';
 
@@ -27,10 +30,22 @@ export const mcpRoutes: FastifyPluginAsync<McpHttpOptions> = async (app, opts) =
       // Without a valid token the auth hook counts the request; with one, the handler does, once
       // the body says whether it is a STOP.
       config: { role: 'viewer', rateLimit: 'route' },
+      // The body schema is documentation: the MCP transport reads the messages and answers what is
+      // not JSON-RPC with a JSON-RPC error, as MCP clients expect.
+      validatorCompiler: () => (value) => ({ value }),
       schema: {
         tags: ['mcp'],
         summary: 'The MCP server (Streamable HTTP, stateless): tools, resources and a prompt for LLM agents',
-        description: 'JSON-RPC messages of the Model Context Protocol; send Accept: application/json, text/event-stream. Any token connects; each tool needs the role its REST route needs.',
+        operationId: 'mcp.call',
+        description: 'JSON-RPC messages of the Model Context Protocol; send Accept: application/json, text/event-stream. Any token connects; each tool needs the role its REST route needs (a refused tool call is a tool result with `isError`, not an HTTP error).',
+        body: z.union([JsonRpcMessageSchema, z.array(JsonRpcMessageSchema)]).meta({ examples: [{ jsonrpc: '2.0', id: 1, method: 'tools/list' }] }),
+        response: {
+          200: z.union([JsonRpcAnswerSchema, z.array(JsonRpcAnswerSchema)]).describe('the answer to a request (or the answers to a batch)'),
+          202: z.null().describe('notifications and answers only: accepted, nothing to answer'),
+          400: z.union([refusals('INVALID_JSON')[400], JsonRpcErrorSchema]).describe('the body is not JSON (`INVALID_JSON`), or not a JSON-RPC message (a JSON-RPC parse error)'),
+          406: JsonRpcErrorSchema.describe('Accept does not name both application/json and text/event-stream'),
+          ...refusals(...TOKEN_REFUSALS, 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'),
+        },
       },
     },
     async (req, reply) => {

@@ -14,7 +14,8 @@ import type { FleetRegistry } from '../../robots/fleet-registry.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
 import { ApiError } from '../errors.ts';
 import type { MissionService } from '../missions/service.ts';
-import { missionSummary, MissionSummarySchema, missionView, MissionViewSchema } from '../missions/view.ts';
+import { CheckReportSchema, IssueSchema, MissionListSchema, MissionViewSchema, RobotListSchema, SiteViewSchema, StopPressAnswerSchema, StopReleaseAnswerSchema } from '../api/schemas.ts';
+import { missionSummary, missionView } from '../missions/view.ts';
 import { CheckRequestSchema } from '../routes/plans.ts';
 import { robotView } from '../routes/robots.ts';
 import { siteView } from '../routes/site.ts';
@@ -37,38 +38,7 @@ export interface McpDeps {
   version: string;
 }
 
-/** One issue of a check report: what is wrong and the hint that says what to change. */
-const IssueSchema = z.looseObject({
-  code: z.string(),
-  severity: z.enum(['error', 'warning']),
-  step: z.string().optional(),
-  device: z.string().optional(),
-  message: z.string(),
-  hint: z.string().describe('what to change in the plan'),
-});
-
-/** A check report (POST /v1/plans/check's answer); the fields an agent acts on are spelled out. */
-export const CheckReportSchema = z.looseObject({
-  verdict: z.enum(['pass', 'warn', 'fail']),
-  planHash: z.string().describe('approve_mission needs it'),
-  worldHash: z.string(),
-  assignments: z.record(z.string(), z.string()).describe('role → device'),
-  makespanS: z.number(),
-  issues: z.array(IssueSchema),
-});
-
 const MissionId = z.string().min(1).max(100).describe('a mission id');
-
-const StopRecordSchema = z.looseObject({ id: z.string(), scope: z.string(), reason: z.string(), createdBy: z.string() });
-const DeliverySchema = z.object({ device: z.string(), via: z.string(), result: z.enum(['sent', 'unconfirmed', 'failed']), error: z.string().optional() });
-
-const SiteSchema = z.looseObject({
-  id: z.string(),
-  name: z.string(),
-  worldHash: z.string(),
-  stations: z.array(z.object({ id: z.string(), kind: z.string(), node: z.string(), x: z.number(), y: z.number(), theta: z.number().optional() })),
-  devices: z.array(z.looseObject({ id: z.string(), kind: z.string() })),
-});
 
 /** A tool's answer: the structured value, and the same as JSON text for clients that read only text. */
 function ok(value: Record<string, unknown>, text?: string): CallToolResult {
@@ -106,7 +76,7 @@ export function mcpServer(deps: McpDeps, caller: Caller): McpServer {
     {
       title: 'The site',
       description: `Stations (with their nav-graph node and position), nav graph, zones, devices and policies of the shop floor: what plan steps can name. ${need('site.read')}`,
-      outputSchema: SiteSchema,
+      outputSchema: SiteViewSchema,
       annotations: { readOnlyHint: true },
     },
     () => tool(async () => ok(await run('site.read', () => siteView(site, deps.timeScale)))),
@@ -117,7 +87,7 @@ export function mcpServer(deps: McpDeps, caller: Caller): McpServer {
     {
       title: 'Devices and their live state',
       description: `Every device of the site with its live state (online, position, battery, what it is doing) and the messages of it that were dropped. ${need('robots.list')}`,
-      outputSchema: z.object({ robots: z.array(z.looseObject({ id: z.string(), kind: z.string() })) }),
+      outputSchema: RobotListSchema,
       annotations: { readOnlyHint: true },
     },
     () => tool(async () => ok(await run('robots.list', () => ({ robots: site.index.site.devices.map((d) => robotView(site, fleet, deps.drops, d.id)) })))),
@@ -188,7 +158,7 @@ export function mcpServer(deps: McpDeps, caller: Caller): McpServer {
         limit: z.number().int().min(1).max(500).default(50),
         before: z.string().min(1).max(100).optional().describe('a mission id: the page starts after it'),
       },
-      outputSchema: z.object({ missions: z.array(MissionSummarySchema), next: z.string().nullable() }),
+      outputSchema: MissionListSchema,
       annotations: { readOnlyHint: true },
     },
     (args) =>
@@ -239,7 +209,7 @@ export function mcpServer(deps: McpDeps, caller: Caller): McpServer {
       description: `STOP: every device in the scope stops at once, latched until an operator releases it. scope: all (default), zone:<id>, device:<id> or a bare id; one that names nothing on the site is refused (NOT_FOUND) and nothing stops. Any role; never rate-limited.`,
       // Lenient as the REST press is: any reason is taken (cut to its limit), a scope is checked by the service.
       inputSchema: { scope: z.string().optional(), reason: z.string().optional() },
-      outputSchema: z.looseObject({ id: z.string(), scope: z.string(), told: z.array(DeliverySchema), notes: z.array(z.string()) }),
+      outputSchema: StopPressAnswerSchema,
       annotations: { destructiveHint: true },
     },
     (args) =>
@@ -256,7 +226,7 @@ export function mcpServer(deps: McpDeps, caller: Caller): McpServer {
       title: 'Release every STOP',
       description: `Releases every active STOP; ack must be true: the operator confirms the floor is safe. Missions stay paused until resumed. ${need('stop.release')}`,
       inputSchema: { ack: z.literal(true), note: z.string().min(1).max(500).optional() },
-      outputSchema: z.object({ active: z.literal(false), released: z.array(StopRecordSchema), resumed: z.array(DeliverySchema) }),
+      outputSchema: StopReleaseAnswerSchema,
     },
     (args) =>
       tool(async () => {

@@ -2,6 +2,8 @@
 // as far as it was read (a read costs what it returns, however long the log is).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { refusals, TOKEN_REFUSALS } from '../api/refusals.ts';
+import { AuditPageSchema } from '../api/schemas.ts';
 import { AUDIT_PAGE, AUDIT_PAGE_MAX, type AuditStore } from '../store/audit.ts';
 
 export const auditRoutes: FastifyPluginAsyncZod<{ audit: AuditStore }> = async (app, { audit }) => {
@@ -18,6 +20,8 @@ export const auditRoutes: FastifyPluginAsyncZod<{ audit: AuditStore }> = async (
           afterSeq: z.coerce.number().int().min(0).default(0).describe('the next page starts after this seq'),
           limit: z.coerce.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE),
         }),
+        operationId: 'audit.list',
+        response: { 200: AuditPageSchema, ...refusals(...TOKEN_REFUSALS, 'FORBIDDEN', 'VALIDATION_FAILED') },
       },
     },
     async (req) => {

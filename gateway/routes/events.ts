@@ -4,6 +4,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { FleetRegistry } from '../../robots/fleet-registry.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
+import { z } from 'zod';
+import { refusals, TOKEN_REFUSALS } from '../api/refusals.ts';
 import { ApiError } from '../errors.ts';
 import type { EventHub, GatewayEvent } from '../events.ts';
 
@@ -31,7 +33,14 @@ export const eventRoutes: FastifyPluginAsync<{ site: LoadedSite; fleet: FleetReg
         summary: 'Live events (Server-Sent Events): a snapshot of every device, then device state changes',
         description:
           'text/event-stream. The first event is `snapshot` ({devices: [...]}); then `device` events carry one device\'s state, at most one per device every 200 ms (the latest state always arrives), and `traffic` events the shape of GET /v1/traffic, at most one every 200 ms, as it changes; `alert` events ({code, deviceId, message, mapId?, problems?}) when a VDA 5050 vehicle reports another map than the site\'s (DEVICE_WRONG_MAP), the site\'s again (DEVICE_MAP_OK), or publishes a factsheet that falls short of the site (FACTSHEET_MISMATCH); mission, step and STOP events follow as they happen. Comment lines keep the connection alive every 15 s. Browsers\' EventSource cannot send headers: pass the token as `?access_token=`. At most PHYGATE_EVENT_STREAMS_PER_TOKEN streams per token (8) and PHYGATE_EVENT_STREAMS in all (256) are open at once: one more is 429 `TOO_MANY_STREAMS`; a stream closed frees its place.',
-        produces: ['text/event-stream'],
+        operationId: 'events.stream',
+        response: {
+          200: {
+            description: 'Server-Sent Events, until the client closes the stream',
+            content: { 'text/event-stream': { schema: z.string().meta({ examples: ['retry: 2000\n\nid: 0\nevent: snapshot\ndata: {"devices":[{"kind":"amr","id":"amr-1","online":true,"state":"idle"}]}\n\n'] }) } },
+          },
+          ...refusals(...TOKEN_REFUSALS, 'TOO_MANY_STREAMS'),
+        },
       },
     },
     async (req, reply) => {

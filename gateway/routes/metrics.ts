@@ -3,7 +3,9 @@
 // zero until something is dropped, so a rate over them needs no series to appear first.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { DROP_REASONS, UNKNOWN_DEVICE, type DropCounter } from '../../robots/drops.ts';
+import { z } from 'zod';
 import type { LoadedSite } from '../../sim/site-folder.ts';
+import { refusals, TOKEN_REFUSALS } from '../api/refusals.ts';
 
 /** A label value as the text format writes it: backslash, double quote and newline escaped. */
 const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -33,7 +35,14 @@ export const metricsRoutes: FastifyPluginAsyncZod<{ site: LoadedSite; drops?: Pi
         description:
           '`phygate_mqtt_messages_dropped_total{device, reason}`: MQTT messages the gateway did not act on, per device of the site and reason ' +
           `(${DROP_REASONS.map((r) => `\`${r}\``).join(', ')}); messages from no device of the site are counted under device \`${UNKNOWN_DEVICE}\`.`,
-        produces: ['text/plain'],
+        operationId: 'metrics.read',
+        response: {
+          200: {
+            description: 'the Prometheus text format, version 0.0.4',
+            content: { 'text/plain': { schema: z.string().meta({ examples: ['phygate_mqtt_messages_dropped_total{device="amr-1",reason="schema"} 0\n'] }) } },
+          },
+          ...refusals(...TOKEN_REFUSALS),
+        },
       },
     },
     async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metricsText(site, drops)),

@@ -7,21 +7,28 @@ import { PlanSchema } from '../../planners/plan.ts';
 import type { CheckReport } from '../../planners/report.ts';
 import { renderPlanSvg } from '../../sim/plan-svg.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
-import { ApiError, ErrorBodySchema } from '../errors.ts';
+import { BODY_REFUSALS, refusals, TOKEN_REFUSALS } from '../api/refusals.ts';
+import { MissionEventPageSchema, MissionListSchema, MissionViewSchema, PLAN_EXAMPLE } from '../api/schemas.ts';
+import { ApiError, type ErrorCode } from '../errors.ts';
 import type { MissionService } from '../missions/service.ts';
-import { missionEventView, MissionEventViewSchema, missionSummary, MissionSummarySchema, missionView, MissionViewSchema } from '../missions/view.ts';
+import { missionEventView, missionSummary, missionView } from '../missions/view.ts';
 import { restConfig } from '../use-cases.ts';
 import { EVENTS_LIMIT_MAX, EVENTS_PAGE } from '../store/missions.ts';
 
 const MissionIdParams = z.object({ id: z.string().min(1).max(100) });
 
+// Read from `status=a,b`; described as what it is: an array of statuses, comma-separated (form, not exploded).
 const statusList = z
   .string()
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-  .pipe(z.array(z.enum(MISSION_STATUSES)).min(1));
+  .pipe(z.array(z.enum(MISSION_STATUSES)).min(1))
+  .meta({ type: 'array', items: { type: 'string', enum: [...MISSION_STATUSES] }, minItems: 1 });
 
-/** The answer of every route that returns one mission. */
-const oneMission = { 200: MissionViewSchema };
+/** What a route that changes one mission answers (besides what its body may be refused for). */
+const changesMission = <C extends ErrorCode>(...conflicts: C[]) => ({
+  200: MissionViewSchema,
+  ...refusals<(typeof TOKEN_REFUSALS)[number] | 'FORBIDDEN' | (typeof BODY_REFUSALS)[number] | 'NOT_FOUND' | C>(...TOKEN_REFUSALS, 'FORBIDDEN', ...BODY_REFUSALS, 'NOT_FOUND', ...conflicts),
+});
 
 export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; site: LoadedSite }> = async (app, { missions, site }) => {
   app.post(
@@ -33,12 +40,12 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         summary: 'Check a plan and store it as a mission',
         description:
           'A failing plan is stored as `rejected` and answered with 422 and its report. A passing one is `awaiting_approval` (or `approved`, by site policy), 201. Send an `Idempotency-Key` header to make retries safe: the same key and body return the same mission (200), the same key with another body is 422. Keys belong to the token that sends them: another token sending the same key makes its own mission and never sees this one.',
-        body: z.strictObject({ plan: PlanSchema }),
+        body: z.strictObject({ plan: PlanSchema }).meta({ examples: [{ plan: PLAN_EXAMPLE }] }),
         headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
         response: {
-          200: MissionViewSchema,
-          201: MissionViewSchema,
-          422: ErrorBodySchema.describe('PLAN_REJECTED with `details.report` and `details.mission` (the stored rejected mission, without its report: that is `details.report`), or IDEMPOTENCY_CONFLICT'),
+          200: MissionViewSchema.describe('an Idempotency-Key replay: the mission made before (header `idempotent-replayed: true`)'),
+          201: MissionViewSchema.describe('the mission, `awaiting_approval` (or `approved`, by site policy)'),
+          ...refusals(...TOKEN_REFUSALS, 'FORBIDDEN', ...BODY_REFUSALS, 'PLAN_REJECTED', 'IDEMPOTENCY_CONFLICT', 'CHECK_TIMEOUT'),
         },
       },
     },
@@ -64,17 +71,14 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
       schema: {
         tags: ['missions'],
         summary: 'Missions, newest first',
-        querystring: z.strictObject({
-          status: statusList.optional().describe('comma-separated statuses, e.g. awaiting_approval,running'),
-          limit: z.coerce.number().int().min(1).max(500).default(50),
-          before: z.string().min(1).max(100).optional().describe('a mission id: the next page starts after it'),
-        }),
-        response: {
-          200: z.object({
-            missions: z.array(MissionSummarySchema),
-            next: z.string().nullable().describe('`before` for the next page; null on the last'),
-          }),
-        },
+        querystring: z
+          .strictObject({
+            status: statusList.optional().describe('comma-separated statuses, e.g. awaiting_approval,running'),
+            limit: z.coerce.number().int().min(1).max(500).default(50),
+            before: z.string().min(1).max(100).optional().describe('a mission id: the next page starts after it'),
+          })
+          .meta({ style: 'form', explode: false }),
+        response: { 200: MissionListSchema, ...refusals(...TOKEN_REFUSALS, 'VALIDATION_FAILED') },
       },
     },
     async (req) => {
@@ -96,7 +100,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         description:
           "Where the mission and each step are, and why: each step's device, start, end and the reason it failed, was cancelled or is blocked; who approved the mission, when it ended and the reason it failed, was cancelled or is paused.",
         params: MissionIdParams,
-        response: oneMission,
+        response: { 200: MissionViewSchema, ...refusals(...TOKEN_REFUSALS, 'VALIDATION_FAILED', 'NOT_FOUND') },
       },
     },
     async (req) => missionView(missions.get(req.params.id)),
@@ -116,12 +120,8 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
           afterSeq: z.coerce.number().int().min(0).default(0).describe('the page starts after this seq'),
           limit: z.coerce.number().int().min(1).max(EVENTS_LIMIT_MAX).default(EVENTS_PAGE),
         }),
-        response: {
-          200: z.object({
-            events: z.array(MissionEventViewSchema),
-            next: z.number().int().nullable().describe('`afterSeq` for the next page when this one was full; null otherwise'),
-          }),
-        },
+        operationId: 'missions.events',
+        response: { 200: MissionEventPageSchema, ...refusals(...TOKEN_REFUSALS, 'VALIDATION_FAILED', 'NOT_FOUND') },
       },
     },
     async (req) => {
@@ -139,8 +139,12 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         summary: "The mission's checked plan drawn on the floor plan (SVG)",
         description:
           'What an operator looks at before approving: obstacles, zones, the nav graph and stations, each robot\'s routes with the step ids, where robots would wait for each other (`ROBOT_CONFLICT`) or get stuck (`DEADLOCK`), and a legend with the verdict, makespan and planHash. Drawn from the stored report.',
+        operationId: 'missions.planSvg',
         params: MissionIdParams,
-        produces: ['image/svg+xml'],
+        response: {
+          200: { description: 'an SVG picture', content: { 'image/svg+xml': { schema: z.string().meta({ examples: ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 20">…</svg>'] }) } } },
+          ...refusals(...TOKEN_REFUSALS, 'VALIDATION_FAILED', 'NOT_FOUND'),
+        },
       },
     },
     async (req, reply) => {
@@ -164,8 +168,8 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         summary: 'Approve exactly the plan that was checked',
         description: 'The planHash must be the one in the mission\'s report. The plan is checked again against the fleet as it is now; a plan that now fails is not approved (422 with the new report).',
         params: MissionIdParams,
-        body: z.strictObject({ planHash: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest') }),
-        response: oneMission,
+        body: z.strictObject({ planHash: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest') }).meta({ examples: [{ planHash: 'a3f1c2d4e5b6a7980123456789abcdef0123456789abcdef0123456789abcdef' }] }),
+        response: changesMission('INVALID_TRANSITION', 'PLAN_HASH_MISMATCH', 'REPORT_CHANGED', 'SCHEDULE_CHANGED', 'PLAN_REJECTED', 'CHECK_TIMEOUT'),
       },
     },
     async (req) => missionView(await missions.approve(req.params.id, req.body.planHash, req.principal!.name)),
@@ -180,8 +184,8 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         summary: 'Cancel a mission that has not finished',
         description: "The `reason` becomes the mission's `reason`; without one it is `cancelled by <token name>`.",
         params: MissionIdParams,
-        body: z.strictObject({ reason: z.string().max(500).optional() }).nullish(),
-        response: oneMission,
+        body: z.strictObject({ reason: z.string().max(500).optional() }).nullish().meta({ examples: [{ reason: 'the order was withdrawn' }] }),
+        response: changesMission('INVALID_TRANSITION'),
       },
     },
     async (req) => missionView(missions.cancel(req.params.id, req.principal!.name, req.body?.reason)),
@@ -195,8 +199,8 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         tags: ['missions'],
         summary: 'Pause a running mission: no new steps start, its AMRs pause (VDA 5050 startPause)',
         params: MissionIdParams,
-        body: z.strictObject({}).nullish(),
-        response: oneMission,
+        body: z.strictObject({}).nullish().meta({ examples: [{}] }),
+        response: changesMission('INVALID_TRANSITION'),
       },
     },
     async (req) => missionView(missions.pause(req.params.id, req.principal!.name)),
@@ -211,8 +215,8 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         summary: 'Resume a paused mission (after a pause, a STOP or a gateway restart)',
         description: 'Its AMRs go on (stopPause), held orders and commands go out, and steps start again. Refused with STOP_ACTIVE while a STOP covers one of its devices.',
         params: MissionIdParams,
-        body: z.strictObject({}).nullish(),
-        response: oneMission,
+        body: z.strictObject({}).nullish().meta({ examples: [{}] }),
+        response: changesMission('INVALID_TRANSITION', 'STOP_ACTIVE'),
       },
     },
     async (req) => missionView(await missions.resume(req.params.id, req.principal!.name)),

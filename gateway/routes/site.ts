@@ -1,15 +1,18 @@
 // The shop floor as agents and the tablet see it, and the plan format they write against.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { planJsonSchema } from '../../planners/plan.ts';
 import { ISSUE_CODES } from '../../planners/report.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
+import { refusals, TOKEN_REFUSALS } from '../api/refusals.ts';
+import { IssueCodesSchema, SiteViewSchema, type SiteView } from '../api/schemas.ts';
 import { restConfig } from '../use-cases.ts';
 
 /**
  * The site as GET /v1/site and the MCP tool get_site answer it. `timeScale`: how many times
  * faster than real time the floor runs (the virtual fleet's speed; 1 with real hardware).
  */
-export function siteView(site: LoadedSite, timeScale = 1) {
+export function siteView(site: LoadedSite, timeScale = 1): SiteView {
   const { index, worldHash } = site;
   const s = index.site;
   return {
@@ -41,9 +44,39 @@ export const siteRoutes: FastifyPluginAsyncZod<{ site: LoadedSite; timeScale: nu
   const view = siteView(site, timeScale);
   const planSchema = planJsonSchema();
 
-  app.get('/v1/site', { config: restConfig('site.read'), schema: { tags: ['site'], summary: 'Stations, nav graph, zones, devices and policies of the site' } }, async () => view);
-  app.get('/v1/schemas/plan.json', { config: { role: 'viewer' }, schema: { tags: ['site'], summary: 'JSON Schema of plan format v1' } }, async (_req, reply) =>
-    reply.type('application/schema+json').send(planSchema),
+  const siteExample = SiteViewSchema.meta({ examples: [view] });
+  app.get(
+    '/v1/site',
+    { config: restConfig('site.read'), schema: { tags: ['site'], summary: 'Stations, nav graph, zones, devices and policies of the site', response: { 200: siteExample, ...refusals(...TOKEN_REFUSALS) } } },
+    async () => view,
   );
-  app.get('/v1/issue-codes', { config: { role: 'viewer' }, schema: { tags: ['site'], summary: 'The issue codes a check report may contain' } }, async () => ISSUE_CODES);
+  app.get(
+    '/v1/schemas/plan.json',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['site'],
+        operationId: 'schemas.plan',
+        summary: 'JSON Schema of plan format v1',
+        response: {
+          200: { description: 'a JSON Schema (draft 2020-12)', content: { 'application/schema+json': { schema: z.looseObject({}).meta({ examples: [{ $schema: 'https://json-schema.org/draft/2020-12/schema', title: 'phygate plan v1', type: 'object' }] }) } } },
+          ...refusals(...TOKEN_REFUSALS),
+        },
+      },
+    },
+    async (_req, reply) => reply.type('application/schema+json').send(planSchema),
+  );
+  app.get(
+    '/v1/issue-codes',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['site'],
+        operationId: 'issueCodes.list',
+        summary: 'The issue codes a check report may contain',
+        response: { 200: IssueCodesSchema, ...refusals(...TOKEN_REFUSALS) },
+      },
+    },
+    async () => ISSUE_CODES,
+  );
 };

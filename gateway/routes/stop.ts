@@ -3,6 +3,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { BODY_REFUSALS, refusals, TOKEN_REFUSALS } from '../api/refusals.ts';
+import { ActiveStopsSchema, StopHistorySchema, StopPressAnswerSchema, StopReleaseAnswerSchema } from '../api/schemas.ts';
 import { ApiError } from '../errors.ts';
 import { DEFAULT_REASON, readStopBody, REASON_MAX, STOP_BODY_MAX, type StopBody } from '../stop-request.ts';
 import type { StopService } from '../stop.ts';
@@ -19,14 +21,18 @@ const StopPressBody = z
       ),
     reason: z.string().optional().describe(`Why; default '${DEFAULT_REASON}', cut to ${REASON_MAX} characters.`),
   })
-  .describe('Optional, as is every field: no body stops everything.');
+  .describe('Optional, as is every field: no body stops everything.')
+  .meta({ examples: [{ scope: 'zone:paint-booth', reason: 'person in the booth' }] });
 
 export const stopRoutes: FastifyPluginAsyncZod<{ stops: StopService }> = async (app, { stops }) => {
   await app.register(stopPress, { stops });
 
   app.get(
     '/v1/stop',
-    { config: { role: 'viewer' }, schema: { tags: ['stop'], summary: 'The STOPs that are active (latched), oldest first' } },
+    {
+      config: { role: 'viewer' },
+      schema: { tags: ['stop'], operationId: 'stop.list', summary: 'The STOPs that are active (latched), oldest first', response: { 200: ActiveStopsSchema, ...refusals(...TOKEN_REFUSALS) } },
+    },
     async () => {
       const active = stops.active();
       return { active: active.length > 0, stops: active };
@@ -41,7 +47,9 @@ export const stopRoutes: FastifyPluginAsyncZod<{ stops: StopService }> = async (
         tags: ['stop'],
         summary: 'The latest STOPs, released or not, newest first',
         description: 'Each with who pressed it (`createdBy`), when and why, and, once released, who released it, when and with what note (`releasedBy`, `releasedAt`, `releaseNote`; null while active).',
+        operationId: 'stop.history',
         querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(50).describe('how many, newest first (1–500)') }),
+        response: { 200: StopHistorySchema, ...refusals(...TOKEN_REFUSALS, 'VALIDATION_FAILED') },
       },
     },
     async (req) => ({ stops: stops.history(req.query.limit) }),
@@ -56,12 +64,13 @@ export const stopRoutes: FastifyPluginAsyncZod<{ stops: StopService }> = async (
         summary: 'Release every active STOP (operator); missions stay paused until resumed',
         description:
           '`ack` must be `true`: the operator confirms the floor is safe. Every active stop is released at once and the AMRs get `stopPause`; their orders were cancelled by the stop, so nothing moves until a mission is resumed. With no stop active this releases nothing (`released: []`).',
-        body: z.strictObject({ ack: z.literal(true), note: z.string().min(1).max(500).optional() }),
+        body: z.strictObject({ ack: z.literal(true), note: z.string().min(1).max(500).optional() }).meta({ examples: [{ ack: true, note: 'aisle clear' }] }),
+        response: { 200: StopReleaseAnswerSchema, ...refusals(...TOKEN_REFUSALS, 'FORBIDDEN', ...BODY_REFUSALS) },
       },
     },
     async (req) => {
       const { released, resumed } = await stops.release({ actor: req.principal!.name, ack: req.body.ack, ...(req.body.note === undefined ? {} : { note: req.body.note }) });
-      return { active: false, released, resumed };
+      return { active: false as const, released, resumed };
     },
   );
 };
@@ -99,6 +108,8 @@ const stopPress: FastifyPluginAsyncZod<{ stops: StopService }> = async (app, { s
           'Stored before anything is sent, so it is latched even if a device cannot be reached; then every device in the scope is told at once: AMRs get VDA 5050 `startPause` + `cancelOrder` (QoS 1), machines `stop`. The answer is the stored record plus `told`, which says for each device whether the broker confirmed the message within a second (`sent`), not yet (`unconfirmed`), or it failed (`failed`), and `notes`, what was made of the request (defaults used, fields ignored). A device that connects while the stop is active is told again; the stop survives a restart.',
         ].join(' '),
         body: StopPressBody,
+        // Never refused over its body nor rate-limited: no token, or a scope that names nothing.
+        response: { 200: StopPressAnswerSchema, ...refusals('UNAUTHORIZED', 'TOKEN_EXPIRED', 'NOT_FOUND') },
       },
     },
     async (req) => {

@@ -2,18 +2,10 @@
 // request looks its token up in the store, so no running gateway keeps accepting it.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ROLES } from '../auth/roles.ts';
-import { ApiError, ErrorBodySchema } from '../errors.ts';
+import { refusals, TOKEN_REFUSALS } from '../api/refusals.ts';
+import { TokenRecordSchema } from '../api/schemas.ts';
+import { ApiError } from '../errors.ts';
 import type { TokenStore } from '../store/tokens.ts';
-
-export const TokenRecordSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  role: z.enum(ROLES),
-  createdAt: z.string(),
-  revokedAt: z.string().nullable().describe('when it was revoked'),
-  expiresAt: z.string().nullable().describe('when it stops being accepted; null: never'),
-});
 
 export const tokenRoutes: FastifyPluginAsyncZod<{ tokens: TokenStore; now: () => Date }> = async (app, { tokens, now }) => {
   app.delete(
@@ -26,7 +18,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ tokens: TokenStore; now: () =>
         description:
           'Answers the token\'s record with `revokedAt`. A token revoked before keeps its first `revokedAt` (200 again). An id the store does not know is 404 `NOT_FOUND`. The admin token from `PHYGATE_ADMIN_TOKEN` has no id: unset the variable instead. Also from the command line: `phygate token revoke <id|name>`.',
         params: z.object({ id: z.string().min(1).max(100) }),
-        response: { 200: TokenRecordSchema, 404: ErrorBodySchema },
+        operationId: 'tokens.revoke',
+        response: { 200: TokenRecordSchema, ...refusals(...TOKEN_REFUSALS, 'FORBIDDEN', 'VALIDATION_FAILED', 'NOT_FOUND') },
       },
     },
     async (req) => {

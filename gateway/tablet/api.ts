@@ -1,174 +1,39 @@
 // The gateway's API as the tablet uses it: the shapes it reads, and one call that sends the token
 // and turns an error answer into an ApiError carrying the gateway's code.
-export type Role = 'viewer' | 'agent' | 'operator' | 'admin';
-const ROLES: Role[] = ['viewer', 'agent', 'operator', 'admin'];
+import type { Role } from '../auth/roles.ts';
+
+export type { Role };
+// Code stays in this folder (the bundle and its source hash cover only it); types come from the gateway.
+const ROLES: readonly Role[] = ['viewer', 'agent', 'operator', 'admin'];
 
 export function roleAllows(have: Role, need: Role): boolean {
   return ROLES.indexOf(have) >= ROLES.indexOf(need);
 }
 
-export interface Whoami {
-  name: string;
-  role: Role;
-}
+// The shapes are the gateway's own (gateway/api/schemas.ts), imported as types only: nothing of
+// the gateway is bundled into the page.
+export type {
+  DeviceState,
+  Issue,
+  Mission,
+  MissionStatus,
+  MissionStep,
+  MissionSummary,
+  Obstacle,
+  Report,
+  SiteDevice,
+  SiteView,
+  StepStatus,
+  StopRecord,
+  TrafficDevice,
+  TrafficWait,
+  Whoami,
+  Zone,
+} from '../api/schemas.ts';
+import type { DeviceState } from '../api/schemas.ts';
 
-export interface Pose {
-  x: number;
-  y: number;
-  theta: number;
-}
-
-export interface DeviceState {
-  id: string;
-  kind?: string;
-  online: boolean;
-  state: string;
-  at?: string;
-  pose?: Pose;
-  soc?: number;
-  cargo?: number;
-  paused?: boolean;
-  errors?: string[];
-  lastSeen?: string;
-  job?: { action: string; program?: string; count?: number };
-  progress?: number;
-  partsProduced?: number;
-  /** An AMR driven by a learned policy: which one, and how often its safety shield stepped in, in total and by reason. */
-  policy?: { name: string; version: string; sha256: string; interventions: number; byReason: Record<string, number> };
-}
-
+/** An AMR driven by a learned policy: which one, and how often its safety shield stepped in, in total and by reason. */
 export type DevicePolicy = NonNullable<DeviceState['policy']>;
-
-
-export interface SiteDevice {
-  id: string;
-  kind: string;
-  home?: string;
-  station?: string;
-  from?: string;
-  to?: string;
-  pose?: { x: number; y: number };
-}
-
-export interface Zone {
-  id: string;
-  kind: 'keep-out' | 'slow';
-  polygon: [number, number][];
-  maxSpeed?: number;
-}
-
-export interface Obstacle {
-  model: string;
-  shape: { kind: 'box'; hx: number; hy: number } | { kind: 'circle'; r: number };
-  x: number;
-  y: number;
-  yaw: number;
-}
-
-export interface SiteView {
-  id: string;
-  name: string;
-  stations: { id: string; kind: string; node: string; x: number; y: number; theta: number }[];
-  nodes: { id: string; x: number; y: number }[];
-  edges: { from: string; to: string }[];
-  zones: Zone[];
-  devices: SiteDevice[];
-  world: { obstacles: Obstacle[] };
-  /** How many times faster than real time the floor runs (the virtual fleet's speed; 1 on real hardware). */
-  timeScale: number;
-}
-
-export interface Issue {
-  code: string;
-  severity: 'error' | 'warning';
-  step?: string;
-  device?: string;
-  message: string;
-  hint: string;
-}
-
-export interface Report {
-  verdict: 'pass' | 'warn' | 'fail';
-  planHash: string;
-  makespanS: number;
-  assignments: Record<string, string>;
-  steps: { id: string; device?: string; startS: number; endS: number }[];
-  issues: Issue[];
-  /** Idle robots the mission moves out of the way (MAKE_WAY). */
-  moves?: { device: string }[];
-}
-
-export type MissionStatus = 'rejected' | 'awaiting_approval' | 'approved' | 'running' | 'paused' | 'succeeded' | 'failed' | 'cancelled';
-export type StepStatus = 'pending' | 'dispatched' | 'running' | 'blocked' | 'succeeded' | 'failed' | 'cancelled';
-
-export interface MissionStep {
-  id: string;
-  action: string;
-  /** The device it was dispatched to, else the one the check assigned; null when none has its role. */
-  device: string | null;
-  status: StepStatus;
-  startedAt: string | null;
-  endedAt: string | null;
-  /** Why it failed, was cancelled or is blocked. */
-  reason: string | null;
-}
-
-export interface MissionSummary {
-  id: string;
-  status: MissionStatus;
-  name: string | null;
-  planHash: string;
-  verdict: Report['verdict'];
-  makespanS: number;
-  createdAt: string;
-  updatedAt: string;
-  approvedBy: string | null;
-  approvedAt: string | null;
-  /** Why it failed, was cancelled or is paused. */
-  reason: string | null;
-  reasonStep: string | null;
-  endedAt: string | null;
-  steps: MissionStep[];
-}
-
-export interface Mission extends MissionSummary {
-  createdBy: string;
-  report: Report;
-  plan: { name?: string; goal?: string };
-}
-
-export interface StopRecord {
-  id: string;
-  scope: string;
-  reason: string;
-  devices: string[];
-  createdBy: string;
-  createdAt: string;
-  /** Who released it, when and with what note; null while it is active (GET /v1/stop/history). */
-  releasedBy?: string | null;
-  releasedAt?: string | null;
-  releaseNote?: string | null;
-}
-
-/** Whom a waiting AMR waits for, and why (GET /v1/traffic). */
-export interface TrafficWait {
-  device: string;
-  /** The node it waits to enter. */
-  node: string;
-  /** `held`: the other robot holds the node; `near`: it holds one within reach; `schedule`: the checked schedule has it there first. */
-  why: 'held' | 'near' | 'schedule';
-  missionId?: string;
-  pass?: number;
-}
-
-/** One AMR in GET /v1/traffic and the `traffic` event: the nodes it holds, the route it drives, whom it waits for. */
-export interface TrafficDevice {
-  id: string;
-  holds: string[];
-  /** `nodes[reached..granted]` is reserved for it; the rest of the route is not yet. */
-  path?: { missionId: string; stepId: string; nodes: string[]; reached: number; granted: number };
-  waitsFor?: TrafficWait;
-}
 
 /** An answer other than 2xx: `code` is the gateway's error code (README, "Error codes"), or NETWORK. */
 export class ApiError extends Error {

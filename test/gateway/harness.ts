@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import tap, { type Test } from 'tap';
-import { buildApp, type App } from '../../gateway/app.ts';
+import { buildApp, type App, type AppDeps } from '../../gateway/app.ts';
 import { ROLES, type Role } from '../../gateway/auth/roles.ts';
 import { readConfig, type Config } from '../../gateway/config.ts';
 import type { Checker } from '../../gateway/checks/checker.ts';
@@ -51,6 +51,8 @@ export interface TestAppOptions {
    * file's apps (a worker takes a while to start); with PHYGATE_CHECK_* in `config`, the app's own.
    */
   checker?: (site: LoadedSite) => Checker;
+  /** The device side the app is given (an executor, its STOP service and traffic), made from the app's store, fleet and site. */
+  floor?: (parts: { store: Store; fleet: FleetRegistry; site: LoadedSite }) => Pick<AppDeps, 'runner' | 'stops' | 'traffic'>;
 }
 
 const sharedPools = new Map<string, CheckPool>();
@@ -106,6 +108,7 @@ export async function testApp(opts: TestAppOptions = {}): Promise<TestApp> {
       ...(opts.tablet ? { tablet: opts.tablet } : {}),
       ...(opts.logStream ? { logStream: opts.logStream } : {}),
       ...(opts.runner ? { runner: opts.runner(store) } : {}),
+      ...(opts.floor ? opts.floor({ store, fleet, site }) : {}),
       ...(opts.hub ? { hub: opts.hub } : {}),
       ...(checker ? { checker } : {}),
     });

@@ -36,8 +36,8 @@ t.test('durations, shares and device states in the words the floor uses', async 
 });
 
 t.test('the devices a plan uses, with their roles', async (t) => {
-  const report = { verdict: 'pass', planHash: 'h', makespanS: 1, assignments: { courier: 'amr-2' }, issues: [], steps: [{ id: 'a', device: 'cnc-1', startS: 0, endS: 1 }, { id: 'b', device: 'amr-2', startS: 0, endS: 1 }, { id: 'c', startS: 0, endS: 1 }] } as const;
-  t.same(devicesUsed({ ...report, steps: [...report.steps], issues: [] }), ['amr-2 (courier)', 'cnc-1']);
+  const report = { verdict: 'pass', planHash: 'h', worldHash: 'w', makespanS: 1, devices: [], assignments: { courier: 'amr-2' }, issues: [], steps: [{ id: 'a', device: 'cnc-1', startS: 0, endS: 1 }, { id: 'b', device: 'amr-2', startS: 0, endS: 1 }, { id: 'c', startS: 0, endS: 1 }] } as const;
+  t.same(devicesUsed({ ...report, steps: [...report.steps], devices: [], issues: [] }), ['amr-2 (courier)', 'cnc-1']);
 });
 
 t.test('a policy by name, version and the start of its SHA-256; its interventions by reason, most first', async (t) => {
