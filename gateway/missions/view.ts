@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { MISSION_STATUSES, STEP_STATUSES } from '../../planners/mission.ts';
 import type { CheckReport } from '../../planners/report.ts';
 import type { Mission, MissionEvent, MissionStep } from '../store/missions.ts';
+import type { RehearsalRecord } from '../store/rehearsals.ts';
 
 const Time = z.string().describe('ISO-8601');
 
@@ -34,6 +35,71 @@ const story = {
   endedAt: Time.nullable().describe('when it reached its final status (succeeded, failed, cancelled, rejected)'),
 };
 
+const PlaceSchema = z.object({ x: z.number(), y: z.number() }).describe('site coordinates, metres');
+
+export const RehearsalViewSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(['running', 'succeeded', 'failed']).describe('succeeded: the mission succeeded on the rehearsal fleet and no robots came too close'),
+    planHash: z.string().describe('the plan hash it rehearsed; `rehearsal: required` lets only this hash be approved'),
+    requestedBy: z.string(),
+    startedAt: Time,
+    endedAt: Time.nullable(),
+    fleet: z.enum(['virtual']).nullable().describe('what it ran on: virtual devices in a world of their own (null while running)'),
+    speed: z.number().nullable().describe('how many times faster than real time it ran'),
+    outcome: z
+      .enum(['succeeded', 'failed', 'cancelled', 'timed_out', 'not_started'])
+      .nullable()
+      .describe('how the mission ended on the rehearsal fleet; null while running'),
+    reason: z.string().nullable().describe("the rehearsal mission's reason when it did not succeed"),
+    makespanS: z.number().nullable().describe('simulated seconds from approval to the end, on the rehearsal fleet'),
+    checkMakespanS: z.number().nullable().describe("the check's makespan, to compare with"),
+    minSeparation: z
+      .object({
+        robots: z.tuple([z.string(), z.string()]),
+        distanceM: z.number().describe('centre to centre'),
+        gapM: z.number().describe('distanceM less the radii of both footprint discs; below 0 they overlap'),
+        at: PlaceSchema,
+        near: z.string().describe('the nearest node'),
+        tS: z.number().describe('simulated seconds into the rehearsal'),
+      })
+      .nullable()
+      .describe('the closest any two robots came'),
+    problems: z.array(
+      z.object({
+        code: z.string().describe('ROBOTS_TOO_CLOSE, STEP_FAILED, REHEARSAL_TIMEOUT (errors), SLOWER_THAN_CHECKED (a warning)'),
+        severity: z.enum(['error', 'warning']),
+        message: z.string(),
+        robots: z.array(z.string()).optional(),
+        at: PlaceSchema.optional(),
+        near: z.string().optional(),
+        step: z.string().optional(),
+      }),
+    ),
+  })
+  .describe("The mission's newest rehearsal: its plan run on a simulated fleet before the real one");
+
+/** A rehearsal as API clients see it. */
+export function rehearsalView(r: RehearsalRecord): z.infer<typeof RehearsalViewSchema> {
+  const x = r.result;
+  return {
+    id: r.id,
+    status: r.status,
+    planHash: r.planHash,
+    requestedBy: r.requestedBy,
+    startedAt: r.startedAt,
+    endedAt: r.endedAt,
+    fleet: x?.fleet ?? null,
+    speed: x?.speed ?? null,
+    outcome: x?.outcome ?? null,
+    reason: x?.reason ?? null,
+    makespanS: x?.makespanS ?? null,
+    checkMakespanS: x?.checkMakespanS ?? null,
+    minSeparation: x?.minSeparation ?? null,
+    problems: x?.problems ?? [],
+  };
+}
+
 /** What the full view and the list line both start with (headOf). */
 const head = {
   id: z.string(),
@@ -54,6 +120,9 @@ export const MissionViewSchema = z
     steps: z.array(MissionStepViewSchema).describe('in plan order'),
     report: z.unknown().describe("the check report the mission runs by (POST /v1/plans/check's shape): the approval's check once approved, else the submit's"),
     plan: z.unknown().describe('the plan as checked (GET /v1/schemas/plan.json)'),
+    rehearsal: RehearsalViewSchema.nullable()
+      .optional()
+      .describe('its newest rehearsal (POST /v1/missions/{id}/rehearse); null when it was never rehearsed. In the answers of GET /v1/missions/{id}, rehearse and approve'),
   })
   .describe('A mission with its plan, check report and steps');
 
@@ -85,8 +154,8 @@ function storyOf(m: Mission) {
   return { approvedBy: m.approvedBy, approvedAt: m.approvedAt, reason: m.reason, reasonStep: m.reasonStep, endedAt: m.endedAt };
 }
 
-/** The full mission as an API client sees it. */
-export function missionView(m: Mission): z.infer<typeof MissionViewSchema> {
+/** The full mission as an API client sees it; with `rehearsal` (the newest, or null for none), that too. */
+export function missionView(m: Mission, rehearsal?: RehearsalRecord | null): z.infer<typeof MissionViewSchema> {
   const report = m.report as CheckReport | null;
   return {
     ...headOf(m),
@@ -96,6 +165,7 @@ export function missionView(m: Mission): z.infer<typeof MissionViewSchema> {
     steps: m.steps.map((s) => stepView(s, report)),
     report: m.report,
     plan: m.plan,
+    ...(rehearsal === undefined ? {} : { rehearsal: rehearsal && rehearsalView(rehearsal) }),
   };
 }
 

@@ -9,6 +9,8 @@ import { renderPlanSvg } from '../../sim/plan-svg.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
 import { ApiError, ErrorBodySchema } from '../errors.ts';
 import type { MissionService } from '../missions/service.ts';
+import type { RehearsalService } from '../rehearsal/service.ts';
+import type { Mission } from '../store/missions.ts';
 import { missionEventView, MissionEventViewSchema, missionSummary, MissionSummarySchema, missionView, MissionViewSchema } from '../missions/view.ts';
 import { restConfig } from '../use-cases.ts';
 import { EVENTS_LIMIT_MAX, EVENTS_PAGE } from '../store/missions.ts';
@@ -23,7 +25,10 @@ const statusList = z
 /** The answer of every route that returns one mission. */
 const oneMission = { 200: MissionViewSchema };
 
-export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; site: LoadedSite }> = async (app, { missions, site }) => {
+export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; rehearsals: RehearsalService; site: LoadedSite }> = async (app, { missions, rehearsals, site }) => {
+  /** One mission with its newest rehearsal. */
+  const full = (m: Mission) => missionView(m, missions.rehearsalOf(m.id));
+
   app.post(
     '/v1/missions',
     {
@@ -99,7 +104,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         response: oneMission,
       },
     },
-    async (req) => missionView(missions.get(req.params.id)),
+    async (req) => full(missions.get(req.params.id)),
   );
 
   app.get(
@@ -168,7 +173,30 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         response: oneMission,
       },
     },
-    async (req) => missionView(await missions.approve(req.params.id, req.body.planHash, req.principal!.name)),
+    async (req) => full(await missions.approve(req.params.id, req.body.planHash, req.principal!.name)),
+  );
+
+  app.post(
+    '/v1/missions/:id/rehearse',
+    {
+      config: { ...restConfig('missions.rehearse'), bodyOptional: true },
+      schema: {
+        tags: ['missions'],
+        summary: 'Rehearse the plan on a simulated fleet before approving it',
+        description:
+          "Runs the plan of a mission awaiting approval on a rehearsal fleet: virtual devices in a world of their own (their own broker and store), starting where the real robots stand, at PHYGATE_REHEARSAL_SPEED times real time. The real fleet is never commanded. Answers 202 at once with the mission and its `rehearsal` running; when it ends, GET /v1/missions/{id} has the outcome, the makespan against the check's, the closest the robots came and the problems (robots too close, naming them and the place; a failed step), and a `rehearsal` event is sent. One rehearsal runs at a time (REHEARSAL_BUSY). Under the site's `rehearsal: required` an approval waits for a successful rehearsal of the same plan hash.",
+        params: MissionIdParams,
+        body: z.strictObject({}).nullish(),
+        response: {
+          202: MissionViewSchema,
+          409: ErrorBodySchema.describe('INVALID_TRANSITION (the mission does not await approval) or REHEARSAL_BUSY'),
+        },
+      },
+    },
+    async (req, reply) => {
+      rehearsals.start(req.params.id, req.principal!.name);
+      return reply.code(202).send(full(missions.get(req.params.id)));
+    },
   );
 
   app.post(
