@@ -126,10 +126,24 @@ export interface MissionSummary {
   steps: MissionStep[];
 }
 
+/** A mission's newest rehearsal: its plan run on a simulated fleet first (README, "Rehearsal"). */
+export interface Rehearsal {
+  id: string;
+  status: 'running' | 'succeeded' | 'failed';
+  planHash: string;
+  outcome: 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'not_started' | null;
+  reason: string | null;
+  makespanS: number | null;
+  checkMakespanS: number | null;
+  minSeparation: { robots: [string, string]; distanceM: number; gapM: number; near: string } | null;
+  problems: { code: string; severity: 'error' | 'warning'; message: string }[];
+}
+
 export interface Mission extends MissionSummary {
   createdBy: string;
   report: Report;
   plan: { name?: string; goal?: string };
+  rehearsal?: Rehearsal | null;
 }
 
 export interface StopRecord {

@@ -169,6 +169,7 @@ async function start(token: string, who: Whoami): Promise<void> {
       }
       missions.step(e);
     },
+    rehearsal: (e) => missions.rehearsal(e),
     stop: (s) => stop.stopped(s),
     released: () => stop.released(),
     alert: (e) => alerts.raise(`gateway:${e.missionId ?? ''}/${e.step ?? ''}/${e.device ?? ''}/${e.message}`, 'gateway', e.message),

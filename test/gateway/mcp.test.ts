@@ -38,7 +38,7 @@ const refusal = (r: CallToolResult): unknown => {
   return last?.type === 'text' ? JSON.parse(last.text) : undefined;
 };
 
-const TOOLS = ['approve_mission', 'cancel_mission', 'check_plan', 'get_mission', 'get_site', 'list_missions', 'list_robots', 'pause_mission', 'release_stop', 'resume_mission', 'stop', 'submit_mission'];
+const TOOLS = ['approve_mission', 'cancel_mission', 'check_plan', 'get_mission', 'get_site', 'list_missions', 'list_robots', 'pause_mission', 'rehearse_mission', 'release_stop', 'resume_mission', 'stop', 'submit_mission'];
 
 t.test('the tools are listed with input and output schemas', async (t) => {
   const { h, url } = await listening(t);

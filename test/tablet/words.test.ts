@@ -1,7 +1,8 @@
 // What the tablet says, in the shop floor's words: durations, device states, the devices a plan uses,
 // and whom a waiting robot waits for and why.
 import t from 'tap';
-import { clock, devicesUsed, deviceStateWords, deviceTone, duration, hhmm, percent, waitReason, waitWords } from '../../gateway/tablet/words.ts';
+import type { Rehearsal } from '../../gateway/tablet/api.ts';
+import { clock, devicesUsed, deviceStateWords, deviceTone, duration, hhmm, percent, rehearsalWords, waitReason, waitWords } from '../../gateway/tablet/words.ts';
 
 t.test('a robot waits for another that holds the node, is too close to it, or is scheduled there first', async (t) => {
   t.equal(waitWords({ device: 'amr-1', node: 'sa-2', why: 'held', missionId: 'm_01ABC' }), 'waits for amr-1 (mission m_01ABC): it holds sa-2');
@@ -38,4 +39,13 @@ t.test('durations, shares and device states in the words the floor uses', async 
 t.test('the devices a plan uses, with their roles', async (t) => {
   const report = { verdict: 'pass', planHash: 'h', makespanS: 1, assignments: { courier: 'amr-2' }, issues: [], steps: [{ id: 'a', device: 'cnc-1', startS: 0, endS: 1 }, { id: 'b', device: 'amr-2', startS: 0, endS: 1 }, { id: 'c', startS: 0, endS: 1 }] } as const;
   t.same(devicesUsed({ ...report, steps: [...report.steps], issues: [] }), ['amr-2 (courier)', 'cnc-1']);
+});
+
+t.test("a rehearsal's result reads beside the check: how it ended, its time against the check's, the closest robots", async (t) => {
+  const base: Rehearsal = { id: 'rh_1', status: 'succeeded', planHash: 'h1', outcome: 'succeeded', reason: null, makespanS: 44.6, checkMakespanS: 28.7, minSeparation: { robots: ['amr-1', 'amr-2'], distanceM: 2.5, gapM: 1.5, near: 'sa-2' }, problems: [] };
+  t.equal(rehearsalWords(undefined, 'h1'), 'Not rehearsed yet.');
+  t.equal(rehearsalWords({ ...base, status: 'running', outcome: null }, 'h1'), 'Rehearsing on the simulated fleet…');
+  t.equal(rehearsalWords(base, 'h1'), 'Rehearsal passed: took 45 s (the check: 29 s); closest robots amr-1 and amr-2, 2.5 m apart near sa-2.');
+  t.equal(rehearsalWords({ ...base, status: 'failed', minSeparation: null }, 'h2'), 'Rehearsal failed (of an earlier plan): took 45 s (the check: 29 s).');
+  t.equal(rehearsalWords({ ...base, status: 'failed', makespanS: null, reason: 'its approval was refused', minSeparation: null }, 'h1'), 'Rehearsal failed: its approval was refused.');
 });
