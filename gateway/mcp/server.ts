@@ -297,7 +297,7 @@ export function mcpServer(deps: McpDeps, caller: Caller): McpServer {
     'mission',
     new ResourceTemplate('phygate://missions/{id}', { list: undefined }),
     { title: 'A mission', description: 'A mission with its plan, report and steps', mimeType: 'application/json' },
-    async (uri, vars) => json(uri, missionView(await run('missions.get', () => missions.get(String(vars.id))))),
+    async (uri, vars) => json(uri, await run('missions.get', () => missionView(missions.get(String(vars.id)), missions.rehearsalOf(String(vars.id))))),
   );
 
   server.registerPrompt(
