@@ -21,6 +21,7 @@ import { readConfig, type Config } from './config.ts';
 import { ApiError, type ErrorCode } from './errors.ts';
 import { AutoCharge } from './missions/auto-charge.ts';
 import { MissionService, type MissionRunner } from './missions/service.ts';
+import { RehearsalService } from './rehearsal/service.ts';
 import { EventHub } from './events.ts';
 import type { TrafficDeviceView } from './execution/traffic.ts';
 import { createLogger, redactUrl, type Logger } from './log.ts';
@@ -54,7 +55,7 @@ export interface AppDeps {
   timeScale?: number;
   /** The limits added later default as in gateway/config.ts. */
   config: Pick<Config, 'PHYGATE_ADMIN_TOKEN' | 'PHYGATE_RATE_LIMIT' | 'PHYGATE_BODY_LIMIT' | 'PHYGATE_REQUEST_TIMEOUT_MS' | 'PHYGATE_LOG_LEVEL'> &
-    Partial<Pick<Config, 'PHYGATE_RATE_LIMIT_ANONYMOUS' | 'PHYGATE_EVENT_STREAMS_PER_TOKEN' | 'PHYGATE_EVENT_STREAMS' | 'PHYGATE_CHECK_WORKERS' | 'PHYGATE_CHECK_BUDGET_MS'>>;
+    Partial<Pick<Config, 'PHYGATE_RATE_LIMIT_ANONYMOUS' | 'PHYGATE_EVENT_STREAMS_PER_TOKEN' | 'PHYGATE_EVENT_STREAMS' | 'PHYGATE_CHECK_WORKERS' | 'PHYGATE_CHECK_BUDGET_MS' | 'PHYGATE_REHEARSAL_SPEED'>>;
   /** Serve HTTPS with this certificate and key (PEM), as main.ts reads them from PHYGATE_TLS_CERT/KEY; plain HTTP without. */
   https?: { cert: Buffer; key: Buffer };
   site: LoadedSite;
@@ -247,6 +248,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     now: deps.now ?? (() => new Date()),
     ...(deps.runner ? { runner: deps.runner } : {}),
   });
+  // Rehearsals run the plan on a simulated fleet of their own; they read the real fleet, never command it.
+  const rehearsals = new RehearsalService({
+    site: deps.site,
+    store: deps.store,
+    fleet: deps.fleet,
+    checker,
+    now: deps.now ?? (() => new Date()),
+    speed: config.PHYGATE_REHEARSAL_SPEED ?? readConfig({}).PHYGATE_REHEARSAL_SPEED,
+    hub,
+    log: app.log,
+  });
+  app.addHook('onClose', async () => rehearsals.close());
   await app.register(healthRoutes, { site: deps.site });
   await app.register(whoamiRoutes);
   await app.register(siteRoutes, { site: deps.site, timeScale: deps.timeScale ?? 1 });
@@ -254,7 +267,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(metricsRoutes, { site: deps.site, ...(deps.drops ? { drops: deps.drops } : {}) });
   if (deps.traffic) await app.register(trafficRoutes, { traffic: deps.traffic });
   await app.register(planRoutes, { missions });
-  await app.register(missionRoutes, { missions, site: deps.site });
+  await app.register(missionRoutes, { missions, rehearsals, site: deps.site });
   const unstream = streamFleet(deps.site, deps.fleet, hub);
   app.addHook('onClose', async () => {
     unstream();
@@ -277,6 +290,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(mcpRoutes, {
     useCases: new UseCases({ audit: deps.store.audit, now, log: app.log }),
     missions,
+    rehearsals,
     stops,
     site: deps.site,
     timeScale: deps.timeScale ?? 1,

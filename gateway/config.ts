@@ -40,6 +40,7 @@ export const ConfigSchema = z.object({
   PHYGATE_OFFLINE_GRACE_S: z.coerce.number().positive().max(3600).default(60).describe('how long a step waits for its device to come back'),
   PHYGATE_COMMAND_TTL_S: z.coerce.number().positive().max(3600).default(10).describe('how long an order or machine command may take to reach its device; after that it is never sent'),
   PHYGATE_FLEET_SPEED: z.coerce.number().positive().max(1000).default(1).describe('time scale of the virtual fleet'),
+  PHYGATE_REHEARSAL_SPEED: z.coerce.number().positive().max(200).default(20).describe('time scale of a rehearsal on the virtual fleet (POST /v1/missions/{id}/rehearse)'),
   PHYGATE_RATE_LIMIT: z.coerce.number().int().positive().default(600).describe('requests per token per minute'),
   PHYGATE_RATE_LIMIT_ANONYMOUS: z.coerce.number().int().positive().default(60).describe('requests without a valid token per client address per minute'),
   PHYGATE_EVENT_STREAMS_PER_TOKEN: z.coerce.number().int().positive().default(8).describe('open event streams per token'),

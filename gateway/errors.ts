@@ -16,6 +16,8 @@ export const ERRORS = {
   PLAN_HASH_MISMATCH: { status: 409, message: 'the planHash does not match the plan that was checked' },
   REPORT_CHANGED: { status: 409, message: "checked again, the plan now runs on other devices than its report said; the mission has the new report: read it and approve again" },
   SCHEDULE_CHANGED: { status: 409, message: 'the other missions changed each time the plan was checked for approval; approve again' },
+  REHEARSAL_REQUIRED: { status: 409, message: "the site's policy asks for a successful rehearsal of this plan before it is approved: POST /v1/missions/{id}/rehearse" },
+  REHEARSAL_BUSY: { status: 409, message: 'a rehearsal is running; rehearse once it has ended' },
   BODY_TOO_LARGE: { status: 413, message: 'the body is larger than the limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send JSON with Content-Type: application/json' },
   PLAN_REJECTED: { status: 422, message: 'the plan failed its check; the report says why' },

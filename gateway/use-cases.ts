@@ -17,6 +17,7 @@ export const OPERATIONS = {
   'missions.submit': { role: 'agent', changes: true },
   'missions.get': { role: 'viewer', changes: false },
   'missions.list': { role: 'viewer', changes: false },
+  'missions.rehearse': { role: 'operator', changes: true },
   'missions.approve': { role: 'operator', changes: true },
   'missions.pause': { role: 'operator', changes: true },
   'missions.resume': { role: 'operator', changes: true },

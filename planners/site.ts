@@ -200,6 +200,11 @@ export const PoliciesSchema = z.strictObject({
    * plans charge robots.
    */
   charging: z.enum(['manual', 'auto']).default('manual'),
+  /**
+   * `required`: a mission is approved only once its plan (that plan hash) was rehearsed with
+   * success on a simulated fleet; `optional`: rehearsing is the operator's choice.
+   */
+  rehearsal: z.enum(['optional', 'required']).default('optional'),
 });
 
 /** A wall drawn in site.yaml, for a site without a Gazebo world: a box from one point to another. */

@@ -48,6 +48,8 @@ export interface VirtualAmrAdapterOptions extends AgvAdapterOptions {
   amr: Amr;
   /** Node the AMR starts on. */
   startNode: string;
+  /** Where it stands at start when that is not on its node (a robot stopped between two nodes); default: on the node. */
+  startPose?: { x: number; y: number; theta: number };
   /** State of charge at start, 0..1. */
   soc: number;
   /** Simulated seconds per real second. */
@@ -140,7 +142,8 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
     const node = this.options.site.node(this.options.startNode);
     if (!node) throw new Error(`start node '${this.options.startNode}' is not a node of the site`);
     const station = this.options.site.site.stations.find((s) => s.node === node.id);
-    this.pose = { x: node.x, y: node.y, theta: wrapAngle(station?.theta ?? 0) };
+    const at = this.options.startPose;
+    this.pose = at ? { x: at.x, y: at.y, theta: wrapAngle(at.theta) } : { x: node.x, y: node.y, theta: wrapAngle(station?.theta ?? 0) };
     this.lastNode = { id: node.id, sequenceId: 0 };
     this.soc = this.options.soc;
     this.options.created?.(this);

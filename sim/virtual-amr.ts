@@ -20,6 +20,8 @@ export interface VirtualAmrSettings {
   speed?: number;
   /** Station or node it starts on. Default: its home station. */
   startNode?: string;
+  /** Where it stands at start, when that is off its start node (a robot stopped between two nodes). */
+  startPose?: { x: number; y: number; theta: number };
   /** State of charge at start, 0..1. Default 0.9. */
   soc?: number;
   /** Real ms between state messages when nothing changes (the spec's upper bound is 30 s). Default 2000. */
@@ -87,6 +89,7 @@ export async function startVirtualAmr(settings: VirtualAmrSettings): Promise<Vir
     graph: settings.graph,
     amr,
     startNode: startNode.id,
+    ...(settings.startPose ? { startPose: settings.startPose } : {}),
     soc: settings.soc ?? 0.9,
     speed,
     tickMs: settings.tickMs ?? 50,

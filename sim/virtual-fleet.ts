@@ -21,6 +21,11 @@ export interface VirtualFleetOptions {
   soc?: number;
   /** Each device's login to the broker, as a real one has its own (none: connect anonymously). */
   credentials?: (deviceId: string) => MqttLogin | undefined;
+  /**
+   * Where each AMR starts, and how charged, when not at its home with `soc`: a rehearsal's fleet
+   * starts where the real one stands (gateway/rehearsal/world.ts).
+   */
+  start?: (amrId: string) => { node?: string; pose?: { x: number; y: number; theta: number }; soc?: number; loaded?: boolean } | undefined;
   /** Where a refused policy model is said (default: stderr). */
   log?: (line: string) => void;
   /** Devices the gateway withholds (sim/policy-gate.ts): not started, as a robot the gateway does not use stays parked. */
@@ -67,20 +72,22 @@ export async function startVirtualFleet(opts: VirtualFleetOptions): Promise<Virt
       if (d.kind === 'amr') {
         // A model that does not fit the contract: this AMR stays off, the rest of the fleet runs.
         if (refused.has(d.id)) continue;
-        amrs.set(
-          d.id,
-          await startVirtualAmr({
-            brokerUrl: opts.brokerUrl,
-            site: site.index,
-            graph: site.graph,
-            amrId: d.id,
-            ...(opts.interfaceName ? { interfaceName: opts.interfaceName } : {}),
-            speed: opts.speed ?? 1,
-            soc: opts.soc ?? 0.9,
-            ...loginOf(d.id),
-            ...(d.policy && pilot ? { pilot } : {}),
-          }),
-        );
+        const start = opts.start?.(d.id);
+        const amr = await startVirtualAmr({
+          brokerUrl: opts.brokerUrl,
+          site: site.index,
+          graph: site.graph,
+          amrId: d.id,
+          ...(opts.interfaceName ? { interfaceName: opts.interfaceName } : {}),
+          speed: opts.speed ?? 1,
+          soc: start?.soc ?? opts.soc ?? 0.9,
+          ...(start?.node ? { startNode: start.node } : {}),
+          ...(start?.pose ? { startPose: start.pose } : {}),
+          ...loginOf(d.id),
+          ...(d.policy && pilot ? { pilot } : {}),
+        });
+        amrs.set(d.id, amr);
+        if (start?.loaded) amr.receiveLoad();
       } else {
         machines.set(
           d.id,

@@ -263,6 +263,53 @@ const MISSION_EXAMPLE = {
   steps: [{ id: 'fetch', action: 'navigate', device: 'amr-1', status: 'pending', startedAt: null, endedAt: null, reason: null }],
 };
 
+// ---- Rehearsals (POST /v1/missions/{id}/rehearse) ---------------------------------------------
+
+const PlaceSchema = z.object({ x: z.number(), y: z.number() }).describe('site coordinates, metres');
+
+export const RehearsalViewSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(['running', 'succeeded', 'failed']).describe('succeeded: the mission succeeded on the rehearsal fleet and no robots came too close'),
+    planHash: z.string().describe('the plan hash it rehearsed; `rehearsal: required` lets only this hash be approved'),
+    requestedBy: z.string(),
+    startedAt: Time,
+    endedAt: Time.nullable(),
+    fleet: z.enum(['virtual']).nullable().describe('what it ran on: virtual devices in a world of their own (null while running)'),
+    speed: z.number().nullable().describe('how many times faster than real time it ran'),
+    outcome: z
+      .enum(['succeeded', 'failed', 'cancelled', 'timed_out', 'not_started'])
+      .nullable()
+      .describe('how the mission ended on the rehearsal fleet; null while running'),
+    reason: z.string().nullable().describe("the rehearsal mission's reason when it did not succeed"),
+    makespanS: z.number().nullable().describe('simulated seconds from approval to the end, on the rehearsal fleet'),
+    checkMakespanS: z.number().nullable().describe("the check's makespan, to compare with"),
+    minSeparation: z
+      .object({
+        robots: z.tuple([z.string(), z.string()]),
+        distanceM: z.number().describe('centre to centre'),
+        gapM: z.number().describe('distanceM less the radii of both footprint discs; below 0 they overlap'),
+        at: PlaceSchema,
+        near: z.string().describe('the nearest node'),
+        tS: z.number().describe('simulated seconds into the rehearsal'),
+      })
+      .nullable()
+      .describe('the closest any two robots came'),
+    problems: z.array(
+      z.object({
+        code: z.string().describe('ROBOTS_TOO_CLOSE, STEP_FAILED, REHEARSAL_TIMEOUT (errors), SLOWER_THAN_CHECKED (a warning)'),
+        severity: z.enum(['error', 'warning']),
+        message: z.string(),
+        robots: z.array(z.string()).optional(),
+        at: PlaceSchema.optional(),
+        near: z.string().optional(),
+        step: z.string().optional(),
+      }),
+    ),
+  })
+  .describe("The mission's newest rehearsal: its plan run on a simulated fleet before the real one");
+
+
 export const MissionViewSchema = z
   .object({
     ...missionHead,
@@ -272,6 +319,9 @@ export const MissionViewSchema = z
     steps: z.array(MissionStepViewSchema).describe('in plan order'),
     report: CheckReportSchema.describe("the check report the mission runs by (POST /v1/plans/check's shape): the approval's check once approved, else the submit's"),
     plan: z.looseObject({ name: z.string().optional(), goal: z.string().optional() }).describe('the plan as checked (GET /v1/schemas/plan.json)'),
+    rehearsal: RehearsalViewSchema.nullable()
+      .optional()
+      .describe('its newest rehearsal (POST /v1/missions/{id}/rehearse); null when it was never rehearsed. In the answers of GET /v1/missions/{id}, rehearse and approve'),
   })
   .describe('A mission with its plan, check report and steps')
   .meta({
@@ -470,3 +520,4 @@ export type MissionStep = z.infer<typeof MissionStepViewSchema>;
 export type MissionSummary = z.infer<typeof MissionSummarySchema>;
 export type Mission = z.infer<typeof MissionViewSchema>;
 export type StopRecord = z.infer<typeof StopRecordSchema>;
+export type Rehearsal = z.infer<typeof RehearsalViewSchema>;

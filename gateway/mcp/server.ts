@@ -16,6 +16,7 @@ import { ApiError } from '../errors.ts';
 import type { MissionService } from '../missions/service.ts';
 import { CheckReportSchema, IssueSchema, MissionListSchema, MissionViewSchema, RobotListSchema, SiteViewSchema, StopPressAnswerSchema, StopReleaseAnswerSchema } from '../api/schemas.ts';
 import { missionSummary, missionView } from '../missions/view.ts';
+import type { RehearsalService } from '../rehearsal/service.ts';
 import { CheckRequestSchema } from '../routes/plans.ts';
 import { robotView } from '../routes/robots.ts';
 import { siteView } from '../routes/site.ts';
@@ -29,6 +30,8 @@ const PLAN_FORMAT = readFileSync(new URL('../../planners/plan-format.md', import
 export interface McpDeps {
   useCases: UseCases;
   missions: MissionService;
+  /** Rehearsals (the `rehearse_mission` tool); without them the tool is not offered. */
+  rehearsals?: RehearsalService;
   stops: StopService;
   site: LoadedSite;
   /** How many times faster than real time the floor runs (GET /v1/site's timeScale). */
@@ -145,7 +148,7 @@ export function mcpServer(deps: McpDeps, caller: Caller): McpServer {
       outputSchema: MissionViewSchema,
       annotations: { readOnlyHint: true },
     },
-    (args) => tool(async () => ok(await run('missions.get', () => missionView(missions.get(args.id))))),
+    (args) => tool(async () => ok(await run('missions.get', () => missionView(missions.get(args.id), missions.rehearsalOf(args.id))))),
   );
 
   server.registerTool(
@@ -182,6 +185,24 @@ export function mcpServer(deps: McpDeps, caller: Caller): McpServer {
     },
     (args) => tool(async () => ok(missionView(await run('missions.approve', () => missions.approve(args.id, args.planHash, caller.principal.name))))),
   );
+
+  const { rehearsals } = deps;
+  if (rehearsals) {
+    server.registerTool(
+      'rehearse_mission',
+      {
+        title: 'Rehearse a mission on a simulated fleet',
+        description: `Runs the plan of a mission awaiting approval on a rehearsal fleet of virtual devices (never the real one), starting where the real robots stand. Answers at once with the rehearsal running; get_mission shows its outcome, makespan against the check's, the closest the robots came and its problems once it ended. Under the site's policy rehearsal: required, approval waits for a successful rehearsal of the same plan hash. ${need('missions.rehearse')}`,
+        inputSchema: { id: MissionId },
+        outputSchema: MissionViewSchema,
+      },
+      (args) =>
+        tool(async () => {
+          const record = await run('missions.rehearse', () => rehearsals.start(args.id, caller.principal.name), () => ({ status: 202 }));
+          return ok(missionView(missions.get(args.id), record), `mission ${args.id}: rehearsal ${record.id} is running; get_mission shows how it ends`);
+        }),
+    );
+  }
 
   for (const [name, op, what] of [
     ['pause_mission', 'missions.pause', 'Pauses a running mission: no new steps start, its AMRs pause.'],
@@ -246,7 +267,7 @@ export function mcpServer(deps: McpDeps, caller: Caller): McpServer {
     'mission',
     new ResourceTemplate('phygate://missions/{id}', { list: undefined }),
     { title: 'A mission', description: 'A mission with its plan, report and steps', mimeType: 'application/json' },
-    async (uri, vars) => json(uri, missionView(await run('missions.get', () => missions.get(String(vars.id))))),
+    async (uri, vars) => json(uri, await run('missions.get', () => missionView(missions.get(String(vars.id)), missions.rehearsalOf(String(vars.id))))),
   );
 
   server.registerPrompt(

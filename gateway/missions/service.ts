@@ -12,6 +12,7 @@ import { inThreadChecker, type CheckJob, type Checker } from '../checks/checker.
 import { ApiError } from '../errors.ts';
 import type { EventHub } from '../events.ts';
 import type { Store } from '../store/index.ts';
+import type { RehearsalRecord } from '../store/rehearsals.ts';
 import { commitmentsOf } from './commitments.ts';
 import {
   IdempotencyConflictError,
@@ -153,7 +154,7 @@ export class MissionService {
   /** `idempotencyScope`: whose the key is (the token's id); another token's same key is another key. */
   async submit(plan: Plan, actor: string, idempotencyKey?: string, idempotencyScope?: string): Promise<Submitted> {
     // A passing plan the site approves by policy is committed at once: it is checked as an approval is.
-    if (this.deps.site.index.site.policies.approval === 'when-pass') {
+    if (this.autoApproves()) {
       return this.committing(async () => this.submitChecked(plan, actor, await this.checkCurrent(plan), idempotencyKey, idempotencyScope));
     }
     return this.submitChecked(plan, actor, await this.check(plan), idempotencyKey, idempotencyScope);
@@ -164,7 +165,7 @@ export class MissionService {
     const status: MissionStatus =
       report.verdict === 'fail'
         ? 'rejected'
-        : this.deps.site.index.site.policies.approval === 'when-pass' && report.verdict === 'pass'
+        : this.autoApproves() && report.verdict === 'pass'
           ? 'approved'
           : 'awaiting_approval';
     // The store decides replays inside its transaction: same key and body → the first mission.
@@ -194,6 +195,21 @@ export class MissionService {
       if (err instanceof IdempotencyConflictError) throw idempotencyConflict(idempotencyKey!, err.missionId);
       throw err;
     }
+  }
+
+  /**
+   * Site policy `approval: when-pass` approves a passing plan at submit, unless the site asks
+   * for rehearsals (`rehearsal: required`): a plan is rehearsed while it awaits approval, so it
+   * waits for an operator.
+   */
+  private autoApproves(): boolean {
+    const { policies } = this.deps.site.index.site;
+    return policies.approval === 'when-pass' && policies.rehearsal !== 'required';
+  }
+
+  /** The mission's newest rehearsal, or null when it was never rehearsed (gateway/rehearsal/). */
+  rehearsalOf(id: string): RehearsalRecord | null {
+    return this.deps.store.rehearsals.latest(id) ?? null;
   }
 
   get(id: string): Mission {
@@ -228,6 +244,15 @@ export class MissionService {
     }
     if (hash !== mission.planHash) {
       throw new ApiError('PLAN_HASH_MISMATCH', `planHash ${hash} is not the hash of this mission's checked plan`, { expected: mission.planHash });
+    }
+    // Site policy `rehearsal: required`: this very plan must have run on a simulated fleet first.
+    if (this.deps.site.index.site.policies.rehearsal === 'required' && !this.deps.store.rehearsals.passed(id, hash)) {
+      const last = this.deps.store.rehearsals.latest(id);
+      const was = !last ? 'it was never rehearsed' : last.status === 'running' ? 'its rehearsal is still running' : last.planHash !== hash ? 'its rehearsal was of another plan' : 'its rehearsal failed';
+      throw new ApiError('REHEARSAL_REQUIRED', `the site's policy asks for a successful rehearsal of this plan before approval, and ${was}`, {
+        hint: last?.status === 'running' ? `wait for the rehearsal to end (GET /v1/missions/${id}), then approve` : `POST /v1/missions/${id}/rehearse, then approve once the rehearsal has succeeded`,
+        ...(last ? { rehearsal: { id: last.id, status: last.status } } : {}),
+      });
     }
     // The devices the report shows are kept while they can still take their roles.
     const before = (mission.report as CheckReport | null)?.assignments ?? {};

@@ -2,8 +2,30 @@
 // (their schemas are in gateway/api/schemas.ts).
 import type { z } from 'zod';
 import type { CheckReport } from '../../planners/report.ts';
-import { missionHead, MissionEventViewSchema, MissionStepViewSchema, MissionSummarySchema, MissionViewSchema, type Report } from '../api/schemas.ts';
+import { missionHead, MissionEventViewSchema, MissionStepViewSchema, MissionSummarySchema, MissionViewSchema, RehearsalViewSchema, type Report } from '../api/schemas.ts';
 import type { Mission, MissionEvent, MissionStep } from '../store/missions.ts';
+import type { RehearsalRecord } from '../store/rehearsals.ts';
+
+/** A rehearsal as API clients see it. */
+export function rehearsalView(r: RehearsalRecord): z.infer<typeof RehearsalViewSchema> {
+  const x = r.result;
+  return {
+    id: r.id,
+    status: r.status,
+    planHash: r.planHash,
+    requestedBy: r.requestedBy,
+    startedAt: r.startedAt,
+    endedAt: r.endedAt,
+    fleet: x?.fleet ?? null,
+    speed: x?.speed ?? null,
+    outcome: x?.outcome ?? null,
+    reason: x?.reason ?? null,
+    makespanS: x?.makespanS ?? null,
+    checkMakespanS: x?.checkMakespanS ?? null,
+    minSeparation: x?.minSeparation ?? null,
+    problems: x?.problems ?? [],
+  };
+}
 
 /** A step with its device resolved: the one it was dispatched to, else the one the check assigned. */
 function stepView(s: MissionStep, report: CheckReport | null): z.infer<typeof MissionStepViewSchema> {
@@ -15,8 +37,8 @@ function storyOf(m: Mission) {
   return { approvedBy: m.approvedBy, approvedAt: m.approvedAt, reason: m.reason, reasonStep: m.reasonStep, endedAt: m.endedAt };
 }
 
-/** The full mission as an API client sees it. */
-export function missionView(m: Mission): z.infer<typeof MissionViewSchema> {
+/** The full mission as an API client sees it; with `rehearsal` (the newest, or null for none), that too. */
+export function missionView(m: Mission, rehearsal?: RehearsalRecord | null): z.infer<typeof MissionViewSchema> {
   const report = m.report as CheckReport | null;
   return {
     ...headOf(m),
@@ -26,6 +48,7 @@ export function missionView(m: Mission): z.infer<typeof MissionViewSchema> {
     steps: m.steps.map((s) => stepView(s, report)),
     report: m.report as Report,
     plan: m.plan,
+    ...(rehearsal === undefined ? {} : { rehearsal: rehearsal && rehearsalView(rehearsal) }),
   };
 }
 

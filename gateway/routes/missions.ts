@@ -12,6 +12,8 @@ import { MissionEventPageSchema, MissionListSchema, MissionViewSchema, PLAN_EXAM
 import { ApiError, type ErrorCode } from '../errors.ts';
 import type { MissionService } from '../missions/service.ts';
 import { missionEventView, missionSummary, missionView } from '../missions/view.ts';
+import type { RehearsalService } from '../rehearsal/service.ts';
+import type { Mission } from '../store/missions.ts';
 import { restConfig } from '../use-cases.ts';
 import { EVENTS_LIMIT_MAX, EVENTS_PAGE } from '../store/missions.ts';
 
@@ -30,7 +32,10 @@ const changesMission = <C extends ErrorCode>(...conflicts: C[]) => ({
   ...refusals<(typeof TOKEN_REFUSALS)[number] | 'FORBIDDEN' | (typeof BODY_REFUSALS)[number] | 'NOT_FOUND' | C>(...TOKEN_REFUSALS, 'FORBIDDEN', ...BODY_REFUSALS, 'NOT_FOUND', ...conflicts),
 });
 
-export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; site: LoadedSite }> = async (app, { missions, site }) => {
+export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; rehearsals: RehearsalService; site: LoadedSite }> = async (app, { missions, rehearsals, site }) => {
+  /** One mission with its newest rehearsal. */
+  const full = (m: Mission) => missionView(m, missions.rehearsalOf(m.id));
+
   app.post(
     '/v1/missions',
     {
@@ -103,7 +108,7 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         response: { 200: MissionViewSchema, ...refusals(...TOKEN_REFUSALS, 'VALIDATION_FAILED', 'NOT_FOUND') },
       },
     },
-    async (req) => missionView(missions.get(req.params.id)),
+    async (req) => full(missions.get(req.params.id)),
   );
 
   app.get(
@@ -169,10 +174,30 @@ export const missionRoutes: FastifyPluginAsyncZod<{ missions: MissionService; si
         description: 'The planHash must be the one in the mission\'s report. The plan is checked again against the fleet as it is now; a plan that now fails is not approved (422 with the new report).',
         params: MissionIdParams,
         body: z.strictObject({ planHash: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest') }).meta({ examples: [{ planHash: 'a3f1c2d4e5b6a7980123456789abcdef0123456789abcdef0123456789abcdef' }] }),
-        response: changesMission('INVALID_TRANSITION', 'PLAN_HASH_MISMATCH', 'REPORT_CHANGED', 'SCHEDULE_CHANGED', 'PLAN_REJECTED', 'CHECK_TIMEOUT'),
+        response: changesMission('INVALID_TRANSITION', 'PLAN_HASH_MISMATCH', 'REPORT_CHANGED', 'SCHEDULE_CHANGED', 'REHEARSAL_REQUIRED', 'PLAN_REJECTED', 'CHECK_TIMEOUT'),
       },
     },
-    async (req) => missionView(await missions.approve(req.params.id, req.body.planHash, req.principal!.name)),
+    async (req) => full(await missions.approve(req.params.id, req.body.planHash, req.principal!.name)),
+  );
+
+  app.post(
+    '/v1/missions/:id/rehearse',
+    {
+      config: { ...restConfig('missions.rehearse'), bodyOptional: true },
+      schema: {
+        tags: ['missions'],
+        summary: 'Rehearse the plan on a simulated fleet before approving it',
+        description:
+          "Runs the plan of a mission awaiting approval on a rehearsal fleet: virtual devices in a world of their own (their own broker and store), starting where the real robots stand, at PHYGATE_REHEARSAL_SPEED times real time. The real fleet is never commanded. Answers 202 at once with the mission and its `rehearsal` running; when it ends, GET /v1/missions/{id} has the outcome, the makespan against the check's, the closest the robots came and the problems (robots too close, naming them and the place; a failed step), and a `rehearsal` event is sent. One rehearsal runs at a time (REHEARSAL_BUSY). Under the site's `rehearsal: required` an approval waits for a successful rehearsal of the same plan hash.",
+        params: MissionIdParams,
+        body: z.strictObject({}).nullish(),
+        response: { 202: MissionViewSchema, ...refusals(...TOKEN_REFUSALS, 'FORBIDDEN', ...BODY_REFUSALS, 'NOT_FOUND', 'INVALID_TRANSITION', 'REHEARSAL_BUSY') },
+      },
+    },
+    async (req, reply) => {
+      rehearsals.start(req.params.id, req.principal!.name);
+      return reply.code(202).send(full(missions.get(req.params.id)));
+    },
   );
 
   app.post(

@@ -270,6 +270,22 @@ export const MIGRATIONS: readonly string[] = [
   -- row's hash, so the rows before this migration verify as they did.
   ALTER TABLE audit ADD COLUMN operation TEXT;
   `,
+  `
+  -- Rehearsals: a mission's plan run on a simulated fleet before the real one
+  -- (gateway/rehearsal/). One row per rehearsal, for the plan hash it ran; result holds its
+  -- outcome, makespan, the robots' closest approach and its problems (JSON), once it has ended.
+  CREATE TABLE rehearsals (
+    id TEXT PRIMARY KEY,
+    mission_id TEXT NOT NULL REFERENCES missions (id),
+    plan_hash TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    requested_by TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    result TEXT
+  ) STRICT;
+  CREATE INDEX rehearsals_mission ON rehearsals (mission_id, id);
+  `,
 ];
 
 /** The schema version a database has once every migration ran. */

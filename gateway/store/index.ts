@@ -5,6 +5,7 @@ export { StoreOpenError } from './database.ts';
 import { DeviceCredentialStore } from './device-credentials.ts';
 import { MissionStore } from './missions.ts';
 import { OutboxStore } from './outbox.ts';
+import { RehearsalStore } from './rehearsals.ts';
 import { StopStore } from './stops.ts';
 import { TokenStore } from './tokens.ts';
 import { TrafficStore } from './traffic.ts';
@@ -16,6 +17,8 @@ export interface Store {
   deviceCredentials: DeviceCredentialStore;
   missions: MissionStore;
   outbox: OutboxStore;
+  /** Missions' plans run on a simulated fleet first (gateway/rehearsal/). */
+  rehearsals: RehearsalStore;
   stops: StopStore;
   tokens: TokenStore;
   traffic: TrafficStore;
@@ -30,6 +33,7 @@ export function openStore(dataDir: string): Store {
     deviceCredentials: new DeviceCredentialStore(db),
     missions: new MissionStore(db),
     outbox: new OutboxStore(db),
+    rehearsals: new RehearsalStore(db),
     stops: new StopStore(db),
     tokens: new TokenStore(db),
     traffic: new TrafficStore(db),

@@ -20,6 +20,7 @@ export type {
   MissionStep,
   MissionSummary,
   Obstacle,
+  Rehearsal,
   Report,
   SiteDevice,
   SiteView,

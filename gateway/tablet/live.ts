@@ -13,6 +13,8 @@ export interface LiveHandlers {
   device(d: DeviceState): void;
   mission(e: { id: string; status: string; reason?: string }): void;
   step(e: { missionId: string; step: string; status: string; reason?: string; device?: string }): void;
+  /** A rehearsal started or ended (README, "Rehearsal"). */
+  rehearsal(e: { id: string; missionId: string; status: string }): void;
   stop(s: StopRecord): void;
   released(e: { released: StopRecord[] }): void;
   alert(e: { message: string; missionId?: string; step?: string; device?: string }): void;
@@ -68,6 +70,7 @@ export class Live {
     listen<DeviceState>('device', (d) => this.on.device(d));
     listen<Parameters<LiveHandlers['mission']>[0]>('mission', (d) => this.on.mission(d));
     listen<Parameters<LiveHandlers['step']>[0]>('step', (d) => this.on.step(d));
+    listen<Parameters<LiveHandlers['rehearsal']>[0]>('rehearsal', (d) => this.on.rehearsal(d));
     listen<StopRecord>('stop', (d) => this.on.stop(d));
     listen<{ released: StopRecord[] }>('stop.released', (d) => this.on.released(d));
     listen<Parameters<LiveHandlers['alert']>[0]>('alert', (d) => this.on.alert(d));

@@ -172,6 +172,7 @@ async function start(token: string, who: Whoami): Promise<void> {
       }
       missions.step(e);
     },
+    rehearsal: (e) => missions.rehearsal(e),
     stop: (s) => {
       stop.stopped(s);
       void stopHistory.refresh();

@@ -5,7 +5,7 @@
 // is comes from the gateway's answers (so a reload shows it too); step events update it live.
 import { ApiError, type Api, type Mission, type MissionSummary, type Report } from './api.ts';
 import { h, keyedList } from './dom.ts';
-import { clock, devicesUsed, duration, hhmm, MISSION_WORDS, STEP_WORDS, VERDICT_WORDS } from './words.ts';
+import { clock, devicesUsed, duration, hhmm, MISSION_WORDS, rehearsalWords, STEP_WORDS, VERDICT_WORDS } from './words.ts';
 
 const ACTIVE = 'awaiting_approval,approved,running,paused';
 const FINISHED = 'succeeded,failed,cancelled';
@@ -25,6 +25,10 @@ function plainError(e: unknown): string {
       return 'Checked again against the fleet as it is now, the plan fails; it cannot be approved.';
     case 'REPORT_CHANGED':
       return 'Checked again, the plan would now run on other devices. The report shown is the new one: read it, then approve again.';
+    case 'REHEARSAL_REQUIRED':
+      return 'This site approves a plan only after it rehearsed with success. Press Rehearse, wait for its result, then approve.';
+    case 'REHEARSAL_BUSY':
+      return 'Another mission is being rehearsed. Try again once it has ended.';
     case 'INVALID_TRANSITION':
       return `This mission has moved on: ${e.message}.`;
     case 'FORBIDDEN':
@@ -128,6 +132,12 @@ export class MissionsView {
     this.refreshSoon();
   }
 
+  /** A rehearsal started or ended: the mission's detail (which holds it) is read again. */
+  rehearsal(e: { missionId: string }): void {
+    this.details.delete(e.missionId);
+    this.refreshSoon();
+  }
+
   /** A mission's name as people know it (asked of the gateway if this page has not seen the mission yet). */
   async nameOf(id: string): Promise<string> {
     const known = [...this.active, ...this.finished].find((m) => m.id === id);
@@ -170,7 +180,7 @@ export class MissionsView {
     const awaiting = this.active.filter((m) => m.status === 'awaiting_approval');
     const running = this.active.filter((m) => m.status !== 'awaiting_approval');
     const state = (m: MissionSummary) =>
-      JSON.stringify([m.status, m.updatedAt, m.reason, m.steps.map((s) => [s.status, s.device, s.reason]), this.details.has(m.id), this.pictures.has(m.id), this.errors.get(m.id), this.busy.has(m.id), this.confirming?.startsWith(`${m.id}:`) ? this.confirming : '', this.stopped]);
+      JSON.stringify([m.status, m.updatedAt, m.reason, m.steps.map((s) => [s.status, s.device, s.reason]), this.details.has(m.id), this.details.get(m.id)?.rehearsal?.id, this.details.get(m.id)?.rehearsal?.status, this.pictures.has(m.id), this.errors.get(m.id), this.busy.has(m.id), this.confirming?.startsWith(`${m.id}:`) ? this.confirming : '', this.stopped]);
     keyedList(this.lists.awaiting, awaiting, (m) => m.id, state, (m) => this.awaitingCard(m));
     keyedList(this.lists.running, running, (m) => m.id, state, (m) => this.runningCard(m));
     keyedList(this.lists.finished, this.finished, (m) => m.id, (m) => JSON.stringify([m.status, m.updatedAt, m.reason]), (m) => this.finishedCard(m));
@@ -212,11 +222,23 @@ export class MissionsView {
               ),
             )
         : h('p', { class: 'loading' }, 'Loading the report…'),
+      report ? this.rehearsalOf(detail) : null,
       picture
         ? h('button', { class: 'picture', type: 'button', 'aria-label': `Enlarge the route picture of ${name}`, onclick: () => this.o.showPicture(picture, alt) }, h('img', { src: picture, alt }))
         : null,
       this.o.canOperate && report
         ? this.actions(m, [
+            // A rehearsal moves no real robot: it runs at once, without a question.
+            detail.rehearsal?.status === 'running'
+              ? undefined
+              : {
+                  label: 'Rehearse',
+                  cls: 'rehearse',
+                  run: async () => {
+                    this.details.delete(m.id);
+                    await this.o.api.json('POST', `/v1/missions/${m.id}/rehearse`, {});
+                  },
+                },
             {
               label: 'Approve',
               cls: 'approve',
@@ -233,6 +255,23 @@ export class MissionsView {
           ])
         : null,
       this.errorOf(m.id),
+    );
+  }
+
+  /** The rehearsal's result beside the check's: what it found, robots and places named. */
+  private rehearsalOf(detail: Mission): HTMLElement {
+    const r = detail.rehearsal;
+    return h(
+      'div',
+      { class: `rehearsal rehearsal-${r?.status ?? 'none'}`, 'aria-label': 'Rehearsal on the simulated fleet' },
+      h('p', null, rehearsalWords(r, detail.report.planHash)),
+      r && r.status !== 'running' && r.problems.length > 0
+        ? h(
+            'ul',
+            { class: 'issues', 'aria-label': 'What the rehearsal found' },
+            ...r.problems.map((p) => h('li', { class: `issue ${p.severity}` }, h('strong', null, `${p.severity === 'error' ? 'Problem' : 'Warning'}: `), p.message)),
+          )
+        : null,
     );
   }
 

@@ -1,6 +1,6 @@
 // What the tablet says, in the shop floor's words: durations, times, device and mission states,
 // and the colour class that goes with each state (style.css holds the colours).
-import type { DevicePolicy, DeviceState, MissionStatus, Report, StepStatus, TrafficWait } from './api.ts';
+import type { DevicePolicy, DeviceState, MissionStatus, Rehearsal, Report, StepStatus, TrafficWait } from './api.ts';
 
 export function duration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
@@ -131,4 +131,20 @@ export function interventionsByReason(p: DevicePolicy): string[] {
 
 export function timesWords(n: number): string {
   return n === 1 ? 'once' : `${n} times`;
+}
+
+/**
+ * A rehearsal's result in a line, to read beside the check: how it ended, how long it took
+ * against the check's estimate, and how close the robots came. `planHash`: the plan awaiting
+ * approval; a rehearsal of another plan says so.
+ */
+export function rehearsalWords(r: Rehearsal | null | undefined, planHash: string): string {
+  if (!r) return 'Not rehearsed yet.';
+  if (r.status === 'running') return 'Rehearsing on the simulated fleet…';
+  const of = r.planHash === planHash ? '' : ' (of an earlier plan)';
+  const head = r.status === 'succeeded' ? `Rehearsal passed${of}` : `Rehearsal failed${of}`;
+  const took = r.makespanS !== null && r.checkMakespanS !== null ? `: took ${duration(r.makespanS)} (the check: ${duration(r.checkMakespanS)})` : r.reason ? `: ${r.reason}` : '';
+  const s = r.minSeparation;
+  const apart = s ? `; closest robots ${s.robots.join(' and ')}, ${s.distanceM.toFixed(1)} m apart near ${s.near}` : '';
+  return `${head}${took}${apart}.`;
 }

@@ -35,6 +35,7 @@ const ROUTES: RouteCase[] = [
   { method: 'POST', url: '/v1/stop/release', role: 'operator', body: () => ({ ack: true }) },
   { method: 'POST', url: '/v1/plans/check', role: 'agent', body: () => ({ plan: canonicalPlan() }) },
   { method: 'POST', url: '/v1/missions', role: 'agent', body: () => ({ plan: canonicalPlan() }) },
+  { method: 'POST', url: '/v1/missions/:id/rehearse', role: 'operator', body: () => ({}) },
   { method: 'POST', url: '/v1/missions/:id/approve', role: 'operator', body: (planHash) => ({ planHash }) },
   { method: 'POST', url: '/v1/missions/:id/cancel', role: 'operator', body: () => ({ reason: 'auth test' }) },
   { method: 'POST', url: '/v1/missions/:id/pause', role: 'operator', body: () => ({}) },

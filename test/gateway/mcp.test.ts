@@ -38,7 +38,7 @@ const refusal = (r: CallToolResult): unknown => {
   return last?.type === 'text' ? JSON.parse(last.text) : undefined;
 };
 
-const TOOLS = ['approve_mission', 'cancel_mission', 'check_plan', 'get_mission', 'get_site', 'list_missions', 'list_robots', 'pause_mission', 'release_stop', 'resume_mission', 'stop', 'submit_mission'];
+const TOOLS = ['approve_mission', 'cancel_mission', 'check_plan', 'get_mission', 'get_site', 'list_missions', 'list_robots', 'pause_mission', 'rehearse_mission', 'release_stop', 'resume_mission', 'stop', 'submit_mission'];
 
 t.test('the tools are listed with input and output schemas', async (t) => {
   const { h, url } = await listening(t);
@@ -131,6 +131,25 @@ t.test('approve: a viewer or an agent is refused with FORBIDDEN, an operator app
   t.ok(missing.isError);
   t.match(refusal(missing), { code: 'NOT_FOUND' });
   t.ok(h.store.audit.verify().ok, 'the chain verifies with operation rows in it');
+});
+
+t.test('rehearse_mission: an agent is refused, an operator starts a rehearsal that get_mission shows when it ends', async (t) => {
+  const { h, url } = await listening(t);
+  const agent = await connect(t, url, as(h, 'agent'));
+  const plan = { schema: 'phygate.plan/v1', name: 'park', steps: [{ id: 'go', action: 'navigate', device: 'amr-1', params: { to: 'park-1' } }] };
+  const { mission } = (await call(agent, 'submit_mission', { plan })).structuredContent as { mission: { id: string } };
+  t.match(refusal(await call(agent, 'rehearse_mission', { id: mission.id })), { code: 'FORBIDDEN' });
+  const operator = await connect(t, url, as(h, 'operator'));
+  const r = await call(operator, 'rehearse_mission', { id: mission.id });
+  t.notOk(r.isError, text(r));
+  t.match(r.structuredContent, { id: mission.id, status: 'awaiting_approval', rehearsal: { status: 'running', requestedBy: 'operator-test' } });
+  const ended = await until('the rehearsal to end', async () => {
+    const m = (await call(operator, 'get_mission', { id: mission.id })).structuredContent as { rehearsal: { status: string; outcome: string } };
+    return m.rehearsal.status !== 'running' ? m.rehearsal : undefined;
+  });
+  t.match(ended, { status: 'succeeded', outcome: 'succeeded' });
+  const rows = h.store.audit.list().filter((e) => e.operation === 'missions.rehearse');
+  t.match(rows, [{ actor: 'agent-test', status: 403, code: 'FORBIDDEN' }, { actor: 'operator-test', status: 202, code: null }], 'both tries audited with the operation');
 });
 
 t.test('STOP from a viewer token works through StopService and is audited with its operation', async (t) => {

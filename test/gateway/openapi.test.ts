@@ -141,6 +141,7 @@ t.test('the OpenAPI description is valid, and every operation answers each docum
     'missions.cancel': { method: 'POST', url: missionPath('m_none', '/cancel'), body: {} },
     'missions.pause': { method: 'POST', url: missionPath('m_none', '/pause'), body: {} },
     'missions.resume': { method: 'POST', url: missionPath('m_none', '/resume'), body: {} },
+    'missions.rehearse': { method: 'POST', url: missionPath('m_none', '/rehearse'), body: {} },
     'events.stream': { method: 'GET', url: '/v1/events' },
     'stop.press': { method: 'POST', url: '/v1/stop', body: {} },
     'stop.list': { method: 'GET', url: '/v1/stop' },
@@ -171,9 +172,9 @@ t.test('the OpenAPI description is valid, and every operation answers each docum
 
   const BEHIND_TOKEN = [...ops.keys()].filter((id) => id !== 'health.read');
   const RATE_LIMITED = BEHIND_TOKEN.filter((id) => id !== 'stop.press');
-  const ABOVE_VIEWER = ['plans.check', 'missions.submit', 'missions.approve', 'missions.cancel', 'missions.pause', 'missions.resume', 'stop.release', 'audit.list', 'tokens.revoke'];
-  const READ_BODIES = ['plans.check', 'missions.submit', 'missions.approve', 'missions.cancel', 'missions.pause', 'missions.resume', 'stop.release', 'mcp.call'];
-  const WITH_PATH_ID = ['robots.get', 'missions.get', 'missions.events', 'missions.planSvg', 'missions.approve', 'missions.cancel', 'missions.pause', 'missions.resume', 'tokens.revoke'];
+  const ABOVE_VIEWER = ['plans.check', 'missions.submit', 'missions.approve', 'missions.cancel', 'missions.pause', 'missions.resume', 'missions.rehearse', 'stop.release', 'audit.list', 'tokens.revoke'];
+  const READ_BODIES = ['plans.check', 'missions.submit', 'missions.approve', 'missions.cancel', 'missions.pause', 'missions.resume', 'missions.rehearse', 'stop.release', 'mcp.call'];
+  const WITH_PATH_ID = ['robots.get', 'missions.get', 'missions.events', 'missions.planSvg', 'missions.approve', 'missions.cancel', 'missions.pause', 'missions.resume', 'missions.rehearse', 'tokens.revoke'];
   const LONG_ID = 'x'.repeat(101);
 
   type Case = [op: string, status: number, request: InjectOptions | (() => InjectOptions | Promise<InjectOptions>)];
@@ -228,6 +229,8 @@ t.test('the OpenAPI description is valid, and every operation answers each docum
     ['missions.approve', 400, { method: 'POST', url: missionPath(first.id, '/approve'), ...json('operator', { planHash: 'x' }) }],
     ['missions.approve', 409, { method: 'POST', url: missionPath(first.id, '/approve'), ...json('operator', { planHash: 'b'.repeat(64) }) }],
     ['missions.cancel', 400, { method: 'POST', url: missionPath(first.id, '/cancel'), ...json('operator', { reason: 5 }) }],
+    ['missions.rehearse', 400, { method: 'POST', url: missionPath(first.id, '/rehearse'), ...json('operator', { x: 1 }) }],
+    ['missions.rehearse', 202, { method: 'POST', url: missionPath(first.id, '/rehearse'), ...json('operator', {}) }],
     ['missions.pause', 400, { method: 'POST', url: missionPath(first.id, '/pause'), ...json('operator', { x: 1 }) }],
     ['missions.resume', 400, { method: 'POST', url: missionPath(first.id, '/resume'), ...json('operator', { x: 1 }) }],
     ['stop.release', 400, { method: 'POST', url: '/v1/stop/release', ...json('operator', { ack: false }) }],
@@ -270,6 +273,7 @@ t.test('the OpenAPI description is valid, and every operation answers each docum
     ['missions.cancel', 200, { method: 'POST', url: missionPath(running.id, '/cancel'), ...json('operator', { reason: 'done testing' }) }],
     ['missions.cancel', 409, { method: 'POST', url: missionPath(running.id, '/cancel'), ...json('operator', {}) }],
     ['missions.pause', 409, { method: 'POST', url: missionPath(running.id, '/pause'), ...json('operator', {}) }],
+    ['missions.rehearse', 409, { method: 'POST', url: missionPath(running.id, '/rehearse'), ...json('operator', {}) }],
   );
 
   // ---- Calling ---------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 // What the tablet says, in the shop floor's words: durations, device states, the devices a plan uses,
-// whom a waiting robot waits for and why, and the policy that drives a robot with its shield's interventions.
+// whom a waiting robot waits for and why, the policy that drives a robot with its shield's
+// interventions, and a rehearsal's result.
 import t from 'tap';
-import { clock, dayClock, devicesUsed, deviceStateWords, deviceTone, duration, hhmm, interventionsByReason, percent, policyWords, timesWords, waitReason, waitWords } from '../../gateway/tablet/words.ts';
+import type { Rehearsal } from '../../gateway/tablet/api.ts';
+import { clock, dayClock, devicesUsed, deviceStateWords, deviceTone, duration, hhmm, interventionsByReason, percent, policyWords, rehearsalWords, timesWords, waitReason, waitWords } from '../../gateway/tablet/words.ts';
 
 t.test('a robot waits for another that holds the node, is too close to it, or is scheduled there first', async (t) => {
   t.equal(waitWords({ device: 'amr-1', node: 'sa-2', why: 'held', missionId: 'm_01ABC' }), 'waits for amr-1 (mission m_01ABC): it holds sa-2');
@@ -55,4 +57,28 @@ t.test('a record of today by its time, one of another day with its day', async (
   const before = new Date(now.getTime() - 3 * 86_400_000);
   t.not(dayClock(before.toISOString()), clock(before));
   t.ok(dayClock(before.toISOString()).endsWith(clock(before)), 'the day, then the time');
+});
+
+t.test("a rehearsal's result reads beside the check: how it ended, its time against the check's, the closest robots", async (t) => {
+  const base: Rehearsal = {
+    id: 'rh_1',
+    status: 'succeeded',
+    planHash: 'h1',
+    requestedBy: 'tablet-1',
+    startedAt: '2026-11-24T08:00:00.000Z',
+    endedAt: '2026-11-24T08:00:03.000Z',
+    fleet: 'virtual',
+    speed: 20,
+    outcome: 'succeeded',
+    reason: null,
+    makespanS: 44.6,
+    checkMakespanS: 28.7,
+    minSeparation: { robots: ['amr-1', 'amr-2'], distanceM: 2.5, gapM: 1.5, at: { x: 8, y: 4 }, near: 'sa-2', tS: 12 },
+    problems: [],
+  };
+  t.equal(rehearsalWords(undefined, 'h1'), 'Not rehearsed yet.');
+  t.equal(rehearsalWords({ ...base, status: 'running', outcome: null }, 'h1'), 'Rehearsing on the simulated fleet…');
+  t.equal(rehearsalWords(base, 'h1'), 'Rehearsal passed: took 45 s (the check: 29 s); closest robots amr-1 and amr-2, 2.5 m apart near sa-2.');
+  t.equal(rehearsalWords({ ...base, status: 'failed', minSeparation: null }, 'h2'), 'Rehearsal failed (of an earlier plan): took 45 s (the check: 29 s).');
+  t.equal(rehearsalWords({ ...base, status: 'failed', makespanS: null, reason: 'its approval was refused', minSeparation: null }, 'h1'), 'Rehearsal failed: its approval was refused.');
 });
