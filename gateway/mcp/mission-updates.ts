@@ -71,8 +71,6 @@ export class MissionUpdates {
   private readonly subscribed = new Set<string>();
   private stream: AbortController | undefined;
   private retry: NodeJS.Timeout | undefined;
-  /** Resolves once the open stream answered (tests wait for it before changing a mission). */
-  ready: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: MissionUpdatesOptions) {}
 
@@ -99,12 +97,9 @@ export class MissionUpdates {
   private open(): void {
     const stream = new AbortController();
     this.stream = stream;
-    let answered!: () => void;
-    this.ready = new Promise((resolve) => (answered = resolve));
     void (async () => {
       try {
         const res = await fetch(this.opts.eventsUrl, { headers: { authorization: `Bearer ${this.opts.token}`, accept: 'text/event-stream' }, signal: stream.signal });
-        answered();
         if (!res.ok || !res.body) throw new Error(`HTTP ${res.status} ${await res.text()}`);
         for await (const e of readEvents(res.body)) {
           const id = missionOfEvent(e);
@@ -112,7 +107,6 @@ export class MissionUpdates {
         }
         throw new Error('the stream ended');
       } catch (err) {
-        answered();
         if (stream.signal.aborted) return;
         this.opts.warn(`the gateway's event stream (${this.opts.eventsUrl.href}): ${(err as Error).message}; mission updates resume when it is back`);
         this.stream = undefined;
