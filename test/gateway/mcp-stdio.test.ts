@@ -48,7 +48,7 @@ t.test('an MCP client on stdio calls the gateway through phygate mcp', async (t)
   client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updated.push(n.params.uri));
   const submitted = (await client.callTool({ name: 'submit_mission', arguments: { plan: canonicalPlan() } })) as CallToolResult;
   const uri = `phygate://missions/${(submitted.structuredContent as { mission: { id: string } }).mission.id}`;
-  await t.rejects(client.subscribeResource({ uri: 'phygate://missions/no-such-mission' }), /no mission 'no-such-mission'/, 'a mission that does not exist is refused as a read is');
+  await t.rejects(client.subscribeResource({ uri: 'phygate://missions/no-such-mission' }), { code: -32602, message: /no mission 'no-such-mission'/ }, 'a mission that does not exist is refused as a read is');
   const streams = hub.subscribers;
   await client.subscribeResource({ uri });
   await until("it follows the gateway's event stream", () => hub.subscribers === streams + 1);
