@@ -4,7 +4,7 @@
 // through UseCases.run, so it needs the role REST needs and leaves the audit row REST leaves.
 import { readFileSync } from 'node:fs';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { MISSION_STATUSES } from '../../planners/mission.ts';
 import { PlanSchema, type Plan } from '../../planners/plan.ts';
@@ -267,7 +267,15 @@ export function mcpServer(deps: McpDeps, caller: Caller): McpServer {
     'mission',
     new ResourceTemplate('phygate://missions/{id}', { list: undefined }),
     { title: 'A mission', description: 'A mission with its plan, report and steps', mimeType: 'application/json' },
-    async (uri, vars) => json(uri, await run('missions.get', () => missionView(missions.get(String(vars.id)), missions.rehearsalOf(String(vars.id))))),
+    async (uri, vars) => {
+      try {
+        return json(uri, await run('missions.get', () => missionView(missions.get(String(vars.id)), missions.rehearsalOf(String(vars.id)))));
+      } catch (err) {
+        // Answered as the SDK answers a URI no resource matches, not as an internal error.
+        if (err instanceof ApiError && err.code === 'NOT_FOUND') throw new McpError(ErrorCode.InvalidParams, `Resource ${uri.href} not found: ${err.message}`);
+        throw err;
+      }
+    },
   );
 
   server.registerPrompt(

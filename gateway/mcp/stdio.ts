@@ -1,6 +1,8 @@
 // `phygate mcp --url --token`: an MCP server on stdio for clients that start a process, whose
 // every request is passed on to a gateway's /mcp with the token. The gateway decides everything
-// (roles, audit, STOP); this only carries messages, so both doors stay one.
+// (roles, audit, STOP); this only carries messages, so both doors stay one. It adds what the
+// stateless HTTP door cannot offer: subscriptions to a mission (phygate://missions/{id}), whose
+// changes it learns from the gateway's event stream (mission-updates.ts).
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -15,7 +17,10 @@ import {
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   ReadResourceRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { MissionUpdates } from './mission-updates.ts';
 
 export interface StdioProxyOptions {
   /** The gateway's base URL (http://host:8080) or its /mcp endpoint. */
@@ -25,6 +30,8 @@ export interface StdioProxyOptions {
   /** Default: this process's stdin and stdout. */
   stdin?: Readable;
   stdout?: Writable;
+  /** Where problems with the gateway's event stream are told (stderr for `phygate mcp`). */
+  warn?: (line: string) => void;
 }
 
 /** The /mcp endpoint of a gateway given by its base URL or by the endpoint itself. */
@@ -41,19 +48,36 @@ export async function runStdioProxy(opts: StdioProxyOptions): Promise<{ closed: 
   const caps = upstream.getServerCapabilities() ?? {};
   const server = new Server(
     { name: 'phygate', version: opts.version },
-    { capabilities: { tools: {}, resources: {}, prompts: {} }, ...(upstream.getInstructions() ? { instructions: upstream.getInstructions()! } : {}) },
+    { capabilities: { tools: {}, resources: { subscribe: true }, prompts: {} }, ...(upstream.getInstructions() ? { instructions: upstream.getInstructions()! } : {}) },
   );
+  const updates = new MissionUpdates({
+    eventsUrl: new URL(`${mcpEndpoint(opts.url).pathname.replace(/\/mcp$/, '')}/v1/events`, opts.url),
+    token: opts.token,
+    updated: (uri) => void server.sendResourceUpdated({ uri }).catch(() => undefined),
+    warn: opts.warn ?? (() => undefined),
+  });
   server.setRequestHandler(ListToolsRequestSchema, (req) => upstream.listTools(req.params));
   // The gateway's answer as it is, refusals (isError) included: the result is not re-validated here.
   server.setRequestHandler(CallToolRequestSchema, (req) => upstream.callTool(req.params));
   server.setRequestHandler(ListResourcesRequestSchema, (req) => upstream.listResources(req.params));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, (req) => upstream.listResourceTemplates(req.params));
   server.setRequestHandler(ReadResourceRequestSchema, (req) => upstream.readResource(req.params));
+  // Reading the resource first: a mission that does not exist, or a token that may not read it, is refused as a read is.
+  server.setRequestHandler(SubscribeRequestSchema, async (req) => {
+    await upstream.readResource({ uri: req.params.uri });
+    updates.subscribe(req.params.uri);
+    return {};
+  });
+  server.setRequestHandler(UnsubscribeRequestSchema, (req) => {
+    updates.unsubscribe(req.params.uri);
+    return {};
+  });
   server.setRequestHandler(ListPromptsRequestSchema, (req) => (caps.prompts ? upstream.listPrompts(req.params) : { prompts: [] }));
   server.setRequestHandler(GetPromptRequestSchema, (req) => upstream.getPrompt(req.params));
   const transport = new StdioServerTransport(opts.stdin, opts.stdout);
   const closed = new Promise<void>((resolve) => {
     server.onclose = () => {
+      updates.close();
       void upstream.close();
       resolve();
     };
@@ -83,7 +107,7 @@ export async function mcpCommand(argv: string[], version: string, err: (line: st
   }
   let proxy: Awaited<ReturnType<typeof runStdioProxy>>;
   try {
-    proxy = await runStdioProxy({ url: url.href, token: values.token, version });
+    proxy = await runStdioProxy({ url: url.href, token: values.token, version, warn: err });
   } catch (e) {
     err(`cannot connect to the gateway's MCP server at ${url.href}: ${(e as Error).message}`);
     return 2;

@@ -4,9 +4,11 @@
 import { once } from 'node:events';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import t from 'tap';
+import { EventHub } from '../../gateway/events.ts';
 import { childEnv, spawnNode } from '../helpers/child-env.ts';
+import { until } from '../helpers/wait.ts';
 import { BIN } from './gateway-process.ts';
 import { appFor, canonicalPlan, REPO_ROOT } from './harness.ts';
 
@@ -18,7 +20,8 @@ function env(): Record<string, string> {
 }
 
 t.test('an MCP client on stdio calls the gateway through phygate mcp', async (t) => {
-  const h = await appFor(t);
+  const hub = new EventHub();
+  const h = await appFor(t, { hub });
   const base = await h.app.listen({ port: 0, host: '127.0.0.1' });
   const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp', '--url', base, '--token', h.tokens.agent], cwd: REPO_ROOT, env: env(), stderr: 'pipe' });
   let stderr = '';
@@ -38,6 +41,23 @@ t.test('an MCP client on stdio calls the gateway through phygate mcp', async (t)
   const { resources } = await client.listResources();
   t.ok(resources.some((x) => x.uri === 'phygate://plan-format'), 'resources pass through');
   t.match(stderr, /serving on stdio/, 'it says what it does on stderr, never on stdout');
+
+  // Mission change notifications: what the stateless HTTP door cannot push, the stdio process relays.
+  t.match(client.getServerCapabilities()?.resources, { subscribe: true }, 'it offers resource subscriptions');
+  const updated: string[] = [];
+  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updated.push(n.params.uri));
+  const submitted = (await client.callTool({ name: 'submit_mission', arguments: { plan: canonicalPlan() } })) as CallToolResult;
+  const uri = `phygate://missions/${(submitted.structuredContent as { mission: { id: string } }).mission.id}`;
+  await t.rejects(client.subscribeResource({ uri: 'phygate://missions/no-such-mission' }), { code: -32602, message: /no mission 'no-such-mission'/ }, 'a mission that does not exist is refused as a read is');
+  const streams = hub.subscribers;
+  await client.subscribeResource({ uri });
+  await until("it follows the gateway's event stream", () => hub.subscribers === streams + 1);
+  const res = await h.app.inject({ method: 'POST', url: `${uri.replace('phygate://', '/v1/')}/cancel`, headers: h.auth('operator'), payload: {} });
+  t.equal(res.statusCode, 200);
+  await until('the client is told the mission changed', () => updated.length > 0);
+  t.same(updated, [uri]);
+  await client.unsubscribeResource({ uri });
+  await until('the stream is closed once nothing is subscribed', () => hub.subscribers === streams);
 });
 
 t.test('a token the gateway refuses: exit 2 with the reason', async (t) => {

@@ -209,6 +209,7 @@ t.test('resources and the prompt', async (t) => {
   const id = (submitted.structuredContent as { mission: { id: string } }).mission.id;
   const mission = await client.readResource({ uri: `phygate://missions/${id}` });
   t.match(JSON.parse((mission.contents[0] as { text: string }).text), { id, status: 'awaiting_approval' });
+  await t.rejects(client.readResource({ uri: 'phygate://missions/no-such-mission' }), { code: -32602, message: /phygate:\/\/missions\/no-such-mission not found: no mission 'no-such-mission'/ }, 'a mission that does not exist: invalid params, as an unknown URI, not an internal error');
   const prompt = await client.getPrompt({ name: 'write_plan', arguments: { goal: 'bring brackets to shelf-2' } });
   const words = (prompt.messages[0]!.content as { text: string }).text;
   t.match(words, /bring brackets to shelf-2/);
