@@ -143,6 +143,13 @@ export async function rehearseInWorld(input: RehearsalInput): Promise<RehearsalR
     const client = await connectMqtt({ url: broker.url, clientId: `${GATEWAY_CLIENT_ID_PREFIX}-rehearsal-${randomBytes(4).toString('hex')}` });
     closing.push(() => closeMqtt(client, true));
     const fleet = new FleetRegistry(site.index, log);
+    // What the gateway withholds (a policy without a passing certificate) stays out of the rehearsal too.
+    const withheld = new Map<string, string>();
+    for (const d of site.index.site.devices) {
+      const why = input.fleet.get(d.id)?.unavailable;
+      if (why !== undefined) withheld.set(d.id, why);
+    }
+    for (const [id, why] of withheld) fleet.withhold(id, why);
     const drops = new DropCounter({ log });
     const vda5050 = new Vda5050Master({ client, site: site.index, fleet, graph: site.graph, log, drops });
     await vda5050.start();
@@ -154,12 +161,12 @@ export async function rehearseInWorld(input: RehearsalInput): Promise<RehearsalR
     const machinePort = new MachinePort(machines, fleet, site.index, log);
     closing.push(() => vdaPort.close(), () => machinePort.close());
     const ports = new DevicePorts(site.index, { vda5050: vdaPort, machine: machinePort });
-    const virtual: VirtualFleet = await startVirtualFleet({ brokerUrl: broker.url, site, speed: input.speed, start: startOf(site, input.fleet), log: (line) => log.warn({}, line) });
+    const virtual: VirtualFleet = await startVirtualFleet({ brokerUrl: broker.url, site, speed: input.speed, start: startOf(site, input.fleet), withheld: new Set(withheld.keys()), log: (line) => log.warn({}, line) });
     closing.push(() => virtual.close());
-    for (const started = Date.now(); !site.index.site.devices.every((d) => fleet.get(d.id)?.online); ) {
+    for (const started = Date.now(); !site.index.site.devices.every((d) => fleet.get(d.id)?.online || withheld.has(d.id)); ) {
       if (input.signal?.aborted) return result({ outcome: 'cancelled', reason: stopped });
       if (Date.now() - started > ONLINE_WITHIN_MS) {
-        const missing = site.index.site.devices.filter((d) => !fleet.get(d.id)?.online).map((d) => d.id);
+        const missing = site.index.site.devices.filter((d) => !fleet.get(d.id)?.online && !withheld.has(d.id)).map((d) => d.id);
         const reason = `the rehearsal fleet did not come online (${missing.join(', ')})`;
         return result({ outcome: 'not_started', reason, problems: [{ code: 'NOT_STARTED', severity: 'error', message: reason }] });
       }
