@@ -5,7 +5,7 @@
 // check predicts the driving the policy does, not the analytic profile's.
 import { resolve } from 'node:path';
 import { canonicalJson, sha256 } from '../planners/plan.ts';
-import { indexSite, type Amr } from '../planners/site.ts';
+import { indexSite, protocolOf, type Amr } from '../planners/site.ts';
 import { CERTIFICATE_SUFFIX, certificateProblem, checkTimeScale, readCertificate, type Certificate } from '../robots/policy/certificate.ts';
 import { verifyEdges, verifyRoutes } from './policy-verify.ts';
 import type { EdgeSite } from '../robots/edge/edge.ts';
@@ -51,7 +51,8 @@ export function certificateFileOf(site: LoadedSite, policy: NonNullable<Amr['pol
 
 /** Every AMR with `policy:`, cleared or with the reason it is withheld. Loads models (not onnxruntime). */
 export async function clearPolicies(site: LoadedSite): Promise<PolicyClearance[]> {
-  const amrs = site.index.devicesOfKind('amr').filter((d) => d.policy);
+  // One with a `ros2` block is driven over Nav2 (planners/site.ts protocolOf): no policy drives it.
+  const amrs = site.index.devicesOfKind('amr').filter((d) => d.policy && protocolOf(d) !== 'ros2');
   if (amrs.length === 0) return [];
   const { loadPolicyFile } = await import('../robots/policy/loader.ts');
   const out: PolicyClearance[] = [];
