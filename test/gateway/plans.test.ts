@@ -265,6 +265,7 @@ t.test('GET /v1/issue-codes lists exactly the stable issue codes of plan-format.
     DEADLOCK: 'error',
     BATTERY_LOW: 'error',
     DEADLINE_MISSED: 'warning',
+    PARTS_SHORT: 'warning',
     DEVICE_OFFLINE: 'error',
     DEVICE_WRONG_MAP: 'error',
     DEVICE_UNSUPPORTED_ACTION: 'error',

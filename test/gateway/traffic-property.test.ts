@@ -23,7 +23,7 @@ import { callApi } from '../helpers/http.ts';
 const ADMIN = 'test-admin-token-0123456789';
 const SPEED = 40;
 const SEED = Number(process.env.PHYGATE_PROPERTY_SEED ?? 20261212);
-const RUNS = 6;
+const RUNS = 4;
 /** Two discs of radius 0.5 m (half the diagonal of 0.8 m × 0.6 m) do not overlap. */
 const MIN_CENTRES_M = 1.0;
 const AMRS = ['amr-1', 'amr-2', 'amr-3'] as const;

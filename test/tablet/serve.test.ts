@@ -233,9 +233,9 @@ t.test('every app of a process serves the same bundle, loaded once', async (t) =
   t.not(a.origin, 'missing', 'the gateway has a tablet');
 });
 
-t.test('the whole tablet stays small: at most 20 KB gzipped (README: about 18 KB)', async (t) => {
+t.test('the whole tablet stays small: at most 24 KB gzipped (README: about 20 KB)', async (t) => {
   const files = await bundleTablet();
   const gzipped = [...files.values()].reduce((sum, body) => sum + gzipSync(body, { level: 9 }).length, 0);
   t.comment(`the tablet is ${gzipped} B gzipped`);
-  t.ok(gzipped <= 20 * 1024, `${gzipped} B gzipped`);
+  t.ok(gzipped <= 24 * 1024, `${gzipped} B gzipped`);
 });
