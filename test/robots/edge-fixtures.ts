@@ -1,5 +1,5 @@
-// What the edge's tests share: the demo site, the tests' own tracking policy with a passing and a
-// failed certificate, both made by the real verifier (the passing one on the whole floor), and the gateway's
+// What the edge's tests share: the demo site, the shipped policy with its certificate, the tests'
+// own tracking policy with a failed certificate made by the real verifier, and the gateway's
 // side: a real Mosquitto and the real VDA 5050 master, the order progress it hears collected.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { Vda5050Master, type OrderProgress } from '../../robots/vda5050/master.t
 import { verifyPolicy } from '../../sim/policy-verify.ts';
 import { edgeSiteOf } from '../../sim/policy-gate.ts';
 import { loadSiteFolder } from '../../sim/site-folder.ts';
-import { DEMO_SITE_DIR } from '../gateway/harness.ts';
+import { DEMO_SITE_DIR, SHIPPED_POLICY } from '../gateway/harness.ts';
 import { startMosquitto, type TestBroker } from '../helpers/brokers.ts';
 import { writeTracker } from '../sim/policy-tracker.ts';
 
@@ -21,36 +21,24 @@ export const edgeSite = edgeSiteOf(demoSite);
 
 export interface CertifiedTracker {
   dir: string;
+  /** The tests' own tracking model, with no certificate beside it. */
   model: string;
-  goodCert: string;
   failedCert: string;
 }
 
-/**
- * A certificate of the tracker on the demo site, by the real verifier. The tracker is a
- * plain controller, not a trained policy, and does not meet the shipped thresholds (it arrives
- * too slowly): a passing certificate is made with thresholds of this test's own, which the
- * certificate records; a failed one with the default thresholds.
- */
-async function certify(model: string, file: string, pass: boolean): Promise<void> {
-  const policy = await loadPolicyFile(model);
-  const loose = { minSuccessRate: 0, maxCrossTrackM: 10, maxFinalPositionM: 10, maxFinalHeadingRad: 10, minWallClearanceM: 0, maxKeepOutEntries: 0, maxTimeRatio: 1e9 };
-  // The passing one covers the whole floor, as the gateway and the edge require; the failed one needs only an edge.
-  const cert = await verifyPolicy(policy, demoSite, { device: 'amr-1', variants: 1, ...(pass ? { thresholds: loose } : { maxEdges: 1, maxRoutes: 0 }) });
-  if (cert.passed !== pass) throw new Error(`the certificate should have ${pass ? 'passed' : 'failed'}: ${cert.failures.join('; ')}`);
-  writeFileSync(file, JSON.stringify(cert));
-}
+/** The shipped policy and its certificate for the demo site: a model that may drive. */
+export const CERTIFIED = { model: SHIPPED_POLICY, cert: `${SHIPPED_POLICY}.cert.json` };
 
-/** The tracker in a temp folder (removed when `t` ends), its passing certificate beside it, and a failed one (unless `failed: false`). */
-export async function certifiedTracker(t: Test, opts: { failed?: boolean } = {}): Promise<CertifiedTracker> {
+/** The tracker in a temp folder (removed when `t` ends), and a certificate of it that failed (the real verifier on one edge, the default thresholds). */
+export async function certifiedTracker(t: Test): Promise<CertifiedTracker> {
   const dir = mkdtempSync(join(tmpdir(), 'phygate-edge-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const model = writeTracker(dir);
-  const goodCert = join(dir, 'tracker.onnx.cert.json');
   const failedCert = join(dir, 'failed.cert.json');
-  await certify(model, goodCert, true);
-  if (opts.failed !== false) await certify(model, failedCert, false);
-  return { dir, model, goodCert, failedCert };
+  const cert = await verifyPolicy(await loadPolicyFile(model), demoSite, { device: 'amr-1', variants: 1, maxEdges: 1, maxRoutes: 0 });
+  if (cert.passed) throw new Error('the tracker should have failed the default thresholds');
+  writeFileSync(failedCert, JSON.stringify(cert));
+  return { dir, model, failedCert };
 }
 
 /** A real Mosquitto and the real VDA 5050 master on it (stopped when `t` ends). */

@@ -17,16 +17,14 @@ import { loadRclnodejs } from '../../robots/ros2/binding.ts';
 import { ODOMETRY } from '../../robots/ros2/devices.ts';
 import { yawToQuaternion } from '../../robots/ros2/poses.ts';
 import { until } from '../helpers/wait.ts';
-import { certifiedTracker, edgeMaster, edgeSite as site } from './edge-fixtures.ts';
-import { SHIPPED_POLICY } from '../gateway/harness.ts';
+import { CERTIFIED, edgeMaster, edgeSite as site } from './edge-fixtures.ts';
 
 const installed = existsSync(new URL('../../node_modules/rclnodejs/package.json', import.meta.url));
 
 if (!process.env.ROS_DISTRO) {
   t.test('without ROS 2 sourced, phygate edge with a certified policy refuses to start, naming what is missing', async (t) => {
     // The shipped policy and its certificate: accepted as they are, no verification to run first.
-    const model = SHIPPED_POLICY;
-    const goodCert = `${SHIPPED_POLICY}.cert.json`;
+    const { model, cert: goodCert } = CERTIFIED;
     const errors: string[] = [];
     const code = await runCli(['edge', '--site', site.dir, '--device', 'amr-1', '--policy', model, '--certificate', goodCert, '--broker', 'mqtt://127.0.0.1:1'], () => {}, (l) => errors.push(l));
     t.equal(code, 2, 'exit status 2');
@@ -37,7 +35,7 @@ if (!process.env.ROS_DISTRO) {
   t.test('real ROS 2: an order driven over DDS', { skip: 'ROS_DISTRO is unset: source a ROS 2 distribution and install rclnodejs to run it' }, async () => {});
 } else {
   t.test(`real ROS 2 (${process.env.ROS_DISTRO}): an order is driven over DDS, Twist out and odometry in`, async (t) => {
-    const { model, goodCert } = await certifiedTracker(t, { failed: false });
+    const { model, cert: goodCert } = CERTIFIED;
     const rcl: any = await loadRclnodejs();
     const amr = site.index.device('amr-1') as Amr;
     const { broker, master, fleet, progress } = await edgeMaster(t);

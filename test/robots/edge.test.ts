@@ -16,14 +16,14 @@ import { yawToQuaternion } from '../../robots/ros2/poses.ts';
 import { NODE_TOLERANCE_M } from '../../robots/vda5050/vehicle-checks.ts';
 import { until } from '../helpers/wait.ts';
 import { StandInRcl } from './ros2/rclnodejs-stand-in.ts';
-import { certifiedTracker, demoSite, edgeMaster, edgeSite as site } from './edge-fixtures.ts';
+import { CERTIFIED, certifiedTracker, demoSite, edgeMaster, edgeSite as site } from './edge-fixtures.ts';
 import { edgeSiteOf } from '../../sim/policy-gate.ts';
 import { runCli } from '../../gateway/cli/commands.ts';
 
 const amr1 = site.index.device('amr-1') as Amr;
 const NS = '/amr_1';
 
-const { model, goodCert, failedCert, dir } = await certifiedTracker(t);
+const { model, failedCert, dir } = await certifiedTracker(t);
 
 /** Simulated time: it moves only when the edge's loop sleeps, one control tick at a time, `speed` times faster than real time. */
 class SimClock implements EdgeClock {
@@ -80,13 +80,13 @@ class SimBase {
 }
 
 t.test('a missing, failed or foreign certificate refuses the start, saying why; the base is never started', async (t) => {
-  const refused = async (certificateFile: string, siteOver = site) => {
+  const refused = async (certificateFile: string, siteOver = site, policyFile = model) => {
     let baseStarted = false;
     const err = await startEdge({
       site: siteOver,
       deviceId: 'amr-1',
       brokerUrl: 'mqtt://127.0.0.1:1',
-      policyFile: model,
+      policyFile,
       certificateFile,
       startBase: async () => {
         baseStarted = true;
@@ -101,15 +101,15 @@ t.test('a missing, failed or foreign certificate refuses the start, saying why; 
   t.match(await refused(failedCert), /may not drive: .*failed\.cert\.json: the policy failed verification: success rate 0\.0% is below 95\.0%/, 'a failed verification, with its reason');
   // The same floor with one more line in its world file: not the floor the certificate was made on.
   const elsewhere = edgeSiteOf({ ...demoSite, worldSdf: `${demoSite.worldSdf}\n` });
-  t.match(await refused(goodCert, elsewhere), /the certificate is for another floor or robot .*verify the policy again on this site/, 'another floor');
+  t.match(await refused(CERTIFIED.cert, elsewhere, CERTIFIED.model), /the certificate is for another floor or robot .*verify the policy again on this site/, 'another floor');
   const quick = join(dir, 'quick.cert.json');
-  const good = JSON.parse(readFileSync(goodCert, 'utf8'));
+  const good = JSON.parse(readFileSync(CERTIFIED.cert, 'utf8'));
   writeFileSync(quick, JSON.stringify({ ...good, settings: { ...good.settings, edges: 1 } }));
-  t.match(await refused(quick), /the certificate covers 1 of 72 edges .*verify without --edges or --routes/, 'a certificate of part of the floor');
+  t.match(await refused(quick, site, CERTIFIED.model), /the certificate covers 1 of 72 edges .*verify without --edges or --routes/, 'a certificate of part of the floor');
   // The certificate is good for this model on this world: the check itself lets it through.
-  const ok = await edgePolicy(site, 'amr-1', model, goodCert);
-  t.equal(ok.policy.metadata.name, 'test-tracker', 'the certified model may drive');
-  await t.rejects(edgePolicy(site, 'cnc-1', model, goodCert), { code: 'EDGE_REFUSED', message: /has no AMR 'cnc-1'; its AMRs are: amr-1, amr-2, amr-3$/ }, 'a device that is not an AMR');
+  const ok = await edgePolicy(site, 'amr-1', CERTIFIED.model, CERTIFIED.cert);
+  t.equal(ok.policy.metadata.name, 'amr-track-mlp', 'the certified model may drive');
+  await t.rejects(edgePolicy(site, 'cnc-1', CERTIFIED.model, CERTIFIED.cert), { code: 'EDGE_REFUSED', message: /has no AMR 'cnc-1'; its AMRs are: amr-1, amr-2, amr-3$/ }, 'a device that is not an AMR');
   await t.rejects(edgePolicy(site, 'amr-1'), { message: /no policy to drive it: give --policy FILE/ }, 'no policy given, none in site.yaml');
 });
 
@@ -136,8 +136,8 @@ async function harness(t: Test) {
     site,
     deviceId: 'amr-1',
     brokerUrl: broker.url,
-    policyFile: model,
-    certificateFile: goodCert,
+    policyFile: CERTIFIED.model,
+    certificateFile: CERTIFIED.cert,
     clock,
     visualizationIntervalMs: 50,
     startBase: (now) => startRos2Base({ namespace: NS, now, loadBinding: async () => rcl }),
@@ -194,7 +194,7 @@ t.test('an order over MQTT is driven to its last node through cmd_vel; a pause g
   t.match(state, { lastNodeId: 'sa-2', nodeStates: [], edgeStates: [], paused: false }, 'its state says so');
   t.ok(Math.hypot(state.agvPosition!.x - end.x, state.agvPosition!.y - end.y) <= NODE_TOLERANCE_M, 'and places it there');
   const info = state.information?.find((i) => i.infoType === 'policyShield');
-  t.match(Object.fromEntries((info?.infoReferences ?? []).map((r) => [r.referenceKey, r.referenceValue])), { policyName: 'test-tracker', policySha256: edge.policy.policy.sha256 }, 'and names the policy');
+  t.match(Object.fromEntries((info?.infoReferences ?? []).map((r) => [r.referenceKey, r.referenceValue])), { policyName: 'amr-track-mlp', policySha256: edge.policy.policy.sha256 }, 'and names the policy');
 
 
   // A base that fails (its ROS 2 node gone: the command cannot be sent) stops the loop, and the
