@@ -123,9 +123,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     loggerInstance: (deps.log ?? createLogger(config.PHYGATE_LOG_LEVEL, deps.logStream)) as FastifyBaseLogger,
     logController: new AccessLinesAtDebug(),
     bodyLimit: config.PHYGATE_BODY_LIMIT,
+    // A request must have arrived within this (else 408); a slow client is answered, not left hanging.
     requestTimeout: config.PHYGATE_REQUEST_TIMEOUT_MS,
-    // Node's default would answer a slow client only when the socket dies.
-    connectionTimeout: config.PHYGATE_REQUEST_TIMEOUT_MS,
+    // No idle timeout on a socket whose request has arrived: a check waiting its turn behind others
+    // sends nothing for a while, and closing its socket then would lose the answer without a word.
+    // Idle keep-alive sockets are closed by keepAliveTimeout, silent ones by headersTimeout.
+    connectionTimeout: 0,
     return503OnClosing: true,
     // Router-level failures (a malformed %-escape, an over-long path parameter) bypass the error
     // handler; answer them in the same {code, message} shape.

@@ -187,3 +187,20 @@ t.test('STOP is answered while an approval and a plan check are still being chec
   t.equal((await check).statusCode, 200);
   t.equal(order[0], 'stop', `STOP answered first (${order.join(', ')})`);
 });
+
+t.test('a check that waits its turn longer than the request timeout still answers over its connection', async (t) => {
+  // PHYGATE_REQUEST_TIMEOUT_MS bounds how long a request may take to arrive; a request that has
+  // arrived and waits for a check (queued behind others) sends nothing meanwhile, and its socket
+  // must not be closed for that: the agent would lose the answer without a status.
+  let checks!: HeldChecker;
+  const h = await appFor(t, { checker: (site) => (checks = new HeldChecker(site)), config: { PHYGATE_REQUEST_TIMEOUT_MS: 200 } });
+  const base = await h.app.listen({ port: 0, host: '127.0.0.1' });
+  const answer = fetch(`${base}/v1/plans/check`, { method: 'POST', headers: { ...h.auth('agent'), 'content-type': 'application/json' }, body: JSON.stringify({ plan: drive('held', 'amr-1', 'shelf-1') }) });
+  await checks.asked(1);
+  // Held for several request timeouts (the socket's idle time), then let go.
+  await new Promise((r) => setTimeout(r, 1_000));
+  checks.release();
+  const res = await answer;
+  t.equal(res.status, 200, 'answered after being held five times the request timeout');
+  t.equal(((await res.json()) as { verdict: string }).verdict, 'pass');
+});
