@@ -3,20 +3,14 @@
 // where it is; the mission says which step failed and why; the next mission for that AMR runs.
 // And a STOP with nothing but a token stops everything.
 import t, { type Test } from 'tap';
-import { readConfig } from '../../gateway/config.ts';
-import { startGateway, type Gateway } from '../../gateway/main.ts';
+import { fleetGateway } from './fleet-gateway.ts';
+import type { Gateway } from '../../gateway/main.ts';
 import { until } from '../helpers/wait.ts';
-import { tempDirFor } from './harness.ts';
 
 const ADMIN = 'test-admin-token-failure-0123';
 
-async function gateway(t: Test, speed: number): Promise<Gateway> {
-  const g = await startGateway(
-    readConfig({ PHYGATE_PORT: '0', PHYGATE_MQTT_PORT: '0', PHYGATE_DATA_DIR: tempDirFor(t), PHYGATE_LOG_LEVEL: 'silent', PHYGATE_FLEET_SPEED: String(speed), PHYGATE_ADMIN_TOKEN: ADMIN }),
-  );
-  t.teardown(() => g.close());
-  await until('the fleet online', () => g.fleet.list().every((d) => d.online));
-  return g;
+function gateway(t: Test, speed: number): Promise<Gateway> {
+  return fleetGateway(t, { speed, adminToken: ADMIN });
 }
 
 interface View {

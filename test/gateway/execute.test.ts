@@ -3,9 +3,9 @@
 // pause and resume. Every VDA 5050 message of the README plan's run, of cancel/pause/resume and of
 // STOP/release/resume is checked against the specification's schemas (test/helpers/vda5050-wire.ts).
 import t, { type Test } from 'tap';
-import { readConfig } from '../../gateway/config.ts';
-import { startGateway, type Gateway } from '../../gateway/main.ts';
-import { canonicalPlan, tempDirFor } from './harness.ts';
+import { fleetGateway } from './fleet-gateway.ts';
+import type { Gateway } from '../../gateway/main.ts';
+import { canonicalPlan } from './harness.ts';
 import { until } from '../helpers/wait.ts';
 import { callApi } from '../helpers/http.ts';
 import { captureVdaWire, checkVdaWire } from '../helpers/vda5050-wire.ts';
@@ -13,21 +13,8 @@ import { captureVdaWire, checkVdaWire } from '../helpers/vda5050-wire.ts';
 const ADMIN = 'test-admin-token-0123456789';
 
 
-async function gateway(t: Test, speed = 50, env: Record<string, string> = {}): Promise<Gateway> {
-  const g = await startGateway(
-    readConfig({
-      PHYGATE_PORT: '0',
-      PHYGATE_MQTT_PORT: '0',
-      PHYGATE_DATA_DIR: tempDirFor(t),
-      PHYGATE_LOG_LEVEL: 'silent',
-      PHYGATE_FLEET_SPEED: String(speed),
-      PHYGATE_ADMIN_TOKEN: ADMIN,
-      ...env,
-    }),
-  );
-  t.teardown(() => g.close());
-  await until('the fleet online', () => g.fleet.list().every((d) => d.online));
-  return g;
+function gateway(t: Test, speed = 50, env: Record<string, string> = {}): Promise<Gateway> {
+  return fleetGateway(t, { speed, adminToken: ADMIN, env });
 }
 
 interface MissionView {

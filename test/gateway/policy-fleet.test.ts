@@ -7,9 +7,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { readConfig } from '../../gateway/config.ts';
-import { startGateway, type Gateway } from '../../gateway/main.ts';
-import { canonicalPlan, policySite, tempDirFor } from './harness.ts';
+import { fleetGateway } from './fleet-gateway.ts';
+import type { Gateway } from '../../gateway/main.ts';
+import { canonicalPlan, policySite } from './harness.ts';
 import { until } from '../helpers/wait.ts';
 import { callApi } from '../helpers/http.ts';
 import { writeTracker } from '../sim/policy-tracker.ts';
@@ -19,22 +19,8 @@ import type { Amr } from '../../planners/site.ts';
 const ADMIN = 'test-admin-token-0123456789';
 /** The AMR the planner makes the README plan's courier on the demo site. */
 const COURIER = 'amr-3';
-async function gateway(t: Test, speed: number, site = policySite(t, { [COURIER]: '{ model: amr-track.onnx }' }), fleet = true): Promise<Gateway> {
-  const g = await startGateway(
-    readConfig({
-      PHYGATE_PORT: '0',
-      PHYGATE_MQTT_PORT: '0',
-      PHYGATE_DATA_DIR: tempDirFor(t),
-      PHYGATE_LOG_LEVEL: 'silent',
-      PHYGATE_FLEET_SPEED: String(speed),
-      PHYGATE_ADMIN_TOKEN: ADMIN,
-      PHYGATE_SITE: site,
-      PHYGATE_VIRTUAL_FLEET: fleet ? 'true' : 'false',
-    }),
-  );
-  t.teardown(() => g.close());
-  if (fleet) await until('the fleet online', () => g.fleet.list().every((d) => d.online || d.unavailable !== undefined));
-  return g;
+function gateway(t: Test, speed: number, site = policySite(t, { [COURIER]: '{ model: amr-track.onnx }' }), fleet = true): Promise<Gateway> {
+  return fleetGateway(t, { speed, adminToken: ADMIN, env: { PHYGATE_SITE: site, PHYGATE_VIRTUAL_FLEET: fleet ? 'true' : 'false' } });
 }
 
 interface MissionView {
