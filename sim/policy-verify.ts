@@ -179,7 +179,6 @@ export async function verifyPolicy(policy: LoadedPolicy, site: LoadedSite, opts:
   let session: InferenceSession | undefined;
   try {
     session = await createSession(policy);
-    const ort = await import('onnxruntime-node');
     const shield = new Shield({ limits: device.limits, footprint: device.footprint, site: shieldSiteOf(site.index.site, world), tickS });
     const keepOuts = site.index.site.zones.flatMap((z) => (z.kind === 'keep-out' ? [z.polygon] : []));
     const rollouts: Rollout[] = [];
@@ -194,24 +193,18 @@ export async function verifyPolicy(policy: LoadedPolicy, site: LoadedSite, opts:
       });
     }
     let clearance = 1;
-    const n = md.observations.length;
     for (;;) {
       const active = rollouts.filter((r) => !r.done);
       if (active.length === 0) break;
-      const seen = new Float32Array(active.length * n);
-      const truths = active.map((r, j) => {
+      const truths = active.map((r) => {
         const limit = Math.min(device.limits.maxSpeed, r.edge.edgeMaxSpeed, shield.zoneLimit(r.state.x, r.state.y));
         const track = trackObservation(r.edge.path, r.state, limit, r.segment);
         r.segment = track.segment;
-        const obs = noisy(track.obs, r.p.noise, random);
-        for (let i = 0; i < n; i++) seen[j * n + i] = obs[i]! * md.observations[i]!.scale;
         return track.obs;
       });
-      const out = await session.run({ [INPUT_NAME]: new ort.Tensor('float32', seen, [active.length, n]) });
-      const raw = out[OUTPUT_NAME]!.data as Float32Array;
+      const actions = await infer(session, policy, active.map((r, j) => noisy(truths[j]!, r.p.noise, random)));
       active.forEach((r, j) => {
-        const action = md.actions.map((a, k) => Math.min(a.max, Math.max(a.min, raw[j * md.actions.length + k]! * a.scale)));
-        const command = shield.filter(r.id, { state: r.state, action });
+        const command = shield.filter(r.id, { state: r.state, action: actions[j]! });
         const limits = slowerLimits(device.limits, r.p.slower);
         r.state = stepAmr(r.state, r.p.latency ? r.pending : command, limits, tickS);
         r.pending = command;
@@ -251,9 +244,6 @@ async function rollRoutes(
   ctx: { session: InferenceSession; policy: LoadedPolicy; shield: Shield; graph: LoadedSite['graph']; limits: Parameters<typeof runProfile>[1]; tickS: number },
 ): Promise<RouteRollout[]> {
   const { session, shield, limits, tickS } = ctx;
-  const md = ctx.policy.metadata;
-  const ort = await import('onnxruntime-node');
-  const n = md.observations.length;
   const live = routes.map((route, k) => {
     const [x, y] = ctx.graph.points.get(route.nodes[0]!)!;
     const state: AmrState = { x, y, theta: route.startTheta, v: 0, omega: 0 };
@@ -271,19 +261,16 @@ async function rollRoutes(
   for (;;) {
     const active = live.filter((r) => !r.done);
     if (active.length === 0) break;
-    const seen = new Float32Array(active.length * n);
-    active.forEach((r, j) => {
+    const observations = active.map((r) => {
       const limit = Math.min(limits.maxSpeed, r.route.edgeMaxSpeeds[r.track.index]!, shield.zoneLimit(r.state.x, r.state.y));
       const way = r.track.track;
       const track = trackObservation(way.path, r.state, limit, way.segment);
       way.segment = track.segment;
-      for (let i = 0; i < n; i++) seen[j * n + i] = track.obs[i]! * md.observations[i]!.scale;
+      return track.obs;
     });
-    const out = await session.run({ [INPUT_NAME]: new ort.Tensor('float32', seen, [active.length, n]) });
-    const raw = out[OUTPUT_NAME]!.data as Float32Array;
+    const actions = await infer(session, ctx.policy, observations);
     active.forEach((r, j) => {
-      const action = md.actions.map((a, k) => Math.min(a.max, Math.max(a.min, raw[j * md.actions.length + k]! * a.scale)));
-      r.state = stepAmr(r.state, shield.filter(r.id, { state: r.state, action }), limits, tickS);
+      r.state = stepAmr(r.state, shield.filter(r.id, { state: r.state, action: actions[j]! }), limits, tickS);
       r.ticks++;
       if (r.track.advance(r.state) === 'end') {
         r.arrivedAt = r.ticks * tickS;
@@ -292,6 +279,24 @@ async function rollRoutes(
     });
   }
   return live.map((r) => ({ route: r.route, arrivedAt: r.arrivedAt }));
+}
+
+/**
+ * One batch through the model: each robot's observation scaled as its description says, one row
+ * each, and each row of actions scaled and clamped to the description's limits.
+ */
+async function infer(session: InferenceSession, policy: LoadedPolicy, observations: readonly ArrayLike<number>[]): Promise<number[][]> {
+  const md = policy.metadata;
+  const n = md.observations.length;
+  const seen = new Float32Array(observations.length * n);
+  observations.forEach((obs, j) => {
+    for (let i = 0; i < n; i++) seen[j * n + i] = obs[i]! * md.observations[i]!.scale;
+  });
+  const ort = await import('onnxruntime-node');
+  const out = await session.run({ [INPUT_NAME]: new ort.Tensor('float32', seen, [observations.length, n]) });
+  const raw = out[OUTPUT_NAME]!.data as Float32Array;
+  const m = md.actions.length;
+  return observations.map((_, j) => md.actions.map((a, k) => Math.min(a.max, Math.max(a.min, raw[j * m + k]! * a.scale))));
 }
 
 /** The least clearance so far, lowered if the footprint here is nearer a wall (found to 5 mm). */
