@@ -137,7 +137,9 @@ export async function call(
     method,
     headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(10_000),
+    // A guard against a hung gateway, not a speed bound: a submit runs a check, which on a busy
+    // machine (CI with five test files at once) has taken over 10 s; tap's 120 s per file stays the last word.
+    signal: AbortSignal.timeout(60_000),
   });
   const text = await res.text();
   return { status: res.status, headers: res.headers, json: text ? (JSON.parse(text) as unknown) : undefined };
