@@ -55,7 +55,7 @@ export interface AppDeps {
   timeScale?: number;
   /** The limits added later default as in gateway/config.ts. */
   config: Pick<Config, 'PHYGATE_ADMIN_TOKEN' | 'PHYGATE_RATE_LIMIT' | 'PHYGATE_BODY_LIMIT' | 'PHYGATE_REQUEST_TIMEOUT_MS' | 'PHYGATE_LOG_LEVEL'> &
-    Partial<Pick<Config, 'PHYGATE_RATE_LIMIT_ANONYMOUS' | 'PHYGATE_EVENT_STREAMS_PER_TOKEN' | 'PHYGATE_EVENT_STREAMS' | 'PHYGATE_CHECK_WORKERS' | 'PHYGATE_CHECK_BUDGET_MS' | 'PHYGATE_REHEARSAL_SPEED'>>;
+    Partial<Pick<Config, 'PHYGATE_RATE_LIMIT_ANONYMOUS' | 'PHYGATE_EVENT_STREAMS_PER_TOKEN' | 'PHYGATE_EVENT_STREAMS' | 'PHYGATE_CHECK_WORKERS' | 'PHYGATE_CHECK_BUDGET_MS' | 'PHYGATE_CHECK_NICE' | 'PHYGATE_REHEARSAL_SPEED'>>;
   /** Serve HTTPS with this certificate and key (PEM), as main.ts reads them from PHYGATE_TLS_CERT/KEY; plain HTTP without. */
   https?: { cert: Buffer; key: Buffer };
   site: LoadedSite;
@@ -227,6 +227,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       site: deps.site,
       size: config.PHYGATE_CHECK_WORKERS ?? defaults.PHYGATE_CHECK_WORKERS,
       budgetMs: config.PHYGATE_CHECK_BUDGET_MS ?? defaults.PHYGATE_CHECK_BUDGET_MS,
+      nice: config.PHYGATE_CHECK_NICE ?? defaults.PHYGATE_CHECK_NICE,
       log: app.log,
     });
     app.addHook('onClose', async () => pool.close());

@@ -56,6 +56,13 @@ export const ConfigSchema = z.object({
     .max(256)
     .default(() => Math.max(1, availableParallelism() - 1))
     .describe('worker threads plan checks run in; default: one per CPU but one, which the event loop keeps'),
+  PHYGATE_CHECK_NICE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(19)
+    .default(19)
+    .describe("CPU niceness of the check workers: 19, the lowest priority, lets STOP and the devices' traffic go first; 0 gives checks an equal share, for a machine that runs several gateways at once"),
   PHYGATE_CHECK_BUDGET_MS: z.coerce.number().int().min(1).max(3_600_000).default(10_000).describe('how long one plan check may run before it is stopped (503 CHECK_TIMEOUT)'),
   PHYGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

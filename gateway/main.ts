@@ -300,7 +300,7 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
       commandTtlMs: config.PHYGATE_COMMAND_TTL_S * 1000,
     });
     started.push(() => executor.close());
-    const checks = new CheckPool({ site, size: config.PHYGATE_CHECK_WORKERS, budgetMs: config.PHYGATE_CHECK_BUDGET_MS, log });
+    const checks = new CheckPool({ site, size: config.PHYGATE_CHECK_WORKERS, budgetMs: config.PHYGATE_CHECK_BUDGET_MS, nice: config.PHYGATE_CHECK_NICE, log });
     checks.warm();
     started.push(() => checks.close());
     const app = await buildApp({ config, site, store, fleet, hub, stops, timeScale: config.PHYGATE_VIRTUAL_FLEET ? config.PHYGATE_FLEET_SPEED : 1, runner: executor, traffic: executor.traffic, drops, log, checker: checks, ...(https ? { https } : {}) });

@@ -20,6 +20,8 @@ export interface WorkerStart {
   worldHash: string;
   /** The pool's step-aside signal (STEP_ASIDE_*), shared with every worker. */
   signal: SharedArrayBuffer;
+  /** The CPU niceness the worker sets for its own thread. */
+  nice: number;
 }
 
 /** Int32 slots of the step-aside signal: STOPs being handled now, and workers holding their check for them. */
@@ -29,7 +31,7 @@ export const STEP_ASIDE_HELD = 1;
 export const STEP_ASIDE_MAX_MS = 250;
 /** `json`: answer the report as its JSON text only (checkJson). */
 export type ToWorker = { id: number; job: CheckJob; json?: boolean };
-export type ToPool = { type: 'ready' } | { type: 'answer'; id: number; answer: CheckAnswer } | { type: 'json'; id: number; json: string } | { type: 'failed'; id: number; message: string };
+export type ToPool = { type: 'ready'; nice: number | null } | { type: 'answer'; id: number; answer: CheckAnswer } | { type: 'json'; id: number; json: string } | { type: 'failed'; id: number; message: string };
 
 export interface CheckPoolOptions {
   site: CheckSite;
@@ -37,6 +39,11 @@ export interface CheckPoolOptions {
   size: number;
   /** How long one check may run, ms (PHYGATE_CHECK_BUDGET_MS). */
   budgetMs: number;
+  /**
+   * CPU niceness of the worker threads, 0–19 (PHYGATE_CHECK_NICE). Default 19, the lowest
+   * priority: the event loop (STOP, the device masters, the broker) comes first.
+   */
+  nice?: number;
   /** The longest one STOP holds the checks, ms (STEP_ASIDE_MAX_MS unless a test says otherwise). */
   stepAsideMaxMs?: number;
   /** Where worker failures are logged. */
@@ -66,13 +73,15 @@ export class CheckPool implements Checker {
   private closed = false;
   /** Checks that ran past the budget, since the start. */
   timeouts = 0;
+  /** The niceness the last worker to start runs at (null: it was not allowed to set one). */
+  workerNice: number | null | undefined;
   /** Times checks were told to step aside (STOPs pressed), since the start. */
   stepAsides = 0;
   private readonly signal = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
 
   constructor(private readonly opts: CheckPoolOptions) {
     if (!Number.isInteger(opts.size) || opts.size < 1) throw new Error(`a check pool needs at least one worker, not ${opts.size}`);
-    this.start = { site: opts.site.index.site, graph: opts.site.graph, worldHash: opts.site.worldHash, signal: this.signal.buffer as SharedArrayBuffer };
+    this.start = { site: opts.site.index.site, graph: opts.site.graph, worldHash: opts.site.worldHash, signal: this.signal.buffer as SharedArrayBuffer, nice: opts.nice ?? 19 };
   }
 
   check(job: CheckJob): Promise<CheckReport> {
@@ -95,7 +104,7 @@ export class CheckPool implements Checker {
    * A STOP is being handled: every running check waits at its next simulation event (a few ms of
    * work at most) until the returned function is called — when the STOP's answer is out — or
    * STEP_ASIDE_MAX_MS have passed, whichever is first. The workers already run at the lowest CPU
-   * priority; this keeps them off the CPU, the caches and the collector altogether while the
+   * priority (unless PHYGATE_CHECK_NICE says otherwise); this keeps them off the CPU, the caches and the collector altogether while the
    * STOP's messages go out. Checks only wait: none is changed or ended by it.
    */
   stepAside(): () => void {
@@ -184,6 +193,7 @@ export class CheckPool implements Checker {
     slot.worker.on('message', (m: ToPool) => {
       if (m.type === 'ready') {
         slot.ready = true;
+        this.workerNice = m.nice;
         return this.pump();
       }
       const running = slot.running;

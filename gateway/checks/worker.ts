@@ -12,9 +12,12 @@ import { STEP_ASIDE_HELD, STEP_ASIDE_PRESSES, type ToPool, type ToWorker, type W
 const start = workerData as WorkerStart;
 
 // Checks are background work: the event loop (STOP, the device masters, the broker) comes first.
-// On Linux this sets this thread's priority alone. Where it is not allowed, checks run as they are.
+// On Linux this sets this thread's priority alone (19 unless PHYGATE_CHECK_NICE says otherwise).
+// Where it is not allowed, checks run as they are.
+let nice: number | null = null;
 try {
-  os.setPriority(19);
+  os.setPriority(start.nice);
+  nice = os.getPriority();
 } catch {
   // not permitted here
 }
@@ -39,4 +42,4 @@ port.on('message', (m: ToWorker) => {
     send({ type: 'failed', id: m.id, message: (err as Error).stack ?? String(err) });
   }
 });
-send({ type: 'ready' });
+send({ type: 'ready', nice });

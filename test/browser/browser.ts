@@ -14,6 +14,7 @@ import { readConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { REPO_ROOT } from '../gateway/harness.ts';
 import { freePort } from '../helpers/net.ts';
+import { TEST_GATEWAY_ENV } from '../helpers/child-env.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const SCREENSHOTS = join(REPO_ROOT, '.tap/screenshots');
@@ -39,6 +40,7 @@ export async function tabletGateway(t: Test, speed = 10, site?: string): Promise
   // port between freePort() and the gateway's bind, and then the start is tried on new ones.
   const configFor = async () =>
     readConfig({
+      ...TEST_GATEWAY_ENV,
       PHYGATE_PORT: String(await freePort()),
       PHYGATE_MQTT_PORT: String(await freePort()),
       PHYGATE_DATA_DIR: dataDir,

@@ -11,8 +11,9 @@ import { applyHints, draftPlan, runScriptedAgent, type SiteView } from '../../ex
 import { HOW_TO_CONFIGURE, llmAgentCommand, modelConfig, modelTools, runLlmAgent, type Chat, type ToolAnswer } from '../../examples/llm-agent.ts';
 import { tempDirFor } from '../gateway/harness.ts';
 import { until } from '../helpers/wait.ts';
+import { TEST_GATEWAY_ENV } from '../helpers/child-env.ts';
 
-const g = await startGateway(readConfig({ PHYGATE_PORT: '0', PHYGATE_MQTT_PORT: '0', PHYGATE_DATA_DIR: tempDirFor(t), PHYGATE_LOG_LEVEL: 'silent', PHYGATE_FLEET_SPEED: '100' }));
+const g = await startGateway(readConfig({ ...TEST_GATEWAY_ENV, PHYGATE_PORT: '0', PHYGATE_MQTT_PORT: '0', PHYGATE_DATA_DIR: tempDirFor(t), PHYGATE_LOG_LEVEL: 'silent', PHYGATE_FLEET_SPEED: '100' }));
 t.teardown(() => g.close());
 await until('every device online', () => g.fleet.list().every((d) => d.online));
 const agent = g.store.tokens.create('agent', 'example-agent').token;

@@ -10,7 +10,7 @@ import t, { type Test } from 'tap';
 import { readConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { closeMqtt } from '../../robots/mqtt.ts';
-import { childEnv, spawnNode } from '../helpers/child-env.ts';
+import { TEST_GATEWAY_ENV, childEnv, spawnNode } from '../helpers/child-env.ts';
 import { closed, connectOnce, mustConnect } from '../helpers/mqtt-clients.ts';
 import { until } from '../helpers/wait.ts';
 import { BIN } from './gateway-process.ts';
@@ -21,7 +21,7 @@ const AMR1 = 'uagv/v2/phygate/amr-1';
 
 async function gateway(t: Test, env: Record<string, string> = {}): Promise<Gateway> {
   const g = await startGateway(
-    readConfig({ PHYGATE_PORT: '0', PHYGATE_MQTT_PORT: '0', PHYGATE_DATA_DIR: tempDirFor(t), PHYGATE_LOG_LEVEL: 'silent', PHYGATE_FLEET_SPEED: '20', PHYGATE_ADMIN_TOKEN: ADMIN, ...env }),
+    readConfig({ ...TEST_GATEWAY_ENV, PHYGATE_PORT: '0', PHYGATE_MQTT_PORT: '0', PHYGATE_DATA_DIR: tempDirFor(t), PHYGATE_LOG_LEVEL: 'silent', PHYGATE_FLEET_SPEED: '20', PHYGATE_ADMIN_TOKEN: ADMIN, ...env }),
   );
   t.teardown(() => g.close());
   return g;

@@ -12,9 +12,11 @@ import { parkedFleetState } from '../../sim/parked-fleet.ts';
 import { demoTwentyStepPlan, generateShift, generateSite, prepareSite } from '../bench/generate.ts';
 import { appFor, canonicalPlan, failingPlan } from './harness.ts';
 import { demo, NOW } from '../planners/fixtures/demo.ts';
+import { TEST_GATEWAY_ENV } from '../helpers/child-env.ts';
+import { readConfig } from '../../gateway/config.ts';
 
-function pool(t: Test, site: CheckSite, budgetMs = 120_000, size = 2): CheckPool {
-  const p = new CheckPool({ site, size, budgetMs });
+function pool(t: Test, site: CheckSite, budgetMs = 120_000, size = 2, nice = Number(TEST_GATEWAY_ENV.PHYGATE_CHECK_NICE)): CheckPool {
+  const p = new CheckPool({ site, size, budgetMs, nice });
   t.teardown(() => p.close());
   return p;
 }
@@ -120,3 +122,17 @@ t.test('warm() starts one worker before any check asks, so the first check does 
   t.equal(p.workers, 1, 'the check ran on the warm worker');
 });
 
+
+t.test("each worker sets its own thread's niceness: 19 (the lowest priority) unless PHYGATE_CHECK_NICE says otherwise", async (t) => {
+  const plan = PlanSchema.parse(canonicalPlan());
+  const byDefault = new CheckPool({ site: demo, size: 1, budgetMs: 120_000 });
+  t.teardown(() => byDefault.close());
+  await byDefault.check(job(demo, plan));
+  t.equal(byDefault.workerNice, 19, 'the worker runs at niceness 19');
+  const set = pool(t, demo, 120_000, 1, 7);
+  await set.check(job(demo, plan));
+  t.equal(set.workerNice, 7, 'the niceness the pool was given');
+  t.equal(readConfig({}).PHYGATE_CHECK_NICE, 19, 'the setting defaults to 19');
+  t.equal(readConfig({ PHYGATE_CHECK_NICE: '0' }).PHYGATE_CHECK_NICE, 0);
+  t.throws(() => readConfig({ PHYGATE_CHECK_NICE: '20' }), { name: 'ConfigError', message: /^PHYGATE_CHECK_NICE: / }, 'past 19 is refused');
+});

@@ -7,10 +7,12 @@ import { readConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { until } from '../helpers/wait.ts';
 import { tempDirFor } from './harness.ts';
+import { TEST_GATEWAY_ENV } from '../helpers/child-env.ts';
 
 export async function fleetGateway(t: Test, opts: { speed: number; adminToken: string; env?: Record<string, string> }): Promise<Gateway> {
   const g = await startGateway(
     readConfig({
+      ...TEST_GATEWAY_ENV,
       PHYGATE_PORT: '0',
       PHYGATE_MQTT_PORT: '0',
       PHYGATE_DATA_DIR: tempDirFor(t),

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import type { Test } from 'tap';
 import { readConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
-import { childEnv, spawnNode } from '../helpers/child-env.ts';
+import { TEST_GATEWAY_ENV, childEnv, spawnNode } from '../helpers/child-env.ts';
 import { REPO_ROOT } from './harness.ts';
 
 export const BIN = join(REPO_ROOT, 'gateway/cli/phygate.mjs');
@@ -180,6 +180,7 @@ export async function runGatewayExpectingExit(
 export async function gatewayOnBroker(t: Test, brokerUrl: string, adminToken: string, dataDir: string, env: Record<string, string> = {}): Promise<Gateway> {
   const g = await startGateway(
     readConfig({
+      ...TEST_GATEWAY_ENV,
       PHYGATE_PORT: '0',
       PHYGATE_MQTT_URL: brokerUrl,
       PHYGATE_VIRTUAL_FLEET: '0',

@@ -19,6 +19,7 @@ import type { PlanInput } from '../../planners/plan.ts';
 import { FleetRegistry } from '../../robots/fleet-registry.ts';
 import { parkFleetAtHome } from '../../sim/parked-fleet.ts';
 import { loadSiteFolder, type LoadedSite } from '../../sim/site-folder.ts';
+import { TEST_GATEWAY_ENV } from '../helpers/child-env.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DEMO_SITE_DIR = join(REPO_ROOT, 'launch/sites/demo');
@@ -62,7 +63,7 @@ function sharedPool(dir: string, site: LoadedSite): CheckPool {
   let pool = sharedPools.get(dir);
   if (!pool) {
     if (sharedPools.size === 0) tap.teardown(() => Promise.all([...sharedPools.values()].map((p) => p.close())));
-    sharedPools.set(dir, (pool = new CheckPool({ site, size: 1, budgetMs: 120_000 })));
+    sharedPools.set(dir, (pool = new CheckPool({ site, size: 1, budgetMs: 120_000, nice: Number(TEST_GATEWAY_ENV.PHYGATE_CHECK_NICE) })));
   }
   return pool;
 }
@@ -88,7 +89,7 @@ export function tempDir(): string {
 export async function testApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? tempDir();
-  const config: Config = { ...readConfig({}), PHYGATE_LOG_LEVEL: 'silent', ...opts.config };
+  const config: Config = { ...readConfig({ ...TEST_GATEWAY_ENV }), PHYGATE_LOG_LEVEL: 'silent', ...opts.config };
   const siteDir = opts.siteDir ?? DEMO_SITE_DIR;
   const site = loadSiteFolder(siteDir);
   const ownChecks = opts.config?.PHYGATE_CHECK_WORKERS !== undefined || opts.config?.PHYGATE_CHECK_BUDGET_MS !== undefined;

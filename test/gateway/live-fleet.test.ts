@@ -6,10 +6,12 @@ import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { findRoute } from '../../planners/route.ts';
 import { tempDirFor } from './harness.ts';
 import { until } from '../helpers/wait.ts';
+import { TEST_GATEWAY_ENV } from '../helpers/child-env.ts';
 
 
 async function gateway(t: Test, env: Record<string, string> = {}): Promise<Gateway> {
   const config = readConfig({
+    ...TEST_GATEWAY_ENV,
     PHYGATE_PORT: '0',
     PHYGATE_MQTT_PORT: '0',
     PHYGATE_DATA_DIR: tempDirFor(t),

@@ -5,6 +5,7 @@ import t from 'tap';
 import { ConfigError, readConfig } from '../../gateway/config.ts';
 import { startGateway } from '../../gateway/main.ts';
 import { tempDirFor } from './harness.ts';
+import { TEST_GATEWAY_ENV } from '../helpers/child-env.ts';
 
 t.test('PHYGATE_ROS2 is off unless set to on; anything else is a configuration error', async (t) => {
   t.equal(readConfig({}).PHYGATE_ROS2, 'off');
@@ -15,6 +16,7 @@ t.test('PHYGATE_ROS2 is off unless set to on; anything else is a configuration e
 
 t.test('PHYGATE_ROS2=on: without ROS 2 the gateway does not start and says why; with it, the adapter runs', async (t) => {
   const config = readConfig({
+    ...TEST_GATEWAY_ENV,
     PHYGATE_PORT: '0',
     PHYGATE_MQTT_PORT: '0',
     PHYGATE_DATA_DIR: tempDirFor(t),

@@ -11,6 +11,7 @@ import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
 import { startVirtualAmr } from '../../sim/virtual-amr.ts';
 import { appFor, demoSiteCopy, tempDirFor } from './harness.ts';
 import { until } from '../helpers/wait.ts';
+import { TEST_GATEWAY_ENV } from '../helpers/child-env.ts';
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -19,6 +20,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function gateway(t: Test, dataDir: string, env: Record<string, string> = {}): Promise<Gateway> {
   const g = await startGateway(
     readConfig({
+      ...TEST_GATEWAY_ENV,
       PHYGATE_PORT: '0',
       PHYGATE_MQTT_PORT: '0',
       PHYGATE_DATA_DIR: dataDir,

@@ -19,6 +19,7 @@ import { tempDir } from './harness.ts';
 import { until } from '../helpers/wait.ts';
 import { rmSync } from 'node:fs';
 import { callApi } from '../helpers/http.ts';
+import { TEST_GATEWAY_ENV } from '../helpers/child-env.ts';
 
 const ADMIN = 'test-admin-token-0123456789';
 const SPEED = 40;
@@ -116,6 +117,7 @@ async function runFloor(specs: MissionSpec[], tally: Tally): Promise<void> {
   const dir = tempDir();
   const g = await startGateway(
     readConfig({
+      ...TEST_GATEWAY_ENV,
       PHYGATE_PORT: '0',
       PHYGATE_MQTT_PORT: '0',
       PHYGATE_DATA_DIR: dir,
