@@ -470,6 +470,11 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
     return !this.run?.track && !this.moving();
   }
 
+  /** On a route, moving, running an action or charging: at work (gateway/rehearsal/floor-clock.ts). */
+  get atWork(): boolean {
+    return !this.halted && (!!this.run || this.jobs.length > 0 || this.charging || this.moving());
+  }
+
   moving(): boolean {
     return !!this.motion && (Math.abs(this.motion.v) > 1e-6 || Math.abs(this.motion.omega) > 1e-6);
   }

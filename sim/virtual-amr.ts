@@ -64,6 +64,8 @@ export interface VirtualAmr {
   position(): { x: number; y: number; theta: number };
   /** The policy that drives it; undefined when the analytic motion model does. */
   policy(): VirtualAmrPolicy | undefined;
+  /** On a route, moving, running an action or charging. */
+  atWork(): boolean;
   /** A tote put on it from outside (the arm's transfer onto this AMR); false if it already had one. */
   receiveLoad(): boolean;
   /** Switches it off cleanly: OFFLINE published, disconnected. */
@@ -122,6 +124,7 @@ export async function startVirtualAmr(settings: VirtualAmrSettings): Promise<Vir
   return {
     amrId,
     position: () => adapter!.position,
+    atWork: () => adapter!.atWork,
     policy: () => {
       const loaded = settings.pilot?.policies.get(amrId)?.policy;
       const a = adapter!;

@@ -49,6 +49,8 @@ export interface VirtualMachine {
   /** The device detects a fault: a running job ends in `fault`. */
   fault(error: MachineError): void;
   stats(): { commands: number; dropped: number };
+  /** Running a job. */
+  atWork(): boolean;
 }
 
 type Machine = Exclude<Device, { kind: 'amr' }>;
@@ -115,12 +117,17 @@ export async function startVirtualMachine(opts: VirtualMachineOptions): Promise<
     },
     fault: (error) => vm.fault(error),
     stats: () => vm.stats(),
+    atWork: () => vm.atWork,
   };
 }
 
 class VirtualDevice {
   private seq = 0;
   private phase: Phase = 'idle';
+
+  get atWork(): boolean {
+    return this.phase === 'running';
+  }
   private job: Job | undefined;
   private progress = 0;
   private produced = 0;

@@ -282,7 +282,7 @@ export const RehearsalViewSchema = z
       .nullable()
       .describe('how the mission ended on the rehearsal fleet; null while running'),
     reason: z.string().nullable().describe("the rehearsal mission's reason when it did not succeed"),
-    makespanS: z.number().nullable().describe('simulated seconds from approval to the end, on the rehearsal fleet'),
+    makespanS: z.number().nullable().describe('simulated seconds from approval to the end in which something on the rehearsal floor was at work (idle moments waiting for messages are left out)'),
     checkMakespanS: z.number().nullable().describe("the check's makespan, to compare with"),
     minSeparation: z
       .object({

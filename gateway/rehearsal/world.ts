@@ -40,6 +40,7 @@ import { Executor } from '../executor.ts';
 import { MissionService } from '../missions/service.ts';
 import { openStore } from '../store/index.ts';
 import type { RehearsalProblem, RehearsalResult } from '../store/rehearsals.ts';
+import { FloorClock } from './floor-clock.ts';
 
 /** Who approves the mission in the rehearsal world (its own store; never the real one). */
 const REHEARSAL_ACTOR = 'rehearsal';
@@ -188,10 +189,19 @@ export async function rehearseInWorld(input: RehearsalInput): Promise<RehearsalR
     const watch = new SeparationWatch(site.index);
     const t0 = Date.now();
     const simS = () => ((Date.now() - t0) / 1000) * input.speed;
+    // The makespan on the floor's clock: simulated time in which something was at work, not the
+    // messages between (floor-clock.ts).
+    const floor = new FloorClock(input.speed, performance.now());
+    const waits = new Set(input.plan.steps.filter((s) => s.action === 'wait').map((s) => s.id));
+    const atWork = () =>
+      [...virtual.amrs.values()].some((a) => a.atWork()) ||
+      [...virtual.machines.values()].some((m) => m.atWork()) ||
+      (waits.size > 0 && (store.missions.get(mission.id)?.steps ?? []).some((s) => waits.has(s.id) && s.status === 'running'));
     const sample = () => {
       const positions = new Map<string, Position>();
       for (const [id, amr] of virtual.amrs) positions.set(id, amr.position());
       watch.sample(simS(), positions);
+      floor.sample(performance.now(), atWork());
     };
     sample();
     const sampler = setInterval(sample, SAMPLE_MS);
@@ -220,8 +230,7 @@ export async function rehearseInWorld(input: RehearsalInput): Promise<RehearsalR
     clearInterval(sampler);
     sample();
     const ended = store.missions.get(mission.id)!;
-    const makespanS =
-      ended.approvedAt && ended.endedAt ? Math.round(((Date.parse(ended.endedAt) - Date.parse(ended.approvedAt)) / 1000) * input.speed * 10) / 10 : null;
+    const makespanS = ended.approvedAt && ended.endedAt ? floor.seconds : null;
     const { closest, overlaps } = watch.result();
     const problems: RehearsalProblem[] = overlaps.map((o) => ({
       code: 'ROBOTS_TOO_CLOSE',

@@ -37,7 +37,7 @@ export interface RehearsalResult {
   outcome: 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'not_started';
   /** The mission's reason there, when it did not succeed. */
   reason: string | null;
-  /** Simulated seconds from approval to the mission's end. */
+  /** Simulated seconds from approval to the mission's end in which something was at work (gateway/rehearsal/floor-clock.ts). */
   makespanS: number | null;
   /** The check's makespan for the plan, to compare with. */
   checkMakespanS: number;

@@ -8,6 +8,7 @@ import t, { type Test } from 'tap';
 import type { PlanInput } from '../../planners/plan.ts';
 import { until } from '../helpers/wait.ts';
 import { appFor, demoSiteCopy, type TestApp } from './harness.ts';
+import { SLOWER_FACTOR } from '../../gateway/rehearsal/world.ts';
 
 const FAST = { PHYGATE_REHEARSAL_SPEED: 50 };
 // One site folder for both tests, so they share the file's check workers.
@@ -76,10 +77,12 @@ t.test("under 'rehearsal: required' a plan is approved only after it rehearsed w
   t.equal(r.status, 'succeeded', JSON.stringify(r));
   t.equal(r.outcome, 'succeeded');
   t.equal(r.planHash, m.planHash);
-  // At 50× a message's latency counts fifty-fold, so the run may well be slower than checked: a warning, not a failure.
-  t.same(r.problems.filter((p) => p.severity === 'error'), [], 'no errors');
+  t.same(r.problems, [], 'no problems at all');
   t.equal(r.checkMakespanS, m.report.makespanS, "the check's makespan beside it");
-  t.ok(r.makespanS !== null && r.makespanS > 0, `the rehearsal's makespan: ${r.makespanS} s against ${m.report.makespanS} s`);
+  // At 50× every real millisecond of messaging would be 50 simulated ones; the floor clock counts
+  // only the time something was at work, so the drive takes about what the check says, however
+  // busy the machine (within one virtual-fleet tick, 2.5 s at 50×).
+  t.ok(r.makespanS !== null && r.makespanS >= 0.7 * m.report.makespanS && r.makespanS <= SLOWER_FACTOR * m.report.makespanS, `the rehearsal's makespan: ${r.makespanS} s against the check's ${m.report.makespanS} s`);
   t.ok(r.minSeparation && r.minSeparation.gapM > 0, `the robots kept apart: ${JSON.stringify(r.minSeparation)}`);
   t.equal(h.fleet.get('amr-1')?.at, 'dock-a', 'the real AMR did not move');
   t.equal(h.store.missions.get(m.id)?.status, 'awaiting_approval', 'rehearsing approves nothing');
