@@ -120,19 +120,15 @@ t.test('warm() starts one worker before any check asks, so the first check does 
   const report = await p.check({ plan: PlanSchema.parse(canonicalPlan()), fleet: new Map(), now: new Date('2026-11-24T08:00:00Z') });
   t.ok(['pass', 'warn', 'fail'].includes(report.verdict));
   t.equal(p.workers, 1, 'the check ran on the warm worker');
+  t.equal(p.workerNice, 19, 'a pool told nothing runs its workers at niceness 19, the lowest priority');
 });
 
 
 t.test("each worker sets its own thread's niceness: 19 (the lowest priority) unless PHYGATE_CHECK_NICE says otherwise", async (t) => {
-  const plan = PlanSchema.parse(canonicalPlan());
-  const byDefault = new CheckPool({ site: demo, size: 1, budgetMs: 120_000 });
-  t.teardown(() => byDefault.close());
-  await byDefault.check(job(demo, plan));
-  t.equal(byDefault.workerNice, 19, 'the worker runs at niceness 19');
-  const set = pool(t, demo, 120_000, 1, 7);
-  await set.check(job(demo, plan));
-  t.equal(set.workerNice, 7, 'the niceness the pool was given');
   t.equal(readConfig({}).PHYGATE_CHECK_NICE, 19, 'the setting defaults to 19');
   t.equal(readConfig({ PHYGATE_CHECK_NICE: '0' }).PHYGATE_CHECK_NICE, 0);
   t.throws(() => readConfig({ PHYGATE_CHECK_NICE: '20' }), { name: 'ConfigError', message: /^PHYGATE_CHECK_NICE: / }, 'past 19 is refused');
+  const set = pool(t, demo, 120_000, 1, 7);
+  await set.check(job(demo, PlanSchema.parse(canonicalPlan())));
+  t.equal(set.workerNice, 7, 'the worker runs at the niceness the pool was given');
 });
