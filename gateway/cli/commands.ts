@@ -34,7 +34,8 @@ Usage:
   phygate fleet [--mqtt URL] [--site DIR] [--speed N] [--soc S] [--issue-credentials]
                                              run the site's virtual fleet on its own, like real hardware
   phygate edge --device ID [--site DIR] [--broker URL] [--policy FILE] [--certificate FILE]
-               [--namespace NS] [--cmd-vel TOPIC] [--odom TOPIC] [--map-transform X,Y,THETA]
+               [--namespace NS] [--cmd-vel TOPIC] [--odom TOPIC] [--map-frame FRAME]
+               [--map-transform X,Y,THETA]
                                              on a robot's own computer: be the AMR's VDA 5050 vehicle
                                              and drive its ROS 2 base (Twist on cmd_vel, odometry in)
                                              with its certified policy, through the shield
@@ -100,9 +101,14 @@ edge: one AMR of the site, on its own computer (POLICY.md, "On a robot: phygate 
   --namespace NS      the robot's ROS 2 namespace (default: the device's ros2.namespace, else /)
   --cmd-vel TOPIC     geometry_msgs/msg/Twist out (default: cmd_vel)
   --odom TOPIC        nav_msgs/msg/Odometry in (default: the device's ros2.odomTopic, else odom)
+  --map-frame FRAME   a localised pose: the odometry's pose carried into FRAME by the transform a
+                      localizer (AMCL, SLAM) publishes on tf/tf_static; the robot is not driven
+                      until it is known (default: the device's ros2.frame when its ros2.poseSource
+                      is tf; else none, and the odometry's pose is the map pose)
   --map-transform X,Y,THETA
-                      where the site's origin and x axis lie in the odometry's frame (metres,
-                      radians; default: the device's ros2.mapTransform, else 0,0,0)
+                      where the site's origin and x axis lie in the map frame (the odometry's
+                      without --map-frame; metres, radians; default: the device's
+                      ros2.mapTransform, else 0,0,0)
   Needs ROS 2 sourced and rclnodejs installed. Runs until SIGINT or SIGTERM (the robot is given
   zero and goes offline). Exit status: 0 stopped, 1 stopped after a failure, 2 refused.
 

@@ -14,7 +14,7 @@ import { readConfig } from '../config.ts';
 
 type Out = (line: string) => void;
 
-export const EDGE_USAGE_LINE = 'phygate edge --device ID [--site DIR] [--broker URL] [--policy FILE] [--certificate FILE] [--namespace NS] [--cmd-vel TOPIC] [--odom TOPIC] [--map-transform X,Y,THETA]';
+export const EDGE_USAGE_LINE = 'phygate edge --device ID [--site DIR] [--broker URL] [--policy FILE] [--certificate FILE] [--namespace NS] [--cmd-vel TOPIC] [--odom TOPIC] [--map-frame FRAME] [--map-transform X,Y,THETA]';
 
 export interface EdgeCliHelpers {
   /** A path the user typed, resolved where they stand. */
@@ -35,6 +35,7 @@ export async function edgeCommand(argv: string[], { userPath, readCa }: EdgeCliH
       namespace: { type: 'string' },
       'cmd-vel': { type: 'string' },
       odom: { type: 'string' },
+      'map-frame': { type: 'string' },
       'map-transform': { type: 'string' },
       'data-dir': { type: 'string' },
     },
@@ -84,6 +85,11 @@ export async function edgeCommand(argv: string[], { userPath, readCa }: EdgeCliH
           odomTopic: values.odom ?? ros2?.odomTopic ?? 'odom',
           ...(ros2 ? { batteryTopic: ros2.batteryTopic } : {}),
           ...((mapTransform ?? ros2?.mapTransform) ? { mapTransform: mapTransform ?? ros2!.mapTransform } : {}),
+          ...(values['map-frame'] !== undefined
+            ? { localization: { mapFrame: values['map-frame'] } }
+            : ros2?.poseSource === 'tf'
+              ? { localization: { mapFrame: ros2.frame, tfTopic: ros2.tfTopic, tfStaticTopic: ros2.tfStaticTopic } }
+              : {}),
           nodeName: `phygate_edge_${values.device!.replace(/[^A-Za-z0-9_]/g, '_')}`,
           now,
           warn: err,

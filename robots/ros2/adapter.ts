@@ -346,7 +346,7 @@ export class Ros2Adapter {
  * a subscriber must ask for it too to get what was sent before it came. The depth is tf2's own for
  * tf_static: each static broadcaster keeps its last message.
  */
-function qosFor(rcl: RclBinding, qos: Ros2Qos): string | object {
+export function qosFor(rcl: RclBinding, qos: Ros2Qos): string | object {
   if (qos === 'sensor') return 'qos_profile_sensor_data';
   const Q = rcl.QoS;
   return new Q(Q.HistoryPolicy.RMW_QOS_POLICY_HISTORY_KEEP_LAST, 100, Q.ReliabilityPolicy.RMW_QOS_POLICY_RELIABILITY_RELIABLE, Q.DurabilityPolicy.RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL);
