@@ -10,6 +10,7 @@
 // request gets CHECK_TIMEOUT and nothing was written, since writing happens after a check answers.
 import { Worker } from 'node:worker_threads';
 import type { CheckReport } from '../../planners/report.ts';
+import { workerExecArgv } from '../../robots/worker-options.ts';
 import { ApiError } from '../errors.ts';
 import { reportOf, type CheckAnswer, type CheckJob, type Checker, type CheckSite } from './checker.ts';
 
@@ -188,7 +189,7 @@ export class CheckPool implements Checker {
   }
 
   private spawn(): void {
-    const slot: Slot = { worker: new Worker(WORKER, { workerData: this.start }), ready: false };
+    const slot: Slot = { worker: new Worker(WORKER, { workerData: this.start, execArgv: workerExecArgv() }), ready: false };
     this.slots.add(slot);
     slot.worker.on('message', (m: ToPool) => {
       if (m.type === 'ready') {

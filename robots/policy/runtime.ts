@@ -6,6 +6,7 @@
 // from it, and the shield turns that into a zero command.
 import { Worker } from 'node:worker_threads';
 import type { LoadedPolicy } from './loader.ts';
+import { workerExecArgv } from '../worker-options.ts';
 
 /** One model as the worker gets it. */
 export interface InferenceModel {
@@ -93,7 +94,7 @@ export class PolicyRuntime {
       };
     });
     const fastest = Math.max(...models.map((m) => m.policy.metadata.rateHz));
-    const worker = new Worker(WORKER, { workerData: { models } satisfies InferenceStart });
+    const worker = new Worker(WORKER, { workerData: { models } satisfies InferenceStart, execArgv: workerExecArgv() });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (m: ToRuntime) => {
         if (m.type === 'ready') done(undefined);

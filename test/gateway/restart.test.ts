@@ -113,7 +113,8 @@ t.test('a first start that fails (port in use) does not use up the bootstrap tok
   t.match(failed.stderr, /EADDRINUSE/, 'says why');
   t.notMatch(failed.stdout, /pgt_/, 'no token was shown');
 
-  const next = await startGatewayProcess(t, { dataDir, port: 0 });
+  // Tokens only: no virtual fleet needed for this start.
+  const next = await startGatewayProcess(t, { dataDir, port: 0, env: { PHYGATE_VIRTUAL_FLEET: '0' } });
   t.match(next.bootstrapToken, /^pgt_/, 'the first successful start prints the bootstrap admin token');
   if (next.bootstrapToken) {
     await waitHealthy(next.url);
