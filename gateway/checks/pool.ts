@@ -105,8 +105,9 @@ export class CheckPool implements Checker {
    * A STOP is being handled: every running check waits at its next simulation event (a few ms of
    * work at most) until the returned function is called — when the STOP's answer is out — or
    * STEP_ASIDE_MAX_MS have passed, whichever is first. The workers already run at the lowest CPU
-   * priority (unless PHYGATE_CHECK_NICE says otherwise); this keeps them off the CPU, the caches and the collector altogether while the
-   * STOP's messages go out. Checks only wait: none is changed or ended by it.
+   * priority (unless PHYGATE_CHECK_NICE says otherwise); this keeps them off the CPU, the caches
+   * and the collector altogether while the STOP's messages go out. Checks only wait: none is
+   * changed or ended by it.
    */
   stepAside(): () => void {
     this.stepAsides++;

@@ -6,9 +6,8 @@
 // `localization`, the odometry's pose is carried into the map frame by that transform, so the
 // drift of odometry does not become the robot's position. rclnodejs is loaded only here, lazily
 // (binding.ts), so the rest of the edge is tested without ROS 2.
-import { qosFor } from '../ros2/adapter.ts';
 import { abandonStart, loadRclnodejs, type RclBinding, type RclNode, type RclPublisher } from '../ros2/binding.ts';
-import { BATTERY_STATE, ODOMETRY, resolveName, TF_MESSAGE } from '../ros2/devices.ts';
+import { BATTERY_STATE, ODOMETRY, qosFor, resolveName, TF_MESSAGE } from '../ros2/devices.ts';
 import { readBattery } from '../ros2/messages.ts';
 import { mapToSite, quaternionToYaw, yawToQuaternion, type MapTransform } from '../ros2/poses.ts';
 import { compose, frameId, planarPose, TfTree, type Transform } from '../ros2/tf.ts';

@@ -23,7 +23,7 @@ import { silentLog } from '../log.ts';
 import { abandonStart, loadRclnodejs, type RclActionClient, type RclBinding, type RclNode, type RclServiceClient } from './binding.ts';
 import { siteToMap } from './poses.ts';
 import { cancelAllGoals, TIMEOUT, within } from './cancel-all.ts';
-import { CANCEL_GOAL, ros2Devices, type Ros2Action, type Ros2Device, type Ros2Qos, type Ros2TopicRole } from './devices.ts';
+import { CANCEL_GOAL, qosFor, ros2Devices, type Ros2Action, type Ros2Device, type Ros2TopicRole } from './devices.ts';
 import { GoalActiveError, InvalidGoalError, NotRos2DeviceError, Ros2NotStartedError } from './errors.ts';
 import { FleetFeed, type Ros2Log } from './fleet-feed.ts';
 import { ActionGoal, type GoalCancel, type GoalOutcome, type GoalProgress } from './goal.ts';
@@ -338,16 +338,4 @@ export class Ros2Adapter {
       this.log.error({ error: (err as Error).stack ?? String(err) }, 'handling a ROS 2 message failed');
     }
   }
-}
-
-/**
- * A subscription's QoS. Sensor data (best effort) also matches reliable publishers. Latched topics
- * (tf_static, AMCL's pose) are published once or only on change with durability transient local;
- * a subscriber must ask for it too to get what was sent before it came. The depth is tf2's own for
- * tf_static: each static broadcaster keeps its last message.
- */
-export function qosFor(rcl: RclBinding, qos: Ros2Qos): string | object {
-  if (qos === 'sensor') return 'qos_profile_sensor_data';
-  const Q = rcl.QoS;
-  return new Q(Q.HistoryPolicy.RMW_QOS_POLICY_HISTORY_KEEP_LAST, 100, Q.ReliabilityPolicy.RMW_QOS_POLICY_RELIABILITY_RELIABLE, Q.DurabilityPolicy.RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL);
 }

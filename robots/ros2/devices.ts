@@ -1,6 +1,7 @@
 // Which devices of a site are driven over ROS 2, and the full names of their actions and topics:
 // a device's `ros2` block (planners/site.ts) with relative names resolved under its namespace.
 import type { SiteIndex } from '../../planners/site.ts';
+import type { RclBinding } from './binding.ts';
 import type { MapTransform } from './poses.ts';
 
 export const NAVIGATE_TO_POSE = 'nav2_msgs/action/NavigateToPose';
@@ -29,6 +30,18 @@ export type Ros2TopicRole = 'odometry' | 'battery' | 'joints' | 'map-pose' | 'tf
  * `tf_static` and AMCL's pose, sent only when it changes, need).
  */
 export type Ros2Qos = 'sensor' | 'latched';
+
+/**
+ * A subscription's QoS. Sensor data (best effort) also matches reliable publishers. Latched topics
+ * (tf_static, AMCL's pose) are published once or only on change with durability transient local;
+ * a subscriber must ask for it too to get what was sent before it came. The depth is tf2's own for
+ * tf_static: each static broadcaster keeps its last message.
+ */
+export function qosFor(rcl: RclBinding, qos: Ros2Qos): string | object {
+  if (qos === 'sensor') return 'qos_profile_sensor_data';
+  const Q = rcl.QoS;
+  return new Q(Q.HistoryPolicy.RMW_QOS_POLICY_HISTORY_KEEP_LAST, 100, Q.ReliabilityPolicy.RMW_QOS_POLICY_RELIABILITY_RELIABLE, Q.DurabilityPolicy.RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL);
+}
 
 export interface Ros2Topic {
   type: typeof ODOMETRY | typeof BATTERY_STATE | typeof JOINT_STATE | typeof POSE_WITH_COVARIANCE | typeof TF_MESSAGE;
