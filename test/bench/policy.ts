@@ -1,6 +1,7 @@
 // The policy benchmark, section (j) of `npm run bench` (or alone: `node --import tsx test/bench/policy.ts`).
 //
-// Two questions of the policy issue, each answered against a baseline measured in the same run:
+// Two questions of the policy issue, each answered against a baseline measured in the same run,
+// and the pilot's pace at the virtual fleet's speed factors:
 //
 // 1. Inference per control tick for 1, 10 and 50 robots on one model: the shipped amr.track model
 //    (launch/policies/amr-track.onnx) in the policy runtime (a worker thread, one onnxruntime batch
@@ -18,6 +19,10 @@
 //    are bench vehicles driving edge after edge, and a STOP does not pause them (the stand-ins get
 //    it): the pilot's full work goes on through every round, the worst case for the event loop.
 //    Also the event loop's own delay (monitorEventLoopDelay) and utilisation in each kind of block.
+//
+// 3. The pilot's pace: one policy-driven robot in the virtual fleet's pilot at 1, 20, 50 and 100×,
+//    simulated seconds driven per real second against the speed asked (the baseline: the wall
+//    clock × speed), and the CPU it took per simulated minute.
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { existsSync, realpathSync } from 'node:fs';
 import os from 'node:os';
@@ -365,6 +370,48 @@ async function benchStopUnderPolicies(): Promise<void> {
   }
 }
 
+// ---- 3. the pilot at the virtual fleet's speed factors -----------------------------------
+
+const PACE_SPEEDS = [1, 20, 50, 100];
+const PACE_WALL_MS = 3000;
+
+/**
+ * One policy-driven robot driving without pause in the virtual fleet's pilot at each speed factor:
+ * the simulated seconds it drove per real second against the speed asked (1.00: it keeps pace),
+ * and the process's CPU per simulated minute. The gateway's tests and rehearsals run the demo's
+ * policy AMR at 20–100×.
+ */
+export async function benchPilotPace(): Promise<void> {
+  console.log(`  3. the pilot's pace: one policy-driven robot driving for ${PACE_WALL_MS / 1000} s at each speed factor, simulated time it drove`);
+  console.log(`  against the wall clock × speed`);
+  const site = policyFleet(1);
+  const amr = site.index.devicesOfKind('amr')[0]!;
+  const rows: string[][] = [];
+  for (const speed of PACE_SPEEDS) {
+    const started = await PolicyPilot.start({ site, speed, log: () => {} });
+    const pilot = started.pilot;
+    if (!pilot) throw new Error(`the pilot did not start: ${[...started.refused.values()].join('; ')}`);
+    try {
+      const [vehicle] = benchVehicles(site, [amr], 5);
+      vehicle!.shield = pilot.attach(amr, vehicle!);
+      pilot.nudge();
+      await new Promise((r) => setTimeout(r, 300));
+      const acts0 = vehicle!.acts;
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, PACE_WALL_MS));
+      const wallS = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      const simS = (vehicle!.acts - acts0) * pilot.tickS;
+      const pace = simS / (wallS * speed);
+      rows.push([`${speed}×`, `${((pilot.tickS * 1000) / speed).toFixed(2)} ms`, (simS / wallS).toFixed(1), pace.toFixed(2), `${((cpu.user + cpu.system) / 1000 / (simS / 60)).toFixed(0)} ms`, String(pilot.behind)]);
+    } finally {
+      await pilot.close();
+    }
+  }
+  table(['speed', 'tick due every', 'sim s / real s', 'pace (1.00 = keeps up)', 'CPU per sim min', 'backlogs dropped'], rows);
+}
+
 // ---- the section ---------------------------------------------------------------------------
 
 export async function benchPolicy(): Promise<void> {
@@ -375,6 +422,8 @@ export async function benchPolicy(): Promise<void> {
     await benchInference();
     console.log('');
     await benchStopUnderPolicies();
+    console.log('');
+    await benchPilotPace();
   } catch (err) {
     console.log(`  !! the policy benchmark failed: ${(err as Error).stack ?? String(err)}`);
     process.exitCode = 1;

@@ -137,3 +137,28 @@ t.test('a model that does not fit the contract keeps its AMR off; the rest of th
   t.equal(vf.amrs.get('amr-1')!.policy(), undefined, 'on the analytic motion model');
   t.ok(vf.machines.size > 0, 'and the machines');
 });
+
+t.test('closed in the middle of a control tick, the pilot ends its loop and close() resolves', async (t) => {
+  const site = policySite(t, (dir) => writeTracker(dir));
+  const pilot = await pilotFor(t, site, 20);
+  let closing: Promise<void> | undefined;
+  let sensed = 0;
+  // The gateway closing while the loop is in a tick: the tick then drives nothing, and before the
+  // fix the loop went to sleep waiting for a nudge that close() had already given.
+  const vehicle = {
+    id: 'amr-1',
+    sense: () => {
+      sensed++;
+      closing ??= pilot.close();
+      return undefined;
+    },
+    stopped: () => false,
+    act: () => {},
+    fault: () => {},
+    moving: () => false,
+  };
+  pilot.attach(site.index.device('amr-1') as Amr, vehicle);
+  await until('the first tick', () => closing !== undefined);
+  await closing;
+  t.equal(sensed, 1, 'the loop ticked once and ended');
+});
