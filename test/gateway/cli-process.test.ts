@@ -1,10 +1,11 @@
 // The real `phygate` binary, run as a user would (its own file: a child process's coverage is
 // left out by test/coverage-map.mjs).
 import { once } from 'node:events';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { childEnv, spawnNode } from '../helpers/child-env.ts';
+import { demoSiteYaml } from '../helpers/demo-site.ts';
 import { BIN } from './gateway-process.ts';
 import { REPO_ROOT, tempDirFor } from './harness.ts';
 
@@ -34,7 +35,7 @@ t.test('a site whose nav graph runs through its world is a clear error at start:
   const demo = join(REPO_ROOT, 'launch/sites/demo');
   cpSync(join(demo, 'world.sdf'), join(site, 'world.sdf'));
   // sa-5 moved from the aisle into shelf_rack_2.
-  writeFileSync(join(site, 'site.yaml'), readFileSync(join(demo, 'site.yaml'), 'utf8').replace('{ id: sa-5, x: 17, y: 4 }', '{ id: sa-5, x: 17, y: 6.8 }'));
+  writeFileSync(join(site, 'site.yaml'), demoSiteYaml().replace('{ id: sa-5, x: 17, y: 4 }', '{ id: sa-5, x: 17, y: 6.8 }'));
   const { code, stdout, stderr } = await serveUntilExit(t, { PHYGATE_PORT: '0', PHYGATE_SITE: site, PHYGATE_DATA_DIR: tempDirFor(t) });
   t.equal(code, 2);
   t.match(stderr, /^site error: .*site\.yaml: nodes\.sa-5: node 'sa-5' at \(17, 6\.8\).*shelf_rack_2/m);

@@ -20,6 +20,7 @@ import { FleetRegistry } from '../../robots/fleet-registry.ts';
 import { parkFleetAtHome } from '../../sim/parked-fleet.ts';
 import { loadSiteFolder, type LoadedSite } from '../../sim/site-folder.ts';
 import { TEST_GATEWAY_ENV } from '../helpers/child-env.ts';
+import { copyDemoSite, SHIPPED_POLICY } from '../helpers/demo-site.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DEMO_SITE_DIR = join(REPO_ROOT, 'launch/sites/demo');
@@ -157,7 +158,7 @@ export function tempDirFor(t: Test): string {
  */
 export function demoSiteCopy(t: Test, edit: (yaml: string) => string): string {
   const dir = tempDirFor(t);
-  cpSync(DEMO_SITE_DIR, dir, { recursive: true });
+  copyDemoSite(dir);
   const file = join(dir, 'site.yaml');
   const before = readFileSync(file, 'utf8');
   const after = edit(before);
@@ -166,8 +167,7 @@ export function demoSiteCopy(t: Test, edit: (yaml: string) => string): string {
   return dir;
 }
 
-/** The trained policy that ships for the demo site; its certificate is beside it. */
-export const SHIPPED_POLICY = fileURLToPath(new URL('../../launch/policies/amr-track.onnx', import.meta.url));
+export { SHIPPED_POLICY };
 
 /**
  * A copy of the demo site whose devices say `policy:` with the given blocks (e.g. `{ model:
@@ -176,7 +176,12 @@ export const SHIPPED_POLICY = fileURLToPath(new URL('../../launch/policies/amr-t
 export function policySite(t: Test, policies: Record<string, string>, edit: (yaml: string) => string = (y) => y): string {
   const site = demoSiteCopy(t, (yaml) => {
     let out = yaml;
-    for (const [id, block] of Object.entries(policies)) out = out.replace(`serialNumber: ${id} }\n`, `serialNumber: ${id} }\n    policy: ${block}\n`);
+    for (const [id, block] of Object.entries(policies)) {
+      // The demo's own policy line (amr-3's) is replaced; any other device gets one.
+      const line = new RegExp(`(serialNumber: ${id} }\\n)(    policy: .*\\n)?`);
+      if (!line.test(out)) throw new Error(`policySite: no device '${id}' in the demo site`);
+      out = out.replace(line, `$1    policy: ${block}\n`);
+    }
     return edit(out);
   });
   copyFileSync(SHIPPED_POLICY, join(site, 'amr-track.onnx'));

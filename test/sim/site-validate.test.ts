@@ -1,17 +1,17 @@
 // Writing your own site (issue #18): `phygate site validate DIR` reports every problem it can find
 // at once, each with its file and path; a site may have no Gazebo world and draw its walls in
 // site.yaml, which the checker then reads as it reads a world file.
-import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { runCli } from '../../gateway/cli/commands.ts';
-import { DEFAULT_SITE_DIR as DEMO_SITE_DIR } from '../../gateway/config.ts';
+import { copyDemoSite } from '../helpers/demo-site.ts';
 import { openSiteFolder, validateSiteFolder, wallsWorld } from '../../sim/site-folder.ts';
 
 /** The demo site folder copied, with `edit` applied to site.yaml and world.sdf removed when asked. */
 function siteCopy(t: Test, edit: (yaml: string) => string, withWorld = true): string {
   const dir = t.testdir();
-  cpSync(DEMO_SITE_DIR, dir, { recursive: true });
+  copyDemoSite(dir);
   const file = join(dir, 'site.yaml');
   const before = readFileSync(file, 'utf8');
   const after = edit(before);
