@@ -1,9 +1,10 @@
 // The virtual fleet's policy pilot: every virtual AMR whose device in site.yaml says `policy:` is
 // driven by that ONNX model instead of the analytic motion model. One pilot per fleet holds one
-// policy runtime (a worker thread, one session per model, every robot on a model in one batch),
-// the site's collision world for the shields, and one control loop: each tick it asks every
-// policy-driven AMR for its observation, runs PolicyDrive (shield hold, batched inference, shield
-// filter) and hands each AMR its shielded command for one tick of simulated time.
+// policy runtime (a worker thread, one session per model, every robot on a model in one batch,
+// and the shields' filters decided there on the site's zones and walls), the robots' shields (which
+// hold and count) and one control loop: each tick it asks every policy-driven AMR for its
+// observation, runs PolicyDrive (shield hold, batched inference and filter, the hold again) and
+// hands each AMR its shielded command for one tick of simulated time.
 //
 // Simulated time moves one control tick per tick of the loop, never by the wall clock: a machine
 // too slow for the fleet's speed factor makes the robots move slower, never jump. Tick k of a busy
@@ -60,7 +61,7 @@ export interface PolicyPilotStart {
 const MAX_BEHIND_MS = 250;
 
 export class PolicyPilot {
-  private readonly vehicles = new Map<string, { vehicle: PilotedVehicle; model: string; shield: Shield }>();
+  private readonly vehicles = new Map<string, { vehicle: PilotedVehicle; model: string; shield: Shield; profile: string }>();
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
@@ -123,9 +124,20 @@ export class PolicyPilot {
     // One session per model file: robots on the same file are rows of one batch.
     const models = new Map<string, LoadedPolicy>();
     for (const p of policies.values()) models.set(p.file, p.policy);
+    const tickS = 1 / rateHz;
+    // Each policy-driven AMR's filter is decided in the inference worker (drive.ts), on the same
+    // zones and walls as its shield here: one profile per device.
+    const shields: import('../robots/policy/runtime.ts').WorkerShields = {
+      site: shieldSiteOf(opts.site.index.site),
+      walls: { module: new URL('./world/collision.ts', import.meta.url).href, data: opts.site.world.obstacles },
+      profiles: [...policies.keys()].map((id) => {
+        const amr = opts.site.index.device(id) as Amr;
+        return { id, limits: amr.limits, footprint: amr.footprint, tickS };
+      }),
+    };
     let runtime: import('../robots/policy/runtime.ts').PolicyRuntime;
     try {
-      runtime = await PolicyRuntime.start(models);
+      runtime = await PolicyRuntime.start(models, { shields });
     } catch (err) {
       for (const id of policies.keys()) {
         refused.set(id, (err as Error).message);
@@ -135,7 +147,6 @@ export class PolicyPilot {
     }
     const world = await createCollisionWorld(opts.site.world.obstacles);
     const shieldSite = shieldSiteOf(opts.site.index.site, world);
-    const tickS = 1 / rateHz;
     let pilot: PolicyPilot | undefined;
     const drive = new PolicyDrive({ inference: runtime, stopped: (id) => pilot!.vehicles.get(id)?.vehicle.stopped() ?? true, now: () => pilot!.simMs });
     pilot = new PolicyPilot(
@@ -155,7 +166,7 @@ export class PolicyPilot {
     const p = this.policies.get(amr.id);
     if (!p) throw new Error(`'${amr.id}' has no policy in this pilot`);
     const shield = this.makeShield(amr, this.tickS, (a) => this.opts.log(`${a.robot}: shield: ${a.message}`));
-    this.vehicles.set(amr.id, { vehicle, model: p.file, shield });
+    this.vehicles.set(amr.id, { vehicle, model: p.file, shield, profile: amr.id });
     this.looping ??= this.loop();
     return shield;
   }
@@ -228,7 +239,7 @@ export class PolicyPilot {
     const entries = [...this.vehicles.values()];
     for (const e of entries) {
       const sensed = e.vehicle.sense();
-      if (sensed) driven.push({ id: e.vehicle.id, model: e.model, state: sensed.state, obs: sensed.obs, observedAt: this.simMs, shield: e.shield });
+      if (sensed) driven.push({ id: e.vehicle.id, model: e.model, state: sensed.state, obs: sensed.obs, observedAt: this.simMs, shield: e.shield, profile: e.profile });
     }
     const commands = driven.length > 0 ? await this.drive.tick(driven) : new Map<string, ShieldedCommand>();
     if (this.closed) return false;

@@ -1,10 +1,13 @@
 // One control tick for every policy-driven robot: the shield's hold first (STOP, pause, a stale
 // observation: zero command, the policy not asked), then one batched inference for the robots
 // left, then the shield's filter on each action. A STOP pressed while the inference ran wins over
-// its answer: whether a robot is stopped is asked again when the actions arrive. The filters run
-// on the event loop that STOP, the device masters and the broker's traffic share, and 50 robots'
-// look-aheads near walls take milliseconds: the loop is given back between robots once a slice of
-// it is used up, and a STOP that comes in meanwhile wins for the robots not yet filtered.
+// its answer: whether a robot is stopped is asked again when the actions arrive.
+// A robot with a shield `profile` has its filter decided in the inference worker, next to its
+// inference (runtime.ts): 50 robots' look-aheads near walls take milliseconds, and there they do
+// not hold the event loop that STOP, the device masters and the broker's traffic share. Its own
+// shield here records the decision (counts, alerts). Without a profile the filter runs here, and
+// the loop is given back between robots once a slice of it is used up; a STOP that comes in
+// meanwhile wins for the robots not yet filtered.
 import type { AmrState } from './kinematics.ts';
 import type { RobotObservation, TickAnswer } from './runtime.ts';
 import type { Shield, ShieldedCommand } from './shield.ts';
@@ -24,6 +27,8 @@ export interface DrivenRobot {
   /** When `state` was measured, ms. */
   observedAt: number;
   shield: Shield;
+  /** The inference worker's shield profile for this robot: its filter is decided there. */
+  profile?: string;
 }
 
 export interface PolicyDriveOptions {
@@ -46,7 +51,7 @@ export class PolicyDrive {
     for (const r of robots) {
       const held = r.shield.hold(r.id, { now, stopped: this.opts.stopped(r.id), observedAt: r.observedAt });
       if (held) commands.set(r.id, held);
-      else asking.set(r.id, { model: r.model, obs: r.obs });
+      else asking.set(r.id, { model: r.model, obs: r.obs, ...(r.profile !== undefined ? { shield: { profile: r.profile, state: r.state } } : {}) });
     }
     if (asking.size === 0) return commands;
     const answer = await this.opts.inference.tick(asking);
@@ -56,12 +61,13 @@ export class PolicyDrive {
     let filtered = 0;
     for (const r of robots) {
       if (!asking.has(r.id)) continue;
-      if (filtered++ > 0 && performance.now() - slice >= sliceMs) {
+      const decided = answer.decisions?.get(r.id);
+      if (!decided && filtered++ > 0 && performance.now() - slice >= sliceMs) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         slice = performance.now();
       }
       const held = r.shield.hold(r.id, { now: later, stopped: this.opts.stopped(r.id), observedAt: r.observedAt });
-      commands.set(r.id, held ?? r.shield.filter(r.id, { state: r.state, action: answer.actions.get(r.id) }));
+      commands.set(r.id, held ?? (decided ? r.shield.record(r.id, decided) : r.shield.filter(r.id, { state: r.state, action: answer.actions.get(r.id) })));
     }
     return commands;
   }

@@ -83,6 +83,15 @@ export interface FilterInput {
   action: ArrayLike<number> | undefined;
 }
 
+/** A shield's answer to one action before it is counted: the command, what changed, and what is wrong (a zero command). */
+export interface ShieldDecision extends ShieldedCommand {
+  alert?: { reason: 'missed-tick' | 'non-finite'; message: string };
+}
+
+function zeroDecision(reason: 'missed-tick' | 'non-finite', message: string): ShieldDecision {
+  return { ...ZERO_COMMAND, reasons: [reason], alert: { reason, message } };
+}
+
 /** Scales of v tried, in order, when the command as asked is not safe. */
 const SLOWER = [1, 0.5, 0.25, 0];
 const EPS = 1e-9;
@@ -107,13 +116,21 @@ export class Shield {
     return undefined;
   }
 
-  /** The command sent to the robot for the policy's action. */
+  /** The command sent to the robot for the policy's action (decide, then record). */
   filter(robot: string, input: FilterInput): ShieldedCommand {
+    return this.record(robot, this.decide(input));
+  }
+
+  /**
+   * What the shield makes of the policy's action, without counting it: pure, so it runs wherever
+   * the shield's world is (the inference worker decides for the pilot's robots, the robot's own
+   * shield records it on the event loop).
+   */
+  decide(input: FilterInput): ShieldDecision {
     const { action, state } = input;
-    if (!action) return this.zero(robot, 'missed-tick', 'the policy gave no action this tick');
+    if (!action) return zeroDecision('missed-tick', 'the policy gave no action this tick');
     const asked = { v: Number(action[0]), omega: Number(action[1]) };
-    if (action.length < 2 || !Number.isFinite(asked.v) || !Number.isFinite(asked.omega)) return this.zero(robot, 'non-finite', `the policy's action is not finite: [${Array.from(action).join(', ')}]`);
-    this.alerting.delete(robot);
+    if (action.length < 2 || !Number.isFinite(asked.v) || !Number.isFinite(asked.omega)) return zeroDecision('non-finite', `the policy's action is not finite: [${Array.from(action).join(', ')}]`);
     const { limits, tickS } = this.opts;
     const reasons: InterventionReason[] = [];
     let v = asked.v;
@@ -136,8 +153,15 @@ export class Shield {
     }
     const chosen = this.lookAhead(state, { v, omega });
     if (chosen.v !== v || chosen.omega !== omega) reasons.push('look-ahead');
-    for (const r of reasons) this.count(robot, r);
     return { v: chosen.v, omega: chosen.omega, reasons };
+  }
+
+  /** Counts a decision's interventions for `robot` (and raises its alert, once per run of them); the command to send. */
+  record(robot: string, decision: ShieldDecision): ShieldedCommand {
+    if (decision.alert) return this.zero(robot, decision.alert.reason, decision.alert.message);
+    this.alerting.delete(robot);
+    for (const r of decision.reasons) this.count(robot, r);
+    return { v: decision.v, omega: decision.omega, reasons: decision.reasons };
   }
 
   /** Interventions on `robot` by reason, since the shield was made. */

@@ -38,6 +38,11 @@ export interface CollisionWorld {
 
 export const DEFAULT_ROBOT_HEIGHT = 1.8;
 
+/** The walls a policy shield reads, in the inference worker (robots/policy/runtime.ts `WorkerShields.walls`). */
+export function createWalls(obstacles: readonly Obstacle[]): Promise<CollisionWorld> {
+  return createCollisionWorld(obstacles);
+}
+
 let ready: Promise<void> | undefined;
 
 /** Rapier's WASM module is instantiated once per process. */

@@ -151,11 +151,11 @@ export async function call(
  */
 export async function runGatewayExpectingExit(
   t: Test,
-  opts: { dataDir: string; port: number; mqttPort?: number },
+  opts: { dataDir: string; port: number; mqttPort?: number; env?: Record<string, string> },
 ): Promise<Exit & { stdout: string; stderr: string }> {
   const child = spawnNode([BIN, 'serve'], {
     cwd: REPO_ROOT,
-    env: childEnv({ PHYGATE_PORT: String(opts.port), PHYGATE_HOST: '127.0.0.1', PHYGATE_DATA_DIR: opts.dataDir, PHYGATE_LOG_LEVEL: 'warn', PHYGATE_MQTT_PORT: String(opts.mqttPort ?? 0) }),
+    env: childEnv({ PHYGATE_PORT: String(opts.port), PHYGATE_HOST: '127.0.0.1', PHYGATE_DATA_DIR: opts.dataDir, PHYGATE_LOG_LEVEL: 'warn', PHYGATE_MQTT_PORT: String(opts.mqttPort ?? 0), ...opts.env }),
   });
   const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const kill = () => {

@@ -107,7 +107,9 @@ t.test('a first start that fails (port in use) does not use up the bootstrap tok
   t.teardown(() => new Promise<void>((done) => blocker.close(() => done())));
   const busy = (blocker.address() as { port: number }).port;
 
-  const failed = await runGatewayExpectingExit(t, { dataDir, port: busy });
+  // Without the virtual fleet: what fails is the HTTP port, and a start under a loaded machine
+  // need not spend its time bringing up a fleet (and amr-3's policy runtime) first.
+  const failed = await runGatewayExpectingExit(t, { dataDir, port: busy, env: { PHYGATE_VIRTUAL_FLEET: '0' } });
   t.same({ code: failed.code, signal: failed.signal }, { code: 2, signal: null }, 'exits by itself with code 2');
   t.notMatch(failed.stdout, /serving/, 'it never says it is serving');
   t.match(failed.stderr, /EADDRINUSE/, 'says why');
