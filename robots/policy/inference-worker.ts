@@ -23,7 +23,13 @@ const sessions = new Map<string, Loaded>();
 let shields = new Map<string, Shield>();
 try {
   const ort = await import('onnxruntime-node');
-  for (const model of start.models) sessions.set(model.id, { session: await createSession(model.policy), Tensor: ort.Tensor, model });
+  for (const model of start.models) {
+    const session = await createSession(model.policy);
+    // A first run sets up onnxruntime's buffers and kernels: done here, not in the first tick,
+    // whose budget it would use up (every robot's action missed, a zero command and an alert).
+    await session.run({ [INPUT_NAME]: new ort.Tensor('float32', new Float32Array(model.n), [1, model.n]) });
+    sessions.set(model.id, { session, Tensor: ort.Tensor, model });
+  }
   if (start.shields) shields = await startShields(start.shields);
   send({ type: 'ready' });
 } catch (err) {
