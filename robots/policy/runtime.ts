@@ -5,7 +5,7 @@
 // its budget, or one asked while the previous is still running, is missed: no robot gets actions
 // from it, and the shield turns that into a zero command.
 //
-// Started with `shield`, the worker also decides each shielded robot's command (the shield's
+// Started with `shields`, the worker also decides each shielded robot's command (the shield's
 // limits and look-ahead against the walls and zones, Shield.decide) right after its inference, so
 // the look-ahead's collision queries never hold the event loop STOP is handled on. The robot's own
 // shield on the event loop still holds (STOP, stale) before and after, and records the decision.
