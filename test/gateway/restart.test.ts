@@ -4,18 +4,28 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { DATABASE_FILE } from '../../gateway/store/database.ts';
 import { openStore } from '../../gateway/store/index.ts';
 import { call, freePort, runGatewayExpectingExit, startGatewayProcess, waitHealthy } from './gateway-process.ts';
-import { canonicalPlan, tempDirFor } from './harness.ts';
+import { canonicalPlan, demoSiteCopy, tempDirFor } from './harness.ts';
+import { withoutPolicies } from '../helpers/demo-site.ts';
 import { until } from '../helpers/wait.ts';
+
+/**
+ * The demo site with every AMR on the analytic motion model: what is tested here is the store
+ * across restarts, and five gateway starts each bringing up amr-3's policy runtime took this file
+ * past its time limit on a loaded machine.
+ */
+function analytic(t: Test): Record<string, string> {
+  return { PHYGATE_SITE: demoSiteCopy(t, withoutPolicies) };
+}
 
 t.test('SIGTERM stops the gateway gracefully (exit 0); a restart keeps missions and tokens', async (t) => {
   const dataDir = tempDirFor(t);
 
   const port = await freePort();
-  const first = await startGatewayProcess(t, { dataDir, port });
+  const first = await startGatewayProcess(t, { dataDir, port, env: analytic(t) });
   t.equal(first.url, `http://127.0.0.1:${port}`, 'listens where PHYGATE_HOST/PHYGATE_PORT say');
   const token = first.bootstrapToken;
   t.match(token, /^pgt_[A-Za-z0-9_-]{43}$/, 'an empty data folder prints a bootstrap admin token');
@@ -39,7 +49,7 @@ t.test('SIGTERM stops the gateway gracefully (exit 0); a restart keeps missions 
   t.equal(first.stderr().trim(), '', 'nothing on stderr');
   await t.rejects(fetch(`${first.url}/healthz`, { signal: AbortSignal.timeout(2000) }), 'the port is closed');
 
-  const second = await startGatewayProcess(t, { dataDir, port: 0 });
+  const second = await startGatewayProcess(t, { dataDir, port: 0, env: analytic(t) });
   t.notOk(second.bootstrapToken, 'no new bootstrap token: one exists already');
   t.notOk(second.lines.some((l) => /pgt_/.test(l)), 'no token of any kind is printed');
   await waitHealthy(second.url);
@@ -63,7 +73,7 @@ t.test('SIGTERM stops the gateway gracefully (exit 0); a restart keeps missions 
 t.test('after a SIGKILL a restart has every mission that was answered 201, in an intact database', async (t) => {
   const dataDir = tempDirFor(t);
 
-  const first = await startGatewayProcess(t, { dataDir, port: 0 });
+  const first = await startGatewayProcess(t, { dataDir, port: 0, env: analytic(t) });
   const token = first.bootstrapToken!;
   t.match(token, /^pgt_/, 'a bootstrap token');
   await waitHealthy(first.url);
@@ -74,7 +84,7 @@ t.test('after a SIGKILL a restart has every mission that was answered 201, in an
   const exit = await first.stop('SIGKILL');
   t.same(exit, { code: null, signal: 'SIGKILL' }, 'killed, no chance to clean up');
 
-  const second = await startGatewayProcess(t, { dataDir, port: 0 });
+  const second = await startGatewayProcess(t, { dataDir, port: 0, env: analytic(t) });
   t.notOk(second.bootstrapToken, 'the bootstrap token survived the kill, so none is made');
   await waitHealthy(second.url);
   const after = await call(second.url, token, 'GET', `/v1/missions/${id}`);
