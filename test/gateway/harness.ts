@@ -20,10 +20,10 @@ import { FleetRegistry } from '../../robots/fleet-registry.ts';
 import { parkFleetAtHome } from '../../sim/parked-fleet.ts';
 import { loadSiteFolder, type LoadedSite } from '../../sim/site-folder.ts';
 import { TEST_GATEWAY_ENV } from '../helpers/child-env.ts';
-import { copyDemoSite, SHIPPED_POLICY } from '../helpers/demo-site.ts';
+import { copyDemoSite, DEMO_SITE_DIR, SHIPPED_POLICY } from '../helpers/demo-site.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const DEMO_SITE_DIR = join(REPO_ROOT, 'launch/sites/demo');
+export { DEMO_SITE_DIR };
 
 /** A fixed clock, four hours before the canonical plan's deadline (2026-11-24T12:00:00Z). */
 export const FIXED_NOW = (): Date => new Date('2026-11-24T08:00:00Z');
