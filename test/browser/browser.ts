@@ -12,7 +12,8 @@ import type { Test } from 'tap';
 import type { Role } from '../../gateway/auth/roles.ts';
 import { readConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
-import { REPO_ROOT } from '../gateway/harness.ts';
+import { demoSiteCopy, REPO_ROOT } from '../gateway/harness.ts';
+import { withoutPolicies } from '../helpers/demo-site.ts';
 import { freePort } from '../helpers/net.ts';
 import { TEST_GATEWAY_ENV } from '../helpers/child-env.ts';
 
@@ -33,8 +34,12 @@ export interface TabletGateway {
   restart(): Promise<Gateway>;
 }
 
-/** A gateway with the demo site's virtual fleet (or `site`'s), `speed` times faster than real time. */
-export async function tabletGateway(t: Test, speed = 10, site?: string): Promise<TabletGateway> {
+/**
+ * A gateway with `site`'s virtual fleet, `speed` times faster than real time. By default the site
+ * is a copy of the demo with every AMR on the analytic motion model: a policy-driven AMR at these
+ * speeds keeps a core busy, and only test/browser/policy.test.ts is about it.
+ */
+export async function tabletGateway(t: Test, speed = 10, site = demoSiteCopy(t, withoutPolicies)): Promise<TabletGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'phygate-tablet-'));
   // Fixed ports, so a restarted gateway is where the page was; another test's process may take a
   // port between freePort() and the gateway's bind, and then the start is tried on new ones.
@@ -47,7 +52,7 @@ export async function tabletGateway(t: Test, speed = 10, site?: string): Promise
       PHYGATE_LOG_LEVEL: 'silent',
       PHYGATE_FLEET_SPEED: String(speed),
       PHYGATE_ADMIN_TOKEN: 'tablet-test-admin-token-0123456789',
-      ...(site ? { PHYGATE_SITE: site } : {}),
+      PHYGATE_SITE: site,
     });
   const first = async (): Promise<[Gateway, Awaited<ReturnType<typeof configFor>>]> => {
     for (let attempt = 1; ; attempt++) {

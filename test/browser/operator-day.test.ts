@@ -5,8 +5,6 @@
 // Each screen is saved under .tap/screenshots/ (landscape 1280x800, the main screen also portrait).
 import t from 'tap';
 import { call } from '../gateway/gateway-process.ts';
-import { demoSiteCopy } from '../gateway/harness.ts';
-import { withoutPolicies } from '../helpers/demo-site.ts';
 import { until } from '../helpers/wait.ts';
 import { browserFor, checkScreen, labelsOverStations, LANDSCAPE, pageFor, PORTRAIT, robotsOnMap, screenshot, signIn, tabletGateway, tabletPlan } from './browser.ts';
 
@@ -20,9 +18,8 @@ interface Robot {
 t.test("an operator's day", async (t) => {
   // 30x: the plan's 430 s of floor time in 14 s, and still 10 s of milling after the AMRs reach
   // their stations (at 66 s of floor time) to press STOP in. The AMRs drive on the analytic motion
-  // model: a policy-driven amr-3 keeps that pace only while the machine gives its control loop the
-  // CPU, and a loaded test machine may not (the tablet with a policy AMR: policy.test.ts).
-  const running = await tabletGateway(t, 30, demoSiteCopy(t, withoutPolicies));
+  // model (tabletGateway's default; the tablet with a policy AMR: policy.test.ts).
+  const running = await tabletGateway(t, 30);
   const { gateway, url, tokens } = running;
   const context = await browserFor(t);
   // The wrong token's 401, and the stream cut when the server goes, are expected; so is a 503 from

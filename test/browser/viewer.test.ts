@@ -3,8 +3,6 @@
 // stays until acknowledged, also across a reload.
 import t from 'tap';
 import { call } from '../gateway/gateway-process.ts';
-import { demoSiteCopy } from '../gateway/harness.ts';
-import { withoutPolicies } from '../helpers/demo-site.ts';
 import { until } from '../helpers/wait.ts';
 import { browserFor, checkScreen, LANDSCAPE, pageFor, PORTRAIT, robotsOnMap, screenshot, signIn, tabletGateway, tabletPlan } from './browser.ts';
 
@@ -18,10 +16,8 @@ interface Robot {
 
 t.test('a viewer watches, stops moving robots, and gets no operator buttons', async (t) => {
   // Slow enough that the robots are still driving when the viewer presses STOP.
-  // The AMRs on the analytic motion model, which stops dead at a pause: a policy-driven amr-3
-  // reports paused at once and then brakes to a stand over about 1.4 s of floor time, which a
-  // loaded machine stretches past this test's look (the tablet with a policy AMR: policy.test.ts).
-  const { gateway, url, tokens } = await tabletGateway(t, 5, demoSiteCopy(t, withoutPolicies));
+  // The AMRs on the analytic motion model (tabletGateway's default), which stops dead at a pause.
+  const { gateway, url, tokens } = await tabletGateway(t, 5);
   const context = await browserFor(t);
   const page = await pageFor(t, context);
   const robots = async () => ((await call(url, tokens.viewer, 'GET', '/v1/robots')).json as { robots: Robot[] }).robots.filter((r) => r.kind === 'amr');

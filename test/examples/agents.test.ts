@@ -1,5 +1,6 @@
 // The example agents (examples/) run their loop against the demo as `npm start` runs it
-// (embedded broker, virtual fleet over MQTT, here at 100× speed), one gateway for the file: the
+// (embedded broker, virtual fleet over MQTT, here at 100× speed and every AMR on the analytic
+// motion model, which at that speed costs far less than a policy's control loop), one gateway for the file: the
 // scripted agent from a goal whose words the site spells otherwise, to a plan fixed from the
 // check's hints, to a succeeded mission; the LLM agent's loop with a scripted stand-in for the
 // model (no network), and its "no model configured" path.
@@ -9,11 +10,12 @@ import { readConfig } from '../../gateway/config.ts';
 import { startGateway } from '../../gateway/main.ts';
 import { applyHints, draftPlan, runScriptedAgent, type SiteView } from '../../examples/scripted-agent.ts';
 import { HOW_TO_CONFIGURE, llmAgentCommand, modelConfig, modelTools, runLlmAgent, type Chat, type ToolAnswer } from '../../examples/llm-agent.ts';
-import { tempDirFor } from '../gateway/harness.ts';
+import { demoSiteCopy, tempDirFor } from '../gateway/harness.ts';
+import { withoutPolicies } from '../helpers/demo-site.ts';
 import { until } from '../helpers/wait.ts';
 import { TEST_GATEWAY_ENV } from '../helpers/child-env.ts';
 
-const g = await startGateway(readConfig({ ...TEST_GATEWAY_ENV, PHYGATE_PORT: '0', PHYGATE_MQTT_PORT: '0', PHYGATE_DATA_DIR: tempDirFor(t), PHYGATE_LOG_LEVEL: 'silent', PHYGATE_FLEET_SPEED: '100' }));
+const g = await startGateway(readConfig({ ...TEST_GATEWAY_ENV, PHYGATE_PORT: '0', PHYGATE_MQTT_PORT: '0', PHYGATE_DATA_DIR: tempDirFor(t), PHYGATE_LOG_LEVEL: 'silent', PHYGATE_FLEET_SPEED: '100', PHYGATE_SITE: demoSiteCopy(t, withoutPolicies) }));
 t.teardown(() => g.close());
 await until('every device online', () => g.fleet.list().every((d) => d.online));
 const agent = g.store.tokens.create('agent', 'example-agent').token;

@@ -143,7 +143,7 @@ t.test('without a token every route answers 401 UNAUTHORIZED and changes nothing
 });
 
 t.test('a garbage token or another scheme is 401 on every route', async (t) => {
-  // More requests without a valid token than one address may make in a minute (rate-limit.test.ts).
+  // More requests without a valid token than one address may make in a minute (rate-limit.cases.ts).
   const { h, send } = await fixture(t, { config: { PHYGATE_RATE_LIMIT_ANONYMOUS: 10_000 } });
   const bad: Record<string, string> = {
     'garbage bearer token': 'Bearer not-a-token',

@@ -14,14 +14,16 @@ import { TEST_GATEWAY_ENV, childEnv, spawnNode } from '../helpers/child-env.ts';
 import { closed, connectOnce, mustConnect } from '../helpers/mqtt-clients.ts';
 import { until } from '../helpers/wait.ts';
 import { BIN } from './gateway-process.ts';
-import { REPO_ROOT, tempDirFor } from './harness.ts';
+import { demoSiteCopy, REPO_ROOT, tempDirFor } from './harness.ts';
+import { withoutPolicies } from '../helpers/demo-site.ts';
 
 const ADMIN = 'test-admin-token-0123456789';
 const AMR1 = 'uagv/v2/phygate/amr-1';
 
+/** The demo site's gateway with its virtual fleet at 20×, every AMR on the analytic motion model. */
 async function gateway(t: Test, env: Record<string, string> = {}): Promise<Gateway> {
   const g = await startGateway(
-    readConfig({ ...TEST_GATEWAY_ENV, PHYGATE_PORT: '0', PHYGATE_MQTT_PORT: '0', PHYGATE_DATA_DIR: tempDirFor(t), PHYGATE_LOG_LEVEL: 'silent', PHYGATE_FLEET_SPEED: '20', PHYGATE_ADMIN_TOKEN: ADMIN, ...env }),
+    readConfig({ ...TEST_GATEWAY_ENV, PHYGATE_PORT: '0', PHYGATE_MQTT_PORT: '0', PHYGATE_DATA_DIR: tempDirFor(t), PHYGATE_LOG_LEVEL: 'silent', PHYGATE_FLEET_SPEED: '20', PHYGATE_ADMIN_TOKEN: ADMIN, PHYGATE_SITE: demoSiteCopy(t, withoutPolicies), ...env }),
   );
   t.teardown(() => g.close());
   return g;
@@ -148,9 +150,10 @@ for (const tls of [false, true]) {
     t.teardown(() => rmSync(certs, { recursive: true, force: true }));
     // A throwaway self-signed certificate for 127.0.0.1; the fleet process trusts it as its CA.
     if (tls) execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=phygate-test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(certs, 'key.pem'), '-out', join(certs, 'cert.pem')], { stdio: 'ignore' });
-    const g = await gateway(t, { PHYGATE_VIRTUAL_FLEET: '0', PHYGATE_DATA_DIR: dataDir, ...(tls ? { PHYGATE_MQTT_TLS_CERT: join(certs, 'cert.pem'), PHYGATE_MQTT_TLS_KEY: join(certs, 'key.pem') } : {}) });
+    const site = demoSiteCopy(t, withoutPolicies);
+    const g = await gateway(t, { PHYGATE_VIRTUAL_FLEET: '0', PHYGATE_DATA_DIR: dataDir, PHYGATE_SITE: site, ...(tls ? { PHYGATE_MQTT_TLS_CERT: join(certs, 'cert.pem'), PHYGATE_MQTT_TLS_KEY: join(certs, 'key.pem') } : {}) });
     t.match(g.mqttUrl, tls ? /^mqtts:/ : /^mqtt:/);
-    const child = spawnNode([BIN, 'fleet', '--mqtt', g.mqttUrl, '--speed', '10', '--issue-credentials', '--data-dir', dataDir], { cwd: REPO_ROOT, env: childEnv(tls ? { PHYGATE_MQTT_CA_FILE: join(certs, 'cert.pem') } : {}) });
+    const child = spawnNode([BIN, 'fleet', '--mqtt', g.mqttUrl, '--speed', '10', '--issue-credentials', '--data-dir', dataDir, '--site', site], { cwd: REPO_ROOT, env: childEnv(tls ? { PHYGATE_MQTT_CA_FILE: join(certs, 'cert.pem') } : {}) });
     t.teardown(() => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     });

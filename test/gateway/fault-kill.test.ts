@@ -13,7 +13,8 @@ import { DATABASE_FILE } from '../../gateway/store/database.ts';
 import { startMosquitto } from '../helpers/brokers.ts';
 import { until } from '../helpers/wait.ts';
 import { call, spawnFleet, startGatewayProcess, waitHealthy, type GatewayProcess } from './gateway-process.ts';
-import { canonicalPlan, tempDirFor } from './harness.ts';
+import { canonicalPlan, demoSiteCopy, tempDirFor } from './harness.ts';
+import { withoutPolicies } from '../helpers/demo-site.ts';
 
 const TOKEN = 'test-admin-token-0123456789';
 
@@ -37,9 +38,11 @@ async function listen(t: Test, url: string): Promise<{ orders: string[]; updates
 t.test('SIGKILL of the gateway while a machine job and then an order are in flight: restarted, it carries the mission to succeeded, nothing sent twice', async (t) => {
   const broker = await startMosquitto(t);
   const dataDir = tempDirFor(t);
-  const env = { PHYGATE_MQTT_URL: broker.url, PHYGATE_VIRTUAL_FLEET: '0', PHYGATE_ADMIN_TOKEN: TOKEN };
+  // The AMRs on the analytic motion model, in the gateway and the fleet: this is about the store.
+  const site = demoSiteCopy(t, withoutPolicies);
+  const env = { PHYGATE_MQTT_URL: broker.url, PHYGATE_VIRTUAL_FLEET: '0', PHYGATE_ADMIN_TOKEN: TOKEN, PHYGATE_SITE: site };
   const seen = await listen(t, broker.url);
-  spawnFleet(t, broker.url, 20);
+  spawnFleet(t, broker.url, 20, site);
   const start = async (): Promise<GatewayProcess> => {
     const g = await startGatewayProcess(t, { dataDir, port: 0, env });
     await waitHealthy(g.url);

@@ -194,9 +194,12 @@ export async function gatewayOnBroker(t: Test, brokerUrl: string, adminToken: st
   return g;
 }
 
-/** `phygate fleet --mqtt URL --speed N` as a child process, killed when `t` ends; its output collected. */
-export function spawnFleet(t: Test, brokerUrl: string, speed: number): { child: ChildProcess; stdout: () => string; stderr: () => string } {
-  const child = spawnNode([BIN, 'fleet', '--mqtt', brokerUrl, '--speed', String(speed)], { cwd: REPO_ROOT, env: childEnv({}) });
+/**
+ * `phygate fleet --mqtt URL --speed N` as a child process, killed when `t` ends; its output
+ * collected. `site`: its site folder (`--site`), else the demo's.
+ */
+export function spawnFleet(t: Test, brokerUrl: string, speed: number, site?: string): { child: ChildProcess; stdout: () => string; stderr: () => string } {
+  const child = spawnNode([BIN, 'fleet', '--mqtt', brokerUrl, '--speed', String(speed), ...(site ? ['--site', site] : [])], { cwd: REPO_ROOT, env: childEnv({}) });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

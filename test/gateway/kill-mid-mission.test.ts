@@ -9,11 +9,13 @@ import t from 'tap';
 import { DATABASE_FILE } from '../../gateway/store/database.ts';
 import { until } from '../helpers/wait.ts';
 import { call, startGatewayProcess, waitHealthy } from './gateway-process.ts';
-import { canonicalPlan, tempDirFor } from './harness.ts';
+import { canonicalPlan, demoSiteCopy, tempDirFor } from './harness.ts';
+import { withoutPolicies } from '../helpers/demo-site.ts';
 
 t.test('SIGKILL mid-mission with the fleet in the same process: intact store, no step twice, the lost job ends the mission honestly', async (t) => {
   const dataDir = tempDirFor(t);
-  const env = { PHYGATE_FLEET_SPEED: '10' };
+  // The AMRs on the analytic motion model: this is about the store.
+  const env = { PHYGATE_FLEET_SPEED: '10', PHYGATE_SITE: demoSiteCopy(t, withoutPolicies) };
   const first = await startGatewayProcess(t, { dataDir, port: 0, env });
   const token = first.bootstrapToken!;
   await waitHealthy(first.url);

@@ -9,7 +9,8 @@ import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
 import { startMosquitto } from '../helpers/brokers.ts';
 import { until } from '../helpers/wait.ts';
-import { tempDirFor } from './harness.ts';
+import { demoSiteCopy, tempDirFor } from './harness.ts';
+import { withoutPolicies } from '../helpers/demo-site.ts';
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -38,6 +39,7 @@ t.test('finding 4 on a gateway with Mosquitto: the 257 KB plan is a 400; STOP go
       PHYGATE_ADMIN_TOKEN: ADMIN_TOKEN,
       PHYGATE_CHECK_WORKERS: '1',
       PHYGATE_CHECK_BUDGET_MS: '120000',
+      PHYGATE_SITE: demoSiteCopy(t, withoutPolicies),
     }),
   );
   t.teardown(() => g.close());

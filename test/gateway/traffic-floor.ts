@@ -6,7 +6,8 @@ import type { Test } from 'tap';
 import { startMosquitto, type TestBroker } from '../helpers/brokers.ts';
 import { until } from '../helpers/wait.ts';
 import { call, spawnFleet, startGatewayProcess, waitHealthy, type GatewayProcess } from './gateway-process.ts';
-import { tempDirFor } from './harness.ts';
+import { demoSiteCopy, tempDirFor } from './harness.ts';
+import { withoutPolicies } from '../helpers/demo-site.ts';
 
 export const TOKEN = 'test-admin-token-0123456789';
 /** Two AMRs of the demo floor (footprint 0.8 × 0.6) whose centres are this close may touch: discs of radius 0.5 each. */
@@ -143,8 +144,11 @@ export interface Floor {
 export async function startFloor(t: Test, speed: number): Promise<Floor> {
   const broker = await startMosquitto(t);
   const dataDir = tempDirFor(t);
-  const env = { PHYGATE_MQTT_URL: broker.url, PHYGATE_VIRTUAL_FLEET: '0', PHYGATE_ADMIN_TOKEN: TOKEN, PHYGATE_RATE_LIMIT: '100000' };
-  spawnFleet(t, broker.url, speed);
+  // Every AMR on the analytic motion model, in the gateway and the fleet alike: these tests are
+  // about traffic, and a policy-driven amr-3 at 20× costs a core of its own.
+  const site = demoSiteCopy(t, withoutPolicies);
+  const env = { PHYGATE_MQTT_URL: broker.url, PHYGATE_VIRTUAL_FLEET: '0', PHYGATE_ADMIN_TOKEN: TOKEN, PHYGATE_RATE_LIMIT: '100000', PHYGATE_SITE: site };
+  spawnFleet(t, broker.url, speed, site);
   const start = async () => {
     const g = await startGatewayProcess(t, { dataDir, port: 0, env });
     await waitHealthy(g.url);

@@ -15,7 +15,9 @@ import t, { type Test } from 'tap';
 import { readConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
 import type { PlanInput } from '../../planners/plan.ts';
+import { join } from 'node:path';
 import { tempDir } from './harness.ts';
+import { copyAnalyticDemoSite } from '../helpers/demo-site.ts';
 import { until } from '../helpers/wait.ts';
 import { rmSync } from 'node:fs';
 import { callApi } from '../helpers/http.ts';
@@ -125,6 +127,8 @@ async function runFloor(specs: MissionSpec[], tally: Tally): Promise<void> {
       PHYGATE_FLEET_SPEED: String(SPEED),
       PHYGATE_ADMIN_TOKEN: ADMIN,
       PHYGATE_RATE_LIMIT: '100000',
+      // The AMRs on the analytic motion model: a policy-driven one at this speed keeps a core busy.
+      PHYGATE_SITE: copyAnalyticDemoSite(join(dir, 'site')),
     }),
   );
   const problems: string[] = [];

@@ -31,3 +31,14 @@ export function copyDemoSite(dir: string): void {
 export function withoutPolicies(yaml: string): string {
   return yaml.replace(/^ {4}policy: .*\n/gm, '');
 }
+
+/**
+ * Copies the demo site into `dir` with every AMR on the analytic motion model. Tests that run
+ * missions at high speed and are not about policies use it: a policy-driven AMR at 20-50× keeps a
+ * core busy with its control loop while it drives.
+ */
+export function copyAnalyticDemoSite(dir: string): string {
+  copyDemoSite(dir);
+  writeFileSync(join(dir, 'site.yaml'), withoutPolicies(demoSiteYaml()));
+  return dir;
+}

@@ -146,7 +146,7 @@ const VALID: [string, () => State][] = [
 const with_ = (patch: Record<string, unknown>) => ({ ...midOrderState(), ...patch });
 const { batteryState: _battery, ...noBattery } = midOrderState();
 
-/** The invalid states of test/robots/vda5050.test.ts and vda5050-live.test.ts, and a few more. */
+/** The invalid states of test/robots/vda5050.cases.ts and vda5050-live.test.ts, and a few more. */
 const INVALID: [string, Json][] = [
   ['no batteryState', noBattery],
   ['batteryCharge a string', with_({ batteryState: { batteryCharge: '87%', charging: false } })],

@@ -79,7 +79,7 @@ t.test('every generated SDF passes sdformat (ign sdf -k)', { skip: noIgn }, asyn
   const sdfs = [...generated.keys()].filter((p) => p.endsWith('.sdf'));
   t.same(sdfs.sort(), ['models/amr_1/model.sdf', 'models/amr_2/model.sdf', 'models/amr_3/model.sdf', 'models/arm_1_robot/model.sdf', 'site/world.sdf', 'world.sdf']);
   // Only the world and the models: the companion site's world.sdf is the site's own, checked by
-  // test/sim/world-sdf.test.ts. The world includes every model (model://, found through SDF_PATH),
+  // test/sim/world-sdf.cases.ts. The world includes every model (model://, found through SDF_PATH),
   // so its check covers them too; each model is also checked on its own.
   const check = (file: string) => spawnSync('ign', ['sdf', '-k', join(dir, file)], { encoding: 'utf8', env: { ...process.env, SDF_PATH: join(dir, 'models') } });
   for (const file of sdfs.filter((p) => !p.startsWith('site/'))) {

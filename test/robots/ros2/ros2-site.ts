@@ -12,7 +12,7 @@ export const ARM_JOINTS = ['shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_j
 /**
  * The site; `amr3` replaces amr-3's `ros2` block settings. By default amr-3 reports its pose on
  * odometry, in the map frame (poseSource 'odom'), so a test places it with one message; the map
- * pose sources and the map transform are tested in map-pose.test.ts.
+ * pose sources and the map transform are tested in map-pose.cases.ts.
  */
 export function ros2Site(amr3: Record<string, unknown> = { poseSource: 'odom' }): LoadedSite {
   const demo = loadSiteFolder(DEMO);

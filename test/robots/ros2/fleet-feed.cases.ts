@@ -2,7 +2,7 @@
 // ROS 2): odometry → pose (heading from the quaternion) and the node it stands on, BatteryState →
 // state of charge (NaN: unknown, not empty), joint states → the arm is there; silence → offline.
 // amr-3 takes its pose from odometry here (poseSource 'odom', ros2-site.ts); the map pose from TF
-// or amcl_pose, and the map transform, are in map-pose.test.ts.
+// or amcl_pose, and the map transform, are in map-pose.cases.ts.
 import t, { type Test } from 'tap';
 import type { DeviceState } from '../../../planners/fleet.ts';
 import { FleetRegistry } from '../../../robots/fleet-registry.ts';

@@ -45,7 +45,7 @@ t.test('role allocation binds the nearest online AMR, and another when it is off
   t.equal(check(steps, { extra: CANONICAL_ROLES }).assignments.courier, 'amr-2', 'amr-2 is parked at dock-b');
   t.not(check(steps, { extra: CANONICAL_ROLES, assume: { 'amr-2': { online: false } } }).assignments.courier, 'amr-2');
   // (To dock-b, amr-3 from charger-1 would find amr-2 parked there: that first choice fails, and the
-  // search takes amr-2 — see allocation-search.test.ts. To shelf-2 nobody is in the way.)
+  // search takes amr-2 — see allocation-search.cases.ts. To shelf-2 nobody is in the way.)
   const toShelf = [{ id: 'go', action: 'navigate' as const, device: '$courier', params: { to: 'shelf-2' } }];
   const near = check(toShelf, { extra: { roles: { courier: { kind: 'amr', near: 'charger-1' } } } });
   t.equal(near.verdict, 'pass');

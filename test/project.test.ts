@@ -1,0 +1,5 @@
+// The project's own checks (architecture, docs) and the motion profile: every `*.cases.ts` of this folder, in one test
+// process (test/helpers/suite.ts says why).
+import { runCases } from './helpers/suite.ts';
+
+await runCases(import.meta.url);
