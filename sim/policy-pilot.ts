@@ -59,6 +59,13 @@ export interface PolicyPilotStart {
 
 /** How far behind its schedule the control loop may fall before it stops catching up, real ms. */
 const MAX_BEHIND_MS = 250;
+/**
+ * How long a tick waits for the worker's answer, real ms. The fleet's time is simulated and stands
+ * still while the answer is awaited, so an answer a loaded machine delays is not late for the
+ * robots: they must not brake for it, or they drive slower than the check timed them. The budget
+ * only guards against a worker that stopped answering.
+ */
+const PILOT_BUDGET_MS = 2000;
 
 export class PolicyPilot {
   private readonly vehicles = new Map<string, { vehicle: PilotedVehicle; model: string; shield: Shield; profile: string }>();
@@ -137,7 +144,7 @@ export class PolicyPilot {
     };
     let runtime: import('../robots/policy/runtime.ts').PolicyRuntime;
     try {
-      runtime = await PolicyRuntime.start(models, { shields });
+      runtime = await PolicyRuntime.start(models, { shields, budgetMs: PILOT_BUDGET_MS });
     } catch (err) {
       for (const id of policies.keys()) {
         refused.set(id, (err as Error).message);

@@ -231,7 +231,8 @@ export class VirtualAmrAdapter implements AgvAdapter, PilotedVehicle {
         // Stop at once; the controller hears about it right after.
         this.paused = true;
         if (this.motion) this.policyStats.pause = { atTick: this.policyStats.ticks, speed: Math.abs(this.motion.v), maxCommand: 0, commanded: 0 };
-        this.setDriving(false);
+        // A policy-driven AMR brakes over its next ticks and drives until it stands (act()).
+        if (!this.moving()) this.setDriving(false);
         for (const job of this.jobs) this.report(job.ctx, { actionStatus: ActionStatus.Paused });
         this.report(context, { actionStatus: ActionStatus.Finished, resultDescription: 'paused', linkedState: { paused: true } });
         return;

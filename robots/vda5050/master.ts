@@ -228,7 +228,8 @@ class Position implements Pose {
 function activity(state: State): string {
   if (state.errors.some((e) => e.errorLevel === 'FATAL')) return 'error';
   if (state.batteryState.charging) return 'charging';
-  if (state.paused) return 'paused';
+  // Paused but still driving: a vehicle braking to a stand after its pause (a policy-driven one).
+  if (state.paused) return state.driving ? 'braking' : 'paused';
   if (state.driving) return 'driving';
   if (state.actionStates.some((a) => a.actionStatus === 'RUNNING' || a.actionStatus === 'INITIALIZING')) return 'working';
   if (hasActiveOrder(state)) return 'waiting';
