@@ -22,6 +22,7 @@ import { ApiError, type ErrorCode } from './errors.ts';
 import { AutoCharge } from './missions/auto-charge.ts';
 import { MissionService, type MissionRunner } from './missions/service.ts';
 import { RehearsalService } from './rehearsal/service.ts';
+import type { GazeboFleet } from './rehearsal/world.ts';
 import { EventHub } from './events.ts';
 import type { TrafficDeviceView } from './execution/traffic.ts';
 import { createLogger, redactUrl, type Logger } from './log.ts';
@@ -71,6 +72,8 @@ export interface AppDeps {
   runner?: MissionRunner;
   /** Messages the device masters dropped (robots/drops.ts): `dropped` in /v1/robots and /v1/metrics; none counted without it. */
   drops?: Pick<DropCounter, 'of' | 'list'>;
+  /** Rehearse on this Gazebo fleet over ROS 2 (PHYGATE_REHEARSAL_FLEET=gazebo); default: the virtual fleet. */
+  rehearsalFleet?: GazeboFleet;
   /** Traffic at run time (the executor's); without it there is no /v1/traffic. */
   traffic?: { view(): TrafficDeviceView[] };
   /** The gateway's logger (gateway/log.ts); one is made if not given. */
@@ -260,6 +263,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     checker,
     now: deps.now ?? (() => new Date()),
     speed: config.PHYGATE_REHEARSAL_SPEED ?? readConfig({}).PHYGATE_REHEARSAL_SPEED,
+    ...(deps.rehearsalFleet ? { gazebo: deps.rehearsalFleet } : {}),
     hub,
     log: app.log,
   });

@@ -19,6 +19,7 @@ import { closeMqtt, connectMqtt, type MqttSettings } from '../robots/mqtt.ts';
 import { Vda5050Master } from '../robots/vda5050/master.ts';
 import { Vda5050Port } from '../robots/vda5050/port.ts';
 import { openSiteFolder, type LoadedSite } from '../sim/site-folder.ts';
+import { openGazeboFleet } from './rehearsal/gazebo.ts';
 import { startVirtualFleet, type VirtualFleet } from '../sim/virtual-fleet.ts';
 import { clearPolicies, withCertifiedTiming } from '../sim/policy-gate.ts';
 import { buildApp, type App } from './app.ts';
@@ -258,6 +259,9 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
       });
       ros2 = adapter;
     }
+    // Rehearsals on a Gazebo fleet over ROS 2 when asked for; a companion site that does not fit,
+    // the floor's own ROS domain or no usable ROS 2 keep the gateway from starting, saying why.
+    const rehearsalFleet = await openGazeboFleet(config, site);
     const vdaPort = new Vda5050Port(vda5050, fleet, log);
     const machinePort = new MachinePort(machines, fleet, site.index, log);
     started.push(() => vdaPort.close(), () => machinePort.close());
@@ -303,7 +307,7 @@ export async function startGateway(config: Config, log: Logger = createLogger(co
     const checks = new CheckPool({ site, size: config.PHYGATE_CHECK_WORKERS, budgetMs: config.PHYGATE_CHECK_BUDGET_MS, nice: config.PHYGATE_CHECK_NICE, log });
     checks.warm();
     started.push(() => checks.close());
-    const app = await buildApp({ config, site, store, fleet, hub, stops, timeScale: config.PHYGATE_VIRTUAL_FLEET ? config.PHYGATE_FLEET_SPEED : 1, runner: executor, traffic: executor.traffic, drops, log, checker: checks, ...(https ? { https } : {}) });
+    const app = await buildApp({ config, site, store, fleet, hub, stops, timeScale: config.PHYGATE_VIRTUAL_FLEET ? config.PHYGATE_FLEET_SPEED : 1, runner: executor, traffic: executor.traffic, drops, log, checker: checks, ...(https ? { https } : {}), ...(rehearsalFleet ? { rehearsalFleet } : {}) });
     started.push(() => app.close());
     const address = await app.listen({ port: config.PHYGATE_PORT, host: config.PHYGATE_HOST });
     const exposed = plainHttpWarning(config);

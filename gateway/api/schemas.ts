@@ -275,7 +275,7 @@ export const RehearsalViewSchema = z
     requestedBy: z.string(),
     startedAt: Time,
     endedAt: Time.nullable(),
-    fleet: z.enum(['virtual']).nullable().describe('what it ran on: virtual devices in a world of their own (null while running)'),
+    fleet: z.enum(['virtual', 'gazebo']).nullable().describe('what it ran on: virtual devices in a world of their own, or the Gazebo fleet over ROS 2 in its own ROS domain (PHYGATE_REHEARSAL_FLEET=gazebo); null while running'),
     speed: z.number().nullable().describe('how many times faster than real time it ran'),
     outcome: z
       .enum(['succeeded', 'failed', 'cancelled', 'timed_out', 'not_started'])

@@ -12,7 +12,7 @@ import { ApiError } from '../errors.ts';
 import type { EventHub } from '../events.ts';
 import type { Store } from '../store/index.ts';
 import type { RehearsalRecord, RehearsalResult } from '../store/rehearsals.ts';
-import { rehearseInWorld, type RehearsalInput } from './world.ts';
+import { rehearseInWorld, type GazeboFleet, type RehearsalInput } from './world.ts';
 
 export interface RehearsalServiceDeps {
   site: LoadedSite;
@@ -21,8 +21,10 @@ export interface RehearsalServiceDeps {
   fleet: FleetRegistry;
   checker: Checker;
   now: () => Date;
-  /** How many times faster than real time a rehearsal runs (PHYGATE_REHEARSAL_SPEED). */
+  /** How many times faster than real time a rehearsal on the virtual fleet runs (PHYGATE_REHEARSAL_SPEED). */
   speed: number;
+  /** Rehearse on this Gazebo fleet over ROS 2 instead (PHYGATE_REHEARSAL_FLEET=gazebo). */
+  gazebo?: GazeboFleet;
   /** Where a `rehearsal` event goes when one starts and ends. */
   hub?: Pick<EventHub, 'publish'>;
   log?: Log;
@@ -68,6 +70,7 @@ export class RehearsalService {
       report: mission.report as CheckReport,
       fleet: this.deps.fleet.snapshot(),
       speed: this.deps.speed,
+      ...(this.deps.gazebo ? { gazebo: this.deps.gazebo } : {}),
       now: this.deps.now,
       log: this.log,
       signal: this.abort.signal,
@@ -107,7 +110,7 @@ export class RehearsalService {
 
   private blank(r: RehearsalRecord, outcome: RehearsalResult['outcome'], reason: string): RehearsalResult {
     const report = this.deps.store.missions.get(r.missionId)?.report as CheckReport | undefined;
-    return { fleet: 'virtual', speed: this.deps.speed, outcome, reason, makespanS: null, checkMakespanS: report?.makespanS ?? 0, minSeparation: null, problems: [] };
+    return { fleet: this.deps.gazebo ? 'gazebo' : 'virtual', speed: this.deps.gazebo ? 1 : this.deps.speed, outcome, reason, makespanS: null, checkMakespanS: report?.makespanS ?? 0, minSeparation: null, problems: [] };
   }
 
   private announce(r: RehearsalRecord): void {

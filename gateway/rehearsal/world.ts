@@ -8,7 +8,14 @@
 // operating system picks, its own fleet registry and virtual fleet: nothing it sends can reach a
 // real device, and nothing it writes is in the real store.
 //
-// While the mission runs, the virtual AMRs' positions are sampled (sim/separation.ts): the
+// With a Gazebo fleet configured (PHYGATE_REHEARSAL_FLEET=gazebo), the devices that have a `ros2`
+// block in the companion site `phygate launch gazebo` writes are the simulated robots in Gazebo,
+// driven over ROS 2 exactly as the floor's would be (Nav2, the arm's trajectory controller), by an
+// adapter of the rehearsal's own in the simulation's ROS domain: a context of its own, so no goal
+// of the rehearsal can reach a robot of the floor's domain. The other devices (the machines) are
+// virtual twins on the private broker, at real time, as Gazebo runs.
+//
+// While the mission runs, the AMRs' positions are sampled (sim/separation.ts): the
 // check keeps robots apart on the nav graph by where it believes they stand; a rehearsal sees
 // where they are, so it catches what the check cannot (a robot stopped between two nodes, a run
 // that drifts from the schedule).
@@ -30,6 +37,9 @@ import { MachinePort } from '../../robots/machine/port.ts';
 import { closeMqtt, connectMqtt } from '../../robots/mqtt.ts';
 import { Vda5050Master } from '../../robots/vda5050/master.ts';
 import { Vda5050Port } from '../../robots/vda5050/port.ts';
+import { Ros2Adapter } from '../../robots/ros2/adapter.ts';
+import type { RclBinding } from '../../robots/ros2/binding.ts';
+import { Ros2Port } from '../../robots/ros2/port.ts';
 import { SeparationWatch, type Position } from '../../sim/separation.ts';
 import type { LoadedSite } from '../../sim/site-folder.ts';
 import { startVirtualFleet, type VirtualFleet } from '../../sim/virtual-fleet.ts';
@@ -54,6 +64,50 @@ export const LIMIT_MARGIN_S = 120;
 /** A run this much slower than the check's makespan is a warning: the check's timing does not hold. */
 export const SLOWER_FACTOR = 1.5;
 
+/** A rehearsal fleet in Gazebo, over ROS 2 (PHYGATE_REHEARSAL_FLEET=gazebo). */
+export interface GazeboFleet {
+  /** The companion site folder `phygate launch gazebo --out DIR` writes (DIR/site): its devices' `ros2` blocks. */
+  site: LoadedSite;
+  /** The ROS domain the Gazebo simulation runs in (ROS_DOMAIN_ID of its launch). */
+  domainId: number;
+  /** Default: rclnodejs, imported when a rehearsal starts (tests pass the stand-in). */
+  loadBinding?: () => Promise<RclBinding>;
+}
+
+/**
+ * Why the companion site does not fit the real one (empty when it does): the same devices, the
+ * same nav graph, and at least one device with a `ros2` block.
+ */
+export function gazeboSiteProblems(real: LoadedSite, companion: LoadedSite): string[] {
+  const problems: string[] = [];
+  const ids = (s: LoadedSite) => s.index.site.devices.map((d) => d.id).sort().join(', ');
+  if (ids(real) !== ids(companion)) problems.push(`its devices (${ids(companion)}) are not the site's (${ids(real)})`);
+  const nodes = (s: LoadedSite) => [...s.index.site.nodes].map((n) => `${n.id}@${n.x},${n.y}`).sort().join(' ');
+  const edges = (s: LoadedSite) => [...s.index.site.edges].map((e) => `${e.from}-${e.to}`).sort().join(' ');
+  if (nodes(real) !== nodes(companion) || edges(real) !== edges(companion)) problems.push("its nav graph is not the site's (regenerate it: phygate launch gazebo --site DIR --out DIR)");
+  if (!companion.index.site.devices.some((d) => 'ros2' in d && d.ros2)) problems.push('none of its devices has a ros2 block');
+  return problems;
+}
+
+/**
+ * The site as a Gazebo rehearsal has it: the real site's devices, each with the `ros2` block the
+ * companion gives it (those are the robots in Gazebo), and the world's own approval needs no
+ * rehearsal.
+ */
+export function gazeboRehearsalSite(real: LoadedSite, companion: LoadedSite): LoadedSite {
+  const devices = real.index.site.devices.map((d) => {
+    const twin = companion.index.device(d.id);
+    const ros2 = twin && 'ros2' in twin ? twin.ros2 : undefined;
+    if ('ros2' in d && d.ros2) {
+      const { ros2: _, ...plain } = d;
+      return (ros2 ? { ...plain, ros2 } : plain) as Device;
+    }
+    return (ros2 ? { ...d, ros2 } : d) as Device;
+  });
+  const policies = { ...real.index.site.policies, rehearsal: 'optional' as const };
+  return { ...real, index: indexSite({ ...real.index.site, devices, policies }) };
+}
+
 export interface RehearsalInput {
   /** The real site; its devices are rehearsed by virtual twins, those driven over ROS 2 too. */
   site: LoadedSite;
@@ -65,8 +119,10 @@ export interface RehearsalInput {
   report: CheckReport;
   /** Where the real fleet stands now: the virtual one starts there. */
   fleet: FleetState;
-  /** Simulated seconds per real second. */
+  /** Simulated seconds per real second (the virtual fleet's; a Gazebo fleet runs at real time). */
   speed: number;
+  /** Rehearse on this Gazebo fleet over ROS 2 instead of the virtual fleet. */
+  gazebo?: GazeboFleet;
   now: () => Date;
   log?: Log;
   /** Ends the rehearsal early (the gateway is closing): its mission is cancelled. */
@@ -121,11 +177,14 @@ const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function rehearseInWorld(input: RehearsalInput): Promise<RehearsalResult> {
   const log = rehearsalLog(input.log ?? silentLog);
   const stopped = 'the gateway stopped during the rehearsal';
-  const site = rehearsalSite(input.site);
+  const gazebo = input.gazebo;
+  const site = gazebo ? gazeboRehearsalSite(input.site, gazebo.site) : rehearsalSite(input.site);
+  // Gazebo runs at real time; the virtual fleet as fast as asked.
+  const speed = gazebo ? 1 : input.speed;
   const checkMakespanS = input.report.makespanS;
   const result = (r: Partial<RehearsalResult> & Pick<RehearsalResult, 'outcome'>): RehearsalResult => ({
-    fleet: 'virtual',
-    speed: input.speed,
+    fleet: gazebo ? 'gazebo' : 'virtual',
+    speed,
     reason: null,
     makespanS: null,
     checkMakespanS,
@@ -158,11 +217,21 @@ export async function rehearseInWorld(input: RehearsalInput): Promise<RehearsalR
     const machines = new MachineMaster({ client, site: site.index, siteId: site.index.site.id, fleet, log, drops });
     await machines.start();
     closing.push(() => machines.stop());
+    // The Gazebo fleet's robots: over ROS 2, in the simulation's domain, by an adapter of the rehearsal's own.
+    let ros2: Ros2Adapter | undefined;
+    if (gazebo) {
+      const adapter = new Ros2Adapter({ site: site.index, fleet, log, domainId: gazebo.domainId, nodeName: `phygate_rehearsal_${randomBytes(3).toString('hex')}`, ...(gazebo.loadBinding ? { loadBinding: gazebo.loadBinding } : {}) });
+      closing.push(() => adapter.close());
+      await adapter.start();
+      ros2 = adapter;
+    }
+    const onRos = new Set(ros2?.deviceIds() ?? []);
     const vdaPort = new Vda5050Port(vda5050, fleet, log);
     const machinePort = new MachinePort(machines, fleet, site.index, log);
     closing.push(() => vdaPort.close(), () => machinePort.close());
-    const ports = new DevicePorts(site.index, { vda5050: vdaPort, machine: machinePort });
-    const virtual: VirtualFleet = await startVirtualFleet({ brokerUrl: broker.url, site, speed: input.speed, start: startOf(site, input.fleet), withheld: new Set(withheld.keys()), log: (line) => log.warn({}, line) });
+    const ports = new DevicePorts(site.index, { vda5050: vdaPort, machine: machinePort, ...(ros2 ? { ros2: new Ros2Port(ros2, site.index, log) } : {}) });
+    // Virtual twins for the rest (devices with a ros2 block are never started as twins).
+    const virtual: VirtualFleet = await startVirtualFleet({ brokerUrl: broker.url, site, speed, start: startOf(site, input.fleet), withheld: new Set(withheld.keys()), log: (line) => log.warn({}, line) });
     closing.push(() => virtual.close());
     for (const started = Date.now(); !site.index.site.devices.every((d) => fleet.get(d.id)?.online || withheld.has(d.id)); ) {
       if (input.signal?.aborted) return result({ outcome: 'cancelled', reason: stopped });
@@ -173,7 +242,7 @@ export async function rehearseInWorld(input: RehearsalInput): Promise<RehearsalR
       }
       await wait(SAMPLE_MS);
     }
-    const executor = new Executor({ store, site, fleet, ports, log, timeScale: input.speed });
+    const executor = new Executor({ store, site, fleet, ports, log, timeScale: speed });
     closing.push(() => executor.close());
     const missions = new MissionService({ site, store, fleet, now: input.now, runner: executor, checker: input.checker });
     const { mission } = store.missions.create({
@@ -188,18 +257,24 @@ export async function rehearseInWorld(input: RehearsalInput): Promise<RehearsalR
 
     const watch = new SeparationWatch(site.index);
     const t0 = Date.now();
-    const simS = () => ((Date.now() - t0) / 1000) * input.speed;
+    const simS = () => ((Date.now() - t0) / 1000) * speed;
     // The makespan on the floor's clock: simulated time in which something was at work, not the
     // messages between (floor-clock.ts).
-    const floor = new FloorClock(input.speed, performance.now());
+    const floor = new FloorClock(speed, performance.now());
     const waits = new Set(input.plan.steps.filter((s) => s.action === 'wait').map((s) => s.id));
     const atWork = () =>
       [...virtual.amrs.values()].some((a) => a.atWork()) ||
       [...virtual.machines.values()].some((m) => m.atWork()) ||
+      (ros2 !== undefined && ros2.activeGoals().length > 0) ||
       (waits.size > 0 && (store.missions.get(mission.id)?.steps ?? []).some((s) => waits.has(s.id) && s.status === 'running'));
     const sample = () => {
       const positions = new Map<string, Position>();
       for (const [id, amr] of virtual.amrs) positions.set(id, amr.position());
+      // Gazebo's robots where their odometry or map pose puts them.
+      for (const id of onRos) {
+        const pose = site.index.device(id)?.kind === 'amr' ? fleet.get(id)?.pose : undefined;
+        if (pose) positions.set(id, pose);
+      }
       watch.sample(simS(), positions);
       floor.sample(performance.now(), atWork());
     };

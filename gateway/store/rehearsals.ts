@@ -29,8 +29,8 @@ export interface RehearsalSeparation {
 }
 
 export interface RehearsalResult {
-  /** The fleet it ran on: the virtual fleet in a world of its own. */
-  fleet: 'virtual';
+  /** The fleet it ran on: the virtual fleet in a world of its own, or the Gazebo fleet over ROS 2 (PHYGATE_REHEARSAL_FLEET). */
+  fleet: 'virtual' | 'gazebo';
   /** How many times faster than real time it ran. */
   speed: number;
   /** How the mission ended on the rehearsal fleet (`timed_out`: cut off; `not_started`: its approval there was refused). */

@@ -142,7 +142,8 @@ export function rehearsalWords(r: Rehearsal | null | undefined, planHash: string
   if (!r) return 'Not rehearsed yet.';
   if (r.status === 'running') return 'Rehearsing on the simulated fleet…';
   const of = r.planHash === planHash ? '' : ' (of an earlier plan)';
-  const head = r.status === 'succeeded' ? `Rehearsal passed${of}` : `Rehearsal failed${of}`;
+  const where = r.fleet === 'gazebo' ? ' in Gazebo' : '';
+  const head = r.status === 'succeeded' ? `Rehearsal${where} passed${of}` : `Rehearsal${where} failed${of}`;
   const took = r.makespanS !== null && r.checkMakespanS !== null ? `: took ${duration(r.makespanS)} (the check: ${duration(r.checkMakespanS)})` : r.reason ? `: ${r.reason}` : '';
   const s = r.minSeparation;
   const apart = s ? `; closest robots ${s.robots.join(' and ')}, ${s.distanceM.toFixed(1)} m apart near ${s.near}` : '';

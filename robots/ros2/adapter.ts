@@ -20,11 +20,11 @@ import type { Pose } from '../../planners/fleet.ts';
 import type { SiteIndex } from '../../planners/site.ts';
 import type { FleetRegistry } from '../fleet-registry.ts';
 import { silentLog } from '../log.ts';
-import { abandonStart, loadRclnodejs, type RclActionClient, type RclBinding, type RclNode, type RclServiceClient } from './binding.ts';
+import { abandonStart, loadRclnodejs, type RclActionClient, type RclBinding, type RclContext, type RclNode, type RclServiceClient } from './binding.ts';
 import { siteToMap } from './poses.ts';
 import { cancelAllGoals, TIMEOUT, within } from './cancel-all.ts';
 import { CANCEL_GOAL, qosFor, ros2Devices, type Ros2Action, type Ros2Device, type Ros2TopicRole } from './devices.ts';
-import { GoalActiveError, InvalidGoalError, NotRos2DeviceError, Ros2NotStartedError } from './errors.ts';
+import { GoalActiveError, InvalidGoalError, NotRos2DeviceError, Ros2NotStartedError, Ros2UnavailableError } from './errors.ts';
 import { FleetFeed, type Ros2Log } from './fleet-feed.ts';
 import { ActionGoal, type GoalCancel, type GoalOutcome, type GoalProgress } from './goal.ts';
 import { followJointTrajectoryGoal, navigateThroughPosesGoal, navigateToPoseGoal, checkPose, trajectoryDuration, type TrajectoryPoint } from './messages.ts';
@@ -41,6 +41,12 @@ export interface Ros2AdapterOptions {
   /** Decides the NavigateThroughPoses goal's shape; default: ROS_DISTRO. */
   rosDistro?: string;
   nodeName?: string;
+  /**
+   * The ROS domain to work in, apart from the environment's (ROS_DOMAIN_ID): a context of its own
+   * (`rclnodejs.Context`). A rehearsal on the simulated fleet uses one, so that nothing it sends
+   * reaches the floor's robots. Default: rclnodejs's default context.
+   */
+  domainId?: number;
   log?: Ros2Log;
   /** How long an action server may take to appear and to answer a goal request. Default 5 s. */
   serverTimeoutMs?: number;
@@ -97,6 +103,8 @@ interface Endpoint {
 
 interface Live {
   rcl: RclBinding;
+  /** Its own context, when it works in a domain of its own. */
+  context?: RclContext;
   node: RclNode;
   endpoints: Map<string, Endpoint>;
 }
@@ -219,7 +227,8 @@ export class Ros2Adapter {
       this.log.warn({ error: (err as Error).message }, 'destroying the ROS 2 node failed');
     }
     try {
-      live.rcl.shutdown();
+      if (live.context) live.context.shutdown();
+      else live.rcl.shutdown();
     } catch (err) {
       this.log.warn({ error: (err as Error).message }, 'rclnodejs shutdown failed');
     }
@@ -232,10 +241,17 @@ export class Ros2Adapter {
     const rcl = await (this.opts.loadBinding ?? (() => loadRclnodejs()))();
     if (typeof rcl.removeSignalHandlers === 'function') rcl.removeSignalHandlers();
     else this.log.warn({}, 'this rclnodejs has no removeSignalHandlers(): on SIGINT it shuts ROS 2 down before the gateway has stopped the devices');
-    await rcl.init();
+    const domain = this.opts.domainId;
+    let context: RclContext | undefined;
+    if (domain !== undefined) {
+      if (typeof rcl.Context !== 'function') throw new Ros2UnavailableError([`the rclnodejs that loaded has no Context class, so ROS domain ${domain} cannot be kept apart from the environment's`]);
+      context = new rcl.Context(domain);
+      await rcl.init(context);
+    } else await rcl.init();
     let node: RclNode | undefined;
     try {
-      node = rcl.createNode(this.opts.nodeName ?? `phygate_${this.opts.site.site.id.replace(/[^A-Za-z0-9_]/g, '_')}`);
+      const name = this.opts.nodeName ?? `phygate_${this.opts.site.site.id.replace(/[^A-Za-z0-9_]/g, '_')}`;
+      node = context ? rcl.createNode(name, '', context) : rcl.createNode(name);
       const endpoints = new Map<string, Endpoint>();
       for (const d of this.devices.values()) {
         for (const action of d.actions) {
@@ -252,9 +268,9 @@ export class Ros2Adapter {
       }
       node.spin();
       if (this.closed) throw new Ros2NotStartedError('closed');
-      this.live = { rcl, node, endpoints };
+      this.live = { rcl, node, endpoints, ...(context ? { context } : {}) };
     } catch (err) {
-      abandonStart(rcl, node);
+      abandonStart(rcl, node, context);
       throw err;
     }
     this.feed.start();
@@ -263,7 +279,7 @@ export class Ros2Adapter {
         this.log.warn({ deviceId: d.id }, `${d.id}: its fleet pose comes from odometry, which drifts from the map: zone STOPs and route starts may place it wrongly (poseSource 'tf' or 'amcl_pose' give its map pose)`);
       }
     }
-    this.log.info({ devices: [...this.devices.keys()] }, `ROS 2 adapter started: ${this.devices.size} device(s)`);
+    this.log.info({ devices: [...this.devices.keys()], ...(domain !== undefined ? { domainId: domain } : {}) }, `ROS 2 adapter started: ${this.devices.size} device(s)${domain !== undefined ? ` in ROS domain ${domain}` : ''}`);
   }
 
   private readonly handlers: Record<Ros2TopicRole, (id: string, message: unknown) => void> = {

@@ -7,13 +7,20 @@
 // objects with ROS field names, which rclnodejs accepts wherever it takes a message.
 import { Ros2UnavailableError } from './errors.ts';
 
-/** rclnodejs's module: `init()`, `createNode()`, the `ActionClient` and `QoS` classes, `shutdown()`. */
+/**
+ * rclnodejs's module: `init()`, `createNode()`, the `ActionClient`, `QoS` and `Context` classes,
+ * `shutdown()`. Without a context they work on rclnodejs's default one, whose ROS domain is the
+ * environment's (ROS_DOMAIN_ID); a `Context` made with a domain id keeps its nodes in that domain
+ * (a rehearsal on a simulated fleet, apart from the floor's robots).
+ */
 export interface RclBinding {
-  init(): Promise<void>;
-  createNode(nodeName: string, namespace?: string): RclNode;
+  init(context?: RclContext): Promise<void>;
+  createNode(nodeName: string, namespace?: string, context?: RclContext): RclNode;
   ActionClient: new (node: RclNode, typeClass: string, actionName: string) => RclActionClient;
   QoS: RclQosClass;
-  shutdown(): void;
+  /** `rclnodejs.Context`: `new Context(domainId)`; in rclnodejs since 0.x with a domain id argument. */
+  Context?: new (domainId?: number) => RclContext;
+  shutdown(context?: RclContext): void;
   /**
    * Takes away the SIGINT handler rclnodejs installs when it is loaded (it shuts every context
    * down at once); the application then shuts ROS down itself. Missing in old versions.
@@ -27,6 +34,14 @@ export interface RclQosClass {
   readonly HistoryPolicy: { readonly RMW_QOS_POLICY_HISTORY_KEEP_LAST: number };
   readonly ReliabilityPolicy: { readonly RMW_QOS_POLICY_RELIABILITY_RELIABLE: number };
   readonly DurabilityPolicy: { readonly RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL: number };
+}
+
+/** `rclnodejs.Context`: one init/shutdown cycle of rcl, in one ROS domain. */
+export interface RclContext {
+  /** The domain its nodes are in, once initialised (rclnodejs answers a bigint). */
+  readonly domainId: number | bigint;
+  /** Destroys its nodes and shuts it down. */
+  shutdown(): void;
 }
 
 /** `rclnodejs.Node` */
@@ -89,10 +104,11 @@ export interface CancelGoalResponse {
  * After a start that failed half-way: the node (if made) destroyed and ROS 2 shut down, quietly,
  * so that the error the caller rethrows is the first one.
  */
-export function abandonStart(rcl: RclBinding, node: RclNode | undefined): void {
+export function abandonStart(rcl: RclBinding, node: RclNode | undefined, context?: RclContext): void {
   try {
     node?.destroy();
-    rcl.shutdown();
+    if (context) context.shutdown();
+    else rcl.shutdown();
   } catch {
     // the first error is the one to report
   }

@@ -24,9 +24,11 @@ t.test('a mission rehearsed on the tablet, then approved and run', async (t) => 
 
   await card.getByRole('button', { name: 'Rehearse' }).click();
   await card.locator('.rehearsal-succeeded').waitFor({ timeout: 30_000 });
-  // No warning: the rehearsal's time is on the floor's clock, so message delays (twenty-fold at
-  // 20×) do not make it slower than checked (gateway/rehearsal/floor-clock.ts).
-  t.match(await band.textContent(), /^Rehearsal passed: took \d+ s \(the check: \d+ s\); closest robots amr-\d and amr-\d, [\d.]+ m apart near [\w-]+\.$/, 'its result, with its time against the check and the closest robots, and no warning');
+  // The rehearsal's time is on the floor's clock, which leaves out the messages between steps
+  // (gateway/rehearsal/floor-clock.ts); a machine loaded enough to delay them while a robot is at
+  // work can still make it read more than 1.5 × the check, and then the band says so (that
+  // timing is asserted where it is the subject: test/gateway/rehearsal.test.ts).
+  t.match(await band.textContent(), /^Rehearsal passed: took \d+ s \(the check: \d+ s\); closest robots amr-\d and amr-\d, [\d.]+ m apart near [\w-]+\.(Warning: the mission took [\d.]+ s, more than 1\.5 × the check's [\d.]+ s)?$/, 'its result, with its time against the check and the closest robots');
   const stored = (await call(url, tokens.viewer, 'GET', `/v1/missions/${id}`)).json as { status: string; rehearsal: { status: string; requestedBy: string } };
   t.same([stored.status, stored.rehearsal.status, stored.rehearsal.requestedBy], ['awaiting_approval', 'succeeded', 'tablet-1'], 'rehearsed by the operator signed in, still waiting for approval');
   t.equal(gateway.fleet.get('amr-1')?.at, 'dock-a', 'the real fleet did not move');

@@ -54,7 +54,7 @@ export interface TestAppOptions {
    */
   checker?: (site: LoadedSite) => Checker;
   /** The device side the app is given (an executor, its STOP service and traffic), made from the app's store, fleet and site. */
-  floor?: (parts: { store: Store; fleet: FleetRegistry; site: LoadedSite }) => Pick<AppDeps, 'runner' | 'stops' | 'traffic'>;
+  floor?: (parts: { store: Store; fleet: FleetRegistry; site: LoadedSite }) => Pick<AppDeps, 'runner' | 'stops' | 'traffic' | 'rehearsalFleet'>;
 }
 
 const sharedPools = new Map<string, CheckPool>();

@@ -81,4 +81,5 @@ t.test("a rehearsal's result reads beside the check: how it ended, its time agai
   t.equal(rehearsalWords(base, 'h1'), 'Rehearsal passed: took 45 s (the check: 29 s); closest robots amr-1 and amr-2, 2.5 m apart near sa-2.');
   t.equal(rehearsalWords({ ...base, status: 'failed', minSeparation: null }, 'h2'), 'Rehearsal failed (of an earlier plan): took 45 s (the check: 29 s).');
   t.equal(rehearsalWords({ ...base, status: 'failed', makespanS: null, reason: 'its approval was refused', minSeparation: null }, 'h1'), 'Rehearsal failed: its approval was refused.');
+  t.equal(rehearsalWords({ ...base, fleet: 'gazebo', speed: 1 }, 'h1'), 'Rehearsal in Gazebo passed: took 45 s (the check: 29 s); closest robots amr-1 and amr-2, 2.5 m apart near sa-2.', 'on the Gazebo fleet it says so');
 });

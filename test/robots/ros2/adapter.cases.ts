@@ -272,3 +272,38 @@ t.test('a NavigateThroughPoses goal may take over from the one under way (preemp
   rcl.server(through).last!.finish(GOAL_STATUS.SUCCEEDED);
   t.same(await c.outcome, { status: 'succeeded' });
 });
+
+t.test('domainId: the node lives on a context of that ROS domain; goals reach only that domain, and close shuts only it down', async (t) => {
+  const site = ros2SiteIndex();
+  const rcl = new StandInRcl();
+  const floor = rcl.server(NAV);
+  const rehearsal = rcl.server(NAV, 42);
+  const adapter = new Ros2Adapter({ site, fleet: new FleetRegistry(site), loadBinding: async () => rcl, serverTimeoutMs: 100, cancelTimeoutMs: 100, rosDistro: 'jazzy', domainId: 42 });
+  t.teardown(() => adapter.close());
+  await adapter.start();
+  t.equal(rcl.contexts.length, 1, 'one context');
+  t.equal(rcl.contexts[0]!.domainId, 42);
+  t.ok(rcl.contexts[0]!.initialised, 'initialised by init(context)');
+  t.equal(rcl.node.domainId, 42, 'the node is on it');
+  const goal = adapter.navigate('amr-3', { x: 5, y: 8, theta: 0 });
+  await until('the goal on the domain-42 server', () => rehearsal.last);
+  t.equal(floor.goals.length, 0, "nothing reached the environment's domain");
+  rehearsal.last!.finish(GOAL_STATUS.SUCCEEDED);
+  t.match(await goal.outcome, { status: 'succeeded' });
+  const odom = { pose: { pose: { position: { x: 1, y: 1, z: 0 }, orientation: yawToQuaternion(0) } }, twist: { twist: { linear: { x: 0 }, angular: { z: 0 } } } };
+  t.equal(rcl.publish('/amr_3/odom', odom), 0, "an odometry message of the environment's domain reaches no subscription");
+  t.equal(rcl.publish('/amr_3/odom', odom, 42), 1, "one of domain 42 reaches the adapter's");
+  await adapter.close();
+  t.ok(rcl.contexts[0]!.shutDown, 'its context is shut down');
+  t.equal(rcl.shutdowns, 0, "the default context is left alone (the floor's adapter may use it)");
+});
+
+t.test('domainId with an rclnodejs that has no Context class: refused, saying why', async (t) => {
+  const site = ros2SiteIndex();
+  const rcl = new StandInRcl();
+  (rcl as { Context?: unknown }).Context = undefined;
+  const adapter = new Ros2Adapter({ site, fleet: new FleetRegistry(site), loadBinding: async () => rcl, domainId: 7 });
+  t.teardown(() => adapter.close());
+  await t.rejects(adapter.start(), Ros2UnavailableError);
+  await t.rejects(adapter.start(), /no Context class, so ROS domain 7 cannot be kept apart/);
+});

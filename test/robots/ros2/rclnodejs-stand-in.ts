@@ -7,12 +7,16 @@
 //
 // The test plays the robots' side through `server(name)` (an action server: accept, reject or
 // ignore goals; send feedback; finish them), `publish(topic, message)`, and `onPublished(topic, f)`
-// for what the code under test publishes itself (`published` keeps it all).
+// for what the code under test publishes itself (`published` keeps it all). ROS domains are kept
+// apart as DDS keeps them: a node made on a `Context(domainId)` reaches only the servers and
+// topics of that domain (`server(name, domainId)`, `publish(topic, message, domainId)`); without a
+// context it is in the environment's domain, which the stand-in's calls without one play.
 import type {
   CancelGoalResponse,
   RclActionClient,
   RclBinding,
   RclClientGoalHandle,
+  RclContext,
   RclNode,
   RclPublisher,
   RclServiceClient,
@@ -71,6 +75,8 @@ export class StandInActionServer {
   /** What happens to a cancel request: `accept` cancels the goals (status CANCELED). */
   onCancel: 'accept' | 'reject' | 'ignore' | 'throw' = 'accept';
   readonly goals: ServerGoal[] = [];
+  /** Called with each goal it accepts (a test playing Nav2 drives the robot from here). */
+  onAccepted: ((goal: ServerGoal) => void) | undefined;
   /** Requests that were ignored; `acceptLate()` answers them. */
   private readonly ignored: (() => void)[] = [];
 
@@ -102,6 +108,7 @@ export class StandInActionServer {
         const g = new ServerGoal(this, goal, feedbackCallback);
         this.goals.push(g);
         resolve(new StandInGoalHandle(this, g));
+        this.onAccepted?.(g);
       };
       if (this.onGoal === 'ignore') this.ignored.push(() => answer(true));
       else queueMicrotask(() => answer(this.onGoal === 'accept'));
@@ -171,7 +178,7 @@ class StandInActionClient implements RclActionClient {
   }
 
   private get server(): StandInActionServer | undefined {
-    const s = this.node.rcl.servers.get(this.actionName);
+    const s = this.node.rcl.servers.get(serverKey(this.actionName, this.node.domainId));
     return s?.available ? s : undefined;
   }
 
@@ -202,7 +209,7 @@ class StandInServiceClient implements RclServiceClient {
 
   private get server(): StandInActionServer | undefined {
     const m = /^(.*)\/_action\/cancel_goal$/.exec(this.serviceName);
-    const s = m ? this.node.rcl.servers.get(m[1]!) : undefined;
+    const s = m ? this.node.rcl.servers.get(serverKey(m[1]!, this.node.domainId)) : undefined;
     return s?.available ? s : undefined;
   }
 
@@ -224,6 +231,8 @@ class StandInServiceClient implements RclServiceClient {
 
 class StandInNode implements RclNode {
   spinning = false;
+  /** The context it was made on, if any. */
+  context: StandInContext | undefined;
   destroyed = false;
   readonly subscriptions: Subscriber[] = [];
 
@@ -231,6 +240,8 @@ class StandInNode implements RclNode {
     readonly rcl: StandInRcl,
     readonly name: string,
     readonly namespace: string,
+    /** Its context's domain; undefined: the environment's. */
+    readonly domainId?: number,
   ) {}
 
   createSubscription(type: string, topic: string, options: object, callback: (m: unknown) => void): unknown {
@@ -287,6 +298,27 @@ export class StandInQoS {
   ) {}
 }
 
+/** Where the stand-in keeps an action server: by name in the environment's domain, else by domain and name. */
+const serverKey = (name: string, domainId?: number) => (domainId === undefined ? name : `domain ${domainId}:${name}`);
+
+/** `rclnodejs.Context` of the stand-in: its domain, whether it was initialised and shut down. */
+export class StandInContext implements RclContext {
+  initialised = false;
+  shutDown = false;
+
+  constructor(
+    readonly rcl: StandInRcl,
+    readonly domainId: number,
+  ) {
+    rcl.contexts.push(this);
+  }
+
+  shutdown(): void {
+    this.shutDown = true;
+    for (const n of this.rcl.nodes) if (n.context === this) n.destroy();
+  }
+}
+
 /** The stand-in module. Pass `() => Promise.resolve(rcl)` as the adapter's `loadBinding`. */
 export class StandInRcl implements RclBinding {
   /** How getResult() resolves: `result` (rclnodejs ≥ 0.20) or the whole `response` (older). */
@@ -311,38 +343,56 @@ export class StandInRcl implements RclBinding {
 
   readonly ActionClient = StandInActionClient as unknown as RclBinding['ActionClient'];
   readonly QoS = StandInQoS;
+  /** Every context made, in order. */
+  readonly contexts: StandInContext[] = [];
+  readonly Context: new (domainId?: number) => RclContext;
+
+  constructor() {
+    const rcl = this;
+    this.Context = class extends StandInContext {
+      constructor(domainId = 0) {
+        super(rcl, domainId);
+      }
+    };
+  }
 
   removeSignalHandlers(): void {
     this.signalHandlersRemoved.push({ initsBefore: this.inits });
   }
 
-  async init(): Promise<void> {
+  async init(context?: RclContext): Promise<void> {
     this.inits++;
+    if (context) (context as StandInContext).initialised = true;
   }
 
-  createNode(name: string, namespace = ''): RclNode {
+  createNode(name: string, namespace = '', context?: RclContext): RclNode {
     if (this.failCreateNode) throw new Error('rcl_node_init failed');
-    const n = new StandInNode(this, name, namespace);
+    const c = context as StandInContext | undefined;
+    if (c && (!c.initialised || c.shutDown)) throw new Error('the context is not initialised');
+    const n = new StandInNode(this, name, namespace, c?.domainId);
+    n.context = c;
     this.nodes.push(n);
     return n;
   }
 
-  shutdown(): void {
-    this.shutdowns++;
+  shutdown(context?: RclContext): void {
+    if (context) context.shutdown();
+    else this.shutdowns++;
   }
 
-  /** The robot side of an action: created on first use, available by default. */
-  server(name: string): StandInActionServer {
-    let s = this.servers.get(name);
-    if (!s) this.servers.set(name, (s = new StandInActionServer(this, name)));
+  /** The robot side of an action in the environment's domain, or in `domainId`'s: created on first use, available by default. */
+  server(name: string, domainId?: number): StandInActionServer {
+    const key = serverKey(name, domainId);
+    let s = this.servers.get(key);
+    if (!s) this.servers.set(key, (s = new StandInActionServer(this, name)));
     return s;
   }
 
-  /** Delivers a message to every subscription of a spinning node on `topic`. */
-  publish(topic: string, message: unknown): number {
+  /** Delivers a message to every subscription on `topic` of a spinning node in the domain (default: the environment's). */
+  publish(topic: string, message: unknown, domainId?: number): number {
     let delivered = 0;
     for (const n of this.nodes) {
-      if (!n.spinning) continue;
+      if (!n.spinning || n.domainId !== domainId) continue;
       for (const s of n.subscriptions) if (s.topic === topic) (s.callback(message), delivered++);
     }
     return delivered;
