@@ -310,7 +310,7 @@ export const FactsheetSchema = z.looseObject({
  * generated code (several times faster, and 10,000 states a second arrive from 1,000 AMRs); any
  * other falls back to the schema itself, so what is accepted, what is refused and the issues
  * reported are the schema's. The master only validates (no copy is made): what parse would return
- * is the message minus fields the schema does not know. test/robots/vda5050-inbound.test.ts holds
+ * is the message minus fields the schema does not know. test/robots/vda5050-inbound.cases.ts holds
  * them to all of that.
  */
 export const INBOUND = {

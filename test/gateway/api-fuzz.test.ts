@@ -78,7 +78,7 @@ t.test('every operation of the OpenAPI description, fuzzed: no server error, and
   const refs = doc.components?.schemas ?? {};
   const ops: Operation[] = Object.entries(doc.paths).flatMap(([path, methods]) =>
     Object.entries(methods)
-      // The event stream never ends: it is tested on its own (events.test.ts).
+      // The event stream never ends: it is tested on its own (events.cases.ts).
       .filter(([method]) => !(path === '/v1/events' && method === 'get'))
       .map(([method, op]) => ({ method: method.toUpperCase(), path, params: op.parameters ?? [], ...(op.requestBody ? { body: op.requestBody.content['application/json']?.schema ?? {} } : {}) })),
   );

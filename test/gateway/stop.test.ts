@@ -230,7 +230,7 @@ t.test('zone and device scopes reach only their devices; unknown ones are 404 an
   t.equal(g.fleet.get('printer-1')!.state, 'running', 'printer-1, outside every scope, keeps running');
   t.same((await call(g, tok.viewer, 'GET', '/v1/stop')).json.stops.map((s: { scope: string }) => s.scope), ['zone:bay-a', 'zone:machining', 'device:amr-3']);
 
-  // Bodies that are odd in other ways still stop (stop-body.test.ts); only a scope naming nothing is refused.
+  // Bodies that are odd in other ways still stop (stop-body.cases.ts); only a scope naming nothing is refused.
   const bad: [unknown, RegExp][] = [
     [{ scope: 'device:amr-9', reason: 'x' }, /'amr-9' is not a device of this site; devices: amr-1, /],
     [{ scope: 'zone:nowhere', reason: 'x' }, /'nowhere' is not a zone of this site; zones: bay-a, machining, /],
