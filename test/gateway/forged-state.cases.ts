@@ -176,3 +176,14 @@ t.test('the counts are in GET /v1/robots and GET /v1/metrics (Prometheus text, f
   t.ok(doc.paths['/v1/metrics'], 'described in the OpenAPI document');
   t.equal((await fetch(`${g.url}/v1/metrics`)).status, 401, 'a token is needed');
 });
+
+t.test("a paused AMR that still drives (a policy-driven one braking after a STOP) is 'braking', then 'paused' once it stands", async (t) => {
+  const { g, amr2 } = await floor;
+  const at = { ...DOCK_B, x: 8.6 };
+  await amr2.publishAsync(AMR2_STATE, JSON.stringify({ ...amrState(600, at), paused: true, driving: true }), { qos: 0 });
+  await until('the braking state taken', () => g.fleet.get('amr-2')?.state === 'braking');
+  t.match(g.fleet.get('amr-2'), { paused: true, state: 'braking' }, 'paused, and still moving');
+  await amr2.publishAsync(AMR2_STATE, JSON.stringify({ ...amrState(601, at), paused: true, driving: false }), { qos: 0 });
+  await until('the standing state taken', () => g.fleet.get('amr-2')?.state === 'paused');
+  t.match(g.fleet.get('amr-2'), { paused: true, state: 'paused' });
+});

@@ -57,6 +57,8 @@ t.test("the README's plan runs to succeeded with its courier driven by a policy;
 
   // STOP while it drives to cnc-1 (the fetch step).
   await until('the courier drives', () => Math.abs(courier.policy()!.speed.v) > 0.6, 60_000);
+  const states: string[] = [];
+  g.fleet.onChange((d) => d.id === COURIER && states[states.length - 1] !== d.state && states.push(d.state));
   const stop = await api<{ id: string }>(g, 'POST', '/v1/stop', { scope: 'all', reason: 'person in aisle' });
   t.equal(stop.status, 200);
   await until('the mission paused', missionIs(g, approved.id, 'paused'), 30_000);
@@ -73,6 +75,8 @@ t.test("the README's plan runs to succeeded with its courier driven by a policy;
   // at 20× fleet speed only as it slows for a node, so only "still moving" is certain.
   t.ok(pause.speed > 0, `it was driving at ${pause.speed.toFixed(2)} m/s when paused`);
   t.ok(took <= brakingTicks, `it stood ${took} control ticks after the pause: no more than braking at maxDecel takes (${brakingTicks})`);
+  const braking = states.indexOf('braking');
+  t.ok(braking >= 0 && states.indexOf('paused', braking) > braking, `the fleet saw it 'braking' while it slowed, then 'paused' (${states.join(' → ')})`);
   const held = courier.position();
   const ticksThen = courier.policy()!.ticks;
   // Paused on its route it is ticked on (zero each time); with no route left it rests untouched.
