@@ -220,7 +220,7 @@ export async function rehearseInWorld(input: RehearsalInput): Promise<RehearsalR
     // The Gazebo fleet's robots: over ROS 2, in the simulation's domain, by an adapter of the rehearsal's own.
     let ros2: Ros2Adapter | undefined;
     if (gazebo) {
-      const adapter = new Ros2Adapter({ site: site.index, fleet, log, domainId: gazebo.domainId, nodeName: `phygate_rehearsal_${randomBytes(3).toString('hex')}`, ...(gazebo.loadBinding ? { loadBinding: gazebo.loadBinding } : {}) });
+      const adapter = new Ros2Adapter({ site: site.index, fleet, log, domainId: gazebo.domainId, simClock: true, nodeName: `phygate_rehearsal_${randomBytes(3).toString('hex')}`, ...(gazebo.loadBinding ? { loadBinding: gazebo.loadBinding } : {}) });
       closing.push(() => adapter.close());
       await adapter.start();
       ros2 = adapter;
@@ -259,8 +259,11 @@ export async function rehearseInWorld(input: RehearsalInput): Promise<RehearsalR
     const t0 = Date.now();
     const simS = () => ((Date.now() - t0) / 1000) * speed;
     // The makespan on the floor's clock: simulated time in which something was at work, not the
-    // messages between (floor-clock.ts).
-    const floor = new FloorClock(speed, performance.now());
+    // messages between (floor-clock.ts). On a Gazebo fleet that is the simulation's own time
+    // (`/clock`) once it is heard: a simulation slower than real time does not read slower than checked.
+    const simClock = ros2?.simTimeS() !== undefined ? ros2 : undefined;
+    const floorNow = () => (simClock ? simClock.simTimeS()! * 1000 : performance.now());
+    const floor = new FloorClock(simClock ? 1 : speed, floorNow());
     const waits = new Set(input.plan.steps.filter((s) => s.action === 'wait').map((s) => s.id));
     const atWork = () =>
       [...virtual.amrs.values()].some((a) => a.atWork()) ||
@@ -276,7 +279,7 @@ export async function rehearseInWorld(input: RehearsalInput): Promise<RehearsalR
         if (pose) positions.set(id, pose);
       }
       watch.sample(simS(), positions);
-      floor.sample(performance.now(), atWork());
+      floor.sample(floorNow(), atWork());
     };
     sample();
     const sampler = setInterval(sample, SAMPLE_MS);

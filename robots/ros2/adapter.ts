@@ -23,7 +23,7 @@ import { silentLog } from '../log.ts';
 import { abandonStart, loadRclnodejs, type RclActionClient, type RclBinding, type RclContext, type RclNode, type RclServiceClient } from './binding.ts';
 import { siteToMap } from './poses.ts';
 import { cancelAllGoals, TIMEOUT, within } from './cancel-all.ts';
-import { CANCEL_GOAL, qosFor, ros2Devices, type Ros2Action, type Ros2Device, type Ros2TopicRole } from './devices.ts';
+import { CANCEL_GOAL, CLOCK, qosFor, ros2Devices, type Ros2Action, type Ros2Device, type Ros2TopicRole } from './devices.ts';
 import { GoalActiveError, InvalidGoalError, NotRos2DeviceError, Ros2NotStartedError, Ros2UnavailableError } from './errors.ts';
 import { FleetFeed, type Ros2Log } from './fleet-feed.ts';
 import { ActionGoal, type GoalCancel, type GoalOutcome, type GoalProgress } from './goal.ts';
@@ -47,6 +47,11 @@ export interface Ros2AdapterOptions {
    * reaches the floor's robots. Default: rclnodejs's default context.
    */
   domainId?: number;
+  /**
+   * Read the simulation's clock (`/clock`, rosgraph_msgs/msg/Clock, as Gazebo's clock bridge
+   * publishes it): `simTimeS()` then answers its time. For a rehearsal on a simulated fleet.
+   */
+  simClock?: boolean;
   log?: Ros2Log;
   /** How long an action server may take to appear and to answer a goal request. Default 5 s. */
   serverTimeoutMs?: number;
@@ -122,6 +127,8 @@ export class Ros2Adapter {
   private starting: Promise<void> | undefined;
   private closed = false;
   private sequence = 0;
+  /** The simulation's time from `/clock`, s; undefined before the first message (or without `simClock`). */
+  private simS: number | undefined;
 
   constructor(private readonly opts: Ros2AdapterOptions) {
     this.devices = new Map(ros2Devices(opts.site).map((d) => [d.id, d]));
@@ -140,6 +147,11 @@ export class Ros2Adapter {
       },
       [...this.devices.values()],
     );
+  }
+
+  /** The simulation's time (`/clock`) in seconds, with `simClock`; undefined until it has been heard. */
+  simTimeS(): number | undefined {
+    return this.simS;
   }
 
   /** The site's devices driven over ROS 2. */
@@ -265,6 +277,15 @@ export class Ros2Adapter {
           const on = this.handlers[topic.role];
           node.createSubscription(topic.type, topic.name, { qos: qosFor(rcl, topic.qos) }, (m: unknown) => this.safely(() => on(d.id, m)));
         }
+      }
+      if (this.opts.simClock) {
+        // Best effort, so it matches the clock bridge whichever reliability it publishes with.
+        node.createSubscription(CLOCK, '/clock', { qos: qosFor(rcl, 'sensor') }, (m: unknown) =>
+          this.safely(() => {
+            const t = (m as { clock?: { sec?: unknown; nanosec?: unknown } })?.clock;
+            if (typeof t?.sec === 'number' && typeof t.nanosec === 'number' && Number.isFinite(t.sec)) this.simS = t.sec + t.nanosec / 1e9;
+          }),
+        );
       }
       node.spin();
       if (this.closed) throw new Ros2NotStartedError('closed');

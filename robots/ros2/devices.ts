@@ -14,6 +14,8 @@ export const POSE_WITH_COVARIANCE = 'geometry_msgs/msg/PoseWithCovarianceStamped
 export const TF_MESSAGE = 'tf2_msgs/msg/TFMessage';
 /** The service behind every action's cancel: `<action>/_action/cancel_goal`. */
 export const CANCEL_GOAL = 'action_msgs/srv/CancelGoal';
+/** The simulation's clock (Gazebo's clock bridge publishes it on /clock). */
+export const CLOCK = 'rosgraph_msgs/msg/Clock';
 
 export interface Ros2Action {
   type: typeof NAVIGATE_TO_POSE | typeof NAVIGATE_THROUGH_POSES | typeof FOLLOW_JOINT_TRAJECTORY;

@@ -27,8 +27,10 @@ const AMRS = ['amr-1', 'amr-2', 'amr-3'];
 const ns = (id: string) => `/${id.replace('-', '_')}`;
 
 /**
- * The Gazebo simulation's robots, played on the stand-in in `domain`: TF every 20 ms, and Nav2
- * driving a NavigateThroughPoses goal's poses one per 20 ms. Returns what reached the floor.
+ * The Gazebo simulation's robots, played on the stand-in in `domain`: TF every 20 ms, Nav2
+ * driving a NavigateThroughPoses goal's poses one per 20 ms, and the simulation's `/clock`
+ * advancing 1 s every 20 ms (a simulation 50 times faster than real time, so that its time and
+ * the gateway's cannot be mistaken for each other). Returns what reached the floor.
  */
 function standInGazebo(t: Test, rcl: StandInRcl, site: TestApp['site'], domain: number) {
   const poses = new Map<string, Pose>();
@@ -56,13 +58,16 @@ function standInGazebo(t: Test, rcl: StandInRcl, site: TestApp['site'], domain: 
       t.teardown(() => clearInterval(drive));
     };
   }
+  const clock = { s: 1000 };
   const tf = setInterval(() => {
+    clock.s += 1;
+    rcl.publish('/clock', { clock: { sec: clock.s, nanosec: 0 } }, domain);
     for (const [id, p] of poses) {
       rcl.publish(`${ns(id)}/tf`, { transforms: [{ header: { stamp: { sec: 1, nanosec: 0 }, frame_id: 'map' }, child_frame_id: 'base_link', transform: { translation: { x: p.x, y: p.y, z: 0 }, rotation: yawToQuaternion(p.theta) } }] }, domain);
     }
   }, 20);
   t.teardown(() => clearInterval(tf));
-  return { floorGoals, poses };
+  return { floorGoals, poses, clock };
 }
 
 t.test('a plan rehearsed on the Gazebo fleet over ROS 2, in its own domain: it succeeds, and nothing reaches the floor', async (t) => {
@@ -77,6 +82,7 @@ t.test('a plan rehearsed on the Gazebo fleet over ROS 2, in its own domain: it s
   const sub = await h.app.inject({ method: 'POST', url: '/v1/missions', headers: h.auth('agent'), payload: { plan } });
   t.equal(sub.statusCode, 201, sub.body);
   const m = sub.json() as { id: string; planHash: string; report: { makespanS: number } };
+  const simStart = sim.clock.s;
   const res = await h.app.inject({ method: 'POST', url: `/v1/missions/${m.id}/rehearse`, headers: h.auth('operator') });
   t.equal(res.statusCode, 202, res.body);
   const r = await until(
@@ -88,7 +94,10 @@ t.test('a plan rehearsed on the Gazebo fleet over ROS 2, in its own domain: it s
     30_000,
   );
   t.match(r, { status: 'succeeded', outcome: 'succeeded', fleet: 'gazebo', speed: 1, checkMakespanS: m.report.makespanS, problems: [] }, JSON.stringify(r));
-  t.ok(typeof r.makespanS === 'number', `a makespan on the floor's clock: ${String(r.makespanS)} s`);
+  const simSpent = sim.clock.s - simStart;
+  // Each pose of a route takes the stand-in's Nav2 one 20 ms step, one simulated second: a route
+  // of a few poses is seconds of simulated time, where the gateway's clock saw a fraction of one.
+  t.ok(typeof r.makespanS === 'number' && r.makespanS >= 3 && r.makespanS <= simSpent + 1, `the makespan on the simulation's clock (/clock): ${String(r.makespanS)} s of the ${simSpent} s it advanced`);
   t.match(r.minSeparation, { robots: ['amr-1', 'amr-2'] }, 'the separation of the robots Gazebo placed, from their TF');
   const sent = rcl.sentGoals.filter((g) => g.action.endsWith('navigate_through_poses'));
   t.same([...new Set(sent.map((g) => g.action))].sort(), ['/amr_1/navigate_through_poses', '/amr_2/navigate_through_poses'], 'goals for amr-1 and amr-2 went out over ROS 2');
