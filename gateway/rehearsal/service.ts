@@ -12,7 +12,7 @@ import { ApiError } from '../errors.ts';
 import type { EventHub } from '../events.ts';
 import type { Store } from '../store/index.ts';
 import type { RehearsalRecord, RehearsalResult } from '../store/rehearsals.ts';
-import { rehearseInWorld, type GazeboFleet, type RehearsalInput } from './world.ts';
+import { rehearsalFleet, rehearseInWorld, type GazeboFleet, type RehearsalInput } from './world.ts';
 
 export interface RehearsalServiceDeps {
   site: LoadedSite;
@@ -110,7 +110,7 @@ export class RehearsalService {
 
   private blank(r: RehearsalRecord, outcome: RehearsalResult['outcome'], reason: string): RehearsalResult {
     const report = this.deps.store.missions.get(r.missionId)?.report as CheckReport | undefined;
-    return { fleet: this.deps.gazebo ? 'gazebo' : 'virtual', speed: this.deps.gazebo ? 1 : this.deps.speed, outcome, reason, makespanS: null, checkMakespanS: report?.makespanS ?? 0, minSeparation: null, problems: [] };
+    return { ...rehearsalFleet(this.deps.gazebo, this.deps.speed), outcome, reason, makespanS: null, checkMakespanS: report?.makespanS ?? 0, minSeparation: null, problems: [] };
   }
 
   private announce(r: RehearsalRecord): void {

@@ -74,6 +74,11 @@ export interface GazeboFleet {
   loadBinding?: () => Promise<RclBinding>;
 }
 
+/** What a rehearsal runs on, and how fast: the Gazebo fleet at real time, as Gazebo runs; else the virtual fleet at `speed`. */
+export function rehearsalFleet(gazebo: GazeboFleet | undefined, speed: number): Pick<RehearsalResult, 'fleet' | 'speed'> {
+  return gazebo ? { fleet: 'gazebo', speed: 1 } : { fleet: 'virtual', speed };
+}
+
 /**
  * Why the companion site does not fit the real one (empty when it does): the same devices, the
  * same nav graph, and at least one device with a `ros2` block.
@@ -87,25 +92,6 @@ export function gazeboSiteProblems(real: LoadedSite, companion: LoadedSite): str
   if (nodes(real) !== nodes(companion) || edges(real) !== edges(companion)) problems.push("its nav graph is not the site's (regenerate it: phygate launch gazebo --site DIR --out DIR)");
   if (!companion.index.site.devices.some((d) => 'ros2' in d && d.ros2)) problems.push('none of its devices has a ros2 block');
   return problems;
-}
-
-/**
- * The site as a Gazebo rehearsal has it: the real site's devices, each with the `ros2` block the
- * companion gives it (those are the robots in Gazebo), and the world's own approval needs no
- * rehearsal.
- */
-export function gazeboRehearsalSite(real: LoadedSite, companion: LoadedSite): LoadedSite {
-  const devices = real.index.site.devices.map((d) => {
-    const twin = companion.index.device(d.id);
-    const ros2 = twin && 'ros2' in twin ? twin.ros2 : undefined;
-    if ('ros2' in d && d.ros2) {
-      const { ros2: _, ...plain } = d;
-      return (ros2 ? { ...plain, ros2 } : plain) as Device;
-    }
-    return (ros2 ? { ...d, ros2 } : d) as Device;
-  });
-  const policies = { ...real.index.site.policies, rehearsal: 'optional' as const };
-  return { ...real, index: indexSite({ ...real.index.site, devices, policies }) };
 }
 
 export interface RehearsalInput {
@@ -141,15 +127,17 @@ function rehearsalLog(log: Log): Log {
 }
 
 /**
- * The site as the rehearsal world has it: every device is one a virtual twin can play (a device
- * driven over ROS 2, with a `ros2` block, is rehearsed as the VDA 5050 vehicle or
- * machine-protocol arm of the same id), and the world's own approval needs no rehearsal.
+ * The site as the rehearsal world has it: every device is played by a virtual twin (a device the
+ * real site drives over ROS 2 is rehearsed as the VDA 5050 vehicle or machine-protocol arm of the
+ * same id), except those the Gazebo companion site gives a `ros2` block: those are the robots in
+ * Gazebo. The world's own approval needs no rehearsal.
  */
-export function rehearsalSite(site: LoadedSite): LoadedSite {
+export function rehearsalSite(site: LoadedSite, companion?: LoadedSite): LoadedSite {
   const devices = site.index.site.devices.map((d) => {
-    if (!('ros2' in d) || !d.ros2) return d;
-    const { ros2: _, ...twin } = d;
-    return twin as Device;
+    const twin = companion?.index.device(d.id);
+    const ros2 = twin && 'ros2' in twin ? twin.ros2 : undefined;
+    const { ros2: _, ...plain } = d as Device & { ros2?: unknown };
+    return (ros2 ? { ...plain, ros2 } : plain) as Device;
   });
   const policies = { ...site.index.site.policies, rehearsal: 'optional' as const };
   return { ...site, index: indexSite({ ...site.index.site, devices, policies }) };
@@ -178,13 +166,12 @@ export async function rehearseInWorld(input: RehearsalInput): Promise<RehearsalR
   const log = rehearsalLog(input.log ?? silentLog);
   const stopped = 'the gateway stopped during the rehearsal';
   const gazebo = input.gazebo;
-  const site = gazebo ? gazeboRehearsalSite(input.site, gazebo.site) : rehearsalSite(input.site);
-  // Gazebo runs at real time; the virtual fleet as fast as asked.
-  const speed = gazebo ? 1 : input.speed;
+  const site = rehearsalSite(input.site, gazebo?.site);
+  const ranOn = rehearsalFleet(gazebo, input.speed);
+  const speed = ranOn.speed;
   const checkMakespanS = input.report.makespanS;
   const result = (r: Partial<RehearsalResult> & Pick<RehearsalResult, 'outcome'>): RehearsalResult => ({
-    fleet: gazebo ? 'gazebo' : 'virtual',
-    speed,
+    ...ranOn,
     reason: null,
     makespanS: null,
     checkMakespanS,

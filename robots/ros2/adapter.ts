@@ -239,8 +239,7 @@ export class Ros2Adapter {
       this.log.warn({ error: (err as Error).message }, 'destroying the ROS 2 node failed');
     }
     try {
-      if (live.context) live.context.shutdown();
-      else live.rcl.shutdown();
+      live.rcl.shutdown(live.context);
     } catch (err) {
       this.log.warn({ error: (err as Error).message }, 'rclnodejs shutdown failed');
     }
@@ -258,12 +257,13 @@ export class Ros2Adapter {
     if (domain !== undefined) {
       if (typeof rcl.Context !== 'function') throw new Ros2UnavailableError([`the rclnodejs that loaded has no Context class, so ROS domain ${domain} cannot be kept apart from the environment's`]);
       context = new rcl.Context(domain);
-      await rcl.init(context);
-    } else await rcl.init();
+    }
+    // Without a context of its own, rclnodejs's default one (its functions take undefined for it).
+    await rcl.init(context);
     let node: RclNode | undefined;
     try {
       const name = this.opts.nodeName ?? `phygate_${this.opts.site.site.id.replace(/[^A-Za-z0-9_]/g, '_')}`;
-      node = context ? rcl.createNode(name, '', context) : rcl.createNode(name);
+      node = rcl.createNode(name, '', context);
       const endpoints = new Map<string, Endpoint>();
       for (const d of this.devices.values()) {
         for (const action of d.actions) {

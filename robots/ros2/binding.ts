@@ -107,8 +107,7 @@ export interface CancelGoalResponse {
 export function abandonStart(rcl: RclBinding, node: RclNode | undefined, context?: RclContext): void {
   try {
     node?.destroy();
-    if (context) context.shutdown();
-    else rcl.shutdown();
+    rcl.shutdown(context);
   } catch {
     // the first error is the one to report
   }

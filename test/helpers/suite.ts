@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import t from 'tap';
 
 /** The `*.cases.ts` modules beside the suite at `suiteUrl`, sorted by name. */
-export function casesBeside(suiteUrl: string): string[] {
+function casesBeside(suiteUrl: string): string[] {
   const dir = dirname(fileURLToPath(suiteUrl));
   return readdirSync(dir)
     .filter((f) => f.endsWith('.cases.ts'))

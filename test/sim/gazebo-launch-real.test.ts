@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { generateGazebo, writeGenerated } from '../../sim/gazebo/generate.ts';
 import { openSiteFolder } from '../../sim/site-folder.ts';
 import { readConfig } from '../../gateway/config.ts';
@@ -37,6 +37,22 @@ function run(cmd: string, args: string[], ms: number, env: Record<string, string
   });
 }
 
+/**
+ * `ros2 launch` of the generated launch file in `dir`, headless, in a process group of its own
+ * (`env`: more environment), interrupted when `t` ends and killed if it has not exited 20 s later.
+ */
+function launchSimulation(t: Test, dir: string, env: Record<string, string> = {}): void {
+  const launch: ChildProcess = spawn('ros2', ['launch', join(dir, 'gazebo.launch.py'), 'headless:=true'], { detached: true, stdio: 'ignore', env: { ...process.env, ...env } });
+  t.teardown(async () => {
+    if (launch.exitCode !== null) return;
+    const exited = new Promise((r) => launch.once('exit', r));
+    process.kill(-launch.pid!, 'SIGINT');
+    const killer = setTimeout(() => process.kill(-launch.pid!, 'SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(killer);
+  });
+}
+
 /** x and y of the first pose in `ros2 topic echo` output of an Odometry message. */
 function position(echo: string): { x: number; y: number } | undefined {
   const m = /position:\s*\n\s*x: (-?[\d.e+-]+)\s*\n\s*y: (-?[\d.e+-]+)/.exec(echo);
@@ -47,15 +63,7 @@ t.test('the generated launch file brings up Gazebo and Nav2, and amr_1 drives to
   const site = await openSiteFolder(fileURLToPath(new URL('../../launch/sites/demo', import.meta.url)));
   const dir = t.testdir();
   writeGenerated(dir, generateGazebo(site));
-  const launch: ChildProcess = spawn('ros2', ['launch', join(dir, 'gazebo.launch.py'), 'headless:=true'], { detached: true, stdio: 'ignore' });
-  t.teardown(async () => {
-    if (launch.exitCode !== null) return;
-    const exited = new Promise((r) => launch.once('exit', r));
-    process.kill(-launch.pid!, 'SIGINT');
-    const killer = setTimeout(() => process.kill(-launch.pid!, 'SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(killer);
-  });
+  launchSimulation(t, dir);
 
   const home = await until('amr_1 ground truth odometry', async () => position(await run('ros2', ['topic', 'echo', '--once', '/amr_1/ground_truth_odom', 'nav_msgs/msg/Odometry'], 15_000)), 180_000, 1000);
   t.ok(Math.abs(home.x - 4) < 0.1 && Math.abs(home.y - 1.5) < 0.1, `amr_1 starts at dock-a (4, 1.5): ${home.x}, ${home.y}`);
@@ -75,15 +83,7 @@ t.test('a rehearsal on the Gazebo fleet: the gateway drives amr_1 in Gazebo over
   // A domain of the simulation's own, apart from the environment's (the floor's).
   const domain = String(100 + (process.pid % 100));
   const inSim = { ROS_DOMAIN_ID: domain };
-  const launch: ChildProcess = spawn('ros2', ['launch', join(dir, 'gazebo.launch.py'), 'headless:=true'], { detached: true, stdio: 'ignore', env: { ...process.env, ...inSim } });
-  t.teardown(async () => {
-    if (launch.exitCode !== null) return;
-    const exited = new Promise((r) => launch.once('exit', r));
-    process.kill(-launch.pid!, 'SIGINT');
-    const killer = setTimeout(() => process.kill(-launch.pid!, 'SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(killer);
-  });
+  launchSimulation(t, dir, inSim);
   await until('amr_1 bt_navigator active', async () => /active \[3\]/.test(await run('ros2', ['lifecycle', 'get', '/amr_1/bt_navigator'], 10_000, inSim)), 300_000, 2000);
 
   const admin = 'gazebo-rehearsal-admin-token-0123456789';
